@@ -55,7 +55,9 @@ impl std::fmt::Display for ProtocolError {
             ProtocolError::TooBigMbulkCount => {
                 f.write_str("Protocol error: too big mbulk count string")
             }
-            ProtocolError::TooBigBulkCount => f.write_str("Protocol error: too big bulk count string"),
+            ProtocolError::TooBigBulkCount => {
+                f.write_str("Protocol error: too big bulk count string")
+            }
             ProtocolError::InvalidMultibulkLength => {
                 f.write_str("Protocol error: invalid multibulk length")
             }
@@ -124,7 +126,8 @@ fn decode_multibulk(
     if line_end > limits.max_inline_len {
         return Err(ProtocolError::TooBigMbulkCount);
     }
-    let count = parse_header_number(&buf[1..line_end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
+    let count =
+        parse_header_number(&buf[1..line_end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
     if count > limits.max_multibulk_len as i64 {
         return Err(ProtocolError::InvalidMultibulkLength);
     }
@@ -156,7 +159,8 @@ fn decode_multibulk(
         if first != b'$' {
             return Err(ProtocolError::ExpectedDollar(first));
         }
-        let len = parse_header_number(&buf[pos + 1..hdr_end]).ok_or(ProtocolError::InvalidBulkLength)?;
+        let len =
+            parse_header_number(&buf[pos + 1..hdr_end]).ok_or(ProtocolError::InvalidBulkLength)?;
         if len < 0 || len as u64 > limits.max_bulk_len as u64 {
             return Err(ProtocolError::InvalidBulkLength);
         }
@@ -177,10 +181,7 @@ fn decode_multibulk(
     ))
 }
 
-fn decode_inline(
-    buf: &mut BytesMut,
-    limits: &Limits,
-) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+fn decode_inline(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
     let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
         if buf.len() > limits.max_inline_len {
             return Err(ProtocolError::TooBigInline);
@@ -314,7 +315,10 @@ mod tests {
     #[test]
     fn multibulk_errors_match_redis() {
         assert_eq!(dec(b"*x\r\n"), Err(ProtocolError::InvalidMultibulkLength));
-        assert_eq!(dec(b"*1\r\n+a\r\n"), Err(ProtocolError::ExpectedDollar(b'+')));
+        assert_eq!(
+            dec(b"*1\r\n+a\r\n"),
+            Err(ProtocolError::ExpectedDollar(b'+'))
+        );
         assert_eq!(dec(b"*1\r\n$-3\r\n"), Err(ProtocolError::InvalidBulkLength));
         assert_eq!(
             dec(b"*1\r\n$536870913\r\n"),

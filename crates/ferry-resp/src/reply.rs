@@ -166,7 +166,11 @@ pub fn format_double(d: f64) -> String {
 /// C's `%.{precision}g`.
 pub fn format_g(d: f64, precision: usize) -> String {
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let p = precision.max(1);
     // `{:e}` with p-1 fraction digits rounds exactly like printf does.
@@ -217,8 +221,14 @@ mod tests {
         assert_eq!(&Reply::Null.to_bytes(Protocol::Resp2)[..], b"$-1\r\n");
         assert_eq!(&Reply::NullArray.to_bytes(Protocol::Resp2)[..], b"*-1\r\n");
         assert_eq!(&Reply::Null.to_bytes(Protocol::Resp3)[..], b"_\r\n");
-        assert_eq!(&Reply::Double(1.5).to_bytes(Protocol::Resp3)[..], b",1.5\r\n");
-        assert_eq!(&Reply::Double(1.5).to_bytes(Protocol::Resp2)[..], b"$3\r\n1.5\r\n");
+        assert_eq!(
+            &Reply::Double(1.5).to_bytes(Protocol::Resp3)[..],
+            b",1.5\r\n"
+        );
+        assert_eq!(
+            &Reply::Double(1.5).to_bytes(Protocol::Resp2)[..],
+            b"$3\r\n1.5\r\n"
+        );
         assert_eq!(
             &Reply::error("ERR a\r\nb").to_bytes(Protocol::Resp2)[..],
             b"-ERR a  b\r\n"

@@ -1,1 +1,241 @@
+//! The Redis keyspace kept in SQLite.
+//!
+//! One row per key in `keys` (db, name, type, expiry, version, length) and one
+//! `WITHOUT ROWID` table per data type keyed by the key's id. [`Store`] owns the
+//! single write connection; the server's executor thread is its only user, so
+//! every method takes `&mut self` and nothing here is shared between threads.
+//!
+//! Transactions are explicit: the executor calls [`Store::begin`], runs a group
+//! of commands, then [`Store::commit`] (group commit). Expired keys are
+//! invisible at once (every lookup checks the clock) and are removed lazily on
+//! access or by [`Store::sweep_expired`].
 
+mod error;
+pub mod glob;
+mod keyspace;
+mod schema;
+mod strings;
+
+pub use error::{StoreError, StoreResult};
+pub use keyspace::{KeyInfo, KeyType, ScanPage, Ttl};
+pub use strings::{parse_canonical_i64, StringEncoding};
+
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Number of logical databases (`SELECT 0..15`).
+pub const DATABASES: usize = 16;
+
+/// When committed writes reach the disk, as Redis's `appendfsync`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// fsync at every group commit: an acknowledged write survives power loss.
+    Always,
+    /// fsync at least once a second: a process crash loses nothing
+    /// acknowledged, a power loss at most about a second.
+    #[default]
+    Everysec,
+    /// Leave flushing to the operating system.
+    No,
+}
+
+impl Durability {
+    pub fn parse(s: &str) -> Option<Durability> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Some(Durability::Always),
+            "everysec" => Some(Durability::Everysec),
+            "no" => Some(Durability::No),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Durability::Always => "always",
+            Durability::Everysec => "everysec",
+            Durability::No => "no",
+        }
+    }
+}
+
+/// How a store is opened.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    pub durability: Durability,
+    /// SQLite page cache size in MiB: the main knob for resident memory.
+    pub cache_mb: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            durability: Durability::Everysec,
+            cache_mb: 64,
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The keyspace, through one SQLite write connection.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    durability: Durability,
+    in_tx: bool,
+    /// The clock commands see: fixed for the duration of one command, as in Redis.
+    now: i64,
+    /// Keys per database, including expired keys not removed yet (as Redis's DBSIZE).
+    key_counts: [i64; DATABASES],
+    /// Keys with a TTL per database (INFO keyspace).
+    expire_counts: [i64; DATABASES],
+    /// Keys removed because they expired, since the caller last drained them.
+    expired: Vec<(usize, Vec<u8>)>,
+    /// Incremented by every commit that wrote something; lets a syncer know
+    /// whether an fsync is due.
+    write_epoch: u64,
+    tx_wrote: bool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: impl AsRef<Path>, opts: &StoreOptions) -> StoreResult<Store> {
+        let path = path.as_ref().to_path_buf();
+        let conn = Connection::open(&path).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        schema::configure(&conn, opts)?;
+        schema::migrate(&conn)?;
+        let mut store = Store {
+            conn,
+            path,
+            durability: opts.durability,
+            in_tx: false,
+            now: unix_ms(),
+            key_counts: [0; DATABASES],
+            expire_counts: [0; DATABASES],
+            expired: Vec::new(),
+            write_epoch: 0,
+            tx_wrote: false,
+        };
+        store.recount()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The write-ahead log file, which a background syncer may fsync.
+    pub fn wal_path(&self) -> PathBuf {
+        let mut p = self.path.as_os_str().to_owned();
+        p.push("-wal");
+        PathBuf::from(p)
+    }
+
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// Sets the clock that expiry checks use (ms since the epoch).
+    pub fn set_now(&mut self, now_ms: i64) {
+        self.now = now_ms;
+    }
+
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Opens a group transaction if none is open.
+    pub fn begin(&mut self) -> StoreResult<()> {
+        if !self.in_tx {
+            self.conn.execute_batch("BEGIN")?;
+            self.in_tx = true;
+            self.tx_wrote = false;
+        }
+        Ok(())
+    }
+
+    /// Commits the open group transaction, if any. On failure the group is
+    /// rolled back and the in-memory counters are rebuilt from disk.
+    pub fn commit(&mut self) -> StoreResult<()> {
+        if !self.in_tx {
+            return Ok(());
+        }
+        self.in_tx = false;
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            let _ = self.recount();
+            return Err(e.into());
+        }
+        if self.tx_wrote {
+            self.write_epoch += 1;
+        }
+        Ok(())
+    }
+
+    /// Counts commits that wrote data; see [`Store::wal_path`].
+    pub fn write_epoch(&self) -> u64 {
+        self.write_epoch
+    }
+
+    /// Writes the WAL back into the main file and fsyncs it (SAVE/BGSAVE).
+    pub fn checkpoint(&mut self) -> StoreResult<()> {
+        let was_open = self.in_tx;
+        self.commit()?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        if was_open {
+            self.begin()?;
+        }
+        Ok(())
+    }
+
+    /// Keys removed by expiry since the last call (for notifications, stats).
+    pub fn take_expired(&mut self) -> Vec<(usize, Vec<u8>)> {
+        std::mem::take(&mut self.expired)
+    }
+
+    pub fn dbsize(&self, db: usize) -> i64 {
+        self.key_counts[db]
+    }
+
+    pub fn expires_count(&self, db: usize) -> i64 {
+        self.expire_counts[db]
+    }
+
+    fn mark_write(&mut self) {
+        self.tx_wrote = true;
+    }
+
+    fn recount(&mut self) -> StoreResult<()> {
+        self.key_counts = [0; DATABASES];
+        self.expire_counts = [0; DATABASES];
+        let mut stmt = self
+            .conn
+            .prepare("SELECT db, count(*), count(expire_at) FROM keys GROUP BY db")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (db, n, e) = row?;
+            if let Some(slot) = usize::try_from(db).ok().filter(|d| *d < DATABASES) {
+                self.key_counts[slot] = n;
+                self.expire_counts[slot] = e;
+            }
+        }
+        Ok(())
+    }
+}

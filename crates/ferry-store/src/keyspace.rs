@@ -1,0 +1,516 @@
+//! Keys independent of their type: lookup with lazy expiry, delete, TTL,
+//! rename/copy/move, SCAN, KEYS, RANDOMKEY, FLUSHDB/FLUSHALL, SWAPDB and the
+//! background expiry sweep.
+
+use crate::glob::{glob_match, literal_prefix};
+use crate::{Store, StoreError, StoreResult, DATABASES};
+use rusqlite::{params, OptionalExtension};
+
+/// The Redis type of a key, as stored in `keys.type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyType {
+    String = 0,
+    List = 1,
+    Set = 2,
+    ZSet = 3,
+    Hash = 4,
+    Stream = 5,
+}
+
+impl KeyType {
+    pub fn from_code(code: i64) -> Option<KeyType> {
+        Some(match code {
+            0 => KeyType::String,
+            1 => KeyType::List,
+            2 => KeyType::Set,
+            3 => KeyType::ZSet,
+            4 => KeyType::Hash,
+            5 => KeyType::Stream,
+            _ => return None,
+        })
+    }
+
+    /// The name TYPE replies with and SCAN's TYPE option takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::String => "string",
+            KeyType::List => "list",
+            KeyType::Set => "set",
+            KeyType::ZSet => "zset",
+            KeyType::Hash => "hash",
+            KeyType::Stream => "stream",
+        }
+    }
+
+    pub fn from_name(name: &[u8]) -> Option<KeyType> {
+        [
+            KeyType::String,
+            KeyType::List,
+            KeyType::Set,
+            KeyType::ZSet,
+            KeyType::Hash,
+            KeyType::Stream,
+        ]
+        .into_iter()
+        .find(|t| t.name().as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    /// Statements that delete a key's data (`?1` = key id) and copy it to
+    /// another key (`?1` = new id, `?2` = old id). Each data type adds its
+    /// table here.
+    fn data_sql(self) -> (&'static str, &'static str) {
+        match self {
+            KeyType::String => (
+                "DELETE FROM strings WHERE key_id = ?1",
+                "INSERT INTO strings (key_id, value) SELECT ?1, value FROM strings WHERE key_id = ?2",
+            ),
+            // Types without a table yet cannot exist in a store.
+            _ => ("SELECT ?1 WHERE 0", "SELECT ?1, ?2 WHERE 0"),
+        }
+    }
+}
+
+/// A live key's row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub id: i64,
+    pub ktype: KeyType,
+    /// Unix ms, or None without a TTL.
+    pub expire_at: Option<i64>,
+    /// Bytes for a string, elements for a collection.
+    pub len: i64,
+}
+
+/// One SCAN step: the next cursor (0 when done) and the keys found.
+#[derive(Debug, Default)]
+pub struct ScanPage {
+    pub cursor: u64,
+    pub keys: Vec<Vec<u8>>,
+}
+
+/// What a write does to the key's TTL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// Keep whatever TTL the key had (KEEPTTL, APPEND, INCR...).
+    Keep,
+    /// Remove the TTL (a plain SET).
+    Clear,
+    /// Expire at this unix ms.
+    At(i64),
+}
+
+fn row_to_info(id: i64, code: i64, expire_at: Option<i64>, len: i64) -> StoreResult<KeyInfo> {
+    let ktype = KeyType::from_code(code)
+        .ok_or_else(|| StoreError::Sqlite(rusqlite::Error::IntegralValueOutOfRange(3, code)))?;
+    Ok(KeyInfo {
+        id,
+        ktype,
+        expire_at,
+        len,
+    })
+}
+
+impl Store {
+    /// The live key `key` in `db`, or None. An expired key found here is
+    /// deleted (and reported by [`Store::take_expired`]), as Redis does on access.
+    pub fn lookup(&mut self, db: usize, key: &[u8]) -> StoreResult<Option<KeyInfo>> {
+        let row = self
+            .conn
+            .prepare_cached("SELECT id, type, expire_at, len FROM keys WHERE db = ?1 AND key = ?2")?
+            .query_row(params![db as i64, key], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                ))
+            })
+            .optional()?;
+        let Some((id, code, expire_at, len)) = row else {
+            return Ok(None);
+        };
+        let info = row_to_info(id, code, expire_at, len)?;
+        if self.is_expired(&info) {
+            self.remove(db, &info)?;
+            self.expired.push((db, key.to_vec()));
+            return Ok(None);
+        }
+        Ok(Some(info))
+    }
+
+    pub(crate) fn is_expired(&self, info: &KeyInfo) -> bool {
+        info.expire_at.is_some_and(|at| at <= self.now)
+    }
+
+    /// Inserts a new key row and returns its id. The caller writes its data.
+    pub(crate) fn insert_key(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        ktype: KeyType,
+        expire_at: Option<i64>,
+        len: i64,
+    ) -> StoreResult<i64> {
+        self.mark_write();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO keys (db, key, type, expire_at, len) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![db as i64, key, ktype as i64, expire_at, len])?;
+        self.key_counts[db] += 1;
+        if expire_at.is_some() {
+            self.expire_counts[db] += 1;
+        }
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Updates a live key's length and TTL after its data changed.
+    pub(crate) fn update_key(
+        &mut self,
+        db: usize,
+        info: &KeyInfo,
+        len: i64,
+        ttl: Ttl,
+    ) -> StoreResult<()> {
+        self.mark_write();
+        let expire_at = match ttl {
+            Ttl::Keep => info.expire_at,
+            Ttl::Clear => None,
+            Ttl::At(ms) => Some(ms),
+        };
+        self.adjust_expire_count(db, info.expire_at, expire_at);
+        self.conn
+            .prepare_cached(
+                "UPDATE keys SET len = ?2, expire_at = ?3, version = version + 1 WHERE id = ?1",
+            )?
+            .execute(params![info.id, len, expire_at])?;
+        Ok(())
+    }
+
+    fn adjust_expire_count(&mut self, db: usize, before: Option<i64>, after: Option<i64>) {
+        match (before.is_some(), after.is_some()) {
+            (false, true) => self.expire_counts[db] += 1,
+            (true, false) => self.expire_counts[db] -= 1,
+            _ => {}
+        }
+    }
+
+    /// Deletes a key row and its data.
+    pub(crate) fn remove(&mut self, db: usize, info: &KeyInfo) -> StoreResult<()> {
+        self.mark_write();
+        let (delete_sql, _) = info.ktype.data_sql();
+        self.conn.prepare_cached(delete_sql)?.execute([info.id])?;
+        self.conn
+            .prepare_cached("DELETE FROM keys WHERE id = ?1")?
+            .execute([info.id])?;
+        self.key_counts[db] -= 1;
+        if info.expire_at.is_some() {
+            self.expire_counts[db] -= 1;
+        }
+        Ok(())
+    }
+
+    /// DEL: true when a live key was removed.
+    pub fn delete(&mut self, db: usize, key: &[u8]) -> StoreResult<bool> {
+        match self.lookup(db, key)? {
+            Some(info) => {
+                self.remove(db, &info)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Sets or clears a live key's TTL. An expiry time already past deletes
+    /// the key, as Redis does. Returns false when there is no such key.
+    pub fn set_expire(&mut self, db: usize, key: &[u8], at: Option<i64>) -> StoreResult<bool> {
+        let Some(info) = self.lookup(db, key)? else {
+            return Ok(false);
+        };
+        match at {
+            Some(ms) if ms <= self.now => self.remove(db, &info)?,
+            _ => {
+                self.mark_write();
+                self.adjust_expire_count(db, info.expire_at, at);
+                self.conn
+                    .prepare_cached(
+                        "UPDATE keys SET expire_at = ?2, version = version + 1 WHERE id = ?1",
+                    )?
+                    .execute(params![info.id, at])?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Renames a live key, keeping its TTL; replaces `dst` unless `nx`.
+    /// Returns None when `src` does not exist, Some(false) when `nx` and `dst`
+    /// exists, Some(true) when renamed.
+    pub fn rename(
+        &mut self,
+        db: usize,
+        src: &[u8],
+        dst: &[u8],
+        nx: bool,
+    ) -> StoreResult<Option<bool>> {
+        let Some(info) = self.lookup(db, src)? else {
+            return Ok(None);
+        };
+        if src == dst {
+            return Ok(Some(!nx));
+        }
+        if let Some(existing) = self.lookup(db, dst)? {
+            if nx {
+                return Ok(Some(false));
+            }
+            self.remove(db, &existing)?;
+        }
+        self.mark_write();
+        self.conn
+            .prepare_cached("UPDATE keys SET key = ?2, version = version + 1 WHERE id = ?1")?
+            .execute(params![info.id, dst])?;
+        Ok(Some(true))
+    }
+
+    /// MOVE: moves a live key to another database unless a key of that name
+    /// exists there. Returns whether it moved.
+    pub fn move_key(&mut self, db: usize, key: &[u8], dst_db: usize) -> StoreResult<bool> {
+        let Some(info) = self.lookup(db, key)? else {
+            return Ok(false);
+        };
+        if self.lookup(dst_db, key)?.is_some() {
+            return Ok(false);
+        }
+        self.mark_write();
+        self.conn
+            .prepare_cached("UPDATE keys SET db = ?2, version = version + 1 WHERE id = ?1")?
+            .execute(params![info.id, dst_db as i64])?;
+        self.key_counts[db] -= 1;
+        self.key_counts[dst_db] += 1;
+        if info.expire_at.is_some() {
+            self.expire_counts[db] -= 1;
+            self.expire_counts[dst_db] += 1;
+        }
+        Ok(true)
+    }
+
+    /// COPY: duplicates a live key (data and TTL). Returns false when the
+    /// source is missing, or the destination exists and `replace` is false.
+    pub fn copy_key(
+        &mut self,
+        db: usize,
+        src: &[u8],
+        dst_db: usize,
+        dst: &[u8],
+        replace: bool,
+    ) -> StoreResult<bool> {
+        let Some(info) = self.lookup(db, src)? else {
+            return Ok(false);
+        };
+        if let Some(existing) = self.lookup(dst_db, dst)? {
+            if !replace {
+                return Ok(false);
+            }
+            self.remove(dst_db, &existing)?;
+        }
+        let new_id = self.insert_key(dst_db, dst, info.ktype, info.expire_at, info.len)?;
+        let (_, copy_sql) = info.ktype.data_sql();
+        self.conn
+            .prepare_cached(copy_sql)?
+            .execute(params![new_id, info.id])?;
+        Ok(true)
+    }
+
+    /// One step of SCAN over `db`. The cursor is the last key id examined:
+    /// ids of live keys never change and new keys get larger ids, so a key
+    /// present for the whole iteration is returned exactly once.
+    pub fn scan(
+        &mut self,
+        db: usize,
+        cursor: u64,
+        count: usize,
+        pattern: Option<&[u8]>,
+        ktype: Option<KeyType>,
+    ) -> StoreResult<ScanPage> {
+        let limit = count.max(1) as i64;
+        let after = i64::try_from(cursor).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, key, type, expire_at FROM keys WHERE db = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let mut rows = stmt.query(params![db as i64, after, limit])?;
+        let mut page = ScanPage::default();
+        let mut seen = 0;
+        let mut last = 0i64;
+        while let Some(r) = rows.next()? {
+            seen += 1;
+            last = r.get(0)?;
+            let expire_at: Option<i64> = r.get(3)?;
+            if expire_at.is_some_and(|at| at <= self.now) {
+                continue;
+            }
+            if let Some(t) = ktype {
+                if r.get::<_, i64>(2)? != t as i64 {
+                    continue;
+                }
+            }
+            let key: Vec<u8> = r.get(1)?;
+            if pattern.is_some_and(|p| !glob_match(p, &key, false)) {
+                continue;
+            }
+            page.keys.push(key);
+        }
+        page.cursor = if seen == limit { last as u64 } else { 0 };
+        Ok(page)
+    }
+
+    /// KEYS: every live key in `db` matching `pattern`, in id order. A
+    /// pattern with a literal prefix reads only that range of the index.
+    pub fn keys_matching(&mut self, db: usize, pattern: &[u8]) -> StoreResult<Vec<Vec<u8>>> {
+        let prefix = literal_prefix(pattern);
+        let mut out = Vec::new();
+        let now = self.now;
+        let mut collect = |key: Vec<u8>, expire_at: Option<i64>| {
+            if expire_at.is_none_or(|at| at > now) && glob_match(pattern, &key, false) {
+                out.push(key);
+            }
+        };
+        if prefix.is_empty() {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT key, expire_at FROM keys WHERE db = ?1 ORDER BY id")?;
+            let mut rows = stmt.query([db as i64])?;
+            while let Some(r) = rows.next()? {
+                collect(r.get(0)?, r.get(1)?);
+            }
+        } else {
+            // Keys with the prefix sort between it and its successor.
+            let upper = prefix_successor(&prefix);
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT key, expire_at FROM keys WHERE db = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3)",
+            )?;
+            let mut rows = stmt.query(params![db as i64, prefix, upper])?;
+            while let Some(r) = rows.next()? {
+                collect(r.get(0)?, r.get(1)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// RANDOMKEY: a live key of `db` picked at random, or None.
+    pub fn random_key(&mut self, db: usize) -> StoreResult<Option<Vec<u8>>> {
+        for _ in 0..100 {
+            let bounds: (Option<i64>, Option<i64>) = self
+                .conn
+                .prepare_cached("SELECT min(id), max(id) FROM keys WHERE db = ?1")?
+                .query_row([db as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let (Some(lo), Some(hi)) = bounds else {
+                return Ok(None);
+            };
+            let pick = rand::Rng::gen_range(&mut rand::thread_rng(), lo..=hi);
+            let row = self
+                .conn
+                .prepare_cached(
+                    "SELECT key FROM keys WHERE db = ?1 AND id >= ?2 ORDER BY id LIMIT 1",
+                )?
+                .query_row(params![db as i64, pick], |r| r.get::<_, Vec<u8>>(0))
+                .optional()?;
+            if let Some(key) = row {
+                // lookup() removes the key if it turns out to be expired.
+                if self.lookup(db, &key)?.is_some() {
+                    return Ok(Some(key));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// FLUSHDB: removes every key of `db`. Returns how many were removed.
+    pub fn flush_db(&mut self, db: usize) -> StoreResult<i64> {
+        self.mark_write();
+        for sql in [
+            "DELETE FROM strings WHERE key_id IN (SELECT id FROM keys WHERE db = ?1)",
+            "DELETE FROM keys WHERE db = ?1",
+        ] {
+            self.conn.prepare_cached(sql)?.execute([db as i64])?;
+        }
+        let n = self.key_counts[db];
+        self.key_counts[db] = 0;
+        self.expire_counts[db] = 0;
+        Ok(n)
+    }
+
+    /// FLUSHALL: removes every key of every database.
+    pub fn flush_all(&mut self) -> StoreResult<()> {
+        self.mark_write();
+        self.conn
+            .execute_batch("DELETE FROM strings; DELETE FROM keys;")?;
+        self.key_counts = [0; DATABASES];
+        self.expire_counts = [0; DATABASES];
+        Ok(())
+    }
+
+    /// SWAPDB: exchanges the contents of two databases.
+    pub fn swap_db(&mut self, a: usize, b: usize) -> StoreResult<()> {
+        if a == b {
+            return Ok(());
+        }
+        self.mark_write();
+        // Through a spare number, so (db, key) stays unique at every step.
+        let spare = -1i64;
+        let mut stmt = self
+            .conn
+            .prepare_cached("UPDATE keys SET db = ?2 WHERE db = ?1")?;
+        stmt.execute(params![a as i64, spare])?;
+        stmt.execute(params![b as i64, a as i64])?;
+        stmt.execute(params![spare, b as i64])?;
+        drop(stmt);
+        self.key_counts.swap(a, b);
+        self.expire_counts.swap(a, b);
+        Ok(())
+    }
+
+    /// Removes up to `limit` expired keys, oldest expiry first. Returns how
+    /// many were removed; they are reported by [`Store::take_expired`].
+    pub fn sweep_expired(&mut self, limit: usize) -> StoreResult<usize> {
+        let due: Vec<(i64, i64, Vec<u8>, i64, Option<i64>, i64)> = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT id, db, key, type, expire_at, len FROM keys
+                 WHERE expire_at IS NOT NULL AND expire_at <= ?1 ORDER BY expire_at LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![self.now, limit as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let n = due.len();
+        for (id, db, key, code, expire_at, len) in due {
+            let info = row_to_info(id, code, expire_at, len)?;
+            let Some(db) = usize::try_from(db).ok().filter(|d| *d < DATABASES) else {
+                continue;
+            };
+            self.remove(db, &info)?;
+            self.expired.push((db, key));
+        }
+        Ok(n)
+    }
+}
+
+/// The smallest byte string greater than every string starting with `prefix`,
+/// or None when there is none (a prefix of only 0xFF bytes).
+fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut out = prefix.to_vec();
+    while let Some(last) = out.pop() {
+        if last < 0xFF {
+            out.push(last + 1);
+            return Some(out);
+        }
+    }
+    None
+}

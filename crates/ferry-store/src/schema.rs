@@ -1,0 +1,84 @@
+//! On-disk layout and its versioning.
+
+use crate::{Durability, StoreError, StoreOptions, StoreResult};
+use rusqlite::{Connection, OptionalExtension};
+
+/// The layout version this build writes. Bump it with a migration step below.
+pub const FORMAT_VERSION: i64 = 1;
+
+const LAYOUT_V1: &str = "
+CREATE TABLE IF NOT EXISTS ferry_meta (
+    name  TEXT PRIMARY KEY,
+    value ANY
+) WITHOUT ROWID;
+
+-- One row per key. `id` never changes while the key lives (RENAME and MOVE
+-- update the row in place) and new keys get larger ids, which is what SCAN's
+-- cursor relies on.
+CREATE TABLE IF NOT EXISTS keys (
+    id        INTEGER PRIMARY KEY,
+    db        INTEGER NOT NULL,
+    key       BLOB    NOT NULL,
+    type      INTEGER NOT NULL,
+    expire_at INTEGER,            -- unix ms, NULL when the key has no TTL
+    version   INTEGER NOT NULL DEFAULT 0,
+    len       INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (db, key)
+);
+CREATE INDEX IF NOT EXISTS keys_by_db_id ON keys (db, id);
+CREATE INDEX IF NOT EXISTS keys_by_expiry ON keys (expire_at) WHERE expire_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS strings (
+    key_id INTEGER PRIMARY KEY,
+    value  BLOB NOT NULL
+) WITHOUT ROWID;
+";
+
+pub(crate) fn configure(conn: &Connection, opts: &StoreOptions) -> StoreResult<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        log::warn!("SQLite refused WAL mode (got {mode}); running in {mode} mode");
+    }
+    let sync = match opts.durability {
+        Durability::Always => "FULL",
+        Durability::Everysec => "NORMAL",
+        Durability::No => "OFF",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous={sync};
+         PRAGMA cache_size=-{};
+         PRAGMA temp_store=MEMORY;
+         PRAGMA foreign_keys=OFF;",
+        u64::from(opts.cache_mb.max(1)) * 1024
+    ))?;
+    Ok(())
+}
+
+pub(crate) fn migrate(conn: &Connection) -> StoreResult<()> {
+    conn.execute_batch(LAYOUT_V1)?;
+    let found: Option<i64> = conn
+        .query_row(
+            "SELECT value FROM ferry_meta WHERE name = 'format_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match found {
+        None => {
+            conn.execute(
+                "INSERT INTO ferry_meta (name, value) VALUES ('format_version', ?1)",
+                [FORMAT_VERSION],
+            )?;
+        }
+        Some(v) if v > FORMAT_VERSION => {
+            return Err(StoreError::TooNew {
+                path: conn.path().unwrap_or("?").to_string(),
+                found: v,
+                supported: FORMAT_VERSION,
+            })
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
