@@ -130,15 +130,17 @@ impl Executor {
         self.finish(ShutdownMode::Save);
     }
 
+    /// Makes the group durable, sends its replies, and commits SQLite when a
+    /// commit is due.
     fn commit_and_reply(&mut self) {
         let epoch = self.store.write_epoch();
-        if let Err(e) = self.store.commit() {
+        if let Err(e) = self.store.flush_group() {
             // Nothing in this group is durable: no command may be acknowledged.
             log::error!(
-                "commit failed, {} batches get an error: {e}",
+                "write failed, {} batches get an error: {e}",
                 self.pending.len()
             );
-            let msg = Reply::error(format!("ERR storage commit failed: {e}"));
+            let msg = Reply::error(format!("ERR ferry could not save this write: {e}"));
             for (tx, mut reply) in self.pending.drain(..) {
                 let mut out = BytesMut::new();
                 msg.encode(Protocol::Resp2, &mut out);
@@ -156,6 +158,12 @@ impl Executor {
         for (tx, reply) in self.pending.drain(..) {
             self.state.stats.net_output_bytes += reply.bytes.len() as u64;
             let _ = tx.send(reply);
+        }
+        if self.store.commit_due() {
+            // Acknowledged writes are safe in the journal whatever happens here.
+            if let Err(e) = self.store.commit() {
+                log::error!("SQLite commit failed; the journal keeps every write: {e}");
+            }
         }
     }
 

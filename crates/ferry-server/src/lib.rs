@@ -50,6 +50,8 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
             durability: config.durability,
             cache_mb: config.cache_mb,
             background_checkpoint: true,
+            journal: true,
+            ..StoreOptions::default()
         },
     )?;
     let mut listeners = Vec::new();
@@ -156,11 +158,13 @@ async fn shutdown_signal() {
 }
 
 /// The storage thread: checkpoints the WAL into the database file in the
-/// background and, for `durability everysec`, fsyncs the WAL once a second
-/// when something was committed. Neither blocks the executor.
+/// background and, for `durability everysec`, fsyncs the journal once a
+/// second when something was written to it. Neither blocks the executor.
 fn spawn_storage_sync(store: &Store, shared: Arc<Shared>) -> Result<(), ServeError> {
     let mut checkpointer = ferry_store::Checkpointer::open(store.path())?;
-    let wal = store.wal_path();
+    // What holds acknowledged writes not yet fsynced: the journal, or
+    // without one the WAL.
+    let wal = store.journal_path().unwrap_or_else(|| store.wal_path());
     let fsync_every_second = store.durability() == Durability::Everysec;
     std::thread::Builder::new()
         .name("ferry-storage-sync".into())

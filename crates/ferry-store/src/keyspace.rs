@@ -3,6 +3,7 @@
 //! background expiry sweep.
 
 use crate::glob::{glob_match, literal_prefix};
+use crate::ops::Op;
 use crate::{Store, StoreError, StoreResult, DATABASES};
 use rusqlite::{params, OptionalExtension};
 
@@ -163,18 +164,16 @@ impl Store {
         len: i64,
         value: Option<&[u8]>,
     ) -> StoreResult<i64> {
-        self.mark_write();
         let id = self.next_id;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO keys (db, key, id, type, expire_at, len, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![self.slot(db), key, id, ktype as i64, expire_at, len, value])?;
-        self.next_id += 1;
-        self.key_counts[db] += 1;
-        if expire_at.is_some() {
-            self.expire_counts[db] += 1;
-        }
+        self.record(Op::Insert {
+            db: db as u8,
+            key: key.to_vec(),
+            id,
+            ktype,
+            expire_at,
+            len,
+            value: value.map(|v| v.to_vec()),
+        })?;
         Ok(id)
     }
 
@@ -188,24 +187,23 @@ impl Store {
         ttl: Ttl,
         value: Option<&[u8]>,
     ) -> StoreResult<()> {
-        self.mark_write();
         let expire_at = match ttl {
             Ttl::Keep => info.expire_at,
             Ttl::Clear => None,
             Ttl::At(ms) => Some(ms),
         };
-        self.adjust_expire_count(db, info.expire_at, expire_at);
-        self.conn
-            .prepare_cached(
-                "UPDATE keys SET len = ?3, expire_at = ?4, value = ?5, version = version + 1
-                 WHERE db = ?1 AND key = ?2",
-            )?
-            .execute(params![self.slot(db), key, len, expire_at, value])?;
-        Ok(())
+        self.record(Op::Update {
+            db: db as u8,
+            key: key.to_vec(),
+            had_expire: info.expire_at.is_some(),
+            len,
+            expire_at,
+            value: value.map(|v| v.to_vec()),
+        })
     }
 
-    fn adjust_expire_count(&mut self, db: usize, before: Option<i64>, after: Option<i64>) {
-        match (before.is_some(), after.is_some()) {
+    fn adjust_expire_count(&mut self, db: usize, before: bool, after: bool) {
+        match (before, after) {
             (false, true) => self.expire_counts[db] += 1,
             (true, false) => self.expire_counts[db] -= 1,
             _ => {}
@@ -214,17 +212,13 @@ impl Store {
 
     /// Deletes a key row and its data.
     pub(crate) fn remove(&mut self, db: usize, key: &[u8], info: &KeyInfo) -> StoreResult<()> {
-        self.mark_write();
-        let (delete_sql, _) = info.ktype.data_sql();
-        self.conn.prepare_cached(delete_sql)?.execute([info.id])?;
-        self.conn
-            .prepare_cached("DELETE FROM keys WHERE db = ?1 AND key = ?2")?
-            .execute(params![self.slot(db), key])?;
-        self.key_counts[db] -= 1;
-        if info.expire_at.is_some() {
-            self.expire_counts[db] -= 1;
-        }
-        Ok(())
+        self.record(Op::Remove {
+            db: db as u8,
+            key: key.to_vec(),
+            id: info.id,
+            ktype: info.ktype,
+            had_expire: info.expire_at.is_some(),
+        })
     }
 
     /// DEL: true when a live key was removed.
@@ -246,15 +240,12 @@ impl Store {
         };
         match at {
             Some(ms) if ms <= self.now => self.remove(db, key, &info)?,
-            _ => {
-                self.mark_write();
-                self.adjust_expire_count(db, info.expire_at, at);
-                self.conn
-                    .prepare_cached(
-                        "UPDATE keys SET expire_at = ?3, version = version + 1 WHERE db = ?1 AND key = ?2",
-                    )?
-                    .execute(params![self.slot(db), key, at])?;
-            }
+            _ => self.record(Op::SetExpire {
+                db: db as u8,
+                key: key.to_vec(),
+                had_expire: info.expire_at.is_some(),
+                at,
+            })?,
         }
         Ok(true)
     }
@@ -281,12 +272,11 @@ impl Store {
             }
             self.remove(db, dst, &existing)?;
         }
-        self.mark_write();
-        self.conn
-            .prepare_cached(
-                "UPDATE keys SET key = ?3, version = version + 1 WHERE db = ?1 AND key = ?2",
-            )?
-            .execute(params![self.slot(db), src, dst])?;
+        self.record(Op::Rename {
+            db: db as u8,
+            src: src.to_vec(),
+            dst: dst.to_vec(),
+        })?;
         Ok(Some(true))
     }
 
@@ -299,18 +289,12 @@ impl Store {
         if self.lookup(dst_db, key)?.is_some() {
             return Ok(false);
         }
-        self.mark_write();
-        self.conn
-            .prepare_cached(
-                "UPDATE keys SET db = ?3, version = version + 1 WHERE db = ?1 AND key = ?2",
-            )?
-            .execute(params![self.slot(db), key, self.slot(dst_db)])?;
-        self.key_counts[db] -= 1;
-        self.key_counts[dst_db] += 1;
-        if info.expire_at.is_some() {
-            self.expire_counts[db] -= 1;
-            self.expire_counts[dst_db] += 1;
-        }
+        self.record(Op::Move {
+            db: db as u8,
+            key: key.to_vec(),
+            dst_db: dst_db as u8,
+            had_expire: info.expire_at.is_some(),
+        })?;
         Ok(true)
     }
 
@@ -342,10 +326,13 @@ impl Store {
             info.len,
             value.as_deref(),
         )?;
-        let (_, copy_sql) = info.ktype.data_sql();
-        self.conn
-            .prepare_cached(copy_sql)?
-            .execute(params![new_id, info.id])?;
+        if info.ktype != KeyType::String {
+            self.record(Op::CopyData {
+                ktype: info.ktype,
+                from_id: info.id,
+                to_id: new_id,
+            })?;
+        }
         Ok(true)
     }
 
@@ -445,35 +432,14 @@ impl Store {
 
     /// FLUSHDB: removes every key of `db`. Returns how many were removed.
     pub fn flush_db(&mut self, db: usize) -> StoreResult<i64> {
-        self.mark_write();
-        let slot = self.slot(db);
-        for t in COLLECTION_TYPES {
-            let table = t.table();
-            self.conn.execute(
-                &format!("DELETE FROM {table} WHERE key_id IN (SELECT id FROM keys WHERE db = ?1)"),
-                [slot],
-            )?;
-        }
-        self.conn
-            .prepare_cached("DELETE FROM keys WHERE db = ?1")?
-            .execute([slot])?;
         let n = self.key_counts[db];
-        self.key_counts[db] = 0;
-        self.expire_counts[db] = 0;
+        self.record(Op::FlushDb { db: db as u8 })?;
         Ok(n)
     }
 
     /// FLUSHALL: removes every key of every database.
     pub fn flush_all(&mut self) -> StoreResult<()> {
-        self.mark_write();
-        for t in COLLECTION_TYPES {
-            self.conn
-                .execute(&format!("DELETE FROM {}", t.table()), [])?;
-        }
-        self.conn.execute("DELETE FROM keys", [])?;
-        self.key_counts = [0; DATABASES];
-        self.expire_counts = [0; DATABASES];
-        Ok(())
+        self.record(Op::FlushAll)
     }
 
     /// SWAPDB: exchanges two databases by swapping which physical slot each
@@ -482,16 +448,162 @@ impl Store {
         if a == b {
             return Ok(());
         }
-        self.mark_write();
-        self.db_slots.swap(a, b);
-        self.key_counts.swap(a, b);
-        self.expire_counts.swap(a, b);
-        let map: Vec<String> = self.db_slots.iter().map(|s| s.to_string()).collect();
-        self.conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO ferry_meta (name, value) VALUES ('db_slots', ?1)",
-            )?
-            .execute([map.join(",")])?;
+        self.record(Op::SwapDb {
+            a: a as u8,
+            b: b as u8,
+        })
+    }
+
+    /// Carries out one change: the SQL and the in-memory counters. Used both
+    /// for new changes (after journaling them) and for replay.
+    pub(crate) fn apply(&mut self, op: &Op) -> StoreResult<()> {
+        match op {
+            Op::Insert {
+                db,
+                key,
+                id,
+                ktype,
+                expire_at,
+                len,
+                value,
+            } => {
+                let db = *db as usize;
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO keys (db, key, id, type, expire_at, len, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )?
+                    .execute(params![self.slot(db), key, id, *ktype as i64, expire_at, len, value])?;
+                self.next_id = self.next_id.max(id + 1);
+                self.key_counts[db] += 1;
+                if expire_at.is_some() {
+                    self.expire_counts[db] += 1;
+                }
+            }
+            Op::Update {
+                db,
+                key,
+                had_expire,
+                len,
+                expire_at,
+                value,
+            } => {
+                let db = *db as usize;
+                self.conn
+                    .prepare_cached(
+                        "UPDATE keys SET len = ?3, expire_at = ?4, value = ?5, version = version + 1
+                         WHERE db = ?1 AND key = ?2",
+                    )?
+                    .execute(params![self.slot(db), key, len, expire_at, value])?;
+                self.adjust_expire_count(db, *had_expire, expire_at.is_some());
+            }
+            Op::Remove {
+                db,
+                key,
+                id,
+                ktype,
+                had_expire,
+            } => {
+                let db = *db as usize;
+                let (delete_sql, _) = ktype.data_sql();
+                self.conn.prepare_cached(delete_sql)?.execute([id])?;
+                self.conn
+                    .prepare_cached("DELETE FROM keys WHERE db = ?1 AND key = ?2")?
+                    .execute(params![self.slot(db), key])?;
+                self.key_counts[db] -= 1;
+                if *had_expire {
+                    self.expire_counts[db] -= 1;
+                }
+            }
+            Op::SetExpire {
+                db,
+                key,
+                had_expire,
+                at,
+            } => {
+                let db = *db as usize;
+                self.conn
+                    .prepare_cached(
+                        "UPDATE keys SET expire_at = ?3, version = version + 1 WHERE db = ?1 AND key = ?2",
+                    )?
+                    .execute(params![self.slot(db), key, at])?;
+                self.adjust_expire_count(db, *had_expire, at.is_some());
+            }
+            Op::Rename { db, src, dst } => {
+                self.conn
+                    .prepare_cached(
+                        "UPDATE keys SET key = ?3, version = version + 1 WHERE db = ?1 AND key = ?2",
+                    )?
+                    .execute(params![self.slot(*db as usize), src, dst])?;
+            }
+            Op::Move {
+                db,
+                key,
+                dst_db,
+                had_expire,
+            } => {
+                let (db, dst_db) = (*db as usize, *dst_db as usize);
+                self.conn
+                    .prepare_cached(
+                        "UPDATE keys SET db = ?3, version = version + 1 WHERE db = ?1 AND key = ?2",
+                    )?
+                    .execute(params![self.slot(db), key, self.slot(dst_db)])?;
+                self.key_counts[db] -= 1;
+                self.key_counts[dst_db] += 1;
+                if *had_expire {
+                    self.expire_counts[db] -= 1;
+                    self.expire_counts[dst_db] += 1;
+                }
+            }
+            Op::CopyData {
+                ktype,
+                from_id,
+                to_id,
+            } => {
+                let (_, copy_sql) = ktype.data_sql();
+                self.conn
+                    .prepare_cached(copy_sql)?
+                    .execute(params![to_id, from_id])?;
+            }
+            Op::FlushDb { db } => {
+                let db = *db as usize;
+                let slot = self.slot(db);
+                for t in COLLECTION_TYPES {
+                    self.conn.execute(
+                        &format!(
+                            "DELETE FROM {} WHERE key_id IN (SELECT id FROM keys WHERE db = ?1)",
+                            t.table()
+                        ),
+                        [slot],
+                    )?;
+                }
+                self.conn
+                    .prepare_cached("DELETE FROM keys WHERE db = ?1")?
+                    .execute([slot])?;
+                self.key_counts[db] = 0;
+                self.expire_counts[db] = 0;
+            }
+            Op::FlushAll => {
+                for t in COLLECTION_TYPES {
+                    self.conn
+                        .execute(&format!("DELETE FROM {}", t.table()), [])?;
+                }
+                self.conn.execute("DELETE FROM keys", [])?;
+                self.key_counts = [0; DATABASES];
+                self.expire_counts = [0; DATABASES];
+            }
+            Op::SwapDb { a, b } => {
+                let (a, b) = (*a as usize, *b as usize);
+                self.db_slots.swap(a, b);
+                self.key_counts.swap(a, b);
+                self.expire_counts.swap(a, b);
+                let map: Vec<String> = self.db_slots.iter().map(|s| s.to_string()).collect();
+                self.conn
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO ferry_meta (name, value) VALUES ('db_slots', ?1)",
+                    )?
+                    .execute([map.join(",")])?;
+            }
+        }
         Ok(())
     }
 

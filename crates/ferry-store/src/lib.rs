@@ -13,7 +13,9 @@
 mod checkpoint;
 mod error;
 pub mod glob;
+mod journal;
 mod keyspace;
+mod ops;
 mod schema;
 mod strings;
 
@@ -70,6 +72,12 @@ pub struct StoreOptions {
     /// Leave WAL checkpoints to a [`Checkpointer`] running on another
     /// thread, so the writer never pays for copying pages back.
     pub background_checkpoint: bool,
+    /// Make writes durable through the redo journal (see `journal.rs`) and
+    /// commit SQLite only every [`StoreOptions::commit_interval`]. Without
+    /// it, [`Store::flush_group`] commits SQLite itself.
+    pub journal: bool,
+    /// Longest time between two SQLite commits when journaling.
+    pub commit_interval: std::time::Duration,
 }
 
 impl Default for StoreOptions {
@@ -78,6 +86,8 @@ impl Default for StoreOptions {
             durability: Durability::Everysec,
             cache_mb: 64,
             background_checkpoint: false,
+            journal: false,
+            commit_interval: std::time::Duration::from_millis(250),
         }
     }
 }
@@ -110,6 +120,11 @@ pub struct Store {
     tx_wrote: bool,
     /// The id the next new key gets (ids only grow; see SCAN).
     next_id: i64,
+    /// Sequence number of the last change (journaled or committed).
+    seq: u64,
+    journal: Option<journal::Journal>,
+    commit_interval: std::time::Duration,
+    tx_started: std::time::Instant,
     /// Physical slot of each logical database (SWAPDB swaps entries).
     db_slots: [u8; DATABASES],
 }
@@ -137,9 +152,14 @@ impl Store {
             tx_wrote: false,
             next_id: 1,
             db_slots: std::array::from_fn(|i| i as u8),
+            seq: 0,
+            journal: None,
+            commit_interval: opts.commit_interval,
+            tx_started: std::time::Instant::now(),
         };
         store.load_meta()?;
         store.recount()?;
+        store.recover(opts.journal)?;
         Ok(store)
     }
 
@@ -160,7 +180,7 @@ impl Store {
 
     /// Changes when commits reach the disk (CONFIG SET appendfsync).
     pub fn set_durability(&mut self, d: Durability) -> StoreResult<()> {
-        let sync = schema::synchronous_for(d);
+        let sync = schema::synchronous_for(d, self.journal.is_some());
         self.conn
             .execute_batch(&format!("PRAGMA synchronous={sync}"))?;
         self.durability = d;
@@ -176,33 +196,158 @@ impl Store {
         self.now
     }
 
-    /// Opens a group transaction if none is open.
+    /// Opens a transaction if none is open. With the journal, one SQLite
+    /// transaction spans many groups of commands.
     pub fn begin(&mut self) -> StoreResult<()> {
         if !self.in_tx {
             self.conn.execute_batch("BEGIN")?;
             self.in_tx = true;
             self.tx_wrote = false;
+            self.tx_started = std::time::Instant::now();
         }
         Ok(())
     }
 
-    /// Commits the open group transaction, if any. On failure the group is
-    /// rolled back and the in-memory counters are rebuilt from disk.
+    /// Journals one change and applies it.
+    pub(crate) fn record(&mut self, op: ops::Op) -> StoreResult<()> {
+        self.tx_wrote = true;
+        self.seq += 1;
+        if let Some(j) = &mut self.journal {
+            j.append(self.seq, &op);
+        }
+        self.apply(&op)
+    }
+
+    /// Makes the changes of the current group durable (as the durability
+    /// setting defines it) before their commands are acknowledged: writes
+    /// them to the journal, or, without a journal, commits SQLite.
+    ///
+    /// On failure nothing of the group is kept: the store returns to its
+    /// last durable state and the caller must answer every command of the
+    /// group with an error.
+    pub fn flush_group(&mut self) -> StoreResult<()> {
+        let sync = self.durability == Durability::Always;
+        let Some(j) = &mut self.journal else {
+            return self.commit();
+        };
+        if !j.has_pending() {
+            return Ok(());
+        }
+        if let Err(e) = j.flush(sync) {
+            self.rebuild()?;
+            return Err(StoreError::Journal(e));
+        }
+        self.write_epoch += 1;
+        Ok(())
+    }
+
+    /// Whether the open transaction should be committed now.
+    pub fn commit_due(&self) -> bool {
+        self.in_tx
+            && (self.tx_started.elapsed() >= self.commit_interval
+                || self.journal.as_ref().is_some_and(|j| j.size() > 64 << 20))
+    }
+
+    /// Commits the open SQLite transaction (after flushing the group), then
+    /// empties the journal, whose changes are now all in SQLite.
+    ///
+    /// If SQLite cannot commit, the transaction is rolled back and the
+    /// journal replayed, so nothing acknowledged is lost; the error is
+    /// returned for the caller to report.
     pub fn commit(&mut self) -> StoreResult<()> {
         if !self.in_tx {
             return Ok(());
         }
-        self.in_tx = false;
-        if let Err(e) = self.conn.execute_batch("COMMIT") {
-            let _ = self.conn.execute_batch("ROLLBACK");
-            let _ = self.load_meta();
-            let _ = self.recount();
-            return Err(e.into());
+        if self.journal.as_ref().is_some_and(|j| j.has_pending()) {
+            self.flush_group()?;
         }
-        if self.tx_wrote {
-            self.write_epoch += 1;
+        let wrote = self.tx_wrote;
+        let result = (|| -> StoreResult<()> {
+            if wrote {
+                self.conn
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO ferry_meta (name, value) VALUES ('applied_seq', ?1)",
+                    )?
+                    .execute([self.seq as i64])?;
+            }
+            self.conn.execute_batch("COMMIT")?;
+            Ok(())
+        })();
+        self.in_tx = false;
+        if let Err(e) = result {
+            self.rebuild()?;
+            return Err(e);
+        }
+        if wrote {
+            if self.journal.is_none() {
+                self.write_epoch += 1;
+            }
+            if let Some(j) = &mut self.journal {
+                j.reset().map_err(StoreError::Journal)?;
+            }
         }
         Ok(())
+    }
+
+    /// Returns to the last durable state: the last SQLite commit plus the
+    /// journal.
+    fn rebuild(&mut self) -> StoreResult<()> {
+        if self.in_tx {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.in_tx = false;
+        }
+        self.load_meta()?;
+        self.recount()?;
+        let journaling = self.journal.is_some();
+        self.journal = None;
+        self.recover(journaling)
+    }
+
+    /// Replays the journal's changes that SQLite has not committed, then
+    /// commits them. With `journaling`, keeps the journal open for new changes.
+    fn recover(&mut self, journaling: bool) -> StoreResult<()> {
+        let (mut journal, recovered) =
+            journal::Journal::open(&self.path).map_err(StoreError::Journal)?;
+        if recovered.dropped_bytes > 0 {
+            log::warn!(
+                "{}: dropped {} bytes of a record cut short by a crash (never acknowledged)",
+                journal.path().display(),
+                recovered.dropped_bytes
+            );
+        }
+        let pending: Vec<_> = recovered
+            .ops
+            .into_iter()
+            .filter(|(seq, _)| *seq > self.seq)
+            .collect();
+        if !pending.is_empty() {
+            log::info!(
+                "replaying {} changes from {}",
+                pending.len(),
+                journal.path().display()
+            );
+            self.conn.execute_batch("BEGIN")?;
+            self.in_tx = true;
+            self.tx_wrote = true;
+            for (seq, op) in &pending {
+                self.apply(op)?;
+                self.seq = *seq;
+            }
+            self.commit()?;
+        }
+        journal.reset().map_err(StoreError::Journal)?;
+        if journaling {
+            self.journal = Some(journal);
+        } else {
+            drop(journal);
+            let _ = std::fs::remove_file(journal::Journal::path_for(&self.path));
+        }
+        Ok(())
+    }
+
+    /// The redo journal's file, which a background syncer may fsync.
+    pub fn journal_path(&self) -> Option<PathBuf> {
+        self.journal.as_ref().map(|j| j.path().to_path_buf())
     }
 
     /// Counts commits that wrote data; see [`Store::wal_path`].
@@ -255,10 +400,6 @@ impl Store {
         self.expire_counts[db]
     }
 
-    fn mark_write(&mut self) {
-        self.tx_wrote = true;
-    }
-
     /// Reads the SWAPDB mapping and the next key id.
     fn load_meta(&mut self) -> StoreResult<()> {
         let map: Option<String> = self
@@ -287,6 +428,15 @@ impl Store {
             max_id = max_id.max(m.unwrap_or(0));
         }
         self.next_id = max_id + 1;
+        self.seq = self
+            .conn
+            .query_row(
+                "SELECT value FROM ferry_meta WHERE name = 'applied_seq'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .unwrap_or(0) as u64;
         Ok(())
     }
 

@@ -43,7 +43,7 @@ pub(crate) fn configure(conn: &Connection, opts: &StoreOptions) -> StoreResult<(
     if !mode.eq_ignore_ascii_case("wal") {
         log::warn!("SQLite refused WAL mode (got {mode}); running in {mode} mode");
     }
-    let sync = synchronous_for(opts.durability);
+    let sync = synchronous_for(opts.durability, opts.journal);
     conn.execute_batch(&format!(
         "PRAGMA synchronous={sync};
          PRAGMA cache_size=-{};
@@ -55,12 +55,13 @@ pub(crate) fn configure(conn: &Connection, opts: &StoreOptions) -> StoreResult<(
 }
 
 /// SQLite's `synchronous` setting for a durability level (in WAL mode, FULL
-/// fsyncs the log at every commit, NORMAL only at checkpoints).
-pub(crate) fn synchronous_for(d: Durability) -> &'static str {
-    match d {
-        Durability::Always => "FULL",
-        Durability::Everysec => "NORMAL",
-        Durability::No => "OFF",
+/// fsyncs the log at every commit, NORMAL only at checkpoints). With the
+/// journal, a commit lets the journal be emptied, so it must be durable.
+pub(crate) fn synchronous_for(d: Durability, journal: bool) -> &'static str {
+    match (d, journal) {
+        (Durability::No, _) => "OFF",
+        (Durability::Always, _) | (Durability::Everysec, true) => "FULL",
+        (Durability::Everysec, false) => "NORMAL",
     }
 }
 

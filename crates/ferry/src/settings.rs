@@ -150,7 +150,10 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved, String> {
         server: cfg,
         log_level: args.log_level,
         // The executor thread does the storage work; connections need little.
-        worker_threads: 2,
+        worker_threads: std::env::var("FERRY_IO_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2),
     })
 }
 

@@ -1,0 +1,402 @@
+//! Every change to the keyspace, as a value.
+//!
+//! Mutating methods of [`crate::Store`] build an [`Op`], append it to the
+//! journal and apply it with [`crate::Store::apply`]; recovery applies the
+//! journal's ops the same way, so normal operation and replay share one code
+//! path. Ops are deterministic: they carry resolved values (absolute expiry
+//! times, allocated ids), never "now" or randomness.
+
+use crate::keyspace::KeyType;
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Op {
+    /// A new key row (`value` for strings).
+    Insert {
+        db: u8,
+        key: Vec<u8>,
+        id: i64,
+        ktype: KeyType,
+        expire_at: Option<i64>,
+        len: i64,
+        value: Option<Vec<u8>>,
+    },
+    /// New length, expiry and (strings) value of an existing key.
+    Update {
+        db: u8,
+        key: Vec<u8>,
+        had_expire: bool,
+        len: i64,
+        expire_at: Option<i64>,
+        value: Option<Vec<u8>>,
+    },
+    /// Delete a key row and its data.
+    Remove {
+        db: u8,
+        key: Vec<u8>,
+        id: i64,
+        ktype: KeyType,
+        had_expire: bool,
+    },
+    SetExpire {
+        db: u8,
+        key: Vec<u8>,
+        had_expire: bool,
+        at: Option<i64>,
+    },
+    Rename {
+        db: u8,
+        src: Vec<u8>,
+        dst: Vec<u8>,
+    },
+    Move {
+        db: u8,
+        key: Vec<u8>,
+        dst_db: u8,
+        had_expire: bool,
+    },
+    /// Copy a collection's elements from one key id to another.
+    CopyData {
+        ktype: KeyType,
+        from_id: i64,
+        to_id: i64,
+    },
+    FlushDb {
+        db: u8,
+    },
+    FlushAll,
+    SwapDb {
+        a: u8,
+        b: u8,
+    },
+}
+
+struct Writer<'a>(&'a mut Vec<u8>);
+
+impl Writer<'_> {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn i64(&mut self, v: i64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn opt_i64(&mut self, v: Option<i64>) {
+        match v {
+            Some(v) => {
+                self.u8(1);
+                self.i64(v);
+            }
+            None => self.u8(0),
+        }
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        self.0.extend_from_slice(b);
+    }
+    fn opt_bytes(&mut self, b: Option<&[u8]>) {
+        match b {
+            Some(b) => {
+                self.u8(1);
+                self.bytes(b);
+            }
+            None => self.u8(0),
+        }
+    }
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        if self.data.len() < n {
+            return None;
+        }
+        let (head, rest) = self.data.split_at(n);
+        self.data = rest;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn bool(&mut self) -> Option<bool> {
+        self.u8().map(|b| b != 0)
+    }
+    fn i64(&mut self) -> Option<i64> {
+        self.take(8)?.try_into().ok().map(i64::from_le_bytes)
+    }
+    fn opt_i64(&mut self) -> Option<Option<i64>> {
+        match self.u8()? {
+            0 => Some(None),
+            _ => self.i64().map(Some),
+        }
+    }
+    fn bytes(&mut self) -> Option<Vec<u8>> {
+        let len = u32::from_le_bytes(self.take(4)?.try_into().ok()?) as usize;
+        self.take(len).map(|b| b.to_vec())
+    }
+    fn opt_bytes(&mut self) -> Option<Option<Vec<u8>>> {
+        match self.u8()? {
+            0 => Some(None),
+            _ => self.bytes().map(Some),
+        }
+    }
+    fn ktype(&mut self) -> Option<KeyType> {
+        KeyType::from_code(self.u8()? as i64)
+    }
+}
+
+impl Op {
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut w = Writer(out);
+        match self {
+            Op::Insert {
+                db,
+                key,
+                id,
+                ktype,
+                expire_at,
+                len,
+                value,
+            } => {
+                w.u8(1);
+                w.u8(*db);
+                w.bytes(key);
+                w.i64(*id);
+                w.u8(*ktype as u8);
+                w.opt_i64(*expire_at);
+                w.i64(*len);
+                w.opt_bytes(value.as_deref());
+            }
+            Op::Update {
+                db,
+                key,
+                had_expire,
+                len,
+                expire_at,
+                value,
+            } => {
+                w.u8(2);
+                w.u8(*db);
+                w.bytes(key);
+                w.u8(*had_expire as u8);
+                w.i64(*len);
+                w.opt_i64(*expire_at);
+                w.opt_bytes(value.as_deref());
+            }
+            Op::Remove {
+                db,
+                key,
+                id,
+                ktype,
+                had_expire,
+            } => {
+                w.u8(3);
+                w.u8(*db);
+                w.bytes(key);
+                w.i64(*id);
+                w.u8(*ktype as u8);
+                w.u8(*had_expire as u8);
+            }
+            Op::SetExpire {
+                db,
+                key,
+                had_expire,
+                at,
+            } => {
+                w.u8(4);
+                w.u8(*db);
+                w.bytes(key);
+                w.u8(*had_expire as u8);
+                w.opt_i64(*at);
+            }
+            Op::Rename { db, src, dst } => {
+                w.u8(5);
+                w.u8(*db);
+                w.bytes(src);
+                w.bytes(dst);
+            }
+            Op::Move {
+                db,
+                key,
+                dst_db,
+                had_expire,
+            } => {
+                w.u8(6);
+                w.u8(*db);
+                w.bytes(key);
+                w.u8(*dst_db);
+                w.u8(*had_expire as u8);
+            }
+            Op::CopyData {
+                ktype,
+                from_id,
+                to_id,
+            } => {
+                w.u8(7);
+                w.u8(*ktype as u8);
+                w.i64(*from_id);
+                w.i64(*to_id);
+            }
+            Op::FlushDb { db } => {
+                w.u8(8);
+                w.u8(*db);
+            }
+            Op::FlushAll => w.u8(9),
+            Op::SwapDb { a, b } => {
+                w.u8(10);
+                w.u8(*a);
+                w.u8(*b);
+            }
+        }
+    }
+
+    /// Decodes one op; None for anything malformed (a damaged record).
+    pub fn decode(data: &[u8]) -> Option<Op> {
+        let mut r = Reader { data };
+        let op = match r.u8()? {
+            1 => Op::Insert {
+                db: r.u8()?,
+                key: r.bytes()?,
+                id: r.i64()?,
+                ktype: r.ktype()?,
+                expire_at: r.opt_i64()?,
+                len: r.i64()?,
+                value: r.opt_bytes()?,
+            },
+            2 => Op::Update {
+                db: r.u8()?,
+                key: r.bytes()?,
+                had_expire: r.bool()?,
+                len: r.i64()?,
+                expire_at: r.opt_i64()?,
+                value: r.opt_bytes()?,
+            },
+            3 => Op::Remove {
+                db: r.u8()?,
+                key: r.bytes()?,
+                id: r.i64()?,
+                ktype: r.ktype()?,
+                had_expire: r.bool()?,
+            },
+            4 => Op::SetExpire {
+                db: r.u8()?,
+                key: r.bytes()?,
+                had_expire: r.bool()?,
+                at: r.opt_i64()?,
+            },
+            5 => Op::Rename {
+                db: r.u8()?,
+                src: r.bytes()?,
+                dst: r.bytes()?,
+            },
+            6 => Op::Move {
+                db: r.u8()?,
+                key: r.bytes()?,
+                dst_db: r.u8()?,
+                had_expire: r.bool()?,
+            },
+            7 => Op::CopyData {
+                ktype: r.ktype()?,
+                from_id: r.i64()?,
+                to_id: r.i64()?,
+            },
+            8 => Op::FlushDb { db: r.u8()? },
+            9 => Op::FlushAll,
+            10 => Op::SwapDb {
+                a: r.u8()?,
+                b: r.u8()?,
+            },
+            _ => return None,
+        };
+        if !r.data.is_empty() || op.dbs().any(|d| d as usize >= crate::DATABASES) {
+            return None;
+        }
+        Some(op)
+    }
+
+    /// The databases an op names (checked when decoding).
+    fn dbs(&self) -> impl Iterator<Item = u8> {
+        let (a, b) = match self {
+            Op::Insert { db, .. }
+            | Op::Update { db, .. }
+            | Op::Remove { db, .. }
+            | Op::SetExpire { db, .. }
+            | Op::Rename { db, .. }
+            | Op::FlushDb { db } => (Some(*db), None),
+            Op::Move { db, dst_db, .. } => (Some(*db), Some(*dst_db)),
+            Op::SwapDb { a, b } => (Some(*a), Some(*b)),
+            Op::CopyData { .. } | Op::FlushAll => (None, None),
+        };
+        a.into_iter().chain(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ops_round_trip() {
+        let ops = vec![
+            Op::Insert {
+                db: 3,
+                key: b"k".to_vec(),
+                id: 42,
+                ktype: KeyType::String,
+                expire_at: Some(123),
+                len: 1,
+                value: Some(b"v".to_vec()),
+            },
+            Op::Update {
+                db: 0,
+                key: vec![0, 255],
+                had_expire: true,
+                len: 0,
+                expire_at: None,
+                value: None,
+            },
+            Op::Remove {
+                db: 1,
+                key: b"x".to_vec(),
+                id: 7,
+                ktype: KeyType::String,
+                had_expire: false,
+            },
+            Op::SetExpire {
+                db: 2,
+                key: b"y".to_vec(),
+                had_expire: false,
+                at: Some(-5),
+            },
+            Op::Rename {
+                db: 0,
+                src: b"a".to_vec(),
+                dst: b"b".to_vec(),
+            },
+            Op::Move {
+                db: 0,
+                key: b"a".to_vec(),
+                dst_db: 15,
+                had_expire: true,
+            },
+            Op::CopyData {
+                ktype: KeyType::String,
+                from_id: 1,
+                to_id: 2,
+            },
+            Op::FlushDb { db: 9 },
+            Op::FlushAll,
+            Op::SwapDb { a: 0, b: 1 },
+        ];
+        for op in ops {
+            let mut buf = Vec::new();
+            op.encode(&mut buf);
+            assert_eq!(Op::decode(&buf), Some(op.clone()));
+            for cut in 0..buf.len() {
+                assert_eq!(Op::decode(&buf[..cut]), None, "{op:?} cut at {cut}");
+            }
+        }
+        assert_eq!(Op::decode(&[8, 16]), None, "db out of range");
+    }
+}
