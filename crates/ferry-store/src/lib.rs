@@ -145,6 +145,15 @@ impl Store {
         self.durability
     }
 
+    /// Changes when commits reach the disk (CONFIG SET appendfsync).
+    pub fn set_durability(&mut self, d: Durability) -> StoreResult<()> {
+        let sync = schema::synchronous_for(d);
+        self.conn
+            .execute_batch(&format!("PRAGMA synchronous={sync}"))?;
+        self.durability = d;
+        Ok(())
+    }
+
     /// Sets the clock that expiry checks use (ms since the epoch).
     pub fn set_now(&mut self, now_ms: i64) {
         self.now = now_ms;

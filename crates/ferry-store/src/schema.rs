@@ -40,11 +40,7 @@ pub(crate) fn configure(conn: &Connection, opts: &StoreOptions) -> StoreResult<(
     if !mode.eq_ignore_ascii_case("wal") {
         log::warn!("SQLite refused WAL mode (got {mode}); running in {mode} mode");
     }
-    let sync = match opts.durability {
-        Durability::Always => "FULL",
-        Durability::Everysec => "NORMAL",
-        Durability::No => "OFF",
-    };
+    let sync = synchronous_for(opts.durability);
     conn.execute_batch(&format!(
         "PRAGMA synchronous={sync};
          PRAGMA cache_size=-{};
@@ -53,6 +49,16 @@ pub(crate) fn configure(conn: &Connection, opts: &StoreOptions) -> StoreResult<(
         u64::from(opts.cache_mb.max(1)) * 1024
     ))?;
     Ok(())
+}
+
+/// SQLite's `synchronous` setting for a durability level (in WAL mode, FULL
+/// fsyncs the log at every commit, NORMAL only at checkpoints).
+pub(crate) fn synchronous_for(d: Durability) -> &'static str {
+    match d {
+        Durability::Always => "FULL",
+        Durability::Everysec => "NORMAL",
+        Durability::No => "OFF",
+    }
 }
 
 pub(crate) fn migrate(conn: &Connection) -> StoreResult<()> {
