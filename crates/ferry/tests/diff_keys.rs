@@ -313,6 +313,23 @@ diff_test!(expire_family, |p| {
     }
 });
 
+diff_test!(ttl_rounding, |p| {
+    // TTL rounds the remaining milliseconds to the nearest second, and
+    // EXPIRETIME rounds the absolute deadline: 100.7 s left reads as 101
+    // (this leaves 200 ms for the two round trips).
+    p.same(&["SET", "k", "v"]);
+    p.same(&["PEXPIRE", "k", "100700"]);
+    p.same(&["TTL", "k"]);
+    p.same(&["PEXPIREAT", "k", "4102444800499"]);
+    p.same(&["EXPIRETIME", "k"]);
+    p.same(&["PEXPIREAT", "k", "4102444800500"]);
+    p.same(&["EXPIRETIME", "k"]);
+    p.same(&["SET", "k2", "v", "PXAT", "4102444800999"]);
+    p.same(&["EXPIRETIME", "k2"]);
+    p.same(&["GETEX", "k2", "PXAT", "4102444800001"]);
+    p.same(&["EXPIRETIME", "k2"]);
+});
+
 diff_test!(persist_cmd, |p| {
     p.same(&["SET", "k", "v", "EX", "100"]);
     p.same(&["PERSIST", "k"]);

@@ -925,6 +925,25 @@ pub struct ConnPair {
     pub a: RawConn,
     pub b: RawConn,
     pub b_name: &'static str,
+    /// Mismatches recorded in `FERRY_DIFF_CONTINUE` mode.
+    pub failures: Vec<String>,
+}
+
+/// `FERRY_DIFF_CONTINUE=1`: report every mismatch of a test instead of stopping at the first.
+pub fn continue_mode() -> bool {
+    matches!(std::env::var("FERRY_DIFF_CONTINUE").as_deref(), Ok("1"))
+}
+
+impl Drop for ConnPair {
+    fn drop(&mut self) {
+        if !self.failures.is_empty() && !std::thread::panicking() {
+            panic!(
+                "{} mismatch(es):\n{}",
+                self.failures.len(),
+                self.failures.join("\n")
+            );
+        }
+    }
 }
 
 fn mismatch<A: AsRef<[u8]>>(what: &str, args: &[A], a: &[u8], b: &[u8], b_name: &str) -> String {
@@ -954,13 +973,26 @@ fn sorted_elements(b: &[u8]) -> Option<(String, Vec<Vec<u8>>)> {
 }
 
 impl ConnPair {
+    /// Records a mismatch: panics at once, or with `FERRY_DIFF_CONTINUE=1`
+    /// prints it and carries on (the test still fails when the pair is dropped).
+    #[track_caller]
+    pub fn fail(&mut self, msg: String) {
+        let loc = std::panic::Location::caller();
+        if continue_mode() {
+            eprintln!("MISMATCH at {loc}: {msg}");
+            self.failures.push(format!("at {loc}: {msg}"));
+        } else {
+            panic!("{msg}");
+        }
+    }
+
     /// Sends `args` to both sides and asserts the raw replies are identical.
     /// Returns the (common) reply bytes.
     #[track_caller]
     pub fn same<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Vec<u8> {
         let (a, b) = self.both(args);
         if a != b {
-            panic!("{}", mismatch("replies differ", args, &a, &b, self.b_name));
+            self.fail(mismatch("replies differ", args, &a, &b, self.b_name));
         }
         a
     }
@@ -970,12 +1002,14 @@ impl ConnPair {
     #[track_caller]
     pub fn same_expect<A: AsRef<[u8]>>(&mut self, args: &[A], expected: &[u8]) -> Vec<u8> {
         let r = self.same(args);
-        assert_eq!(
-            escape(&r),
-            escape(expected),
-            "unexpected reply for `{}`",
-            show_cmd(args)
-        );
+        if r != expected {
+            self.fail(format!(
+                "unexpected reply for `{}`: {} (expected {})",
+                show_cmd(args),
+                escape(&r),
+                escape(expected)
+            ));
+        }
         r
     }
 
@@ -997,9 +1031,7 @@ impl ConnPair {
             .try_read_reply()
             .unwrap_or_else(|e| panic!("raw input {}: {} {e}", escape(bytes), self.b_name));
         if a != b {
-            panic!(
-                "{}",
-                mismatch("replies differ", &[bytes], &a, &b, self.b_name)
+            self.fail(mismatch("replies differ", &[bytes], &a, &b, self.b_name)
             );
         }
         a
@@ -1014,9 +1046,7 @@ impl ConnPair {
         match (sorted_elements(&a), sorted_elements(&b)) {
             (Some(x), Some(y)) if x == y => {}
             (None, None) if a == b => {}
-            _ => panic!(
-                "{}",
-                mismatch("unordered replies differ", args, &a, &b, self.b_name)
+            _ => self.fail(mismatch("unordered replies differ", args, &a, &b, self.b_name)
             ),
         }
         let mut v = parse_one(&a).elements().map(|e| e.to_vec()).unwrap_or_default();
@@ -1039,9 +1069,7 @@ impl ConnPair {
                     (x - y).abs() <= tol
                 };
                 if !ok {
-                    panic!(
-                        "{}",
-                        mismatch(
+                    self.fail(mismatch(
                             &format!("integers differ by more than {tol}"),
                             args,
                             &a,
@@ -1054,7 +1082,7 @@ impl ConnPair {
             }
             _ => {
                 if a != b {
-                    panic!("{}", mismatch("replies differ", args, &a, &b, self.b_name));
+                    self.fail(mismatch("replies differ", args, &a, &b, self.b_name));
                 }
                 i64::MIN
             }
@@ -1068,9 +1096,7 @@ impl ConnPair {
         let (ra, rb) = (parse_one(&a), parse_one(&b));
         let len = |r: &Resp| r.elements().map(|e| e.len());
         if ra.kind() != rb.kind() || len(&ra) != len(&rb) {
-            panic!(
-                "{}",
-                mismatch("reply shapes differ", args, &a, &b, self.b_name)
+            self.fail(mismatch("reply shapes differ", args, &a, &b, self.b_name)
             );
         }
         (ra, rb)
@@ -1091,9 +1117,7 @@ impl ConnPair {
             )
         };
         if ra.kind() != rb.kind() || keys(&ra).is_none() || keys(&ra) != keys(&rb) {
-            panic!(
-                "{}",
-                mismatch("map keys differ", args, &a, &b, self.b_name)
+            self.fail(mismatch("map keys differ", args, &a, &b, self.b_name)
             );
         }
         (ra, rb)
@@ -1106,11 +1130,9 @@ impl ConnPair {
         for k in ["proto", "mode", "role"] {
             let va = a.pairs().unwrap().into_iter().find(|(x, _)| x.as_str().as_deref() == Some(k));
             let vb = b.pairs().unwrap().into_iter().find(|(x, _)| x.as_str().as_deref() == Some(k));
-            assert_eq!(
-                va.map(|v| v.1),
-                vb.map(|v| v.1),
-                "HELLO 3 field {k:?} differs"
-            );
+            if va != vb {
+                self.fail(format!("HELLO 3 field {k:?} differs: redis {va:?}, subject {vb:?}"));
+            }
         }
     }
 
@@ -1155,6 +1177,7 @@ impl Pair {
             a: redis.connect(),
             b: subject.connect(),
             b_name: subject.name(),
+            failures: Vec::new(),
         };
         Pair {
             redis,
@@ -1178,6 +1201,7 @@ impl Pair {
             a: self.redis.connect(),
             b: self.subject.connect(),
             b_name: self.subject.name(),
+            failures: Vec::new(),
         }
     }
 }
