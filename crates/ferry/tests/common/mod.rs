@@ -809,6 +809,13 @@ impl RawConn {
         self.stream.write_all(bytes)
     }
 
+    /// Writes `bytes` from a background thread (for large pipelines, so the
+    /// test can read replies while the write is still in progress).
+    pub fn send_raw_in_background(&self, bytes: Vec<u8>) -> std::thread::JoinHandle<std::io::Result<()>> {
+        let mut s = self.stream.try_clone().expect("clone stream");
+        std::thread::spawn(move || s.write_all(&bytes))
+    }
+
     /// Sends a command as a RESP multibulk (without reading the reply).
     pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) {
         let b = encode_command(args);
@@ -876,6 +883,14 @@ impl RawConn {
         self.send(args);
         self.try_read_reply()
             .unwrap_or_else(|e| panic!("command `{}`: {e}", show_cmd(args)))
+    }
+
+    /// Sends a command and reads one reply frame, returning errors (write
+    /// failure, close, timeout) instead of panicking.
+    pub fn try_cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Vec<u8>, String> {
+        self.try_send_raw(&encode_command(args))
+            .map_err(|e| format!("write to 127.0.0.1:{}: {e}", self.port))?;
+        self.try_read_reply()
     }
 
     /// Sends a command and parses its reply.
