@@ -405,6 +405,17 @@ diff_test!(incrbyfloat_formatting, |p| {
     p.same(&["GET", "f"]);
     // INCR on a float value
     p.same(&["INCR", "f"]);
+    // values with NUL bytes are not numbers
+    p.same(&["SETRANGE", "nul", "1", "a"]);
+    p.same(&["INCRBYFLOAT", "nul", "0.1"]);
+    p.same(&["INCR", "nul"]);
+    p.same(&[&b"SET"[..], &b"nul2"[..], &b"1\x002"[..]]);
+    p.same(&["INCRBYFLOAT", "nul2", "1"]);
+    p.same(&["INCRBY", "nul2", "1"]);
+    p.same(&[&b"SET"[..], &b"nul3"[..], &b"1.5\x00"[..]]);
+    p.same(&["INCRBYFLOAT", "nul3", "1"]);
+    p.same(&[&b"INCRBYFLOAT"[..], &b"nul4"[..], &b"1\x00"[..]]);
+    p.same(&[&b"INCRBY"[..], &b"nul4"[..], &b"1\x00"[..]]);
     // INCRBYFLOAT keeps the TTL
     p.same(&["SET", "t", "1.5", "EX", "100"]);
     p.same(&["INCRBYFLOAT", "t", "1"]);

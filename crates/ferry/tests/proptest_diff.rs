@@ -199,7 +199,12 @@ fn ttl_class(raw: &[u8]) -> String {
     }
 }
 
+/// `FERRY_PROPTEST_CASES=N` overrides the number of cases (for bug hunts).
 fn run(proto: u8, cases: u32) {
+    let cases = std::env::var("FERRY_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cases);
     let pair = RefCell::new(Pair::proto(proto));
     let mut runner = TestRunner::new(Config {
         cases,
