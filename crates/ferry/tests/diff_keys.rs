@@ -173,6 +173,10 @@ fn same_scan(p: &mut ConnPair, extra: &[&str]) {
 diff_test!(scan_cmd, |p| {
     same_scan(p, &[]); // empty db
     p.same(&["SCAN", "0"]);
+    // a negative cursor is parsed as unsigned (wraps), not rejected; what it
+    // returns depends on the hash table, so only check it on an empty db
+    p.same(&["SCAN", "-1"]);
+    p.same(&["SCAN", "18446744073709551615"]);
     for i in 0..300 {
         let k = format!("key:{i}");
         p.same(&["SET", &k, "v"]);
@@ -191,7 +195,6 @@ diff_test!(scan_cmd, |p| {
     same_scan(p, &["TYPE", "nosuchtype"]);
     // errors
     p.same(&["SCAN", "abc"]);
-    p.same(&["SCAN", "-1"]);
     p.same(&["SCAN", "1.5"]);
     p.same(&["SCAN", "18446744073709551616"]);
     p.same(&["SCAN", "0", "COUNT", "0"]);
