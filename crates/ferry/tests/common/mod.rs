@@ -7,6 +7,13 @@
 //! is a second `redis-server`: every differential test must then pass, which
 //! checks the harness and the tests themselves against the reference.
 //!
+//! Other switches:
+//! * `FERRY_DIFF_CONTINUE=1`: a mismatch is printed (`MISMATCH at file:line: ...`)
+//!   and the test carries on, failing at the end with the whole list: one run
+//!   shows every difference instead of the first per test (later commands may
+//!   then differ only because the state already diverged).
+//! * `FERRY_PROPTEST_CASES=N`: more (or fewer) cases for `proptest_diff`.
+//!
 //! Network rule: everything here talks only to servers it started on
 //! 127.0.0.1, and every wait is bounded.
 #![allow(dead_code)]
