@@ -57,6 +57,10 @@ const GROUP_MAX_TIME: Duration = Duration::from_millis(20);
 /// How often the background expiry sweep runs (Redis's hz 10).
 const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
 const SWEEP_BATCH: usize = 200;
+/// When the WAL outgrows this, the executor checkpoints it itself: under a
+/// constant write load the background checkpointer may never catch up with
+/// the end of the log, and the log only restarts once it has.
+const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Shared with the listener and the fsync thread.
 pub struct Shared {
@@ -113,8 +117,11 @@ impl Executor {
             }
             if self.last_sweep.elapsed() >= SWEEP_INTERVAL {
                 self.sweep();
+                self.commit_and_reply();
+                self.bound_wal();
+            } else {
+                self.commit_and_reply();
             }
-            self.commit_and_reply();
             if let Some(mode) = self.state.shutdown {
                 self.finish(mode);
                 return;
@@ -258,6 +265,18 @@ impl Executor {
                     log::error!("expiry sweep failed: {e}");
                     break;
                 }
+            }
+        }
+    }
+
+    fn bound_wal(&mut self) {
+        if self.store.wal_bytes() > WAL_LIMIT_BYTES {
+            log::info!(
+                "write-ahead log over {} MiB, checkpointing",
+                WAL_LIMIT_BYTES >> 20
+            );
+            if let Err(e) = self.store.checkpoint_passive() {
+                log::warn!("checkpoint failed: {e}");
             }
         }
     }

@@ -49,6 +49,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
         &StoreOptions {
             durability: config.durability,
             cache_mb: config.cache_mb,
+            background_checkpoint: true,
         },
     )?;
     let mut listeners = Vec::new();
@@ -68,9 +69,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
         auth_required: AtomicBool::new(config.requirepass.is_some()),
         connected: AtomicU64::new(0),
     });
-    if config.durability == Durability::Everysec {
-        spawn_wal_syncer(store.wal_path(), shared.clone());
-    }
+    spawn_storage_sync(&store, shared.clone())?;
     let (jobs, rx) = std::sync::mpsc::channel::<Job>();
     let state = ServerState::new(config.clone());
     let exec_shared = shared.clone();
@@ -156,30 +155,48 @@ async fn shutdown_signal() {
     }
 }
 
-/// For `durability everysec`: fsyncs the write-ahead log once a second when
-/// something was committed, off the executor thread so commands never wait
-/// for the disk.
-fn spawn_wal_syncer(wal: std::path::PathBuf, shared: Arc<Shared>) {
-    let _ = std::thread::Builder::new()
-        .name("ferry-wal-sync".into())
+/// The storage thread: checkpoints the WAL into the database file in the
+/// background and, for `durability everysec`, fsyncs the WAL once a second
+/// when something was committed. Neither blocks the executor.
+fn spawn_storage_sync(store: &Store, shared: Arc<Shared>) -> Result<(), ServeError> {
+    let mut checkpointer = ferry_store::Checkpointer::open(store.path())?;
+    let wal = store.wal_path();
+    let fsync_every_second = store.durability() == Durability::Everysec;
+    std::thread::Builder::new()
+        .name("ferry-storage-sync".into())
         .spawn(move || {
-            let mut synced = 0;
+            let mut checkpointed_epoch = 0;
+            let mut synced_epoch = 0;
+            let mut last_sync = std::time::Instant::now();
             loop {
-                std::thread::sleep(Duration::from_secs(1));
+                std::thread::sleep(Duration::from_millis(50));
                 let epoch = shared.write_epoch.load(Ordering::Acquire);
-                if epoch == synced {
-                    continue;
-                }
-                match std::fs::OpenOptions::new().write(true).open(&wal) {
-                    Ok(f) => {
-                        if let Err(e) = f.sync_data() {
-                            log::warn!("fsync of {} failed: {e}", wal.display());
-                        }
+                if epoch != checkpointed_epoch {
+                    checkpointed_epoch = epoch;
+                    // A complete checkpoint also fsyncs the WAL.
+                    match checkpointer.run() {
+                        Ok(r) if r.checkpointed == r.wal_frames => synced_epoch = epoch,
+                        Ok(_) => {}
+                        Err(e) => log::warn!("background checkpoint failed: {e}"),
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => log::warn!("cannot open {} for fsync: {e}", wal.display()),
                 }
-                synced = epoch;
+                if fsync_every_second
+                    && synced_epoch != epoch
+                    && last_sync.elapsed() >= Duration::from_secs(1)
+                {
+                    last_sync = std::time::Instant::now();
+                    synced_epoch = epoch;
+                    match std::fs::OpenOptions::new().write(true).open(&wal) {
+                        Ok(f) => {
+                            if let Err(e) = f.sync_data() {
+                                log::warn!("fsync of {} failed: {e}", wal.display());
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => log::warn!("cannot open {} for fsync: {e}", wal.display()),
+                    }
+                }
             }
-        });
+        })?;
+    Ok(())
 }

@@ -429,11 +429,11 @@ fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn object_encoding(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let Some(info) = ctx.store.lookup(ctx.client.db, &argv[2])? else {
+    let Some((info, value)) = ctx.store.lookup_with_value(ctx.client.db, &argv[2])? else {
         return Ok(Reply::Null);
     };
     let name = match info.ktype {
-        KeyType::String => StringEncoding::of(&ctx.store.string_value(&info)?).name(),
+        KeyType::String => StringEncoding::of(value.as_deref().unwrap_or_default()).name(),
         KeyType::List => "quicklist",
         KeyType::Set => "hashtable",
         KeyType::ZSet => "skiplist",
@@ -477,16 +477,13 @@ fn object_freq(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// Redis shares the integers 0..9999 (refcount INT_MAX); everything else
 /// has one reference.
 fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let Some(info) = ctx.store.lookup(ctx.client.db, &argv[2])? else {
+    let Some((_, value)) = ctx.store.lookup_with_value(ctx.client.db, &argv[2])? else {
         return Ok(Reply::Null);
     };
-    if info.ktype == KeyType::String {
-        let v = ctx.store.string_value(&info)?;
-        if ferry_store::parse_canonical_i64(&v).is_some_and(|n| (0..10000).contains(&n)) {
-            return Ok(Reply::Integer(i32::MAX as i64));
-        }
-    }
-    Ok(Reply::Integer(1))
+    let shared_int = value
+        .and_then(|v| ferry_store::parse_canonical_i64(&v))
+        .is_some_and(|n| (0..10000).contains(&n));
+    Ok(Reply::Integer(if shared_int { i32::MAX as i64 } else { 1 }))
 }
 
 fn object_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {

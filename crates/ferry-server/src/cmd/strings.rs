@@ -55,14 +55,7 @@ const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-l
 
 /// A live string key's row and value, or None; WRONGTYPE for other types.
 fn read_string(ctx: &mut Ctx, key: &[u8]) -> Result<Option<(KeyInfo, Vec<u8>)>, CmdError> {
-    match ctx.store.lookup(ctx.client.db, key)? {
-        None => Ok(None),
-        Some(info) if info.ktype == KeyType::String => {
-            let v = ctx.store.string_value(&info)?;
-            Ok(Some((info, v)))
-        }
-        Some(_) => Err(StoreError::WrongType.into()),
-    }
+    Ok(ctx.store.lookup_string(ctx.client.db, key)?)
 }
 
 fn get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -152,14 +145,13 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let db = ctx.client.db;
     let key = &argv[1];
-    let existing = ctx.store.lookup(db, key)?;
-    let old = if get {
-        match existing {
-            Some(info) => Some(ctx.store.string_value(&info)?),
-            None => None,
+    let (existing, old) = if get {
+        match ctx.store.lookup_string(db, key)? {
+            Some((info, v)) => (Some(info), Some(v)),
+            None => (None, None),
         }
     } else {
-        None
+        (ctx.store.lookup(db, key)?, None)
     };
     if (nx && existing.is_some()) || (xx && existing.is_none()) {
         return Ok(match old {
