@@ -1,5 +1,5 @@
-//! Randomized differential test: proptest generates sequences of string, key
-//! and TTL commands over a small key space; each sequence runs on redis-server
+//! Randomized differential test: proptest generates sequences of string, bit,
+//! key and TTL commands over a small key space; each sequence runs on redis-server
 //! and on the subject, and every reply must match. Failing sequences shrink to
 //! a minimal reproduction.
 //!
@@ -40,6 +40,15 @@ enum Op {
     Mget(Vec<u8>),
     GetDel(u8),
     Copy(u8, u8, bool),
+    SetNx(u8, String),
+    MsetNx(Vec<(u8, String)>),
+    RenameNx(u8, u8),
+    GetSet(u8, String),
+    /// None = plain GETEX, Some(None) = PERSIST, Some(Some(base)) = EX
+    GetEx(u8, Option<Option<u64>>),
+    SetBit(u8, u16, bool),
+    GetBit(u8, u16),
+    BitCount(u8, Option<(i64, i64)>),
 }
 
 #[derive(Clone, Debug)]
@@ -131,6 +140,14 @@ fn op() -> impl Strategy<Value = Op> {
         1 => keys().prop_map(Op::Mget),
         1 => k().prop_map(Op::GetDel),
         1 => (k(), k(), any::<bool>()).prop_map(|(a, b, c)| Op::Copy(a, b, c)),
+        1 => (k(), value()).prop_map(|(a, b)| Op::SetNx(a, b)),
+        1 => prop::collection::vec((k(), value()), 1..3).prop_map(Op::MsetNx),
+        1 => (k(), k()).prop_map(|(a, b)| Op::RenameNx(a, b)),
+        1 => (k(), value()).prop_map(|(a, b)| Op::GetSet(a, b)),
+        1 => (k(), prop::option::of(prop::option::of(expiry_base()))).prop_map(|(a, b)| Op::GetEx(a, b)),
+        1 => (k(), 0u16..64, any::<bool>()).prop_map(|(a, b, c)| Op::SetBit(a, b, c)),
+        1 => (k(), 0u16..64).prop_map(|(a, b)| Op::GetBit(a, b)),
+        1 => (k(), prop::option::of((-4i64..4, -4i64..4))).prop_map(|(a, b)| Op::BitCount(a, b)),
     ]
 }
 
@@ -181,6 +198,23 @@ fn args(op: &Op, pos: u64) -> Vec<String> {
             .collect(),
         Op::Mget(ks) => std::iter::once(s("MGET")).chain(ks.iter().map(|k| key(*k))).collect(),
         Op::GetDel(a) => vec![s("GETDEL"), key(*a)],
+        Op::SetNx(a, v) => vec![s("SETNX"), key(*a), v.clone()],
+        Op::MsetNx(kv) => std::iter::once(s("MSETNX"))
+            .chain(kv.iter().flat_map(|(k, v)| [key(*k), v.clone()]))
+            .collect(),
+        Op::RenameNx(a, b) => vec![s("RENAMENX"), key(*a), key(*b)],
+        Op::GetSet(a, v) => vec![s("GETSET"), key(*a), v.clone()],
+        Op::GetEx(a, o) => match o {
+            None => vec![s("GETEX"), key(*a)],
+            Some(None) => vec![s("GETEX"), key(*a), s("PERSIST")],
+            Some(Some(b)) => vec![s("GETEX"), key(*a), s("EX"), secs(*b)],
+        },
+        Op::SetBit(a, off, bit) => vec![s("SETBIT"), key(*a), off.to_string(), (*bit as u8).to_string()],
+        Op::GetBit(a, off) => vec![s("GETBIT"), key(*a), off.to_string()],
+        Op::BitCount(a, r) => match r {
+            None => vec![s("BITCOUNT"), key(*a)],
+            Some((x, y)) => vec![s("BITCOUNT"), key(*a), x.to_string(), y.to_string()],
+        },
         Op::Copy(a, b, r) => {
             let mut c = vec![s("COPY"), key(*a), key(*b)];
             if *r {
