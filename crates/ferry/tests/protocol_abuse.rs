@@ -95,11 +95,21 @@ fn oversized_counts() {
 #[test]
 fn inline_with_nul_bytes() {
     // Redis looks for the inline newline with strchr, so a NUL byte before it
-    // means "no complete line yet": it stays silent and keeps serving.
+    // means "no complete line yet": it stays silent (also for the commands
+    // after it on that connection) and keeps serving other clients, until the
+    // unterminated "line" passes the 64 KB inline limit.
     let mut p = Pair::new();
-    for input in [&b"\x00\x01\x02\xff garbage\r\n"[..], b"abc\x00def\r\n", b"\x00\r\n"] {
+    for input in [
+        &b"\x00\x01\x02\xff garbage\r\n"[..],
+        b"abc\x00def\r\n",
+        b"\x00\r\n",
+        b"PING\x00\r\nPING\r\n",
+    ] {
         same_abuse(&mut p, input);
     }
+    let mut nul_then_big = b"GET a\x00b\r\n".to_vec();
+    nul_then_big.extend(std::iter::repeat(b'x').take(70 * 1024));
+    same_abuse(&mut p, &nul_then_big);
 }
 
 #[test]
