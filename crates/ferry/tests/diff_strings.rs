@@ -99,7 +99,22 @@ diff_test!(set_nx_xx_get_keepttl, |p| {
     p.same(&["SET", "k", "v", "EX", "10", "KEEPTTL"]);
     p.same(&["SET", "k", "v", "KEEPTTL", "PX", "10"]);
     p.same(&["SET", "k", "v", "EXAT", "10", "PXAT", "10"]);
+    // the same expire option twice is accepted in 7.0 (the last one wins)
     p.same(&["SET", "k", "v", "EX", "10", "EX", "10"]);
+    p.same(&["SET", "k", "v", "EX", "10", "EX", "200"]);
+    p.close_int(&["TTL", "k"], 1);
+    p.same(&["SET", "k", "v", "PX", "100000", "PX", "300000"]);
+    p.close_int(&["TTL", "k"], 1);
+    p.same(&["SET", "k", "v", "EXAT", "4102444800", "EXAT", "4102444900"]);
+    p.same(&["EXPIRETIME", "k"]);
+    p.same(&["SET", "k", "v", "KEEPTTL", "KEEPTTL"]);
+    p.same(&["EXPIRETIME", "k"]);
+    p.same(&["SET", "k", "v", "XX", "XX"]);
+    p.same(&["GETEX", "k", "EX", "10", "EX", "300"]);
+    p.close_int(&["TTL", "k"], 1);
+    p.same(&["GETEX", "k", "PERSIST", "PERSIST"]);
+    p.same(&["TTL", "k"]);
+    p.same(&["SET", "k", "v"]);
     p.same(&["SET", "k", "v", "NX", "NX"]);
     p.same(&["SET", "k", "v", "GET", "GET"]);
     p.same(&["SET", "k", "v", "FOO"]);
