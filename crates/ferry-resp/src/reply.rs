@@ -19,6 +19,9 @@ pub enum Reply {
     Status(Cow<'static, str>),
     /// `-ERR ...`: the whole text, error code included (`"ERR syntax error"`).
     Error(Cow<'static, str>),
+    /// An error whose text holds client bytes that need not be UTF-8 (the
+    /// unknown-command error echoes the name as sent).
+    ErrorBytes(Bytes),
     Integer(i64),
     Bulk(Bytes),
     /// A missing value: `$-1` in RESP2, `_` in RESP3.
@@ -59,7 +62,7 @@ impl Reply {
     }
 
     pub fn is_error(&self) -> bool {
-        matches!(self, Reply::Error(_))
+        matches!(self, Reply::Error(_) | Reply::ErrorBytes(_))
     }
 
     /// Appends the encoding of this reply for `proto` to `out`.
@@ -68,6 +71,7 @@ impl Reply {
         match self {
             Reply::Status(s) => line(out, b'+', s.as_bytes()),
             Reply::Error(s) => line(out, b'-', s.as_bytes()),
+            Reply::ErrorBytes(b) => line(out, b'-', b),
             Reply::Integer(i) => header(out, b':', *i),
             Reply::Bulk(b) => bulk(out, b),
             Reply::Null if resp3 => out.put_slice(b"_\r\n"),

@@ -25,7 +25,8 @@ static int parse_ld(const char *s, size_t len, long double *out) {
     if (isspace((unsigned char)buf[0])) return 0;
     errno = 0;
     long double v = strtold(buf, &end);
-    if (*end != '\0' || isnan(v)) return 0;
+    /* The whole input must be the number: a NUL inside it ends buf early. */
+    if (*end != '\0' || (size_t)(end - buf) != len || isnan(v)) return 0;
     if (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || fpclassify(v) == FP_ZERO)) return 0;
     *out = v;
     return 1;

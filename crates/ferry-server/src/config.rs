@@ -125,7 +125,8 @@ impl ConfigTable {
     pub fn matching(&self, pattern: &[u8]) -> Vec<(&str, &str)> {
         self.values
             .iter()
-            .filter(|(k, _)| ferry_store::glob::glob_match(pattern, k.as_bytes(), true))
+            // Case-sensitive, as in Redis 7.0 (`CONFIG GET HZ` finds nothing).
+            .filter(|(k, _)| ferry_store::glob::glob_match(pattern, k.as_bytes(), false))
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect()
     }
@@ -140,34 +141,41 @@ impl ConfigTable {
         if IMMUTABLE.contains(&name.as_str()) {
             return Err(ConfigSetError::Immutable(name));
         }
-        let value = match name.as_str() {
-            "appendfsync" => Durability::parse(value)
-                .map(|d| d.as_str().to_string())
-                .ok_or(ConfigSetError::Invalid {
-                    name: name.clone(),
-                    reason: "argument(s) must be one of the following: always, everysec, no",
-                })?,
-            _ if current == "yes" || current == "no" => match value.to_ascii_lowercase().as_str() {
-                v @ ("yes" | "no") => v.to_string(),
-                _ => {
-                    return Err(ConfigSetError::Invalid {
-                        name,
-                        reason: "argument must be 'yes' or 'no'",
-                    })
-                }
-            },
-            _ if !current.is_empty() && current.parse::<i64>().is_ok() => {
-                match parse_memory(value) {
-                    Some(n) => n.to_string(),
-                    None => {
-                        return Err(ConfigSetError::Invalid {
-                            name,
-                            reason: "argument couldn't be parsed into an integer",
-                        })
-                    }
-                }
+        if let Some((_, choices, reason)) = ENUMS.iter().find(|(n, _, _)| *n == name) {
+            let lower = value.to_ascii_lowercase();
+            if !choices.contains(&lower.as_str()) {
+                return Err(ConfigSetError::Invalid { name, reason });
             }
-            _ => value.to_string(),
+            return Ok((name, lower));
+        }
+        if let Some((_, lo, hi, reason)) = BOUNDS.iter().find(|(n, _, _, _)| *n == name) {
+            return match value.parse::<i64>() {
+                Ok(v) if (*lo..=*hi).contains(&v) => Ok((name, v.to_string())),
+                Ok(_) => Err(ConfigSetError::Invalid { name, reason }),
+                Err(_) => Err(ConfigSetError::Invalid {
+                    name,
+                    reason: "argument couldn't be parsed into an integer",
+                }),
+            };
+        }
+        let invalid = |name: String, reason| Err(ConfigSetError::Invalid { name, reason });
+        let value = if current == "yes" || current == "no" {
+            match value.to_ascii_lowercase().as_str() {
+                v @ ("yes" | "no") => v.to_string(),
+                _ => return invalid(name, "argument must be 'yes' or 'no'"),
+            }
+        } else if MEMORY.contains(&name.as_str()) {
+            match parse_memory(value) {
+                Some(n) if n >= 0 => n.to_string(),
+                _ => return invalid(name, "argument must be a memory value"),
+            }
+        } else if !current.is_empty() && current.parse::<i64>().is_ok() {
+            match value.parse::<i64>() {
+                Ok(n) => n.to_string(),
+                Err(_) => return invalid(name, "argument couldn't be parsed into an integer"),
+            }
+        } else {
+            value.to_string()
         };
         Ok((name, value))
     }
@@ -176,6 +184,59 @@ impl ConfigTable {
         self.values.insert(name, value);
     }
 }
+
+/// Parameters with a fixed set of values, and Redis's error text listing them.
+const ENUMS: &[(&str, &[&str], &str)] = &[
+    (
+        "appendfsync",
+        &["everysec", "always", "no"],
+        "argument(s) must be one of the following: everysec, always, no",
+    ),
+    (
+        "maxmemory-policy",
+        &[
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "noeviction",
+        ],
+        "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
+    ),
+    (
+        "loglevel",
+        &["debug", "verbose", "notice", "warning"],
+        "argument(s) must be one of the following: debug, verbose, notice, warning",
+    ),
+];
+
+/// Integer parameters with Redis's bounds.
+const BOUNDS: &[(&str, i64, i64, &str)] = &[
+    (
+        "maxmemory-samples",
+        1,
+        i32::MAX as i64,
+        "argument must be between 1 and 2147483647 inclusive",
+    ),
+    (
+        "timeout",
+        0,
+        i32::MAX as i64,
+        "argument must be between 0 and 2147483647 inclusive",
+    ),
+];
+
+/// Parameters that take a memory value (`100mb`).
+const MEMORY: &[&str] = &[
+    "maxmemory",
+    "proto-max-bulk-len",
+    "client-query-buffer-limit",
+    "active-defrag-ignore-bytes",
+    "repl-backlog-size",
+];
 
 /// An integer with an optional memory unit (`100mb`, `1gb`, `5k`), as
 /// Redis's `memtoull` reads them.

@@ -5,6 +5,9 @@
 //! general-purpose glob crates do not follow.
 
 /// Whether `s` matches `pattern`; `nocase` folds ASCII case.
+///
+/// As in Redis, an empty string matches only an empty pattern (even `*`
+/// does not match it; KEYS and SCAN special-case a lone `*`).
 pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
     let mut budget = 1_000_000u32;
     match_inner(pattern, s, nocase, &mut budget)
@@ -24,6 +27,9 @@ fn match_inner(mut p: &[u8], mut s: &[u8], nocase: bool, budget: &mut u32) -> bo
         return false;
     }
     *budget -= 1;
+    if s.is_empty() {
+        return p.is_empty();
+    }
     while let Some(&pc) = p.first() {
         match pc {
             b'*' => {
@@ -33,7 +39,9 @@ fn match_inner(mut p: &[u8], mut s: &[u8], nocase: bool, budget: &mut u32) -> bo
                 if p.len() == 1 {
                     return true;
                 }
-                for i in 0..=s.len() {
+                // Only non-empty rests: an empty one is matched by the
+                // trailing-star rule below, as Redis does.
+                for i in 0..s.len() {
                     if match_inner(&p[1..], &s[i..], nocase, budget) {
                         return true;
                     }
@@ -169,7 +177,12 @@ mod tests {
     #[test]
     fn redis_glob_cases() {
         let m = |p: &str, s: &str| glob_match(p.as_bytes(), s.as_bytes(), false);
-        assert!(m("*", ""));
+        assert!(!m("*", ""));
+        assert!(!m("**", ""));
+        assert!(m("", ""));
+        assert!(m("a*", "a"));
+        assert!(m("a**", "a"));
+        assert!(m("*a*b*", "xaxb"));
         assert!(m("h?llo", "hello"));
         assert!(m("h*llo", "heeeello"));
         assert!(m("h[ae]llo", "hallo"));

@@ -394,7 +394,8 @@ impl Store {
         while let Some(r) = rows.next()? {
             let key: Vec<u8> = r.get(0)?;
             let expire_at: Option<i64> = r.get(1)?;
-            if expire_at.is_none_or(|at| at > now) && glob_match(pattern, &key, false) {
+            let all = pattern == b"*";
+            if expire_at.is_none_or(|at| at > now) && (all || glob_match(pattern, &key, false)) {
                 out.push(key);
             }
         }

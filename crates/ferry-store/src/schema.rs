@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS keys (
     version   INTEGER NOT NULL DEFAULT 0,
     len       INTEGER NOT NULL DEFAULT 0,
     value     BLOB,               -- string keys only
+    enc       INTEGER,            -- string keys: the encoding Redis would report (1 int, 2 embstr, 3 raw)
     PRIMARY KEY (db, key)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS keys_by_id ON keys (db, id);

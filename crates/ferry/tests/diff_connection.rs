@@ -66,7 +66,12 @@ fn hello_field(r: &Resp, k: &str) -> Option<Resp> {
 fn same_hello(p: &mut ConnPair, args: &[&str]) {
     let (a, b) = p.same_keys(args);
     for k in ["proto", "mode", "role", "modules"] {
-        assert_eq!(hello_field(&a, k), hello_field(&b, k), "`{}`: field {k:?}", args.join(" "));
+        assert_eq!(
+            hello_field(&a, k),
+            hello_field(&b, k),
+            "`{}`: field {k:?}",
+            args.join(" ")
+        );
     }
     // server/version/id legitimately differ, but must have the same types
     for k in ["server", "version", "id"] {
@@ -96,7 +101,7 @@ diff_test!(hello, |p| {
     p.same(&["HELLO", "abc"]);
     p.same(&["HELLO", "3.0"]);
     p.same(&["GET", "nope"]); // failed HELLO changed nothing
-    // SETNAME / AUTH options
+                              // SETNAME / AUTH options
     same_hello(p, &["HELLO", "3", "SETNAME", "myname"]);
     p.same(&["CLIENT", "GETNAME"]);
     p.same(&["HELLO", "3", "SETNAME", "bad name"]);
@@ -158,24 +163,49 @@ fn client_fields(line: &str) -> Vec<(String, String)> {
 
 /// Fields whose values must be the same on both servers for a pristine connection.
 const STABLE_CLIENT_FIELDS: &[&str] = &[
-    "name", "db", "sub", "psub", "ssub", "multi", "flags", "cmd", "user", "redir", "resp",
-    "events",
+    "name", "db", "sub", "psub", "ssub", "multi", "flags", "cmd", "user", "redir", "resp", "events",
 ];
 
 #[track_caller]
 fn compare_client_text(args: &[&str], a: &Resp, b: &Resp) {
-    assert_eq!(a.kind(), b.kind(), "`{}` reply types differ: {a:?} vs {b:?}", args.join(" "));
+    assert_eq!(
+        a.kind(),
+        b.kind(),
+        "`{}` reply types differ: {a:?} vs {b:?}",
+        args.join(" ")
+    );
     let (ta, tb) = (a.as_str().unwrap(), b.as_str().unwrap());
     let (la, lb): (Vec<_>, Vec<_>) = (ta.lines().collect(), tb.lines().collect());
-    assert_eq!(la.len(), lb.len(), "`{}` line counts: redis {ta:?} subject {tb:?}", args.join(" "));
-    assert_eq!(ta.ends_with('\n'), tb.ends_with('\n'), "trailing newline: {ta:?} vs {tb:?}");
+    assert_eq!(
+        la.len(),
+        lb.len(),
+        "`{}` line counts: redis {ta:?} subject {tb:?}",
+        args.join(" ")
+    );
+    assert_eq!(
+        ta.ends_with('\n'),
+        tb.ends_with('\n'),
+        "trailing newline: {ta:?} vs {tb:?}"
+    );
     for (x, y) in la.iter().zip(lb.iter()) {
         let (fx, fy) = (client_fields(x), client_fields(y));
-        let names = |f: &Vec<(String, String)>| f.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
-        assert_eq!(names(&fx), names(&fy), "`{}` field names differ", args.join(" "));
+        let names =
+            |f: &Vec<(String, String)>| f.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(&fx),
+            names(&fy),
+            "`{}` field names differ",
+            args.join(" ")
+        );
         for k in STABLE_CLIENT_FIELDS {
-            let v = |f: &Vec<(String, String)>| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-            assert_eq!(v(&fx), v(&fy), "`{}` field {k} differs:\n  redis: {x}\n  subject: {y}", args.join(" "));
+            let v =
+                |f: &Vec<(String, String)>| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            assert_eq!(
+                v(&fx),
+                v(&fy),
+                "`{}` field {k} differs:\n  redis: {x}\n  subject: {y}",
+                args.join(" ")
+            );
         }
     }
 }
@@ -223,9 +253,18 @@ diff_test!(quit_cmd, |p| {
         q.b.send(args);
         let (ra, ca) = q.a.read_until_close();
         let (rb, cb) = q.b.read_until_close();
-        assert_eq!(escape(&ra), escape(&rb), "`{}` reply differs", args.join(" "));
+        assert_eq!(
+            escape(&ra),
+            escape(&rb),
+            "`{}` reply differs",
+            args.join(" ")
+        );
         assert!(ca, "redis did not close after QUIT");
-        assert!(cb, "subject did not close the connection after `{}`", args.join(" "));
+        assert!(
+            cb,
+            "subject did not close the connection after `{}`",
+            args.join(" ")
+        );
     }
     // the servers still serve the original connections
     p.same(&["PING"]);
@@ -233,7 +272,10 @@ diff_test!(quit_cmd, |p| {
 
 /// Both sides started with `--requirepass secret`.
 fn auth_pair() -> Pair {
-    Pair::with(&["--requirepass", "secret"], FerryOpts::default().requirepass("secret"))
+    Pair::with(
+        &["--requirepass", "secret"],
+        FerryOpts::default().requirepass("secret"),
+    )
 }
 
 #[test]
@@ -272,7 +314,10 @@ fn requirepass_hello_auth() {
     p.same(&["GET", "k"]);
     p.same(&["SET", "k", "v"]);
     let mut q = p.connect();
-    same_hello(&mut q, &["HELLO", "2", "AUTH", "default", "secret", "SETNAME", "n"]);
+    same_hello(
+        &mut q,
+        &["HELLO", "2", "AUTH", "default", "secret", "SETNAME", "n"],
+    );
     q.same(&["CLIENT", "GETNAME"]);
     q.same(&["GET", "k"]);
     let mut r = p.connect();
@@ -287,7 +332,12 @@ fn requirepass_pipeline_before_auth() {
     // commands pipelined in one write before and after AUTH
     let mut p = auth_pair();
     let mut bytes = Vec::new();
-    for c in [&["GET", "k"][..], &["AUTH", "secret"], &["SET", "k", "1"], &["INCR", "k"]] {
+    for c in [
+        &["GET", "k"][..],
+        &["AUTH", "secret"],
+        &["SET", "k", "1"],
+        &["INCR", "k"],
+    ] {
         bytes.extend(common::encode_command(c));
     }
     p.a.send_raw(&bytes);
@@ -310,5 +360,9 @@ fn hello3_reply_types() {
     assert!(matches!(hello_field(&r, "id"), Some(Resp::Int(_))));
     assert!(matches!(hello_field(&r, "modules"), Some(Resp::Array(_))));
     let raw2 = p.b.cmd(&["HELLO", "2"]);
-    assert!(raw2.starts_with(b"*14\r\n"), "HELLO 2 reply: {}", escape(&raw2));
+    assert!(
+        raw2.starts_with(b"*14\r\n"),
+        "HELLO 2 reply: {}",
+        escape(&raw2)
+    );
 }

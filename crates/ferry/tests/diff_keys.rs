@@ -123,9 +123,37 @@ diff_test!(keys_glob, |p| {
         p.same(&["SET", k, "v"]);
     }
     for pat in [
-        "*", "a", "[a-c]", "[a-c]*", "a\\*", "a?", "a\\?", "?", "??", "h?llo", "h*llo", "h[ae]llo",
-        "h[^e]llo", "h[!e]llo", "h[a-b]llo", "user:*", "user:?", "user:[0-9]", "*:1*", "nomatch*",
-        "h\\[a\\]llo", "x\\\\y", "[", "[a", "a[", "\\", "*\\", "[c-a]", "**", "*a*", "",
+        "*",
+        "a",
+        "[a-c]",
+        "[a-c]*",
+        "a\\*",
+        "a?",
+        "a\\?",
+        "?",
+        "??",
+        "h?llo",
+        "h*llo",
+        "h[ae]llo",
+        "h[^e]llo",
+        "h[!e]llo",
+        "h[a-b]llo",
+        "user:*",
+        "user:?",
+        "user:[0-9]",
+        "*:1*",
+        "nomatch*",
+        "h\\[a\\]llo",
+        "x\\\\y",
+        "[",
+        "[a",
+        "a[",
+        "\\",
+        "*\\",
+        "[c-a]",
+        "**",
+        "*a*",
+        "",
     ] {
         p.same_unordered(&["KEYS", pat]);
     }
@@ -144,7 +172,12 @@ fn scan_all(c: &mut RawConn, extra: &[&str]) -> Result<Vec<Vec<u8>>, Vec<u8>> {
         let raw = c.cmd(&args);
         let r = parse_frame(&raw).unwrap().unwrap().0;
         let Resp::Array(v) = r else { return Err(raw) };
-        assert_eq!(v.len(), 2, "SCAN reply must have 2 elements: {}", common::escape(&raw));
+        assert_eq!(
+            v.len(),
+            2,
+            "SCAN reply must have 2 elements: {}",
+            common::escape(&raw)
+        );
         let next = v[0].as_str().expect("cursor is a bulk string");
         for k in v[1].elements().expect("keys array") {
             keys.push(k.as_bytes().expect("key is bulk"));
@@ -164,10 +197,22 @@ fn same_scan(p: &mut ConnPair, extra: &[&str]) {
     let a = scan_all(&mut p.a, extra);
     let b = scan_all(&mut p.b, extra);
     let show = |r: &Result<Vec<Vec<u8>>, Vec<u8>>| match r {
-        Ok(v) => format!("{} keys: {:?}", v.len(), v.iter().take(50).map(|k| common::escape(k)).collect::<Vec<_>>()),
+        Ok(v) => format!(
+            "{} keys: {:?}",
+            v.len(),
+            v.iter()
+                .take(50)
+                .map(|k| common::escape(k))
+                .collect::<Vec<_>>()
+        ),
         Err(e) => common::escape(e),
     };
-    assert!(a == b, "SCAN {extra:?} differs\n  redis: {}\n  subject: {}", show(&a), show(&b));
+    assert!(
+        a == b,
+        "SCAN {extra:?} differs\n  redis: {}\n  subject: {}",
+        show(&a),
+        show(&b)
+    );
 }
 
 diff_test!(scan_cmd, |p| {
@@ -371,7 +416,9 @@ diff_test!(object_cmd, |p| {
     p.same(&["SET", "len44", &"y".repeat(44)]);
     p.same(&["SET", "len45", &"y".repeat(45)]);
     p.same(&["SET", "lead0", "0123"]);
-    for k in ["int", "small", "raw", "neg", "bigint", "len44", "len45", "lead0"] {
+    for k in [
+        "int", "small", "raw", "neg", "bigint", "len44", "len45", "lead0",
+    ] {
         p.same(&["OBJECT", "ENCODING", k]);
     }
     p.same(&["APPEND", "small", "!"]);

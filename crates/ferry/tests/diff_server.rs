@@ -10,10 +10,28 @@ use std::collections::BTreeMap;
 /// Parameters whose values legitimately differ between the two servers
 /// (paths, ports, process details, and the options the harness passes to redis).
 const CONFIG_DIFFERS: &[&str] = &[
-    "port", "dir", "dbfilename", "logfile", "pidfile", "appendfilename", "appenddirname",
-    "unixsocket", "save", "appendonly", "daemonize", "supervised", "tls-port", "bind",
-    "requirepass", "masterauth", "io-threads", "oom-score-adj-values", "aclfile",
-    "always-show-logo", "syslog-enabled", "locale-collate",
+    "port",
+    "dir",
+    "dbfilename",
+    "logfile",
+    "pidfile",
+    "appendfilename",
+    "appenddirname",
+    "unixsocket",
+    "save",
+    "appendonly",
+    "daemonize",
+    "supervised",
+    "tls-port",
+    "bind",
+    "requirepass",
+    "masterauth",
+    "io-threads",
+    "oom-score-adj-values",
+    "aclfile",
+    "always-show-logo",
+    "syslog-enabled",
+    "locale-collate",
 ];
 
 fn to_map(r: &Resp, what: &str) -> BTreeMap<String, String> {
@@ -37,13 +55,23 @@ fn config_get(p: &mut ConnPair, patterns: &[&str]) -> Vec<String> {
     let ra = parse_frame(&a).unwrap().unwrap().0;
     let rb = parse_frame(&b).unwrap().unwrap().0;
     if ra.kind() != rb.kind() {
-        p.fail(format!("CONFIG GET {patterns:?}: reply types differ: redis {}, subject {}", escape(&a), escape(&b)));
+        p.fail(format!(
+            "CONFIG GET {patterns:?}: reply types differ: redis {}, subject {}",
+            escape(&a),
+            escape(&b)
+        ));
         return Vec::new();
     }
     let (ma, mb) = (to_map(&ra, "redis"), to_map(&rb, "subject"));
-    let extra: Vec<_> = mb.keys().filter(|k| !ma.contains_key(*k)).cloned().collect();
+    let extra: Vec<_> = mb
+        .keys()
+        .filter(|k| !ma.contains_key(*k))
+        .cloned()
+        .collect();
     if !extra.is_empty() {
-        p.fail(format!("CONFIG GET {patterns:?}: subject reports parameters redis does not: {extra:?}"));
+        p.fail(format!(
+            "CONFIG GET {patterns:?}: subject reports parameters redis does not: {extra:?}"
+        ));
     }
     for (k, va) in &ma {
         if CONFIG_DIFFERS.contains(&k.as_str()) {
@@ -55,14 +83,34 @@ fn config_get(p: &mut ConnPair, patterns: &[&str]) -> Vec<String> {
             }
         }
     }
-    ma.keys().filter(|k| !mb.contains_key(*k)).cloned().collect()
+    ma.keys()
+        .filter(|k| !mb.contains_key(*k))
+        .cloned()
+        .collect()
 }
 
 diff_test!(config_get_patterns, |p| {
     for pat in [
-        "maxmemory", "maxmemory*", "*max*", "hz", "timeout", "databases", "save", "appendfsync",
-        "lua-time-limit", "nosuchparam", "*", "*-entries", "list-max-*", "slowlog-*", "notify-*",
-        "MAXMEMORY", "Hz", "maxmemory-polic?", "[hm]z", "proto-max-bulk-len",
+        "maxmemory",
+        "maxmemory*",
+        "*max*",
+        "hz",
+        "timeout",
+        "databases",
+        "save",
+        "appendfsync",
+        "lua-time-limit",
+        "nosuchparam",
+        "*",
+        "*-entries",
+        "list-max-*",
+        "slowlog-*",
+        "notify-*",
+        "MAXMEMORY",
+        "Hz",
+        "maxmemory-polic?",
+        "[hm]z",
+        "proto-max-bulk-len",
     ] {
         config_get(p, &[pat]);
     }
@@ -71,7 +119,17 @@ diff_test!(config_get_patterns, |p| {
     config_get(p, &["hz", "hz"]);
     config_get(p, &["maxmemory*", "maxmemory-policy"]);
     // the parameters every client library reads must be there
-    let missing = config_get(p, &["databases", "maxmemory", "maxmemory-policy", "timeout", "save", "appendonly"]);
+    let missing = config_get(
+        p,
+        &[
+            "databases",
+            "maxmemory",
+            "maxmemory-policy",
+            "timeout",
+            "save",
+            "appendonly",
+        ],
+    );
     assert!(missing.is_empty(), "subject does not report {missing:?}");
     p.same(&["CONFIG", "GET"]);
 });
@@ -121,22 +179,70 @@ diff_test!(command_info_count, |p| {
     let n = b.as_int().expect("COMMAND COUNT is an integer");
     assert!(n > 0, "COMMAND COUNT = {n}");
     for cmd in [
-        "get", "set", "mget", "mset", "msetnx", "del", "unlink", "exists", "incr", "incrbyfloat",
-        "getrange", "setrange", "getex", "getdel", "append", "strlen", "expire", "pexpireat",
-        "ttl", "persist", "rename", "copy", "move", "keys", "scan", "type", "ping", "echo",
-        "hello", "select", "swapdb", "dbsize", "flushall", "config", "client", "command", "object",
-        "bitop", "bitcount", "setbit", "info", "time",
+        "get",
+        "set",
+        "mget",
+        "mset",
+        "msetnx",
+        "del",
+        "unlink",
+        "exists",
+        "incr",
+        "incrbyfloat",
+        "getrange",
+        "setrange",
+        "getex",
+        "getdel",
+        "append",
+        "strlen",
+        "expire",
+        "pexpireat",
+        "ttl",
+        "persist",
+        "rename",
+        "copy",
+        "move",
+        "keys",
+        "scan",
+        "type",
+        "ping",
+        "echo",
+        "hello",
+        "select",
+        "swapdb",
+        "dbsize",
+        "flushall",
+        "config",
+        "client",
+        "command",
+        "object",
+        "bitop",
+        "bitcount",
+        "setbit",
+        "info",
+        "time",
     ] {
         let (a, b) = p.both(&["COMMAND", "INFO", cmd]);
         let ra = parse_frame(&a).unwrap().unwrap().0;
         let rb = parse_frame(&b).unwrap().unwrap().0;
         let (ea, eb) = (command_info_entry(&ra), command_info_entry(&rb));
-        let Some(ea) = ea else { panic!("redis has no COMMAND INFO for {cmd}") };
+        let Some(ea) = ea else {
+            panic!("redis has no COMMAND INFO for {cmd}")
+        };
         let Some(eb) = eb else {
-            p.fail(format!("COMMAND INFO {cmd}: subject has no entry: {}", escape(&b)));
+            p.fail(format!(
+                "COMMAND INFO {cmd}: subject has no entry: {}",
+                escape(&b)
+            ));
             continue;
         };
-        for (i, field) in [(0, "name"), (1, "arity"), (3, "first key"), (4, "last key"), (5, "step")] {
+        for (i, field) in [
+            (0, "name"),
+            (1, "arity"),
+            (3, "first key"),
+            (4, "last key"),
+            (5, "step"),
+        ] {
             if ea.get(i) != eb.get(i) {
                 p.fail(format!(
                     "COMMAND INFO {cmd}: {field} differs: redis {:?}, subject {:?}",
@@ -161,7 +267,10 @@ diff_test!(time_lastsave, |p| {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    assert!(secs.abs_diff(now) < 60, "TIME {secs} is far from the clock {now}");
+    assert!(
+        secs.abs_diff(now) < 60,
+        "TIME {secs} is far from the clock {now}"
+    );
     assert!(micros < 1_000_000);
     p.same(&["TIME", "x"]);
     let (_, b) = p.same_shape(&["LASTSAVE"]);
@@ -191,8 +300,20 @@ diff_test!(info_cmd, |p| {
     let (ta, tb) = (info_text(&a), info_text(&b));
     assert!(tb.contains("\r\n"), "INFO lines end with CRLF");
     let sb = info_sections(&tb);
-    for s in ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"] {
-        assert!(sb.iter().any(|x| x == s), "INFO lacks section {s}; has {sb:?}");
+    for s in [
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+        "cpu",
+        "keyspace",
+    ] {
+        assert!(
+            sb.iter().any(|x| x == s),
+            "INFO lacks section {s}; has {sb:?}"
+        );
     }
     let v = info_field(&tb, "redis_version").expect("redis_version field");
     assert!(v.starts_with("7.0"), "redis_version:{v}");
@@ -200,7 +321,13 @@ diff_test!(info_cmd, |p| {
     for f in ["redis_mode", "role", "connected_slaves"] {
         assert_eq!(info_field(&ta, f), info_field(&tb, f), "INFO field {f}");
     }
-    for f in ["tcp_port", "uptime_in_seconds", "connected_clients", "used_memory", "process_id"] {
+    for f in [
+        "tcp_port",
+        "uptime_in_seconds",
+        "connected_clients",
+        "used_memory",
+        "process_id",
+    ] {
         assert!(info_field(&tb, f).is_some(), "INFO lacks field {f}");
     }
     assert_eq!(
@@ -222,7 +349,10 @@ diff_test!(info_cmd, |p| {
         let (a, b) = p.same_shape(args);
         let (sa, sb) = (info_sections(&info_text(&a)), info_sections(&info_text(&b)));
         if sa != sb {
-            p.fail(format!("sections of `{}`: redis {sa:?}, subject {sb:?}", args.join(" ")));
+            p.fail(format!(
+                "sections of `{}`: redis {sa:?}, subject {sb:?}",
+                args.join(" ")
+            ));
         }
     }
     // keyspace reflects writes
@@ -238,7 +368,11 @@ diff_test!(info_cmd, |p| {
             .map(|l| l.split(",avg_ttl").next().unwrap().to_string())
             .collect()
     };
-    assert_eq!(strip_avg(&info_text(&a)), strip_avg(&info_text(&b)), "INFO keyspace");
+    assert_eq!(
+        strip_avg(&info_text(&a)),
+        strip_avg(&info_text(&b)),
+        "INFO keyspace"
+    );
     p.same(&["DBSIZE"]);
 });
 

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{encode_command, escape, parse_all, parse_frame, FerryOpts, FerryProc, Pair, RedisProc, Resp};
+use common::{
+    encode_command, escape, parse_all, parse_frame, FerryOpts, FerryProc, Pair, RedisProc, Resp,
+};
 
 #[test]
 fn frame_reader_knows_every_boundary() {
@@ -22,7 +24,10 @@ fn frame_reader_knows_every_boundary() {
         (b",inf\r\n", Resp::Double("inf".into())),
         (b"#t\r\n", Resp::Bool(true)),
         (b"#f\r\n", Resp::Bool(false)),
-        (b"(123456789012345678901234567890\r\n", Resp::BigNumber("123456789012345678901234567890".into())),
+        (
+            b"(123456789012345678901234567890\r\n",
+            Resp::BigNumber("123456789012345678901234567890".into()),
+        ),
         (b"!5\r\nERR x\r\n", Resp::BlobError(b"ERR x".to_vec())),
         (b"=7\r\ntxt:abc\r\n", Resp::Verbatim(b"txt:abc".to_vec())),
         (
@@ -31,11 +36,17 @@ fn frame_reader_knows_every_boundary() {
         ),
         (
             b"%1\r\n+k\r\n~2\r\n:1\r\n:2\r\n",
-            Resp::Map(vec![(Resp::Simple("k".into()), Resp::Set(vec![Resp::Int(1), Resp::Int(2)]))]),
+            Resp::Map(vec![(
+                Resp::Simple("k".into()),
+                Resp::Set(vec![Resp::Int(1), Resp::Int(2)]),
+            )]),
         ),
         (
             b">2\r\n+message\r\n$1\r\nx\r\n",
-            Resp::Push(vec![Resp::Simple("message".into()), Resp::Bulk(b"x".to_vec())]),
+            Resp::Push(vec![
+                Resp::Simple("message".into()),
+                Resp::Bulk(b"x".to_vec()),
+            ]),
         ),
         (
             b"|1\r\n+ttl\r\n:3\r\n+OK\r\n",
@@ -46,12 +57,19 @@ fn frame_reader_knows_every_boundary() {
         ),
     ];
     for (bytes, want) in cases {
-        let (got, n) = parse_frame(bytes).unwrap().unwrap_or_else(|| panic!("incomplete {}", escape(bytes)));
+        let (got, n) = parse_frame(bytes)
+            .unwrap()
+            .unwrap_or_else(|| panic!("incomplete {}", escape(bytes)));
         assert_eq!(got, want, "{}", escape(bytes));
         assert_eq!(n, bytes.len(), "{}", escape(bytes));
         // every strict prefix is incomplete, never an error or a shorter frame
         for cut in 0..bytes.len() {
-            assert_eq!(parse_frame(&bytes[..cut]).unwrap(), None, "prefix {cut} of {}", escape(bytes));
+            assert_eq!(
+                parse_frame(&bytes[..cut]).unwrap(),
+                None,
+                "prefix {cut} of {}",
+                escape(bytes)
+            );
         }
         // a frame followed by another parses as exactly the first
         let mut two = bytes.to_vec();
@@ -65,7 +83,10 @@ fn frame_reader_knows_every_boundary() {
 
 #[test]
 fn encode_and_escape() {
-    assert_eq!(encode_command(&["SET", "k", ""]), b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n".to_vec());
+    assert_eq!(
+        encode_command(&["SET", "k", ""]),
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n".to_vec()
+    );
     assert_eq!(escape(b"a\r\n\x00\xff\\"), "a\\r\\n\\x00\\xff\\\\");
 }
 
@@ -110,7 +131,10 @@ fn redis_proc_is_killed_on_drop() {
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
     drop(r);
     // the child was killed and reaped: its pid is gone
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "redis-server {pid} still alive");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "redis-server {pid} still alive"
+    );
 }
 
 #[test]
@@ -138,7 +162,10 @@ fn ferry_kill9_with_durability_always_keeps_acknowledged_writes() {
     let mut f = FerryProc::start(FerryOpts::default().durability("always"));
     let mut c = f.connect();
     for i in 0..200 {
-        assert_eq!(c.cmd(&["SET", &format!("k{i}"), &i.to_string()]), b"+OK\r\n");
+        assert_eq!(
+            c.cmd(&["SET", &format!("k{i}"), &i.to_string()]),
+            b"+OK\r\n"
+        );
     }
     assert_eq!(c.cmd(&["INCR", "k7"]), b":8\r\n");
     drop(c);

@@ -72,8 +72,22 @@ fn value() -> impl Strategy<Value = String> {
     prop_oneof![
         (-1000i64..1000).prop_map(|i| i.to_string()),
         prop::sample::select(vec![
-            "0", "-0", "007", "1.5", "-2.25", "3.0e3", "10.50", "1e3", "9223372036854775807",
-            "-9223372036854775808", "9223372036854775808", " 1", "abc", "", "inf", "nan",
+            "0",
+            "-0",
+            "007",
+            "1.5",
+            "-2.25",
+            "3.0e3",
+            "10.50",
+            "1e3",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            " 1",
+            "abc",
+            "",
+            "inf",
+            "nan",
         ])
         .prop_map(|s| s.to_string()),
         "[a-z]{0,6}",
@@ -180,8 +194,12 @@ fn args(op: &Op, pos: u64) -> Vec<String> {
         Op::Strlen(a) => vec![s("STRLEN"), key(*a)],
         Op::GetRange(a, x, y) => vec![s("GETRANGE"), key(*a), x.to_string(), y.to_string()],
         Op::SetRange(a, off, v) => vec![s("SETRANGE"), key(*a), off.to_string(), v.clone()],
-        Op::Del(ks) => std::iter::once(s("DEL")).chain(ks.iter().map(|k| key(*k))).collect(),
-        Op::Exists(ks) => std::iter::once(s("EXISTS")).chain(ks.iter().map(|k| key(*k))).collect(),
+        Op::Del(ks) => std::iter::once(s("DEL"))
+            .chain(ks.iter().map(|k| key(*k)))
+            .collect(),
+        Op::Exists(ks) => std::iter::once(s("EXISTS"))
+            .chain(ks.iter().map(|k| key(*k)))
+            .collect(),
         Op::Expire(a, b, o) => {
             let mut c = vec![s("EXPIRE"), key(*a), secs(*b)];
             if let Some(o) = o {
@@ -196,7 +214,9 @@ fn args(op: &Op, pos: u64) -> Vec<String> {
         Op::Mset(kv) => std::iter::once(s("MSET"))
             .chain(kv.iter().flat_map(|(k, v)| [key(*k), v.clone()]))
             .collect(),
-        Op::Mget(ks) => std::iter::once(s("MGET")).chain(ks.iter().map(|k| key(*k))).collect(),
+        Op::Mget(ks) => std::iter::once(s("MGET"))
+            .chain(ks.iter().map(|k| key(*k)))
+            .collect(),
         Op::GetDel(a) => vec![s("GETDEL"), key(*a)],
         Op::SetNx(a, v) => vec![s("SETNX"), key(*a), v.clone()],
         Op::MsetNx(kv) => std::iter::once(s("MSETNX"))
@@ -209,7 +229,12 @@ fn args(op: &Op, pos: u64) -> Vec<String> {
             Some(None) => vec![s("GETEX"), key(*a), s("PERSIST")],
             Some(Some(b)) => vec![s("GETEX"), key(*a), s("EX"), secs(*b)],
         },
-        Op::SetBit(a, off, bit) => vec![s("SETBIT"), key(*a), off.to_string(), (*bit as u8).to_string()],
+        Op::SetBit(a, off, bit) => vec![
+            s("SETBIT"),
+            key(*a),
+            off.to_string(),
+            (*bit as u8).to_string(),
+        ],
         Op::GetBit(a, off) => vec![s("GETBIT"), key(*a), off.to_string()],
         Op::BitCount(a, r) => match r {
             None => vec![s("BITCOUNT"), key(*a)],

@@ -17,7 +17,10 @@ fn still_serving(p: &mut Pair, after: &str) {
     let mut q = p.connect();
     let a = q.a.cmd(&["PING"]);
     let b = q.b.try_cmd(&["PING"]).unwrap_or_else(|e| {
-        panic!("subject stopped serving new connections after {after}: {e}\nsubject log:\n{}", p.subject.log())
+        panic!(
+            "subject stopped serving new connections after {after}: {e}\nsubject log:\n{}",
+            p.subject.log()
+        )
     });
     assert_eq!(escape(&a), escape(&b), "PING after {after}");
 }
@@ -202,9 +205,17 @@ fn truncated_frame_then_close() {
         q.b.set_read_timeout(QUIET);
         let (ra, _) = q.a.read_until_close();
         let (rb, _) = q.b.read_until_close();
-        assert_eq!(escape(&ra), escape(&rb), "after half-close of {}", escape(input));
+        assert_eq!(
+            escape(&ra),
+            escape(&rb),
+            "after half-close of {}",
+            escape(input)
+        );
         drop(q);
-        still_serving(&mut p, &format!("client closed mid-frame {}", escape(input)));
+        still_serving(
+            &mut p,
+            &format!("client closed mid-frame {}", escape(input)),
+        );
     }
     // the other connection kept working throughout
     p.same(&["PING"]);
@@ -223,12 +234,15 @@ fn pipeline_10000_incr() {
     for i in 1..=10_000u32 {
         let want = format!(":{i}\r\n");
         let a = p.a.read_reply();
-        let b = p
-            .b
-            .try_read_reply()
-            .unwrap_or_else(|e| panic!("reply {i} of 10000 from the subject: {e}"));
+        let b =
+            p.b.try_read_reply()
+                .unwrap_or_else(|e| panic!("reply {i} of 10000 from the subject: {e}"));
         assert_eq!(escape(&a), escape(want.as_bytes()), "redis reply {i}");
-        assert_eq!(escape(&b), escape(want.as_bytes()), "subject reply {i} out of order or wrong");
+        assert_eq!(
+            escape(&b),
+            escape(want.as_bytes()),
+            "subject reply {i} out of order or wrong"
+        );
     }
     ha.join().unwrap().expect("write to redis");
     hb.join().unwrap().expect("write to subject");
@@ -259,7 +273,9 @@ fn pipeline_mixed_with_errors() {
     p.b.send_raw(&all);
     for i in 0..=cmds.len() {
         let a = p.a.read_reply();
-        let b = p.b.try_read_reply().unwrap_or_else(|e| panic!("reply {i}: {e}"));
+        let b =
+            p.b.try_read_reply()
+                .unwrap_or_else(|e| panic!("reply {i}: {e}"));
         assert_eq!(escape(&a), escape(&b), "pipelined reply {i}");
     }
 }
@@ -287,7 +303,11 @@ fn many_connections_with_garbage() {
     let port = p.subject.port();
     for i in 0..50 {
         let mut c = common::RawConn::connect(port);
-        let _ = c.try_send_raw(if i % 2 == 0 { b"*abc\r\n" } else { b"*2\r\n$3\r\nGE" });
+        let _ = c.try_send_raw(if i % 2 == 0 {
+            b"*abc\r\n"
+        } else {
+            b"*2\r\n$3\r\nGE"
+        });
         drop(c);
     }
     still_serving(&mut p, "50 abusive connections");

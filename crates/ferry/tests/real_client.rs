@@ -32,9 +32,15 @@ async fn redis_crate_basic_commands() {
     let missing: Option<String> = con.get("nope").await.unwrap();
     assert_eq!(missing, None);
 
-    let () = con.mset(&[("a", "1"), ("b", "2"), ("c", "3")]).await.unwrap();
+    let () = con
+        .mset(&[("a", "1"), ("b", "2"), ("c", "3")])
+        .await
+        .unwrap();
     let vals: Vec<Option<String>> = con.mget(&["a", "b", "nope", "c"]).await.unwrap();
-    assert_eq!(vals, vec![Some("1".into()), Some("2".into()), None, Some("3".into())]);
+    assert_eq!(
+        vals,
+        vec![Some("1".into()), Some("2".into()), None, Some("3".into())]
+    );
 
     let n: i64 = con.incr("counter", 1).await.unwrap();
     assert_eq!(n, 1);
@@ -145,7 +151,12 @@ async fn redis_crate_scan_1000_keys() {
         }
     }
     let want: std::collections::BTreeSet<String> = (0..1000).map(|i| format!("key:{i}")).collect();
-    assert_eq!(seen.len(), 1000, "SCAN MATCH key:* returned {} distinct keys", seen.len());
+    assert_eq!(
+        seen.len(),
+        1000,
+        "SCAN MATCH key:* returned {} distinct keys",
+        seen.len()
+    );
     assert_eq!(seen, want);
 
     let mut all = std::collections::BTreeSet::new();
@@ -165,7 +176,8 @@ async fn redis_crate_scan_1000_keys() {
 #[tokio::test]
 async fn redis_crate_resp3_and_select() {
     let s = Subject::start(FerryOpts::default());
-    let client = redis::Client::open(format!("redis://127.0.0.1:{}/3?protocol=resp3", s.port())).unwrap();
+    let client =
+        redis::Client::open(format!("redis://127.0.0.1:{}/3?protocol=resp3", s.port())).unwrap();
     let mut con = client.get_multiplexed_async_connection().await.unwrap();
     let () = con.set("in3", "v").await.unwrap();
     let v: Option<String> = con.get("nope").await.unwrap();
@@ -173,7 +185,11 @@ async fn redis_crate_resp3_and_select() {
     let mut con0 = connect(s.port()).await;
     let v: Option<String> = con0.get("in3").await.unwrap();
     assert_eq!(v, None, "db 0 must not see a key written to db 3");
-    let v: String = redis::cmd("SELECT").arg(3).query_async(&mut con0).await.unwrap();
+    let v: String = redis::cmd("SELECT")
+        .arg(3)
+        .query_async(&mut con0)
+        .await
+        .unwrap();
     assert_eq!(v, "OK");
 }
 
@@ -189,7 +205,11 @@ fn redis_cli(port: u16, args: &[&str], stdin: Option<&[u8]>) -> (String, String,
         .arg("-p")
         .arg(port.to_string())
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -276,19 +296,32 @@ fn redis_cli_stdin_x_and_pipe() {
     // --pipe: mass insertion of raw RESP (redis-cli appends an ECHO marker)
     let mut input = Vec::new();
     for i in 0..1000 {
-        input.extend(common::encode_command(&["SET", &format!("bulk:{i}"), &i.to_string()]));
+        input.extend(common::encode_command(&[
+            "SET",
+            &format!("bulk:{i}"),
+            &i.to_string(),
+        ]));
     }
     input.extend(common::encode_command(&["INCR", "bulk:0"]));
     input.extend(common::encode_command(&["INCR", "fromstdin"])); // an error reply
     let out = p.same(&["--pipe"], Some(&input));
-    assert!(out.contains("errors: 1, replies: 1002"), "--pipe output: {out}");
+    assert!(
+        out.contains("errors: 1, replies: 1002"),
+        "--pipe output: {out}"
+    );
     p.same(&["DBSIZE"], None);
     p.same(&["GET", "bulk:0"], None);
     p.same(&["GET", "bulk:999"], None);
 
     // inline commands through --pipe too
-    let out = p.same(&["--pipe"], Some(b"SET inl 1\r\nINCR inl\r\nSET q \"a b\"\r\n"));
-    assert!(out.contains("errors: 0, replies: 3"), "--pipe output: {out}");
+    let out = p.same(
+        &["--pipe"],
+        Some(b"SET inl 1\r\nINCR inl\r\nSET q \"a b\"\r\n"),
+    );
+    assert!(
+        out.contains("errors: 0, replies: 3"),
+        "--pipe output: {out}"
+    );
     p.same(&["GET", "q"], None);
 
     // --scan: iterate the whole keyspace
@@ -299,9 +332,17 @@ fn redis_cli_stdin_x_and_pipe() {
     };
     let a = redis_cli(p.redis.port(), &["--scan", "--pattern", "bulk:9*"], None);
     let b = redis_cli(p.subject.port(), &["--scan", "--pattern", "bulk:9*"], None);
-    assert_eq!(sorted(a.0), sorted(b.0), "redis-cli --scan --pattern bulk:9*");
+    assert_eq!(
+        sorted(a.0),
+        sorted(b.0),
+        "redis-cli --scan --pattern bulk:9*"
+    );
     let b_all = redis_cli(p.subject.port(), &["--scan"], None);
-    assert_eq!(b_all.0.lines().count(), 1003, "redis-cli --scan over the subject");
+    assert_eq!(
+        b_all.0.lines().count(),
+        1003,
+        "redis-cli --scan over the subject"
+    );
 }
 
 #[test]
@@ -313,7 +354,16 @@ fn redis_cli_with_password() {
         &["--no-auth-warning", "-a", "pw", "SET", "k", "v"],
         &["--no-auth-warning", "-a", "pw", "GET", "k"],
         &["--no-auth-warning", "-a", "wrong", "GET", "k"],
-        &["--no-auth-warning", "--user", "default", "--pass", "pw", "-3", "GET", "k"],
+        &[
+            "--no-auth-warning",
+            "--user",
+            "default",
+            "--pass",
+            "pw",
+            "-3",
+            "GET",
+            "k",
+        ],
     ] {
         let a = redis_cli(redis.port(), args, None);
         let b = redis_cli(subject.port(), args, None);

@@ -193,7 +193,7 @@ fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.client.authenticated = true;
     }
     if !ctx.client.authenticated {
-        return Err(err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+        return Err(err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
     }
     if let Some(n) = &name {
         if !valid_client_name(n) {

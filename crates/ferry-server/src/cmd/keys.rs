@@ -193,13 +193,23 @@ fn keys(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(found.into_iter().map(Reply::bulk).collect()))
 }
 
-/// SCAN's cursor, as Redis reads it (an unsigned 64-bit decimal).
+/// SCAN's cursor, read as Redis reads it with C's `strtoul`: an optional
+/// sign, then decimal digits that fit 64 bits; `-N` wraps around.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(arg)
+    let invalid = || err("ERR invalid cursor");
+    let (negative, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let n: u64 = std::str::from_utf8(digits)
         .ok()
-        .filter(|s| !s.starts_with('+'))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| err("ERR invalid cursor"))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(invalid)?;
+    Ok(if negative { n.wrapping_neg() } else { n })
 }
 
 fn scan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -356,7 +366,7 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], millis: bool, absolute: bool) -> CmdRe
     };
     let v = match (absolute, millis) {
         (true, true) => at,
-        (true, false) => at / 1000,
+        (true, false) => (at + 500) / 1000,
         (false, true) => (at - ctx.store.now()).max(0),
         (false, false) => ((at - ctx.store.now()).max(0) + 500) / 1000,
     };

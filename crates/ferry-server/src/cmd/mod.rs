@@ -222,23 +222,23 @@ fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
-/// Redis's reply to an unknown command: the name and the first arguments,
-/// each cut so the list stays near 128 characters.
+/// Redis's reply to an unknown command: the name and the first arguments
+/// as sent (bytes, not necessarily UTF-8), each cut so the list stays near
+/// 128 bytes.
 fn unknown_command(argv: &[Bytes]) -> Reply {
-    let mut args = String::new();
+    let mut args: Vec<u8> = Vec::new();
     for a in &argv[1..] {
         if args.len() >= 128 {
             break;
         }
         let room = 128 - args.len();
-        let text = String::from_utf8_lossy(a);
-        args.push('\'');
-        args.push_str(truncate(&text, room));
-        args.push_str("' ");
+        args.push(b'\'');
+        args.extend_from_slice(&a[..a.len().min(room)]);
+        args.extend_from_slice(b"' ");
     }
-    Reply::error(format!(
-        "ERR unknown command '{}', with args beginning with: {}",
-        truncate(&String::from_utf8_lossy(&argv[0]), 128),
-        args
-    ))
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(&argv[0][..argv[0].len().min(128)]);
+    text.extend_from_slice(b"', with args beginning with: ");
+    text.extend_from_slice(&args);
+    Reply::ErrorBytes(Bytes::from(text))
 }

@@ -340,9 +340,7 @@ fn config_get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let args = &argv[2..];
     if args.len() % 2 != 0 {
-        return Err(err(
-            "ERR wrong number of arguments for 'config|set' command",
-        ));
+        return Err(err(SYNTAX));
     }
     // Validate every pair first: CONFIG SET is all or nothing.
     let mut checked = Vec::new();
@@ -469,12 +467,7 @@ fn command_info(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(
         argv[2..]
             .iter()
-            .map(|n| {
-                table
-                    .lookup(n)
-                    .map(command_entry)
-                    .unwrap_or(Reply::NullArray)
-            })
+            .map(|n| table.lookup(n).map(command_entry).unwrap_or(Reply::Null))
             .collect(),
     ))
 }

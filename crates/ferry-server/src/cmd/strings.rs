@@ -130,7 +130,12 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             get = true;
         } else if is(a, "keepttl") && expire.is_none() {
             keepttl = true;
-        } else if let (Some(unit), Some(v), false, None) = (expire_unit(a), next, keepttl, expire) {
+        } else if let (Some(unit), Some(v), false) = (expire_unit(a), next, keepttl) {
+            // The same option may repeat (the last one wins); two different
+            // expiry options conflict, as in Redis 7.0.
+            if expire.is_some_and(|(u, _)| u != unit) {
+                return Err(err(SYNTAX));
+            }
             expire = Some((unit, v));
             i += 1;
         } else {
@@ -264,11 +269,12 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut i = 2;
     while i < argv.len() {
         let a = &argv[i];
-        if is(a, "persist") && expire.is_none() && !persist {
+        if is(a, "persist") && expire.is_none() {
             persist = true;
-        } else if let (Some(unit), Some(v), false, None) =
-            (expire_unit(a), argv.get(i + 1), persist, expire)
-        {
+        } else if let (Some(unit), Some(v), false) = (expire_unit(a), argv.get(i + 1), persist) {
+            if expire.is_some_and(|(u, _)| u != unit) {
+                return Err(err(SYNTAX));
+            }
             expire = Some((unit, v));
             i += 1;
         } else {
@@ -495,6 +501,11 @@ fn bit_at(v: &[u8], i: usize) -> bool {
 }
 
 fn bitcount(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    // Redis looks the key up before reading the range: a missing key is 0
+    // whatever the other arguments say.
+    let Some((_, v)) = read_string(ctx, &argv[1])? else {
+        return Ok(Reply::Integer(0));
+    };
     let range = match argv.len() {
         2 => None,
         4 | 5 => {
@@ -503,9 +514,6 @@ fn bitcount(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             Some((s, e, range_unit(argv.get(4))?))
         }
         _ => return Err(err(SYNTAX)),
-    };
-    let Some((_, v)) = read_string(ctx, &argv[1])? else {
-        return Ok(Reply::Integer(0));
     };
     let count = match range {
         None => v.iter().map(|b| b.count_ones() as i64).sum(),
@@ -531,15 +539,16 @@ fn bitpos(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         1 => true,
         _ => return Err(err("ERR The bit argument must be 1 or 0.")),
     };
+    // A missing key is an endless run of zeros, whatever the range says.
+    let Some((_, v)) = read_string(ctx, &argv[1])? else {
+        return Ok(Reply::Integer(if want { -1 } else { 0 }));
+    };
     if argv.len() > 6 {
         return Err(err(SYNTAX));
     }
     let start = argv.get(3).map(|a| parse_i64(a)).transpose()?;
     let end = argv.get(4).map(|a| parse_i64(a)).transpose()?;
     let bits = range_unit(argv.get(5))?;
-    let Some((_, v)) = read_string(ctx, &argv[1])? else {
-        return Ok(Reply::Integer(if want { -1 } else { 0 }));
-    };
     let total = if bits {
         v.len() as i64 * 8
     } else {

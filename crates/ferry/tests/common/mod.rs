@@ -533,11 +533,9 @@ impl Resp {
     pub fn pairs(&self) -> Option<Vec<(Resp, Resp)>> {
         match self {
             Resp::Map(m) => Some(m.clone()),
-            Resp::Array(v) if v.len() % 2 == 0 => Some(
-                v.chunks(2)
-                    .map(|c| (c[0].clone(), c[1].clone()))
-                    .collect(),
-            ),
+            Resp::Array(v) if v.len() % 2 == 0 => {
+                Some(v.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect())
+            }
             _ => None,
         }
     }
@@ -734,7 +732,11 @@ pub fn escape(b: &[u8]) -> String {
         }
     }
     if s.len() > 2000 {
-        let cut = s.char_indices().nth(2000).map(|(i, _)| i).unwrap_or(s.len());
+        let cut = s
+            .char_indices()
+            .nth(2000)
+            .map(|(i, _)| i)
+            .unwrap_or(s.len());
         format!("{}...<{} bytes total>", &s[..cut], b.len())
     } else {
         s
@@ -818,7 +820,10 @@ impl RawConn {
 
     /// Writes `bytes` from a background thread (for large pipelines, so the
     /// test can read replies while the write is still in progress).
-    pub fn send_raw_in_background(&self, bytes: Vec<u8>) -> std::thread::JoinHandle<std::io::Result<()>> {
+    pub fn send_raw_in_background(
+        &self,
+        bytes: Vec<u8>,
+    ) -> std::thread::JoinHandle<std::io::Result<()>> {
         let mut s = self.stream.try_clone().expect("clone stream");
         std::thread::spawn(move || s.write_all(&bytes))
     }
@@ -1053,8 +1058,7 @@ impl ConnPair {
             .try_read_reply()
             .unwrap_or_else(|e| panic!("raw input {}: {} {e}", escape(bytes), self.b_name));
         if a != b {
-            self.fail(mismatch("replies differ", &[bytes], &a, &b, self.b_name)
-            );
+            self.fail(mismatch("replies differ", &[bytes], &a, &b, self.b_name));
         }
         a
     }
@@ -1068,10 +1072,18 @@ impl ConnPair {
         match (sorted_elements(&a), sorted_elements(&b)) {
             (Some(x), Some(y)) if x == y => {}
             (None, None) if a == b => {}
-            _ => self.fail(mismatch("unordered replies differ", args, &a, &b, self.b_name)
-            ),
+            _ => self.fail(mismatch(
+                "unordered replies differ",
+                args,
+                &a,
+                &b,
+                self.b_name,
+            )),
         }
-        let mut v = parse_one(&a).elements().map(|e| e.to_vec()).unwrap_or_default();
+        let mut v = parse_one(&a)
+            .elements()
+            .map(|e| e.to_vec())
+            .unwrap_or_default();
         v.sort_by_key(|e| format!("{e:?}"));
         v
     }
@@ -1092,13 +1104,12 @@ impl ConnPair {
                 };
                 if !ok {
                     self.fail(mismatch(
-                            &format!("integers differ by more than {tol}"),
-                            args,
-                            &a,
-                            &b,
-                            self.b_name
-                        )
-                    );
+                        &format!("integers differ by more than {tol}"),
+                        args,
+                        &a,
+                        &b,
+                        self.b_name,
+                    ));
                 }
                 x
             }
@@ -1118,8 +1129,7 @@ impl ConnPair {
         let (ra, rb) = (parse_one(&a), parse_one(&b));
         let len = |r: &Resp| r.elements().map(|e| e.len());
         if ra.kind() != rb.kind() || len(&ra) != len(&rb) {
-            self.fail(mismatch("reply shapes differ", args, &a, &b, self.b_name)
-            );
+            self.fail(mismatch("reply shapes differ", args, &a, &b, self.b_name));
         }
         (ra, rb)
     }
@@ -1139,8 +1149,7 @@ impl ConnPair {
             )
         };
         if ra.kind() != rb.kind() || keys(&ra).is_none() || keys(&ra) != keys(&rb) {
-            self.fail(mismatch("map keys differ", args, &a, &b, self.b_name)
-            );
+            self.fail(mismatch("map keys differ", args, &a, &b, self.b_name));
         }
         (ra, rb)
     }
@@ -1150,10 +1159,20 @@ impl ConnPair {
     pub fn hello3(&mut self) {
         let (a, b) = self.same_keys(&["HELLO", "3"]);
         for k in ["proto", "mode", "role"] {
-            let va = a.pairs().unwrap().into_iter().find(|(x, _)| x.as_str().as_deref() == Some(k));
-            let vb = b.pairs().unwrap().into_iter().find(|(x, _)| x.as_str().as_deref() == Some(k));
+            let va = a
+                .pairs()
+                .unwrap()
+                .into_iter()
+                .find(|(x, _)| x.as_str().as_deref() == Some(k));
+            let vb = b
+                .pairs()
+                .unwrap()
+                .into_iter()
+                .find(|(x, _)| x.as_str().as_deref() == Some(k));
             if va != vb {
-                self.fail(format!("HELLO 3 field {k:?} differs: redis {va:?}, subject {vb:?}"));
+                self.fail(format!(
+                    "HELLO 3 field {k:?} differs: redis {va:?}, subject {vb:?}"
+                ));
             }
         }
     }
