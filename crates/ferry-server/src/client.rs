@@ -19,7 +19,7 @@ pub struct ClientState {
     pub created: Instant,
     pub last_active: Instant,
     /// Full name of the last command (`client|list`), for CLIENT LIST.
-    pub last_cmd: String,
+    pub last_cmd: Option<crate::cmd::FullName>,
     /// Wakes the connection task so it closes (CLIENT KILL, SHUTDOWN).
     pub kill: Arc<Notify>,
     /// Set when the connection must close once the current replies are sent.
@@ -45,7 +45,7 @@ impl ClientState {
             authenticated,
             created: now,
             last_active: now,
-            last_cmd: "NULL".into(),
+            last_cmd: None,
             kill,
             close_after_reply: false,
         }
@@ -64,8 +64,10 @@ impl ClientState {
             self.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default(),
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active).as_secs(),
-            self.db,
-            self.last_cmd,
+                        self.db,
+            self.last_cmd
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "NULL".into()),
             match self.protocol {
                 Protocol::Resp2 => 2,
                 Protocol::Resp3 => 3,

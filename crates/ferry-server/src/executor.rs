@@ -229,13 +229,19 @@ impl Executor {
         }
         let (spec, full_name) = match cmd::resolve(argv) {
             Ok(found) => found,
-            Err(reply) => return reply,
+            Err(reply) => {
+                self.state.stats.count_error(&reply);
+                return reply;
+            }
         };
         if !client.authenticated && !spec.has_flag("no_auth") {
-            return Reply::error("NOAUTH Authentication required.");
+            let reply = Reply::error("NOAUTH Authentication required.");
+            self.state.stats.count_error(&reply);
+            return reply;
         }
-        client.last_active = Instant::now();
-        client.last_cmd = full_name;
+        let started = Instant::now();
+        client.last_active = started;
+        client.last_cmd = Some(full_name);
         self.state.stats.commands_processed += 1;
         self.store.set_now(ferry_store::unix_ms());
         let mut ctx = Ctx {
@@ -247,6 +253,13 @@ impl Executor {
             Ok(reply) => reply,
             Err(e) => e.into_reply(),
         };
+        let stat = self.state.stats.commands.entry(full_name).or_default();
+        stat.calls += 1;
+        stat.usec += started.elapsed().as_micros() as u64;
+        if reply.is_error() {
+            stat.failed += 1;
+            self.state.stats.count_error(&reply);
+        }
         self.shared
             .auth_required
             .store(self.state.requirepass().is_some(), Ordering::Relaxed);

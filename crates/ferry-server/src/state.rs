@@ -17,6 +17,32 @@ pub struct Stats {
     pub expired_keys: u64,
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
+    /// Per command: calls, time spent, failed calls (INFO commandstats).
+    pub commands: HashMap<crate::cmd::FullName, CommandStat>,
+    /// Error replies by their code (`ERR`, `WRONGTYPE`): INFO errorstats.
+    pub errors: HashMap<String, u64>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CommandStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub failed: u64,
+}
+
+impl Stats {
+    /// Counts an error reply under its code (the first word).
+    pub fn count_error(&mut self, reply: &ferry_resp::Reply) {
+        let code = match reply {
+            ferry_resp::Reply::Error(t) => t.split(' ').next().unwrap_or("ERR").to_string(),
+            ferry_resp::Reply::ErrorBytes(b) => {
+                String::from_utf8_lossy(b.split(|c| *c == b' ').next().unwrap_or(b"ERR"))
+                    .into_owned()
+            }
+            _ => return,
+        };
+        *self.errors.entry(code).or_default() += 1;
+    }
 }
 
 /// How SHUTDOWN asked the server to stop.

@@ -163,6 +163,7 @@ impl Store {
         expire_at: Option<i64>,
         len: i64,
         value: Option<&[u8]>,
+        enc: u8,
     ) -> StoreResult<i64> {
         let id = self.next_id;
         self.record(Op::Insert {
@@ -173,6 +174,7 @@ impl Store {
             expire_at,
             len,
             value: value.map(|v| v.to_vec()),
+            enc,
         })?;
         Ok(id)
     }
@@ -186,6 +188,7 @@ impl Store {
         len: i64,
         ttl: Ttl,
         value: Option<&[u8]>,
+        enc: u8,
     ) -> StoreResult<()> {
         let expire_at = match ttl {
             Ttl::Keep => info.expire_at,
@@ -199,6 +202,7 @@ impl Store {
             len,
             expire_at,
             value: value.map(|v| v.to_vec()),
+            enc,
         })
     }
 
@@ -317,7 +321,7 @@ impl Store {
             }
             self.remove(dst_db, dst, &existing)?;
         }
-        let value = self.raw_value(db, src)?;
+        let (value, enc) = self.raw_value(db, src)?;
         let new_id = self.insert_key(
             dst_db,
             dst,
@@ -325,6 +329,7 @@ impl Store {
             info.expire_at,
             info.len,
             value.as_deref(),
+            enc,
         )?;
         if info.ktype != KeyType::String {
             self.record(Op::CopyData {
@@ -467,13 +472,14 @@ impl Store {
                 expire_at,
                 len,
                 value,
+                enc,
             } => {
                 let db = *db as usize;
                 self.conn
                     .prepare_cached(
-                        "INSERT INTO keys (db, key, id, type, expire_at, len, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        "INSERT INTO keys (db, key, id, type, expire_at, len, value, enc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     )?
-                    .execute(params![self.slot(db), key, id, *ktype as i64, expire_at, len, value])?;
+                    .execute(params![self.slot(db), key, id, *ktype as i64, expire_at, len, value, enc ])?;
                 self.next_id = self.next_id.max(id + 1);
                 self.key_counts[db] += 1;
                 if expire_at.is_some() {
@@ -487,14 +493,15 @@ impl Store {
                 len,
                 expire_at,
                 value,
+                enc,
             } => {
                 let db = *db as usize;
                 self.conn
                     .prepare_cached(
-                        "UPDATE keys SET len = ?3, expire_at = ?4, value = ?5, version = version + 1
+                        "UPDATE keys SET len = ?3, expire_at = ?4, value = ?5, enc = ?6, version = version + 1
                          WHERE db = ?1 AND key = ?2",
                     )?
-                    .execute(params![self.slot(db), key, len, expire_at, value])?;
+                    .execute(params![self.slot(db), key, len, expire_at, value, enc])?;
                 self.adjust_expire_count(db, *had_expire, expire_at.is_some());
             }
             Op::Remove {

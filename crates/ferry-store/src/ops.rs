@@ -19,6 +19,7 @@ pub(crate) enum Op {
         expire_at: Option<i64>,
         len: i64,
         value: Option<Vec<u8>>,
+        enc: u8,
     },
     /// New length, expiry and (strings) value of an existing key.
     Update {
@@ -28,6 +29,7 @@ pub(crate) enum Op {
         len: i64,
         expire_at: Option<i64>,
         value: Option<Vec<u8>>,
+        enc: u8,
     },
     /// Delete a key row and its data.
     Remove {
@@ -158,6 +160,7 @@ impl Op {
                 expire_at,
                 len,
                 value,
+                enc,
             } => {
                 w.u8(1);
                 w.u8(*db);
@@ -167,6 +170,7 @@ impl Op {
                 w.opt_i64(*expire_at);
                 w.i64(*len);
                 w.opt_bytes(value.as_deref());
+                w.u8(*enc);
             }
             Op::Update {
                 db,
@@ -175,6 +179,7 @@ impl Op {
                 len,
                 expire_at,
                 value,
+                enc,
             } => {
                 w.u8(2);
                 w.u8(*db);
@@ -183,6 +188,7 @@ impl Op {
                 w.i64(*len);
                 w.opt_i64(*expire_at);
                 w.opt_bytes(value.as_deref());
+                w.u8(*enc);
             }
             Op::Remove {
                 db,
@@ -263,6 +269,7 @@ impl Op {
                 expire_at: r.opt_i64()?,
                 len: r.i64()?,
                 value: r.opt_bytes()?,
+                enc: r.u8()?,
             },
             2 => Op::Update {
                 db: r.u8()?,
@@ -271,6 +278,7 @@ impl Op {
                 len: r.i64()?,
                 expire_at: r.opt_i64()?,
                 value: r.opt_bytes()?,
+                enc: r.u8()?,
             },
             3 => Op::Remove {
                 db: r.u8()?,
@@ -347,6 +355,7 @@ mod tests {
                 expire_at: Some(123),
                 len: 1,
                 value: Some(b"v".to_vec()),
+                enc: 2,
             },
             Op::Update {
                 db: 0,
@@ -355,6 +364,7 @@ mod tests {
                 len: 0,
                 expire_at: None,
                 value: None,
+                enc: 0,
             },
             Op::Remove {
                 db: 1,

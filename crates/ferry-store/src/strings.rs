@@ -14,6 +14,8 @@ pub enum StringEncoding {
 }
 
 impl StringEncoding {
+    /// What Redis's `tryObjectEncoding` picks for a value written whole
+    /// (SET, MSET, GETSET, APPEND to a new key...).
     pub fn of(value: &[u8]) -> StringEncoding {
         if value.len() <= 20 && parse_canonical_i64(value).is_some() {
             StringEncoding::Int
@@ -21,6 +23,33 @@ impl StringEncoding {
             StringEncoding::Embstr
         } else {
             StringEncoding::Raw
+        }
+    }
+
+    /// What Redis gives a value built without `tryObjectEncoding`
+    /// (INCRBYFLOAT's result): embstr when short, raw otherwise.
+    pub fn by_length(value: &[u8]) -> StringEncoding {
+        if value.len() <= 44 {
+            StringEncoding::Embstr
+        } else {
+            StringEncoding::Raw
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            StringEncoding::Int => 1,
+            StringEncoding::Embstr => 2,
+            StringEncoding::Raw => 3,
+        }
+    }
+
+    fn from_code(code: u8, value: &[u8]) -> StringEncoding {
+        match code {
+            1 => StringEncoding::Int,
+            2 => StringEncoding::Embstr,
+            3 => StringEncoding::Raw,
+            _ => StringEncoding::of(value),
         }
     }
 
@@ -114,17 +143,32 @@ impl Store {
         ttl: Ttl,
         existing: Option<KeyInfo>,
     ) -> StoreResult<()> {
+        let enc = StringEncoding::of(value);
+        self.put_string_as(db, key, value, ttl, existing, enc)
+    }
+
+    /// [`Store::put_string`] with the encoding OBJECT ENCODING will report.
+    pub fn put_string_as(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        value: &[u8],
+        ttl: Ttl,
+        existing: Option<KeyInfo>,
+        enc: StringEncoding,
+    ) -> StoreResult<()> {
         let len = value.len() as i64;
+        let code = enc.code();
         match existing {
             None => {
                 let expire_at = match ttl {
                     Ttl::At(ms) => Some(ms),
                     Ttl::Keep | Ttl::Clear => None,
                 };
-                self.insert_key(db, key, KeyType::String, expire_at, len, Some(value))?;
+                self.insert_key(db, key, KeyType::String, expire_at, len, Some(value), code)?;
             }
             Some(info) if info.ktype == KeyType::String => {
-                self.update_key(db, key, &info, len, ttl, Some(value))?;
+                self.update_key(db, key, &info, len, ttl, Some(value), code)?;
             }
             Some(info) => {
                 // Another type: drop it and write a fresh string key.
@@ -134,19 +178,38 @@ impl Store {
                     (Ttl::Keep, None) => Ttl::Clear,
                     (other, _) => other,
                 };
-                return self.put_string(db, key, value, ttl, None);
+                return self.put_string_as(db, key, value, ttl, None, enc);
             }
         }
         Ok(())
     }
 
-    /// The inline value of a key row (a string's bytes; None otherwise).
-    pub(crate) fn raw_value(&mut self, db: usize, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+    /// The inline value of a key row (a string's bytes; None otherwise) and
+    /// its encoding code.
+    pub(crate) fn raw_value(
+        &mut self,
+        db: usize,
+        key: &[u8],
+    ) -> StoreResult<(Option<Vec<u8>>, u8)> {
         Ok(self
             .conn
-            .prepare_cached("SELECT value FROM keys WHERE db = ?1 AND key = ?2")?
-            .query_row(params![self.slot(db), key], |r| r.get(0))
+            .prepare_cached("SELECT value, enc FROM keys WHERE db = ?1 AND key = ?2")?
+            .query_row(params![self.slot(db), key], |r| {
+                Ok((r.get(0)?, r.get::<_, Option<u8>>(1)?.unwrap_or(0)))
+            })
             .optional()?
-            .flatten())
+            .unwrap_or((None, 0)))
+    }
+
+    /// The encoding OBJECT ENCODING reports for a live string key.
+    pub fn string_encoding(
+        &mut self,
+        db: usize,
+        key: &[u8],
+    ) -> StoreResult<Option<StringEncoding>> {
+        Ok(match self.raw_value(db, key)? {
+            (Some(v), code) => Some(StringEncoding::from_code(code, &v)),
+            (None, _) => None,
+        })
     }
 }

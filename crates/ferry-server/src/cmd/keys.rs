@@ -439,11 +439,16 @@ fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn object_encoding(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let Some((info, value)) = ctx.store.lookup_with_value(ctx.client.db, &argv[2])? else {
+    let db = ctx.client.db;
+    let Some(info) = ctx.store.lookup(db, &argv[2])? else {
         return Ok(Reply::Null);
     };
     let name = match info.ktype {
-        KeyType::String => StringEncoding::of(value.as_deref().unwrap_or_default()).name(),
+        KeyType::String => ctx
+            .store
+            .string_encoding(db, &argv[2])?
+            .unwrap_or(StringEncoding::Raw)
+            .name(),
         KeyType::List => "quicklist",
         KeyType::Set => "hashtable",
         KeyType::ZSet => "skiplist",

@@ -182,9 +182,25 @@ impl CommandTable {
     }
 }
 
+/// A command's full name: `get`, or `client|list` for a subcommand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FullName {
+    pub parent: Option<&'static str>,
+    pub name: &'static str,
+}
+
+impl std::fmt::Display for FullName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.parent {
+            Some(p) => write!(f, "{p}|{}", self.name),
+            None => f.write_str(self.name),
+        }
+    }
+}
+
 /// The command an argv resolves to, after subcommand lookup and arity
 /// checks, or the error reply Redis gives.
-pub fn resolve(argv: &[Bytes]) -> Result<(&'static CommandSpec, String), Reply> {
+pub fn resolve(argv: &[Bytes]) -> Result<(&'static CommandSpec, FullName), Reply> {
     let table = CommandTable::get();
     let Some(spec) = table.lookup(&argv[0]) else {
         return Err(unknown_command(argv));
@@ -196,7 +212,13 @@ pub fn resolve(argv: &[Bytes]) -> Result<(&'static CommandSpec, String), Reply> 
         )));
     }
     if spec.subcommands.is_empty() {
-        return Ok((spec, spec.name.to_string()));
+        return Ok((
+            spec,
+            FullName {
+                parent: None,
+                name: spec.name,
+            },
+        ));
     }
     let sub_name = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
     let Some(sub) = spec.subcommands.iter().find(|s| s.name == sub_name) else {
@@ -206,7 +228,10 @@ pub fn resolve(argv: &[Bytes]) -> Result<(&'static CommandSpec, String), Reply> 
             spec.name.to_ascii_uppercase()
         )));
     };
-    let full = format!("{}|{}", spec.name, sub.name);
+    let full = FullName {
+        parent: Some(spec.name),
+        name: sub.name,
+    };
     if !sub.arity_ok(argv.len()) {
         return Err(Reply::error(format!(
             "ERR wrong number of arguments for '{full}' command"

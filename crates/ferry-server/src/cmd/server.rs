@@ -174,11 +174,15 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
         .collect();
-    let all = wanted.is_empty()
-        || wanted
-            .iter()
-            .any(|w| w == "all" || w == "everything" || w == "default");
-    let show = |s: &str| all || wanted.iter().any(|w| w == s);
+    // Redis's section groups: "default" (also no argument) leaves out
+    // commandstats and latencystats; "all" and "everything" include them.
+    let everything = wanted.iter().any(|w| w == "all" || w == "everything");
+    let default = wanted.is_empty() || wanted.iter().any(|w| w == "default");
+    let show = |s: &str| {
+        everything
+            || (default && !matches!(s, "commandstats" | "latencystats"))
+            || wanted.iter().any(|w| w == s)
+    };
     let mut out = String::new();
     let st = &*ctx.server;
     let uptime = st.started.elapsed().as_secs();
@@ -256,6 +260,43 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             out,
             "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n\r\n"
         );
+    }
+    if show("modules") {
+        out.push_str("# Modules\r\n\r\n");
+    }
+    if show("commandstats") {
+        out.push_str("# Commandstats\r\n");
+        let mut rows: Vec<_> = st.stats.commands.iter().collect();
+        rows.sort_by_key(|(n, _)| n.to_string());
+        for (name, s) in rows {
+            let per_call = if s.calls > 0 {
+                s.usec as f64 / s.calls as f64
+            } else {
+                0.0
+            };
+            let _ = write!(
+                out,
+                "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls=0,failed_calls={}\r\n",
+                s.calls, s.usec, s.failed
+            );
+        }
+        out.push_str("\r\n");
+    }
+    if show("errorstats") {
+        out.push_str("# Errorstats\r\n");
+        let mut rows: Vec<_> = st.stats.errors.iter().collect();
+        rows.sort();
+        for (code, n) in rows {
+            let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+        }
+        out.push_str("\r\n");
+    }
+    if show("latencystats") {
+        // Per-command latency percentiles are not tracked.
+        out.push_str("# Latencystats\r\n\r\n");
+    }
+    if show("cluster") {
+        out.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");
     }
     if show("keyspace") {
         out.push_str("# Keyspace\r\n");

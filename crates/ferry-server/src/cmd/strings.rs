@@ -5,7 +5,7 @@ use super::{cmd, err, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::longdouble::{self, AddError};
 use bytes::Bytes;
 use ferry_resp::Reply;
-use ferry_store::{KeyInfo, KeyType, StoreError, Ttl};
+use ferry_store::{KeyInfo, KeyType, StoreError, StringEncoding, Ttl};
 
 const R_FAST: &[&str] = &["@read", "@string", "@fast"];
 const R_SLOW: &[&str] = &["@read", "@string", "@slow"];
@@ -308,8 +308,14 @@ fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(err(TOO_BIG));
     }
     value.extend_from_slice(&argv[2]);
+    // Appending to an existing string makes it raw in Redis; a new key is
+    // encoded like a SET.
+    let enc = match existing {
+        Some(_) => StringEncoding::Raw,
+        None => StringEncoding::of(&value),
+    };
     ctx.store
-        .put_string(db, &argv[1], &value, Ttl::Keep, existing)?;
+        .put_string_as(db, &argv[1], &value, Ttl::Keep, existing, enc)?;
     Ok(Reply::Integer(value.len() as i64))
 }
 
@@ -382,8 +388,14 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         value.resize(end, 0);
     }
     value[offset as usize..end].copy_from_slice(piece);
-    ctx.store
-        .put_string(db, &argv[1], &value, Ttl::Keep, existing)?;
+    ctx.store.put_string_as(
+        db,
+        &argv[1],
+        &value,
+        Ttl::Keep,
+        existing,
+        StringEncoding::Raw,
+    )?;
     Ok(Reply::Integer(value.len() as i64))
 }
 
@@ -433,8 +445,9 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         AddError::BadValue | AddError::BadIncrement => err(super::args::NOT_FLOAT),
         AddError::NotFinite => err("ERR increment would produce NaN or Infinity"),
     })?;
+    let enc = StringEncoding::by_length(&next);
     ctx.store
-        .put_string(db, &argv[1], &next, Ttl::Keep, existing)?;
+        .put_string_as(db, &argv[1], &next, Ttl::Keep, existing, enc)?;
     Ok(Reply::bulk(next))
 }
 
@@ -470,8 +483,14 @@ fn setbit(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     } else {
         value[byte] &= !mask;
     }
-    ctx.store
-        .put_string(db, &argv[1], &value, Ttl::Keep, existing)?;
+    ctx.store.put_string_as(
+        db,
+        &argv[1],
+        &value,
+        Ttl::Keep,
+        existing,
+        StringEncoding::Raw,
+    )?;
     Ok(Reply::Integer(old as i64))
 }
 
@@ -615,7 +634,13 @@ fn bitop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         })
         .collect();
     let existing = ctx.store.lookup(db, &argv[2])?;
-    ctx.store
-        .put_string(db, &argv[2], &result, Ttl::Clear, existing)?;
+    ctx.store.put_string_as(
+        db,
+        &argv[2],
+        &result,
+        Ttl::Clear,
+        existing,
+        StringEncoding::Raw,
+    )?;
     Ok(Reply::Integer(len as i64))
 }
