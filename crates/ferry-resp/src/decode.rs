@@ -200,6 +200,11 @@ fn decode_inline(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes
     Ok(Some(args))
 }
 
+/// C's `isspace`.
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
+}
+
 fn hex_val(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
@@ -209,11 +214,16 @@ fn hex_val(b: u8) -> Option<u8> {
 /// escapes, `'single quotes'` with only `\'`. A closing quote must be followed
 /// by whitespace or the end of the line.
 pub fn split_inline_args(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
+    // Redis parses the line as a C string: a NUL byte ends it.
+    let line = match line.iter().position(|&b| b == 0) {
+        Some(nul) => &line[..nul],
+        None => line,
+    };
     let mut args = Vec::new();
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_c_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -249,7 +259,7 @@ pub fn split_inline_args(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return Err(ProtocolError::UnbalancedQuotes);
                     }
                     i += 1;
@@ -266,7 +276,7 @@ pub fn split_inline_args(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
                     i += 1;
                     cur.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return Err(ProtocolError::UnbalancedQuotes);
                     }
                     i += 1;
@@ -279,7 +289,7 @@ pub fn split_inline_args(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => cur.push(c),
@@ -348,6 +358,12 @@ mod tests {
             ]))
         );
         assert_eq!(dec(b"\r\n"), Ok(Some(vec![])));
+        // A NUL ends the line, as in Redis (regression: it used to loop forever).
+        assert_eq!(
+            dec(b"GET a\0 b\r\n"),
+            Ok(Some(vec![Bytes::from("GET"), Bytes::from("a")]))
+        );
+        assert_eq!(dec(b"\0x\r\n"), Ok(Some(vec![])));
         assert_eq!(dec(b"PING"), Ok(None));
         assert_eq!(dec(b"GET \"abc\r\n"), Err(ProtocolError::UnbalancedQuotes));
         assert_eq!(dec(b"GET \"a\"b\r\n"), Err(ProtocolError::UnbalancedQuotes));

@@ -38,6 +38,8 @@ pub enum Reply {
     Verbatim(&'static str, Bytes),
     /// RESP3 out-of-band push; an array in RESP2.
     Push(Vec<Reply>),
+    /// Nothing is written (a successful SHUTDOWN closes without a reply).
+    NoReply,
 }
 
 impl Reply {
@@ -113,6 +115,7 @@ impl Reply {
                 out.put_slice(b"\r\n");
             }
             Reply::Verbatim(_, body) => bulk(out, body),
+            Reply::NoReply => {}
         }
     }
 

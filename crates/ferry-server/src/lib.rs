@@ -1,1 +1,202 @@
+//! The Redis-compatible server.
+//!
+//! [`serve`] binds the listeners, starts the executor thread (which owns the
+//! store, see [`executor`]) and one tokio task per connection ([`conn`]).
+//! Commands are described in the table in [`cmd`]: one file per family.
 
+pub mod client;
+pub mod cmd;
+pub mod config;
+mod config_defaults;
+pub mod conn;
+pub mod executor;
+mod longdouble;
+pub mod state;
+
+pub use config::ServerConfig;
+
+/// The Redis version ferry reports (HELLO, INFO): the one whose replies it matches.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+use executor::{Executor, Job, Shared};
+use ferry_resp::Limits;
+use ferry_store::{Durability, Store, StoreOptions};
+use state::ServerState;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] ferry_store::StoreError),
+    #[error("cannot listen on {addr}: {source} (is another server using the port? pick another with --port)")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the server until SHUTDOWN, SIGINT or SIGTERM.
+pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
+    let store = Store::open(
+        &config.data,
+        &StoreOptions {
+            durability: config.durability,
+            cache_mb: config.cache_mb,
+            background_checkpoint: true,
+        },
+    )?;
+    let mut listeners = Vec::new();
+    for ip in &config.bind {
+        let addr = std::net::SocketAddr::new(*ip, config.port);
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| ServeError::Bind {
+                addr: addr.to_string(),
+                source: e,
+            })?;
+        listeners.push(l);
+    }
+    let shared = Arc::new(Shared {
+        write_epoch: AtomicU64::new(0),
+        shutdown: tokio::sync::Notify::new(),
+        auth_required: AtomicBool::new(config.requirepass.is_some()),
+        connected: AtomicU64::new(0),
+    });
+    spawn_storage_sync(&store, shared.clone())?;
+    let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+    let state = ServerState::new(config.clone());
+    let exec_shared = shared.clone();
+    let executor = std::thread::Builder::new()
+        .name("ferry-executor".into())
+        .spawn(move || Executor::new(store, state, rx, exec_shared).run())?;
+    for l in &listeners {
+        log::info!(
+            "ferry {} ready to accept connections on {} (data: {}, durability: {})",
+            env!("CARGO_PKG_VERSION"),
+            l.local_addr()?,
+            config.data.display(),
+            config.durability.as_str()
+        );
+    }
+    let next_id = Arc::new(AtomicU64::new(1));
+    let mut accept_tasks = Vec::new();
+    for listener in listeners {
+        let jobs = jobs.clone();
+        let shared = shared.clone();
+        let next_id = next_id.clone();
+        let maxclients = config.maxclients as u64;
+        accept_tasks.push(tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                if shared.connected.load(Ordering::Relaxed) >= maxclients {
+                    use tokio::io::AsyncWriteExt;
+                    let _ = stream
+                        .write_all(b"-ERR max number of clients reached\r\n")
+                        .await;
+                    continue;
+                }
+                let id = next_id.fetch_add(1, Ordering::Relaxed);
+                let jobs = jobs.clone();
+                let shared = shared.clone();
+                shared.connected.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(async move {
+                    conn::serve_connection(stream, id, jobs, shared.clone(), Limits::default())
+                        .await;
+                    shared.connected.fetch_sub(1, Ordering::Relaxed);
+                });
+            }
+        }));
+    }
+    let signal_jobs = jobs.clone();
+    drop(jobs);
+    tokio::select! {
+        _ = shared.shutdown.notified() => {}
+        _ = shutdown_signal() => {
+            log::info!("received a shutdown signal, committing and exiting");
+            let _ = signal_jobs.send(Job::Shutdown);
+            shared.shutdown.notified().await;
+        }
+    }
+    for t in accept_tasks {
+        t.abort();
+    }
+    let _ = tokio::task::spawn_blocking(move || executor.join()).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The storage thread: checkpoints the WAL into the database file in the
+/// background and, for `durability everysec`, fsyncs the WAL once a second
+/// when something was committed. Neither blocks the executor.
+fn spawn_storage_sync(store: &Store, shared: Arc<Shared>) -> Result<(), ServeError> {
+    let mut checkpointer = ferry_store::Checkpointer::open(store.path())?;
+    let wal = store.wal_path();
+    let fsync_every_second = store.durability() == Durability::Everysec;
+    std::thread::Builder::new()
+        .name("ferry-storage-sync".into())
+        .spawn(move || {
+            let mut checkpointed_epoch = 0;
+            let mut synced_epoch = 0;
+            let mut last_sync = std::time::Instant::now();
+            loop {
+                std::thread::sleep(Duration::from_millis(50));
+                let epoch = shared.write_epoch.load(Ordering::Acquire);
+                if epoch != checkpointed_epoch {
+                    checkpointed_epoch = epoch;
+                    // A complete checkpoint also fsyncs the WAL.
+                    match checkpointer.run() {
+                        Ok(r) if r.checkpointed == r.wal_frames => synced_epoch = epoch,
+                        Ok(_) => {}
+                        Err(e) => log::warn!("background checkpoint failed: {e}"),
+                    }
+                }
+                if fsync_every_second
+                    && synced_epoch != epoch
+                    && last_sync.elapsed() >= Duration::from_secs(1)
+                {
+                    last_sync = std::time::Instant::now();
+                    synced_epoch = epoch;
+                    match std::fs::OpenOptions::new().write(true).open(&wal) {
+                        Ok(f) => {
+                            if let Err(e) = f.sync_data() {
+                                log::warn!("fsync of {} failed: {e}", wal.display());
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => log::warn!("cannot open {} for fsync: {e}", wal.display()),
+                    }
+                }
+            }
+        })?;
+    Ok(())
+}

@@ -18,6 +18,8 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    #[error("the data file is damaged: {0}")]
+    Corrupt(&'static str),
     #[error("storage error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }

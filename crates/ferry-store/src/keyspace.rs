@@ -57,15 +57,12 @@ impl KeyType {
     }
 
     /// Statements that delete a key's data (`?1` = key id) and copy it to
-    /// another key (`?1` = new id, `?2` = old id). Each data type adds its
-    /// table here.
-    fn data_sql(self) -> (&'static str, &'static str) {
+    /// another key (`?1` = new id, `?2` = old id). Each collection type adds
+    /// its table here.
+    pub(crate) fn data_sql(self) -> (&'static str, &'static str) {
         match self {
-            KeyType::String => (
-                "DELETE FROM strings WHERE key_id = ?1",
-                "INSERT INTO strings (key_id, value) SELECT ?1, value FROM strings WHERE key_id = ?2",
-            ),
-            // Types without a table yet cannot exist in a store.
+            // Strings live inline in `keys`; types without a table yet
+            // cannot exist in a store.
             _ => ("SELECT ?1 WHERE 0", "SELECT ?1, ?2 WHERE 0"),
         }
     }
@@ -115,10 +112,11 @@ impl Store {
     /// The live key `key` in `db`, or None. An expired key found here is
     /// deleted (and reported by [`Store::take_expired`]), as Redis does on access.
     pub fn lookup(&mut self, db: usize, key: &[u8]) -> StoreResult<Option<KeyInfo>> {
+        let slot = self.slot(db);
         let row = self
             .conn
             .prepare_cached("SELECT id, type, expire_at, len FROM keys WHERE db = ?1 AND key = ?2")?
-            .query_row(params![db as i64, key], |r| {
+            .query_row(params![slot, key], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, i64>(1)?,
@@ -132,8 +130,7 @@ impl Store {
         };
         let info = row_to_info(id, code, expire_at, len)?;
         if self.is_expired(&info) {
-            self.remove(db, &info)?;
-            self.expired.push((db, key.to_vec()));
+            self.expire_now(db, key, &info)?;
             return Ok(None);
         }
         Ok(Some(info))
@@ -143,7 +140,20 @@ impl Store {
         info.expire_at.is_some_and(|at| at <= self.now)
     }
 
-    /// Inserts a new key row and returns its id. The caller writes its data.
+    /// Removes a key whose TTL has passed and records the event.
+    pub(crate) fn expire_now(&mut self, db: usize, key: &[u8], info: &KeyInfo) -> StoreResult<()> {
+        self.remove(db, key, info)?;
+        self.expired.push((db, key.to_vec()));
+        Ok(())
+    }
+
+    /// The physical slot holding logical database `db` (see SWAPDB).
+    pub(crate) fn slot(&self, db: usize) -> i64 {
+        self.db_slots[db] as i64
+    }
+
+    /// Inserts a new key row (with a string value, or None for collections)
+    /// and returns its id. The caller writes a collection's elements.
     pub(crate) fn insert_key(
         &mut self,
         db: usize,
@@ -151,27 +161,32 @@ impl Store {
         ktype: KeyType,
         expire_at: Option<i64>,
         len: i64,
+        value: Option<&[u8]>,
     ) -> StoreResult<i64> {
         self.mark_write();
+        let id = self.next_id;
         self.conn
             .prepare_cached(
-                "INSERT INTO keys (db, key, type, expire_at, len) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO keys (db, key, id, type, expire_at, len, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![db as i64, key, ktype as i64, expire_at, len])?;
+            .execute(params![self.slot(db), key, id, ktype as i64, expire_at, len, value])?;
+        self.next_id += 1;
         self.key_counts[db] += 1;
         if expire_at.is_some() {
             self.expire_counts[db] += 1;
         }
-        Ok(self.conn.last_insert_rowid())
+        Ok(id)
     }
 
-    /// Updates a live key's length and TTL after its data changed.
+    /// Updates a live key's length, TTL and (for strings) value.
     pub(crate) fn update_key(
         &mut self,
         db: usize,
+        key: &[u8],
         info: &KeyInfo,
         len: i64,
         ttl: Ttl,
+        value: Option<&[u8]>,
     ) -> StoreResult<()> {
         self.mark_write();
         let expire_at = match ttl {
@@ -182,9 +197,10 @@ impl Store {
         self.adjust_expire_count(db, info.expire_at, expire_at);
         self.conn
             .prepare_cached(
-                "UPDATE keys SET len = ?2, expire_at = ?3, version = version + 1 WHERE id = ?1",
+                "UPDATE keys SET len = ?3, expire_at = ?4, value = ?5, version = version + 1
+                 WHERE db = ?1 AND key = ?2",
             )?
-            .execute(params![info.id, len, expire_at])?;
+            .execute(params![self.slot(db), key, len, expire_at, value])?;
         Ok(())
     }
 
@@ -197,13 +213,13 @@ impl Store {
     }
 
     /// Deletes a key row and its data.
-    pub(crate) fn remove(&mut self, db: usize, info: &KeyInfo) -> StoreResult<()> {
+    pub(crate) fn remove(&mut self, db: usize, key: &[u8], info: &KeyInfo) -> StoreResult<()> {
         self.mark_write();
         let (delete_sql, _) = info.ktype.data_sql();
         self.conn.prepare_cached(delete_sql)?.execute([info.id])?;
         self.conn
-            .prepare_cached("DELETE FROM keys WHERE id = ?1")?
-            .execute([info.id])?;
+            .prepare_cached("DELETE FROM keys WHERE db = ?1 AND key = ?2")?
+            .execute(params![self.slot(db), key])?;
         self.key_counts[db] -= 1;
         if info.expire_at.is_some() {
             self.expire_counts[db] -= 1;
@@ -215,7 +231,7 @@ impl Store {
     pub fn delete(&mut self, db: usize, key: &[u8]) -> StoreResult<bool> {
         match self.lookup(db, key)? {
             Some(info) => {
-                self.remove(db, &info)?;
+                self.remove(db, key, &info)?;
                 Ok(true)
             }
             None => Ok(false),
@@ -229,21 +245,21 @@ impl Store {
             return Ok(false);
         };
         match at {
-            Some(ms) if ms <= self.now => self.remove(db, &info)?,
+            Some(ms) if ms <= self.now => self.remove(db, key, &info)?,
             _ => {
                 self.mark_write();
                 self.adjust_expire_count(db, info.expire_at, at);
                 self.conn
                     .prepare_cached(
-                        "UPDATE keys SET expire_at = ?2, version = version + 1 WHERE id = ?1",
+                        "UPDATE keys SET expire_at = ?3, version = version + 1 WHERE db = ?1 AND key = ?2",
                     )?
-                    .execute(params![info.id, at])?;
+                    .execute(params![self.slot(db), key, at])?;
             }
         }
         Ok(true)
     }
 
-    /// Renames a live key, keeping its TTL; replaces `dst` unless `nx`.
+    /// Renames a live key, keeping its TTL and id; replaces `dst` unless `nx`.
     /// Returns None when `src` does not exist, Some(false) when `nx` and `dst`
     /// exists, Some(true) when renamed.
     pub fn rename(
@@ -253,7 +269,7 @@ impl Store {
         dst: &[u8],
         nx: bool,
     ) -> StoreResult<Option<bool>> {
-        let Some(info) = self.lookup(db, src)? else {
+        let Some(_) = self.lookup(db, src)? else {
             return Ok(None);
         };
         if src == dst {
@@ -263,12 +279,14 @@ impl Store {
             if nx {
                 return Ok(Some(false));
             }
-            self.remove(db, &existing)?;
+            self.remove(db, dst, &existing)?;
         }
         self.mark_write();
         self.conn
-            .prepare_cached("UPDATE keys SET key = ?2, version = version + 1 WHERE id = ?1")?
-            .execute(params![info.id, dst])?;
+            .prepare_cached(
+                "UPDATE keys SET key = ?3, version = version + 1 WHERE db = ?1 AND key = ?2",
+            )?
+            .execute(params![self.slot(db), src, dst])?;
         Ok(Some(true))
     }
 
@@ -283,8 +301,10 @@ impl Store {
         }
         self.mark_write();
         self.conn
-            .prepare_cached("UPDATE keys SET db = ?2, version = version + 1 WHERE id = ?1")?
-            .execute(params![info.id, dst_db as i64])?;
+            .prepare_cached(
+                "UPDATE keys SET db = ?3, version = version + 1 WHERE db = ?1 AND key = ?2",
+            )?
+            .execute(params![self.slot(db), key, self.slot(dst_db)])?;
         self.key_counts[db] -= 1;
         self.key_counts[dst_db] += 1;
         if info.expire_at.is_some() {
@@ -311,9 +331,17 @@ impl Store {
             if !replace {
                 return Ok(false);
             }
-            self.remove(dst_db, &existing)?;
+            self.remove(dst_db, dst, &existing)?;
         }
-        let new_id = self.insert_key(dst_db, dst, info.ktype, info.expire_at, info.len)?;
+        let value = self.raw_value(db, src)?;
+        let new_id = self.insert_key(
+            dst_db,
+            dst,
+            info.ktype,
+            info.expire_at,
+            info.len,
+            value.as_deref(),
+        )?;
         let (_, copy_sql) = info.ktype.data_sql();
         self.conn
             .prepare_cached(copy_sql)?
@@ -334,10 +362,11 @@ impl Store {
     ) -> StoreResult<ScanPage> {
         let limit = count.max(1) as i64;
         let after = i64::try_from(cursor).unwrap_or(i64::MAX);
+        let slot = self.slot(db);
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, key, type, expire_at FROM keys WHERE db = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
         )?;
-        let mut rows = stmt.query(params![db as i64, after, limit])?;
+        let mut rows = stmt.query(params![slot, after, limit])?;
         let mut page = ScanPage::default();
         let mut seen = 0;
         let mut last = 0i64;
@@ -363,34 +392,23 @@ impl Store {
         Ok(page)
     }
 
-    /// KEYS: every live key in `db` matching `pattern`, in id order. A
-    /// pattern with a literal prefix reads only that range of the index.
+    /// KEYS: every live key in `db` matching `pattern`. A pattern with a
+    /// literal prefix reads only that range of the primary key.
     pub fn keys_matching(&mut self, db: usize, pattern: &[u8]) -> StoreResult<Vec<Vec<u8>>> {
         let prefix = literal_prefix(pattern);
-        let mut out = Vec::new();
+        let upper = prefix_successor(&prefix);
+        let slot = self.slot(db);
         let now = self.now;
-        let mut collect = |key: Vec<u8>, expire_at: Option<i64>| {
+        let mut out = Vec::new();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT key, expire_at FROM keys WHERE db = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3)",
+        )?;
+        let mut rows = stmt.query(params![slot, prefix, upper])?;
+        while let Some(r) = rows.next()? {
+            let key: Vec<u8> = r.get(0)?;
+            let expire_at: Option<i64> = r.get(1)?;
             if expire_at.is_none_or(|at| at > now) && glob_match(pattern, &key, false) {
                 out.push(key);
-            }
-        };
-        if prefix.is_empty() {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT key, expire_at FROM keys WHERE db = ?1 ORDER BY id")?;
-            let mut rows = stmt.query([db as i64])?;
-            while let Some(r) = rows.next()? {
-                collect(r.get(0)?, r.get(1)?);
-            }
-        } else {
-            // Keys with the prefix sort between it and its successor.
-            let upper = prefix_successor(&prefix);
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT key, expire_at FROM keys WHERE db = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3)",
-            )?;
-            let mut rows = stmt.query(params![db as i64, prefix, upper])?;
-            while let Some(r) = rows.next()? {
-                collect(r.get(0)?, r.get(1)?);
             }
         }
         Ok(out)
@@ -398,11 +416,12 @@ impl Store {
 
     /// RANDOMKEY: a live key of `db` picked at random, or None.
     pub fn random_key(&mut self, db: usize) -> StoreResult<Option<Vec<u8>>> {
+        let slot = self.slot(db);
         for _ in 0..100 {
             let bounds: (Option<i64>, Option<i64>) = self
                 .conn
                 .prepare_cached("SELECT min(id), max(id) FROM keys WHERE db = ?1")?
-                .query_row([db as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                .query_row([slot], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let (Some(lo), Some(hi)) = bounds else {
                 return Ok(None);
             };
@@ -412,7 +431,7 @@ impl Store {
                 .prepare_cached(
                     "SELECT key FROM keys WHERE db = ?1 AND id >= ?2 ORDER BY id LIMIT 1",
                 )?
-                .query_row(params![db as i64, pick], |r| r.get::<_, Vec<u8>>(0))
+                .query_row(params![slot, pick], |r| r.get::<_, Vec<u8>>(0))
                 .optional()?;
             if let Some(key) = row {
                 // lookup() removes the key if it turns out to be expired.
@@ -427,12 +446,17 @@ impl Store {
     /// FLUSHDB: removes every key of `db`. Returns how many were removed.
     pub fn flush_db(&mut self, db: usize) -> StoreResult<i64> {
         self.mark_write();
-        for sql in [
-            "DELETE FROM strings WHERE key_id IN (SELECT id FROM keys WHERE db = ?1)",
-            "DELETE FROM keys WHERE db = ?1",
-        ] {
-            self.conn.prepare_cached(sql)?.execute([db as i64])?;
+        let slot = self.slot(db);
+        for t in COLLECTION_TYPES {
+            let table = t.table();
+            self.conn.execute(
+                &format!("DELETE FROM {table} WHERE key_id IN (SELECT id FROM keys WHERE db = ?1)"),
+                [slot],
+            )?;
         }
+        self.conn
+            .prepare_cached("DELETE FROM keys WHERE db = ?1")?
+            .execute([slot])?;
         let n = self.key_counts[db];
         self.key_counts[db] = 0;
         self.expire_counts[db] = 0;
@@ -442,39 +466,41 @@ impl Store {
     /// FLUSHALL: removes every key of every database.
     pub fn flush_all(&mut self) -> StoreResult<()> {
         self.mark_write();
-        self.conn
-            .execute_batch("DELETE FROM strings; DELETE FROM keys;")?;
+        for t in COLLECTION_TYPES {
+            self.conn
+                .execute(&format!("DELETE FROM {}", t.table()), [])?;
+        }
+        self.conn.execute("DELETE FROM keys", [])?;
         self.key_counts = [0; DATABASES];
         self.expire_counts = [0; DATABASES];
         Ok(())
     }
 
-    /// SWAPDB: exchanges the contents of two databases.
+    /// SWAPDB: exchanges two databases by swapping which physical slot each
+    /// logical number names. O(1), as in Redis.
     pub fn swap_db(&mut self, a: usize, b: usize) -> StoreResult<()> {
         if a == b {
             return Ok(());
         }
         self.mark_write();
-        // Through a spare number, so (db, key) stays unique at every step.
-        let spare = -1i64;
-        let mut stmt = self
-            .conn
-            .prepare_cached("UPDATE keys SET db = ?2 WHERE db = ?1")?;
-        stmt.execute(params![a as i64, spare])?;
-        stmt.execute(params![b as i64, a as i64])?;
-        stmt.execute(params![spare, b as i64])?;
-        drop(stmt);
+        self.db_slots.swap(a, b);
         self.key_counts.swap(a, b);
         self.expire_counts.swap(a, b);
+        let map: Vec<String> = self.db_slots.iter().map(|s| s.to_string()).collect();
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO ferry_meta (name, value) VALUES ('db_slots', ?1)",
+            )?
+            .execute([map.join(",")])?;
         Ok(())
     }
 
     /// Removes up to `limit` expired keys, oldest expiry first. Returns how
     /// many were removed; they are reported by [`Store::take_expired`].
     pub fn sweep_expired(&mut self, limit: usize) -> StoreResult<usize> {
-        let due: Vec<(i64, i64, Vec<u8>, i64, Option<i64>, i64)> = {
+        let due: Vec<(i64, Vec<u8>, i64, i64, Option<i64>, i64)> = {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT id, db, key, type, expire_at, len FROM keys
+                "SELECT db, key, id, type, expire_at, len FROM keys
                  WHERE expire_at IS NOT NULL AND expire_at <= ?1 ORDER BY expire_at LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![self.now, limit as i64], |r| {
@@ -490,15 +516,31 @@ impl Store {
             rows.collect::<Result<_, _>>()?
         };
         let n = due.len();
-        for (id, db, key, code, expire_at, len) in due {
+        for (slot, key, id, code, expire_at, len) in due {
             let info = row_to_info(id, code, expire_at, len)?;
-            let Some(db) = usize::try_from(db).ok().filter(|d| *d < DATABASES) else {
+            let Some(db) = self.db_slots.iter().position(|s| *s as i64 == slot) else {
                 continue;
             };
-            self.remove(db, &info)?;
-            self.expired.push((db, key));
+            self.expire_now(db, &key, &info)?;
         }
         Ok(n)
+    }
+}
+
+/// Types whose elements live in their own table (none yet: strings are inline).
+const COLLECTION_TYPES: &[KeyType] = &[];
+
+impl KeyType {
+    /// The table holding a collection type's elements.
+    fn table(self) -> &'static str {
+        match self {
+            KeyType::String => "keys",
+            KeyType::List => "lists",
+            KeyType::Set => "sets",
+            KeyType::ZSet => "zsets",
+            KeyType::Hash => "hashes",
+            KeyType::Stream => "streams",
+        }
     }
 }
 

@@ -10,17 +10,19 @@
 //! invisible at once (every lookup checks the clock) and are removed lazily on
 //! access or by [`Store::sweep_expired`].
 
+mod checkpoint;
 mod error;
 pub mod glob;
 mod keyspace;
 mod schema;
 mod strings;
 
+pub use checkpoint::Checkpointer;
 pub use error::{StoreError, StoreResult};
 pub use keyspace::{KeyInfo, KeyType, ScanPage, Ttl};
 pub use strings::{parse_canonical_i64, StringEncoding};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -65,6 +67,9 @@ pub struct StoreOptions {
     pub durability: Durability,
     /// SQLite page cache size in MiB: the main knob for resident memory.
     pub cache_mb: u32,
+    /// Leave WAL checkpoints to a [`Checkpointer`] running on another
+    /// thread, so the writer never pays for copying pages back.
+    pub background_checkpoint: bool,
 }
 
 impl Default for StoreOptions {
@@ -72,6 +77,7 @@ impl Default for StoreOptions {
         StoreOptions {
             durability: Durability::Everysec,
             cache_mb: 64,
+            background_checkpoint: false,
         }
     }
 }
@@ -102,6 +108,10 @@ pub struct Store {
     /// whether an fsync is due.
     write_epoch: u64,
     tx_wrote: bool,
+    /// The id the next new key gets (ids only grow; see SCAN).
+    next_id: i64,
+    /// Physical slot of each logical database (SWAPDB swaps entries).
+    db_slots: [u8; DATABASES],
 }
 
 impl Store {
@@ -125,7 +135,10 @@ impl Store {
             expired: Vec::new(),
             write_epoch: 0,
             tx_wrote: false,
+            next_id: 1,
+            db_slots: std::array::from_fn(|i| i as u8),
         };
+        store.load_meta()?;
         store.recount()?;
         Ok(store)
     }
@@ -143,6 +156,15 @@ impl Store {
 
     pub fn durability(&self) -> Durability {
         self.durability
+    }
+
+    /// Changes when commits reach the disk (CONFIG SET appendfsync).
+    pub fn set_durability(&mut self, d: Durability) -> StoreResult<()> {
+        let sync = schema::synchronous_for(d);
+        self.conn
+            .execute_batch(&format!("PRAGMA synchronous={sync}"))?;
+        self.durability = d;
+        Ok(())
     }
 
     /// Sets the clock that expiry checks use (ms since the epoch).
@@ -173,6 +195,7 @@ impl Store {
         self.in_tx = false;
         if let Err(e) = self.conn.execute_batch("COMMIT") {
             let _ = self.conn.execute_batch("ROLLBACK");
+            let _ = self.load_meta();
             let _ = self.recount();
             return Err(e.into());
         }
@@ -199,6 +222,26 @@ impl Store {
         Ok(())
     }
 
+    /// Size of the write-ahead log in bytes (0 when there is none).
+    pub fn wal_bytes(&self) -> u64 {
+        std::fs::metadata(self.wal_path())
+            .map(|m| m.len())
+            .unwrap_or(0)
+    }
+
+    /// Copies committed WAL frames back into the database file without
+    /// truncating the log; used when background checkpoints fall behind.
+    pub fn checkpoint_passive(&mut self) -> StoreResult<()> {
+        let was_open = self.in_tx;
+        self.commit()?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        if was_open {
+            self.begin()?;
+        }
+        Ok(())
+    }
+
     /// Keys removed by expiry since the last call (for notifications, stats).
     pub fn take_expired(&mut self) -> Vec<(usize, Vec<u8>)> {
         std::mem::take(&mut self.expired)
@@ -216,6 +259,37 @@ impl Store {
         self.tx_wrote = true;
     }
 
+    /// Reads the SWAPDB mapping and the next key id.
+    fn load_meta(&mut self) -> StoreResult<()> {
+        let map: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM ferry_meta WHERE name = 'db_slots'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(map) = map {
+            let slots: Vec<u8> = map.split(',').filter_map(|s| s.parse().ok()).collect();
+            let mut sorted = slots.clone();
+            sorted.sort_unstable();
+            if sorted != (0..DATABASES as u8).collect::<Vec<_>>() {
+                return Err(StoreError::Corrupt("bad db_slots mapping"));
+            }
+            self.db_slots.copy_from_slice(&slots);
+        }
+        let mut max_id = 0i64;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT max(id) FROM keys WHERE db = ?1")?;
+        for slot in 0..DATABASES as i64 {
+            let m: Option<i64> = stmt.query_row([slot], |r| r.get(0))?;
+            max_id = max_id.max(m.unwrap_or(0));
+        }
+        self.next_id = max_id + 1;
+        Ok(())
+    }
+
     fn recount(&mut self) -> StoreResult<()> {
         self.key_counts = [0; DATABASES];
         self.expire_counts = [0; DATABASES];
@@ -230,10 +304,10 @@ impl Store {
             ))
         })?;
         for row in rows {
-            let (db, n, e) = row?;
-            if let Some(slot) = usize::try_from(db).ok().filter(|d| *d < DATABASES) {
-                self.key_counts[slot] = n;
-                self.expire_counts[slot] = e;
+            let (slot, n, e) = row?;
+            if let Some(db) = self.db_slots.iter().position(|s| *s as i64 == slot) {
+                self.key_counts[db] = n;
+                self.expire_counts[db] = e;
             }
         }
         Ok(())

@@ -12,39 +12,38 @@ CREATE TABLE IF NOT EXISTS ferry_meta (
     value ANY
 ) WITHOUT ROWID;
 
--- One row per key. `id` never changes while the key lives (RENAME and MOVE
--- update the row in place) and new keys get larger ids, which is what SCAN's
--- cursor relies on.
+-- One row per key, clustered on (db, key) so that a lookup is one b-tree
+-- descent. `db` is a physical slot (SWAPDB remaps logical numbers to slots).
+-- `id` never changes while the key lives (RENAME and MOVE keep it) and new
+-- keys get larger ids: SCAN's cursor and the per-type tables rely on it.
+-- A string's value is stored inline in `value`, so GET and SET touch a
+-- single page; collection types keep their elements in their own tables
+-- keyed by `id`.
 CREATE TABLE IF NOT EXISTS keys (
-    id        INTEGER PRIMARY KEY,
     db        INTEGER NOT NULL,
     key       BLOB    NOT NULL,
+    id        INTEGER NOT NULL,
     type      INTEGER NOT NULL,
     expire_at INTEGER,            -- unix ms, NULL when the key has no TTL
     version   INTEGER NOT NULL DEFAULT 0,
     len       INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (db, key)
-);
-CREATE INDEX IF NOT EXISTS keys_by_db_id ON keys (db, id);
-CREATE INDEX IF NOT EXISTS keys_by_expiry ON keys (expire_at) WHERE expire_at IS NOT NULL;
-
-CREATE TABLE IF NOT EXISTS strings (
-    key_id INTEGER PRIMARY KEY,
-    value  BLOB NOT NULL
+    value     BLOB,               -- string keys only
+    PRIMARY KEY (db, key)
 ) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS keys_by_id ON keys (db, id);
+CREATE INDEX IF NOT EXISTS keys_by_expiry ON keys (expire_at) WHERE expire_at IS NOT NULL;
 ";
 
 pub(crate) fn configure(conn: &Connection, opts: &StoreOptions) -> StoreResult<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // 0 hands checkpoints to a [`crate::Checkpointer`] on another thread.
+    let autocheckpoint = if opts.background_checkpoint { 0 } else { 1000 };
+    conn.execute_batch(&format!("PRAGMA wal_autocheckpoint={autocheckpoint}"))?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         log::warn!("SQLite refused WAL mode (got {mode}); running in {mode} mode");
     }
-    let sync = match opts.durability {
-        Durability::Always => "FULL",
-        Durability::Everysec => "NORMAL",
-        Durability::No => "OFF",
-    };
+    let sync = synchronous_for(opts.durability);
     conn.execute_batch(&format!(
         "PRAGMA synchronous={sync};
          PRAGMA cache_size=-{};
@@ -53,6 +52,16 @@ pub(crate) fn configure(conn: &Connection, opts: &StoreOptions) -> StoreResult<(
         u64::from(opts.cache_mb.max(1)) * 1024
     ))?;
     Ok(())
+}
+
+/// SQLite's `synchronous` setting for a durability level (in WAL mode, FULL
+/// fsyncs the log at every commit, NORMAL only at checkpoints).
+pub(crate) fn synchronous_for(d: Durability) -> &'static str {
+    match d {
+        Durability::Always => "FULL",
+        Durability::Everysec => "NORMAL",
+        Durability::No => "OFF",
+    }
 }
 
 pub(crate) fn migrate(conn: &Connection) -> StoreResult<()> {

@@ -1,4 +1,4 @@
-//! String values: the `strings` table.
+//! String values, stored inline in the key row (`keys.value`).
 
 use crate::keyspace::{KeyInfo, KeyType, Ttl};
 use crate::{Store, StoreError, StoreResult};
@@ -48,40 +48,64 @@ pub fn parse_canonical_i64(b: &[u8]) -> Option<i64> {
     s.parse().ok()
 }
 
+type Row = (i64, i64, Option<i64>, i64, Option<Vec<u8>>);
+
 impl Store {
-    /// GET: the value of a live string key. One indexed join, the hot path.
-    pub fn get_string(&mut self, db: usize, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        let row = self
+    /// The live key with its value when it is a string (None for other
+    /// types), in one b-tree descent. Expired keys are removed and read as
+    /// missing.
+    pub fn lookup_with_value(
+        &mut self,
+        db: usize,
+        key: &[u8],
+    ) -> StoreResult<Option<(KeyInfo, Option<Vec<u8>>)>> {
+        let row: Option<Row> = self
             .conn
             .prepare_cached(
-                "SELECT k.type, k.expire_at, s.value FROM keys k
-                 LEFT JOIN strings s ON s.key_id = k.id WHERE k.db = ?1 AND k.key = ?2",
+                "SELECT id, type, expire_at, len, value FROM keys WHERE db = ?1 AND key = ?2",
             )?
-            .query_row(params![db as i64, key], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, Option<i64>>(1)?,
-                    r.get::<_, Option<Vec<u8>>>(2)?,
-                ))
+            .query_row(params![self.slot(db), key], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })
             .optional()?;
-        match row {
+        let Some((id, code, expire_at, len, value)) = row else {
+            return Ok(None);
+        };
+        let ktype = KeyType::from_code(code).ok_or(StoreError::Corrupt("unknown key type"))?;
+        let info = KeyInfo {
+            id,
+            ktype,
+            expire_at,
+            len,
+        };
+        if self.is_expired(&info) {
+            self.expire_now(db, key, &info)?;
+            return Ok(None);
+        }
+        let value = (ktype == KeyType::String).then(|| value.unwrap_or_default());
+        Ok(Some((info, value)))
+    }
+
+    /// A live string key's row and value; WRONGTYPE for other types.
+    pub fn lookup_string(
+        &mut self,
+        db: usize,
+        key: &[u8],
+    ) -> StoreResult<Option<(KeyInfo, Vec<u8>)>> {
+        match self.lookup_with_value(db, key)? {
             None => Ok(None),
-            Some((_, Some(at), _)) if at <= self.now => {
-                // Let lookup() do the lazy delete and bookkeeping.
-                self.lookup(db, key)?;
-                Ok(None)
-            }
-            Some((code, _, value)) if code == KeyType::String as i64 => {
-                Ok(Some(value.unwrap_or_default()))
-            }
+            Some((info, Some(v))) => Ok(Some((info, v))),
             Some(_) => Err(StoreError::WrongType),
         }
     }
 
+    /// GET: the value of a live string key.
+    pub fn get_string(&mut self, db: usize, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.lookup_string(db, key)?.map(|(_, v)| v))
+    }
+
     /// Writes a string value, replacing whatever the key held (any type).
-    /// `existing` is the key's current row when the caller already looked
-    /// it up (saves a lookup on the hot path).
+    /// `existing` is the key's live row when the caller already looked it up.
     pub fn put_string(
         &mut self,
         db: usize,
@@ -97,49 +121,32 @@ impl Store {
                     Ttl::At(ms) => Some(ms),
                     Ttl::Keep | Ttl::Clear => None,
                 };
-                let id = self.insert_key(db, key, KeyType::String, expire_at, len)?;
-                self.conn
-                    .prepare_cached("INSERT INTO strings (key_id, value) VALUES (?1, ?2)")?
-                    .execute(params![id, value])?;
+                self.insert_key(db, key, KeyType::String, expire_at, len, Some(value))?;
             }
             Some(info) if info.ktype == KeyType::String => {
-                self.update_key(db, &info, len, ttl)?;
-                self.conn
-                    .prepare_cached("UPDATE strings SET value = ?2 WHERE key_id = ?1")?
-                    .execute(params![info.id, value])?;
+                self.update_key(db, key, &info, len, ttl, Some(value))?;
             }
             Some(info) => {
                 // Another type: drop it and write a fresh string key.
-                self.remove(db, &info)?;
-                let keep = match ttl {
-                    Ttl::Keep => Ttl::from_expire(info.expire_at),
-                    other => other,
+                self.remove(db, key, &info)?;
+                let ttl = match (ttl, info.expire_at) {
+                    (Ttl::Keep, Some(ms)) => Ttl::At(ms),
+                    (Ttl::Keep, None) => Ttl::Clear,
+                    (other, _) => other,
                 };
-                return self.put_string(db, key, value, keep, None);
+                return self.put_string(db, key, value, ttl, None);
             }
         }
         Ok(())
     }
 
-    /// A string's value given its row (which must be a live string).
-    pub fn string_value(&mut self, info: &KeyInfo) -> StoreResult<Vec<u8>> {
-        if info.ktype != KeyType::String {
-            return Err(StoreError::WrongType);
-        }
+    /// The inline value of a key row (a string's bytes; None otherwise).
+    pub(crate) fn raw_value(&mut self, db: usize, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
         Ok(self
             .conn
-            .prepare_cached("SELECT value FROM strings WHERE key_id = ?1")?
-            .query_row([info.id], |r| r.get(0))
+            .prepare_cached("SELECT value FROM keys WHERE db = ?1 AND key = ?2")?
+            .query_row(params![self.slot(db), key], |r| r.get(0))
             .optional()?
-            .unwrap_or_default())
-    }
-}
-
-impl Ttl {
-    fn from_expire(at: Option<i64>) -> Ttl {
-        match at {
-            Some(ms) => Ttl::At(ms),
-            None => Ttl::Clear,
-        }
+            .flatten())
     }
 }

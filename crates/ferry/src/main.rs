@@ -1,1 +1,65 @@
-fn main() {}
+//! `ferry`: the command-line entry point. It only parses flags and settings
+//! and hands them to the crates that do the work.
+
+mod settings;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "ferry",
+    version,
+    about = "Serve Redis-compatible data from SQLite on disk.",
+    long_about = "ferry serves Redis-compatible data (RESP2/RESP3) from a SQLite file on disk,\n\
+                  so a dataset bigger than RAM costs disk, not memory."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Redis-compatible server on a SQLite data file.
+    Serve(settings::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: settings::ServeArgs) -> ExitCode {
+    let config = match settings::resolve(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ferry: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(&config.log_level))
+        .format_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ferry: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(ferry_server::serve(config.server)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("ferry: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Per-connection state, owned by the executor.
+
+use ferry_resp::Protocol;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// One connected client as the executor sees it.
+#[derive(Debug)]
+pub struct ClientState {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub name: Option<Vec<u8>>,
+    pub db: usize,
+    pub protocol: Protocol,
+    pub authenticated: bool,
+    pub created: Instant,
+    pub last_active: Instant,
+    /// Full name of the last command (`client|list`), for CLIENT LIST.
+    pub last_cmd: String,
+    /// Wakes the connection task so it closes (CLIENT KILL, SHUTDOWN).
+    pub kill: Arc<Notify>,
+    /// Set when the connection must close once the current replies are sent.
+    pub close_after_reply: bool,
+}
+
+impl ClientState {
+    pub fn new(
+        id: u64,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+        kill: Arc<Notify>,
+        authenticated: bool,
+    ) -> ClientState {
+        let now = Instant::now();
+        ClientState {
+            id,
+            addr,
+            laddr,
+            name: None,
+            db: 0,
+            protocol: Protocol::Resp2,
+            authenticated,
+            created: now,
+            last_active: now,
+            last_cmd: "NULL".into(),
+            kill,
+            close_after_reply: false,
+        }
+    }
+
+    /// The line CLIENT LIST and CLIENT INFO print, in Redis 7.0's field order.
+    /// Memory and buffer fields describe Redis internals ferry does not have;
+    /// they are reported with neutral values so parsers keep working.
+    pub fn info_line(&self) -> String {
+        let now = Instant::now();
+        format!(
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default(),
+            now.duration_since(self.created).as_secs(),
+            now.duration_since(self.last_active).as_secs(),
+            self.db,
+            self.last_cmd,
+            match self.protocol {
+                Protocol::Resp2 => 2,
+                Protocol::Resp3 => 3,
+            }
+        )
+    }
+}

@@ -1,0 +1,435 @@
+//! Connection commands: PING, ECHO, QUIT, RESET, HELLO, AUTH, SELECT, CLIENT.
+
+use super::args::{is, parse_db, parse_i64, SYNTAX};
+use super::{cmd, container, err, CmdResult, CommandSpec, Ctx};
+use bytes::Bytes;
+use ferry_resp::{Protocol, Reply};
+
+const CONN: &[&str] = &["@fast", "@connection"];
+const NO_AUTH: &[&str] = &[
+    "noscript",
+    "loading",
+    "stale",
+    "fast",
+    "no_auth",
+    "allow_busy",
+];
+
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("ping", -1, &["fast"], (0, 0, 0), CONN, ping),
+    cmd(
+        "echo",
+        2,
+        &["loading", "stale", "fast"],
+        (0, 0, 0),
+        CONN,
+        echo,
+    ),
+    cmd("quit", -1, NO_AUTH, (0, 0, 0), CONN, quit),
+    cmd("reset", 1, NO_AUTH, (0, 0, 0), CONN, reset),
+    cmd("hello", -1, NO_AUTH, (0, 0, 0), CONN, hello),
+    cmd("auth", -2, NO_AUTH, (0, 0, 0), CONN, auth),
+    cmd(
+        "select",
+        2,
+        &["loading", "stale", "fast"],
+        (0, 0, 0),
+        CONN,
+        select,
+    ),
+    container("client", -2, &[], &["@slow"], CLIENT),
+];
+
+const CLIENT_FLAGS: &[&str] = &["noscript", "loading", "stale"];
+const CLIENT_ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
+const CLIENT_ACL: &[&str] = &["@slow", "@connection"];
+
+const CLIENT: &[CommandSpec] = &[
+    cmd("id", 2, CLIENT_FLAGS, (0, 0, 0), CLIENT_ACL, client_id),
+    cmd(
+        "setname",
+        3,
+        CLIENT_FLAGS,
+        (0, 0, 0),
+        CLIENT_ACL,
+        client_setname,
+    ),
+    cmd(
+        "getname",
+        2,
+        CLIENT_FLAGS,
+        (0, 0, 0),
+        CLIENT_ACL,
+        client_getname,
+    ),
+    cmd("list", -2, CLIENT_ADMIN, (0, 0, 0), CLIENT_ACL, client_list),
+    cmd("info", 2, CLIENT_FLAGS, (0, 0, 0), CLIENT_ACL, client_info),
+    cmd("kill", -3, CLIENT_ADMIN, (0, 0, 0), CLIENT_ACL, client_kill),
+    cmd(
+        "no-evict",
+        3,
+        CLIENT_ADMIN,
+        (0, 0, 0),
+        CLIENT_ACL,
+        client_no_evict,
+    ),
+    cmd(
+        "unblock",
+        -3,
+        CLIENT_ADMIN,
+        (0, 0, 0),
+        CLIENT_ACL,
+        client_unblock,
+    ),
+    cmd(
+        "help",
+        2,
+        &["loading", "stale"],
+        (0, 0, 0),
+        CLIENT_ACL,
+        client_help,
+    ),
+];
+
+fn ping(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    match argv.len() {
+        1 => Ok(Reply::status("PONG")),
+        2 => Ok(Reply::Bulk(argv[1].clone())),
+        _ => Err(err("ERR wrong number of arguments for 'ping' command")),
+    }
+}
+
+fn echo(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    Ok(Reply::Bulk(argv[1].clone()))
+}
+
+fn quit(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    ctx.client.close_after_reply = true;
+    Ok(Reply::OK)
+}
+
+fn reset(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    let c = &mut *ctx.client;
+    c.db = 0;
+    c.protocol = Protocol::Resp2;
+    c.name = None;
+    c.authenticated = ctx.server.requirepass().is_none();
+    Ok(Reply::status("RESET"))
+}
+
+/// Checks a password for `user` against requirepass (ferry has only the
+/// `default` user, as Redis without ACL rules).
+fn password_ok(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match ctx.server.requirepass() {
+        None => true,
+        Some(p) => p.as_bytes() == pass,
+    }
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+fn auth(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(err(SYNTAX));
+    }
+    let (user, pass): (&[u8], &[u8]) = if argv.len() == 2 {
+        if ctx.server.requirepass().is_none() {
+            return Err(err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
+        }
+        (b"default", &argv[1])
+    } else {
+        (&argv[1], &argv[2])
+    };
+    if password_ok(ctx, user, pass) {
+        ctx.client.authenticated = true;
+        Ok(Reply::OK)
+    } else {
+        Err(err(WRONGPASS))
+    }
+}
+
+fn valid_client_name(name: &[u8]) -> bool {
+    name.iter().all(|&b| (b'!'..=b'~').contains(&b))
+}
+
+const BAD_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
+
+fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut protocol = None;
+    if argv.len() >= 2 {
+        let v = parse_i64(&argv[1])
+            .map_err(|_| err("ERR Protocol version is not an integer or out of range"))?;
+        protocol = match v {
+            2 => Some(Protocol::Resp2),
+            3 => Some(Protocol::Resp3),
+            _ => return Err(err("NOPROTO unsupported protocol version")),
+        };
+    }
+    let mut credentials = None;
+    let mut name = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let more = argv.len() - i - 1;
+        if is(&argv[i], "auth") && more >= 2 {
+            credentials = Some((argv[i + 1].clone(), argv[i + 2].clone()));
+            i += 3;
+        } else if is(&argv[i], "setname") && more >= 1 {
+            name = Some(argv[i + 1].clone());
+            i += 2;
+        } else {
+            return Err(err(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&argv[i])
+            )));
+        }
+    }
+    if let Some((user, pass)) = &credentials {
+        if !password_ok(ctx, user, pass) {
+            return Err(err(WRONGPASS));
+        }
+        ctx.client.authenticated = true;
+    }
+    if !ctx.client.authenticated {
+        return Err(err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+    }
+    if let Some(n) = &name {
+        if !valid_client_name(n) {
+            return Err(err(BAD_NAME));
+        }
+        ctx.client.name = (!n.is_empty()).then(|| n.to_vec());
+    }
+    if let Some(p) = protocol {
+        ctx.client.protocol = p;
+    }
+    let proto = match ctx.client.protocol {
+        Protocol::Resp2 => 2,
+        Protocol::Resp3 => 3,
+    };
+    Ok(Reply::Map(vec![
+        (Reply::bulk("server"), Reply::bulk("redis")),
+        (Reply::bulk("version"), Reply::bulk(crate::REDIS_VERSION)),
+        (Reply::bulk("proto"), Reply::Integer(proto)),
+        (Reply::bulk("id"), Reply::Integer(ctx.client.id as i64)),
+        (Reply::bulk("mode"), Reply::bulk("standalone")),
+        (Reply::bulk("role"), Reply::bulk("master")),
+        (Reply::bulk("modules"), Reply::Array(vec![])),
+    ]))
+}
+
+fn select(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    ctx.client.db = parse_db(&argv[1], "ERR DB index is out of range")?;
+    Ok(Reply::OK)
+}
+
+fn client_id(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(Reply::Integer(ctx.client.id as i64))
+}
+
+fn client_setname(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let name = &argv[2];
+    if !valid_client_name(name) {
+        return Err(err(BAD_NAME));
+    }
+    ctx.client.name = (!name.is_empty()).then(|| name.to_vec());
+    Ok(Reply::OK)
+}
+
+fn client_getname(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(match &ctx.client.name {
+        Some(n) => Reply::bulk(n.clone()),
+        None => Reply::Null,
+    })
+}
+
+fn client_list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < argv.len() {
+        if is(&argv[i], "type") && i + 1 < argv.len() {
+            let t = &argv[i + 1];
+            if !["normal", "master", "replica", "slave", "pubsub"]
+                .iter()
+                .any(|k| is(t, k))
+            {
+                return Err(err(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(t)
+                )));
+            }
+            if !is(t, "normal") {
+                ids = Some(Vec::new());
+            }
+            i += 2;
+        } else if is(&argv[i], "id") && i + 1 < argv.len() {
+            let mut wanted = Vec::new();
+            for a in &argv[i + 1..] {
+                let id = parse_i64(a)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| err("ERR Invalid client ID"))?;
+                wanted.push(id as u64);
+            }
+            ids = Some(wanted);
+            break;
+        } else {
+            return Err(err(SYNTAX));
+        }
+    }
+    let mut lines: Vec<(u64, String)> = ctx
+        .server
+        .clients
+        .values()
+        .chain(std::iter::once(&*ctx.client))
+        .filter(|c| ids.as_ref().is_none_or(|w| w.contains(&c.id)))
+        .map(|c| (c.id, c.info_line()))
+        .collect();
+    lines.sort_by_key(|(id, _)| *id);
+    let mut text = String::new();
+    for (_, l) in lines {
+        text.push_str(&l);
+        text.push('\n');
+    }
+    Ok(Reply::Verbatim("txt", Bytes::from(text)))
+}
+
+fn client_info(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(Reply::Verbatim(
+        "txt",
+        Bytes::from(format!("{}\n", ctx.client.info_line())),
+    ))
+}
+
+/// CLIENT KILL addr:port (old form) or CLIENT KILL <filter> <value> ...
+fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() == 3 {
+        let addr = String::from_utf8_lossy(&argv[2]);
+        let target = ctx
+            .server
+            .clients
+            .values()
+            .chain(std::iter::once(&*ctx.client))
+            .find(|c| c.addr.to_string() == addr)
+            .map(|c| c.id)
+            .ok_or_else(|| err("ERR No such client"))?;
+        kill(ctx, target);
+        return Ok(Reply::OK);
+    }
+    let mut id = None;
+    let mut addr = None;
+    let mut laddr = None;
+    let mut skipme = true;
+    let mut args = argv[2..].chunks(2);
+    for pair in &mut args {
+        let [k, v] = pair else {
+            return Err(err(SYNTAX));
+        };
+        if is(k, "id") {
+            id = Some(
+                parse_i64(v)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| err("ERR client-id should be greater than 0"))?
+                    as u64,
+            );
+        } else if is(k, "addr") {
+            addr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "laddr") {
+            laddr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "skipme") {
+            skipme = if is(v, "yes") {
+                true
+            } else if is(v, "no") {
+                false
+            } else {
+                return Err(err(SYNTAX));
+            };
+        } else if is(k, "type") || is(k, "user") || is(k, "maxage") {
+            // Accepted filters ferry has no distinct values for: every
+            // client is a normal client of the default user.
+        } else {
+            return Err(err(SYNTAX));
+        }
+    }
+    let me = ctx.client.id;
+    let targets: Vec<u64> = ctx
+        .server
+        .clients
+        .values()
+        .chain(std::iter::once(&*ctx.client))
+        .filter(|c| id.is_none_or(|i| i == c.id))
+        .filter(|c| addr.as_ref().is_none_or(|a| *a == c.addr.to_string()))
+        .filter(|c| laddr.as_ref().is_none_or(|a| *a == c.laddr.to_string()))
+        .filter(|c| !(skipme && c.id == me))
+        .map(|c| c.id)
+        .collect();
+    for t in &targets {
+        kill(ctx, *t);
+    }
+    Ok(Reply::Integer(targets.len() as i64))
+}
+
+fn kill(ctx: &mut Ctx, id: u64) {
+    if id == ctx.client.id {
+        ctx.client.close_after_reply = true;
+    } else if let Some(c) = ctx.server.clients.get(&id) {
+        c.kill.notify_one();
+    }
+}
+
+fn client_no_evict(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if is(&argv[2], "on") || is(&argv[2], "off") {
+        Ok(Reply::OK)
+    } else {
+        Err(err(SYNTAX))
+    }
+}
+
+/// No command blocks yet, so no client can be unblocked.
+fn client_unblock(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    parse_i64(&argv[2])?;
+    if argv.len() == 4 && !(is(&argv[3], "timeout") || is(&argv[3], "error")) {
+        return Err(err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"));
+    }
+    if argv.len() > 4 {
+        return Err(err(SYNTAX));
+    }
+    Ok(Reply::Integer(0))
+}
+
+fn client_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        "CLIENT",
+        &[
+            "ID",
+            "    Return the ID of the current connection.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "SETNAME <name>",
+            "    Name the current connection (no spaces or special characters).",
+            "INFO",
+            "    Describe the current connection.",
+            "LIST [TYPE <normal|master|replica|pubsub>] [ID <id> [<id> ...]]",
+            "    Describe every connection, or the ones selected.",
+            "KILL <ip:port> | KILL <filter> <value> [<filter> <value> ...]",
+            "    Close connections. Filters: ID, ADDR, LADDR, SKIPME (yes by default), TYPE, USER.",
+            "NO-EVICT (ON|OFF)",
+            "    Accepted for compatibility; ferry never evicts clients.",
+            "UNBLOCK <id> [TIMEOUT|ERROR]",
+            "    Unblock a client blocked in a blocking command.",
+        ],
+    ))
+}
+
+/// A HELP reply: a title line, the given lines, and the closing HELP line.
+pub fn help_reply(command: &str, lines: &[&str]) -> Reply {
+    let mut out = vec![Reply::Status(
+        format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into(),
+    )];
+    out.extend(lines.iter().map(|l| Reply::Status(l.to_string().into())));
+    out.push(Reply::status("HELP"));
+    out.push(Reply::status("    Print this help."));
+    Reply::Array(out)
+}

@@ -1,0 +1,244 @@
+//! The command table.
+//!
+//! Each command family lives in its own file and exports `COMMANDS`, a slice
+//! of [`CommandSpec`]s (name, arity, flags, key positions, handler). Adding a
+//! family is one new file plus one line in [`FAMILIES`].
+
+pub mod args;
+mod connection;
+mod keys;
+mod server;
+mod strings;
+
+use crate::client::ClientState;
+use crate::state::ServerState;
+use bytes::Bytes;
+use ferry_resp::Reply;
+use ferry_store::{Store, StoreError};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Every command family: one line each.
+const FAMILIES: &[&[CommandSpec]] = &[
+    connection::COMMANDS,
+    strings::COMMANDS,
+    keys::COMMANDS,
+    server::COMMANDS,
+];
+
+/// What a handler sees: the store, the calling client and the server.
+pub struct Ctx<'a> {
+    pub store: &'a mut Store,
+    pub client: &'a mut ClientState,
+    pub server: &'a mut ServerState,
+}
+
+/// A command's failure: an error reply for the client, or a storage fault.
+#[derive(Debug)]
+pub enum CmdError {
+    Reply(Cow<'static, str>),
+    Store(StoreError),
+}
+
+impl From<StoreError> for CmdError {
+    fn from(e: StoreError) -> Self {
+        CmdError::Store(e)
+    }
+}
+
+impl CmdError {
+    pub fn into_reply(self) -> Reply {
+        match self {
+            CmdError::Reply(text) => Reply::Error(text),
+            CmdError::Store(StoreError::WrongType) => {
+                Reply::error(StoreError::WrongType.to_string())
+            }
+            CmdError::Store(e) => {
+                log::error!("{e}");
+                Reply::error(format!("ERR {e}"))
+            }
+        }
+    }
+}
+
+/// An error reply; `text` includes the code (`"ERR syntax error"`).
+pub fn err(text: impl Into<Cow<'static, str>>) -> CmdError {
+    CmdError::Reply(text.into())
+}
+
+pub type CmdResult = Result<Reply, CmdError>;
+pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
+
+/// One command (or subcommand) and what COMMAND INFO says about it.
+pub struct CommandSpec {
+    /// Lowercase name; a subcommand's is its own word (`list` in CLIENT LIST).
+    pub name: &'static str,
+    /// Redis's arity: N exactly, or -N for at least N (the name counts).
+    pub arity: i32,
+    pub flags: &'static [&'static str],
+    /// (first key, last key, step) as in COMMAND INFO.
+    pub keys: (i32, i32, i32),
+    pub acl: &'static [&'static str],
+    pub handler: Handler,
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.contains(&flag)
+    }
+
+    fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+}
+
+/// A leaf command's spec.
+pub const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    keys: (i32, i32, i32),
+    acl: &'static [&'static str],
+    handler: Handler,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        keys,
+        acl,
+        handler,
+        subcommands: &[],
+    }
+}
+
+/// A command made of subcommands (CLIENT, CONFIG, OBJECT, COMMAND).
+pub const fn container(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    acl: &'static [&'static str],
+    subcommands: &'static [CommandSpec],
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        keys: (0, 0, 0),
+        acl,
+        handler: |_, _| Err(err("ERR subcommand required")),
+        subcommands,
+    }
+}
+
+/// The table, indexed by lowercase name.
+pub struct CommandTable {
+    by_name: HashMap<&'static str, &'static CommandSpec>,
+}
+
+impl CommandTable {
+    pub fn get() -> &'static CommandTable {
+        static TABLE: OnceLock<CommandTable> = OnceLock::new();
+        TABLE.get_or_init(|| CommandTable {
+            by_name: FAMILIES
+                .iter()
+                .flat_map(|f| f.iter())
+                .map(|c| (c.name, c))
+                .collect(),
+        })
+    }
+
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        // Command names are short ASCII: lowercase on the stack.
+        let mut buf = [0u8; 32];
+        if name.len() > buf.len() {
+            return None;
+        }
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        std::str::from_utf8(lower)
+            .ok()
+            .and_then(|s| self.by_name.get(s).copied())
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+        self.by_name.values().copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+/// The command an argv resolves to, after subcommand lookup and arity
+/// checks, or the error reply Redis gives.
+pub fn resolve(argv: &[Bytes]) -> Result<(&'static CommandSpec, String), Reply> {
+    let table = CommandTable::get();
+    let Some(spec) = table.lookup(&argv[0]) else {
+        return Err(unknown_command(argv));
+    };
+    if !spec.arity_ok(argv.len()) {
+        return Err(Reply::error(format!(
+            "ERR wrong number of arguments for '{}' command",
+            spec.name
+        )));
+    }
+    if spec.subcommands.is_empty() {
+        return Ok((spec, spec.name.to_string()));
+    }
+    let sub_name = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
+    let Some(sub) = spec.subcommands.iter().find(|s| s.name == sub_name) else {
+        return Err(Reply::error(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            truncate(&String::from_utf8_lossy(&argv[1]), 128),
+            spec.name.to_ascii_uppercase()
+        )));
+    };
+    let full = format!("{}|{}", spec.name, sub.name);
+    if !sub.arity_ok(argv.len()) {
+        return Err(Reply::error(format!(
+            "ERR wrong number of arguments for '{full}' command"
+        )));
+    }
+    Ok((sub, full))
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Redis's reply to an unknown command: the name and the first arguments,
+/// each cut so the list stays near 128 characters.
+fn unknown_command(argv: &[Bytes]) -> Reply {
+    let mut args = String::new();
+    for a in &argv[1..] {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        let text = String::from_utf8_lossy(a);
+        args.push('\'');
+        args.push_str(truncate(&text, room));
+        args.push_str("' ");
+    }
+    Reply::error(format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        truncate(&String::from_utf8_lossy(&argv[0]), 128),
+        args
+    ))
+}

@@ -1,0 +1,626 @@
+//! Server commands: INFO, CONFIG, COMMAND, TIME, LASTSAVE, SAVE, BGSAVE,
+//! SHUTDOWN.
+
+use super::args::{is, SYNTAX};
+use super::connection::help_reply;
+use super::{cmd, container, err, CmdResult, CommandSpec, CommandTable, Ctx};
+use crate::config::ConfigSetError;
+use crate::state::{ShutdownMode, Stats};
+use bytes::Bytes;
+use ferry_resp::Reply;
+use ferry_store::Durability;
+use std::fmt::Write;
+
+const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
+const DANGER: &[&str] = &["@admin", "@slow", "@dangerous"];
+const NONE: (i32, i32, i32) = (0, 0, 0);
+
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd(
+        "info",
+        -1,
+        &["loading", "stale"],
+        NONE,
+        &["@slow", "@dangerous"],
+        info,
+    ),
+    container("config", -2, &[], &["@slow"], CONFIG),
+    cmd(
+        "command",
+        -1,
+        &["loading", "stale"],
+        NONE,
+        &["@slow", "@connection"],
+        command_list_all,
+    ),
+    cmd(
+        "time",
+        1,
+        &["loading", "stale", "fast"],
+        NONE,
+        &["@fast"],
+        time,
+    ),
+    cmd(
+        "lastsave",
+        1,
+        &["loading", "stale", "fast"],
+        NONE,
+        &["@admin", "@fast", "@dangerous"],
+        lastsave,
+    ),
+    cmd(
+        "save",
+        1,
+        &["admin", "noscript", "no_async_loading", "no_multi"],
+        NONE,
+        DANGER,
+        save,
+    ),
+    cmd(
+        "bgsave",
+        -1,
+        &["admin", "noscript", "no_async_loading"],
+        NONE,
+        DANGER,
+        bgsave,
+    ),
+    cmd(
+        "shutdown",
+        -1,
+        &[
+            "admin",
+            "noscript",
+            "loading",
+            "stale",
+            "no_multi",
+            "allow_busy",
+        ],
+        NONE,
+        DANGER,
+        shutdown,
+    ),
+];
+
+const CONFIG: &[CommandSpec] = &[
+    cmd(
+        "get",
+        -3,
+        ADMIN,
+        NONE,
+        &["@admin", "@slow", "@dangerous"],
+        config_get,
+    ),
+    cmd(
+        "set",
+        -4,
+        ADMIN,
+        NONE,
+        &["@admin", "@slow", "@dangerous"],
+        config_set,
+    ),
+    cmd(
+        "resetstat",
+        2,
+        ADMIN,
+        NONE,
+        &["@admin", "@slow", "@dangerous"],
+        config_resetstat,
+    ),
+    cmd(
+        "rewrite",
+        2,
+        ADMIN,
+        NONE,
+        &["@admin", "@slow", "@dangerous"],
+        config_rewrite,
+    ),
+    cmd(
+        "help",
+        2,
+        &["loading", "stale"],
+        NONE,
+        &["@slow"],
+        config_help,
+    ),
+];
+
+/// COMMAND with a subcommand is routed here by [`command_list_all`].
+const COMMAND_SUBS: &[CommandSpec] = &[
+    cmd(
+        "count",
+        2,
+        &["loading", "stale"],
+        NONE,
+        &["@slow", "@connection"],
+        command_count,
+    ),
+    cmd(
+        "info",
+        -2,
+        &["loading", "stale"],
+        NONE,
+        &["@slow", "@connection"],
+        command_info,
+    ),
+    cmd(
+        "docs",
+        -2,
+        &["loading", "stale"],
+        NONE,
+        &["@slow", "@connection"],
+        command_docs,
+    ),
+    cmd(
+        "list",
+        -2,
+        &["loading", "stale"],
+        NONE,
+        &["@slow", "@connection"],
+        command_list,
+    ),
+    cmd(
+        "help",
+        2,
+        &["loading", "stale"],
+        NONE,
+        &["@slow", "@connection"],
+        command_help,
+    ),
+];
+
+fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let wanted: Vec<String> = argv[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let all = wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|w| w == "all" || w == "everything" || w == "default");
+    let show = |s: &str| all || wanted.iter().any(|w| w == s);
+    let mut out = String::new();
+    let st = &*ctx.server;
+    let uptime = st.started.elapsed().as_secs();
+    let rss = resident_bytes();
+    if show("server") {
+        let _ = write!(
+            out,
+            "# Server\r\nredis_version:{}\r\nferry_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nexecutable:{}\r\nconfig_file:\r\nio_threads_active:0\r\n\r\n",
+            crate::REDIS_VERSION,
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            std::process::id(),
+            st.run_id,
+            st.startup.port,
+            ferry_store::unix_ms() * 1000,
+            uptime,
+            uptime / 86400,
+            std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+        );
+    }
+    if show("clients") {
+        let _ = write!(
+            out,
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n\r\n",
+            st.clients.len() + 1,
+            st.config.get("maxclients").unwrap_or("10000"),
+        );
+    }
+    if show("memory") {
+        let _ = write!(
+            out,
+            "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nmaxmemory:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\nferry_cache_mb:{}\r\n\r\n",
+            human_bytes(rss),
+            human_bytes(rss),
+            st.config.get("maxmemory").unwrap_or("0"),
+            st.config.get("maxmemory-policy").unwrap_or("noeviction"),
+            st.startup.cache_mb,
+        );
+    }
+    if show("persistence") {
+        let durability = Durability::parse(st.config.get("appendfsync").unwrap_or("everysec"))
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\nferry_data_file:{}\r\nferry_durability:{}\r\n\r\n",
+            st.lastsave,
+            ctx.store.path().display(),
+            durability.as_str(),
+        );
+    }
+    if show("stats") {
+        let s: &Stats = &st.stats;
+        let _ = write!(
+            out,
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\n\r\n",
+            s.connections_received,
+            s.commands_processed,
+            s.net_input_bytes,
+            s.net_output_bytes,
+            s.rejected_connections,
+            s.expired_keys,
+            s.keyspace_hits,
+            s.keyspace_misses,
+        );
+    }
+    if show("replication") {
+        out.push_str(
+            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n\r\n",
+        );
+    }
+    if show("cpu") {
+        let (user, sys) = cpu_seconds();
+        let _ = write!(
+            out,
+            "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n\r\n"
+        );
+    }
+    if show("keyspace") {
+        out.push_str("# Keyspace\r\n");
+        for db in 0..ferry_store::DATABASES {
+            let keys = ctx.store.dbsize(db);
+            if keys > 0 {
+                let _ = write!(
+                    out,
+                    "db{db}:keys={keys},expires={},avg_ttl=0\r\n",
+                    ctx.store.expires_count(db)
+                );
+            }
+        }
+        out.push_str("\r\n");
+    }
+    // Redis ends the text without the final blank line.
+    while out.ends_with("\r\n\r\n") {
+        out.truncate(out.len() - 2);
+    }
+    Ok(Reply::Verbatim("txt", Bytes::from(out)))
+}
+
+fn human_bytes(n: u64) -> String {
+    let units = ["B", "K", "M", "G", "T"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n}B")
+    } else {
+        format!("{v:.2}{}", units[u])
+    }
+}
+
+/// Resident set size from /proc (0 where there is none).
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+/// User and system CPU seconds of this process from /proc.
+fn cpu_seconds() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
+    (ticks(11), ticks(12))
+}
+
+fn config_get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for pattern in &argv[2..] {
+        for (k, v) in ctx.server.config.matching(pattern) {
+            if !pairs.iter().any(|(n, _)| n == k) {
+                pairs.push((k.to_string(), v.to_string()));
+            }
+        }
+    }
+    Ok(Reply::Map(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (Reply::bulk(k), Reply::bulk(v)))
+            .collect(),
+    ))
+}
+
+fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let args = &argv[2..];
+    if args.len() % 2 != 0 {
+        return Err(err(
+            "ERR wrong number of arguments for 'config|set' command",
+        ));
+    }
+    // Validate every pair first: CONFIG SET is all or nothing.
+    let mut checked = Vec::new();
+    for pair in args.chunks(2) {
+        let name = String::from_utf8_lossy(&pair[0]);
+        let value = String::from_utf8_lossy(&pair[1]);
+        let (name, value) = ctx
+            .server
+            .config
+            .check(&name, &value)
+            .map_err(|e: ConfigSetError| err(e.message()))?;
+        if checked.iter().any(|(n, _): &(String, String)| *n == name) {
+            return Err(err(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+            )));
+        }
+        checked.push((name, value));
+    }
+    for (name, value) in checked {
+        if name == "appendfsync" {
+            if let Some(d) = Durability::parse(&value) {
+                ctx.store.set_durability(d)?;
+            }
+        }
+        ctx.server.config.set(name, value);
+    }
+    Ok(Reply::OK)
+}
+
+fn config_resetstat(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    ctx.server.stats = Stats::default();
+    Ok(Reply::OK)
+}
+
+fn config_rewrite(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Err(err("ERR The server is running without a config file"))
+}
+
+fn config_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        "CONFIG",
+        &[
+            "GET <pattern> [<pattern> ...]",
+            "    Return parameters matching the glob-like patterns and their values.",
+            "SET <directive> <value> [<directive> <value> ...]",
+            "    Set the configuration directives to the values given.",
+            "RESETSTAT",
+            "    Reset the statistics reported by INFO.",
+            "REWRITE",
+            "    Not available: ferry reads its settings from flags and ferry.toml.",
+        ],
+    ))
+}
+
+/// COMMAND with no argument lists every command; with one, runs the subcommand.
+fn command_list_all(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() == 1 {
+        let mut all: Vec<_> = CommandTable::get().all().collect();
+        all.sort_by_key(|c| c.name);
+        return Ok(Reply::Array(all.into_iter().map(command_entry).collect()));
+    }
+    let name = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
+    let Some(sub) = COMMAND_SUBS.iter().find(|s| s.name == name) else {
+        return Err(err(format!(
+            "ERR unknown subcommand '{}'. Try COMMAND HELP.",
+            String::from_utf8_lossy(&argv[1])
+        )));
+    };
+    let argc = argv.len() as i32;
+    let ok = if sub.arity >= 0 {
+        argc == sub.arity
+    } else {
+        argc >= -sub.arity
+    };
+    if !ok {
+        return Err(err(format!(
+            "ERR wrong number of arguments for 'command|{name}' command"
+        )));
+    }
+    (sub.handler)(ctx, argv)
+}
+
+fn flags_reply(flags: &[&'static str]) -> Reply {
+    Reply::Set(flags.iter().map(|f| Reply::status(f)).collect())
+}
+
+/// One COMMAND INFO entry: name, arity, flags, first key, last key, step,
+/// ACL categories, tips, key specs, subcommands.
+fn command_entry(c: &'static CommandSpec) -> Reply {
+    entry_named(c, c.name.to_string())
+}
+
+fn entry_named(c: &'static CommandSpec, name: String) -> Reply {
+    let subs = c
+        .subcommands
+        .iter()
+        .map(|s| entry_named(s, format!("{}|{}", c.name, s.name)))
+        .collect();
+    Reply::Array(vec![
+        Reply::bulk(name),
+        Reply::Integer(c.arity as i64),
+        flags_reply(c.flags),
+        Reply::Integer(c.keys.0 as i64),
+        Reply::Integer(c.keys.1 as i64),
+        Reply::Integer(c.keys.2 as i64),
+        flags_reply(c.acl),
+        Reply::Set(vec![]),
+        Reply::Array(vec![]),
+        Reply::Array(subs),
+    ])
+}
+
+fn command_count(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(Reply::Integer(CommandTable::get().len() as i64))
+}
+
+fn command_info(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let table = CommandTable::get();
+    if argv.len() == 2 {
+        let mut all: Vec<_> = table.all().collect();
+        all.sort_by_key(|c| c.name);
+        return Ok(Reply::Array(all.into_iter().map(command_entry).collect()));
+    }
+    Ok(Reply::Array(
+        argv[2..]
+            .iter()
+            .map(|n| {
+                table
+                    .lookup(n)
+                    .map(command_entry)
+                    .unwrap_or(Reply::NullArray)
+            })
+            .collect(),
+    ))
+}
+
+/// COMMAND DOCS: ferry documents each command by its group and arity; the
+/// full Redis documentation (summaries, arguments) is not reproduced.
+fn command_docs(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let table = CommandTable::get();
+    let specs: Vec<&'static CommandSpec> = if argv.len() == 2 {
+        let mut all: Vec<_> = table.all().collect();
+        all.sort_by_key(|c| c.name);
+        all
+    } else {
+        argv[2..].iter().filter_map(|n| table.lookup(n)).collect()
+    };
+    Ok(Reply::Map(
+        specs
+            .into_iter()
+            .map(|c| {
+                let group = c
+                    .acl
+                    .iter()
+                    .find(|a| {
+                        !matches!(
+                            **a,
+                            "@read" | "@write" | "@fast" | "@slow" | "@dangerous" | "@admin"
+                        )
+                    })
+                    .map(|a| a.trim_start_matches('@'))
+                    .unwrap_or("server");
+                (
+                    Reply::bulk(c.name),
+                    Reply::Map(vec![
+                        (
+                            Reply::bulk("summary"),
+                            Reply::bulk(format!("{} command", c.name.to_ascii_uppercase())),
+                        ),
+                        (Reply::bulk("since"), Reply::bulk("1.0.0")),
+                        (Reply::bulk("group"), Reply::bulk(group.to_string())),
+                        (Reply::bulk("complexity"), Reply::bulk("")),
+                    ]),
+                )
+            })
+            .collect(),
+    ))
+}
+
+fn command_list(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut filter: Option<(bool, String)> = None;
+    if argv.len() > 2 {
+        if argv.len() != 5 || !is(&argv[2], "filterby") {
+            return Err(err(SYNTAX));
+        }
+        let value = String::from_utf8_lossy(&argv[4]).into_owned();
+        if is(&argv[3], "pattern") {
+            filter = Some((true, value));
+        } else if is(&argv[3], "aclcat") {
+            filter = Some((false, value));
+        } else if is(&argv[3], "module") {
+            return Ok(Reply::Array(vec![]));
+        } else {
+            return Err(err(SYNTAX));
+        }
+    }
+    let mut names: Vec<&str> = CommandTable::get()
+        .all()
+        .filter(|c| match &filter {
+            None => true,
+            Some((true, p)) => ferry_store::glob::glob_match(p.as_bytes(), c.name.as_bytes(), true),
+            Some((false, cat)) => c
+                .acl
+                .iter()
+                .any(|a| a.trim_start_matches('@').eq_ignore_ascii_case(cat)),
+        })
+        .map(|c| c.name)
+        .collect();
+    names.sort_unstable();
+    Ok(Reply::Array(names.into_iter().map(Reply::bulk).collect()))
+}
+
+fn command_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all commands.",
+            "COUNT",
+            "    Return the number of commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about commands.",
+            "INFO [<command-name> ...]",
+            "    Return details about the named commands, or all of them.",
+            "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+            "    Return the names of the commands, optionally filtered.",
+        ],
+    ))
+}
+
+fn time(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let _ = &ctx.client;
+    Ok(Reply::Array(vec![
+        Reply::bulk(now.as_secs().to_string()),
+        Reply::bulk(now.subsec_micros().to_string()),
+    ]))
+}
+
+fn lastsave(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(Reply::Integer(ctx.server.lastsave))
+}
+
+/// SAVE and BGSAVE checkpoint the write-ahead log into the database file.
+fn save(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    ctx.store.checkpoint()?;
+    ctx.server.lastsave = ferry_store::unix_ms() / 1000;
+    Ok(Reply::OK)
+}
+
+fn bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() > 2 || (argv.len() == 2 && !is(&argv[1], "schedule")) {
+        return Err(err(SYNTAX));
+    }
+    ctx.store.checkpoint()?;
+    ctx.server.lastsave = ferry_store::unix_ms() / 1000;
+    Ok(Reply::status("Background saving started"))
+}
+
+fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut mode = ShutdownMode::Save;
+    for a in &argv[1..] {
+        if is(a, "nosave") {
+            mode = ShutdownMode::NoSave;
+        } else if is(a, "save") {
+            mode = ShutdownMode::Save;
+        } else if is(a, "now") || is(a, "force") {
+        } else if is(a, "abort") {
+            return Err(err("ERR No shutdown in progress."));
+        } else {
+            return Err(err(SYNTAX));
+        }
+    }
+    log::info!("user requested shutdown...");
+    ctx.server.shutdown = Some(mode);
+    ctx.client.close_after_reply = true;
+    // Like Redis, a successful SHUTDOWN closes the connection without a reply.
+    Ok(Reply::NoReply)
+}

@@ -1,0 +1,219 @@
+//! Server settings: the startup configuration and the runtime parameter table
+//! behind CONFIG GET/SET.
+
+use crate::config_defaults::REDIS_DEFAULTS;
+use ferry_store::Durability;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// What `ferry serve` is started with.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub bind: Vec<IpAddr>,
+    pub port: u16,
+    pub data: PathBuf,
+    pub durability: Durability,
+    pub requirepass: Option<String>,
+    /// SQLite page cache, MiB.
+    pub cache_mb: u32,
+    pub maxclients: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: vec![IpAddr::from([127, 0, 0, 1])],
+            port: 6379,
+            data: PathBuf::from("ferry.db"),
+            durability: Durability::Everysec,
+            requirepass: None,
+            cache_mb: 64,
+            maxclients: 10000,
+        }
+    }
+}
+
+/// Parameters that cannot change at runtime (Redis's immutable configs plus
+/// ferry's own storage location).
+const IMMUTABLE: &[&str] = &[
+    "daemonize",
+    "databases",
+    "dir",
+    "dbfilename",
+    "io-threads",
+    "supervised",
+    "pidfile",
+    "logfile",
+    "bind",
+    "port",
+    "unixsocket",
+    "syslog-enabled",
+    "cluster-enabled",
+];
+
+/// The CONFIG GET/SET table: every Redis 7.0 parameter by name, holding its
+/// current value as text.
+#[derive(Clone, Debug)]
+pub struct ConfigTable {
+    values: BTreeMap<String, String>,
+}
+
+/// Why CONFIG SET refused a parameter, with Redis's wording.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConfigSetError {
+    Unknown(String),
+    Immutable(String),
+    Invalid { name: String, reason: &'static str },
+}
+
+impl ConfigTable {
+    pub fn new(cfg: &ServerConfig) -> ConfigTable {
+        let mut values: BTreeMap<String, String> = REDIS_DEFAULTS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let dir = cfg
+            .data
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| ".".into());
+        let file = cfg
+            .data
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let bind = cfg
+            .bind
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        for (k, v) in [
+            ("port", cfg.port.to_string()),
+            ("bind", bind),
+            ("dir", dir),
+            ("dbfilename", file),
+            ("requirepass", cfg.requirepass.clone().unwrap_or_default()),
+            ("appendfsync", cfg.durability.as_str().to_string()),
+            ("appendonly", "no".into()),
+            ("save", String::new()),
+            ("databases", ferry_store::DATABASES.to_string()),
+            ("daemonize", "no".into()),
+            ("protected-mode", "yes".into()),
+            ("notify-keyspace-events", String::new()),
+            ("maxclients", cfg.maxclients.to_string()),
+            ("pidfile", String::new()),
+            ("logfile", String::new()),
+            ("unixsocket", String::new()),
+            ("appendfilename", "appendonly.aof".into()),
+            ("appenddirname", "appendonlydir".into()),
+            ("masterauth", String::new()),
+            ("masteruser", String::new()),
+        ] {
+            values.insert(k.to_string(), v);
+        }
+        ConfigTable { values }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(|s| s.as_str())
+    }
+
+    /// Every (name, value) whose name matches the glob `pattern`.
+    pub fn matching(&self, pattern: &[u8]) -> Vec<(&str, &str)> {
+        self.values
+            .iter()
+            .filter(|(k, _)| ferry_store::glob::glob_match(pattern, k.as_bytes(), true))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
+    /// Validates one assignment without applying it; returns the canonical
+    /// parameter name and value.
+    pub fn check(&self, name: &str, value: &str) -> Result<(String, String), ConfigSetError> {
+        let name = name.to_ascii_lowercase();
+        let Some(current) = self.values.get(&name) else {
+            return Err(ConfigSetError::Unknown(name));
+        };
+        if IMMUTABLE.contains(&name.as_str()) {
+            return Err(ConfigSetError::Immutable(name));
+        }
+        let value = match name.as_str() {
+            "appendfsync" => Durability::parse(value)
+                .map(|d| d.as_str().to_string())
+                .ok_or(ConfigSetError::Invalid {
+                    name: name.clone(),
+                    reason: "argument(s) must be one of the following: always, everysec, no",
+                })?,
+            _ if current == "yes" || current == "no" => match value.to_ascii_lowercase().as_str() {
+                v @ ("yes" | "no") => v.to_string(),
+                _ => {
+                    return Err(ConfigSetError::Invalid {
+                        name,
+                        reason: "argument must be 'yes' or 'no'",
+                    })
+                }
+            },
+            _ if !current.is_empty() && current.parse::<i64>().is_ok() => {
+                match parse_memory(value) {
+                    Some(n) => n.to_string(),
+                    None => {
+                        return Err(ConfigSetError::Invalid {
+                            name,
+                            reason: "argument couldn't be parsed into an integer",
+                        })
+                    }
+                }
+            }
+            _ => value.to_string(),
+        };
+        Ok((name, value))
+    }
+
+    pub fn set(&mut self, name: String, value: String) {
+        self.values.insert(name, value);
+    }
+}
+
+/// An integer with an optional memory unit (`100mb`, `1gb`, `5k`), as
+/// Redis's `memtoull` reads them.
+fn parse_memory(s: &str) -> Option<i64> {
+    let lower = s.to_ascii_lowercase();
+    let units: [(&str, i64); 8] = [
+        ("kb", 1024),
+        ("mb", 1024 * 1024),
+        ("gb", 1024 * 1024 * 1024),
+        ("k", 1000),
+        ("m", 1000 * 1000),
+        ("g", 1000 * 1000 * 1000),
+        ("b", 1),
+        ("", 1),
+    ];
+    for (suffix, mul) in units {
+        if let Some(num) = lower.strip_suffix(suffix) {
+            if let Ok(n) = num.parse::<i64>() {
+                return n.checked_mul(mul);
+            }
+        }
+    }
+    None
+}
+
+impl ConfigSetError {
+    /// The error reply Redis 7.0 gives.
+    pub fn message(&self) -> String {
+        match self {
+            ConfigSetError::Unknown(n) => format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{n}'"
+            ),
+            ConfigSetError::Immutable(n) => format!(
+                "ERR CONFIG SET failed (possibly related to argument '{n}') - can't set immutable config"
+            ),
+            ConfigSetError::Invalid { name, reason } => format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+            ),
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! One client connection: read bytes, decode whole commands, hand each
+//! pipelined batch to the executor, write the replies back.
+
+use crate::executor::{BatchReply, Job, Shared};
+use bytes::BytesMut;
+use ferry_resp::{decode_command, Limits};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{oneshot, Notify};
+
+/// Commands handed over in one batch at most; a longer pipeline is cut into
+/// several batches so replies start flowing and memory stays bounded.
+const MAX_BATCH: usize = 1024;
+
+pub async fn serve_connection(
+    mut stream: TcpStream,
+    id: u64,
+    jobs: Sender<Job>,
+    shared: Arc<Shared>,
+    limits: Limits,
+) {
+    let (Ok(addr), Ok(laddr)) = (stream.peer_addr(), stream.local_addr()) else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let kill = Arc::new(Notify::new());
+    if jobs
+        .send(Job::Connect {
+            id,
+            addr,
+            laddr,
+            kill: kill.clone(),
+        })
+        .is_err()
+    {
+        return;
+    }
+    let mut limits = limits;
+    limits.unauthenticated = shared.auth_required.load(Ordering::Relaxed);
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    'conn: loop {
+        // Run every complete command already buffered.
+        loop {
+            let before = buf.len();
+            let mut cmds = Vec::new();
+            let mut protocol_error = None;
+            while cmds.len() < MAX_BATCH {
+                match decode_command(&mut buf, &limits) {
+                    Ok(Some(argv)) if argv.is_empty() => continue,
+                    Ok(Some(argv)) => cmds.push(argv),
+                    Ok(None) => break,
+                    Err(e) => {
+                        protocol_error = Some(e);
+                        break;
+                    }
+                }
+            }
+            let full = cmds.len() == MAX_BATCH;
+            if !cmds.is_empty() {
+                let (tx, rx) = oneshot::channel();
+                let job = Job::Batch {
+                    id,
+                    cmds,
+                    input_bytes: before - buf.len(),
+                    reply: tx,
+                };
+                if jobs.send(job).is_err() {
+                    break 'conn;
+                }
+                let Ok(BatchReply {
+                    bytes,
+                    close,
+                    authenticated,
+                }) = rx.await
+                else {
+                    break 'conn;
+                };
+                limits.unauthenticated = !authenticated;
+                if stream.write_all(&bytes).await.is_err() || close {
+                    break 'conn;
+                }
+            }
+            if let Some(e) = protocol_error {
+                log::debug!("client {addr}: {e}, closing");
+                let _ = stream.write_all(format!("-ERR {e}\r\n").as_bytes()).await;
+                break 'conn;
+            }
+            if !full {
+                break;
+            }
+        }
+        tokio::select! {
+            read = stream.read_buf(&mut buf) => match read {
+                Ok(0) | Err(_) => break 'conn,
+                Ok(_) => {}
+            },
+            _ = kill.notified() => break 'conn,
+        }
+    }
+    let _ = jobs.send(Job::Disconnect { id });
+}

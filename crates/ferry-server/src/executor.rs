@@ -1,0 +1,299 @@
+//! The executor: one thread that owns the store and runs every command, one
+//! at a time, in arrival order (Redis's model).
+//!
+//! Connections send whole pipelined batches as [`Job::Batch`]. The executor
+//! runs as many queued jobs as are waiting (up to a bound) inside one SQLite
+//! transaction, commits once, and only then sends the replies: a reply that
+//! acknowledges a write always follows the commit of that write (group
+//! commit). Between groups it runs the expiry sweep.
+
+use crate::client::ClientState;
+use crate::cmd::{self, Ctx};
+use crate::state::{ServerState, ShutdownMode};
+use bytes::{Bytes, BytesMut};
+use ferry_resp::{Protocol, Reply};
+use ferry_store::Store;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, Notify};
+
+/// Work for the executor.
+pub enum Job {
+    Connect {
+        id: u64,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+        kill: Arc<Notify>,
+    },
+    Batch {
+        id: u64,
+        cmds: Vec<Vec<Bytes>>,
+        input_bytes: usize,
+        reply: oneshot::Sender<BatchReply>,
+    },
+    Disconnect {
+        id: u64,
+    },
+    /// SIGINT/SIGTERM: commit, checkpoint and stop, as SHUTDOWN does.
+    Shutdown,
+}
+
+/// The encoded replies of one batch.
+pub struct BatchReply {
+    pub bytes: Bytes,
+    /// Close the connection after writing `bytes`.
+    pub close: bool,
+    /// Whether the client is authenticated now (decoder limits depend on it).
+    pub authenticated: bool,
+}
+
+/// Most commands run in one group before a commit is forced.
+const GROUP_MAX_COMMANDS: usize = 2048;
+/// Longest a group may run before its commit is forced.
+const GROUP_MAX_TIME: Duration = Duration::from_millis(20);
+/// How often the background expiry sweep runs (Redis's hz 10).
+const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
+const SWEEP_BATCH: usize = 200;
+/// When the WAL outgrows this, the executor checkpoints it itself: under a
+/// constant write load the background checkpointer may never catch up with
+/// the end of the log, and the log only restarts once it has.
+const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Shared with the listener and the fsync thread.
+pub struct Shared {
+    /// Bumped after each commit that wrote (the everysec syncer reads it).
+    pub write_epoch: AtomicU64,
+    /// Set when SHUTDOWN ran; the listener stops accepting.
+    pub shutdown: Notify,
+    /// Whether new connections start unauthenticated (requirepass is set).
+    pub auth_required: std::sync::atomic::AtomicBool,
+    pub connected: AtomicU64,
+}
+
+pub struct Executor {
+    store: Store,
+    state: ServerState,
+    rx: Receiver<Job>,
+    shared: Arc<Shared>,
+    pending: Vec<(oneshot::Sender<BatchReply>, BatchReply)>,
+    last_sweep: Instant,
+}
+
+impl Executor {
+    pub fn new(store: Store, state: ServerState, rx: Receiver<Job>, shared: Arc<Shared>) -> Self {
+        Executor {
+            store,
+            state,
+            rx,
+            shared,
+            pending: Vec::new(),
+            last_sweep: Instant::now(),
+        }
+    }
+
+    /// Runs until every sender is gone or SHUTDOWN ran.
+    pub fn run(mut self) {
+        loop {
+            let job = match self.rx.recv_timeout(SWEEP_INTERVAL) {
+                Ok(job) => Some(job),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            if let Err(e) = self.store.begin() {
+                log::error!("cannot begin a transaction: {e}");
+            }
+            if let Some(job) = job {
+                let group_start = Instant::now();
+                let mut commands = self.handle(job);
+                while commands < GROUP_MAX_COMMANDS && group_start.elapsed() < GROUP_MAX_TIME {
+                    match self.rx.try_recv() {
+                        Ok(job) => commands += self.handle(job),
+                        Err(_) => break,
+                    }
+                }
+            }
+            if self.last_sweep.elapsed() >= SWEEP_INTERVAL {
+                self.sweep();
+                self.commit_and_reply();
+                self.bound_wal();
+            } else {
+                self.commit_and_reply();
+            }
+            if let Some(mode) = self.state.shutdown {
+                self.finish(mode);
+                return;
+            }
+        }
+        self.finish(ShutdownMode::Save);
+    }
+
+    fn commit_and_reply(&mut self) {
+        let epoch = self.store.write_epoch();
+        if let Err(e) = self.store.commit() {
+            // Nothing in this group is durable: no command may be acknowledged.
+            log::error!(
+                "commit failed, {} batches get an error: {e}",
+                self.pending.len()
+            );
+            let msg = Reply::error(format!("ERR storage commit failed: {e}"));
+            for (tx, mut reply) in self.pending.drain(..) {
+                let mut out = BytesMut::new();
+                msg.encode(Protocol::Resp2, &mut out);
+                reply.bytes = out.freeze();
+                reply.close = true;
+                let _ = tx.send(reply);
+            }
+            return;
+        }
+        if self.store.write_epoch() != epoch {
+            self.shared
+                .write_epoch
+                .store(self.store.write_epoch(), Ordering::Release);
+        }
+        for (tx, reply) in self.pending.drain(..) {
+            self.state.stats.net_output_bytes += reply.bytes.len() as u64;
+            let _ = tx.send(reply);
+        }
+    }
+
+    /// Handles one job; returns how many commands it ran.
+    fn handle(&mut self, job: Job) -> usize {
+        match job {
+            Job::Connect {
+                id,
+                addr,
+                laddr,
+                kill,
+            } => {
+                let authenticated = self.state.requirepass().is_none();
+                self.state.stats.connections_received += 1;
+                self.state
+                    .clients
+                    .insert(id, ClientState::new(id, addr, laddr, kill, authenticated));
+                0
+            }
+            Job::Disconnect { id } => {
+                self.state.clients.remove(&id);
+                0
+            }
+            Job::Shutdown => {
+                self.state.shutdown = Some(ShutdownMode::Save);
+                0
+            }
+            Job::Batch {
+                id,
+                cmds,
+                input_bytes,
+                reply,
+            } => {
+                let Some(mut client) = self.state.clients.remove(&id) else {
+                    return 0;
+                };
+                self.state.stats.net_input_bytes += input_bytes as u64;
+                let mut out = BytesMut::with_capacity(64 * cmds.len());
+                let n = cmds.len();
+                for argv in &cmds {
+                    let r = self.execute(&mut client, argv);
+                    r.encode(client.protocol, &mut out);
+                    if client.close_after_reply {
+                        break;
+                    }
+                }
+                let batch = BatchReply {
+                    bytes: out.freeze(),
+                    close: client.close_after_reply,
+                    authenticated: client.authenticated,
+                };
+                self.state.clients.insert(id, client);
+                self.pending.push((reply, batch));
+                n
+            }
+        }
+    }
+
+    /// Runs one command for `client`.
+    fn execute(&mut self, client: &mut ClientState, argv: &[Bytes]) -> Reply {
+        if argv.is_empty() {
+            return Reply::NullArray;
+        }
+        let (spec, full_name) = match cmd::resolve(argv) {
+            Ok(found) => found,
+            Err(reply) => return reply,
+        };
+        if !client.authenticated && !spec.has_flag("no_auth") {
+            return Reply::error("NOAUTH Authentication required.");
+        }
+        client.last_active = Instant::now();
+        client.last_cmd = full_name;
+        self.state.stats.commands_processed += 1;
+        self.store.set_now(ferry_store::unix_ms());
+        let mut ctx = Ctx {
+            store: &mut self.store,
+            client,
+            server: &mut self.state,
+        };
+        let reply = match (spec.handler)(&mut ctx, argv) {
+            Ok(reply) => reply,
+            Err(e) => e.into_reply(),
+        };
+        self.shared
+            .auth_required
+            .store(self.state.requirepass().is_some(), Ordering::Relaxed);
+        let expired = self.store.take_expired();
+        self.state.stats.expired_keys += expired.len() as u64;
+        reply
+    }
+
+    /// The active expiry cycle: removes expired keys in small batches,
+    /// repeating while most of a batch was due (as Redis's cycle does).
+    fn sweep(&mut self) {
+        self.last_sweep = Instant::now();
+        self.store.set_now(ferry_store::unix_ms());
+        let started = Instant::now();
+        loop {
+            match self.store.sweep_expired(SWEEP_BATCH) {
+                Ok(n) => {
+                    self.state.stats.expired_keys += self.store.take_expired().len() as u64;
+                    if n < SWEEP_BATCH / 4 || started.elapsed() > Duration::from_millis(25) {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    log::error!("expiry sweep failed: {e}");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn bound_wal(&mut self) {
+        if self.store.wal_bytes() > WAL_LIMIT_BYTES {
+            log::info!(
+                "write-ahead log over {} MiB, checkpointing",
+                WAL_LIMIT_BYTES >> 20
+            );
+            if let Err(e) = self.store.checkpoint_passive() {
+                log::warn!("checkpoint failed: {e}");
+            }
+        }
+    }
+
+    fn finish(&mut self, mode: ShutdownMode) {
+        if let Err(e) = self.store.commit() {
+            log::error!("final commit failed: {e}");
+        }
+        if mode == ShutdownMode::Save {
+            if let Err(e) = self.store.checkpoint() {
+                log::error!("final checkpoint failed: {e}");
+            }
+        }
+        for client in self.state.clients.values() {
+            client.kill.notify_one();
+        }
+        self.shared.shutdown.notify_one();
+        log::info!("ferry is now ready to exit, bye bye...");
+    }
+}
