@@ -339,4 +339,6 @@ if [ "$RSS_KEYS" -gt 0 ]; then
     done
     echo
 fi
+echo "Load average after the run: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') (well above 1 on 2 CPUs means something else competed for the CPUs)."
+echo
 log "done"
