@@ -1,0 +1,344 @@
+#!/usr/bin/env bash
+# Throughput and memory of `ferry serve` next to a real redis-server, on this
+# machine, in the same run. Prints Markdown ready to paste into
+# docs/benchmarks.md (progress goes to stderr).
+#
+#   bash bench/server.sh                      # defaults below
+#   N=50000 PIPELINES=1 bash bench/server.sh  # quicker
+#   TESTS=set,get,lpush,lpop bash bench/server.sh
+#
+# Environment:
+#   N            requests per test (default 200000)
+#   TESTS        redis-benchmark tests, comma separated (default set,get,incr,mset)
+#   PIPELINES    pipeline depths, space separated (default "1 16")
+#   CLIENTS      parallel connections (default 50)
+#   KEYSPACE     -r keyspace for random keys (default 100000)
+#   DURABILITY   ferry --durability (default everysec, ferry's default)
+#   RSS_KEYS     keys loaded for the memory measurement (default 1000000; 0 skips it)
+#   RSS_VALUE    value stored under every key of the memory load (default xxx, 3 bytes
+#                like redis-benchmark's default -d 3)
+#   SKIP_BUILD=1 do not run cargo; use FERRY_BIN (default $CARGO_TARGET_DIR/release/ferry)
+#   RUN_TIMEOUT  seconds before one redis-benchmark run is abandoned (default 600)
+#   KEEP_TMP=1   keep the temporary directory (server logs, data files)
+#
+# Network: only the two servers this script starts, on 127.0.0.1, on free
+# random ports. Only processes started here are stopped (by pid).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+N="${N:-200000}"
+TESTS="${TESTS:-set,get,incr,mset}"
+PIPELINES="${PIPELINES:-1 16}"
+CLIENTS="${CLIENTS:-50}"
+KEYSPACE="${KEYSPACE:-100000}"
+DURABILITY="${DURABILITY:-everysec}"
+RSS_KEYS="${RSS_KEYS:-1000000}"
+RSS_VALUE="${RSS_VALUE:-xxx}"
+RUN_TIMEOUT="${RUN_TIMEOUT:-600}"
+HOST=127.0.0.1
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+# --- prerequisites ------------------------------------------------------------
+missing=()
+for tool in redis-server redis-cli redis-benchmark; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    die "missing: ${missing[*]}. Install them with:
+    sudo apt-get update && sudo apt-get install -y redis-server redis-tools
+(Debian/Ubuntu: redis-server provides redis-server, redis-tools provides redis-cli and redis-benchmark)"
+fi
+for tool in timeout awk; do
+    command -v "$tool" >/dev/null 2>&1 || die "missing: $tool (coreutils / awk)"
+done
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    command -v cargo >/dev/null 2>&1 || die "cargo not found; install Rust (https://rustup.rs) or set SKIP_BUILD=1 FERRY_BIN=/path/to/ferry"
+    log "cargo build --release -p ferry"
+    cargo build --release -p ferry >&2
+fi
+FERRY_BIN="${FERRY_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/ferry}"
+[ -x "$FERRY_BIN" ] || die "ferry binary not found at $FERRY_BIN (build it, or set FERRY_BIN)"
+
+# --- process bookkeeping ------------------------------------------------------
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")"
+PIDS=()
+
+stop_pid() {
+    local pid="$1" i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "pid $pid did not stop in 10 s; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
+        stop_pid "$pid"
+    done
+    if [ "${KEEP_TMP:-0}" = 1 ]; then
+        log "kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_in_use() {
+    # A successful connect means something listens there.
+    (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+random_free_port() {
+    local p i
+    for i in $(seq 1 50); do
+        p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+        port_in_use "$p" || { echo "$p"; return 0; }
+    done
+    die "no free port found on $HOST"
+}
+
+cli() { # cli PORT ARGS... (bounded: never waits more than 5 s)
+    local port="$1"; shift
+    timeout 5 redis-cli -h "$HOST" -p "$port" "$@"
+}
+
+wait_ping() { # wait_ping NAME PID PORT LOG
+    local name="$1" pid="$2" port="$3" logf="$4" i
+    for i in $(seq 1 300); do # 30 s
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "$name exited during startup; last lines of $logf:"
+            tail -n 20 "$logf" >&2 || true
+            return 1
+        fi
+        if [ "$(cli "$port" ping 2>/dev/null)" = PONG ]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    log "$name (pid $pid) did not answer PING on $HOST:$port within 30 s; last lines of $logf:"
+    tail -n 20 "$logf" >&2 || true
+    return 1
+}
+
+# start_server KIND DIR -> sets SERVER_PID and SERVER_PORT. KIND is redis or ferry.
+start_server() {
+    local kind="$1" dir="$2" attempt port pid logf
+    mkdir -p "$dir"
+    logf="$dir/$kind.log"
+    for attempt in 1 2 3; do
+        port="$(random_free_port)"
+        [ -n "$port" ] || die "no free port found on $HOST"
+        case "$kind" in
+            redis)
+                redis-server --bind "$HOST" --port "$port" --save "" --appendonly no \
+                    --daemonize no --dir "$dir" --logfile "$logf" &
+                ;;
+            ferry)
+                "$FERRY_BIN" serve --bind "$HOST" --port "$port" --data "$dir/ferry.db" \
+                    --durability "$DURABILITY" >"$logf" 2>&1 &
+                ;;
+        esac
+        pid=$!
+        PIDS+=("$pid")
+        if wait_ping "$kind" "$pid" "$port" "$logf"; then
+            SERVER_PID="$pid"
+            SERVER_PORT="$port"
+            log "$kind up: pid $pid, $HOST:$port"
+            return 0
+        fi
+        stop_pid "$pid"
+        log "$kind failed to start on port $port (attempt $attempt/3)"
+    done
+    die "could not start $kind; see the log above"
+}
+
+# --- header -------------------------------------------------------------------
+cpu_model="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)"
+[ -n "$cpu_model" ] || cpu_model="$(uname -m)"
+mem_total="$(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo 2>/dev/null || echo '?')"
+ferry_rev="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+rustc_v="$(rustc --version 2>/dev/null || echo 'rustc ?')"
+redis_v="$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')"
+
+BENCH_CMD="redis-benchmark -h $HOST -p PORT -c $CLIENTS -r $KEYSPACE -n $N -t TEST -P PIPELINE -q --csv"
+
+cat <<EOF
+## Run of $(date -u '+%Y-%m-%d %H:%M UTC')
+
+- Machine: $(nproc) CPUs ($cpu_model), $mem_total RAM, $(uname -srm)
+- redis-server $redis_v; ferry $ferry_rev (release build, $rustc_v)
+- Client and both servers on the same machine, over loopback; load average before the run: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
+- Commands (\`bench/server.sh\` with N=$N TESTS=$TESTS PIPELINES="$PIPELINES" CLIENTS=$CLIENTS KEYSPACE=$KEYSPACE):
+
+\`\`\`sh
+redis-server --bind $HOST --port PORT --save "" --appendonly no
+ferry serve --bind $HOST --port PORT --data TMPDIR/ferry.db --durability $DURABILITY
+# for each pipeline depth: FLUSHALL, then one run per test, in this order: ${TESTS//,/ }
+$BENCH_CMD
+\`\`\`
+
+EOF
+
+# --- throughput ---------------------------------------------------------------
+start_server redis "$TMP/redis"
+REDIS_PORT="$SERVER_PORT"
+start_server ferry "$TMP/ferry"
+FERRY_PORT="$SERVER_PORT"
+
+RESULTS="$TMP/results.tsv" # server \t pipeline \t test-name \t rps-or-error
+: >"$RESULTS"
+
+# bench_one SERVER PORT PIPELINE TEST
+bench_one() {
+    local server="$1" port="$2" pipeline="$3" t="$4" out err rc
+    out="$TMP/out.csv"; err="$TMP/err.txt"
+    log "$server: -P $pipeline -t $t"
+    set +e
+    timeout "$RUN_TIMEOUT" redis-benchmark -h "$HOST" -p "$port" -c "$CLIENTS" -r "$KEYSPACE" \
+        -n "$N" -t "$t" -P "$pipeline" -q --csv >"$out" 2>"$err"
+    rc=$?
+    set -e
+    if [ "$rc" -eq 0 ] && grep -q '^"' "$out"; then
+        awk -F'","' -v s="$server" -v p="$pipeline" \
+            'NR > 1 && /^"/ { gsub(/"/, "", $1); gsub(/"/, "", $2); print s "\t" p "\t" $1 "\t" $2 }' \
+            "$out" >>"$RESULTS"
+    else
+        local why
+        if [ "$rc" -eq 124 ]; then
+            why="timeout after ${RUN_TIMEOUT}s"
+        else
+            why="$(tr -d '\r' <"$err" | grep -v '^$' | head -n 1 | sed 's/^Error from server: //' | cut -c1-70)"
+            [ -n "$why" ] || why="redis-benchmark exit $rc"
+        fi
+        log "$server -t $t -P $pipeline failed: $why"
+        printf '%s\t%s\t%s\t%s\n' "$server" "$pipeline" "$(echo "$t" | tr a-z A-Z)" "error: ${why//|//}" >>"$RESULTS"
+    fi
+}
+
+IFS=',' read -r -a TEST_LIST <<<"$TESTS"
+for pipeline in $PIPELINES; do
+    for server in redis ferry; do
+        if [ "$server" = redis ]; then port="$REDIS_PORT"; else port="$FERRY_PORT"; fi
+        cli "$port" flushall >/dev/null || log "$server: FLUSHALL failed"
+        for t in "${TEST_LIST[@]}"; do
+            bench_one "$server" "$port" "$pipeline" "$t"
+        done
+    done
+done
+
+# target TEST PIPELINE -> minimum ferry/redis ratio from the issue, or empty
+target_for() {
+    case "$1:$2" in
+        GET:1) echo 0.8 ;;
+        SET:1) echo 0.6 ;;
+        GET:16) echo 0.5 ;;
+        SET:16) echo 0.3 ;;
+        *) echo "" ;;
+    esac
+}
+
+fmt() { if [[ "$1" =~ ^[0-9.]+$ ]]; then awk -v x="$1" 'BEGIN { printf "%.0f", x }'; else printf '%s' "$1"; fi; }
+
+echo "### Throughput (requests/s, higher is better)"
+echo
+echo "| test | pipeline | redis-server req/s | ferry req/s | ferry/redis | target |"
+echo "|------|---------:|-------------------:|------------:|------------:|--------|"
+# Rows in the order redis-benchmark printed them, per pipeline.
+for pipeline in $PIPELINES; do
+    awk -F'\t' -v p="$pipeline" '$2 == p && !seen[$3]++ { print $3 }' "$RESULTS" | while IFS= read -r name; do
+        r="$(awk -F'\t' -v p="$pipeline" -v n="$name" '$1 == "redis" && $2 == p && $3 == n { print $4; exit }' "$RESULTS")"
+        f="$(awk -F'\t' -v p="$pipeline" -v n="$name" '$1 == "ferry" && $2 == p && $3 == n { print $4; exit }' "$RESULTS")"
+        [ -n "$r" ] || r="-"
+        [ -n "$f" ] || f="-"
+        ratio="-"
+        if [[ "$r" =~ ^[0-9.]+$ && "$f" =~ ^[0-9.]+$ ]]; then
+            ratio="$(awk -v a="$f" -v b="$r" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
+        fi
+        tgt="$(target_for "$name" "$pipeline")"
+        tcell=""
+        if [ -n "$tgt" ]; then
+            if [ "$ratio" = "-" ]; then
+                tcell="≥ $tgt: not measured"
+            elif awk -v a="$ratio" -v b="$tgt" 'BEGIN { exit !(a >= b) }'; then
+                tcell="≥ $tgt: met"
+            else
+                tcell="≥ $tgt: **missed**"
+            fi
+        fi
+        printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$pipeline" "$(fmt "$r")" "$(fmt "$f")" "$ratio" "$tcell"
+    done
+done
+echo
+
+# Stop the throughput servers before measuring memory on fresh ones.
+for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+PIDS=()
+
+# --- memory -------------------------------------------------------------------
+if [ "$RSS_KEYS" -gt 0 ]; then
+    LOAD="$TMP/load.resp"
+    log "writing $RSS_KEYS SET commands (key:0 .. key:$((RSS_KEYS - 1))) to $LOAD"
+    LC_ALL=C awk -v n="$RSS_KEYS" -v v="$RSS_VALUE" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            k = "key:" i
+            printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v
+        }
+    }' >"$LOAD"
+
+    echo "### Memory after loading $RSS_KEYS keys"
+    echo
+    echo "Fresh servers; keys \`key:0\` .. \`key:$((RSS_KEYS - 1))\`, value \`$RSS_VALUE\`, loaded with"
+    echo "\`redis-cli -h $HOST -p PORT --pipe < load.resp\` (one SET per key); VmRSS / VmHWM read"
+    echo "from /proc/PID/status 2 s after the load. Target: ferry VmRSS < 150 MB."
+    echo
+    echo "| server | DBSIZE | VmRSS | VmHWM (peak) | load time | data on disk |"
+    echo "|--------|-------:|------:|-------------:|----------:|-------------:|"
+    for server in redis ferry; do
+        start_server "$server" "$TMP/mem-$server"
+        pid="$SERVER_PID"; port="$SERVER_PORT"
+        log "$server: loading $RSS_KEYS keys with redis-cli --pipe"
+        t0="$(date +%s.%N)"
+        pipe_out="$(timeout "$RUN_TIMEOUT" redis-cli -h "$HOST" -p "$port" --pipe <"$LOAD" 2>&1 | tr -d '\r')" || true
+        t1="$(date +%s.%N)"
+        summary="$(printf '%s\n' "$pipe_out" | grep -E '^errors: ' | tail -n 1)"
+        [ -n "$summary" ] || summary="$(printf '%s\n' "$pipe_out" | tail -n 1)"
+        log "$server: $summary"
+        sleep 2
+        dbsize="$(cli "$port" dbsize 2>/dev/null || echo '?')"
+        rss="$(awk '/^VmRSS/ { printf "%.1f MB", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null || echo '?')"
+        hwm="$(awk '/^VmHWM/ { printf "%.1f MB", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null || echo '?')"
+        secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f s", b - a }')"
+        if [ "$server" = ferry ]; then
+            disk="$(du -cm "$TMP/mem-ferry"/ferry.db* 2>/dev/null | awk 'END { print $1 " MB (db + wal)" }')"
+            name="ferry"
+        else
+            disk="- (no persistence)"
+            name="redis-server"
+        fi
+        case "$summary" in
+            "errors: 0, replies: $RSS_KEYS") ;;
+            *) dbsize="$dbsize (load: $summary)" ;;
+        esac
+        printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$dbsize" "$rss" "$hwm" "$secs" "$disk"
+        stop_pid "$pid"
+    done
+    echo
+fi
+echo "Load average after the run: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') (well above 1 on 2 CPUs means something else competed for the CPUs)."
+echo
+log "done"
