@@ -61,11 +61,10 @@ impl KeyType {
     /// another key (`?1` = new id, `?2` = old id). Each collection type adds
     /// its table here.
     pub(crate) fn data_sql(self) -> (&'static str, &'static str) {
-        match self {
-            // Strings live inline in `keys`; types without a table yet
-            // cannot exist in a store.
-            _ => ("SELECT ?1 WHERE 0", "SELECT ?1, ?2 WHERE 0"),
-        }
+        // Strings live inline in `keys`, and types without a table cannot
+        // exist in a store yet: nothing to delete or copy.
+        let _ = self;
+        ("SELECT ?1 WHERE 0", "SELECT ?1, ?2 WHERE 0")
     }
 }
 
@@ -162,8 +161,7 @@ impl Store {
         ktype: KeyType,
         expire_at: Option<i64>,
         len: i64,
-        value: Option<&[u8]>,
-        enc: u8,
+        string: Option<(&[u8], u8)>,
     ) -> StoreResult<i64> {
         let id = self.next_id;
         self.record(Op::Insert {
@@ -173,8 +171,8 @@ impl Store {
             ktype,
             expire_at,
             len,
-            value: value.map(|v| v.to_vec()),
-            enc,
+            value: string.map(|(v, _)| v.to_vec()),
+            enc: string.map_or(0, |(_, e)| e),
         })?;
         Ok(id)
     }
@@ -187,8 +185,7 @@ impl Store {
         info: &KeyInfo,
         len: i64,
         ttl: Ttl,
-        value: Option<&[u8]>,
-        enc: u8,
+        string: Option<(&[u8], u8)>,
     ) -> StoreResult<()> {
         let expire_at = match ttl {
             Ttl::Keep => info.expire_at,
@@ -201,8 +198,8 @@ impl Store {
             had_expire: info.expire_at.is_some(),
             len,
             expire_at,
-            value: value.map(|v| v.to_vec()),
-            enc,
+            value: string.map(|(v, _)| v.to_vec()),
+            enc: string.map_or(0, |(_, e)| e),
         })
     }
 
@@ -328,8 +325,7 @@ impl Store {
             info.ktype,
             info.expire_at,
             info.len,
-            value.as_deref(),
-            enc,
+            value.as_deref().map(|v| (v, enc)),
         )?;
         if info.ktype != KeyType::String {
             self.record(Op::CopyData {
@@ -618,7 +614,7 @@ impl Store {
     /// Removes up to `limit` expired keys, oldest expiry first. Returns how
     /// many were removed; they are reported by [`Store::take_expired`].
     pub fn sweep_expired(&mut self, limit: usize) -> StoreResult<usize> {
-        let due: Vec<(i64, Vec<u8>, i64, i64, Option<i64>, i64)> = {
+        let due: Vec<DueRow> = {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT db, key, id, type, expire_at, len FROM keys
                  WHERE expire_at IS NOT NULL AND expire_at <= ?1 ORDER BY expire_at LIMIT ?2",
@@ -663,6 +659,9 @@ impl KeyType {
         }
     }
 }
+
+/// An expired key found by the sweep: slot, key, id, type, expiry, length.
+type DueRow = (i64, Vec<u8>, i64, i64, Option<i64>, i64);
 
 /// The smallest byte string greater than every string starting with `prefix`,
 /// or None when there is none (a prefix of only 0xFF bytes).

@@ -165,10 +165,17 @@ impl Store {
                     Ttl::At(ms) => Some(ms),
                     Ttl::Keep | Ttl::Clear => None,
                 };
-                self.insert_key(db, key, KeyType::String, expire_at, len, Some(value), code)?;
+                self.insert_key(
+                    db,
+                    key,
+                    KeyType::String,
+                    expire_at,
+                    len,
+                    Some((value, code)),
+                )?;
             }
             Some(info) if info.ktype == KeyType::String => {
-                self.update_key(db, key, &info, len, ttl, Some(value), code)?;
+                self.update_key(db, key, &info, len, ttl, Some((value, code)))?;
             }
             Some(info) => {
                 // Another type: drop it and write a fresh string key.

@@ -88,10 +88,10 @@ fn malformed_multibulk() {
 fn oversized_counts() {
     let mut p = Pair::new();
     let mut long_mbulk = b"*".to_vec();
-    long_mbulk.extend(std::iter::repeat(b'1').take(70_000));
+    long_mbulk.extend(std::iter::repeat_n(b'1', 70_000));
     same_abuse(&mut p, &long_mbulk);
     let mut long_bulk = b"*1\r\n$".to_vec();
-    long_bulk.extend(std::iter::repeat(b'1').take(70_000));
+    long_bulk.extend(std::iter::repeat_n(b'1', 70_000));
     same_abuse(&mut p, &long_bulk);
 }
 
@@ -111,7 +111,7 @@ fn inline_with_nul_bytes() {
         same_abuse(&mut p, input);
     }
     let mut nul_then_big = b"GET a\x00b\r\n".to_vec();
-    nul_then_big.extend(std::iter::repeat(b'x').take(70 * 1024));
+    nul_then_big.extend(std::iter::repeat_n(b'x', 70 * 1024));
     same_abuse(&mut p, &nul_then_big);
 }
 
@@ -138,11 +138,11 @@ fn too_big_inline_request() {
     let big = vec![b'a'; 70 * 1024];
     same_abuse(&mut p, &big);
     let mut big_cmd = b"SET k ".to_vec();
-    big_cmd.extend(std::iter::repeat(b'x').take(70 * 1024));
+    big_cmd.extend(std::iter::repeat_n(b'x', 70 * 1024));
     same_abuse(&mut p, &big_cmd);
     // a long inline request that does end in a newline is fine up to the limit
     let mut ok_cmd = b"ECHO ".to_vec();
-    ok_cmd.extend(std::iter::repeat(b'y').take(60 * 1024));
+    ok_cmd.extend(std::iter::repeat_n(b'y', 60 * 1024));
     ok_cmd.extend_from_slice(b"\r\n");
     same_abuse(&mut p, &ok_cmd);
 }

@@ -380,7 +380,7 @@ fn config_get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let args = &argv[2..];
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(err(SYNTAX));
     }
     // Validate every pair first: CONFIG SET is all or nothing.

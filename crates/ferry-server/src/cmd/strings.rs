@@ -214,7 +214,7 @@ fn mget(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn mset_pairs<'a>(argv: &'a [Bytes], name: &str) -> Result<Vec<(&'a Bytes, &'a Bytes)>, CmdError> {
-    if argv.len() % 2 == 0 {
+    if argv.len().is_multiple_of(2) {
         return Err(err(format!(
             "ERR wrong number of arguments for '{name}' command"
         )));
