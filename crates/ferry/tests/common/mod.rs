@@ -982,7 +982,7 @@ fn mismatch<A: AsRef<[u8]>>(what: &str, args: &[A], a: &[u8], b: &[u8], b_name: 
     )
 }
 
-fn parse_one(b: &[u8]) -> Resp {
+pub fn parse_one(b: &[u8]) -> Resp {
     parse_frame(b)
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|| panic!("incomplete frame {}", escape(b)))
