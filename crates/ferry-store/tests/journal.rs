@@ -39,7 +39,10 @@ fn crash(store: Store, dir: &tempfile::TempDir) -> std::path::PathBuf {
     after.join("data.db")
 }
 
-fn snapshot(store: &mut Store) -> Vec<(usize, Vec<u8>, Option<Vec<u8>>, Option<i64>)> {
+/// Every live key: database, name, string value, expiry.
+type Snapshot = Vec<(usize, Vec<u8>, Option<Vec<u8>>, Option<i64>)>;
+
+fn snapshot(store: &mut Store) -> Snapshot {
     let mut out = Vec::new();
     for db in 0..ferry_store::DATABASES {
         let mut keys = store.keys_matching(db, b"*").expect("keys");
