@@ -1,0 +1,168 @@
+//! The `ferry` command line: help text, settings file, and the errors a
+//! user gets for bad input.
+
+mod common;
+
+use common::RawConn;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn ferry() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ferry"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Kills the child by pid when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_port(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("ferry exited early with {status}");
+        }
+        assert!(Instant::now() < deadline, "ferry did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn serve_help_explains_every_flag_with_examples() {
+    let out = ferry().args(["serve", "--help"]).output().expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--bind",
+        "--port",
+        "--data",
+        "--durability",
+        "--requirepass",
+        "--cache-mb",
+        "--config",
+        "Examples:",
+        "ferry.toml",
+    ] {
+        assert!(
+            text.contains(flag),
+            "`ferry serve --help` lacks {flag}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn bad_durability_is_refused_with_the_choices() {
+    let out = ferry()
+        .args(["serve", "--durability", "sometimes"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("always, everysec, no"), "{err}");
+}
+
+#[test]
+fn missing_data_directory_is_explained() {
+    let out = ferry()
+        .args(["serve", "--port", &free_port().to_string()])
+        .args(["--data", "/nonexistent-ferry-dir/sub/data.db"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn port_in_use_is_explained() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = ferry()
+        .args(["serve", "--bind", "127.0.0.1", "--port", &port.to_string()])
+        .arg("--data")
+        .arg(dir.path().join("d.db"))
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot listen") && err.contains("--port"),
+        "{err}"
+    );
+}
+
+#[test]
+fn settings_file_is_read_and_flags_win_over_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file_port = free_port();
+    std::fs::write(
+        dir.path().join("ferry.toml"),
+        format!("port = {file_port}\ndurability = \"always\"\ndata = \"from-file.db\"\n"),
+    )
+    .expect("write ferry.toml");
+    // The file in the working directory is picked up by default.
+    let mut child = ferry()
+        .arg("serve")
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    wait_for_port(file_port, &mut child);
+    let running = Running(child);
+    let mut c = RawConn::connect(file_port);
+    let reply = String::from_utf8_lossy(&c.cmd(&["CONFIG", "GET", "appendfsync"])).into_owned();
+    assert!(reply.ends_with("$6\r\nalways\r\n"), "{reply}");
+    drop(running);
+    assert!(dir.path().join("from-file.db").exists());
+
+    // A flag overrides the file.
+    let flag_port = free_port();
+    let mut child = ferry()
+        .args([
+            "serve",
+            "--port",
+            &flag_port.to_string(),
+            "--durability",
+            "no",
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    wait_for_port(flag_port, &mut child);
+    let _running = Running(child);
+    let mut c = RawConn::connect(flag_port);
+    let reply = String::from_utf8_lossy(&c.cmd(&["CONFIG", "GET", "appendfsync"])).into_owned();
+    assert!(reply.ends_with("$2\r\nno\r\n"), "{reply}");
+}
+
+#[test]
+fn unknown_settings_key_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "prot = 6379\n").expect("write");
+    let out = ferry()
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("prot"), "{err}");
+}

@@ -1,0 +1,210 @@
+//! Durability and keyspace guarantees of `ferry serve` under load: no
+//! acknowledged write is lost to `kill -9`, SCAN's guarantee holds while
+//! other clients write, and expired keys are removed without being touched.
+
+mod common;
+
+use common::{FerryOpts, FerryProc, RawConn};
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+/// One multibulk command.
+fn encode(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+    }
+    out
+}
+
+/// Writes `SET k<i> v<i>` in pipelines of 64 until the server dies, and
+/// returns how many SETs were acknowledged with +OK, in order.
+fn write_until_killed(port: u16) -> usize {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut acked = 0usize;
+    let mut buf = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let mut batch = Vec::new();
+        for i in acked..acked + 64 {
+            batch.extend(encode(&["SET", &format!("k{i}"), &format!("v{i}")]));
+        }
+        if s.write_all(&batch).is_err() {
+            return acked;
+        }
+        // Count the +OK replies of this pipeline as they arrive.
+        let mut got = 0;
+        while got < 64 {
+            let mut chunk = [0u8; 4096];
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return acked,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            while buf.len() >= 5 && &buf[..5] == b"+OK\r\n" {
+                buf.drain(..5);
+                got += 1;
+                acked += 1;
+            }
+            assert!(
+                buf.is_empty() || b"+OK\r\n".starts_with(&buf),
+                "unexpected reply: {:?}",
+                String::from_utf8_lossy(&buf)
+            );
+        }
+    }
+    panic!("the server was not killed within 30 s");
+}
+
+fn kill9_under_load(durability: &str) {
+    let mut f = FerryProc::start(FerryOpts::default().durability(durability));
+    let pid = f.pid();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        let status = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    });
+    let acked = write_until_killed(f.port());
+    killer.join().expect("killer thread");
+    assert!(acked > 1000, "too few writes before the kill: {acked}");
+    f.restart();
+    let mut c = f.connect();
+    // Every acknowledged SET is there, with its value.
+    for i in (0..acked).step_by(97).chain([acked - 1]) {
+        let want = format!("${}\r\nv{i}\r\n", format!("v{i}").len());
+        assert_eq!(
+            String::from_utf8_lossy(&c.cmd(&["GET", &format!("k{i}")])),
+            want,
+            "k{i} of {acked} acknowledged writes, log:\n{}",
+            f.log()
+        );
+    }
+    let dbsize = String::from_utf8_lossy(&c.cmd(&["DBSIZE"])).into_owned();
+    let n: usize = dbsize
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .expect("DBSIZE");
+    // Writes sent but not acknowledged may or may not have made it.
+    assert!(
+        n >= acked && n < acked + 64 * 2,
+        "DBSIZE {n}, acknowledged {acked}"
+    );
+}
+
+#[test]
+fn kill9_under_load_loses_no_acknowledged_write_everysec() {
+    kill9_under_load("everysec");
+}
+
+#[test]
+fn kill9_under_load_loses_no_acknowledged_write_always() {
+    kill9_under_load("always");
+}
+
+#[test]
+fn scan_returns_every_key_present_throughout_while_others_write() {
+    let f = FerryProc::start(FerryOpts::default());
+    let mut c = f.connect();
+    let stable: HashSet<String> = (0..3000).map(|i| format!("stable:{i}")).collect();
+    let mut load = Vec::new();
+    for k in &stable {
+        load.extend(encode(&["SET", k, "x"]));
+    }
+    c.send_raw(&load);
+    for _ in 0..stable.len() {
+        assert_eq!(c.read_reply(), b"+OK\r\n");
+    }
+    // Another client adds, deletes and renames other keys during the scan.
+    let port = f.port();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let writer = std::thread::spawn(move || {
+        let mut w = RawConn::connect(port);
+        let mut i = 0u64;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) && i < 200_000 {
+            w.cmd(&["SET", &format!("churn:{i}"), "y"]);
+            if i % 3 == 0 {
+                w.cmd(&["DEL", &format!("churn:{}", i / 2)]);
+            }
+            if i % 5 == 0 {
+                w.cmd(&["RENAME", &format!("churn:{i}"), &format!("moved:{i}")]);
+            }
+            i += 1;
+        }
+        i
+    });
+    let mut seen = HashSet::new();
+    let mut cursor = "0".to_string();
+    let mut calls = 0;
+    loop {
+        let reply = c.cmd(&["SCAN", &cursor, "COUNT", "5"]);
+        // Give the writer room between steps.
+        std::thread::sleep(Duration::from_micros(200));
+        let text = String::from_utf8_lossy(&reply).into_owned();
+        let mut lines = text.split("\r\n");
+        // *2, $n, cursor, *m, then $len/key pairs
+        lines.next();
+        lines.next();
+        cursor = lines.next().expect("cursor").to_string();
+        lines.next();
+        let rest: Vec<&str> = lines.collect();
+        for pair in rest.chunks(2) {
+            if let [_, key] = pair {
+                seen.insert(key.to_string());
+            }
+        }
+        calls += 1;
+        if cursor == "0" || calls > 100_000 {
+            break;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let writes = writer.join().expect("writer");
+    assert!(
+        writes > 200,
+        "the writer made only {writes} changes during the scan"
+    );
+    let missing: Vec<_> = stable.difference(&seen).take(5).collect();
+    assert!(
+        missing.is_empty(),
+        "SCAN missed keys present throughout: {missing:?}"
+    );
+}
+
+#[test]
+fn expired_keys_are_removed_without_being_accessed() {
+    let f = FerryProc::start(FerryOpts::default());
+    let mut c = f.connect();
+    let mut load = Vec::new();
+    for i in 0..500 {
+        load.extend(encode(&["SET", &format!("t{i}"), "x", "PX", "100"]));
+    }
+    load.extend(encode(&["SET", "keeper", "x"]));
+    c.send_raw(&load);
+    for _ in 0..501 {
+        assert_eq!(c.read_reply(), b"+OK\r\n");
+    }
+    // DBSIZE counts expired keys until they are removed, as in Redis: it
+    // can only drop through the background sweep.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let n = c.cmd(&["DBSIZE"]);
+        if n == b":1\r\n" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expired keys still counted after 5 s: {}",
+            String::from_utf8_lossy(&n)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "stats"])).into_owned();
+    assert!(info.contains("expired_keys:500"), "{info}");
+}
