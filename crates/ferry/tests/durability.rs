@@ -129,10 +129,10 @@ fn scan_returns_every_key_present_throughout_while_others_write() {
         let mut i = 0u64;
         while !stop2.load(std::sync::atomic::Ordering::Relaxed) && i < 200_000 {
             w.cmd(&["SET", &format!("churn:{i}"), "y"]);
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 w.cmd(&["DEL", &format!("churn:{}", i / 2)]);
             }
-            if i % 5 == 0 {
+            if i.is_multiple_of(5) {
                 w.cmd(&["RENAME", &format!("churn:{i}"), &format!("moved:{i}")]);
             }
             i += 1;
