@@ -60,10 +60,12 @@ run cargo clippy --workspace --all-targets -- -D warnings
 
 # --- tests ----------------------------------------------------------------------
 if cargo nextest --version >/dev/null 2>&1; then
-    step "cargo nextest run --workspace (-j $JOBS)"
-    run cargo nextest run --workspace -j "$JOBS" --no-fail-fast
+    # Doc tests first: nextest does not run them, and its summary line
+    # should be the last thing printed.
     step "cargo test --doc --workspace (nextest does not run doc tests)"
     run cargo test --doc --workspace -- --test-threads "$JOBS"
+    step "cargo nextest run --workspace (-j $JOBS)"
+    run cargo nextest run --workspace -j "$JOBS" --no-fail-fast
 else
     step "cargo test --workspace (--test-threads $JOBS; cargo-nextest not installed)"
     run cargo test --workspace --no-fail-fast -- --test-threads "$JOBS"

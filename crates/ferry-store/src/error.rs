@@ -18,6 +18,8 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    #[error("{0}")]
+    InUse(String),
     #[error("cannot write the journal: {0} (is the disk full?)")]
     Journal(std::io::Error),
     #[error("the data file is damaged: {0}")]

@@ -53,6 +53,18 @@ impl Journal {
             .create(true)
             .truncate(false)
             .open(&path)?;
+        // One writer per store: a second process would replay and empty
+        // this journal under the first one's feet. The lock goes with the
+        // process, so a crash never leaves it behind.
+        if let Err(e) = file.try_lock() {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "{} is in use by another ferry process ({e}); stop it or choose another --data",
+                    db_path.display()
+                ),
+            ));
+        }
         let mut data = Vec::new();
         file.read_to_end(&mut data)?;
         let mut ops = Vec::new();

@@ -306,8 +306,13 @@ impl Store {
     /// Replays the journal's changes that SQLite has not committed, then
     /// commits them. With `journaling`, keeps the journal open for new changes.
     fn recover(&mut self, journaling: bool) -> StoreResult<()> {
-        let (mut journal, recovered) =
-            journal::Journal::open(&self.path).map_err(StoreError::Journal)?;
+        let (mut journal, recovered) = journal::Journal::open(&self.path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                StoreError::InUse(e.to_string())
+            } else {
+                StoreError::Journal(e)
+            }
+        })?;
         if recovered.dropped_bytes > 0 {
             log::warn!(
                 "{}: dropped {} bytes of a record cut short by a crash (never acknowledged)",

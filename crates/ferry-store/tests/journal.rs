@@ -179,3 +179,15 @@ fn a_clean_commit_empties_the_journal() {
     let mut s = open(&path);
     assert_eq!(s.get_string(0, b"a").expect("get"), Some(b"1".to_vec()));
 }
+
+#[test]
+fn a_second_writer_on_the_same_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("data.db");
+    let _first = open(&path);
+    let err = match Store::open(&path, &opts()) {
+        Ok(_) => panic!("a second store opened the same file"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("in use by another ferry process"), "{err}");
+}

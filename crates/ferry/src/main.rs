@@ -57,7 +57,6 @@ fn serve(args: settings::ServeArgs) -> ExitCode {
     match runtime.block_on(ferry_server::serve(config.server)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("{e}");
             eprintln!("ferry: {e}");
             ExitCode::FAILURE
         }
