@@ -58,13 +58,28 @@ impl KeyType {
     }
 
     /// Statements that delete a key's data (`?1` = key id) and copy it to
-    /// another key (`?1` = new id, `?2` = old id). Each collection type adds
-    /// its table here.
+    /// another key (`?1` = new id, `?2` = old id). Strings live inline in
+    /// `keys`; each collection type has its own table.
     pub(crate) fn data_sql(self) -> (&'static str, &'static str) {
-        // Strings live inline in `keys`, and types without a table cannot
-        // exist in a store yet: nothing to delete or copy.
-        let _ = self;
-        ("SELECT ?1 WHERE 0", "SELECT ?1, ?2 WHERE 0")
+        match self {
+            KeyType::Hash => (
+                "DELETE FROM hashes WHERE key_id = ?1",
+                "INSERT INTO hashes (key_id, field, value) SELECT ?1, field, value FROM hashes WHERE key_id = ?2",
+            ),
+            KeyType::Set => (
+                "DELETE FROM sets WHERE key_id = ?1",
+                "INSERT INTO sets (key_id, member) SELECT ?1, member FROM sets WHERE key_id = ?2",
+            ),
+            KeyType::ZSet => (
+                "DELETE FROM zsets WHERE key_id = ?1",
+                "INSERT INTO zsets (key_id, member, score) SELECT ?1, member, score FROM zsets WHERE key_id = ?2",
+            ),
+            KeyType::List => (
+                "DELETE FROM lists WHERE key_id = ?1",
+                "INSERT INTO lists (key_id, pos, value) SELECT ?1, pos, value FROM lists WHERE key_id = ?2",
+            ),
+            KeyType::String | KeyType::Stream => ("SELECT ?1 WHERE 0", "SELECT ?1, ?2 WHERE 0"),
+        }
     }
 }
 
@@ -595,6 +610,52 @@ impl Store {
                 self.key_counts = [0; DATABASES];
                 self.expire_counts = [0; DATABASES];
             }
+            Op::HashPut { id, field, value } => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO hashes (key_id, field, value) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![id, field, value])?;
+            }
+            Op::SetAdd { id, member } => {
+                self.conn
+                    .prepare_cached("INSERT OR IGNORE INTO sets (key_id, member) VALUES (?1, ?2)")?
+                    .execute(params![id, member])?;
+            }
+            Op::ZPut { id, member, score } => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO zsets (key_id, member, score) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![id, member, score])?;
+            }
+            Op::ListPut { id, pos, value } => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO lists (key_id, pos, value) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![id, pos, value])?;
+            }
+            Op::ElemDel { ktype, id, elem } => {
+                let sql = match ktype {
+                    KeyType::Hash => "DELETE FROM hashes WHERE key_id = ?1 AND field = ?2",
+                    KeyType::Set => "DELETE FROM sets WHERE key_id = ?1 AND member = ?2",
+                    KeyType::ZSet => "DELETE FROM zsets WHERE key_id = ?1 AND member = ?2",
+                    _ => {
+                        return Err(StoreError::Corrupt(
+                            "element delete on a type without elements",
+                        ))
+                    }
+                };
+                self.conn.prepare_cached(sql)?.execute(params![id, elem])?;
+            }
+            Op::ListDelRange { id, from, to } => {
+                self.conn
+                    .prepare_cached(
+                        "DELETE FROM lists WHERE key_id = ?1 AND pos BETWEEN ?2 AND ?3",
+                    )?
+                    .execute(params![id, from, to])?;
+            }
             Op::SwapDb { a, b } => {
                 let (a, b) = (*a as usize, *b as usize);
                 self.db_slots.swap(a, b);
@@ -643,8 +704,8 @@ impl Store {
     }
 }
 
-/// Types whose elements live in their own table (none yet: strings are inline).
-const COLLECTION_TYPES: &[KeyType] = &[];
+/// Types whose elements live in their own table.
+const COLLECTION_TYPES: &[KeyType] = &[KeyType::List, KeyType::Set, KeyType::ZSet, KeyType::Hash];
 
 impl KeyType {
     /// The table holding a collection type's elements.

@@ -11,6 +11,7 @@
 //! access or by [`Store::sweep_expired`].
 
 mod checkpoint;
+mod collections;
 mod error;
 pub mod glob;
 mod journal;

@@ -66,6 +66,41 @@ pub(crate) enum Op {
         db: u8,
     },
     FlushAll,
+    /// Insert or replace a hash field.
+    HashPut {
+        id: i64,
+        field: Vec<u8>,
+        value: Vec<u8>,
+    },
+    /// Add a set member (no-op when present).
+    SetAdd {
+        id: i64,
+        member: Vec<u8>,
+    },
+    /// Insert a sorted-set member or replace its score.
+    ZPut {
+        id: i64,
+        member: Vec<u8>,
+        score: f64,
+    },
+    /// Insert or replace the list element at `pos`.
+    ListPut {
+        id: i64,
+        pos: i64,
+        value: Vec<u8>,
+    },
+    /// Delete one element of a hash (field), set or sorted set (member).
+    ElemDel {
+        ktype: KeyType,
+        id: i64,
+        elem: Vec<u8>,
+    },
+    /// Delete the list elements with `from <= pos <= to`.
+    ListDelRange {
+        id: i64,
+        from: i64,
+        to: i64,
+    },
     SwapDb {
         a: u8,
         b: u8,
@@ -249,6 +284,41 @@ impl Op {
                 w.u8(*db);
             }
             Op::FlushAll => w.u8(9),
+            Op::HashPut { id, field, value } => {
+                w.u8(11);
+                w.i64(*id);
+                w.bytes(field);
+                w.bytes(value);
+            }
+            Op::SetAdd { id, member } => {
+                w.u8(12);
+                w.i64(*id);
+                w.bytes(member);
+            }
+            Op::ZPut { id, member, score } => {
+                w.u8(13);
+                w.i64(*id);
+                w.bytes(member);
+                w.i64(score.to_bits() as i64);
+            }
+            Op::ListPut { id, pos, value } => {
+                w.u8(14);
+                w.i64(*id);
+                w.i64(*pos);
+                w.bytes(value);
+            }
+            Op::ElemDel { ktype, id, elem } => {
+                w.u8(15);
+                w.u8(*ktype as u8);
+                w.i64(*id);
+                w.bytes(elem);
+            }
+            Op::ListDelRange { id, from, to } => {
+                w.u8(16);
+                w.i64(*id);
+                w.i64(*from);
+                w.i64(*to);
+            }
             Op::SwapDb { a, b } => {
                 w.u8(10);
                 w.u8(*a);
@@ -311,6 +381,35 @@ impl Op {
             },
             8 => Op::FlushDb { db: r.u8()? },
             9 => Op::FlushAll,
+            11 => Op::HashPut {
+                id: r.i64()?,
+                field: r.bytes()?,
+                value: r.bytes()?,
+            },
+            12 => Op::SetAdd {
+                id: r.i64()?,
+                member: r.bytes()?,
+            },
+            13 => Op::ZPut {
+                id: r.i64()?,
+                member: r.bytes()?,
+                score: f64::from_bits(r.i64()? as u64),
+            },
+            14 => Op::ListPut {
+                id: r.i64()?,
+                pos: r.i64()?,
+                value: r.bytes()?,
+            },
+            15 => Op::ElemDel {
+                ktype: r.ktype()?,
+                id: r.i64()?,
+                elem: r.bytes()?,
+            },
+            16 => Op::ListDelRange {
+                id: r.i64()?,
+                from: r.i64()?,
+                to: r.i64()?,
+            },
             10 => Op::SwapDb {
                 a: r.u8()?,
                 b: r.u8()?,
@@ -334,7 +433,14 @@ impl Op {
             | Op::FlushDb { db } => (Some(*db), None),
             Op::Move { db, dst_db, .. } => (Some(*db), Some(*dst_db)),
             Op::SwapDb { a, b } => (Some(*a), Some(*b)),
-            Op::CopyData { .. } | Op::FlushAll => (None, None),
+            Op::CopyData { .. }
+            | Op::FlushAll
+            | Op::HashPut { .. }
+            | Op::SetAdd { .. }
+            | Op::ZPut { .. }
+            | Op::ListPut { .. }
+            | Op::ElemDel { .. }
+            | Op::ListDelRange { .. } => (None, None),
         };
         a.into_iter().chain(b)
     }
@@ -398,6 +504,35 @@ mod tests {
             Op::FlushDb { db: 9 },
             Op::FlushAll,
             Op::SwapDb { a: 0, b: 1 },
+            Op::HashPut {
+                id: 1,
+                field: b"f".to_vec(),
+                value: b"v".to_vec(),
+            },
+            Op::SetAdd {
+                id: 2,
+                member: b"m".to_vec(),
+            },
+            Op::ZPut {
+                id: 3,
+                member: b"z".to_vec(),
+                score: -1.5,
+            },
+            Op::ListPut {
+                id: 4,
+                pos: -7,
+                value: b"l".to_vec(),
+            },
+            Op::ElemDel {
+                ktype: KeyType::Hash,
+                id: 5,
+                elem: b"f".to_vec(),
+            },
+            Op::ListDelRange {
+                id: 6,
+                from: -3,
+                to: 9,
+            },
         ];
         for op in ops {
             let mut buf = Vec::new();

@@ -32,6 +32,35 @@ CREATE TABLE IF NOT EXISTS keys (
     PRIMARY KEY (db, key)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS keys_by_id ON keys (db, id);
+
+-- Collections: one row per element, clustered by the owning key's id.
+CREATE TABLE IF NOT EXISTS hashes (
+    key_id INTEGER NOT NULL,
+    field  BLOB    NOT NULL,
+    value  BLOB    NOT NULL,
+    PRIMARY KEY (key_id, field)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sets (
+    key_id INTEGER NOT NULL,
+    member BLOB    NOT NULL,
+    PRIMARY KEY (key_id, member)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS zsets (
+    key_id INTEGER NOT NULL,
+    member BLOB    NOT NULL,
+    score  REAL    NOT NULL,
+    PRIMARY KEY (key_id, member)
+) WITHOUT ROWID;
+-- Rank and score order: (score, member) as Redis orders a sorted set.
+CREATE INDEX IF NOT EXISTS zsets_by_score ON zsets (key_id, score, member);
+-- A list element's position: head pushes take smaller numbers, tail pushes
+-- larger ones, so both ends are O(log n); order is by pos.
+CREATE TABLE IF NOT EXISTS lists (
+    key_id INTEGER NOT NULL,
+    pos    INTEGER NOT NULL,
+    value  BLOB    NOT NULL,
+    PRIMARY KEY (key_id, pos)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS keys_by_expiry ON keys (expire_at) WHERE expire_at IS NOT NULL;
 ";
 
