@@ -24,6 +24,13 @@ pub struct ClientState {
     pub kill: Arc<Notify>,
     /// Set when the connection must close once the current replies are sent.
     pub close_after_reply: bool,
+    /// Commands queued since MULTI; None outside a transaction.
+    pub multi: Option<Vec<Vec<bytes::Bytes>>>,
+    /// A command was refused while queuing: EXEC will answer EXECABORT.
+    pub multi_failed: bool,
+    /// WATCHed keys with the identity and version they had then (None
+    /// when missing); EXEC fails if any of them changed.
+    pub watched: Vec<(usize, bytes::Bytes, Option<(i64, i64)>)>,
 }
 
 impl ClientState {
@@ -48,6 +55,9 @@ impl ClientState {
             last_cmd: None,
             kill,
             close_after_reply: false,
+            multi: None,
+            multi_failed: false,
+            watched: Vec::new(),
         }
     }
 
@@ -57,14 +67,20 @@ impl ClientState {
     pub fn info_line(&self) -> String {
         let now = Instant::now();
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
-            self.addr,
+                        self.addr,
             self.laddr,
             self.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default(),
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active).as_secs(),
-                        self.db,
+            match (self.multi.is_some(), self.watched.is_empty()) {
+                (true, _) => "x",
+                (false, false) => "w",
+                (false, true) => "N",
+            },
+                                    self.db,
+            self.multi.as_ref().map_or(-1, |q| q.len() as i64),
             self.last_cmd
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "NULL".into()),

@@ -8,7 +8,7 @@
 //! commit). Between groups it runs the expiry sweep.
 
 use crate::client::ClientState;
-use crate::cmd::{self, Ctx};
+use crate::cmd::{self, transactions, Ctx};
 use crate::state::{ServerState, ShutdownMode};
 use bytes::{Bytes, BytesMut};
 use ferry_resp::{Protocol, Reply};
@@ -230,6 +230,10 @@ impl Executor {
         let (spec, full_name) = match cmd::resolve(argv) {
             Ok(found) => found,
             Err(reply) => {
+                // A command refused while queuing dooms the transaction.
+                if client.multi.is_some() {
+                    client.multi_failed = true;
+                }
                 self.state.stats.count_error(&reply);
                 return reply;
             }
@@ -238,6 +242,24 @@ impl Executor {
             let reply = Reply::error("NOAUTH Authentication required.");
             self.state.stats.count_error(&reply);
             return reply;
+        }
+        if full_name.parent.is_none() {
+            if let Some(queue) = &mut client.multi {
+                if !transactions::runs_inside_multi(spec.name) {
+                    if spec.has_flag("no_multi") {
+                        client.multi_failed = true;
+                        return Reply::error("ERR Command not allowed inside a transaction");
+                    }
+                    queue.push(argv.to_vec());
+                    return Reply::status("QUEUED");
+                }
+                if spec.name == "exec" {
+                    return self.exec(client);
+                }
+            }
+        } else if let Some(queue) = &mut client.multi {
+            queue.push(argv.to_vec());
+            return Reply::status("QUEUED");
         }
         let started = Instant::now();
         client.last_active = started;
@@ -266,6 +288,31 @@ impl Executor {
         let expired = self.store.take_expired();
         self.state.stats.expired_keys += expired.len() as u64;
         reply
+    }
+
+    /// EXEC: runs the queued commands one after the other (nothing else
+    /// runs in between: the executor is single-threaded), unless a queued
+    /// command was refused or a WATCHed key changed.
+    fn exec(&mut self, client: &mut ClientState) -> Reply {
+        let queue = client.multi.take().unwrap_or_default();
+        let failed = std::mem::take(&mut client.multi_failed);
+        let watched = std::mem::take(&mut client.watched);
+        if failed {
+            return Reply::error("EXECABORT Transaction discarded because of previous errors.");
+        }
+        self.store.set_now(ferry_store::unix_ms());
+        for (db, key, version) in &watched {
+            match self.store.key_version(*db, key) {
+                Ok(now) if now == *version => {}
+                Ok(_) => return Reply::NullArray,
+                Err(e) => return cmd::CmdError::Store(e).into_reply(),
+            }
+        }
+        let replies = queue
+            .iter()
+            .map(|argv| self.execute(client, argv))
+            .collect();
+        Reply::Array(replies)
     }
 
     /// The active expiry cycle: removes expired keys in small batches,

@@ -8,6 +8,7 @@
 use crate::keyspace::{KeyInfo, KeyType, Ttl};
 use crate::ops::Op;
 use crate::{Store, StoreError, StoreResult};
+use rusqlite::OptionalExtension;
 
 impl Store {
     /// The live key if it holds `ktype`; WRONGTYPE if it holds another type.
@@ -57,10 +58,25 @@ impl Store {
             self.remove(db, key, info)?;
             return Ok(None);
         }
-        if len != info.len {
-            self.update_key(db, key, info, len, Ttl::Keep, None)?;
-        }
+        // Always rewritten, even when the count did not change: the row's
+        // version is what WATCH compares.
+        self.update_key(db, key, info, len, Ttl::Keep, None)?;
         Ok(Some(KeyInfo { len, ..*info }))
+    }
+
+    /// A live key's identity and version: changes whenever the key is
+    /// written, expires, is deleted or recreated (WATCH compares it).
+    pub fn key_version(&mut self, db: usize, key: &[u8]) -> StoreResult<Option<(i64, i64)>> {
+        if self.lookup(db, key)?.is_none() {
+            return Ok(None);
+        }
+        Ok(self
+            .conn
+            .prepare_cached("SELECT id, version FROM keys WHERE db = ?1 AND key = ?2")?
+            .query_row(rusqlite::params![self.slot(db), key], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?)
     }
 
     /// Sets a hash field (journaled). The caller keeps the count.

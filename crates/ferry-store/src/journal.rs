@@ -87,6 +87,12 @@ impl Journal {
             ops.push((seq, op));
             pos += 8 + len;
         }
+        // Only whole groups count: drop what follows the last barrier.
+        let whole = ops
+            .iter()
+            .rposition(|(_, op)| *op == Op::Barrier)
+            .map_or(0, |i| i + 1);
+        ops.truncate(whole);
         let dropped_bytes = (data.len() - pos) as u64;
         if dropped_bytes > 0 {
             file.set_len(pos as u64)?;
@@ -117,6 +123,13 @@ impl Journal {
         let crc = crc32fast::hash(&self.pending[start + 8..]);
         self.pending[start..start + 4].copy_from_slice(&len.to_le_bytes());
         self.pending[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// Closes the current group with a barrier record (see [`Op::Barrier`]).
+    pub fn end_group(&mut self, seq: u64) {
+        if !self.pending.is_empty() {
+            self.append(seq, &Op::Barrier);
+        }
     }
 
     pub fn has_pending(&self) -> bool {

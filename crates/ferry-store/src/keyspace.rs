@@ -656,6 +656,7 @@ impl Store {
                     )?
                     .execute(params![id, from, to])?;
             }
+            Op::Barrier => {}
             Op::SwapDb { a, b } => {
                 let (a, b) = (*a as usize, *b as usize);
                 self.db_slots.swap(a, b);

@@ -234,6 +234,7 @@ impl Store {
         if !j.has_pending() {
             return Ok(());
         }
+        j.end_group(self.seq);
         if let Err(e) = j.flush(sync) {
             self.rebuild()?;
             return Err(StoreError::Journal(e));

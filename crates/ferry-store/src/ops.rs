@@ -95,6 +95,9 @@ pub(crate) enum Op {
         id: i64,
         elem: Vec<u8>,
     },
+    /// Ends a group: replay applies only whole groups, so a crash in the
+    /// middle of writing a group (say, a MULTI/EXEC) replays none of it.
+    Barrier,
     /// Delete the list elements with `from <= pos <= to`.
     ListDelRange {
         id: i64,
@@ -313,6 +316,7 @@ impl Op {
                 w.i64(*id);
                 w.bytes(elem);
             }
+            Op::Barrier => w.u8(17),
             Op::ListDelRange { id, from, to } => {
                 w.u8(16);
                 w.i64(*id);
@@ -405,6 +409,7 @@ impl Op {
                 id: r.i64()?,
                 elem: r.bytes()?,
             },
+            17 => Op::Barrier,
             16 => Op::ListDelRange {
                 id: r.i64()?,
                 from: r.i64()?,
@@ -440,6 +445,7 @@ impl Op {
             | Op::ZPut { .. }
             | Op::ListPut { .. }
             | Op::ElemDel { .. }
+            | Op::Barrier
             | Op::ListDelRange { .. } => (None, None),
         };
         a.into_iter().chain(b)
@@ -533,6 +539,7 @@ mod tests {
                 from: -3,
                 to: 9,
             },
+            Op::Barrier,
         ];
         for op in ops {
             let mut buf = Vec::new();

@@ -113,6 +113,9 @@ fn reset(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     c.db = 0;
     c.protocol = Protocol::Resp2;
     c.name = None;
+    c.multi = None;
+    c.multi_failed = false;
+    c.watched.clear();
     c.authenticated = ctx.server.requirepass().is_none();
     Ok(Reply::status("RESET"))
 }

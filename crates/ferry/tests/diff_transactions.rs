@@ -1,0 +1,127 @@
+//! Differential tests for MULTI/EXEC/DISCARD/WATCH/UNWATCH: ferry's replies
+//! must be byte-identical to redis-server 7.0's, in RESP2 and RESP3.
+
+#[macro_use]
+mod common;
+
+diff_test!(multi_exec_basic, |p| {
+    p.same(&["MULTI"]);
+    p.same(&["SET", "a", "1"]);
+    p.same(&["INCR", "a"]);
+    p.same(&["GET", "a"]);
+    p.same(&["CONFIG", "GET", "maxmemory-samples"]);
+    p.same(&["EXEC"]);
+    p.same(&["GET", "a"]);
+    // An empty transaction.
+    p.same(&["MULTI"]);
+    p.same(&["EXEC"]);
+});
+
+diff_test!(runtime_errors_do_not_roll_back, |p| {
+    p.same(&["SET", "s", "text"]);
+    p.same(&["MULTI"]);
+    p.same(&["SET", "b", "1"]);
+    p.same(&["INCR", "s"]);
+    p.same(&["INCR", "b"]);
+    p.same(&["EXEC"]);
+    p.same(&["GET", "b"]);
+});
+
+diff_test!(queueing_errors_abort_exec, |p| {
+    p.same(&["MULTI"]);
+    p.same(&["SET", "c", "1"]);
+    p.same(&["NOSUCHCOMMAND", "x"]);
+    p.same(&["GET"]);
+    p.same(&["CONFIG", "NOSUCH"]);
+    p.same(&["EXEC"]);
+    p.same(&["GET", "c"]);
+    p.same(&["MULTI"]);
+    p.same(&["SAVE"]);
+    p.same(&["EXEC"]);
+});
+
+diff_test!(control_errors, |p| {
+    p.same(&["EXEC"]);
+    p.same(&["DISCARD"]);
+    p.same(&["MULTI", "extra"]);
+    p.same(&["MULTI"]);
+    p.same(&["MULTI"]);
+    p.same(&["WATCH", "x"]);
+    p.same(&["SET", "d", "1"]);
+    p.same(&["DISCARD"]);
+    p.same(&["GET", "d"]);
+    p.same(&["WATCH"]);
+    p.same(&["UNWATCH", "x"]);
+    p.same(&["UNWATCH"]);
+});
+
+diff_test!(watch_is_invalidated_by_another_client, |p| {
+    let mut other = p.connect();
+    p.same(&["SET", "w", "1"]);
+    p.same(&["WATCH", "w", "unrelated"]);
+    other.same(&["SET", "w", "2"]);
+    p.same(&["MULTI"]);
+    p.same(&["SET", "w", "3"]);
+    p.same(&["EXEC"]);
+    p.same(&["GET", "w"]);
+    // Without interference the transaction runs, and WATCH ends with EXEC.
+    p.same(&["WATCH", "w"]);
+    p.same(&["MULTI"]);
+    p.same(&["SET", "w", "4"]);
+    p.same(&["EXEC"]);
+    other.same(&["SET", "w", "5"]);
+    p.same(&["MULTI"]);
+    p.same(&["GET", "w"]);
+    p.same(&["EXEC"]);
+    // Writing the same value still counts as a change.
+    p.same(&["WATCH", "w"]);
+    other.same(&["SET", "w", "5"]);
+    p.same(&["MULTI"]);
+    p.same(&["PING"]);
+    p.same(&["EXEC"]);
+    // A key created after WATCH, and one deleted.
+    p.same(&["WATCH", "newkey", "w"]);
+    other.same(&["SET", "newkey", "x"]);
+    p.same(&["MULTI"]);
+    p.same(&["EXEC"]);
+    p.same(&["WATCH", "w"]);
+    other.same(&["DEL", "w"]);
+    p.same(&["MULTI"]);
+    p.same(&["EXEC"]);
+    // UNWATCH and DISCARD forget the watched keys.
+    p.same(&["WATCH", "w"]);
+    other.same(&["SET", "w", "6"]);
+    p.same(&["UNWATCH"]);
+    p.same(&["MULTI"]);
+    p.same(&["GET", "w"]);
+    p.same(&["EXEC"]);
+});
+
+diff_test!(watch_is_invalidated_by_expiry_and_flushdb, |p| {
+    p.same(&["SET", "e", "1", "PX", "50"]);
+    p.same(&["WATCH", "e"]);
+    std::thread::sleep(std::time::Duration::from_millis(120));
+    p.same(&["MULTI"]);
+    p.same(&["PING"]);
+    p.same(&["EXEC"]);
+    p.same(&["SET", "f", "1"]);
+    p.same(&["WATCH", "f", "never"]);
+    p.same(&["FLUSHDB"]);
+    p.same(&["MULTI"]);
+    p.same(&["PING"]);
+    p.same(&["EXEC"]);
+    // A watched key that did not exist is not touched by FLUSHDB.
+    p.same(&["WATCH", "never"]);
+    p.same(&["FLUSHDB"]);
+    p.same(&["MULTI"]);
+    p.same(&["PING"]);
+    p.same(&["EXEC"]);
+});
+
+diff_test!(reset_leaves_the_transaction, |p| {
+    p.same(&["MULTI"]);
+    p.same(&["SET", "r", "1"]);
+    p.same(&["RESET"]);
+    p.same(&["EXEC"]);
+    p.same(&["GET", "r"]);
+});
