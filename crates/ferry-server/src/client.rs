@@ -30,7 +30,16 @@ pub struct ClientState {
     pub multi_failed: bool,
     /// WATCHed keys with the identity and version they had then (None
     /// when missing); EXEC fails if any of them changed.
-    pub watched: Vec<(usize, bytes::Bytes, Option<(i64, i64)>)>,
+    pub watched: Vec<WatchedKey>,
+}
+
+/// A key named by WATCH, with the identity and version it had then.
+#[derive(Debug, Clone)]
+pub struct WatchedKey {
+    pub db: usize,
+    pub key: bytes::Bytes,
+    /// (key id, version), or None when the key did not exist.
+    pub version: Option<(i64, i64)>,
 }
 
 impl ClientState {

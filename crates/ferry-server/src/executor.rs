@@ -301,9 +301,9 @@ impl Executor {
             return Reply::error("EXECABORT Transaction discarded because of previous errors.");
         }
         self.store.set_now(ferry_store::unix_ms());
-        for (db, key, version) in &watched {
-            match self.store.key_version(*db, key) {
-                Ok(now) if now == *version => {}
+        for w in &watched {
+            match self.store.key_version(w.db, &w.key) {
+                Ok(now) if now == w.version => {}
                 Ok(_) => return Reply::NullArray,
                 Err(e) => return cmd::CmdError::Store(e).into_reply(),
             }

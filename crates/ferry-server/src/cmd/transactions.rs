@@ -5,6 +5,7 @@
 //! through the executor's own dispatch: see `Executor::exec`.
 
 use super::{cmd, err, CmdResult, CommandSpec, Ctx};
+use crate::client::WatchedKey;
 use bytes::Bytes;
 use ferry_resp::Reply;
 
@@ -62,12 +63,16 @@ fn watch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             .client
             .watched
             .iter()
-            .any(|(d, k, _)| *d == db && k == key)
+            .any(|w| w.db == db && w.key == key)
         {
             continue;
         }
         let version = ctx.store.key_version(db, key)?;
-        ctx.client.watched.push((db, key.clone(), version));
+        ctx.client.watched.push(WatchedKey {
+            db,
+            key: key.clone(),
+            version,
+        });
     }
     Ok(Reply::OK)
 }
