@@ -31,6 +31,15 @@ pub struct ClientState {
     /// WATCHed keys with the identity and version they had then (None
     /// when missing); EXEC fails if any of them changed.
     pub watched: Vec<WatchedKey>,
+    /// Where messages for this client go when another client's command
+    /// produces them (pub/sub); written by the connection task.
+    pub push: tokio::sync::mpsc::UnboundedSender<bytes::Bytes>,
+    /// Channels and patterns subscribed to, in subscription order.
+    pub channels: Vec<bytes::Bytes>,
+    pub patterns: Vec<bytes::Bytes>,
+    /// Out-of-band messages for this client produced by its own current
+    /// command; written just before that command's reply.
+    pub pending_pushes: Vec<ferry_resp::Reply>,
 }
 
 /// A key named by WATCH, with the identity and version it had then.
@@ -48,6 +57,7 @@ impl ClientState {
         addr: SocketAddr,
         laddr: SocketAddr,
         kill: Arc<Notify>,
+        push: tokio::sync::mpsc::UnboundedSender<bytes::Bytes>,
         authenticated: bool,
     ) -> ClientState {
         let now = Instant::now();
@@ -67,7 +77,21 @@ impl ClientState {
             multi: None,
             multi_failed: false,
             watched: Vec::new(),
+            push,
+            channels: Vec::new(),
+            patterns: Vec::new(),
+            pending_pushes: Vec::new(),
         }
+    }
+
+    /// In RESP2, a client with subscriptions may only run the pub/sub
+    /// commands, PING, QUIT and RESET.
+    pub fn in_subscribed_mode(&self) -> bool {
+        self.protocol == Protocol::Resp2 && self.subscription_count() > 0
+    }
+
+    pub fn subscription_count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
     }
 
     /// The line CLIENT LIST and CLIENT INFO print, in Redis 7.0's field order.
@@ -76,7 +100,7 @@ impl ClientState {
     pub fn info_line(&self) -> String {
         let now = Instant::now();
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
                         self.addr,
             self.laddr,
@@ -88,7 +112,9 @@ impl ClientState {
                 (false, false) => "w",
                 (false, true) => "N",
             },
-                                    self.db,
+                                                self.db,
+            self.channels.len(),
+            self.patterns.len(),
             self.multi.as_ref().map_or(-1, |q| q.len() as i64),
             self.last_cmd
                 .map(|n| n.to_string())

@@ -1,15 +1,16 @@
 //! One client connection: read bytes, decode whole commands, hand each
-//! pipelined batch to the executor, write the replies back.
+//! pipelined batch to the executor, write the replies back, and write the
+//! messages other clients' commands push to this one (pub/sub).
 
 use crate::executor::{BatchReply, Job, Shared};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use ferry_resp::{decode_command, Limits};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 /// Commands handed over in one batch at most; a longer pipeline is cut into
 /// several batches so replies start flowing and memory stays bounded.
@@ -27,12 +28,14 @@ pub async fn serve_connection(
     };
     let _ = stream.set_nodelay(true);
     let kill = Arc::new(Notify::new());
+    let (push_tx, mut pushes) = mpsc::unbounded_channel::<Bytes>();
     if jobs
         .send(Job::Connect {
             id,
             addr,
             laddr,
             kill: kill.clone(),
+            push: push_tx,
         })
         .is_err()
     {
@@ -60,7 +63,7 @@ pub async fn serve_connection(
             }
             let full = cmds.len() == MAX_BATCH;
             if !cmds.is_empty() {
-                let (tx, rx) = oneshot::channel();
+                let (tx, mut rx) = oneshot::channel();
                 let job = Job::Batch {
                     id,
                     cmds,
@@ -70,11 +73,25 @@ pub async fn serve_connection(
                 if jobs.send(job).is_err() {
                     break 'conn;
                 }
+                // Messages pushed before this batch's reply are written
+                // first; when both are ready the reply wins, because the
+                // executor sends a group's replies before its messages.
+                let reply = loop {
+                    tokio::select! {
+                        biased;
+                        r = &mut rx => break r,
+                        Some(msg) = pushes.recv() => {
+                            if stream.write_all(&msg).await.is_err() {
+                                break 'conn;
+                            }
+                        }
+                    }
+                };
                 let Ok(BatchReply {
                     bytes,
                     close,
                     authenticated,
-                }) = rx.await
+                }) = reply
                 else {
                     break 'conn;
                 };
@@ -97,6 +114,11 @@ pub async fn serve_connection(
                 Ok(0) | Err(_) => break 'conn,
                 Ok(_) => {}
             },
+            Some(msg) = pushes.recv() => {
+                if stream.write_all(&msg).await.is_err() {
+                    break 'conn;
+                }
+            }
             _ = kill.notified() => break 'conn,
         }
     }

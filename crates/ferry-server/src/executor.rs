@@ -27,6 +27,7 @@ pub enum Job {
         addr: SocketAddr,
         laddr: SocketAddr,
         kill: Arc<Notify>,
+        push: tokio::sync::mpsc::UnboundedSender<Bytes>,
     },
     Batch {
         id: u64,
@@ -159,6 +160,7 @@ impl Executor {
             self.state.stats.net_output_bytes += reply.bytes.len() as u64;
             let _ = tx.send(reply);
         }
+        self.deliver_outbox();
         if self.store.commit_due() {
             // Acknowledged writes are safe in the journal whatever happens here.
             if let Err(e) = self.store.commit() {
@@ -175,16 +177,20 @@ impl Executor {
                 addr,
                 laddr,
                 kill,
+                push,
             } => {
                 let authenticated = self.state.requirepass().is_none();
                 self.state.stats.connections_received += 1;
-                self.state
-                    .clients
-                    .insert(id, ClientState::new(id, addr, laddr, kill, authenticated));
+                self.state.clients.insert(
+                    id,
+                    ClientState::new(id, addr, laddr, kill, push, authenticated),
+                );
                 0
             }
             Job::Disconnect { id } => {
-                self.state.clients.remove(&id);
+                if let Some(mut client) = self.state.clients.remove(&id) {
+                    cmd::pubsub::unsubscribe_all(&mut self.state, &mut client);
+                }
                 0
             }
             Job::Shutdown => {
@@ -205,6 +211,9 @@ impl Executor {
                 let n = cmds.len();
                 for argv in &cmds {
                     let r = self.execute(&mut client, argv);
+                    for push in client.pending_pushes.drain(..) {
+                        push.encode(client.protocol, &mut out);
+                    }
                     r.encode(client.protocol, &mut out);
                     if client.close_after_reply {
                         break;
@@ -242,6 +251,11 @@ impl Executor {
             let reply = Reply::error("NOAUTH Authentication required.");
             self.state.stats.count_error(&reply);
             return reply;
+        }
+        if client.in_subscribed_mode() && !cmd::pubsub::allowed_when_subscribed(spec.name) {
+            return Reply::error(format!(
+                "ERR Can't execute '{full_name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+            ));
         }
         if full_name.parent.is_none() {
             if let Some(queue) = &mut client.multi {
@@ -288,6 +302,15 @@ impl Executor {
         let expired = self.store.take_expired();
         self.state.stats.expired_keys += expired.len() as u64;
         reply
+    }
+
+    /// Sends the messages produced for other clients during the group.
+    fn deliver_outbox(&mut self) {
+        for (id, bytes) in self.state.outbox.drain(..) {
+            if let Some(c) = self.state.clients.get(&id) {
+                let _ = c.push.send(bytes);
+            }
+        }
     }
 
     /// EXEC: runs the queued commands one after the other (nothing else

@@ -63,6 +63,12 @@ pub struct ServerState {
     /// Unix seconds of the last SAVE/BGSAVE checkpoint (or start-up).
     pub lastsave: i64,
     pub shutdown: Option<ShutdownMode>,
+    /// Subscribers of each channel and pattern, in subscription order.
+    pub channels: HashMap<bytes::Bytes, Vec<u64>>,
+    pub patterns: HashMap<bytes::Bytes, Vec<u64>>,
+    /// Messages for other clients produced during the current group; sent
+    /// after the group's replies so none overtakes an earlier reply.
+    pub outbox: Vec<(u64, bytes::Bytes)>,
 }
 
 impl ServerState {
@@ -82,6 +88,9 @@ impl ServerState {
             run_id,
             lastsave: ferry_store::unix_ms() / 1000,
             shutdown: None,
+            channels: HashMap::new(),
+            patterns: HashMap::new(),
+            outbox: Vec::new(),
         }
     }
 

@@ -91,7 +91,15 @@ const CLIENT: &[CommandSpec] = &[
     ),
 ];
 
-fn ping(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+fn ping(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    // A RESP2 client in subscribed mode gets PING's answer as a message.
+    if ctx.client.in_subscribed_mode() && argv.len() <= 2 {
+        let payload = argv.get(1).cloned().unwrap_or_default();
+        return Ok(Reply::Array(vec![
+            Reply::bulk("pong"),
+            Reply::Bulk(payload),
+        ]));
+    }
     match argv.len() {
         1 => Ok(Reply::status("PONG")),
         2 => Ok(Reply::Bulk(argv[1].clone())),
@@ -116,6 +124,7 @@ fn reset(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     c.multi = None;
     c.multi_failed = false;
     c.watched.clear();
+    super::pubsub::unsubscribe_all(ctx.server, c);
     c.authenticated = ctx.server.requirepass().is_none();
     Ok(Reply::status("RESET"))
 }

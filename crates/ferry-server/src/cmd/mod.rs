@@ -7,6 +7,7 @@
 pub mod args;
 mod connection;
 mod keys;
+pub mod pubsub;
 mod server;
 mod strings;
 pub mod transactions;
@@ -27,6 +28,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     server::COMMANDS,
     transactions::COMMANDS,
+    pubsub::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client and the server.
