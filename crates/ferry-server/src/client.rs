@@ -31,9 +31,8 @@ pub struct ClientState {
     /// WATCHed keys with the identity and version they had then (None
     /// when missing); EXEC fails if any of them changed.
     pub watched: Vec<WatchedKey>,
-    /// Where messages for this client go when another client's command
-    /// produces them (pub/sub); written by the connection task.
-    pub push: tokio::sync::mpsc::UnboundedSender<bytes::Bytes>,
+    /// The connection task's queue: replies and pushed messages, in order.
+    pub out: tokio::sync::mpsc::UnboundedSender<crate::executor::Outgoing>,
     /// Channels and patterns subscribed to, in subscription order.
     pub channels: Vec<bytes::Bytes>,
     pub patterns: Vec<bytes::Bytes>,
@@ -57,7 +56,7 @@ impl ClientState {
         addr: SocketAddr,
         laddr: SocketAddr,
         kill: Arc<Notify>,
-        push: tokio::sync::mpsc::UnboundedSender<bytes::Bytes>,
+        out: tokio::sync::mpsc::UnboundedSender<crate::executor::Outgoing>,
         authenticated: bool,
     ) -> ClientState {
         let now = Instant::now();
@@ -77,7 +76,7 @@ impl ClientState {
             multi: None,
             multi_failed: false,
             watched: Vec::new(),
-            push,
+            out,
             channels: Vec::new(),
             patterns: Vec::new(),
             pending_pushes: Vec::new(),

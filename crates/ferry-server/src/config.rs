@@ -141,6 +141,15 @@ impl ConfigTable {
         if IMMUTABLE.contains(&name.as_str()) {
             return Err(ConfigSetError::Immutable(name));
         }
+        if name == "notify-keyspace-events" {
+            return match crate::notify::parse_flags(value) {
+                Some(flags) => Ok((name, crate::notify::flags_to_string(flags))),
+                None => Err(ConfigSetError::Invalid {
+                    name,
+                    reason: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
+                }),
+            };
+        }
         if let Some((_, choices, reason)) = ENUMS.iter().find(|(n, _, _)| *n == name) {
             let lower = value.to_ascii_lowercase();
             if !choices.contains(&lower.as_str()) {

@@ -2,15 +2,15 @@
 //! pipelined batch to the executor, write the replies back, and write the
 //! messages other clients' commands push to this one (pub/sub).
 
-use crate::executor::{BatchReply, Job, Shared};
-use bytes::{Bytes, BytesMut};
+use crate::executor::{BatchReply, Job, Outgoing, Shared};
+use bytes::BytesMut;
 use ferry_resp::{decode_command, Limits};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, Notify};
 
 /// Commands handed over in one batch at most; a longer pipeline is cut into
 /// several batches so replies start flowing and memory stays bounded.
@@ -28,14 +28,14 @@ pub async fn serve_connection(
     };
     let _ = stream.set_nodelay(true);
     let kill = Arc::new(Notify::new());
-    let (push_tx, mut pushes) = mpsc::unbounded_channel::<Bytes>();
+    let (out_tx, mut outgoing) = mpsc::unbounded_channel::<Outgoing>();
     if jobs
         .send(Job::Connect {
             id,
             addr,
             laddr,
             kill: kill.clone(),
-            push: push_tx,
+            out: out_tx,
         })
         .is_err()
     {
@@ -63,38 +63,32 @@ pub async fn serve_connection(
             }
             let full = cmds.len() == MAX_BATCH;
             if !cmds.is_empty() {
-                let (tx, mut rx) = oneshot::channel();
                 let job = Job::Batch {
                     id,
                     cmds,
                     input_bytes: before - buf.len(),
-                    reply: tx,
                 };
                 if jobs.send(job).is_err() {
                     break 'conn;
                 }
-                // Messages pushed before this batch's reply are written
-                // first; when both are ready the reply wins, because the
-                // executor sends a group's replies before its messages.
+                // Replies and pushed messages arrive on one queue, in the
+                // order they must be written.
                 let reply = loop {
-                    tokio::select! {
-                        biased;
-                        r = &mut rx => break r,
-                        Some(msg) = pushes.recv() => {
+                    match outgoing.recv().await {
+                        Some(Outgoing::Reply(r)) => break r,
+                        Some(Outgoing::Push(msg)) => {
                             if stream.write_all(&msg).await.is_err() {
                                 break 'conn;
                             }
                         }
+                        None => break 'conn,
                     }
                 };
-                let Ok(BatchReply {
+                let BatchReply {
                     bytes,
                     close,
                     authenticated,
-                }) = reply
-                else {
-                    break 'conn;
-                };
+                } = reply;
                 limits.unauthenticated = !authenticated;
                 if stream.write_all(&bytes).await.is_err() || close {
                     break 'conn;
@@ -114,8 +108,12 @@ pub async fn serve_connection(
                 Ok(0) | Err(_) => break 'conn,
                 Ok(_) => {}
             },
-            Some(msg) = pushes.recv() => {
-                if stream.write_all(&msg).await.is_err() {
+            Some(what) = outgoing.recv() => {
+                let bytes = match what {
+                    Outgoing::Push(b) => b,
+                    Outgoing::Reply(r) => r.bytes,
+                };
+                if stream.write_all(&bytes).await.is_err() {
                     break 'conn;
                 }
             }

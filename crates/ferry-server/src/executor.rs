@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::Notify;
 
 /// Work for the executor.
 pub enum Job {
@@ -27,19 +27,26 @@ pub enum Job {
         addr: SocketAddr,
         laddr: SocketAddr,
         kill: Arc<Notify>,
-        push: tokio::sync::mpsc::UnboundedSender<Bytes>,
+        out: tokio::sync::mpsc::UnboundedSender<Outgoing>,
     },
     Batch {
         id: u64,
         cmds: Vec<Vec<Bytes>>,
         input_bytes: usize,
-        reply: oneshot::Sender<BatchReply>,
     },
     Disconnect {
         id: u64,
     },
     /// SIGINT/SIGTERM: commit, checkpoint and stop, as SHUTDOWN does.
     Shutdown,
+}
+
+/// What the executor sends a connection, in the order it must be written.
+pub enum Outgoing {
+    /// The replies to the connection's last batch.
+    Reply(BatchReply),
+    /// A message another client's command produced (pub/sub).
+    Push(Bytes),
 }
 
 /// The encoded replies of one batch.
@@ -79,7 +86,8 @@ pub struct Executor {
     state: ServerState,
     rx: Receiver<Job>,
     shared: Arc<Shared>,
-    pending: Vec<(oneshot::Sender<BatchReply>, BatchReply)>,
+    /// Replies of the current group, by client, held until it is durable.
+    pending: Vec<(u64, BatchReply)>,
     last_sweep: Instant,
 }
 
@@ -142,12 +150,12 @@ impl Executor {
                 self.pending.len()
             );
             let msg = Reply::error(format!("ERR ferry could not save this write: {e}"));
-            for (tx, mut reply) in self.pending.drain(..) {
+            for (id, mut reply) in std::mem::take(&mut self.pending) {
                 let mut out = BytesMut::new();
                 msg.encode(Protocol::Resp2, &mut out);
                 reply.bytes = out.freeze();
                 reply.close = true;
-                let _ = tx.send(reply);
+                self.send(id, Outgoing::Reply(reply));
             }
             return;
         }
@@ -156,9 +164,9 @@ impl Executor {
                 .write_epoch
                 .store(self.store.write_epoch(), Ordering::Release);
         }
-        for (tx, reply) in self.pending.drain(..) {
+        for (id, reply) in std::mem::take(&mut self.pending) {
             self.state.stats.net_output_bytes += reply.bytes.len() as u64;
-            let _ = tx.send(reply);
+            self.send(id, Outgoing::Reply(reply));
         }
         self.deliver_outbox();
         if self.store.commit_due() {
@@ -177,13 +185,13 @@ impl Executor {
                 addr,
                 laddr,
                 kill,
-                push,
+                out,
             } => {
                 let authenticated = self.state.requirepass().is_none();
                 self.state.stats.connections_received += 1;
                 self.state.clients.insert(
                     id,
-                    ClientState::new(id, addr, laddr, kill, push, authenticated),
+                    ClientState::new(id, addr, laddr, kill, out, authenticated),
                 );
                 0
             }
@@ -201,13 +209,22 @@ impl Executor {
                 id,
                 cmds,
                 input_bytes,
-                reply,
             } => {
                 let Some(mut client) = self.state.clients.remove(&id) else {
                     return 0;
                 };
                 self.state.stats.net_input_bytes += input_bytes as u64;
                 let mut out = BytesMut::with_capacity(64 * cmds.len());
+                // Messages for this client produced earlier in the group come
+                // before its replies, as in Redis.
+                self.state.outbox.retain(|(to, bytes)| {
+                    if *to == id {
+                        out.extend_from_slice(bytes);
+                        false
+                    } else {
+                        true
+                    }
+                });
                 let n = cmds.len();
                 for argv in &cmds {
                     let r = self.execute(&mut client, argv);
@@ -225,7 +242,7 @@ impl Executor {
                     authenticated: client.authenticated,
                 };
                 self.state.clients.insert(id, client);
-                self.pending.push((reply, batch));
+                self.pending.push((id, batch));
                 n
             }
         }
@@ -299,17 +316,20 @@ impl Executor {
         self.shared
             .auth_required
             .store(self.state.requirepass().is_some(), Ordering::Relaxed);
-        let expired = self.store.take_expired();
-        self.state.stats.expired_keys += expired.len() as u64;
+        cmd::flush_store_events(&mut self.store, &mut self.state, Some(client));
         reply
     }
 
     /// Sends the messages produced for other clients during the group.
     fn deliver_outbox(&mut self) {
-        for (id, bytes) in self.state.outbox.drain(..) {
-            if let Some(c) = self.state.clients.get(&id) {
-                let _ = c.push.send(bytes);
-            }
+        for (id, bytes) in std::mem::take(&mut self.state.outbox) {
+            self.send(id, Outgoing::Push(bytes));
+        }
+    }
+
+    fn send(&self, id: u64, what: Outgoing) {
+        if let Some(c) = self.state.clients.get(&id) {
+            let _ = c.out.send(what);
         }
     }
 
@@ -347,7 +367,7 @@ impl Executor {
         loop {
             match self.store.sweep_expired(SWEEP_BATCH) {
                 Ok(n) => {
-                    self.state.stats.expired_keys += self.store.take_expired().len() as u64;
+                    cmd::flush_store_events(&mut self.store, &mut self.state, None);
                     if n < SWEEP_BATCH / 4 || started.elapsed() > Duration::from_millis(25) {
                         break;
                     }

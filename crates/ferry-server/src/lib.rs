@@ -11,6 +11,7 @@ mod config_defaults;
 pub mod conn;
 pub mod executor;
 mod longdouble;
+pub mod notify;
 pub mod state;
 
 pub use config::ServerConfig;

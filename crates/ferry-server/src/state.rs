@@ -69,6 +69,8 @@ pub struct ServerState {
     /// Messages for other clients produced during the current group; sent
     /// after the group's replies so none overtakes an earlier reply.
     pub outbox: Vec<(u64, bytes::Bytes)>,
+    /// Enabled keyspace notification classes (see `notify.rs`).
+    pub notify_flags: u32,
 }
 
 impl ServerState {
@@ -91,6 +93,7 @@ impl ServerState {
             channels: HashMap::new(),
             patterns: HashMap::new(),
             outbox: Vec::new(),
+            notify_flags: 0,
         }
     }
 

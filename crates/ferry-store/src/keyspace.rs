@@ -125,7 +125,7 @@ fn row_to_info(id: i64, code: i64, expire_at: Option<i64>, len: i64) -> StoreRes
 
 impl Store {
     /// The live key `key` in `db`, or None. An expired key found here is
-    /// deleted (and reported by [`Store::take_expired`]), as Redis does on access.
+    /// deleted (and reported by [`Store::take_events`]), as Redis does on access.
     pub fn lookup(&mut self, db: usize, key: &[u8]) -> StoreResult<Option<KeyInfo>> {
         let slot = self.slot(db);
         let row = self
@@ -158,7 +158,10 @@ impl Store {
     /// Removes a key whose TTL has passed and records the event.
     pub(crate) fn expire_now(&mut self, db: usize, key: &[u8], info: &KeyInfo) -> StoreResult<()> {
         self.remove(db, key, info)?;
-        self.expired.push((db, key.to_vec()));
+        self.push_event(crate::StoreEvent::Expired {
+            db,
+            key: key.to_vec(),
+        });
         Ok(())
     }
 
@@ -189,6 +192,10 @@ impl Store {
             value: string.map(|(v, _)| v.to_vec()),
             enc: string.map_or(0, |(_, e)| e),
         })?;
+        self.push_event(crate::StoreEvent::New {
+            db,
+            key: key.to_vec(),
+        });
         Ok(id)
     }
 
@@ -293,6 +300,10 @@ impl Store {
             src: src.to_vec(),
             dst: dst.to_vec(),
         })?;
+        self.push_event(crate::StoreEvent::New {
+            db,
+            key: dst.to_vec(),
+        });
         Ok(Some(true))
     }
 
@@ -311,6 +322,10 @@ impl Store {
             dst_db: dst_db as u8,
             had_expire: info.expire_at.is_some(),
         })?;
+        self.push_event(crate::StoreEvent::New {
+            db: dst_db,
+            key: key.to_vec(),
+        });
         Ok(true)
     }
 
@@ -674,7 +689,7 @@ impl Store {
     }
 
     /// Removes up to `limit` expired keys, oldest expiry first. Returns how
-    /// many were removed; they are reported by [`Store::take_expired`].
+    /// many were removed; they are reported by [`Store::take_events`].
     pub fn sweep_expired(&mut self, limit: usize) -> StoreResult<usize> {
         let due: Vec<DueRow> = {
             let mut stmt = self.conn.prepare_cached(

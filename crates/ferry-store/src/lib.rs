@@ -29,6 +29,15 @@ use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Something that happened to a key as a side effect of a store call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreEvent {
+    /// A key was created (Redis's `new` event).
+    New { db: usize, key: Vec<u8> },
+    /// A key was removed because its TTL passed (`expired`).
+    Expired { db: usize, key: Vec<u8> },
+}
+
 /// Number of logical databases (`SELECT 0..15`).
 pub const DATABASES: usize = 16;
 
@@ -113,8 +122,9 @@ pub struct Store {
     key_counts: [i64; DATABASES],
     /// Keys with a TTL per database (INFO keyspace).
     expire_counts: [i64; DATABASES],
-    /// Keys removed because they expired, since the caller last drained them.
-    expired: Vec<(usize, Vec<u8>)>,
+    /// Keys created or removed by expiry, in order, since the caller last
+    /// drained them (keyspace notifications, stats).
+    events: Vec<StoreEvent>,
     /// Incremented by every commit that wrote something; lets a syncer know
     /// whether an fsync is due.
     write_epoch: u64,
@@ -148,7 +158,7 @@ impl Store {
             now: unix_ms(),
             key_counts: [0; DATABASES],
             expire_counts: [0; DATABASES],
-            expired: Vec::new(),
+            events: Vec::new(),
             write_epoch: 0,
             tx_wrote: false,
             next_id: 1,
@@ -394,9 +404,14 @@ impl Store {
         Ok(())
     }
 
-    /// Keys removed by expiry since the last call (for notifications, stats).
-    pub fn take_expired(&mut self) -> Vec<(usize, Vec<u8>)> {
-        std::mem::take(&mut self.expired)
+    /// Keys created and keys removed by expiry since the last call, in the
+    /// order they happened (for notifications and statistics).
+    pub fn take_events(&mut self) -> Vec<StoreEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub(crate) fn push_event(&mut self, e: StoreEvent) {
+        self.events.push(e);
     }
 
     pub fn dbsize(&self, db: usize) -> i64 {

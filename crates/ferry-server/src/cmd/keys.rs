@@ -4,6 +4,7 @@
 use super::args::{is, parse_db, parse_i64, parse_i64_or, NOT_INTEGER, SYNTAX};
 use super::connection::help_reply;
 use super::{cmd, container, err, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::notify;
 use bytes::Bytes;
 use ferry_resp::Reply;
 use ferry_store::{KeyType, StringEncoding};
@@ -116,7 +117,10 @@ fn del(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let db = ctx.client.db;
     let mut n = 0;
     for key in &argv[1..] {
-        n += ctx.store.delete(db, key)? as i64;
+        if ctx.store.delete(db, key)? {
+            ctx.notify(notify::GENERIC, "del", key);
+            n += 1;
+        }
     }
     Ok(Reply::Integer(n))
 }
@@ -137,17 +141,26 @@ fn type_cmd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn rename(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    match ctx.store.rename(ctx.client.db, &argv[1], &argv[2], false)? {
+    match rename_generic(ctx, argv, false)? {
         None => Err(err("ERR no such key")),
         Some(_) => Ok(Reply::OK),
     }
 }
 
 fn renamenx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    match ctx.store.rename(ctx.client.db, &argv[1], &argv[2], true)? {
+    match rename_generic(ctx, argv, true)? {
         None => Err(err("ERR no such key")),
         Some(done) => Ok(Reply::Integer(done as i64)),
     }
+}
+
+fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> Result<Option<bool>, CmdError> {
+    let outcome = ctx.store.rename(ctx.client.db, &argv[1], &argv[2], nx)?;
+    if outcome == Some(true) && argv[1] != argv[2] {
+        ctx.notify(notify::GENERIC, "rename_from", &argv[1]);
+        ctx.notify(notify::GENERIC, "rename_to", &argv[2]);
+    }
+    Ok(outcome)
 }
 
 fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -172,6 +185,9 @@ fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let done = ctx
         .store
         .copy_key(db, &argv[1], dst_db, &argv[2], replace)?;
+    if done {
+        ctx.notify_db(notify::GENERIC, "copy_to", dst_db, &argv[2]);
+    }
     Ok(Reply::Integer(done as i64))
 }
 
@@ -185,7 +201,12 @@ fn move_cmd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if dst == db {
         return Err(err("ERR source and destination objects are the same"));
     }
-    Ok(Reply::Integer(ctx.store.move_key(db, &argv[1], dst)? as i64))
+    let moved = ctx.store.move_key(db, &argv[1], dst)?;
+    if moved {
+        ctx.notify_db(notify::GENERIC, "move_from", db, &argv[1]);
+        ctx.notify_db(notify::GENERIC, "move_to", dst, &argv[1]);
+    }
+    Ok(Reply::Integer(moved as i64))
 }
 
 fn keys(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -336,6 +357,13 @@ fn expire_generic(
         return Ok(Reply::Integer(0));
     }
     ctx.store.set_expire(db, &argv[1], Some(when))?;
+    // A time already past deletes the key, as in Redis.
+    let event = if when <= ctx.store.now() {
+        "del"
+    } else {
+        "expire"
+    };
+    ctx.notify(notify::GENERIC, event, &argv[1]);
     Ok(Reply::Integer(1))
 }
 
@@ -394,6 +422,7 @@ fn persist(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     match ctx.store.lookup(db, &argv[1])? {
         Some(info) if info.expire_at.is_some() => {
             ctx.store.set_expire(db, &argv[1], None)?;
+            ctx.notify(notify::GENERIC, "persist", &argv[1]);
             Ok(Reply::Integer(1))
         }
         _ => Ok(Reply::Integer(0)),

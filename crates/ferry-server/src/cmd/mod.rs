@@ -38,6 +38,58 @@ pub struct Ctx<'a> {
     pub server: &'a mut ServerState,
 }
 
+impl Ctx<'_> {
+    /// Emits a keyspace event for `key` in the client's database, after the
+    /// side-effect events (`expired`, `new`) the store recorded so far.
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        let db = self.client.db;
+        self.notify_db(class, event, db, key);
+    }
+
+    /// [`Ctx::notify`] for a key in another database (MOVE).
+    pub fn notify_db(&mut self, class: u32, event: &str, db: usize, key: &[u8]) {
+        self.flush_store_events();
+        crate::notify::emit(self.server, Some(self.client), class, event, db, key);
+    }
+
+    /// Emits the store's pending `new` and `expired` events.
+    pub fn flush_store_events(&mut self) {
+        flush_store_events(self.store, self.server, Some(self.client));
+    }
+}
+
+/// Emits the store's pending side-effect events and counts expirations;
+/// `current` is None for the background sweep.
+pub fn flush_store_events(
+    store: &mut Store,
+    server: &mut ServerState,
+    mut current: Option<&mut ClientState>,
+) {
+    for e in store.take_events() {
+        match e {
+            ferry_store::StoreEvent::New { db, key } => crate::notify::emit(
+                server,
+                current.as_deref_mut(),
+                crate::notify::NEW,
+                "new",
+                db,
+                &key,
+            ),
+            ferry_store::StoreEvent::Expired { db, key } => {
+                server.stats.expired_keys += 1;
+                crate::notify::emit(
+                    server,
+                    current.as_deref_mut(),
+                    crate::notify::EXPIRED,
+                    "expired",
+                    db,
+                    &key,
+                )
+            }
+        }
+    }
+}
+
 /// A command's failure: an error reply for the client, or a storage fault.
 #[derive(Debug)]
 pub enum CmdError {

@@ -182,10 +182,16 @@ fn punsubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// Delivers `message` on `channel` to every subscriber (channel
 /// subscribers first, then pattern subscribers, each in subscription
-/// order). Returns how many receivers it reached.
-pub fn publish_message(ctx: &mut Ctx, channel: &Bytes, message: &Bytes) -> i64 {
+/// order). `current` is the client running the command, whose own messages
+/// go before its reply. Returns how many receivers it reached.
+pub fn deliver(
+    server: &mut ServerState,
+    mut current: Option<&mut ClientState>,
+    channel: &Bytes,
+    message: &Bytes,
+) -> i64 {
     let mut receivers: Vec<(u64, Reply)> = Vec::new();
-    if let Some(subs) = ctx.server.channels.get(channel) {
+    if let Some(subs) = server.channels.get(channel) {
         for id in subs {
             receivers.push((
                 *id,
@@ -197,7 +203,7 @@ pub fn publish_message(ctx: &mut Ctx, channel: &Bytes, message: &Bytes) -> i64 {
             ));
         }
     }
-    let mut patterns: Vec<(&Bytes, &Vec<u64>)> = ctx.server.patterns.iter().collect();
+    let mut patterns: Vec<(&Bytes, &Vec<u64>)> = server.patterns.iter().collect();
     patterns.sort_by(|a, b| a.0.cmp(b.0));
     for (pattern, subs) in patterns {
         if ferry_store::glob::glob_match(pattern, channel, false) {
@@ -216,19 +222,27 @@ pub fn publish_message(ctx: &mut Ctx, channel: &Bytes, message: &Bytes) -> i64 {
     }
     let n = receivers.len() as i64;
     for (id, msg) in receivers {
-        if id == ctx.client.id {
-            ctx.client.pending_pushes.push(msg);
-        } else if let Some(target) = ctx.server.clients.get(&id) {
-            let mut out = BytesMut::new();
-            msg.encode(target.protocol, &mut out);
-            ctx.server.outbox.push((id, out.freeze()));
+        match current.as_deref_mut() {
+            Some(me) if me.id == id => me.pending_pushes.push(msg),
+            _ => {
+                if let Some(target) = server.clients.get(&id) {
+                    let mut out = BytesMut::new();
+                    msg.encode(target.protocol, &mut out);
+                    server.outbox.push((id, out.freeze()));
+                }
+            }
         }
     }
     n
 }
 
 fn publish(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    Ok(Reply::Integer(publish_message(ctx, &argv[1], &argv[2])))
+    Ok(Reply::Integer(deliver(
+        ctx.server,
+        Some(ctx.client),
+        &argv[1],
+        &argv[2],
+    )))
 }
 
 fn pubsub_channels(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {

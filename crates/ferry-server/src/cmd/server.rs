@@ -406,6 +406,15 @@ fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 ctx.store.set_durability(d)?;
             }
         }
+        if name == "notify-keyspace-events" {
+            let raw = args
+                .chunks(2)
+                .rev()
+                .find(|p| p[0].eq_ignore_ascii_case(b"notify-keyspace-events"))
+                .map(|p| String::from_utf8_lossy(&p[1]).into_owned())
+                .unwrap_or_default();
+            ctx.server.notify_flags = crate::notify::parse_flags(&raw).unwrap_or(0);
+        }
         ctx.server.config.set(name, value);
     }
     Ok(Reply::OK)

@@ -3,6 +3,7 @@
 use super::args::{is, parse_i64, SYNTAX};
 use super::{cmd, err, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::longdouble::{self, AddError};
+use crate::notify;
 use bytes::Bytes;
 use ferry_resp::Reply;
 use ferry_store::{KeyInfo, KeyType, StoreError, StringEncoding, Ttl};
@@ -165,6 +166,10 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         });
     }
     ctx.store.put_string(db, key, &argv[2], ttl, existing)?;
+    ctx.notify(notify::STRING, "set", key);
+    if expire.is_some() {
+        ctx.notify(notify::GENERIC, "expire", key);
+    }
     Ok(if get {
         old.map(Reply::bulk).unwrap_or(Reply::Null)
     } else {
@@ -179,6 +184,7 @@ fn setnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     ctx.store
         .put_string(db, &argv[1], &argv[2], Ttl::Clear, None)?;
+    ctx.notify(notify::STRING, "set", &argv[1]);
     Ok(Reply::Integer(1))
 }
 
@@ -188,6 +194,8 @@ fn setex_generic(ctx: &mut Ctx, argv: &[Bytes], unit: ExpireUnit, name: &str) ->
     let existing = ctx.store.lookup(db, &argv[1])?;
     ctx.store
         .put_string(db, &argv[1], &argv[3], Ttl::At(at), existing)?;
+    ctx.notify(notify::STRING, "set", &argv[1]);
+    ctx.notify(notify::GENERIC, "expire", &argv[1]);
     Ok(Reply::OK)
 }
 
@@ -227,6 +235,7 @@ fn mset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     for (k, v) in mset_pairs(argv, "mset")? {
         let existing = ctx.store.lookup(db, k)?;
         ctx.store.put_string(db, k, v, Ttl::Clear, existing)?;
+        ctx.notify(notify::STRING, "set", k);
     }
     Ok(Reply::OK)
 }
@@ -242,6 +251,7 @@ fn msetnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     for (k, v) in pairs {
         let existing = ctx.store.lookup(db, k)?;
         ctx.store.put_string(db, k, v, Ttl::Clear, existing)?;
+        ctx.notify(notify::STRING, "set", k);
     }
     Ok(Reply::Integer(1))
 }
@@ -252,6 +262,7 @@ fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let existing = old.as_ref().map(|(i, _)| *i);
     ctx.store
         .put_string(db, &argv[1], &argv[2], Ttl::Clear, existing)?;
+    ctx.notify(notify::STRING, "set", &argv[1]);
     Ok(old.map(|(_, v)| Reply::bulk(v)).unwrap_or(Reply::Null))
 }
 
@@ -260,6 +271,7 @@ fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(Reply::Null);
     };
     ctx.store.delete(ctx.client.db, &argv[1])?;
+    ctx.notify(notify::GENERIC, "del", &argv[1]);
     Ok(Reply::bulk(v))
 }
 
@@ -292,8 +304,16 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let db = ctx.client.db;
     if let Some(at) = at {
         ctx.store.set_expire(db, &argv[1], Some(at))?;
+        // A time already past deletes the key, as in Redis.
+        let event = if at <= ctx.store.now() {
+            "del"
+        } else {
+            "expire"
+        };
+        ctx.notify(notify::GENERIC, event, &argv[1]);
     } else if persist && info.expire_at.is_some() {
         ctx.store.set_expire(db, &argv[1], None)?;
+        ctx.notify(notify::GENERIC, "persist", &argv[1]);
     }
     Ok(Reply::bulk(value))
 }
@@ -316,6 +336,7 @@ fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     ctx.store
         .put_string_as(db, &argv[1], &value, Ttl::Keep, existing, enc)?;
+    ctx.notify(notify::STRING, "append", &argv[1]);
     Ok(Reply::Integer(value.len() as i64))
 }
 
@@ -396,6 +417,7 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         existing,
         StringEncoding::Raw,
     )?;
+    ctx.notify(notify::STRING, "setrange", &argv[1]);
     Ok(Reply::Integer(value.len() as i64))
 }
 
@@ -411,6 +433,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> CmdResult {
     let mut buf = itoa::Buffer::new();
     ctx.store
         .put_string(db, key, buf.format(next).as_bytes(), Ttl::Keep, existing)?;
+    ctx.notify(notify::STRING, "incrby", key);
     Ok(Reply::Integer(next))
 }
 
@@ -448,6 +471,7 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let enc = StringEncoding::by_length(&next);
     ctx.store
         .put_string_as(db, &argv[1], &next, Ttl::Keep, existing, enc)?;
+    ctx.notify(notify::STRING, "incrbyfloat", &argv[1]);
     Ok(Reply::bulk(next))
 }
 
@@ -491,6 +515,7 @@ fn setbit(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         existing,
         StringEncoding::Raw,
     )?;
+    ctx.notify(notify::STRING, "setbit", &argv[1]);
     Ok(Reply::Integer(old as i64))
 }
 
@@ -621,7 +646,9 @@ fn bitop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let len = sources.iter().map(|s| s.len()).max().unwrap_or(0);
     let db = ctx.client.db;
     if len == 0 {
-        ctx.store.delete(db, &argv[2])?;
+        if ctx.store.delete(db, &argv[2])? {
+            ctx.notify(notify::GENERIC, "del", &argv[2]);
+        }
         return Ok(Reply::Integer(0));
     }
     let byte = |s: &Vec<u8>, i: usize| s.get(i).copied().unwrap_or(0);
@@ -642,5 +669,6 @@ fn bitop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         existing,
         StringEncoding::Raw,
     )?;
+    ctx.notify(notify::STRING, "set", &argv[2]);
     Ok(Reply::Integer(len as i64))
 }
