@@ -1,0 +1,137 @@
+//! Keyspace notifications compared with redis-server 7.0: the same commands
+//! on both servers must produce the same events, in the same order, on both
+//! `__keyspace@<db>__` and `__keyevent@<db>__` channels.
+
+mod common;
+
+use common::{Pair, RawConn};
+
+/// Subscribes a connection to every keyspace and keyevent channel.
+fn subscriber(conn: &mut RawConn) {
+    let r = conn.cmd(&["PSUBSCRIBE", "__key*@*__:*"]);
+    assert!(r.starts_with(b"*3") || r.starts_with(b">3"), "{r:?}");
+}
+
+/// Every frame a subscriber received up to its PING marker.
+fn drain(conn: &mut RawConn) -> Vec<String> {
+    conn.send(&["PING", "end-of-events"]);
+    let mut frames = Vec::new();
+    loop {
+        let f = String::from_utf8_lossy(&conn.read_reply()).into_owned();
+        if f.contains("end-of-events") {
+            return frames;
+        }
+        frames.push(f);
+        assert!(frames.len() < 10_000, "runaway event stream");
+    }
+}
+
+/// Runs `cmds` on both servers with `flags` and compares the event streams.
+fn compare(flags: &str, cmds: &[&[&str]], settle_ms: u64) {
+    let mut p = Pair::proto(2);
+    p.same(&["CONFIG", "SET", "notify-keyspace-events", flags]);
+    p.same(&["CONFIG", "GET", "notify-keyspace-events"]);
+    let mut sub_redis = p.redis.connect();
+    let mut sub_ferry = p.subject.connect();
+    subscriber(&mut sub_redis);
+    subscriber(&mut sub_ferry);
+    for c in cmds {
+        p.same(c);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(settle_ms));
+    let (a, b) = (drain(&mut sub_redis), drain(&mut sub_ferry));
+    if a != b {
+        let show = |v: &Vec<String>| {
+            v.iter()
+                .map(|f| f.replace("\r\n", " "))
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        };
+        panic!(
+            "event streams differ for flags {flags:?}\nredis:\n  {}\nferry:\n  {}",
+            show(&a),
+            show(&b)
+        );
+    }
+    assert!(
+        !a.is_empty() || cmds.is_empty(),
+        "no events at all: the test proves nothing"
+    );
+}
+
+const STRING_AND_KEY_COMMANDS: &[&[&str]] = &[
+    &["SET", "a", "1"],
+    &["SET", "a", "2", "EX", "100"],
+    &["SET", "a", "3", "KEEPTTL"],
+    &["GETSET", "a", "4"],
+    &["APPEND", "a", "x"],
+    &["APPEND", "b", "y"],
+    &["SETRANGE", "a", "0", "z"],
+    &["SETRANGE", "a", "0", ""],
+    &["INCR", "n"],
+    &["INCRBYFLOAT", "n", "1.5"],
+    &["DECRBY", "n", "2"],
+    &["SETBIT", "bits", "1", "1"],
+    &["GETDEL", "a"],
+    &["SET", "c", "1"],
+    &["EXPIRE", "c", "100"],
+    &["PERSIST", "c"],
+    &["PERSIST", "c"],
+    &["EXPIRE", "c", "-1"],
+    &["SET", "d", "1"],
+    &["RENAME", "d", "e"],
+    &["RENAMENX", "e", "b"],
+    &["COPY", "e", "f"],
+    &["MOVE", "f", "1"],
+    &["DEL", "e", "nothing"],
+    &["MSET", "m1", "1", "m2", "2"],
+    &["SETNX", "m1", "x"],
+    &["SETNX", "m3", "x"],
+    &["MSETNX", "m4", "x", "m5", "y"],
+    &["BITOP", "AND", "dest", "m1", "m2"],
+    &["BITOP", "AND", "dest", "nosuch"],
+    &["GETEX", "m1", "EX", "100"],
+    &["GETEX", "m1", "PERSIST"],
+    &["SETEX", "se", "100", "v"],
+    &["PSETEX", "pse", "100000", "v"],
+    &["PEXPIREAT", "pse", "1"],
+    &["UNLINK", "se", "m2"],
+    &["SET", "short", "v", "PX", "30"],
+];
+
+#[test]
+fn string_and_key_events_all_classes() {
+    compare("KEAn", STRING_AND_KEY_COMMANDS, 0);
+}
+
+#[test]
+fn only_keyevent_generic_and_new() {
+    compare("Egn", STRING_AND_KEY_COMMANDS, 0);
+}
+
+#[test]
+fn only_keyspace_strings() {
+    compare("K$", STRING_AND_KEY_COMMANDS, 0);
+}
+
+#[test]
+fn expired_events_from_the_background_sweep() {
+    // Keys expire without being touched: the active expiry emits `expired`.
+    let cmds: &[&[&str]] = &[
+        &["SET", "t1", "v", "PX", "20"],
+        &["SET", "t2", "v", "PX", "20"],
+    ];
+    compare("Ex", cmds, 500);
+}
+
+#[test]
+fn notify_config_validation_and_expiry() {
+    let cmds: &[&[&str]] = &[&["SET", "lazy", "v", "PX", "1"]];
+    let mut p = Pair::proto(2);
+    p.same(&["CONFIG", "SET", "notify-keyspace-events", "Exg$"]);
+    p.same(&["CONFIG", "GET", "notify-keyspace-events"]);
+    // Invalid class characters are refused with Redis's text.
+    p.same(&["CONFIG", "SET", "notify-keyspace-events", "Q"]);
+    drop(p);
+    compare("KEA", cmds, 0);
+}
