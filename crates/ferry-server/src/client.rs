@@ -28,6 +28,8 @@ pub struct ClientState {
     pub multi: Option<Vec<Vec<bytes::Bytes>>>,
     /// A command was refused while queuing: EXEC will answer EXECABORT.
     pub multi_failed: bool,
+    /// EXEC is running this client's queue (blocking commands do not block).
+    pub in_exec: bool,
     /// WATCHed keys with the identity and version they had then (None
     /// when missing); EXEC fails if any of them changed.
     pub watched: Vec<WatchedKey>,
@@ -75,6 +77,7 @@ impl ClientState {
             close_after_reply: false,
             multi: None,
             multi_failed: false,
+            in_exec: false,
             watched: Vec::new(),
             out,
             channels: Vec::new(),

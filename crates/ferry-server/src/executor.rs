@@ -9,10 +9,11 @@
 
 use crate::client::ClientState;
 use crate::cmd::{self, transactions, Ctx};
-use crate::state::{ServerState, ShutdownMode};
+use crate::state::{Blocked, ServerState, ShutdownMode};
 use bytes::{Bytes, BytesMut};
 use ferry_resp::{Protocol, Reply};
 use ferry_store::Store;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -89,6 +90,10 @@ pub struct Executor {
     /// Replies of the current group, by client, held until it is durable.
     pending: Vec<(u64, BatchReply)>,
     last_sweep: Instant,
+    /// Set by a command that must block; taken by the batch runner.
+    block_request: Option<cmd::BlockRequest>,
+    /// Guards [`Executor::serve_ready_keys`] against re-entry.
+    serving: bool,
 }
 
 impl Executor {
@@ -100,19 +105,24 @@ impl Executor {
             shared,
             pending: Vec::new(),
             last_sweep: Instant::now(),
+            block_request: None,
+            serving: false,
         }
     }
 
     /// Runs until every sender is gone or SHUTDOWN ran.
     pub fn run(mut self) {
         loop {
-            let job = match self.rx.recv_timeout(SWEEP_INTERVAL) {
+            let job = match self.rx.recv_timeout(self.next_wait()) {
                 Ok(job) => Some(job),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
             if let Err(e) = self.store.begin() {
                 log::error!("cannot begin a transaction: {e}");
+            }
+            if !self.state.blocked.is_empty() {
+                self.release_blocked();
             }
             if let Some(job) = job {
                 let group_start = Instant::now();
@@ -196,6 +206,8 @@ impl Executor {
                 0
             }
             Job::Disconnect { id } => {
+                // A client that goes away while blocked leaves no trace.
+                self.state.blocked.retain(|b| b.id != id);
                 if let Some(mut client) = self.state.clients.remove(&id) {
                     cmd::pubsub::unsubscribe_all(&mut self.state, &mut client);
                 }
@@ -210,11 +222,9 @@ impl Executor {
                 cmds,
                 input_bytes,
             } => {
-                let Some(mut client) = self.state.clients.remove(&id) else {
-                    return 0;
-                };
                 self.state.stats.net_input_bytes += input_bytes as u64;
-                let mut out = BytesMut::with_capacity(64 * cmds.len());
+                let n = cmds.len();
+                let mut out = BytesMut::with_capacity(64 * n);
                 // Messages for this client produced earlier in the group come
                 // before its replies, as in Redis.
                 self.state.outbox.retain(|(to, bytes)| {
@@ -225,27 +235,151 @@ impl Executor {
                         true
                     }
                 });
-                let n = cmds.len();
-                for argv in &cmds {
-                    let r = self.execute(&mut client, argv);
-                    for push in client.pending_pushes.drain(..) {
-                        push.encode(client.protocol, &mut out);
-                    }
-                    r.encode(client.protocol, &mut out);
-                    if client.close_after_reply {
-                        break;
-                    }
-                }
-                let batch = BatchReply {
-                    bytes: out.freeze(),
-                    close: client.close_after_reply,
-                    authenticated: client.authenticated,
-                };
-                self.state.clients.insert(id, client);
-                self.pending.push((id, batch));
+                self.run_batch(id, cmds.into(), out, None, None);
                 n
             }
         }
+    }
+
+    /// Runs a client's commands in order. A blocking command that must
+    /// wait parks the client with the rest of the batch (at `requeue_at` in
+    /// the blocked list when it was already waiting, else at the end);
+    /// otherwise the batch's replies join the group. Returns whether the
+    /// client is parked.
+    fn run_batch(
+        &mut self,
+        id: u64,
+        mut cmds: VecDeque<Vec<Bytes>>,
+        mut out: BytesMut,
+        mut deadline: Option<Instant>,
+        requeue_at: Option<usize>,
+    ) -> bool {
+        let Some(mut client) = self.state.clients.remove(&id) else {
+            return false;
+        };
+        while let Some(argv) = cmds.front() {
+            let r = self.execute(&mut client, argv);
+            if let Some(req) = self.block_request.take() {
+                let deadline = deadline.or_else(|| req.timeout.map(|t| Instant::now() + t));
+                let entry = Blocked {
+                    id,
+                    db: client.db,
+                    keys: req.keys,
+                    deadline,
+                    timeout_reply: req.timeout_reply,
+                    cmds,
+                    out,
+                    unblock_with: None,
+                };
+                match requeue_at {
+                    Some(i) if i <= self.state.blocked.len() => self.state.blocked.insert(i, entry),
+                    _ => self.state.blocked.push(entry),
+                }
+                self.state.clients.insert(id, client);
+                return true;
+            }
+            // A later blocking command of the batch gets its own deadline.
+            deadline = None;
+            cmds.pop_front();
+            for push in client.pending_pushes.drain(..) {
+                push.encode(client.protocol, &mut out);
+            }
+            r.encode(client.protocol, &mut out);
+            if client.close_after_reply {
+                break;
+            }
+            // Clients blocked on keys this command created are served now,
+            // after the command (or the whole transaction) completed; so
+            // are clients this command unblocked (CLIENT UNBLOCK).
+            if self.state.blocked.iter().any(|b| b.unblock_with.is_some()) {
+                self.state.clients.insert(id, client);
+                self.release_blocked();
+                match self.state.clients.remove(&id) {
+                    Some(c) => client = c,
+                    None => return false,
+                }
+            }
+            if !self.state.ready_keys.is_empty() {
+                self.state.clients.insert(id, client);
+                self.serve_ready_keys();
+                match self.state.clients.remove(&id) {
+                    Some(c) => client = c,
+                    None => return false,
+                }
+            }
+        }
+        let batch = BatchReply {
+            bytes: out.freeze(),
+            close: client.close_after_reply,
+            authenticated: client.authenticated,
+        };
+        self.state.clients.insert(id, client);
+        self.pending.push((id, batch));
+        false
+    }
+
+    /// Serves, first come first served, the clients blocked on keys that
+    /// were created: each retries its blocking command and, if it no longer
+    /// has to wait, goes on with its batch. Not re-entered while running.
+    fn serve_ready_keys(&mut self) {
+        if self.serving {
+            return;
+        }
+        self.serving = true;
+        let mut rounds = 0;
+        while !self.state.ready_keys.is_empty() && rounds < 100_000 {
+            rounds += 1;
+            let (db, key) = self.state.ready_keys.remove(0);
+            let mut i = 0;
+            while i < self.state.blocked.len() {
+                let b = &self.state.blocked[i];
+                if b.db == db && b.keys.iter().any(|k| k[..] == key[..]) {
+                    let entry = self.state.blocked.remove(i);
+                    if self.run_batch(entry.id, entry.cmds, entry.out, entry.deadline, Some(i)) {
+                        i += 1;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        self.state.ready_keys.clear();
+        self.serving = false;
+    }
+
+    /// Answers blocked clients whose deadline passed (with their command's
+    /// timeout reply) or that CLIENT UNBLOCK released, and runs the rest of
+    /// their batches.
+    fn release_blocked(&mut self) {
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.state.blocked.len() {
+            let b = &self.state.blocked[i];
+            let due = b.unblock_with.is_some() || b.deadline.is_some_and(|d| d <= now);
+            if !due {
+                i += 1;
+                continue;
+            }
+            let mut entry = self.state.blocked.remove(i);
+            let reply = entry.unblock_with.take().unwrap_or(entry.timeout_reply);
+            if let Some(client) = self.state.clients.get(&entry.id) {
+                reply.encode(client.protocol, &mut entry.out);
+            }
+            entry.cmds.pop_front();
+            self.run_batch(entry.id, entry.cmds, entry.out, None, None);
+        }
+    }
+
+    /// How long the executor may sleep: until the next sweep or the
+    /// earliest blocked client's deadline.
+    fn next_wait(&self) -> Duration {
+        let now = Instant::now();
+        self.state
+            .blocked
+            .iter()
+            .filter_map(|b| b.deadline)
+            .map(|d| d.saturating_duration_since(now))
+            .fold(SWEEP_INTERVAL, Duration::min)
     }
 
     /// Runs one command for `client`.
@@ -304,6 +438,10 @@ impl Executor {
         };
         let reply = match (spec.handler)(&mut ctx, argv) {
             Ok(reply) => reply,
+            Err(cmd::CmdError::Block(req)) => {
+                self.block_request = Some(req);
+                return Reply::NoReply;
+            }
             Err(e) => e.into_reply(),
         };
         let stat = self.state.stats.commands.entry(full_name).or_default();
@@ -351,10 +489,12 @@ impl Executor {
                 Err(e) => return cmd::CmdError::Store(e).into_reply(),
             }
         }
+        client.in_exec = true;
         let replies = queue
             .iter()
             .map(|argv| self.execute(client, argv))
             .collect();
+        client.in_exec = false;
         Reply::Array(replies)
     }
 

@@ -71,6 +71,29 @@ pub struct ServerState {
     pub outbox: Vec<(u64, bytes::Bytes)>,
     /// Enabled keyspace notification classes (see `notify.rs`).
     pub notify_flags: u32,
+    /// Clients waiting in a blocking command, in the order they blocked.
+    pub blocked: Vec<Blocked>,
+    /// Keys created since the executor last looked (blocked clients waiting
+    /// on them may now be served).
+    pub ready_keys: Vec<(usize, Vec<u8>)>,
+}
+
+/// A client parked in a blocking command (BLPOP...), with the rest of its
+/// pipelined batch, which runs once the command is served or times out.
+#[derive(Debug)]
+pub struct Blocked {
+    pub id: u64,
+    pub db: usize,
+    pub keys: Vec<bytes::Bytes>,
+    pub deadline: Option<std::time::Instant>,
+    /// What the blocking command replies when it times out.
+    pub timeout_reply: ferry_resp::Reply,
+    /// The blocking command first, then the commands pipelined after it.
+    pub cmds: std::collections::VecDeque<Vec<bytes::Bytes>>,
+    /// Replies already produced for the batch.
+    pub out: bytes::BytesMut,
+    /// Set by CLIENT UNBLOCK: the reply to give instead of waiting.
+    pub unblock_with: Option<ferry_resp::Reply>,
 }
 
 impl ServerState {
@@ -94,6 +117,8 @@ impl ServerState {
             patterns: HashMap::new(),
             outbox: Vec::new(),
             notify_flags: 0,
+            blocked: Vec::new(),
+            ready_keys: Vec::new(),
         }
     }
 

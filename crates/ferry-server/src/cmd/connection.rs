@@ -399,16 +399,33 @@ fn client_no_evict(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
 }
 
-/// No command blocks yet, so no client can be unblocked.
-fn client_unblock(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    parse_i64(&argv[2])?;
-    if argv.len() == 4 && !(is(&argv[3], "timeout") || is(&argv[3], "error")) {
-        return Err(err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"));
-    }
+/// Releases a client blocked in a blocking command, as if it timed out
+/// (default) or with an UNBLOCKED error. Replies 1 if it was blocked.
+fn client_unblock(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let id = parse_i64(&argv[2])?;
+    let with_error = match argv.get(3) {
+        None => false,
+        Some(a) if is(a, "timeout") => false,
+        Some(a) if is(a, "error") => true,
+        Some(_) => return Err(err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
     if argv.len() > 4 {
         return Err(err(SYNTAX));
     }
-    Ok(Reply::Integer(0))
+    let Some(b) = ctx
+        .server
+        .blocked
+        .iter_mut()
+        .find(|b| b.id as i64 == id && b.unblock_with.is_none())
+    else {
+        return Ok(Reply::Integer(0));
+    };
+    b.unblock_with = Some(if with_error {
+        Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+    } else {
+        b.timeout_reply.clone()
+    });
+    Ok(Reply::Integer(1))
 }
 
 fn client_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {

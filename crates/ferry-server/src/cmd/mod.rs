@@ -39,6 +39,25 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// What a blocking command returns when it must wait: a request to
+    /// block, or, inside MULTI/EXEC where nothing may block, its timeout
+    /// reply at once (as Redis does).
+    pub fn block(
+        &mut self,
+        keys: Vec<Bytes>,
+        timeout: Option<std::time::Duration>,
+        timeout_reply: Reply,
+    ) -> CmdResult {
+        if self.client.in_exec {
+            return Ok(timeout_reply);
+        }
+        Err(CmdError::Block(BlockRequest {
+            keys,
+            timeout,
+            timeout_reply,
+        }))
+    }
+
     /// Emits a keyspace event for `key` in the client's database, after the
     /// side-effect events (`expired`, `new`) the store recorded so far.
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
@@ -67,14 +86,19 @@ pub fn flush_store_events(
 ) {
     for e in store.take_events() {
         match e {
-            ferry_store::StoreEvent::New { db, key } => crate::notify::emit(
-                server,
-                current.as_deref_mut(),
-                crate::notify::NEW,
-                "new",
-                db,
-                &key,
-            ),
+            ferry_store::StoreEvent::New { db, key } => {
+                crate::notify::emit(
+                    server,
+                    current.as_deref_mut(),
+                    crate::notify::NEW,
+                    "new",
+                    db,
+                    &key,
+                );
+                if !server.blocked.is_empty() {
+                    server.ready_keys.push((db, key));
+                }
+            }
             ferry_store::StoreEvent::Expired { db, key } => {
                 server.stats.expired_keys += 1;
                 crate::notify::emit(
@@ -90,11 +114,21 @@ pub fn flush_store_events(
     }
 }
 
-/// A command's failure: an error reply for the client, or a storage fault.
+/// A command's failure: an error reply for the client, or a storage fault;
+/// or, for a blocking command, the request to wait.
 #[derive(Debug)]
 pub enum CmdError {
     Reply(Cow<'static, str>),
     Store(StoreError),
+    /// Wait until one of `keys` is created, or `timeout` (None: forever).
+    Block(BlockRequest),
+}
+
+#[derive(Debug)]
+pub struct BlockRequest {
+    pub keys: Vec<Bytes>,
+    pub timeout: Option<std::time::Duration>,
+    pub timeout_reply: Reply,
 }
 
 impl From<StoreError> for CmdError {
@@ -114,6 +148,8 @@ impl CmdError {
                 log::error!("{e}");
                 Reply::error(format!("ERR {e}"))
             }
+            // Only the executor sees this; a stray one answers as a timeout.
+            CmdError::Block(req) => req.timeout_reply,
         }
     }
 }
