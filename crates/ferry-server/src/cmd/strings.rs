@@ -116,13 +116,32 @@ fn expire_unit(arg: &[u8]) -> Option<ExpireUnit> {
     }
 }
 
+/// Reads an EX/PX/EXAT/PXAT option and its value at `argv[*i]` into
+/// `expire`, moving `i` onto the value. The same option may repeat (the
+/// last one wins); two different ones conflict, as in Redis 7.0. Returns
+/// false when `argv[*i]` is not such an option followed by a value.
+fn expire_option<'a>(
+    argv: &'a [Bytes],
+    i: &mut usize,
+    expire: &mut Option<(ExpireUnit, &'a Bytes)>,
+) -> Result<bool, CmdError> {
+    let (Some(unit), Some(value)) = (expire_unit(&argv[*i]), argv.get(*i + 1)) else {
+        return Ok(false);
+    };
+    if expire.is_some_and(|(u, _)| u != unit) {
+        return Err(err(SYNTAX));
+    }
+    *expire = Some((unit, value));
+    *i += 1;
+    Ok(true)
+}
+
 fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
     let mut expire: Option<(ExpireUnit, &Bytes)> = None;
     let mut i = 3;
     while i < argv.len() {
         let a = &argv[i];
-        let next = argv.get(i + 1);
         if is(a, "nx") && !xx {
             nx = true;
         } else if is(a, "xx") && !nx {
@@ -131,14 +150,7 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             get = true;
         } else if is(a, "keepttl") && expire.is_none() {
             keepttl = true;
-        } else if let (Some(unit), Some(v), false) = (expire_unit(a), next, keepttl) {
-            // The same option may repeat (the last one wins); two different
-            // expiry options conflict, as in Redis 7.0.
-            if expire.is_some_and(|(u, _)| u != unit) {
-                return Err(err(SYNTAX));
-            }
-            expire = Some((unit, v));
-            i += 1;
+        } else if !keepttl && expire_option(argv, &mut i, &mut expire)? {
         } else {
             return Err(err(SYNTAX));
         }
@@ -283,12 +295,7 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         let a = &argv[i];
         if is(a, "persist") && expire.is_none() {
             persist = true;
-        } else if let (Some(unit), Some(v), false) = (expire_unit(a), argv.get(i + 1), persist) {
-            if expire.is_some_and(|(u, _)| u != unit) {
-                return Err(err(SYNTAX));
-            }
-            expire = Some((unit, v));
-            i += 1;
+        } else if !persist && expire_option(argv, &mut i, &mut expire)? {
         } else {
             return Err(err(SYNTAX));
         }
