@@ -146,9 +146,7 @@ impl Store {
     /// in pop order. The caller keeps the count.
     fn list_pop_elems(&mut self, id: i64, end: ListEnd, count: i64) -> StoreResult<Vec<Vec<u8>>> {
         let sql = match end {
-            ListEnd::Head => {
-                "SELECT pos, value FROM lists WHERE key_id = ?1 ORDER BY pos LIMIT ?2"
-            }
+            ListEnd::Head => "SELECT pos, value FROM lists WHERE key_id = ?1 ORDER BY pos LIMIT ?2",
             ListEnd::Tail => {
                 "SELECT pos, value FROM lists WHERE key_id = ?1 ORDER BY pos DESC LIMIT ?2"
             }
@@ -211,7 +209,12 @@ impl Store {
     /// The elements with indexes `start..=end` (Redis's LRANGE rules for
     /// negative and out-of-range indexes). Reads only those rows, from the
     /// nearer end.
-    pub fn list_range(&mut self, info: &KeyInfo, start: i64, end: i64) -> StoreResult<Vec<Vec<u8>>> {
+    pub fn list_range(
+        &mut self,
+        info: &KeyInfo,
+        start: i64,
+        end: i64,
+    ) -> StoreResult<Vec<Vec<u8>>> {
         let Some((start, end)) = list_range_bounds(info.len, start, end) else {
             return Ok(Vec::new());
         };
@@ -555,9 +558,9 @@ impl Store {
         let Some(base) = base else {
             // No free range of the size needed: rewrite the list in memory.
             let rows: Vec<(i64, Vec<u8>)> = {
-                let mut stmt = self
-                    .conn
-                    .prepare_cached("SELECT pos, value FROM lists WHERE key_id = ?1 ORDER BY pos")?;
+                let mut stmt = self.conn.prepare_cached(
+                    "SELECT pos, value FROM lists WHERE key_id = ?1 ORDER BY pos",
+                )?;
                 let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 rows.collect::<Result<_, _>>()?
             };
@@ -642,10 +645,22 @@ mod tests {
     fn push_pop_and_range() {
         let (_d, mut s) = store();
         s.begin().unwrap();
-        assert_eq!(s.list_push(0, b"l", ListEnd::Tail, &["a", "b"], false).unwrap(), 2);
-        assert_eq!(s.list_push(0, b"l", ListEnd::Head, &["x", "y"], false).unwrap(), 4);
+        assert_eq!(
+            s.list_push(0, b"l", ListEnd::Tail, &["a", "b"], false)
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            s.list_push(0, b"l", ListEnd::Head, &["x", "y"], false)
+                .unwrap(),
+            4
+        );
         assert_eq!(all(&mut s, b"l"), ["y", "x", "a", "b"]);
-        assert_eq!(s.list_push(0, b"none", ListEnd::Head, &["x"], true).unwrap(), 0);
+        assert_eq!(
+            s.list_push(0, b"none", ListEnd::Head, &["x"], true)
+                .unwrap(),
+            0
+        );
         let info = s.list_lookup(0, b"l").unwrap().unwrap();
         assert_eq!(
             s.list_pop(0, b"l", &info, ListEnd::Tail, 3).unwrap(),
@@ -661,14 +676,16 @@ mod tests {
     fn insert_at_one_spot_renumbers() {
         let (_d, mut s) = store();
         s.begin().unwrap();
-        s.list_push(0, b"l", ListEnd::Tail, &["a", "b"], false).unwrap();
+        s.list_push(0, b"l", ListEnd::Tail, &["a", "b"], false)
+            .unwrap();
         let mut expect = vec!["a".to_string()];
         for i in 0..100 {
             let info = s.list_lookup(0, b"l").unwrap().unwrap();
             let v = format!("v{i}");
             // Always right before "b": the gap halves each time.
             assert_eq!(
-                s.list_insert(0, b"l", &info, false, b"b", v.as_bytes()).unwrap(),
+                s.list_insert(0, b"l", &info, false, b"b", v.as_bytes())
+                    .unwrap(),
                 info.len + 1
             );
             expect.push(v);
@@ -688,7 +705,10 @@ mod tests {
         let vals: Vec<String> = (0..2000).map(|i| i.to_string()).collect();
         s.list_push(0, b"l", ListEnd::Tail, &vals, false).unwrap();
         let info = s.list_lookup(0, b"l").unwrap().unwrap();
-        let tracked = s.list_renumber(info.id, Some(1000 * LIST_GAP)).unwrap().unwrap();
+        let tracked = s
+            .list_renumber(info.id, Some(1000 * LIST_GAP))
+            .unwrap()
+            .unwrap();
         let p = positions(&s, info.id);
         assert_eq!(p[1000], tracked);
         assert!(p.windows(2).all(|w| w[1] - w[0] == LIST_GAP));
@@ -716,11 +736,23 @@ mod tests {
     fn rem_trim_positions() {
         let (_d, mut s) = store();
         s.begin().unwrap();
-        s.list_push(0, b"l", ListEnd::Tail, &["a", "b", "a", "a", "c", "a"], false)
-            .unwrap();
+        s.list_push(
+            0,
+            b"l",
+            ListEnd::Tail,
+            &["a", "b", "a", "a", "c", "a"],
+            false,
+        )
+        .unwrap();
         let info = s.list_lookup(0, b"l").unwrap().unwrap();
-        assert_eq!(s.list_positions(&info, b"a", false, 1, 0, 0).unwrap(), [0, 2, 3, 5]);
-        assert_eq!(s.list_positions(&info, b"a", true, 2, 2, 0).unwrap(), [3, 2]);
+        assert_eq!(
+            s.list_positions(&info, b"a", false, 1, 0, 0).unwrap(),
+            [0, 2, 3, 5]
+        );
+        assert_eq!(
+            s.list_positions(&info, b"a", true, 2, 2, 0).unwrap(),
+            [3, 2]
+        );
         assert_eq!(s.list_rem(0, b"l", &info, -2, b"a").unwrap(), 2);
         assert_eq!(all(&mut s, b"l"), ["a", "b", "a", "c"]);
         let info = s.list_lookup(0, b"l").unwrap().unwrap();

@@ -7,6 +7,7 @@
 pub mod args;
 mod connection;
 mod keys;
+mod lists;
 mod server;
 mod strings;
 
@@ -24,6 +25,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     strings::COMMANDS,
     keys::COMMANDS,
+    lists::COMMANDS,
     server::COMMANDS,
 ];
 
