@@ -38,7 +38,6 @@ pub enum ListEnd {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListSet {
     Done,
-    NoSuchKey,
     OutOfRange,
 }
 

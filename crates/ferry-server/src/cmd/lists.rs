@@ -174,7 +174,6 @@ fn lset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let index = parse_i64(&argv[2])?;
     match ctx.store.list_set(&info, index, &argv[3])? {
         ListSet::Done => Ok(Reply::OK),
-        ListSet::NoSuchKey => Err(err("ERR no such key")),
         ListSet::OutOfRange => Err(err("ERR index out of range")),
     }
 }
