@@ -15,6 +15,8 @@ use tokio::sync::{mpsc, Notify};
 /// Commands handed over in one batch at most; a longer pipeline is cut into
 /// several batches so replies start flowing and memory stays bounded.
 const MAX_BATCH: usize = 1024;
+/// How much a client may send ahead while its previous batch runs.
+const READ_AHEAD_LIMIT: usize = 64 * 1024 * 1024;
 
 pub async fn serve_connection(
     mut stream: TcpStream,
@@ -61,7 +63,10 @@ pub async fn serve_connection(
                     }
                 }
             }
-            let full = cmds.len() == MAX_BATCH;
+            if cmds.is_empty() && protocol_error.is_none() {
+                // Nothing complete is buffered: read more.
+                break;
+            }
             if !cmds.is_empty() {
                 let job = Job::Batch {
                     id,
@@ -72,16 +77,26 @@ pub async fn serve_connection(
                     break 'conn;
                 }
                 // Replies and pushed messages arrive on one queue, in the
-                // order they must be written.
+                // order they must be written. Meanwhile the socket is still
+                // read: a client that goes away while its command waits (a
+                // blocking pop) must be forgotten at once, not served.
                 let reply = loop {
-                    match outgoing.recv().await {
-                        Some(Outgoing::Reply(r)) => break r,
-                        Some(Outgoing::Push(msg)) => {
-                            if stream.write_all(&msg).await.is_err() {
-                                break 'conn;
+                    tokio::select! {
+                        biased;
+                        next = outgoing.recv() => match next {
+                            Some(Outgoing::Reply(r)) => break r,
+                            Some(Outgoing::Push(msg)) => {
+                                if stream.write_all(&msg).await.is_err() {
+                                    break 'conn;
+                                }
                             }
-                        }
-                        None => break 'conn,
+                            None => break 'conn,
+                        },
+                        read = stream.read_buf(&mut buf), if buf.len() < READ_AHEAD_LIMIT => match read {
+                            Ok(0) | Err(_) => break 'conn,
+                            Ok(_) => {}
+                        },
+                        _ = kill.notified() => break 'conn,
                     }
                 };
                 let BatchReply {
@@ -99,9 +114,8 @@ pub async fn serve_connection(
                 let _ = stream.write_all(format!("-ERR {e}\r\n").as_bytes()).await;
                 break 'conn;
             }
-            if !full {
-                break;
-            }
+            // Go round again: the batch may have been cut at MAX_BATCH, and
+            // more commands may have arrived while it ran.
         }
         tokio::select! {
             read = stream.read_buf(&mut buf) => match read {

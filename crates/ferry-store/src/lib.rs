@@ -16,6 +16,7 @@ mod error;
 pub mod glob;
 mod journal;
 mod keyspace;
+pub mod lists;
 mod ops;
 mod schema;
 mod strings;

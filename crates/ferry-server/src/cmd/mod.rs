@@ -5,8 +5,10 @@
 //! family is one new file plus one line in [`FAMILIES`].
 
 pub mod args;
+mod blocking;
 mod connection;
 mod keys;
+mod lists;
 pub mod pubsub;
 mod server;
 mod strings;
@@ -26,6 +28,8 @@ const FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     strings::COMMANDS,
     keys::COMMANDS,
+    lists::COMMANDS,
+    blocking::COMMANDS,
     server::COMMANDS,
     transactions::COMMANDS,
     pubsub::COMMANDS,

@@ -1,0 +1,192 @@
+//! Blocking list commands: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP.
+//!
+//! Each tries its non-blocking form first; when every key is empty it asks
+//! the executor to park the client (see `Ctx::block`), and the executor
+//! retries it when one of the keys is created, first come first served.
+
+use super::args::{is, parse_i64, SYNTAX};
+use super::{cmd, err, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::notify;
+use bytes::Bytes;
+use ferry_resp::Reply;
+use ferry_store::lists::ListEnd;
+use std::time::Duration;
+
+const FLAGS: &[&str] = &["write", "noscript", "blocking"];
+const ACL: &[&str] = &["@write", "@list", "@slow", "@blocking"];
+
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("blpop", -3, FLAGS, (1, -2, 1), ACL, blpop),
+    cmd("brpop", -3, FLAGS, (1, -2, 1), ACL, brpop),
+    cmd(
+        "blmove",
+        6,
+        &["write", "denyoom", "noscript", "blocking"],
+        (1, 2, 1),
+        ACL,
+        blmove,
+    ),
+    cmd(
+        "brpoplpush",
+        4,
+        &["write", "denyoom", "noscript", "blocking"],
+        (1, 2, 1),
+        ACL,
+        brpoplpush,
+    ),
+    cmd("blmpop", -5, FLAGS, (0, 0, 0), ACL, blmpop),
+];
+
+/// A blocking timeout in seconds (decimals allowed), as Redis reads it;
+/// 0 means forever.
+pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
+    let secs = super::args::parse_float_text(arg)
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| err("ERR timeout is not a float or out of range"))?;
+    // Redis converts to milliseconds in a signed 64-bit integer: a value
+    // too large for it wraps negative, and is refused as negative.
+    if secs < 0.0 || secs * 1000.0 >= i64::MAX as f64 {
+        return Err(err("ERR timeout is negative"));
+    }
+    if secs == 0.0 {
+        return Ok(None);
+    }
+    Duration::try_from_secs_f64(secs)
+        .map(Some)
+        .map_err(|_| err("ERR timeout is out of range"))
+}
+
+fn end_name(end: ListEnd) -> &'static str {
+    match end {
+        ListEnd::Head => "lpop",
+        ListEnd::Tail => "rpop",
+    }
+}
+
+fn bpop(ctx: &mut Ctx, argv: &[Bytes], end: ListEnd) -> CmdResult {
+    let timeout = parse_timeout(&argv[argv.len() - 1])?;
+    let keys = &argv[1..argv.len() - 1];
+    let db = ctx.client.db;
+    for key in keys {
+        if let Some(info) = ctx.store.list_lookup(db, key)? {
+            let mut popped = ctx.store.list_pop(db, key, &info, end, 1)?;
+            if let Some(v) = popped.pop() {
+                ctx.notify(notify::LIST, end_name(end), key);
+                if info.len == 1 {
+                    ctx.notify(notify::GENERIC, "del", key);
+                }
+                return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::bulk(v)]));
+            }
+        }
+    }
+    ctx.block(keys.to_vec(), timeout, Reply::NullArray)
+}
+
+fn blpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bpop(ctx, argv, ListEnd::Head)
+}
+
+fn brpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bpop(ctx, argv, ListEnd::Tail)
+}
+
+fn parse_end(arg: &[u8]) -> Result<ListEnd, CmdError> {
+    if is(arg, "left") {
+        Ok(ListEnd::Head)
+    } else if is(arg, "right") {
+        Ok(ListEnd::Tail)
+    } else {
+        Err(err(SYNTAX))
+    }
+}
+
+fn bmove(
+    ctx: &mut Ctx,
+    src: &Bytes,
+    dst: &Bytes,
+    from: ListEnd,
+    to: ListEnd,
+    timeout: Option<Duration>,
+) -> CmdResult {
+    let db = ctx.client.db;
+    match ctx.store.list_move(db, src, dst, from, to)? {
+        Some(v) => {
+            ctx.notify(notify::LIST, end_name(from), src);
+            ctx.notify(
+                notify::LIST,
+                match to {
+                    ListEnd::Head => "lpush",
+                    ListEnd::Tail => "rpush",
+                },
+                dst,
+            );
+            Ok(Reply::bulk(v))
+        }
+        // Redis 7.0 answers BLMOVE inside MULTI with a null bulk, but a
+        // BLMOVE that timed out with a null array.
+        None if ctx.client.in_exec => Ok(Reply::Null),
+        None => ctx.block(vec![src.clone()], timeout, Reply::NullArray),
+    }
+}
+
+fn blmove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let from = parse_end(&argv[3])?;
+    let to = parse_end(&argv[4])?;
+    let timeout = parse_timeout(&argv[5])?;
+    bmove(ctx, &argv[1], &argv[2], from, to, timeout)
+}
+
+fn brpoplpush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let timeout = parse_timeout(&argv[3])?;
+    bmove(
+        ctx,
+        &argv[1],
+        &argv[2],
+        ListEnd::Tail,
+        ListEnd::Head,
+        timeout,
+    )
+}
+
+fn blmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let timeout = parse_timeout(&argv[1])?;
+    let numkeys = parse_i64(&argv[2]).map_err(|_| err("ERR numkeys should be greater than 0"))?;
+    if numkeys <= 0 {
+        return Err(err("ERR numkeys should be greater than 0"));
+    }
+    let numkeys = numkeys as usize;
+    if argv.len() < 3 + numkeys + 1 {
+        return Err(err(SYNTAX));
+    }
+    let keys = &argv[3..3 + numkeys];
+    let end = parse_end(&argv[3 + numkeys])?;
+    let mut count = 1i64;
+    let rest = &argv[4 + numkeys..];
+    match rest {
+        [] => {}
+        [c, n] if is(c, "count") => {
+            count = parse_i64(n)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| err("ERR count should be greater than 0"))?;
+        }
+        _ => return Err(err(SYNTAX)),
+    }
+    let db = ctx.client.db;
+    for key in keys {
+        if let Some(info) = ctx.store.list_lookup(db, key)? {
+            let popped = ctx.store.list_pop(db, key, &info, end, count)?;
+            if !popped.is_empty() {
+                ctx.notify(notify::LIST, end_name(end), key);
+                if popped.len() as i64 == info.len {
+                    ctx.notify(notify::GENERIC, "del", key);
+                }
+                return Ok(Reply::Array(vec![
+                    Reply::Bulk(key.clone()),
+                    Reply::Array(popped.into_iter().map(Reply::bulk).collect()),
+                ]));
+            }
+        }
+    }
+    ctx.block(keys.to_vec(), timeout, Reply::NullArray)
+}
