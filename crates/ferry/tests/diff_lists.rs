@@ -490,3 +490,18 @@ diff_test!(big_list_ends_and_middle, |p| {
     p.same(&["LREM", "big", "0", "r10"]);
     p.same(&["LLEN", "big"]);
 });
+
+// Regression (found by proptest_lists): trimming both ends, then pushing.
+diff_test!(ltrim_both_ends_then_push, |p| {
+    p.same(&["RPUSH", "t", "a1", "a2", "a3"]);
+    p.same(&["RPUSH", "t", "a4", "a5"]);
+    p.same(&["LTRIM", "t", "1", "-3"]);
+    p.same(&["LRANGE", "t", "0", "-1"]);
+    p.same(&["RPUSH", "t", "b"]);
+    p.same(&["LRANGE", "t", "0", "-1"]);
+    p.same(&["RPUSH", "u", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    p.same(&["LTRIM", "u", "2", "4"]);
+    p.same(&["LRANGE", "u", "0", "-1"]);
+    p.same(&["LTRIM", "u", "-2", "-1"]);
+    p.same(&["LRANGE", "u", "0", "-1"]);
+});
