@@ -145,3 +145,39 @@ fn notify_config_validation_and_expiry() {
     drop(p);
     compare("KEA", cmds, 0);
 }
+
+const LIST_COMMANDS: &[&[&str]] = &[
+    &["RPUSH", "l", "a", "b", "c"],
+    &["LPUSH", "l", "z"],
+    &["LPUSHX", "l", "y"],
+    &["RPUSHX", "nol", "x"],
+    &["LPOP", "l"],
+    &["RPOP", "l", "2"],
+    &["LPOP", "l", "0"],
+    &["LSET", "l", "0", "q"],
+    &["LINSERT", "l", "BEFORE", "q", "w"],
+    &["LINSERT", "l", "AFTER", "nope", "w"],
+    &["LREM", "l", "1", "w"],
+    &["LREM", "l", "1", "nothing"],
+    &["LTRIM", "l", "0", "0"],
+    &["LTRIM", "l", "5", "10"],
+    &["RPUSH", "s", "1", "2"],
+    &["LMOVE", "s", "d", "LEFT", "RIGHT"],
+    &["RPOPLPUSH", "s", "d"],
+    &["LMPOP", "1", "d", "RIGHT", "COUNT", "5"],
+    &["RPUSH", "r", "1", "2"],
+    &["LMOVE", "r", "r", "LEFT", "RIGHT"],
+    &["LPOP", "r", "5"],
+    &["RPUSH", "b", "x"],
+    &["BLPOP", "b", "0"],
+    &["RPUSH", "b2", "x", "y"],
+    &["BLMOVE", "b2", "b3", "LEFT", "LEFT", "0"],
+    &["BLMPOP", "0", "1", "b2", "RIGHT"],
+    &["RPUSH", "single", "x"],
+    &["LREM", "single", "0", "x"],
+];
+
+#[test]
+fn list_events() {
+    compare("KEAn", LIST_COMMANDS, 0);
+}

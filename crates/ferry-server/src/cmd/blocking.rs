@@ -5,8 +5,8 @@
 //! retries it when one of the keys is created, first come first served.
 
 use super::args::{is, parse_i64, SYNTAX};
+use super::lists::{notify_moved, notify_popped};
 use super::{cmd, err, CmdError, CmdResult, CommandSpec, Ctx};
-use crate::notify;
 use bytes::Bytes;
 use ferry_resp::Reply;
 use ferry_store::lists::ListEnd;
@@ -56,13 +56,6 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
         .map_err(|_| err("ERR timeout is out of range"))
 }
 
-fn end_name(end: ListEnd) -> &'static str {
-    match end {
-        ListEnd::Head => "lpop",
-        ListEnd::Tail => "rpop",
-    }
-}
-
 fn bpop(ctx: &mut Ctx, argv: &[Bytes], end: ListEnd) -> CmdResult {
     let timeout = parse_timeout(&argv[argv.len() - 1])?;
     let keys = &argv[1..argv.len() - 1];
@@ -71,10 +64,7 @@ fn bpop(ctx: &mut Ctx, argv: &[Bytes], end: ListEnd) -> CmdResult {
         if let Some(info) = ctx.store.list_lookup(db, key)? {
             let mut popped = ctx.store.list_pop(db, key, &info, end, 1)?;
             if let Some(v) = popped.pop() {
-                ctx.notify(notify::LIST, end_name(end), key);
-                if info.len == 1 {
-                    ctx.notify(notify::GENERIC, "del", key);
-                }
+                notify_popped(ctx, key, end, info.len <= 1);
                 return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::bulk(v)]));
             }
         }
@@ -111,15 +101,7 @@ fn bmove(
     let db = ctx.client.db;
     match ctx.store.list_move(db, src, dst, from, to)? {
         Some(v) => {
-            ctx.notify(notify::LIST, end_name(from), src);
-            ctx.notify(
-                notify::LIST,
-                match to {
-                    ListEnd::Head => "lpush",
-                    ListEnd::Tail => "rpush",
-                },
-                dst,
-            );
+            notify_moved(ctx, src, dst, from, to)?;
             Ok(Reply::bulk(v))
         }
         // Redis 7.0 answers BLMOVE inside MULTI with a null bulk, but a
@@ -177,10 +159,7 @@ fn blmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         if let Some(info) = ctx.store.list_lookup(db, key)? {
             let popped = ctx.store.list_pop(db, key, &info, end, count)?;
             if !popped.is_empty() {
-                ctx.notify(notify::LIST, end_name(end), key);
-                if popped.len() as i64 == info.len {
-                    ctx.notify(notify::GENERIC, "del", key);
-                }
+                notify_popped(ctx, key, end, popped.len() as i64 >= info.len);
                 return Ok(Reply::Array(vec![
                     Reply::Bulk(key.clone()),
                     Reply::Array(popped.into_iter().map(Reply::bulk).collect()),

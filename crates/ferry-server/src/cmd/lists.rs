@@ -4,6 +4,7 @@
 
 use super::args::{is, parse_i64, parse_i64_or, SYNTAX};
 use super::{cmd, err, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::notify;
 use bytes::Bytes;
 use ferry_resp::Reply;
 use ferry_store::lists::{ListEnd, ListSet};
@@ -73,10 +74,48 @@ fn parse_end(arg: &[u8]) -> Result<ListEnd, CmdError> {
     }
 }
 
+/// The keyspace event of a push at `end`.
+pub(crate) fn push_event(end: ListEnd) -> &'static str {
+    match end {
+        ListEnd::Head => "lpush",
+        ListEnd::Tail => "rpush",
+    }
+}
+
+/// Emits the events of a pop at `end` of `key`: the pop, then `del` when
+/// the list is gone (Redis's order).
+pub(crate) fn notify_popped(ctx: &mut Ctx, key: &[u8], end: ListEnd, emptied: bool) {
+    let event = match end {
+        ListEnd::Head => "lpop",
+        ListEnd::Tail => "rpop",
+    };
+    ctx.notify(notify::LIST, event, key);
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
+}
+
+/// LMOVE's events: the push on the destination, then the pop on the source.
+pub(crate) fn notify_moved(
+    ctx: &mut Ctx,
+    src: &[u8],
+    dst: &[u8],
+    from: ListEnd,
+    to: ListEnd,
+) -> Result<(), CmdError> {
+    ctx.notify(notify::LIST, push_event(to), dst);
+    let emptied = ctx.store.list_lookup(ctx.client.db, src)?.is_none();
+    notify_popped(ctx, src, from, emptied);
+    Ok(())
+}
+
 fn push(ctx: &mut Ctx, argv: &[Bytes], end: ListEnd, only_existing: bool) -> CmdResult {
     let len = ctx
         .store
         .list_push(ctx.client.db, &argv[1], end, &argv[2..], only_existing)?;
+    if len > 0 {
+        ctx.notify(notify::LIST, push_event(end), &argv[1]);
+    }
     Ok(Reply::Integer(len))
 }
 
@@ -125,10 +164,15 @@ fn pop(ctx: &mut Ctx, argv: &[Bytes], end: ListEnd, name: &str) -> CmdResult {
     match count {
         None => {
             let mut v = ctx.store.list_pop(db, &argv[1], &info, end, 1)?;
+            notify_popped(ctx, &argv[1], end, info.len <= 1);
             Ok(v.pop().map(Reply::bulk).unwrap_or(Reply::Null))
         }
         Some(0) => Ok(Reply::Array(Vec::new())),
-        Some(n) => Ok(bulks(ctx.store.list_pop(db, &argv[1], &info, end, n)?)),
+        Some(n) => {
+            let values = ctx.store.list_pop(db, &argv[1], &info, end, n)?;
+            notify_popped(ctx, &argv[1], end, values.len() as i64 >= info.len);
+            Ok(bulks(values))
+        }
     }
 }
 
@@ -173,7 +217,10 @@ fn lset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let index = parse_i64(&argv[2])?;
     match ctx.store.list_set(&info, index, &argv[3])? {
-        ListSet::Done => Ok(Reply::OK),
+        ListSet::Done => {
+            ctx.notify(notify::LIST, "lset", &argv[1]);
+            Ok(Reply::OK)
+        }
         ListSet::OutOfRange => Err(err("ERR index out of range")),
     }
 }
@@ -190,9 +237,13 @@ fn linsert(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let Some(info) = ctx.store.list_lookup(db, &argv[1])? else {
         return Ok(Reply::Integer(0));
     };
-    Ok(Reply::Integer(ctx.store.list_insert(
-        db, &argv[1], &info, after, &argv[3], &argv[4],
-    )?))
+    let len = ctx
+        .store
+        .list_insert(db, &argv[1], &info, after, &argv[3], &argv[4])?;
+    if len > 0 {
+        ctx.notify(notify::LIST, "linsert", &argv[1]);
+    }
+    Ok(Reply::Integer(len))
 }
 
 fn lrem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -201,9 +252,14 @@ fn lrem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let Some(info) = ctx.store.list_lookup(db, &argv[1])? else {
         return Ok(Reply::Integer(0));
     };
-    Ok(Reply::Integer(
-        ctx.store.list_rem(db, &argv[1], &info, count, &argv[3])?,
-    ))
+    let removed = ctx.store.list_rem(db, &argv[1], &info, count, &argv[3])?;
+    if removed > 0 {
+        ctx.notify(notify::LIST, "lrem", &argv[1]);
+        if removed >= info.len {
+            ctx.notify(notify::GENERIC, "del", &argv[1]);
+        }
+    }
+    Ok(Reply::Integer(removed))
 }
 
 fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -212,6 +268,10 @@ fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let db = ctx.client.db;
     if let Some(info) = ctx.store.list_lookup(db, &argv[1])? {
         ctx.store.list_trim(db, &argv[1], &info, start, end)?;
+        ctx.notify(notify::LIST, "ltrim", &argv[1]);
+        if ctx.store.list_lookup(db, &argv[1])?.is_none() {
+            ctx.notify(notify::GENERIC, "del", &argv[1]);
+        }
     }
     Ok(Reply::OK)
 }
@@ -283,6 +343,9 @@ fn lmove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let v = ctx
         .store
         .list_move(ctx.client.db, &argv[1], &argv[2], from, to)?;
+    if v.is_some() {
+        notify_moved(ctx, &argv[1], &argv[2], from, to)?;
+    }
     Ok(move_reply(v))
 }
 
@@ -294,6 +357,9 @@ fn rpoplpush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ListEnd::Tail,
         ListEnd::Head,
     )?;
+    if v.is_some() {
+        notify_moved(ctx, &argv[1], &argv[2], ListEnd::Tail, ListEnd::Head)?;
+    }
     Ok(move_reply(v))
 }
 
@@ -334,6 +400,7 @@ fn lmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             continue;
         };
         let values = ctx.store.list_pop(db, key, &info, end, count)?;
+        notify_popped(ctx, key, end, values.len() as i64 >= info.len);
         return Ok(Reply::Array(vec![Reply::bulk(key.clone()), bulks(values)]));
     }
     Ok(Reply::NullArray)
