@@ -13,6 +13,7 @@
 mod checkpoint;
 mod collections;
 mod error;
+mod hashes;
 pub mod glob;
 mod journal;
 mod keyspace;

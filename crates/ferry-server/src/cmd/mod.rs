@@ -6,6 +6,7 @@
 
 pub mod args;
 mod connection;
+mod hashes;
 mod keys;
 mod server;
 mod strings;
@@ -25,6 +26,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     strings::COMMANDS,
     keys::COMMANDS,
     server::COMMANDS,
+    hashes::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client and the server.
