@@ -3,7 +3,7 @@
 //! Their table entries are in `hashes.rs`.
 
 use super::{parse_rand_count, parse_scan_opts, random_picks, scan_reply};
-use crate::cmd::args::{is, parse_i64, parse_i64_or, SYNTAX};
+use crate::cmd::args::{is, parse_i64_or, SYNTAX};
 use crate::cmd::{err, CmdError, CmdResult, Ctx};
 use bytes::Bytes;
 use ferry_resp::Reply;
@@ -91,9 +91,10 @@ pub(super) fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.store.set_rem_from(db, &argv[1], &info, &[&m])?;
         return Ok(Reply::bulk(m));
     }
-    let count = parse_i64(&argv[2])?;
+    const POSITIVE: &str = "ERR value is out of range, must be positive";
+    let count = parse_i64_or(&argv[2], POSITIVE)?;
     if count < 0 {
-        return Err(err("ERR value is out of range, must be positive"));
+        return Err(err(POSITIVE));
     }
     let Some(info) = lookup(ctx, &argv[1])? else {
         return Ok(Reply::Set(Vec::new()));
