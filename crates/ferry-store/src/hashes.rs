@@ -23,6 +23,13 @@ use rusqlite::{params, OptionalExtension};
 const HASH_MAX_LISTPACK_ENTRIES: i64 = 128;
 const HASH_MAX_LISTPACK_VALUE: i64 = 64;
 
+/// A hash's (field, value) pairs.
+pub type HashEntries = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// One scan page: the next cursor (0 when done) and the elements found,
+/// each with its extra data (a hash field's value).
+pub type ScanElems<T> = (u64, Vec<(Vec<u8>, T)>);
+
 /// The cursor position of an element (first 8 bytes, zero-padded, big-endian).
 pub(crate) fn cursor_of(elem: &[u8]) -> u64 {
     let mut b = [0u8; 8];
@@ -48,7 +55,7 @@ pub(crate) fn scan_page<T>(
     mut rows: impl FnMut() -> StoreResult<Option<(Vec<u8>, T)>>,
     count: usize,
     pattern: Option<&[u8]>,
-) -> StoreResult<(u64, Vec<(Vec<u8>, T)>)> {
+) -> StoreResult<ScanElems<T>> {
     let mut out = Vec::new();
     let mut taken = 0usize;
     let mut last: Option<u64> = None;
@@ -134,7 +141,7 @@ impl Store {
     }
 
     /// Every (field, value) of the hash, in field order.
-    pub fn hash_entries(&mut self, id: i64) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    pub fn hash_entries(&mut self, id: i64) -> StoreResult<HashEntries> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT field, value FROM hashes WHERE key_id = ?1 ORDER BY field")?;
@@ -165,7 +172,7 @@ impl Store {
         cursor: u64,
         count: usize,
         pattern: Option<&[u8]>,
-    ) -> StoreResult<(u64, Vec<(Vec<u8>, Vec<u8>)>)> {
+    ) -> StoreResult<ScanElems<Vec<u8>>> {
         let (start, count) = if self.hash_encoding(info)? == "listpack" {
             (Vec::new(), usize::MAX)
         } else {
@@ -213,7 +220,16 @@ mod tests {
     #[test]
     fn cursor_positions_follow_field_order() {
         let mut fields: Vec<&[u8]> = vec![
-            b"", b"\0", b"a", b"a\0", b"ab", b"abcdefgh", b"abcdefghi", b"abcdefgi", b"b", b"\xff",
+            b"",
+            b"\0",
+            b"a",
+            b"a\0",
+            b"ab",
+            b"abcdefgh",
+            b"abcdefghi",
+            b"abcdefgi",
+            b"b",
+            b"\xff",
         ];
         fields.sort();
         for w in fields.windows(2) {
@@ -225,6 +241,56 @@ mod tests {
             assert!(start.as_slice() <= *f);
             assert_eq!(cursor_of(&start), c);
         }
+    }
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path().join("t.db"), &crate::StoreOptions::default()).unwrap();
+        s.begin().unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn hash_encoding_follows_redis_thresholds() {
+        let (_d, mut s) = store();
+        s.hash_set(0, b"h", &[(b"f", b"v")], false).unwrap();
+        let info = s.hash_lookup(0, b"h").unwrap().unwrap();
+        assert_eq!(s.hash_encoding(&info).unwrap(), "listpack");
+        let long = vec![b'x'; 65];
+        s.hash_set(0, b"h", &[(b"g", &long)], false).unwrap();
+        let info = s.hash_lookup(0, b"h").unwrap().unwrap();
+        assert_eq!(s.hash_encoding(&info).unwrap(), "hashtable");
+        s.hash_del(0, b"h", &[b"g"]).unwrap();
+        for i in 0..129 {
+            let f = format!("f{i}");
+            s.hash_set(0, b"h", &[(f.as_bytes(), b"v")], false).unwrap();
+            let info = s.hash_lookup(0, b"h").unwrap().unwrap();
+            let want = if info.len > 128 {
+                "hashtable"
+            } else {
+                "listpack"
+            };
+            assert_eq!(s.hash_encoding(&info).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn set_encoding_follows_redis_7_0() {
+        let (_d, mut s) = store();
+        s.set_add_members(0, b"s", &[b"1", b"-2"]).unwrap();
+        let info = s.set_lookup(0, b"s").unwrap().unwrap();
+        assert_eq!(s.set_encoding(&info).unwrap(), "intset");
+        s.set_add_members(0, b"s", &[b"007"]).unwrap();
+        let info = s.set_lookup(0, b"s").unwrap().unwrap();
+        assert_eq!(s.set_encoding(&info).unwrap(), "hashtable");
+        let many: Vec<String> = (0..513).map(|i| i.to_string()).collect();
+        let refs: Vec<&[u8]> = many.iter().map(|m| m.as_bytes()).collect();
+        s.set_add_members(0, b"n", &refs[..512]).unwrap();
+        let info = s.set_lookup(0, b"n").unwrap().unwrap();
+        assert_eq!(s.set_encoding(&info).unwrap(), "intset");
+        s.set_add_members(0, b"n", &refs[512..]).unwrap();
+        let info = s.set_lookup(0, b"n").unwrap().unwrap();
+        assert_eq!(s.set_encoding(&info).unwrap(), "hashtable");
     }
 
     #[test]

@@ -13,8 +13,8 @@
 mod checkpoint;
 mod collections;
 mod error;
-mod hashes;
 pub mod glob;
+mod hashes;
 mod journal;
 mod keyspace;
 mod ops;

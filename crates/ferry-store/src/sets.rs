@@ -30,7 +30,12 @@ impl Store {
     }
 
     /// Adds members (creating the set when missing); returns how many were new.
-    pub fn set_add_members(&mut self, db: usize, key: &[u8], members: &[&[u8]]) -> StoreResult<i64> {
+    pub fn set_add_members(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        members: &[&[u8]],
+    ) -> StoreResult<i64> {
         let info = self.lookup_or_create(db, key, KeyType::Set)?;
         let mut added = 0;
         for m in members {
@@ -44,7 +49,12 @@ impl Store {
     }
 
     /// Removes members; returns how many were present. Deletes the key when empty.
-    pub fn set_rem_members(&mut self, db: usize, key: &[u8], members: &[&[u8]]) -> StoreResult<i64> {
+    pub fn set_rem_members(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        members: &[&[u8]],
+    ) -> StoreResult<i64> {
         let Some(info) = self.set_lookup(db, key)? else {
             return Ok(0);
         };

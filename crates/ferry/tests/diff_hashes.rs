@@ -26,7 +26,12 @@ diff_test!(hset_hget_basic, |p| {
     p.same(&["HSTRLEN", "missing", "zz"]);
     p.same(&["HSET", "h", "", ""]);
     p.same(&["HGET", "h", ""]);
-    p.same(&[&b"HSET"[..], &b"h"[..], &b"bin\x00\xff"[..], &b"\r\n\x00"[..]]);
+    p.same(&[
+        &b"HSET"[..],
+        &b"h"[..],
+        &b"bin\x00\xff"[..],
+        &b"\r\n\x00"[..],
+    ]);
     p.same(&[&b"HGET"[..], &b"h"[..], &b"bin\x00\xff"[..]]);
     p.same(&["TYPE", "h"]);
     // arity
@@ -191,7 +196,9 @@ diff_test!(hrandfield, |p| {
     p.same(&["HRANDFIELD", "missing", "-3", "WITHVALUES"]);
     p.same(&["HRANDFIELD", "missing", "0"]);
     p.same(&["HRANDFIELD", "missing", "x"]);
-    p.same(&["HSET", "h", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5"]);
+    p.same(&[
+        "HSET", "h", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5",
+    ]);
     p.same(&["HRANDFIELD", "h", "0"]);
     p.same(&["HRANDFIELD", "h", "0", "WITHVALUES"]);
     p.same(&["HRANDFIELD", "h", "x"]);
@@ -349,14 +356,24 @@ diff_test!(hscan_under_changes, |p| {
         // churn: remove and add fields outside the stable set f0000..f0199
         step += 1;
         conn.cmd(&["HDEL", "h", &format!("f{:04}", 200 + step)]);
-        conn.cmd(&["HSET", "h", &format!("a{step}"), "x", &format!("z{step}"), "y"]);
+        conn.cmd(&[
+            "HSET",
+            "h",
+            &format!("a{step}"),
+            "x",
+            &format!("z{step}"),
+            "y",
+        ]);
         if cursor == "0" {
             break;
         }
         assert!(step < 1000);
     }
     for i in 0..200 {
-        assert!(seen.contains(format!("f{i:04}").as_bytes()), "f{i:04} missing");
+        assert!(
+            seen.contains(format!("f{i:04}").as_bytes()),
+            "f{i:04} missing"
+        );
     }
 });
 

@@ -296,7 +296,12 @@ diff_test!(sscan, |p| {
     p.same(&["SSCAN", "missing", "0", "COUNT", "0"]);
     p.same(&["SADD", "i", "1", "2", "3", "10", "-4"]);
     // integer sets come back whole, whatever COUNT says
-    for extra in [&[][..], &["COUNT", "1"], &["MATCH", "1*"], &["MATCH", "*", "COUNT", "2"]] {
+    for extra in [
+        &[][..],
+        &["COUNT", "1"],
+        &["MATCH", "1*"],
+        &["MATCH", "*", "COUNT", "2"],
+    ] {
         let mut c = vec!["SSCAN", "i", "0"];
         c.extend_from_slice(extra);
         let (a, b) = p.same_shape(&c);
@@ -361,7 +366,10 @@ diff_test!(sscan_under_changes, |p| {
     }
     assert_eq!(cursor, "0");
     for i in 0..250 {
-        assert!(seen.contains(format!("m{i:04}").as_bytes()), "m{i:04} missing");
+        assert!(
+            seen.contains(format!("m{i:04}").as_bytes()),
+            "m{i:04} missing"
+        );
     }
 });
 

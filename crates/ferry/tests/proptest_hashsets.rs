@@ -126,13 +126,25 @@ fn args(op: &Op) -> (Vec<String>, Option<usize>) {
     let algebra = ["SINTER", "SUNION", "SDIFF"];
     match op {
         Op::HSet(a, kv) => (
-            with("HSET", *a, kv.iter().flat_map(|(f, v)| [field(*f), v.clone()]).collect()),
+            with(
+                "HSET",
+                *a,
+                kv.iter()
+                    .flat_map(|(f, v)| [field(*f), v.clone()])
+                    .collect(),
+            ),
             None,
         ),
         Op::HSetNx(a, b, v) => (with("HSETNX", *a, vec![field(*b), v.clone()]), None),
         Op::HGet(a, b) => (with("HGET", *a, vec![field(*b)]), None),
-        Op::HMGet(a, fs) => (with("HMGET", *a, fs.iter().map(|f| field(*f)).collect()), None),
-        Op::HDel(a, fs) => (with("HDEL", *a, fs.iter().map(|f| field(*f)).collect()), None),
+        Op::HMGet(a, fs) => (
+            with("HMGET", *a, fs.iter().map(|f| field(*f)).collect()),
+            None,
+        ),
+        Op::HDel(a, fs) => (
+            with("HDEL", *a, fs.iter().map(|f| field(*f)).collect()),
+            None,
+        ),
         Op::HLen(a) => (with("HLEN", *a, vec![]), None),
         Op::HExists(a, b) => (with("HEXISTS", *a, vec![field(*b)]), None),
         Op::HStrlen(a, b) => (with("HSTRLEN", *a, vec![field(*b)]), None),
@@ -141,8 +153,14 @@ fn args(op: &Op) -> (Vec<String>, Option<usize>) {
         Op::HGetAll(a) => (with("HGETALL", *a, vec![]), Some(2)),
         Op::HKeys(a) => (with("HKEYS", *a, vec![]), Some(1)),
         Op::HVals(a) => (with("HVALS", *a, vec![]), Some(1)),
-        Op::SAdd(a, ms) => (with("SADD", *a, ms.iter().map(|m| member(*m)).collect()), None),
-        Op::SRem(a, ms) => (with("SREM", *a, ms.iter().map(|m| member(*m)).collect()), None),
+        Op::SAdd(a, ms) => (
+            with("SADD", *a, ms.iter().map(|m| member(*m)).collect()),
+            None,
+        ),
+        Op::SRem(a, ms) => (
+            with("SREM", *a, ms.iter().map(|m| member(*m)).collect()),
+            None,
+        ),
         Op::SIsMember(a, b) => (with("SISMEMBER", *a, vec![member(*b)]), None),
         Op::SMIsMember(a, ms) => (
             with("SMISMEMBER", *a, ms.iter().map(|m| member(*m)).collect()),
@@ -185,7 +203,10 @@ fn unordered(raw: &[u8], chunk: usize) -> String {
             let (kind, els): (&str, Vec<Resp>) = match &r {
                 Resp::Map(pairs) => (
                     "map",
-                    pairs.iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect(),
+                    pairs
+                        .iter()
+                        .flat_map(|(k, v)| [k.clone(), v.clone()])
+                        .collect(),
                 ),
                 other => match other.elements() {
                     Some(e) => (other.kind(), e.to_vec()),

@@ -58,7 +58,14 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("srandmember", -2, RO, ONE, S_R_SLOW, sets::srandmember),
     cmd("smove", 4, W, (1, 2, 1), S_W_FAST, sets::smove),
     cmd("sinter", -2, RO, ALL, S_R_SLOW, sets::sinter),
-    cmd("sintercard", -3, &["readonly", "movablekeys"], (0, 0, 0), S_R_SLOW, sets::sintercard),
+    cmd(
+        "sintercard",
+        -3,
+        &["readonly", "movablekeys"],
+        (0, 0, 0),
+        S_R_SLOW,
+        sets::sintercard,
+    ),
     cmd("sunion", -2, RO, ALL, S_R_SLOW, sets::sunion),
     cmd("sdiff", -2, RO, ALL, S_R_SLOW, sets::sdiff),
     cmd("sinterstore", -3, WD, ALL, S_W_SLOW, sets::sinterstore),
@@ -127,7 +134,9 @@ fn hmget(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(out))
 }
 
-fn entries(ctx: &mut Ctx, key: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CmdError> {
+type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn entries(ctx: &mut Ctx, key: &[u8]) -> Result<Entries, CmdError> {
     Ok(match lookup(ctx, key)? {
         Some(info) => ctx.store.hash_entries(info.id)?,
         None => Vec::new(),
@@ -312,10 +321,7 @@ pub(super) fn parse_scan_opts(rest: &[Bytes]) -> Result<(usize, Option<&[u8]>), 
 }
 
 pub(super) fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
-    Reply::Array(vec![
-        Reply::bulk(cursor.to_string()),
-        Reply::Array(items),
-    ])
+    Reply::Array(vec![Reply::bulk(cursor.to_string()), Reply::Array(items)])
 }
 
 fn hscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {

@@ -141,7 +141,10 @@ pub(super) fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let picks = random_picks(all.len(), count.unsigned_abs(), count > 0);
     Ok(Reply::Array(
-        picks.into_iter().map(|i| Reply::bulk(all[i].clone())).collect(),
+        picks
+            .into_iter()
+            .map(|i| Reply::bulk(all[i].clone()))
+            .collect(),
     ))
 }
 
@@ -266,7 +269,9 @@ pub(super) fn sintercard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(err(NUMKEYS));
     }
     if numkeys > argv.len() as i64 - 2 {
-        return Err(err("ERR Number of keys can't be greater than number of args"));
+        return Err(err(
+            "ERR Number of keys can't be greater than number of args",
+        ));
     }
     let end = 2 + numkeys as usize;
     let mut limit = 0usize;
