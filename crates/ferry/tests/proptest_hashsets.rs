@@ -54,7 +54,7 @@ fn field(i: u8) -> String {
 
 fn member(i: u8) -> String {
     // integers and strings, so sets change between Redis's encodings
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         format!("m{i}")
     } else {
         i.to_string()
