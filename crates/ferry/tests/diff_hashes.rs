@@ -452,3 +452,53 @@ impl ScanCompare for common::ConnPair {
         assert_eq!(split(&a), split(&b), "{args:?}");
     }
 }
+
+/// keyspace_hits and keyspace_misses from INFO stats.
+fn hits_misses(conn: &mut common::RawConn) -> (i64, i64) {
+    let r = parse_one(&conn.cmd(&["INFO", "stats"]));
+    let text = String::from_utf8(r.as_bytes().unwrap()).unwrap();
+    let get = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(-1)
+    };
+    (get("keyspace_hits:"), get("keyspace_misses:"))
+}
+
+diff_test!(keyspace_stats, |p| {
+    p.same(&["HSET", "h", "a", "1"]);
+    p.same(&["SADD", "s", "a", "b"]);
+    p.same(&["SADD", "t", "b"]);
+    let a0 = hits_misses(&mut p.a);
+    let b0 = hits_misses(&mut p.b);
+    for c in [
+        &["HGET", "h", "a"][..],
+        &["HGET", "nope", "a"],
+        &["HMGET", "h", "a", "b"],
+        &["HLEN", "nope"],
+        &["HGETALL", "h"],
+        &["HEXISTS", "h", "a"],
+        &["HINCRBY", "h", "n", "1"],
+        &["HSET", "h", "b", "2"],
+        &["SISMEMBER", "s", "a"],
+        &["SCARD", "nope"],
+        &["SINTER", "s", "t", "nope"],
+        &["SUNIONSTORE", "d", "s", "t"],
+        &["SDIFFSTORE", "d", "s", "nope"],
+        &["SINTERSTORE", "d", "s", "t"],
+        &["SMOVE", "s", "t", "a"],
+        &["SPOP", "nope"],
+        &["HRANDFIELD", "h"],
+        &["HSCAN", "h", "0"],
+        &["SSCAN", "nope", "0"],
+        &["SINTERCARD", "2", "s", "t"],
+        &["SADD", "s", "c"],
+        &["SRANDMEMBER", "nope"],
+    ] {
+        p.both(c);
+    }
+    let a1 = hits_misses(&mut p.a);
+    let b1 = hits_misses(&mut p.b);
+    assert_eq!((a1.0 - a0.0, a1.1 - a0.1), (b1.0 - b0.0, b1.1 - b0.1));
+});

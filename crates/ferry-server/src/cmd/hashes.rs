@@ -78,8 +78,24 @@ fn lookup(ctx: &mut Ctx, key: &[u8]) -> Result<Option<KeyInfo>, CmdError> {
     Ok(ctx.store.hash_lookup(ctx.client.db, key)?)
 }
 
+/// A lookup by a read-only command: counts a keyspace hit or miss (INFO
+/// stats), as Redis's lookupKeyRead does.
+pub(super) fn read_lookup<T>(ctx: &mut Ctx, found: Option<T>) -> Option<T> {
+    if found.is_some() {
+        ctx.server.stats.keyspace_hits += 1;
+    } else {
+        ctx.server.stats.keyspace_misses += 1;
+    }
+    found
+}
+
+fn lookup_read(ctx: &mut Ctx, key: &[u8]) -> Result<Option<KeyInfo>, CmdError> {
+    let found = lookup(ctx, key)?;
+    Ok(read_lookup(ctx, found))
+}
+
 fn field(ctx: &mut Ctx, key: &[u8], f: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
-    Ok(match lookup(ctx, key)? {
+    Ok(match lookup_read(ctx, key)? {
         Some(info) => ctx.store.hash_field(info.id, f)?,
         None => None,
     })
@@ -122,7 +138,7 @@ fn hget(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn hmget(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let info = lookup(ctx, &argv[1])?;
+    let info = lookup_read(ctx, &argv[1])?;
     let mut out = Vec::with_capacity(argv.len() - 2);
     for f in &argv[2..] {
         let v = match info {
@@ -137,7 +153,7 @@ fn hmget(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
 fn entries(ctx: &mut Ctx, key: &[u8]) -> Result<Entries, CmdError> {
-    Ok(match lookup(ctx, key)? {
+    Ok(match lookup_read(ctx, key)? {
         Some(info) => ctx.store.hash_entries(info.id)?,
         None => Vec::new(),
     })
@@ -173,7 +189,9 @@ fn hdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn hlen(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    Ok(Reply::Integer(lookup(ctx, &argv[1])?.map_or(0, |i| i.len)))
+    Ok(Reply::Integer(
+        lookup_read(ctx, &argv[1])?.map_or(0, |i| i.len),
+    ))
 }
 
 fn hexists(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -186,6 +204,14 @@ fn hstrlen(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Integer(v.map_or(0, |v| v.len() as i64)))
 }
 
+/// A field's value for a write command (no keyspace stats).
+fn field_for_write(ctx: &mut Ctx, key: &[u8], f: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+    Ok(match lookup(ctx, key)? {
+        Some(info) => ctx.store.hash_field(info.id, f)?,
+        None => None,
+    })
+}
+
 fn put(ctx: &mut Ctx, key: &[u8], f: &[u8], v: &[u8]) -> Result<(), CmdError> {
     ctx.store.hash_set(ctx.client.db, key, &[(f, v)], false)?;
     Ok(())
@@ -193,7 +219,7 @@ fn put(ctx: &mut Ctx, key: &[u8], f: &[u8], v: &[u8]) -> Result<(), CmdError> {
 
 fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let incr = parse_i64(&argv[3])?;
-    let current = match field(ctx, &argv[1], &argv[2])? {
+    let current = match field_for_write(ctx, &argv[1], &argv[2])? {
         Some(v) => ferry_store::parse_canonical_i64(&v)
             .ok_or_else(|| err("ERR hash value is not an integer"))?,
         None => 0,
@@ -212,7 +238,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Err(AddError::NotFinite) => return Err(err("ERR value is NaN or Infinity")),
         Err(_) => return Err(err(super::args::NOT_FLOAT)),
     }
-    let current = field(ctx, &argv[1], &argv[2])?.unwrap_or_else(|| b"0".to_vec());
+    let current = field_for_write(ctx, &argv[1], &argv[2])?.unwrap_or_else(|| b"0".to_vec());
     let next = longdouble::add(&current, &argv[3]).map_err(|e| match e {
         AddError::BadValue => err("ERR hash value is not a float"),
         AddError::BadIncrement => err(super::args::NOT_FLOAT),
@@ -249,7 +275,7 @@ pub(super) fn random_picks(len: usize, count: u64, unique: bool) -> Vec<usize> {
 
 fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() == 2 {
-        let Some(info) = lookup(ctx, &argv[1])? else {
+        let Some(info) = lookup_read(ctx, &argv[1])? else {
             return Ok(Reply::Null);
         };
         let pick = rand::thread_rng().gen_range(0..info.len.max(1));
@@ -266,7 +292,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if withvalues && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err(err("ERR value is out of range"));
     }
-    let Some(info) = lookup(ctx, &argv[1])? else {
+    let Some(info) = lookup_read(ctx, &argv[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
     if count == 0 {
@@ -326,7 +352,7 @@ pub(super) fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
 
 fn hscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let cursor = super::keys::parse_cursor(&argv[2])?;
-    let Some(info) = lookup(ctx, &argv[1])? else {
+    let Some(info) = lookup_read(ctx, &argv[1])? else {
         return Ok(scan_reply(0, Vec::new()));
     };
     let (count, pattern) = parse_scan_opts(&argv[3..])?;

@@ -2,7 +2,7 @@
 //! (SINTER, SUNION, SDIFF, their STORE forms, SINTERCARD) and SSCAN.
 //! Their table entries are in `hashes.rs`.
 
-use super::{parse_rand_count, parse_scan_opts, random_picks, scan_reply};
+use super::{parse_rand_count, parse_scan_opts, random_picks, read_lookup, scan_reply};
 use crate::cmd::args::{is, parse_i64_or, SYNTAX};
 use crate::cmd::{err, CmdError, CmdResult, Ctx};
 use bytes::Bytes;
@@ -13,6 +13,12 @@ use std::collections::BTreeSet;
 
 fn lookup(ctx: &mut Ctx, key: &[u8]) -> Result<Option<KeyInfo>, CmdError> {
     Ok(ctx.store.set_lookup(ctx.client.db, key)?)
+}
+
+/// A lookup by a read-only command (counts a keyspace hit or miss).
+fn lookup_read(ctx: &mut Ctx, key: &[u8]) -> Result<Option<KeyInfo>, CmdError> {
+    let found = lookup(ctx, key)?;
+    Ok(read_lookup(ctx, found))
 }
 
 fn bulks(members: Vec<Vec<u8>>) -> Vec<Reply> {
@@ -38,7 +44,7 @@ pub(super) fn srem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 pub(super) fn smembers(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let all = match lookup(ctx, &argv[1])? {
+    let all = match lookup_read(ctx, &argv[1])? {
         Some(info) => ctx.store.set_members(info.id)?,
         None => Vec::new(),
     };
@@ -46,7 +52,7 @@ pub(super) fn smembers(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 pub(super) fn sismember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let found = match lookup(ctx, &argv[1])? {
+    let found = match lookup_read(ctx, &argv[1])? {
         Some(info) => ctx.store.set_contains(info.id, &argv[2])?,
         None => false,
     };
@@ -54,7 +60,7 @@ pub(super) fn sismember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 pub(super) fn smismember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let info = lookup(ctx, &argv[1])?;
+    let info = lookup_read(ctx, &argv[1])?;
     let mut out = Vec::with_capacity(argv.len() - 2);
     for m in &argv[2..] {
         let found = match info {
@@ -67,7 +73,9 @@ pub(super) fn smismember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 pub(super) fn scard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    Ok(Reply::Integer(lookup(ctx, &argv[1])?.map_or(0, |i| i.len)))
+    Ok(Reply::Integer(
+        lookup_read(ctx, &argv[1])?.map_or(0, |i| i.len),
+    ))
 }
 
 /// A uniformly random member of a non-empty set.
@@ -121,7 +129,7 @@ pub(super) fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(err(SYNTAX));
     }
     if argv.len() == 2 {
-        let Some(info) = lookup(ctx, &argv[1])? else {
+        let Some(info) = lookup_read(ctx, &argv[1])? else {
             return Ok(Reply::Null);
         };
         return Ok(random_member(ctx, &info)?
@@ -129,7 +137,7 @@ pub(super) fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             .unwrap_or(Reply::Null));
     }
     let count = parse_rand_count(&argv[2])?;
-    let Some(info) = lookup(ctx, &argv[1])? else {
+    let Some(info) = lookup_read(ctx, &argv[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
     if count == 0 {
@@ -171,9 +179,10 @@ pub(super) fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 /// The sets named by `keys` in order; WRONGTYPE if any holds another type.
-/// A missing key is None.
+/// A missing key is None. Every lookup counts a keyspace hit or miss, STORE
+/// forms included (as in Redis 7.0).
 fn sets_of(ctx: &mut Ctx, keys: &[Bytes]) -> Result<Vec<Option<KeyInfo>>, CmdError> {
-    keys.iter().map(|k| lookup(ctx, k)).collect()
+    keys.iter().map(|k| lookup_read(ctx, k)).collect()
 }
 
 /// The intersection of `keys`, stopping after `limit` members (0 = all).
@@ -295,7 +304,7 @@ pub(super) fn sintercard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 pub(super) fn sscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let cursor = crate::cmd::keys::parse_cursor(&argv[2])?;
-    let Some(info) = lookup(ctx, &argv[1])? else {
+    let Some(info) = lookup_read(ctx, &argv[1])? else {
         return Ok(scan_reply(0, Vec::new()));
     };
     let (count, pattern) = parse_scan_opts(&argv[3..])?;
