@@ -44,7 +44,24 @@ diff_test!(sadd_srem_basic, |p| {
     p.same(&[&b"SISMEMBER"[..], &b"s"[..], &b"\x00\xff\r\n"[..]]);
     p.same(&["TYPE", "s"]);
     // integers (intset in Redis)
-    p.same(&["SADD", "i", "1", "2", "3", "-5", "007"]);
+    p.same(&[
+        "SADD",
+        "i",
+        "10",
+        "2",
+        "3",
+        "-5",
+        "9223372036854775807",
+        "-9223372036854775808",
+    ]);
+    // intsets come back in numeric order
+    p.same(&["SMEMBERS", "i"]);
+    p.same(&["SSCAN", "i", "0"]);
+    p.same(&["SRANDMEMBER", "i", "100"]);
+    p.same(&["SINTER", "i", "i"]);
+    p.same(&["SUNION", "i", "missing"]);
+    p.same(&["SDIFF", "i", "missing"]);
+    p.same(&["SADD", "i", "007"]);
     p.same_unordered(&["SMEMBERS", "i"]);
     p.same(&["SISMEMBER", "i", "7"]);
     p.same(&["SISMEMBER", "i", "007"]);
@@ -153,6 +170,8 @@ diff_test!(spop, |p| {
     p.same(&["SADD", "i", "1", "2", "3"]);
     p.same_shape(&["SPOP", "i", "2"]);
     p.same(&["SCARD", "i"]);
+    p.same(&["SADD", "j", "30", "-1", "2"]);
+    p.same(&["SPOP", "j", "3"]);
 });
 
 diff_test!(srandmember, |p| {

@@ -25,6 +25,25 @@ fn bulks(members: Vec<Vec<u8>>) -> Vec<Reply> {
     members.into_iter().map(Reply::bulk).collect()
 }
 
+/// Members in the order Redis replies with them when it can be known: a
+/// set Redis keeps as an intset (at most 512 integers) is walked in
+/// ascending numeric order. Other sets keep member order (Redis's hash
+/// table order is not defined).
+fn in_redis_order(mut members: Vec<Vec<u8>>) -> Vec<Reply> {
+    if members.len() <= 512 {
+        let nums: Option<Vec<i64>> = members
+            .iter()
+            .map(|m| ferry_store::parse_canonical_i64(m))
+            .collect();
+        if let Some(nums) = nums {
+            let mut pairs: Vec<(i64, Vec<u8>)> = nums.into_iter().zip(members).collect();
+            pairs.sort_unstable_by_key(|(n, _)| *n);
+            members = pairs.into_iter().map(|(_, m)| m).collect();
+        }
+    }
+    bulks(members)
+}
+
 fn members_of(argv: &[Bytes]) -> Vec<&[u8]> {
     argv.iter().map(|m| &m[..]).collect()
 }
@@ -48,7 +67,7 @@ pub(super) fn smembers(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Some(info) => ctx.store.set_members(info.id)?,
         None => Vec::new(),
     };
-    Ok(Reply::Set(bulks(all)))
+    Ok(Reply::Set(in_redis_order(all)))
 }
 
 pub(super) fn sismember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -113,7 +132,7 @@ pub(super) fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut all = ctx.store.set_members(info.id)?;
     if count as u64 >= all.len() as u64 {
         ctx.store.delete(db, &argv[1])?;
-        return Ok(Reply::Set(bulks(all)));
+        return Ok(Reply::Set(in_redis_order(all)));
     }
     let picked: Vec<Vec<u8>> = random_picks(all.len(), count as u64, true)
         .into_iter()
@@ -145,7 +164,7 @@ pub(super) fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let all = ctx.store.set_members(info.id)?;
     if count > 0 && count as u64 >= all.len() as u64 {
-        return Ok(Reply::Array(bulks(all)));
+        return Ok(Reply::Array(in_redis_order(all)));
     }
     let picks = random_picks(all.len(), count.unsigned_abs(), count > 0);
     Ok(Reply::Array(
@@ -239,15 +258,15 @@ fn diff(ctx: &mut Ctx, keys: &[Bytes]) -> Result<Vec<Vec<u8>>, CmdError> {
 }
 
 pub(super) fn sinter(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    Ok(Reply::Set(bulks(inter(ctx, &argv[1..], 0)?)))
+    Ok(Reply::Set(in_redis_order(inter(ctx, &argv[1..], 0)?)))
 }
 
 pub(super) fn sunion(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    Ok(Reply::Set(bulks(union(ctx, &argv[1..])?)))
+    Ok(Reply::Set(in_redis_order(union(ctx, &argv[1..])?)))
 }
 
 pub(super) fn sdiff(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    Ok(Reply::Set(bulks(diff(ctx, &argv[1..])?)))
+    Ok(Reply::Set(in_redis_order(diff(ctx, &argv[1..])?)))
 }
 
 fn store(ctx: &mut Ctx, dst: &[u8], members: Vec<Vec<u8>>) -> CmdResult {
@@ -309,5 +328,5 @@ pub(super) fn sscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let (count, pattern) = parse_scan_opts(&argv[3..])?;
     let (next, page) = ctx.store.set_scan(&info, cursor, count, pattern)?;
-    Ok(scan_reply(next, bulks(page)))
+    Ok(scan_reply(next, in_redis_order(page)))
 }
