@@ -73,6 +73,27 @@ pub(crate) fn scan_page<T>(
     Ok((0, out))
 }
 
+/// The rows at ascending `offsets` (repeats allowed) of a row stream.
+pub(crate) fn picks_from<T: Clone>(
+    offsets: &[u64],
+    mut next: impl FnMut() -> StoreResult<Option<T>>,
+) -> StoreResult<Vec<T>> {
+    let mut out = Vec::with_capacity(offsets.len());
+    let mut pos = 0u64;
+    let mut current: Option<T> = next()?;
+    for &want in offsets {
+        while pos < want {
+            current = next()?;
+            pos += 1;
+        }
+        match &current {
+            Some(row) => out.push(row.clone()),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
 impl Store {
     /// A live hash key, or None; WRONGTYPE for other types.
     pub fn hash_lookup(&mut self, db: usize, key: &[u8]) -> StoreResult<Option<KeyInfo>> {
@@ -162,6 +183,20 @@ impl Store {
             )?
             .query_row(params![id, offset], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?)
+    }
+
+    /// The entries at the given positions in field order (`offsets`
+    /// ascending, repeats allowed), in one pass that stops at the last
+    /// position: random picks without loading the whole hash.
+    pub fn hash_entries_at(&mut self, id: i64, offsets: &[u64]) -> StoreResult<HashEntries> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT field, value FROM hashes WHERE key_id = ?1 ORDER BY field")?;
+        let mut rows = stmt.query([id])?;
+        picks_from(offsets, || match rows.next()? {
+            Some(r) => Ok(Some((r.get(0)?, r.get(1)?))),
+            None => Ok(None),
+        })
     }
 
     /// One HSCAN page. A hash Redis would keep as a listpack is returned
@@ -291,6 +326,21 @@ mod tests {
         s.set_add_members(0, b"n", &refs[512..]).unwrap();
         let info = s.set_lookup(0, b"n").unwrap().unwrap();
         assert_eq!(s.set_encoding(&info).unwrap(), "hashtable");
+    }
+
+    #[test]
+    fn picks_follow_offsets() {
+        let rows = ["a", "b", "c", "d"];
+        let mut it = rows.iter();
+        let got = picks_from(&[0, 2, 2, 3, 9], || Ok(it.next().copied())).unwrap();
+        assert_eq!(got, vec!["a", "c", "c", "d"]);
+        let (_d, mut s) = store();
+        s.set_add_members(0, b"s", &[b"x", b"y", b"z"]).unwrap();
+        let info = s.set_lookup(0, b"s").unwrap().unwrap();
+        assert_eq!(
+            s.set_members_at(info.id, &[1, 1, 2]).unwrap(),
+            vec![b"y".to_vec(), b"y".to_vec(), b"z".to_vec()]
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! built in the command layer from these reads; [`Store::set_replace`]
 //! writes a result key.
 
-use crate::hashes::{cursor_start, scan_page};
+use crate::hashes::{cursor_start, picks_from, scan_page};
 use crate::keyspace::{KeyInfo, KeyType};
 use crate::{parse_canonical_i64, Store, StoreResult};
 use rusqlite::{params, OptionalExtension};
@@ -100,6 +100,20 @@ impl Store {
             )?
             .query_row(params![id, offset], |r| r.get(0))
             .optional()?)
+    }
+
+    /// The members at the given positions in member order (`offsets`
+    /// ascending, repeats allowed), in one pass that stops at the last
+    /// position: random picks without loading the whole set.
+    pub fn set_members_at(&mut self, id: i64, offsets: &[u64]) -> StoreResult<Vec<Vec<u8>>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT member FROM sets WHERE key_id = ?1 ORDER BY member")?;
+        let mut rows = stmt.query([id])?;
+        picks_from(offsets, || match rows.next()? {
+            Some(r) => Ok(Some(r.get(0)?)),
+            None => Ok(None),
+        })
     }
 
     /// Replaces whatever `key` holds (any type) with a set of `members`

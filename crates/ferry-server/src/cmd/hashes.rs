@@ -12,7 +12,6 @@ use crate::longdouble::{self, AddError};
 use bytes::Bytes;
 use ferry_resp::{Protocol, Reply};
 use ferry_store::KeyInfo;
-use rand::seq::SliceRandom;
 use rand::Rng;
 
 const R_FAST: &[&str] = &["@read", "@hash", "@fast"];
@@ -259,18 +258,43 @@ pub(super) fn parse_rand_count(arg: &[u8]) -> Result<i64, CmdError> {
     Ok(n)
 }
 
-/// Indices for a random pick of `count` out of `len` elements: distinct
-/// when `unique` (at most `len`), with repetition otherwise.
-pub(super) fn random_picks(len: usize, count: u64, unique: bool) -> Vec<usize> {
+/// Random positions among `len` elements: `count` distinct ones (at most
+/// `len`) when `unique`, else `count` with repetition. In pick order.
+pub(super) fn random_offsets(len: u64, count: u64, unique: bool) -> Vec<u64> {
     let mut rng = rand::thread_rng();
+    if len == 0 {
+        return Vec::new();
+    }
     if unique {
-        let mut idx: Vec<usize> = (0..len).collect();
-        let n = (count.min(len as u64)) as usize;
-        let (picked, _) = idx.partial_shuffle(&mut rng, n);
-        picked.to_vec()
+        let n = count.min(len) as usize;
+        rand::seq::index::sample(&mut rng, len as usize, n)
+            .into_iter()
+            .map(|i| i as u64)
+            .collect()
     } else {
         (0..count).map(|_| rng.gen_range(0..len)).collect()
     }
+}
+
+/// Fetches the elements at `picks` with one ordered pass (`fetch` gets the
+/// distinct positions ascending) and returns them in pick order.
+pub(super) fn in_pick_order<T: Clone>(
+    picks: &[u64],
+    fetch: impl FnOnce(&[u64]) -> Result<Vec<T>, CmdError>,
+) -> Result<Vec<T>, CmdError> {
+    let mut sorted = picks.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let rows = fetch(&sorted)?;
+    Ok(picks
+        .iter()
+        .filter_map(|p| {
+            sorted
+                .binary_search(p)
+                .ok()
+                .and_then(|i| rows.get(i).cloned())
+        })
+        .collect())
 }
 
 fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -298,24 +322,24 @@ fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if count == 0 {
         return Ok(Reply::Array(Vec::new()));
     }
-    let all = ctx.store.hash_entries(info.id)?;
-    let picks = if count > 0 && count as u64 >= all.len() as u64 {
-        (0..all.len()).collect()
+    let len = info.len as u64;
+    let picked = if count > 0 && count as u64 >= len {
+        ctx.store.hash_entries(info.id)?
     } else {
-        random_picks(all.len(), count.unsigned_abs(), count > 0)
+        let picks = random_offsets(len, count.unsigned_abs(), count > 0);
+        in_pick_order(&picks, |o| Ok(ctx.store.hash_entries_at(info.id, o)?))?
     };
     let resp3 = ctx.client.protocol == Protocol::Resp3;
-    let mut out = Vec::with_capacity(picks.len() * if withvalues { 2 } else { 1 });
-    for i in picks {
-        let (f, v) = &all[i];
-        let f = Reply::bulk(f.clone());
+    let mut out = Vec::with_capacity(picked.len() * if withvalues { 2 } else { 1 });
+    for (f, v) in picked {
+        let f = Reply::bulk(f);
         if !withvalues {
             out.push(f);
         } else if resp3 {
-            out.push(Reply::Array(vec![f, Reply::bulk(v.clone())]));
+            out.push(Reply::Array(vec![f, Reply::bulk(v)]));
         } else {
             out.push(f);
-            out.push(Reply::bulk(v.clone()));
+            out.push(Reply::bulk(v));
         }
     }
     Ok(Reply::Array(out))

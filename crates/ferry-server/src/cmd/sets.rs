@@ -2,7 +2,9 @@
 //! (SINTER, SUNION, SDIFF, their STORE forms, SINTERCARD) and SSCAN.
 //! Their table entries are in `hashes.rs`.
 
-use super::{parse_rand_count, parse_scan_opts, random_picks, read_lookup, scan_reply};
+use super::{
+    in_pick_order, parse_rand_count, parse_scan_opts, random_offsets, read_lookup, scan_reply,
+};
 use crate::cmd::args::{is, parse_i64_or, SYNTAX};
 use crate::cmd::{err, CmdError, CmdResult, Ctx};
 use bytes::Bytes;
@@ -129,15 +131,14 @@ pub(super) fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if count == 0 {
         return Ok(Reply::Set(Vec::new()));
     }
-    let mut all = ctx.store.set_members(info.id)?;
-    if count as u64 >= all.len() as u64 {
+    let len = info.len as u64;
+    if count as u64 >= len {
+        let all = ctx.store.set_members(info.id)?;
         ctx.store.delete(db, &argv[1])?;
         return Ok(Reply::Set(in_redis_order(all)));
     }
-    let picked: Vec<Vec<u8>> = random_picks(all.len(), count as u64, true)
-        .into_iter()
-        .map(|i| std::mem::take(&mut all[i]))
-        .collect();
+    let picks = random_offsets(len, count as u64, true);
+    let picked = in_pick_order(&picks, |o| Ok(ctx.store.set_members_at(info.id, o)?))?;
     let refs: Vec<&[u8]> = picked.iter().map(|m| &m[..]).collect();
     ctx.store.set_rem_from(db, &argv[1], &info, &refs)?;
     Ok(Reply::Set(bulks(picked)))
@@ -162,17 +163,14 @@ pub(super) fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if count == 0 {
         return Ok(Reply::Array(Vec::new()));
     }
-    let all = ctx.store.set_members(info.id)?;
-    if count > 0 && count as u64 >= all.len() as u64 {
+    let len = info.len as u64;
+    if count > 0 && count as u64 >= len {
+        let all = ctx.store.set_members(info.id)?;
         return Ok(Reply::Array(in_redis_order(all)));
     }
-    let picks = random_picks(all.len(), count.unsigned_abs(), count > 0);
-    Ok(Reply::Array(
-        picks
-            .into_iter()
-            .map(|i| Reply::bulk(all[i].clone()))
-            .collect(),
-    ))
+    let picks = random_offsets(len, count.unsigned_abs(), count > 0);
+    let picked = in_pick_order(&picks, |o| Ok(ctx.store.set_members_at(info.id, o)?))?;
+    Ok(Reply::Array(bulks(picked)))
 }
 
 pub(super) fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
