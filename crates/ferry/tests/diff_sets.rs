@@ -420,3 +420,62 @@ diff_test!(encodings, |p| {
     p.same(&["SINTERSTORE", "d", "i", "i"]);
     p.same(&["OBJECT", "ENCODING", "d"]);
 });
+
+diff_test!(command_info, |p| {
+    // name, arity, flags, first key, last key, step and ACL categories match
+    // Redis for every hash and set command.
+    for cmd in [
+        "hset",
+        "hsetnx",
+        "hget",
+        "hmget",
+        "hmset",
+        "hgetall",
+        "hdel",
+        "hlen",
+        "hexists",
+        "hkeys",
+        "hvals",
+        "hstrlen",
+        "hincrby",
+        "hincrbyfloat",
+        "hrandfield",
+        "hscan",
+        "sadd",
+        "srem",
+        "smembers",
+        "sismember",
+        "smismember",
+        "scard",
+        "spop",
+        "srandmember",
+        "smove",
+        "sinter",
+        "sintercard",
+        "sunion",
+        "sdiff",
+        "sinterstore",
+        "sunionstore",
+        "sdiffstore",
+        "sscan",
+    ] {
+        let a = parse_one(&p.a.cmd(&["COMMAND", "INFO", cmd]));
+        let b = parse_one(&p.b.cmd(&["COMMAND", "INFO", cmd]));
+        let ea = a.elements().unwrap()[0].elements().unwrap().to_vec();
+        let eb = b.elements().unwrap()[0]
+            .elements()
+            .unwrap_or_else(|| panic!("no COMMAND INFO for {cmd}"))
+            .to_vec();
+        for i in 0..7 {
+            let norm = |r: &Resp| match r.elements() {
+                Some(e) => {
+                    let mut v: Vec<String> = e.iter().map(|x| format!("{x:?}")).collect();
+                    v.sort();
+                    format!("{v:?}")
+                }
+                None => format!("{r:?}"),
+            };
+            assert_eq!(norm(&ea[i]), norm(&eb[i]), "COMMAND INFO {cmd} field {i}");
+        }
+    }
+});
