@@ -479,3 +479,34 @@ diff_test!(command_info, |p| {
         }
     }
 });
+
+/// Hash and set changes acknowledged before a kill -9 are there after a
+/// restart (element writes go through the redo journal).
+#[test]
+fn hashes_and_sets_survive_kill9() {
+    if common::side_b_is_redis() {
+        return;
+    }
+    let mut f = common::FerryProc::start(common::FerryOpts::default().durability("always"));
+    let mut c = f.connect();
+    assert_eq!(
+        c.cmd(&["HSET", "h", "a", "1", "b", "2", "c", "3"]),
+        b":3\r\n"
+    );
+    assert_eq!(c.cmd(&["HDEL", "h", "b"]), b":1\r\n");
+    assert_eq!(c.cmd(&["HINCRBY", "h", "a", "41"]), b":42\r\n");
+    assert_eq!(c.cmd(&["SADD", "s", "x", "y", "z"]), b":3\r\n");
+    assert_eq!(c.cmd(&["SREM", "s", "y"]), b":1\r\n");
+    assert_eq!(c.cmd(&["SMOVE", "s", "t", "z"]), b":1\r\n");
+    assert_eq!(c.cmd(&["SUNIONSTORE", "u", "s", "t"]), b":2\r\n");
+    f.kill9();
+    f.restart();
+    let mut c = f.connect();
+    assert_eq!(c.cmd(&["HGET", "h", "a"]), b"$2\r\n42\r\n");
+    assert_eq!(c.cmd(&["HEXISTS", "h", "b"]), b":0\r\n");
+    assert_eq!(c.cmd(&["HLEN", "h"]), b":2\r\n");
+    assert_eq!(c.cmd(&["SMEMBERS", "s"]), b"*1\r\n$1\r\nx\r\n");
+    assert_eq!(c.cmd(&["SMEMBERS", "t"]), b"*1\r\n$1\r\nz\r\n");
+    assert_eq!(c.cmd(&["SCARD", "u"]), b":2\r\n");
+    assert_eq!(c.cmd(&["SISMEMBER", "u", "z"]), b":1\r\n");
+}
