@@ -3,11 +3,10 @@
 //! Point reads and writes by field are one b-tree descent. Whole-hash reads
 //! (HGETALL, HKEYS, HVALS) walk the key's range of the primary key.
 //!
-//! HSCAN/SSCAN cursors (see [`scan_page`]) are positions in the primary
-//! key's order: the first 8 bytes of a field, zero-padded, read as a
-//! big-endian number. A page always ends on a change of that 8-byte prefix,
-//! so a field present during the whole iteration is returned at least once
-//! whatever is added or removed between calls, and iteration always ends.
+//! HSCAN/SSCAN cursors are positions in the primary key's order (see
+//! [`ScanCursor`]): a field present during the whole iteration is returned
+//! at least once whatever is added or removed between calls, and every
+//! iteration ends.
 
 // Sets share the scan cursor; the module is declared here so that the
 // crate root needs a single line for both types.
@@ -30,28 +29,109 @@ pub type HashEntries = Vec<(Vec<u8>, Vec<u8>)>;
 /// each with its extra data (a hash field's value).
 pub type ScanElems<T> = (u64, Vec<(Vec<u8>, T)>);
 
-/// The cursor position of an element (first 8 bytes, zero-padded, big-endian).
-pub(crate) fn cursor_of(elem: &[u8]) -> u64 {
+/// Bytes of the element prefix a plain cursor holds.
+const PLAIN_BYTES: usize = 7;
+/// Bytes of the element prefix a resume token holds.
+const TOKEN_BYTES: usize = 6;
+/// Resume tokens kept (the low bits of a token cursor).
+const TOKEN_SLOTS: usize = 1 << 15;
+/// Longest element a resume token stores.
+const TOKEN_MAX_ELEM: usize = 1024;
+
+/// The first `n` bytes of an element, zero-padded, as a big-endian number:
+/// non-decreasing in the primary key's (memcmp) order.
+fn prefix_pos(elem: &[u8], n: usize) -> u64 {
     let mut b = [0u8; 8];
-    let n = elem.len().min(8);
-    b[..n].copy_from_slice(&elem[..n]);
+    let k = elem.len().min(n);
+    b[8 - n..8 - n + k].copy_from_slice(&elem[..k]);
     u64::from_be_bytes(b)
 }
 
-/// The smallest element whose cursor position is `cursor`.
-pub(crate) fn cursor_start(cursor: u64) -> Vec<u8> {
-    let mut b = cursor.to_be_bytes().to_vec();
+/// The smallest element whose `n`-byte prefix position is `pos`.
+fn prefix_start(pos: u64, n: usize) -> Vec<u8> {
+    let mut b = pos.to_be_bytes()[8 - n..].to_vec();
     while b.last() == Some(&0) {
         b.pop();
     }
     b
 }
 
-/// One page of an element scan. `rows` yields elements in primary-key
-/// order starting at the cursor's position; reading stops after `count`
-/// elements once the 8-byte prefix changes. Returns the next cursor (0 when
-/// done) and the elements kept by `pattern`.
+/// Where the next page starts. A cursor is either
+/// * plain (below 2^63): the 7-byte prefix position of the next element;
+///   stateless, used when a page ends where that prefix changes;
+/// * a resume token (2^63 and up) when a page ends inside a run of
+///   elements sharing their first 7 bytes (`field:000`, `field:001`...):
+///   the exact next element is kept in a bounded in-memory table, and the
+///   token also carries its 6-byte prefix position. A token no longer in
+///   the table (evicted, or the server restarted) resumes at that prefix
+///   and reads the whole 6-byte run, which may repeat elements (as SCAN
+///   may) but never skips one and always makes progress.
+pub(crate) struct ScanCursor {
+    /// The first element to read (inclusive).
+    pub start: Vec<u8>,
+    /// Read every element with this 6-byte prefix position before ending
+    /// the page (the fallback for a lost token).
+    run: Option<u64>,
+}
+
+struct Tokens {
+    next: usize,
+    slots: Vec<Option<(u64, i64, Vec<u8>)>>,
+}
+
+static TOKENS: std::sync::Mutex<Tokens> = std::sync::Mutex::new(Tokens {
+    next: 0,
+    slots: Vec::new(),
+});
+
+fn tokens() -> std::sync::MutexGuard<'static, Tokens> {
+    TOKENS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ScanCursor {
+    pub(crate) fn parse(key_id: i64, cursor: u64) -> ScanCursor {
+        if cursor < 1 << 63 {
+            return ScanCursor {
+                start: prefix_start(cursor, PLAIN_BYTES),
+                run: None,
+            };
+        }
+        let slot = cursor as usize & (TOKEN_SLOTS - 1);
+        let pos6 = (cursor & !(1 << 63)) >> 15;
+        let t = tokens();
+        match t.slots.get(slot) {
+            Some(Some((tok, id, elem))) if *tok == cursor && *id == key_id => ScanCursor {
+                start: elem.clone(),
+                run: None,
+            },
+            _ => ScanCursor {
+                start: prefix_start(pos6, TOKEN_BYTES),
+                run: Some(pos6),
+            },
+        }
+    }
+
+    /// A token that resumes exactly at `elem`.
+    fn issue(key_id: i64, elem: &[u8]) -> u64 {
+        let mut t = tokens();
+        if t.slots.is_empty() {
+            t.slots = vec![None; TOKEN_SLOTS];
+        }
+        let slot = t.next;
+        t.next = (t.next + 1) % TOKEN_SLOTS;
+        let token = (1 << 63) | (prefix_pos(elem, TOKEN_BYTES) << 15) | slot as u64;
+        t.slots[slot] = Some((token, key_id, elem.to_vec()));
+        token
+    }
+}
+
+/// One page of an element scan of key `key_id`. `rows` yields elements in
+/// primary-key order from `cursor.start`; the page holds about `count`
+/// elements (see [`ScanCursor`] for where it may end). Returns the next
+/// cursor (0 when done) and the elements kept by `pattern`.
 pub(crate) fn scan_page<T>(
+    key_id: i64,
+    cursor: &ScanCursor,
     mut rows: impl FnMut() -> StoreResult<Option<(Vec<u8>, T)>>,
     count: usize,
     pattern: Option<&[u8]>,
@@ -60,9 +140,17 @@ pub(crate) fn scan_page<T>(
     let mut taken = 0usize;
     let mut last: Option<u64> = None;
     while let Some((elem, extra)) = rows()? {
-        let pos = cursor_of(&elem);
-        if taken >= count && last != Some(pos) {
-            return Ok((pos, out));
+        let pos = prefix_pos(&elem, PLAIN_BYTES);
+        let in_run = cursor
+            .run
+            .is_some_and(|r| prefix_pos(&elem, TOKEN_BYTES) == r);
+        if taken >= count && !in_run {
+            if last != Some(pos) {
+                return Ok((pos, out));
+            }
+            if elem.len() <= TOKEN_MAX_ELEM {
+                return Ok((ScanCursor::issue(key_id, &elem), out));
+            }
         }
         taken += 1;
         last = Some(pos);
@@ -208,16 +296,18 @@ impl Store {
         count: usize,
         pattern: Option<&[u8]>,
     ) -> StoreResult<ScanElems<Vec<u8>>> {
-        let (start, count) = if self.hash_encoding(info)? == "listpack" {
-            (Vec::new(), usize::MAX)
+        let (cursor, count) = if self.hash_encoding(info)? == "listpack" {
+            (ScanCursor::parse(info.id, 0), usize::MAX)
         } else {
-            (cursor_start(cursor), count.max(1))
+            (ScanCursor::parse(info.id, cursor), count.max(1))
         };
         let mut stmt = self.conn.prepare_cached(
             "SELECT field, value FROM hashes WHERE key_id = ?1 AND field >= ?2 ORDER BY field",
         )?;
-        let mut rows = stmt.query(params![info.id, start])?;
+        let mut rows = stmt.query(params![info.id, cursor.start])?;
         scan_page(
+            info.id,
+            &cursor,
             || match rows.next()? {
                 Some(r) => Ok(Some((r.get(0)?, r.get(1)?))),
                 None => Ok(None),
@@ -267,14 +357,16 @@ mod tests {
             b"\xff",
         ];
         fields.sort();
-        for w in fields.windows(2) {
-            assert!(cursor_of(w[0]) <= cursor_of(w[1]));
-        }
-        for f in &fields {
-            let c = cursor_of(f);
-            let start = cursor_start(c);
-            assert!(start.as_slice() <= *f);
-            assert_eq!(cursor_of(&start), c);
+        for n in [PLAIN_BYTES, TOKEN_BYTES] {
+            for w in fields.windows(2) {
+                assert!(prefix_pos(w[0], n) <= prefix_pos(w[1], n));
+            }
+            for f in &fields {
+                let c = prefix_pos(f, n);
+                let start = prefix_start(c, n);
+                assert!(start.as_slice() <= *f);
+                assert_eq!(prefix_pos(&start, n), c);
+            }
         }
     }
 
@@ -343,17 +435,58 @@ mod tests {
         );
     }
 
+    fn page(cursor: u64, elems: &[&str], count: usize) -> (u64, Vec<String>) {
+        let c = ScanCursor::parse(1, cursor);
+        let mut it = elems
+            .iter()
+            .filter(|e| e.as_bytes() >= c.start.as_slice())
+            .map(|e| e.as_bytes().to_vec());
+        let (next, page) =
+            scan_page(1, &c, || Ok(it.next().map(|e| (e, ()))), count, None).unwrap();
+        let page = page
+            .into_iter()
+            .map(|(e, ())| String::from_utf8(e).unwrap())
+            .collect();
+        (next, page)
+    }
+
     #[test]
-    fn pages_end_on_prefix_change() {
-        let elems: Vec<Vec<u8>> = vec![
-            b"aaaaaaaa1".to_vec(),
-            b"aaaaaaaa2".to_vec(),
-            b"aaaaaaaa3".to_vec(),
-            b"b".to_vec(),
-        ];
-        let mut it = elems.clone().into_iter();
-        let (next, page) = scan_page(|| Ok(it.next().map(|e| (e, ()))), 1, None).unwrap();
-        assert_eq!(page.len(), 3);
-        assert_eq!(next, cursor_of(b"b"));
+    fn pages_stay_small_inside_a_shared_prefix() {
+        let elems: Vec<String> = (0..50).map(|i| format!("session:{i:03}")).collect();
+        let elems: Vec<&str> = elems.iter().map(|s| s.as_str()).collect();
+        let (mut cursor, mut seen) = (0, Vec::new());
+        loop {
+            let (next, page) = page(cursor, &elems, 7);
+            assert!(page.len() <= 7);
+            seen.extend(page);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        assert_eq!(seen, elems);
+    }
+
+    #[test]
+    fn lost_tokens_resume_at_the_prefix() {
+        let elems: Vec<String> = (0..20).map(|i| format!("abcdefg{i:02}")).collect();
+        let elems: Vec<&str> = elems.iter().map(|s| s.as_str()).collect();
+        let (next, first) = page(0, &elems, 5);
+        assert!(next >= 1 << 63);
+        // a token from another key is not found: the whole 6-byte run is read
+        let c = ScanCursor::parse(2, next);
+        assert!(c.run.is_some());
+        assert_eq!(c.start, b"abcdef".to_vec());
+        let (next2, rest) = page(next ^ 1, &elems, 5);
+        assert_eq!(next2, 0);
+        assert_eq!(rest.len(), 20);
+        assert_eq!(first.len(), 5);
+        // plain cursors end pages where the 7-byte prefix changes
+        let (next, p) = page(0, &["aaaaaaa1", "aaaaaaa2", "b"], 1);
+        assert_eq!(p, vec!["aaaaaaa1"]);
+        assert!(next >= 1 << 63);
+        let (next, p) = page(next, &["aaaaaaa1", "aaaaaaa2", "b"], 1);
+        assert_eq!(p, vec!["aaaaaaa2"]);
+        assert_eq!(next, prefix_pos(b"b", PLAIN_BYTES));
     }
 }

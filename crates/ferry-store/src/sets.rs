@@ -5,7 +5,7 @@
 //! built in the command layer from these reads; [`Store::set_replace`]
 //! writes a result key.
 
-use crate::hashes::{cursor_start, picks_from, scan_page};
+use crate::hashes::{picks_from, scan_page, ScanCursor};
 use crate::keyspace::{KeyInfo, KeyType};
 use crate::{parse_canonical_i64, Store, StoreResult};
 use rusqlite::{params, OptionalExtension};
@@ -143,16 +143,18 @@ impl Store {
         count: usize,
         pattern: Option<&[u8]>,
     ) -> StoreResult<(u64, Vec<Vec<u8>>)> {
-        let (start, count) = if self.set_encoding(info)? == "intset" {
-            (Vec::new(), usize::MAX)
+        let (cursor, count) = if self.set_encoding(info)? == "intset" {
+            (ScanCursor::parse(info.id, 0), usize::MAX)
         } else {
-            (cursor_start(cursor), count.max(1))
+            (ScanCursor::parse(info.id, cursor), count.max(1))
         };
         let mut stmt = self.conn.prepare_cached(
             "SELECT member FROM sets WHERE key_id = ?1 AND member >= ?2 ORDER BY member",
         )?;
-        let mut rows = stmt.query(params![info.id, start])?;
+        let mut rows = stmt.query(params![info.id, cursor.start])?;
         let (next, page) = scan_page(
+            info.id,
+            &cursor,
             || match rows.next()? {
                 Some(r) => Ok(Some((r.get(0)?, ()))),
                 None => Ok(None),
