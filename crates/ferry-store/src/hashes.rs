@@ -34,7 +34,11 @@ const PLAIN_BYTES: usize = 7;
 /// Bytes of the element prefix a resume token holds.
 const TOKEN_BYTES: usize = 6;
 /// Resume tokens kept (the low bits of a token cursor).
-const TOKEN_SLOTS: usize = 1 << 15;
+const TOKEN_SLOTS: usize = 1 << TOKEN_SLOT_BITS;
+const TOKEN_SLOT_BITS: u32 = 14;
+/// Marks a token cursor. Every cursor stays below 2^63, for clients that
+/// read cursors as signed 64-bit numbers.
+const TOKEN_FLAG: u64 = 1 << 62;
 /// Longest element a resume token stores.
 const TOKEN_MAX_ELEM: usize = 1024;
 
@@ -57,9 +61,9 @@ fn prefix_start(pos: u64, n: usize) -> Vec<u8> {
 }
 
 /// Where the next page starts. A cursor is either
-/// * plain (below 2^63): the 7-byte prefix position of the next element;
+/// * plain (below 2^56): the 7-byte prefix position of the next element;
 ///   stateless, used when a page ends where that prefix changes;
-/// * a resume token (2^63 and up) when a page ends inside a run of
+/// * a resume token (2^62 and up, below 2^63) when a page ends inside a run of
 ///   elements sharing their first 7 bytes (`field:000`, `field:001`...):
 ///   the exact next element is kept in a bounded in-memory table, and the
 ///   token also carries its 6-byte prefix position. A token no longer in
@@ -90,14 +94,14 @@ fn tokens() -> std::sync::MutexGuard<'static, Tokens> {
 
 impl ScanCursor {
     pub(crate) fn parse(key_id: i64, cursor: u64) -> ScanCursor {
-        if cursor < 1 << 63 {
+        if cursor & TOKEN_FLAG == 0 || cursor >= 1 << 63 {
             return ScanCursor {
                 start: prefix_start(cursor, PLAIN_BYTES),
                 run: None,
             };
         }
         let slot = cursor as usize & (TOKEN_SLOTS - 1);
-        let pos6 = (cursor & !(1 << 63)) >> 15;
+        let pos6 = (cursor & !TOKEN_FLAG) >> TOKEN_SLOT_BITS;
         let t = tokens();
         match t.slots.get(slot) {
             Some(Some((tok, id, elem))) if *tok == cursor && *id == key_id => ScanCursor {
@@ -119,7 +123,7 @@ impl ScanCursor {
         }
         let slot = t.next;
         t.next = (t.next + 1) % TOKEN_SLOTS;
-        let token = (1 << 63) | (prefix_pos(elem, TOKEN_BYTES) << 15) | slot as u64;
+        let token = TOKEN_FLAG | (prefix_pos(elem, TOKEN_BYTES) << TOKEN_SLOT_BITS) | slot as u64;
         t.slots[slot] = Some((token, key_id, elem.to_vec()));
         token
     }
@@ -472,7 +476,7 @@ mod tests {
         let elems: Vec<String> = (0..20).map(|i| format!("abcdefg{i:02}")).collect();
         let elems: Vec<&str> = elems.iter().map(|s| s.as_str()).collect();
         let (next, first) = page(0, &elems, 5);
-        assert!(next >= 1 << 63);
+        assert!(next >= TOKEN_FLAG && next < 1 << 63);
         // a token from another key is not found: the whole 6-byte run is read
         let c = ScanCursor::parse(2, next);
         assert!(c.run.is_some());
@@ -484,7 +488,7 @@ mod tests {
         // plain cursors end pages where the 7-byte prefix changes
         let (next, p) = page(0, &["aaaaaaa1", "aaaaaaa2", "b"], 1);
         assert_eq!(p, vec!["aaaaaaa1"]);
-        assert!(next >= 1 << 63);
+        assert!(next >= TOKEN_FLAG && next < 1 << 63);
         let (next, p) = page(next, &["aaaaaaa1", "aaaaaaa2", "b"], 1);
         assert_eq!(p, vec!["aaaaaaa2"]);
         assert_eq!(next, prefix_pos(b"b", PLAIN_BYTES));
