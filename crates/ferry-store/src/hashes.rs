@@ -476,7 +476,7 @@ mod tests {
         let elems: Vec<String> = (0..20).map(|i| format!("abcdefg{i:02}")).collect();
         let elems: Vec<&str> = elems.iter().map(|s| s.as_str()).collect();
         let (next, first) = page(0, &elems, 5);
-        assert!(next >= TOKEN_FLAG && next < 1 << 63);
+        assert!((TOKEN_FLAG..1 << 63).contains(&next));
         // a token from another key is not found: the whole 6-byte run is read
         let c = ScanCursor::parse(2, next);
         assert!(c.run.is_some());
@@ -488,7 +488,7 @@ mod tests {
         // plain cursors end pages where the 7-byte prefix changes
         let (next, p) = page(0, &["aaaaaaa1", "aaaaaaa2", "b"], 1);
         assert_eq!(p, vec!["aaaaaaa1"]);
-        assert!(next >= TOKEN_FLAG && next < 1 << 63);
+        assert!((TOKEN_FLAG..1 << 63).contains(&next));
         let (next, p) = page(next, &["aaaaaaa1", "aaaaaaa2", "b"], 1);
         assert_eq!(p, vec!["aaaaaaa2"]);
         assert_eq!(next, prefix_pos(b"b", PLAIN_BYTES));
