@@ -501,6 +501,9 @@ diff_test!(keyspace_stats, |p| {
         &["SINTERCARD", "2", "s", "t"],
         &["SADD", "s", "c"],
         &["SRANDMEMBER", "nope"],
+        &["HGET", "s", "a"],
+        &["SCARD", "h"],
+        &["SINTER", "s", "h"],
     ] {
         p.both(c);
     }

@@ -11,7 +11,7 @@ use super::{cmd, err, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::longdouble::{self, AddError};
 use bytes::Bytes;
 use ferry_resp::{Protocol, Reply};
-use ferry_store::KeyInfo;
+use ferry_store::{KeyInfo, KeyType, StoreError};
 use rand::Rng;
 
 const R_FAST: &[&str] = &["@read", "@hash", "@fast"];
@@ -88,9 +88,22 @@ pub(super) fn read_lookup<T>(ctx: &mut Ctx, found: Option<T>) -> Option<T> {
     found
 }
 
+/// A read-only command's lookup of a key of type `ktype`: a key of another
+/// type still counts as a hit (as in Redis) before WRONGTYPE.
+pub(super) fn typed_read(
+    ctx: &mut Ctx,
+    key: &[u8],
+    ktype: KeyType,
+) -> Result<Option<KeyInfo>, CmdError> {
+    let found = ctx.store.lookup(ctx.client.db, key)?;
+    match read_lookup(ctx, found) {
+        Some(info) if info.ktype != ktype => Err(StoreError::WrongType.into()),
+        other => Ok(other),
+    }
+}
+
 fn lookup_read(ctx: &mut Ctx, key: &[u8]) -> Result<Option<KeyInfo>, CmdError> {
-    let found = lookup(ctx, key)?;
-    Ok(read_lookup(ctx, found))
+    typed_read(ctx, key, KeyType::Hash)
 }
 
 fn field(ctx: &mut Ctx, key: &[u8], f: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {

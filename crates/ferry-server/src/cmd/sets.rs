@@ -3,13 +3,13 @@
 //! Their table entries are in `hashes.rs`.
 
 use super::{
-    in_pick_order, parse_rand_count, parse_scan_opts, random_offsets, read_lookup, scan_reply,
+    in_pick_order, parse_rand_count, parse_scan_opts, random_offsets, scan_reply, typed_read,
 };
 use crate::cmd::args::{is, parse_i64_or, SYNTAX};
 use crate::cmd::{err, CmdError, CmdResult, Ctx};
 use bytes::Bytes;
 use ferry_resp::Reply;
-use ferry_store::KeyInfo;
+use ferry_store::{KeyInfo, KeyType};
 use rand::Rng;
 use std::collections::BTreeSet;
 
@@ -19,8 +19,7 @@ fn lookup(ctx: &mut Ctx, key: &[u8]) -> Result<Option<KeyInfo>, CmdError> {
 
 /// A lookup by a read-only command (counts a keyspace hit or miss).
 fn lookup_read(ctx: &mut Ctx, key: &[u8]) -> Result<Option<KeyInfo>, CmdError> {
-    let found = lookup(ctx, key)?;
-    Ok(read_lookup(ctx, found))
+    typed_read(ctx, key, KeyType::Set)
 }
 
 fn bulks(members: Vec<Vec<u8>>) -> Vec<Reply> {
