@@ -14,6 +14,7 @@ mod checkpoint;
 mod collections;
 mod error;
 pub mod glob;
+mod hashes;
 mod journal;
 mod keyspace;
 pub mod lists;

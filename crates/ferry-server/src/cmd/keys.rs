@@ -479,9 +479,9 @@ fn object_encoding(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             .unwrap_or(StringEncoding::Raw)
             .name(),
         KeyType::List => "quicklist",
-        KeyType::Set => "hashtable",
+        KeyType::Set => ctx.store.set_encoding(&info)?,
         KeyType::ZSet => "skiplist",
-        KeyType::Hash => "hashtable",
+        KeyType::Hash => ctx.store.hash_encoding(&info)?,
         _ => "stream",
     };
     Ok(Reply::bulk(name))

@@ -7,6 +7,7 @@
 pub mod args;
 mod blocking;
 mod connection;
+mod hashes;
 mod keys;
 mod lists;
 pub mod pubsub;
@@ -33,6 +34,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     server::COMMANDS,
     transactions::COMMANDS,
     pubsub::COMMANDS,
+    hashes::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client and the server.
