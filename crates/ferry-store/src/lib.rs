@@ -19,6 +19,7 @@ mod keyspace;
 mod ops;
 mod schema;
 mod strings;
+pub mod zsets;
 
 pub use checkpoint::Checkpointer;
 pub use error::{StoreError, StoreResult};

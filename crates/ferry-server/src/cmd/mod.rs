@@ -9,6 +9,7 @@ mod connection;
 mod keys;
 mod server;
 mod strings;
+mod zsets;
 
 use crate::client::ClientState;
 use crate::state::ServerState;
@@ -25,6 +26,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     strings::COMMANDS,
     keys::COMMANDS,
     server::COMMANDS,
+    zsets::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client and the server.
