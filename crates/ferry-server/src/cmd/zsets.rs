@@ -96,9 +96,7 @@ fn parse_hex_float(s: &str) -> Option<f64> {
         scale /= 16.0;
     }
     if let Some(e) = exp {
-        let e: i32 = if e.starts_with('+') { &e[1..] } else { e }
-            .parse()
-            .ok()?;
+        let e: i32 = if e.starts_with('+') { &e[1..] } else { e }.parse().ok()?;
         v *= 2f64.powi(e);
     }
     Some(v)
@@ -212,9 +210,7 @@ fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, CmdError> {
 // ---------------------------------------------------------------------------
 
 fn read(ctx: &mut Ctx, key: &[u8]) -> Result<Option<KeyInfo>, CmdError> {
-    Ok(ctx
-        .store
-        .lookup_typed(ctx.client.db, key, KeyType::ZSet)?)
+    Ok(ctx.store.lookup_typed(ctx.client.db, key, KeyType::ZSet)?)
 }
 
 fn resp3(ctx: &Ctx) -> bool {
@@ -514,7 +510,10 @@ fn zlexcount(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let Some(info) = read(ctx, &argv[1])? else {
         return Ok(Reply::Integer(0));
     };
-    let n = ctx.store.zset_by_lex(info.id, &range, false, 0, None)?.len();
+    let n = ctx
+        .store
+        .zset_by_lex(info.id, &range, false, 0, None)?
+        .len();
     Ok(Reply::Integer(n as i64))
 }
 
@@ -1078,7 +1077,12 @@ fn setop_generic(
     if card_only {
         return Ok(Reply::Integer(result.len() as i64));
     }
-    result.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    // -0 and 0 are equal scores (ties go by member), as in Redis.
+    result.sort_by(|a, b| {
+        a.1.partial_cmp(&b.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.0.cmp(&b.0))
+    });
     match dst {
         Some(dst) => {
             store_result(ctx, dst, &result)?;
