@@ -96,7 +96,7 @@ fn parse_hex_float(s: &str) -> Option<f64> {
         scale /= 16.0;
     }
     if let Some(e) = exp {
-        let e: i32 = if e.starts_with('+') { &e[1..] } else { e }.parse().ok()?;
+        let e: i32 = e.strip_prefix('+').unwrap_or(e).parse().ok()?;
         v *= 2f64.powi(e);
     }
     Some(v)
@@ -329,7 +329,7 @@ fn zadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         i += 1;
     }
     let elems = argv.len() - i;
-    if elems % 2 != 0 || elems == 0 {
+    if !elems.is_multiple_of(2) || elems == 0 {
         return Err(err(SYNTAX));
     }
     if f.nx && f.xx {
@@ -337,7 +337,7 @@ fn zadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(err(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -820,7 +820,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(err(SYNTAX));
     }
     let withscores = argv.len() == 4;
-    if withscores && count.is_some_and(|n| n < -(i64::MAX / 2) || n > i64::MAX / 2) {
+    if withscores && count.is_some_and(|n| !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n)) {
         return Err(err("ERR value is out of range"));
     }
     let info = read(ctx, &argv[1])?;
