@@ -560,6 +560,19 @@ diff_test!(zunion_zinter_zdiff, |p| {
         p.same(&[cmd, "2", "z", "z2", "foo"]);
         p.same(&[cmd, "2", "z", "z2", "WITHSCORES", "WITHSCORES"]);
     }
+    // float sums follow Redis's order (smallest input first) and NaN rules
+    p.same(&["ZADD", "fa", "1", "x", "0", "p1", "0", "p2"]);
+    p.same(&["ZADD", "fb", "1e16", "x"]);
+    p.same(&["ZADD", "fc", "-1e16", "x", "0", "p3"]);
+    p.same(&["ZUNION", "3", "fa", "fb", "fc", "WITHSCORES"]);
+    p.same(&["ZINTER", "3", "fa", "fb", "fc", "WITHSCORES"]);
+    p.same(&["ZADD", "na", "inf", "x"]);
+    p.same(&["ZADD", "nb", "-1", "x"]);
+    for cmd in ["ZUNION", "ZINTER"] {
+        p.same(&[cmd, "2", "na", "nb", "WEIGHTS", "0", "inf", "WITHSCORES"]);
+        p.same(&[cmd, "2", "nb", "na", "WEIGHTS", "inf", "0", "WITHSCORES"]);
+        p.same(&[cmd, "2", "na", "nb", "WEIGHTS", "1", "inf", "WITHSCORES"]);
+    }
     p.same(&["ZDIFF", "2", "z", "z2"]);
     p.same(&["ZDIFF", "2", "z", "z2", "WITHSCORES"]);
     p.same(&["ZDIFF", "2", "missing", "z"]);

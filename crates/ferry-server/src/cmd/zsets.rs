@@ -1020,7 +1020,10 @@ fn setop_generic(
     match op {
         SetOp::Union => {
             let mut acc: HashMap<Vec<u8>, f64> = HashMap::new();
-            for s in &sources {
+            // Smallest input first, as Redis does (it changes float sums).
+            let mut order: Vec<&Source> = sources.iter().collect();
+            order.sort_by_key(|s| s.info.map_or(0, |x| x.len));
+            for s in order {
                 for (m, sc) in source_elems(ctx, s)? {
                     let mut v = s.weight * sc;
                     if v.is_nan() {
@@ -1051,11 +1054,8 @@ fn setop_generic(
                     let Some(other) = source_score(ctx, s, &m)? else {
                         continue 'outer;
                     };
-                    let mut w = s.weight * other;
-                    if w.is_nan() {
-                        w = 0.0;
-                    }
-                    aggregate(agg, &mut v, w);
+                    // Redis zeroes only the running total, not this term.
+                    aggregate(agg, &mut v, s.weight * other);
                 }
                 result.push((m, v));
                 if card_only && limit > 0 && result.len() as i64 >= limit {
