@@ -356,29 +356,57 @@ impl Store {
         Ok(stmt.exists(params![id, member])?)
     }
 
-    /// One ZSCAN step over members in byte order: up to `count` elements
-    /// from position `cursor`, and the next cursor (0 at the end).
+    /// One ZSCAN step over members in byte order: about `count` elements
+    /// and the next cursor (0 at the end).
+    ///
+    /// The cursor is a resume point, the first up to 7 bytes of a member
+    /// (length in the top byte, bytes below), and a step returns exactly
+    /// the members in [resume point, next resume point). So an element
+    /// present for the whole scan is returned at least once whatever
+    /// changes in between, as SCAN promises; a step costs O(count + log n)
+    /// except when more than `count` members share a 7-byte prefix (then
+    /// all of those come back together).
     pub fn zset_scan(
         &mut self,
         id: i64,
         cursor: u64,
         count: usize,
     ) -> StoreResult<(u64, Vec<ZEntry>)> {
+        let from = decode_scan_cursor(cursor);
         let mut stmt = self.conn.prepare_cached(
-            "SELECT member, score FROM zsets WHERE key_id = ?1 ORDER BY member LIMIT ?2 OFFSET ?3",
+            "SELECT member, score FROM zsets WHERE key_id = ?1 AND member >= ?2 ORDER BY member LIMIT ?3",
         )?;
-        let offset = i64::try_from(cursor).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map(params![id, count as i64 + 1, offset], entry)?
+        let mut rows = stmt
+            .query_map(params![id, from, count as i64 + 1], entry)?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut rows = rows;
-        let next = if rows.len() > count {
-            rows.truncate(count);
-            cursor + count as u64
-        } else {
-            0
+        if rows.len() <= count {
+            return Ok((0, rows));
+        }
+        let next = rows.pop().map(|(m, _)| m).unwrap_or_default();
+        let resume = next[..next.len().min(7)].to_vec();
+        if resume > from {
+            rows.retain(|(m, _)| m.as_slice() < resume.as_slice());
+            return Ok((encode_scan_cursor(&resume), rows));
+        }
+        // More than `count` members start with `from`: return all of them.
+        let upper = prefix_successor(&from);
+        let all = match &upper {
+            Some(u) => self
+                .conn
+                .prepare_cached(
+                    "SELECT member, score FROM zsets WHERE key_id = ?1 AND member >= ?2 AND member < ?3 ORDER BY member",
+                )?
+                .query_map(params![id, from, u], entry)?
+                .collect::<Result<Vec<_>, _>>()?,
+            None => self
+                .conn
+                .prepare_cached(
+                    "SELECT member, score FROM zsets WHERE key_id = ?1 AND member >= ?2 ORDER BY member",
+                )?
+                .query_map(params![id, from], entry)?
+                .collect::<Result<Vec<_>, _>>()?,
         };
-        Ok((next, rows))
+        Ok((upper.map_or(0, |u| encode_scan_cursor(&u)), all))
     }
 
     /// OBJECT ENCODING of a sorted set as Redis 7.0 reports it with default
@@ -398,5 +426,47 @@ impl Store {
         } else {
             "listpack"
         })
+    }
+}
+
+/// ZSCAN resume point from a cursor (see [`Store::zset_scan`]).
+fn decode_scan_cursor(cursor: u64) -> Vec<u8> {
+    let len = ((cursor >> 56) as usize).min(7);
+    (0..len).map(|i| (cursor >> (8 * (6 - i))) as u8).collect()
+}
+
+fn encode_scan_cursor(prefix: &[u8]) -> u64 {
+    debug_assert!(!prefix.is_empty() && prefix.len() <= 7);
+    let mut c = (prefix.len() as u64) << 56;
+    for (i, b) in prefix.iter().enumerate() {
+        c |= (*b as u64) << (8 * (6 - i));
+    }
+    c
+}
+
+/// The smallest byte string above every string starting with `p`, if any.
+fn prefix_successor(p: &[u8]) -> Option<Vec<u8>> {
+    let mut s = p.to_vec();
+    while let Some(last) = s.pop() {
+        if last < 0xff {
+            s.push(last + 1);
+            return Some(s);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_cursor_round_trip() {
+        for p in [&b"a"[..], b"\x00", b"abcdefg", b"\xff\xff"] {
+            assert_eq!(decode_scan_cursor(encode_scan_cursor(p)), p);
+        }
+        assert_eq!(decode_scan_cursor(0), b"");
+        assert_eq!(prefix_successor(b"ab\xff"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_successor(b"\xff"), None);
     }
 }

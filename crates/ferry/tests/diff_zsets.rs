@@ -689,3 +689,65 @@ diff_test!(zset_encoding_and_type, |p| {
     p.same(&["DEL", "z"]);
     p.same(&["ZRANGESTORE", "small", "many", "0", "3"]);
 });
+
+/// Scans `key` to the end on one side (0 = redis, 1 = subject), deleting
+/// `delete` members after the first page; returns every member seen.
+fn scan_all(
+    p: &mut common::Pair,
+    side: usize,
+    key: &str,
+    count: &str,
+    delete: &[String],
+) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = "0".to_string();
+    for step in 0..10_000 {
+        let conn = if side == 0 { &mut p.a } else { &mut p.b };
+        if step == 1 {
+            for d in delete {
+                conn.cmd(&["ZREM", key, d]);
+            }
+        }
+        let r = parse_one(&conn.cmd(&["ZSCAN", key, &cursor, "COUNT", count]));
+        let e = r.elements().unwrap();
+        cursor = e[0].as_str().unwrap();
+        for kv in e[1].elements().unwrap().chunks(2) {
+            seen.insert(kv[0].as_str().unwrap());
+        }
+        if cursor == "0" {
+            return seen.into_iter().collect();
+        }
+    }
+    panic!("ZSCAN did not finish");
+}
+
+diff_test!(zscan_guarantees, |p| {
+    let mut args: Vec<String> = vec!["ZADD".into(), "big".into()];
+    let mut all = Vec::new();
+    for i in 0..400 {
+        // long shared prefixes, a few short members, and binary bytes
+        let m = match i % 4 {
+            0 => format!("shared-prefix-{i}"),
+            1 => format!("{}", i),
+            2 => format!("\u{ff}\u{ff}{i}"),
+            _ => format!("shared-prefix-x{i}"),
+        };
+        args.push((i % 7).to_string());
+        args.push(m.clone());
+        all.push(m);
+    }
+    p.same(&args);
+    let delete: Vec<String> = all.iter().step_by(3).cloned().collect();
+    let kept: Vec<&String> = all.iter().filter(|m| !delete.contains(m)).collect();
+    for side in 0..2 {
+        let seen = scan_all(p, side, "big", "7", &[]);
+        assert_eq!(seen.len(), 400, "side {side}");
+    }
+    for side in 0..2 {
+        let seen = scan_all(p, side, "big", "5", &delete);
+        for m in &kept {
+            assert!(seen.contains(m), "side {side} missed {m}");
+        }
+    }
+    p.same(&["ZCARD", "big"]);
+});
