@@ -751,3 +751,57 @@ diff_test!(zscan_guarantees, |p| {
     }
     p.same(&["ZCARD", "big"]);
 });
+
+diff_test!(large_sets, |p| {
+    // > 128 elements: Redis uses a skiplist; ranges by rank from both ends,
+    // lex ranges over one score, random members over many elements.
+    let mut lex: Vec<String> = vec!["ZADD".into(), "lexbig".into()];
+    let mut sc: Vec<String> = vec!["ZADD".into(), "big".into()];
+    for i in 0..2000 {
+        lex.push("0".into());
+        lex.push(format!("m{i:05}"));
+        sc.push(format!("{}", (i * 7919) % 1000));
+        sc.push(format!("e{i}"));
+    }
+    p.same(&lex);
+    p.same(&sc);
+    for (a, b) in [("0", "4"), ("-5", "-1"), ("995", "1004"), ("1990", "3000")] {
+        p.same(&["ZRANGE", "big", a, b, "WITHSCORES"]);
+        p.same(&["ZRANGE", "big", a, b, "REV", "WITHSCORES"]);
+    }
+    for m in ["e0", "e1999", "e1000", "nope"] {
+        p.same(&["ZRANK", "big", m]);
+        p.same(&["ZREVRANK", "big", m]);
+    }
+    p.same(&["ZCOUNT", "big", "(100", "200"]);
+    p.same(&["ZRANGEBYSCORE", "big", "(100", "200", "LIMIT", "10", "5"]);
+    p.same(&[
+        "ZREVRANGEBYSCORE",
+        "big",
+        "200",
+        "(100",
+        "WITHSCORES",
+        "LIMIT",
+        "10",
+        "5",
+    ]);
+    for (a, b) in [("[m00100", "(m00110"), ("-", "[m00003"), ("(m01995", "+")] {
+        p.same(&["ZRANGEBYLEX", "lexbig", a, b]);
+        p.same(&["ZREVRANGEBYLEX", "lexbig", b, a, "LIMIT", "1", "3"]);
+        p.same(&["ZLEXCOUNT", "lexbig", a, b]);
+    }
+    p.same(&["ZRANGEBYLEX", "lexbig", "-", "+", "LIMIT", "1000", "3"]);
+    for count in ["5", "-5", "1500", "-1500"] {
+        p.same_shape(&["ZRANDMEMBER", "big", count]);
+    }
+    p.same(&["ZREMRANGEBYRANK", "big", "10", "20"]);
+    p.same(&["ZREMRANGEBYSCORE", "big", "(500", "600"]);
+    p.same(&["ZREMRANGEBYLEX", "lexbig", "[m00100", "(m00200"]);
+    p.same(&["ZCARD", "big"]);
+    p.same(&["ZCARD", "lexbig"]);
+    p.same(&["ZPOPMAX", "big", "3"]);
+    p.same(&["ZRANGE", "big", "-3", "-1", "WITHSCORES"]);
+    p.same(&["ZINTERCARD", "2", "big", "big", "LIMIT", "100"]);
+    p.same(&["ZUNIONSTORE", "u", "2", "big", "lexbig"]);
+    p.same(&["ZRANGE", "u", "1000", "1010", "WITHSCORES"]);
+});
