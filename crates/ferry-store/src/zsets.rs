@@ -245,12 +245,21 @@ impl Store {
         if !range.gte_min(&last.0) || !range.lte_max(&first.0) {
             return Ok(out);
         }
+        // Redis checks the start element, then skips `offset` elements
+        // without looking at them, then returns elements while in range.
         let mut skip = offset;
         let mut left = limit.unwrap_or(-1);
-        let mut push = |e: ZEntry, out: &mut Vec<ZEntry>| -> bool {
+        let mut at_start = true;
+        let mut take = |e: ZEntry, inside: bool, out: &mut Vec<ZEntry>| -> bool {
+            if std::mem::take(&mut at_start) && !inside {
+                return false;
+            }
             if skip > 0 {
                 skip -= 1;
                 return true;
+            }
+            if !inside {
+                return false;
             }
             out.push(e);
             left -= 1;
@@ -285,7 +294,7 @@ impl Store {
                 } else {
                     range.lte_max(&e.0)
                 };
-                if !inside || !push(e, &mut out) {
+                if !take(e, inside, &mut out) {
                     break;
                 }
             }
@@ -318,7 +327,7 @@ impl Store {
             } else {
                 range.lte_max(&e.0)
             };
-            if !inside || !push(e, &mut out) {
+            if !take(e, inside, &mut out) {
                 break;
             }
         }

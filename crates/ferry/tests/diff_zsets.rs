@@ -308,6 +308,13 @@ diff_test!(zrange_by_score_and_lex, |p| {
         p.same(&["ZREVRANGEBYLEX", "z", hi, lo]);
         p.same(&["ZLEXCOUNT", "z", lo, hi]);
     }
+    // LIMIT skips blindly past the start, as Redis does
+    p.same(&["ZADD", "mixed", "0", "aa", "-1", "e", "-1", "b"]);
+    p.same(&["ZRANGE", "mixed", "(a", "(c", "BYLEX", "LIMIT", "2", "-1"]);
+    p.same(&[
+        "ZRANGE", "mixed", "(c", "(a", "BYLEX", "REV", "LIMIT", "1", "-1",
+    ]);
+    p.same(&["ZRANGE", "mixed", "(a", "(c", "BYLEX", "LIMIT", "1", "1"]);
     // option errors
     p.same(&["ZRANGE", "z", "0", "1", "BYSCORE", "LIMIT", "0"]);
     p.same(&["ZRANGE", "z", "0", "1", "BYSCORE", "LIMIT", "x", "1"]);
