@@ -234,16 +234,37 @@ impl Store {
         offset: i64,
         limit: Option<i64>,
     ) -> StoreResult<Vec<ZEntry>> {
+        self.lex_walk(id, range, rev, offset, limit, true)
+            .map(|(_, v)| v)
+    }
+
+    /// ZLEXCOUNT: how many elements [`Store::zset_by_lex`] would return,
+    /// without keeping them.
+    pub fn zset_count_lex(&mut self, id: i64, range: &LexRange) -> StoreResult<i64> {
+        self.lex_walk(id, range, false, 0, None, false)
+            .map(|(n, _)| n)
+    }
+
+    fn lex_walk(
+        &mut self,
+        id: i64,
+        range: &LexRange,
+        rev: bool,
+        offset: i64,
+        limit: Option<i64>,
+        keep: bool,
+    ) -> StoreResult<(i64, Vec<ZEntry>)> {
         let mut out = Vec::new();
+        let mut n = 0i64;
         if range.is_empty() || offset < 0 || limit == Some(0) {
-            return Ok(out);
+            return Ok((n, out));
         }
         let (Some(first), Some(last)) = (self.zset_edge(id, false)?, self.zset_edge(id, true)?)
         else {
-            return Ok(out);
+            return Ok((n, out));
         };
         if !range.gte_min(&last.0) || !range.lte_max(&first.0) {
-            return Ok(out);
+            return Ok((n, out));
         }
         // Redis checks the start element, then skips `offset` elements
         // without looking at them, then returns elements while in range.
@@ -261,7 +282,10 @@ impl Store {
             if !inside {
                 return false;
             }
-            out.push(e);
+            n += 1;
+            if keep {
+                out.push(e);
+            }
             left -= 1;
             left != 0
         };
@@ -298,7 +322,7 @@ impl Store {
                     break;
                 }
             }
-            return Ok(out);
+            return Ok((n, out));
         }
         // Mixed scores: walk in order as Redis's listpack code does.
         let q = if rev {
@@ -331,7 +355,7 @@ impl Store {
                 break;
             }
         }
-        Ok(out)
+        Ok((n, out))
     }
 
     /// Every element in order (set operations over whole sets).

@@ -510,11 +510,7 @@ fn zlexcount(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let Some(info) = read(ctx, &argv[1])? else {
         return Ok(Reply::Integer(0));
     };
-    let n = ctx
-        .store
-        .zset_by_lex(info.id, &range, false, 0, None)?
-        .len();
-    Ok(Reply::Integer(n as i64))
+    Ok(Reply::Integer(ctx.store.zset_count_lex(info.id, &range)?))
 }
 
 // ---------------------------------------------------------------------------
