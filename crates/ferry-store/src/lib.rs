@@ -21,6 +21,7 @@ pub mod lists;
 mod ops;
 mod schema;
 mod strings;
+pub mod zsets;
 
 pub use checkpoint::Checkpointer;
 pub use error::{StoreError, StoreResult};

@@ -480,7 +480,7 @@ fn object_encoding(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             .name(),
         KeyType::List => "quicklist",
         KeyType::Set => ctx.store.set_encoding(&info)?,
-        KeyType::ZSet => "skiplist",
+        KeyType::ZSet => ctx.store.zset_encoding(&info)?,
         KeyType::Hash => ctx.store.hash_encoding(&info)?,
         _ => "stream",
     };

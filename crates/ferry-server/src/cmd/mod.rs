@@ -14,6 +14,7 @@ pub mod pubsub;
 mod server;
 mod strings;
 pub mod transactions;
+mod zsets;
 
 use crate::client::ClientState;
 use crate::state::ServerState;
@@ -35,6 +36,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     transactions::COMMANDS,
     pubsub::COMMANDS,
     hashes::COMMANDS,
+    zsets::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client and the server.
