@@ -185,3 +185,35 @@ diff_test!(client_unblock, |p| {
     let info = String::from_utf8_lossy(&p.b.cmd(&["INFO", "clients"])).into_owned();
     assert!(info.contains("blocked_clients:0"), "{info}");
 });
+
+diff_test!(sorted_set_blocking_pops, |p| {
+    p.same(&["ZADD", "zz", "1", "a", "2", "b", "3", "c"]);
+    p.same(&["BZPOPMIN", "zz", "0"]);
+    p.same(&["BZPOPMAX", "nothing", "zz", "0"]);
+    p.same(&["BZMPOP", "0", "1", "zz", "MIN", "COUNT", "5"]);
+    p.same(&["BZPOPMIN", "zz", "0.01"]);
+    p.same(&["BZMPOP", "0.01", "1", "zz", "MAX"]);
+    p.same(&["BZMPOP", "0", "0", "zz", "MAX"]);
+    p.same(&["BZMPOP", "0", "1", "zz", "SIDEWAYS"]);
+    p.same(&["BZPOPMIN", "zz", "-1"]);
+    p.same(&["SET", "str", "x"]);
+    p.same(&["BZPOPMIN", "str", "0"]);
+    let mut waiter = p.connect();
+    send(&mut waiter, &["BZPOPMAX", "zw", "0"]);
+    settle();
+    p.same(&["ZADD", "zw", "5", "five", "9", "nine"]);
+    next_same(&mut waiter, "BZPOPMAX wake-up");
+    send(
+        &mut waiter,
+        &["BZMPOP", "0", "2", "zx", "zw", "MIN", "COUNT", "3"],
+    );
+    next_same(&mut waiter, "BZMPOP with data");
+    send(&mut waiter, &["BZMPOP", "0", "1", "zy", "MIN"]);
+    settle();
+    p.same(&["ZADD", "zy", "1", "one"]);
+    next_same(&mut waiter, "BZMPOP wake-up");
+    p.same(&["MULTI"]);
+    p.same(&["BZPOPMIN", "empty", "0"]);
+    p.same(&["BZMPOP", "0", "1", "empty", "MIN"]);
+    p.same(&["EXEC"]);
+});

@@ -34,12 +34,19 @@ pub const COMMANDS: &[CommandSpec] = &[
         ACL,
         brpoplpush,
     ),
-    cmd("blmpop", -5, FLAGS, (0, 0, 0), ACL, blmpop),
+    cmd(
+        "blmpop",
+        -5,
+        &["write", "blocking", "movablekeys"],
+        (0, 0, 0),
+        ACL,
+        blmpop,
+    ),
 ];
 
 /// A blocking timeout in seconds (decimals allowed), as Redis reads it;
 /// 0 means forever.
-pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
+pub(crate) fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     let secs = super::args::parse_float_text(arg)
         .filter(|v| v.is_finite())
         .ok_or_else(|| err("ERR timeout is not a float or out of range"))?;

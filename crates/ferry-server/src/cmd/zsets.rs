@@ -53,6 +53,30 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("zpopmin", -2, WF, ONE, W_FAST, zpopmin),
     cmd("zpopmax", -2, WF, ONE, W_FAST, zpopmax),
     cmd("zmpop", -4, &["write", "movablekeys"], NONE, W_SLOW, zmpop),
+    cmd(
+        "bzpopmin",
+        -3,
+        &["write", "noscript", "blocking", "fast"],
+        (1, -2, 1),
+        &["@write", "@sortedset", "@fast", "@blocking"],
+        bzpopmin,
+    ),
+    cmd(
+        "bzpopmax",
+        -3,
+        &["write", "noscript", "blocking", "fast"],
+        (1, -2, 1),
+        &["@write", "@sortedset", "@fast", "@blocking"],
+        bzpopmax,
+    ),
+    cmd(
+        "bzmpop",
+        -5,
+        &["write", "blocking", "movablekeys"],
+        (0, 0, 0),
+        &["@write", "@sortedset", "@slow", "@blocking"],
+        bzmpop,
+    ),
     cmd("zrandmember", -2, RO, ONE, R_SLOW, zrandmember),
     cmd("zunion", -3, RO_MOV, NONE, R_SLOW, zunion),
     cmd("zinter", -3, RO_MOV, NONE, R_SLOW, zinter),
@@ -797,6 +821,52 @@ fn zmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ]));
     }
     Ok(Reply::NullArray)
+}
+
+/// BZPOPMIN/BZPOPMAX key [key ...] timeout: the first non-empty set's
+/// lowest (highest) member as [key, member, score], or wait for one.
+fn bzpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> CmdResult {
+    let timeout = super::blocking::parse_timeout(&argv[argv.len() - 1])?;
+    let keys = &argv[1..argv.len() - 1];
+    for key in keys {
+        let Some(info) = read(ctx, key)? else {
+            continue;
+        };
+        if let Some((member, score)) = pop(ctx, key, &info, 1, max)?.pop() {
+            return Ok(Reply::Array(vec![
+                Reply::Bulk(key.clone()),
+                Reply::bulk(member),
+                Reply::Double(score),
+            ]));
+        }
+    }
+    ctx.block(keys.to_vec(), timeout, Reply::NullArray)
+}
+
+fn bzpopmin(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bzpop(ctx, argv, false)
+}
+
+fn bzpopmax(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bzpop(ctx, argv, true)
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]: ZMPOP, or
+/// wait when every set is empty.
+fn bzmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let timeout = super::blocking::parse_timeout(&argv[1])?;
+    let inner: Vec<Bytes> = std::iter::once(argv[0].clone())
+        .chain(argv[2..].iter().cloned())
+        .collect();
+    match zmpop(ctx, &inner)? {
+        Reply::NullArray => {
+            // zmpop validated numkeys and the key list.
+            let numkeys = parse_i64(&argv[2]).unwrap_or(0).max(0) as usize;
+            let keys = argv[3..3 + numkeys].to_vec();
+            ctx.block(keys, timeout, Reply::NullArray)
+        }
+        reply => Ok(reply),
+    }
 }
 
 fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
