@@ -9,6 +9,7 @@ mod sets;
 use super::args::{is, parse_i64, SYNTAX};
 use super::{cmd, err, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::longdouble::{self, AddError};
+use crate::notify;
 use bytes::Bytes;
 use ferry_resp::{Protocol, Reply};
 use ferry_store::{KeyInfo, KeyType, StoreError};
@@ -127,11 +128,14 @@ fn set_pairs(ctx: &mut Ctx, argv: &[Bytes], name: &str) -> Result<i64, CmdError>
 }
 
 fn hset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    Ok(Reply::Integer(set_pairs(ctx, argv, "hset")?))
+    let n = set_pairs(ctx, argv, "hset")?;
+    ctx.notify(notify::HASH, "hset", &argv[1]);
+    Ok(Reply::Integer(n))
 }
 
 fn hmset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     set_pairs(ctx, argv, "hmset")?;
+    ctx.notify(notify::HASH, "hset", &argv[1]);
     Ok(Reply::OK)
 }
 
@@ -139,6 +143,9 @@ fn hsetnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let n = ctx
         .store
         .hash_set(ctx.client.db, &argv[1], &[(&argv[2], &argv[3])], true)?;
+    if n > 0 {
+        ctx.notify(notify::HASH, "hset", &argv[1]);
+    }
     Ok(Reply::Integer(n))
 }
 
@@ -197,6 +204,9 @@ fn hvals(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn hdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let fields: Vec<&[u8]> = argv[2..].iter().map(|f| &f[..]).collect();
     let n = ctx.store.hash_del(ctx.client.db, &argv[1], &fields)?;
+    if n > 0 {
+        ctx.notify_removed(notify::HASH, "hdel", &argv[1])?;
+    }
     Ok(Reply::Integer(n))
 }
 
@@ -240,6 +250,7 @@ fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         .checked_add(incr)
         .ok_or_else(|| err("ERR increment or decrement would overflow"))?;
     put(ctx, &argv[1], &argv[2], next.to_string().as_bytes())?;
+    ctx.notify(notify::HASH, "hincrby", &argv[1]);
     Ok(Reply::Integer(next))
 }
 
@@ -257,6 +268,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         AddError::NotFinite => err("ERR increment would produce NaN or Infinity"),
     })?;
     put(ctx, &argv[1], &argv[2], &next)?;
+    ctx.notify(notify::HASH, "hincrbyfloat", &argv[1]);
     Ok(Reply::bulk(next))
 }
 

@@ -73,6 +73,26 @@ impl Ctx<'_> {
         self.notify_db(class, event, db, key);
     }
 
+    /// After elements were removed from `key`: `event`, then `del` when
+    /// the collection is gone (Redis deletes empty collections).
+    pub fn notify_removed(&mut self, class: u32, event: &str, key: &[u8]) -> Result<(), CmdError> {
+        self.notify(class, event, key);
+        if self.store.lookup(self.client.db, key)?.is_none() {
+            self.notify(crate::notify::GENERIC, "del", key);
+        }
+        Ok(())
+    }
+
+    /// After a *STORE command wrote `dst`: `event`, or `del` when the
+    /// result was empty and removed an existing key.
+    pub fn notify_stored(&mut self, class: u32, event: &str, dst: &[u8], len: i64, existed: bool) {
+        if len > 0 {
+            self.notify(class, event, dst);
+        } else if existed {
+            self.notify(crate::notify::GENERIC, "del", dst);
+        }
+    }
+
     /// [`Ctx::notify`] for a key in another database (MOVE).
     pub fn notify_db(&mut self, class: u32, event: &str, db: usize, key: &[u8]) {
         self.flush_store_events();

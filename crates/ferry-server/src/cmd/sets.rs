@@ -7,6 +7,7 @@ use super::{
 };
 use crate::cmd::args::{is, parse_i64_or, SYNTAX};
 use crate::cmd::{err, CmdError, CmdResult, Ctx};
+use crate::notify;
 use bytes::Bytes;
 use ferry_resp::Reply;
 use ferry_store::{KeyInfo, KeyType};
@@ -53,6 +54,9 @@ pub(super) fn sadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let n = ctx
         .store
         .set_add_members(ctx.client.db, &argv[1], &members_of(&argv[2..]))?;
+    if n > 0 {
+        ctx.notify(notify::SET, "sadd", &argv[1]);
+    }
     Ok(Reply::Integer(n))
 }
 
@@ -60,6 +64,9 @@ pub(super) fn srem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let n = ctx
         .store
         .set_rem_members(ctx.client.db, &argv[1], &members_of(&argv[2..]))?;
+    if n > 0 {
+        ctx.notify_removed(notify::SET, "srem", &argv[1])?;
+    }
     Ok(Reply::Integer(n))
 }
 
@@ -117,6 +124,7 @@ pub(super) fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             return Ok(Reply::Null);
         };
         ctx.store.set_rem_from(db, &argv[1], &info, &[&m])?;
+        ctx.notify_removed(notify::SET, "spop", &argv[1])?;
         return Ok(Reply::bulk(m));
     }
     const POSITIVE: &str = "ERR value is out of range, must be positive";
@@ -134,12 +142,15 @@ pub(super) fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if count as u64 >= len {
         let all = ctx.store.set_members(info.id)?;
         ctx.store.delete(db, &argv[1])?;
+        ctx.notify(notify::SET, "spop", &argv[1]);
+        ctx.notify(notify::GENERIC, "del", &argv[1]);
         return Ok(Reply::Set(in_redis_order(all)));
     }
     let picks = random_offsets(len, count as u64, true);
     let picked = in_pick_order(&picks, |o| Ok(ctx.store.set_members_at(info.id, o)?))?;
     let refs: Vec<&[u8]> = picked.iter().map(|m| &m[..]).collect();
     ctx.store.set_rem_from(db, &argv[1], &info, &refs)?;
+    ctx.notify_removed(notify::SET, "spop", &argv[1])?;
     Ok(Reply::Set(bulks(picked)))
 }
 
@@ -190,7 +201,10 @@ pub(super) fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if ctx.store.set_rem_from(db, src, &src_info, &[member])? == 0 {
         return Ok(Reply::Integer(0));
     }
-    ctx.store.set_add_members(db, dst, &[member])?;
+    ctx.notify_removed(notify::SET, "srem", src)?;
+    if ctx.store.set_add_members(db, dst, &[member])? > 0 {
+        ctx.notify(notify::SET, "sadd", dst);
+    }
     Ok(Reply::Integer(1))
 }
 
@@ -266,24 +280,26 @@ pub(super) fn sdiff(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Set(in_redis_order(diff(ctx, &argv[1..])?)))
 }
 
-fn store(ctx: &mut Ctx, dst: &[u8], members: Vec<Vec<u8>>) -> CmdResult {
+fn store(ctx: &mut Ctx, dst: &[u8], members: Vec<Vec<u8>>, event: &str) -> CmdResult {
+    let existed = ctx.store.lookup(ctx.client.db, dst)?.is_some();
     let n = ctx.store.set_replace(ctx.client.db, dst, &members)?;
+    ctx.notify_stored(notify::SET, event, dst, n, existed);
     Ok(Reply::Integer(n))
 }
 
 pub(super) fn sinterstore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let members = inter(ctx, &argv[2..], 0)?;
-    store(ctx, &argv[1], members)
+    store(ctx, &argv[1], members, "sinterstore")
 }
 
 pub(super) fn sunionstore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let members = union(ctx, &argv[2..])?;
-    store(ctx, &argv[1], members)
+    store(ctx, &argv[1], members, "sunionstore")
 }
 
 pub(super) fn sdiffstore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let members = diff(ctx, &argv[2..])?;
-    store(ctx, &argv[1], members)
+    store(ctx, &argv[1], members, "sdiffstore")
 }
 
 pub(super) fn sintercard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {

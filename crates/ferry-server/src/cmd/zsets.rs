@@ -7,6 +7,7 @@
 use super::args::{is, parse_i64, NOT_FLOAT, NOT_INTEGER, SYNTAX};
 use super::keys::parse_cursor;
 use super::{cmd, err, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::notify;
 use bytes::Bytes;
 use ferry_resp::{Protocol, Reply};
 use ferry_store::zsets::{LexBound, LexRange, ScoreRange, ZEntry};
@@ -284,10 +285,12 @@ fn remove_members(
     Ok(n)
 }
 
-/// Replaces `dst` with a sorted set of `items` (or deletes it when empty).
-fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[ZEntry]) -> Result<(), CmdError> {
+/// Replaces `dst` with a sorted set of `items` (or deletes it when empty),
+/// and emits `event` (or `del`), as the *STORE commands do.
+fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[ZEntry], event: &str) -> Result<(), CmdError> {
     let db = ctx.client.db;
-    ctx.store.delete(db, dst)?;
+    let existed = ctx.store.delete(db, dst)?;
+    ctx.notify_stored(notify::ZSET, event, dst, items.len() as i64, existed);
     if items.is_empty() {
         return Ok(());
     }
@@ -442,6 +445,9 @@ fn add_generic(ctx: &mut Ctx, key: &[u8], f: AddFlags, pairs: &[(f64, &Bytes)]) 
         }
     }
     ctx.store.set_collection_len(db, key, &info, len)?;
+    if added + updated > 0 {
+        ctx.notify(notify::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+    }
     if let Some(e) = failure {
         return Err(e);
     }
@@ -473,7 +479,11 @@ fn zrem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             gone.push(m.to_vec());
         }
     }
-    Ok(Reply::Integer(remove_members(ctx, &argv[1], &info, gone)?))
+    let n = remove_members(ctx, &argv[1], &info, gone)?;
+    if n > 0 {
+        ctx.notify_removed(notify::ZSET, "zrem", &argv[1])?;
+    }
+    Ok(Reply::Integer(n))
 }
 
 fn zcard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -644,7 +654,7 @@ fn range_generic(
     };
     match dst {
         Some(dst) => {
-            store_result(ctx, dst, &items)?;
+            store_result(ctx, dst, &items, "zrangestore")?;
             Ok(Reply::Integer(items.len() as i64))
         }
         None => Ok(entries_reply(ctx, items, withscores)),
@@ -691,6 +701,9 @@ fn zremrangebyrank(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let items = ctx.store.zset_by_rank(&info, a, b, false)?;
     let n = remove_members(ctx, &argv[1], &info, items.into_iter().map(|(m, _)| m))?;
+    if n > 0 {
+        ctx.notify_removed(notify::ZSET, "zremrangebyrank", &argv[1])?;
+    }
     Ok(Reply::Integer(n))
 }
 
@@ -701,6 +714,9 @@ fn zremrangebyscore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let items = ctx.store.zset_by_score(info.id, &range, false, 0, None)?;
     let n = remove_members(ctx, &argv[1], &info, items.into_iter().map(|(m, _)| m))?;
+    if n > 0 {
+        ctx.notify_removed(notify::ZSET, "zremrangebyscore", &argv[1])?;
+    }
     Ok(Reply::Integer(n))
 }
 
@@ -711,6 +727,9 @@ fn zremrangebylex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let items = ctx.store.zset_by_lex(info.id, &range, false, 0, None)?;
     let n = remove_members(ctx, &argv[1], &info, items.into_iter().map(|(m, _)| m))?;
+    if n > 0 {
+        ctx.notify_removed(notify::ZSET, "zremrangebylex", &argv[1])?;
+    }
     Ok(Reply::Integer(n))
 }
 
@@ -732,6 +751,7 @@ fn pop(
     }
     let items = ctx.store.zset_by_rank(info, 0, n - 1, max)?;
     remove_members(ctx, key, info, items.iter().map(|(m, _)| m.clone()))?;
+    ctx.notify_removed(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key)?;
     Ok(items)
 }
 
@@ -1151,7 +1171,7 @@ fn setop_generic(
     });
     match dst {
         Some(dst) => {
-            store_result(ctx, dst, &result)?;
+            store_result(ctx, dst, &result, name)?;
             Ok(Reply::Integer(result.len() as i64))
         }
         None => Ok(entries_reply(ctx, result, withscores)),
