@@ -92,6 +92,39 @@ impl Store {
     }
 
     /// The member at position `offset` in member order (random picks).
+    /// A member picked at random in O(log n): the first member at or after a
+    /// random point between the smallest and the largest member (chosen
+    /// byte by byte after their common prefix). Not exactly uniform: members
+    /// after wide gaps in the order are picked more often. Redis's own pick
+    /// is only roughly fair; a uniform pick by offset costs O(n), which made
+    /// SPOP on a 100k-member set 20 times slower than Redis.
+    pub fn set_random_member(&mut self, id: i64) -> StoreResult<Option<Vec<u8>>> {
+        let first: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT member FROM sets WHERE key_id = ?1 ORDER BY member LIMIT 1")?
+            .query_row(params![id], |r| r.get(0))
+            .optional()?;
+        let Some(first) = first else {
+            return Ok(None);
+        };
+        let last: Vec<u8> = self
+            .conn
+            .prepare_cached(
+                "SELECT member FROM sets WHERE key_id = ?1 ORDER BY member DESC LIMIT 1",
+            )?
+            .query_row(params![id], |r| r.get(0))?;
+        let probe = random_point_between(&first, &last);
+        Ok(Some(
+            self.conn
+                .prepare_cached(
+                    "SELECT member FROM sets WHERE key_id = ?1 AND member >= ?2 ORDER BY member LIMIT 1",
+                )?
+                .query_row(params![id, probe], |r| r.get(0))
+                .optional()?
+                .unwrap_or(last),
+        ))
+    }
+
     pub fn set_member_at(&mut self, id: i64, offset: i64) -> StoreResult<Option<Vec<u8>>> {
         Ok(self
             .conn
@@ -189,4 +222,29 @@ impl Store {
         }
         Ok("intset")
     }
+}
+
+/// A random byte string between `lo` and `hi` (`lo <= hi`): their common
+/// prefix, then a random byte within their bounds at the first difference,
+/// then at each later position a random byte within the range the two have
+/// there (so fixed-width names like `user:000123` are covered evenly).
+fn random_point_between(lo: &[u8], hi: &[u8]) -> Vec<u8> {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    let common = lo.iter().zip(hi).take_while(|(a, b)| a == b).count();
+    let mut out = lo[..common].to_vec();
+    let Some(&high) = hi.get(common) else {
+        return out;
+    };
+    let low = lo.get(common).copied().unwrap_or(0);
+    out.push(rng.gen_range(low..=high));
+    for i in common + 1..lo.len().max(hi.len()) {
+        let (a, b) = match (lo.get(i), hi.get(i)) {
+            (Some(&a), Some(&b)) => (a.min(b), a.max(b)),
+            (Some(&a), None) | (None, Some(&a)) => (a, a),
+            (None, None) => break,
+        };
+        out.push(rng.gen_range(a..=b));
+    }
+    out
 }

@@ -11,7 +11,6 @@ use crate::notify;
 use bytes::Bytes;
 use ferry_resp::Reply;
 use ferry_store::{KeyInfo, KeyType};
-use rand::Rng;
 use std::collections::BTreeSet;
 
 fn lookup(ctx: &mut Ctx, key: &[u8]) -> Result<Option<KeyInfo>, CmdError> {
@@ -107,8 +106,7 @@ pub(super) fn scard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// A uniformly random member of a non-empty set.
 fn random_member(ctx: &mut Ctx, info: &KeyInfo) -> Result<Option<Vec<u8>>, CmdError> {
-    let pick = rand::thread_rng().gen_range(0..info.len.max(1));
-    Ok(ctx.store.set_member_at(info.id, pick)?)
+    Ok(ctx.store.set_random_member(info.id)?)
 }
 
 pub(super) fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
