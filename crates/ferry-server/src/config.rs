@@ -28,7 +28,7 @@ impl Default for ServerConfig {
             data: PathBuf::from("ferry.db"),
             durability: Durability::Everysec,
             requirepass: None,
-            cache_mb: 64,
+            cache_mb: 32,
             maxclients: 10000,
         }
     }

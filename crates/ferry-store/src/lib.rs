@@ -97,7 +97,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             durability: Durability::Everysec,
-            cache_mb: 64,
+            cache_mb: 32,
             background_checkpoint: false,
             journal: false,
             commit_interval: std::time::Duration::from_millis(250),

@@ -22,7 +22,7 @@ ferry.toml (every key optional; flags win over the file):
   data = \"./ferry.db\"
   durability = \"everysec\"
   requirepass = \"s3cret\"
-  cache-mb = 64";
+  cache-mb = 32";
 
 #[derive(Args, Debug)]
 #[command(after_help = SERVE_EXAMPLES)]
@@ -55,7 +55,7 @@ pub struct ServeArgs {
     )]
     requirepass: Option<String>,
 
-    /// SQLite page cache in MiB: the main knob for resident memory. Default 64.
+    /// SQLite page cache in MiB: the main knob for resident memory. Default 32.
     #[arg(long, value_name = "MIB")]
     cache_mb: Option<u32>,
 
