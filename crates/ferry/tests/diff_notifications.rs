@@ -254,3 +254,22 @@ fn hash_and_set_events() {
 fn zset_events() {
     compare("KEA", ZSET_COMMANDS, 0);
 }
+
+#[test]
+fn keymiss_events_on_reads() {
+    let cmds: &[&[&str]] = &[
+        &["GET", "nope"],
+        &["HGET", "nh", "f"],
+        &["LRANGE", "nl", "0", "-1"],
+        &["SMEMBERS", "ns"],
+        &["EXISTS", "ne"],
+        &["STRLEN", "nst"],
+        &["MGET", "a", "b"],
+        &["TYPE", "nt"],
+        &["LLEN", "nll"],
+        &["SET", "present", "v"],
+        &["GET", "present"],
+        &["EXISTS", "present"],
+    ];
+    compare("KEm", cmds, 0);
+}

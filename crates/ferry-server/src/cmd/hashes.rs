@@ -80,12 +80,8 @@ fn lookup(ctx: &mut Ctx, key: &[u8]) -> Result<Option<KeyInfo>, CmdError> {
 
 /// A lookup by a read-only command: counts a keyspace hit or miss (INFO
 /// stats), as Redis's lookupKeyRead does.
-pub(super) fn read_lookup<T>(ctx: &mut Ctx, found: Option<T>) -> Option<T> {
-    if found.is_some() {
-        ctx.server.stats.keyspace_hits += 1;
-    } else {
-        ctx.server.stats.keyspace_misses += 1;
-    }
+pub(super) fn read_lookup<T>(ctx: &mut Ctx, key: &[u8], found: Option<T>) -> Option<T> {
+    ctx.count_read(key, found.is_some());
     found
 }
 
@@ -97,7 +93,7 @@ pub(super) fn typed_read(
     ktype: KeyType,
 ) -> Result<Option<KeyInfo>, CmdError> {
     let found = ctx.store.lookup(ctx.client.db, key)?;
-    match read_lookup(ctx, found) {
+    match read_lookup(ctx, key, found) {
         Some(info) if info.ktype != ktype => Err(StoreError::WrongType.into()),
         other => Ok(other),
     }

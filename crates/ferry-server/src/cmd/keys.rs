@@ -130,13 +130,16 @@ fn exists(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let db = ctx.client.db;
     let mut n = 0;
     for key in &argv[1..] {
-        n += ctx.store.lookup(db, key)?.is_some() as i64;
+        let found = ctx.store.lookup(db, key)?.is_some();
+        ctx.count_read(key, found);
+        n += found as i64;
     }
     Ok(Reply::Integer(n))
 }
 
 fn type_cmd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let t = ctx.store.lookup(ctx.client.db, &argv[1])?;
+    ctx.count_read(&argv[1], t.is_some());
     Ok(Reply::status(t.map(|i| i.ktype.name()).unwrap_or("none")))
 }
 

@@ -55,11 +55,7 @@ fn bulks(values: Vec<Vec<u8>>) -> Reply {
 /// A read lookup (counts a keyspace hit or miss, as Redis's lookupKeyRead).
 fn read_list(ctx: &mut Ctx, key: &[u8]) -> Result<Option<KeyInfo>, CmdError> {
     let info = ctx.store.list_lookup(ctx.client.db, key)?;
-    if info.is_some() {
-        ctx.server.stats.keyspace_hits += 1;
-    } else {
-        ctx.server.stats.keyspace_misses += 1;
-    }
+    ctx.count_read(key, info.is_some());
     Ok(info)
 }
 

@@ -73,6 +73,17 @@ impl Ctx<'_> {
         self.notify_db(class, event, db, key);
     }
 
+    /// Counts a read lookup as a keyspace hit or miss (INFO stats), and
+    /// emits `keymiss` on a miss, as Redis's lookupKeyRead does.
+    pub fn count_read(&mut self, key: &[u8], found: bool) {
+        if found {
+            self.server.stats.keyspace_hits += 1;
+        } else {
+            self.server.stats.keyspace_misses += 1;
+            self.notify(crate::notify::KEY_MISS, "keymiss", key);
+        }
+    }
+
     /// After elements were removed from `key`: `event`, then `del` when
     /// the collection is gone (Redis deletes empty collections).
     pub fn notify_removed(&mut self, class: u32, event: &str, key: &[u8]) -> Result<(), CmdError> {

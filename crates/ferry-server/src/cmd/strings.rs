@@ -61,16 +61,8 @@ fn read_string(ctx: &mut Ctx, key: &[u8]) -> Result<Option<(KeyInfo, Vec<u8>)>, 
 
 fn get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let v = ctx.store.get_string(ctx.client.db, &argv[1])?;
-    Ok(match v {
-        Some(v) => {
-            ctx.server.stats.keyspace_hits += 1;
-            Reply::bulk(v)
-        }
-        None => {
-            ctx.server.stats.keyspace_misses += 1;
-            Reply::Null
-        }
-    })
+    ctx.count_read(&argv[1], v.is_some());
+    Ok(v.map(Reply::bulk).unwrap_or(Reply::Null))
 }
 
 /// Expiry options shared by SET and GETEX.
@@ -225,8 +217,18 @@ fn mget(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     for key in &argv[1..] {
         // A key of another type reads as nil, as in Redis.
         out.push(match ctx.store.get_string(db, key) {
-            Ok(Some(v)) => Reply::bulk(v),
-            Ok(None) | Err(StoreError::WrongType) => Reply::Null,
+            Ok(Some(v)) => {
+                ctx.count_read(key, true);
+                Reply::bulk(v)
+            }
+            Ok(None) => {
+                ctx.count_read(key, false);
+                Reply::Null
+            }
+            Err(StoreError::WrongType) => {
+                ctx.count_read(key, true);
+                Reply::Null
+            }
             Err(e) => return Err(e.into()),
         });
     }
@@ -348,7 +350,9 @@ fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn strlen(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    match ctx.store.lookup(ctx.client.db, &argv[1])? {
+    let found = ctx.store.lookup(ctx.client.db, &argv[1])?;
+    ctx.count_read(&argv[1], found.is_some());
+    match found {
         None => Ok(Reply::Integer(0)),
         Some(info) if info.ktype == KeyType::String => Ok(Reply::Integer(info.len)),
         Some(_) => Err(StoreError::WrongType.into()),
