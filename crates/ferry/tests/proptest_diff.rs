@@ -11,10 +11,8 @@
 
 mod common;
 
-use common::{escape, parse_frame, Pair, Resp};
+use common::random::{run_random_sequences, View};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use std::cell::RefCell;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -250,58 +248,29 @@ fn args(op: &Op, pos: u64) -> Vec<String> {
     }
 }
 
-/// TTL replies compare by class: -2, -1, or "some non-negative number".
-fn ttl_class(raw: &[u8]) -> String {
-    match parse_frame(raw) {
-        Ok(Some((Resp::Int(i), _))) if i >= 0 => "ttl>=0".to_string(),
-        _ => escape(raw),
-    }
-}
-
 /// `FERRY_PROPTEST_CASES=N` overrides the number of cases (for bug hunts).
 fn run(proto: u8, cases: u32) {
-    let cases = std::env::var("FERRY_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    let pair = RefCell::new(Pair::proto(proto));
-    let mut runner = TestRunner::new(Config {
+    run_random_sequences(
+        "string/key",
+        proto,
         cases,
-        failure_persistence: None,
-        max_shrink_iters: 500,
-        ..Config::default()
-    });
-    let strategy = prop::collection::vec(op(), 1..40);
-    let result = runner.run(&strategy, |ops| {
-        let mut p = pair.borrow_mut();
-        p.same(&["FLUSHALL"]);
-        let mut log = Vec::new();
-        for (pos, op) in ops.iter().enumerate() {
-            let c = args(op, pos as u64);
-            let a = p.a.cmd(&c);
-            let b = p.b.try_cmd(&c).unwrap_or_else(|e| {
-                panic!("subject failed on `{}` (after {log:?}): {e}", c.join(" "))
-            });
-            log.push(c.join(" "));
-            let (ca, cb) = if matches!(op, Op::Ttl(_)) {
-                (ttl_class(&a), ttl_class(&b))
-            } else {
-                (escape(&a), escape(&b))
-            };
-            if ca != cb {
-                return Err(TestCaseError::fail(format!(
-                    "reply to `{}` differs\n  redis:   {ca}\n  subject: {cb}\n  sequence ({} commands):\n    {}",
-                    c.join(" "),
-                    log.len(),
-                    log.join("\n    ")
-                )));
-            }
-        }
-        Ok(())
-    });
-    if let Err(e) = result {
-        panic!("RESP{proto} randomized differential test failed: {e}");
-    }
+        40,
+        op(),
+        |ops| {
+            ops.iter()
+                .enumerate()
+                .map(|(pos, op)| {
+                    let how = if matches!(op, Op::Ttl(_)) {
+                        View::TtlClass
+                    } else {
+                        View::Exact
+                    };
+                    (args(op, pos as u64), how)
+                })
+                .collect()
+        },
+        &[],
+    );
 }
 
 #[test]

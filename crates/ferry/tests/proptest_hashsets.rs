@@ -7,10 +7,8 @@
 
 mod common;
 
-use common::{escape, parse_frame, Pair, Resp};
+use common::random::{run_random_sequences, View};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use std::cell::RefCell;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -196,73 +194,23 @@ fn args(op: &Op) -> (Vec<String>, Option<usize>) {
     }
 }
 
-/// A reply in a form where element order does not matter.
-fn unordered(raw: &[u8], chunk: usize) -> String {
-    match parse_frame(raw) {
-        Ok(Some((r, _))) => {
-            let (kind, els): (&str, Vec<Resp>) = match &r {
-                Resp::Map(pairs) => (
-                    "map",
-                    pairs
-                        .iter()
-                        .flat_map(|(k, v)| [k.clone(), v.clone()])
-                        .collect(),
-                ),
-                other => match other.elements() {
-                    Some(e) => (other.kind(), e.to_vec()),
-                    None => return escape(raw),
-                },
-            };
-            let mut groups: Vec<String> = els.chunks(chunk).map(|c| format!("{c:?}")).collect();
-            groups.sort();
-            format!("{kind} {groups:?}")
-        }
-        _ => escape(raw),
-    }
-}
-
 fn run(proto: u8, cases: u32) {
-    let cases = std::env::var("FERRY_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    let pair = RefCell::new(Pair::proto(proto));
-    let mut runner = TestRunner::new(Config {
+    run_random_sequences(
+        "hash/set differential",
+        proto,
         cases,
-        failure_persistence: None,
-        max_shrink_iters: 500,
-        ..Config::default()
-    });
-    let strategy = prop::collection::vec(op(), 1..30);
-    let result = runner.run(&strategy, |ops| {
-        let mut p = pair.borrow_mut();
-        p.same(&["FLUSHALL"]);
-        let mut log = Vec::new();
-        for op in &ops {
-            let (c, chunk) = args(op);
-            let a = p.a.cmd(&c);
-            let b = p.b.try_cmd(&c).unwrap_or_else(|e| {
-                panic!("subject failed on `{}` (after {log:?}): {e}", c.join(" "))
-            });
-            log.push(c.join(" "));
-            let (ca, cb) = match chunk {
-                Some(n) => (unordered(&a, n), unordered(&b, n)),
-                None => (escape(&a), escape(&b)),
-            };
-            if ca != cb {
-                return Err(TestCaseError::fail(format!(
-                    "reply to `{}` differs\n  redis:   {ca}\n  subject: {cb}\n  sequence ({} commands):\n    {}",
-                    c.join(" "),
-                    log.len(),
-                    log.join("\n    ")
-                )));
-            }
-        }
-        Ok(())
-    });
-    if let Err(e) = result {
-        panic!("RESP{proto} randomized hash/set differential test failed: {e}");
-    }
+        30,
+        op(),
+        |ops| {
+            ops.iter()
+                .map(|op| {
+                    let (c, chunk) = args(op);
+                    (c, chunk.map_or(View::Exact, View::Unordered))
+                })
+                .collect()
+        },
+        &[],
+    );
 }
 
 #[test]

@@ -6,10 +6,8 @@
 
 mod common;
 
-use common::{escape, Pair};
+use common::random::{run_random_sequences, View};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use std::cell::RefCell;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -150,52 +148,24 @@ fn args(op: &Op) -> Vec<String> {
 
 /// `FERRY_PROPTEST_CASES=N` overrides the number of cases.
 fn run(proto: u8, cases: u32) {
-    let cases = std::env::var("FERRY_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    let pair = RefCell::new(Pair::proto(proto));
-    let mut runner = TestRunner::new(Config {
+    // The whole state must match at the end too.
+    let finals: Vec<Vec<String>> = (0..4)
+        .flat_map(|i| {
+            [
+                vec!["TYPE".into(), key(i)],
+                vec!["LRANGE".into(), key(i), "0".into(), "-1".into()],
+            ]
+        })
+        .collect();
+    run_random_sequences(
+        "list",
+        proto,
         cases,
-        failure_persistence: None,
-        max_shrink_iters: 500,
-        ..Config::default()
-    });
-    let strategy = prop::collection::vec(op(), 1..30);
-    let result = runner.run(&strategy, |ops| {
-        let mut p = pair.borrow_mut();
-        p.same(&["FLUSHALL"]);
-        let mut log = Vec::new();
-        let check = |p: &mut Pair, c: &[String], log: &mut Vec<String>| {
-            let a = p.a.cmd(c);
-            let b = p.b.try_cmd(c).unwrap_or_else(|e| {
-                panic!("subject failed on `{}` (after {log:?}): {e}", c.join(" "))
-            });
-            log.push(c.join(" "));
-            let (ca, cb) = (escape(&a), escape(&b));
-            if ca != cb {
-                return Err(TestCaseError::fail(format!(
-                    "reply to `{}` differs\n  redis:   {ca}\n  subject: {cb}\n  sequence ({} commands):\n    {}",
-                    c.join(" "),
-                    log.len(),
-                    log.join("\n    ")
-                )));
-            }
-            Ok(())
-        };
-        for op in &ops {
-            check(&mut p, &args(op), &mut log)?;
-        }
-        // The whole state must match at the end too.
-        for i in 0..4 {
-            check(&mut p, &["TYPE".into(), key(i)], &mut log)?;
-            check(&mut p, &["LRANGE".into(), key(i), "0".into(), "-1".into()], &mut log)?;
-        }
-        Ok(())
-    });
-    if let Err(e) = result {
-        panic!("RESP{proto} randomized list test failed: {e}");
-    }
+        30,
+        op(),
+        |ops| ops.iter().map(|op| (args(op), View::Exact)).collect(),
+        &finals,
+    );
 }
 
 #[test]

@@ -6,10 +6,8 @@
 
 mod common;
 
-use common::{escape, Pair};
+use common::random::{run_random_sequences, View};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use std::cell::RefCell;
 
 fn key() -> impl Strategy<Value = String> {
     prop::sample::select(vec!["z0", "z1", "z2", "s"]).prop_map(String::from)
@@ -122,43 +120,15 @@ fn op() -> impl Strategy<Value = Vec<String>> {
 }
 
 fn run(proto: u8, cases: u32) {
-    let cases = std::env::var("FERRY_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    let pair = RefCell::new(Pair::proto(proto));
-    let mut runner = TestRunner::new(Config {
+    run_random_sequences(
+        "sorted-set",
+        proto,
         cases,
-        failure_persistence: None,
-        max_shrink_iters: 500,
-        ..Config::default()
-    });
-    let strategy = prop::collection::vec(op(), 1..30);
-    let result = runner.run(&strategy, |ops| {
-        let mut p = pair.borrow_mut();
-        p.same(&["FLUSHALL"]);
-        let mut log = Vec::new();
-        for c in &ops {
-            let a = p.a.cmd(c);
-            let b = p.b.try_cmd(c).unwrap_or_else(|e| {
-                panic!("subject failed on `{}` (after {log:?}): {e}", c.join(" "))
-            });
-            log.push(c.join(" "));
-            let (ca, cb) = (escape(&a), escape(&b));
-            if ca != cb {
-                return Err(TestCaseError::fail(format!(
-                    "reply to `{}` differs\n  redis:   {ca}\n  subject: {cb}\n  sequence ({} commands):\n    {}",
-                    c.join(" "),
-                    log.len(),
-                    log.join("\n    ")
-                )));
-            }
-        }
-        Ok(())
-    });
-    if let Err(e) = result {
-        panic!("RESP{proto} randomized sorted-set test failed: {e}");
-    }
+        30,
+        op(),
+        |ops| ops.iter().map(|c| (c.clone(), View::Exact)).collect(),
+        &[],
+    );
 }
 
 #[test]

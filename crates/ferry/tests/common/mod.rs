@@ -18,6 +18,8 @@
 //! 127.0.0.1, and every wait is bounded.
 #![allow(dead_code)]
 
+pub mod random;
+
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
