@@ -4,8 +4,8 @@
 //! the executor to park the client (see `Ctx::block`), and the executor
 //! retries it when one of the keys is created, first come first served.
 
-use super::args::{is, parse_i64, SYNTAX};
-use super::lists::{notify_moved, notify_popped};
+use super::args::parse_i64;
+use super::lists::{lmpop, notify_moved, notify_popped, parse_end};
 use super::{cmd, err, CmdError, CmdResult, CommandSpec, Ctx};
 use bytes::Bytes;
 use ferry_resp::Reply;
@@ -87,16 +87,6 @@ fn brpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     bpop(ctx, argv, ListEnd::Tail)
 }
 
-fn parse_end(arg: &[u8]) -> Result<ListEnd, CmdError> {
-    if is(arg, "left") {
-        Ok(ListEnd::Head)
-    } else if is(arg, "right") {
-        Ok(ListEnd::Tail)
-    } else {
-        Err(err(SYNTAX))
-    }
-}
-
 fn bmove(
     ctx: &mut Ctx,
     src: &Bytes,
@@ -137,42 +127,20 @@ fn brpoplpush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     )
 }
 
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]: LMPOP, or
+/// wait when every list is empty.
 fn blmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let timeout = parse_timeout(&argv[1])?;
-    let numkeys = parse_i64(&argv[2]).map_err(|_| err("ERR numkeys should be greater than 0"))?;
-    if numkeys <= 0 {
-        return Err(err("ERR numkeys should be greater than 0"));
-    }
-    let numkeys = numkeys as usize;
-    if argv.len() < 3 + numkeys + 1 {
-        return Err(err(SYNTAX));
-    }
-    let keys = &argv[3..3 + numkeys];
-    let end = parse_end(&argv[3 + numkeys])?;
-    let mut count = 1i64;
-    let rest = &argv[4 + numkeys..];
-    match rest {
-        [] => {}
-        [c, n] if is(c, "count") => {
-            count = parse_i64(n)
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| err("ERR count should be greater than 0"))?;
+    let inner: Vec<Bytes> = std::iter::once(argv[0].clone())
+        .chain(argv[2..].iter().cloned())
+        .collect();
+    match lmpop(ctx, &inner)? {
+        Reply::NullArray => {
+            // lmpop validated numkeys and the key list.
+            let numkeys = parse_i64(&argv[2]).unwrap_or(0).max(0) as usize;
+            let keys = argv[3..3 + numkeys].to_vec();
+            ctx.block(keys, timeout, Reply::NullArray)
         }
-        _ => return Err(err(SYNTAX)),
+        reply => Ok(reply),
     }
-    let db = ctx.client.db;
-    for key in keys {
-        if let Some(info) = ctx.store.list_lookup(db, key)? {
-            let popped = ctx.store.list_pop(db, key, &info, end, count)?;
-            if !popped.is_empty() {
-                notify_popped(ctx, key, end, popped.len() as i64 >= info.len);
-                return Ok(Reply::Array(vec![
-                    Reply::Bulk(key.clone()),
-                    Reply::Array(popped.into_iter().map(Reply::bulk).collect()),
-                ]));
-            }
-        }
-    }
-    ctx.block(keys.to_vec(), timeout, Reply::NullArray)
 }

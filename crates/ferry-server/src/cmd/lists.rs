@@ -60,7 +60,7 @@ fn read_list(ctx: &mut Ctx, key: &[u8]) -> Result<Option<KeyInfo>, CmdError> {
 }
 
 /// LEFT or RIGHT (any case), else a syntax error.
-fn parse_end(arg: &[u8]) -> Result<ListEnd, CmdError> {
+pub(crate) fn parse_end(arg: &[u8]) -> Result<ListEnd, CmdError> {
     if is(arg, "left") {
         Ok(ListEnd::Head)
     } else if is(arg, "right") {
@@ -361,7 +361,7 @@ fn rpoplpush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pops from the
 /// first non-empty list; [key, [elements]] or a nil array.
-fn lmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+pub(crate) fn lmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     const NUMKEYS: &str = "ERR numkeys should be greater than 0";
     const COUNT: &str = "ERR count should be greater than 0";
     let numkeys = parse_i64_or(&argv[1], NUMKEYS)?;
