@@ -271,6 +271,22 @@ impl Store {
         let mut skip = offset;
         let mut left = limit.unwrap_or(-1);
         let mut at_start = true;
+        // Whether a member is still inside the range, seen from the end the
+        // walk goes towards; and whether the walk has reached the range.
+        let inside_from = |m: &[u8]| {
+            if rev {
+                range.gte_min(m)
+            } else {
+                range.lte_max(m)
+            }
+        };
+        let reached = |m: &[u8]| {
+            if rev {
+                range.lte_max(m)
+            } else {
+                range.gte_min(m)
+            }
+        };
         let mut take = |e: ZEntry, inside: bool, out: &mut Vec<ZEntry>| -> bool {
             if std::mem::take(&mut at_start) && !inside {
                 return false;
@@ -313,11 +329,7 @@ impl Store {
             let mut rows = stmt.query(params![id, score, arg])?;
             while let Some(r) = rows.next()? {
                 let e = entry(r)?;
-                let inside = if rev {
-                    range.gte_min(&e.0)
-                } else {
-                    range.lte_max(&e.0)
-                };
+                let inside = inside_from(&e.0);
                 if !take(e, inside, &mut out) {
                     break;
                 }
@@ -336,21 +348,12 @@ impl Store {
         while let Some(r) = rows.next()? {
             let e = entry(r)?;
             if !started {
-                let at_start = if rev {
-                    range.lte_max(&e.0)
-                } else {
-                    range.gte_min(&e.0)
-                };
-                if !at_start {
+                if !reached(&e.0) {
                     continue;
                 }
                 started = true;
             }
-            let inside = if rev {
-                range.gte_min(&e.0)
-            } else {
-                range.lte_max(&e.0)
-            };
+            let inside = inside_from(&e.0);
             if !take(e, inside, &mut out) {
                 break;
             }
