@@ -78,7 +78,7 @@ pub struct Shared {
     /// Set when SHUTDOWN ran; the listener stops accepting.
     pub shutdown: Notify,
     /// Whether new connections start unauthenticated (requirepass is set).
-    pub auth_required: std::sync::atomic::AtomicBool,
+    pub auth_required: Arc<std::sync::atomic::AtomicBool>,
     pub connected: AtomicU64,
 }
 
@@ -291,7 +291,7 @@ impl Executor {
             // Clients blocked on keys this command created are served now,
             // after the command (or the whole transaction) completed; so
             // are clients this command unblocked (CLIENT UNBLOCK).
-            if self.state.blocked.iter().any(|b| b.unblock_with.is_some()) {
+            if self.state.unblock_requested {
                 self.state.clients.insert(id, client);
                 self.release_blocked();
                 match self.state.clients.remove(&id) {
@@ -351,6 +351,7 @@ impl Executor {
     /// timeout reply) or that CLIENT UNBLOCK released, and runs the rest of
     /// their batches.
     fn release_blocked(&mut self) {
+        self.state.unblock_requested = false;
         let now = Instant::now();
         let mut i = 0;
         while i < self.state.blocked.len() {
@@ -451,9 +452,6 @@ impl Executor {
             stat.failed += 1;
             self.state.stats.count_error(&reply);
         }
-        self.shared
-            .auth_required
-            .store(self.state.requirepass().is_some(), Ordering::Relaxed);
         cmd::flush_store_events(&mut self.store, &mut self.state, Some(client));
         reply
     }

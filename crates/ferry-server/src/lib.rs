@@ -69,12 +69,12 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
     let shared = Arc::new(Shared {
         write_epoch: AtomicU64::new(0),
         shutdown: tokio::sync::Notify::new(),
-        auth_required: AtomicBool::new(config.requirepass.is_some()),
+        auth_required: Arc::new(AtomicBool::new(config.requirepass.is_some())),
         connected: AtomicU64::new(0),
     });
     spawn_storage_sync(&store, shared.clone())?;
     let (jobs, rx) = std::sync::mpsc::channel::<Job>();
-    let state = ServerState::new(config.clone());
+    let state = ServerState::new(config.clone(), shared.auth_required.clone());
     let exec_shared = shared.clone();
     let executor = std::thread::Builder::new()
         .name("ferry-executor".into())
@@ -173,6 +173,7 @@ fn spawn_storage_sync(store: &Store, shared: Arc<Shared>) -> Result<(), ServeErr
             let mut checkpointed_epoch = 0;
             let mut synced_epoch = 0;
             let mut last_sync = std::time::Instant::now();
+            let mut file: Option<std::fs::File> = None;
             loop {
                 std::thread::sleep(Duration::from_millis(50));
                 let epoch = shared.write_epoch.load(Ordering::Acquire);
@@ -191,14 +192,20 @@ fn spawn_storage_sync(store: &Store, shared: Arc<Shared>) -> Result<(), ServeErr
                 {
                     last_sync = std::time::Instant::now();
                     synced_epoch = epoch;
-                    match std::fs::OpenOptions::new().write(true).open(&wal) {
-                        Ok(f) => {
-                            if let Err(e) = f.sync_data() {
-                                log::warn!("fsync of {} failed: {e}", wal.display());
-                            }
+                    // The file is emptied in place, never replaced: one handle
+                    // serves for the life of the server (reopened after an error).
+                    if file.is_none() {
+                        match std::fs::OpenOptions::new().write(true).open(&wal) {
+                            Ok(f) => file = Some(f),
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => log::warn!("cannot open {} for fsync: {e}", wal.display()),
                         }
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => log::warn!("cannot open {} for fsync: {e}", wal.display()),
+                    }
+                    if let Some(f) = &file {
+                        if let Err(e) = f.sync_data() {
+                            log::warn!("fsync of {} failed: {e}", wal.display());
+                            file = None;
+                        }
                     }
                 }
             }

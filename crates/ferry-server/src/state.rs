@@ -76,6 +76,11 @@ pub struct ServerState {
     /// Keys created since the executor last looked (blocked clients waiting
     /// on them may now be served).
     pub ready_keys: Vec<(usize, Vec<u8>)>,
+    /// CLIENT UNBLOCK marked a blocked client to release.
+    pub unblock_requested: bool,
+    /// Whether new connections start unauthenticated; shared with the
+    /// connection tasks, updated when requirepass changes.
+    pub auth_required: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A client parked in a blocking command (BLPOP...), with the rest of its
@@ -97,7 +102,10 @@ pub struct Blocked {
 }
 
 impl ServerState {
-    pub fn new(startup: ServerConfig) -> ServerState {
+    pub fn new(
+        startup: ServerConfig,
+        auth_required: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> ServerState {
         let run_id: String = (0..40)
             .map(|_| {
                 let d = rand::random::<u8>() % 16;
@@ -119,6 +127,8 @@ impl ServerState {
             notify_flags: 0,
             blocked: Vec::new(),
             ready_keys: Vec::new(),
+            unblock_requested: false,
+            auth_required,
         }
     }
 

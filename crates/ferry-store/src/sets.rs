@@ -125,16 +125,6 @@ impl Store {
         ))
     }
 
-    pub fn set_member_at(&mut self, id: i64, offset: i64) -> StoreResult<Option<Vec<u8>>> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT member FROM sets WHERE key_id = ?1 ORDER BY member LIMIT 1 OFFSET ?2",
-            )?
-            .query_row(params![id, offset], |r| r.get(0))
-            .optional()?)
-    }
-
     /// The members at the given positions in member order (`offsets`
     /// ascending, repeats allowed), in one pass that stops at the last
     /// position: random picks without loading the whole set.

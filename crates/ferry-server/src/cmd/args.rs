@@ -1,7 +1,6 @@
 //! Argument parsing with Redis's error replies.
 
 use super::{err, CmdError};
-use bytes::Bytes;
 
 pub const SYNTAX: &str = "ERR syntax error";
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
@@ -55,9 +54,4 @@ pub fn parse_db(arg: &[u8], out_of_range: &'static str) -> Result<usize, CmdErro
         .ok()
         .filter(|n| *n < ferry_store::DATABASES)
         .ok_or_else(|| err(out_of_range))
-}
-
-/// Argument as owned bytes for keys.
-pub fn key(arg: &Bytes) -> &[u8] {
-    arg
 }

@@ -420,6 +420,7 @@ fn client_unblock(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     else {
         return Ok(Reply::Integer(0));
     };
+    ctx.server.unblock_requested = true;
     b.unblock_with = Some(if with_error {
         Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
     } else {

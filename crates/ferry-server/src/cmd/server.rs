@@ -407,6 +407,11 @@ fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 ctx.store.set_durability(d)?;
             }
         }
+        if name == "requirepass" {
+            ctx.server
+                .auth_required
+                .store(!value.is_empty(), std::sync::atomic::Ordering::Relaxed);
+        }
         if name == "notify-keyspace-events" {
             let raw = args
                 .chunks(2)
