@@ -366,3 +366,24 @@ fn hello3_reply_types() {
         escape(&raw2)
     );
 }
+
+// CONFIG SET requirepass at runtime: new connections must authenticate;
+// clearing it lets them in again.
+diff_test!(config_set_requirepass, |p| {
+    p.same(&["CONFIG", "SET", "requirepass", "s3cret"]);
+    p.same(&["CONFIG", "GET", "requirepass"]);
+    let mut fresh = p.connect();
+    fresh.same(&["GET", "k"]);
+    fresh.same(&["AUTH", "wrong"]);
+    fresh.same(&["AUTH", "s3cret"]);
+    fresh.same(&["GET", "k"]);
+    // Before AUTH, a multibulk of more than 10 arguments is refused (and
+    // the connection closed): the new limit applies to new connections.
+    let mut big = p.connect();
+    big.same(&[
+        "MSET", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5", "f",
+    ]);
+    p.same(&["CONFIG", "SET", "requirepass", ""]);
+    let mut open = p.connect();
+    open.same(&["GET", "k"]);
+});
