@@ -10,6 +10,7 @@ pub mod config;
 mod config_defaults;
 pub mod conn;
 pub mod executor;
+pub mod handoff;
 mod longdouble;
 pub mod notify;
 pub mod state;
@@ -45,6 +46,26 @@ pub enum ServeError {
 
 /// Runs the server until SHUTDOWN, SIGINT or SIGTERM.
 pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
+    run(config, None).await
+}
+
+/// How a program that runs a server inside its own process (`ferry migrate`
+/// opening a store file) learns where it listens and stops it. Signals are
+/// left to that program.
+pub struct Embedding {
+    /// Receives the bound addresses once the server accepts connections.
+    pub ready: tokio::sync::oneshot::Sender<Vec<std::net::SocketAddr>>,
+    /// The server commits and stops when this fires or its sender is dropped.
+    pub stop: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// Runs a server inside the calling program until `embedding.stop` fires
+/// (or SHUTDOWN).
+pub async fn serve_embedded(config: ServerConfig, embedding: Embedding) -> Result<(), ServeError> {
+    run(config, Some(embedding)).await
+}
+
+async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), ServeError> {
     let store = Store::open(
         &config.data,
         &StoreOptions {
@@ -88,6 +109,18 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
             config.durability.as_str()
         );
     }
+    let bound: Vec<std::net::SocketAddr> =
+        listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    // Tell other ferry processes that want this file where to reach it
+    // (the store lock keeps them from opening it themselves).
+    let handoff = handoff::Handoff::publish(&config.data, &bound, config.requirepass.as_deref());
+    let (ready, mut stop) = match embedding {
+        Some(e) => (Some(e.ready), Some(e.stop)),
+        None => (None, None),
+    };
+    if let Some(ready) = ready {
+        let _ = ready.send(bound.clone());
+    }
     let next_id = Arc::new(AtomicU64::new(1));
     let mut accept_tasks = Vec::new();
     for listener in listeners {
@@ -121,9 +154,29 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
     }
     let signal_jobs = jobs.clone();
     drop(jobs);
+    let embedded = stop.is_some();
+    let embedded_stop = async {
+        match stop.as_mut() {
+            Some(rx) => {
+                let _ = rx.await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    let signals = async {
+        if embedded {
+            std::future::pending::<()>().await
+        } else {
+            shutdown_signal().await
+        }
+    };
     tokio::select! {
         _ = shared.shutdown.notified() => {}
-        _ = shutdown_signal() => {
+        _ = embedded_stop => {
+            let _ = signal_jobs.send(Job::Shutdown);
+            shared.shutdown.notified().await;
+        }
+        _ = signals => {
             log::info!("received a shutdown signal, committing and exiting");
             let _ = signal_jobs.send(Job::Shutdown);
             shared.shutdown.notified().await;
@@ -133,6 +186,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
         t.abort();
     }
     let _ = tokio::task::spawn_blocking(move || executor.join()).await;
+    drop(handoff);
     Ok(())
 }
 
