@@ -98,6 +98,8 @@ pub struct Outcome {
     pub skipped: u64,
     /// Keys gone from the source (deleted or expired) before they were read.
     pub gone: u64,
+    /// Their names.
+    pub gone_keys: Vec<Vec<u8>>,
     /// Keys deleted on the target because the source no longer has them.
     pub deleted: u64,
     /// Payload bytes read from the source.
@@ -111,6 +113,7 @@ impl Outcome {
         self.copied += o.copied;
         self.skipped += o.skipped;
         self.gone += o.gone;
+        self.gone_keys.extend(o.gone_keys);
         self.deleted += o.deleted;
         self.bytes += o.bytes;
         self.errors.extend(o.errors);
@@ -264,6 +267,7 @@ pub async fn copy_keys(
         if opts.delete_missing {
             out.deleted += delete_on_target(dst, &missing, &mut out.errors).await?;
         }
+        out.gone_keys.extend(missing);
     }
     if live.is_empty() {
         return Ok(out);
@@ -311,6 +315,9 @@ pub async fn copy_keys(
     let replies = src.per_key(&pipes).await?;
     let mut whole = Vec::new();
     let mut windows = Vec::new();
+    // Keys that vanished between the probe and the read, or whose TTL
+    // passed before the write: not on the target afterwards.
+    let mut gone_now = Vec::new();
     for (p, r) in small.into_iter().zip(replies) {
         let v = match r.as_ref().map(|v| v.first()) {
             Ok(Some(v)) if reply::error_text(v).is_none() => v,
@@ -325,23 +332,22 @@ pub async fn copy_keys(
             parse_window(p.kind, v, 0, opts.chunk)
         };
         match parsed {
-            None if reply::is_nil(v) => out.gone += 1,
+            None if reply::is_nil(v) => gone_now.push(p.key),
             None => out.errors.push((p.key, format!("unexpected reply from the source: {v:?}"))),
-            Some((body, _)) if body.is_empty() => out.gone += 1,
+            Some((body, _)) if body.is_empty() => gone_now.push(p.key),
             Some((body, Resume::Done)) => whole.push((p, body)),
             Some((body, resume)) => windows.push((p, body, resume)),
         }
     }
     // 3. write
     let mut refused = Vec::new();
-    let mut expired_keys = Vec::new();
     let mut pipes = Vec::with_capacity(whole.len());
     let mut written = Vec::with_capacity(whole.len());
     for (p, body) in whole {
         out.bytes += body.bytes();
         let ttl = match remaining(p.deadline) {
             Remaining::Passed => {
-                expired_keys.push(p.key);
+                gone_now.push(p.key);
                 continue;
             }
             r => r,
@@ -363,11 +369,12 @@ pub async fn copy_keys(
             Err(e) => out.errors.push((p.key, format!("writing to the target: {e}"))),
         }
     }
-    if !expired_keys.is_empty() {
-        out.gone += expired_keys.len() as u64;
+    if !gone_now.is_empty() {
+        out.gone += gone_now.len() as u64;
         if opts.conflict != Conflict::Skip {
-            delete_on_target(dst, &expired_keys, &mut out.errors).await?;
+            out.deleted += delete_on_target(dst, &gone_now, &mut out.errors).await?;
         }
+        out.gone_keys.extend(gone_now);
     }
     // Big keys, one at a time, window by window.
     for (p, body, resume) in windows {
@@ -651,6 +658,7 @@ async fn copy_big(
         out.bytes += body.bytes();
         if !started && body.is_empty() && matches!(next, Resume::Done) {
             out.gone += 1;
+            out.gone_keys.push(p.key);
             return Ok(());
         }
         let mut pp = redis::pipe();
@@ -690,6 +698,7 @@ async fn copy_big(
         if done {
             if matches!(remaining(p.deadline), Remaining::Passed) {
                 out.gone += 1;
+                out.gone_keys.push(p.key);
             } else {
                 out.copied += 1;
             }

@@ -17,6 +17,7 @@ pub mod bulk;
 pub mod copy;
 pub mod dirty;
 pub mod endpoint;
+pub mod flow;
 pub mod preflight;
 pub mod progress;
 pub mod registry;

@@ -1,6 +1,7 @@
 //! `ferry`: the command-line entry point. It only parses flags and settings
 //! and hands them to the crates that do the work.
 
+mod migrate;
 mod settings;
 
 use clap::{Parser, Subcommand};
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 #[command(
     name = "ferry",
     version,
-    about = "Serve Redis-compatible data from SQLite on disk.",
+    about = "Serve Redis-compatible data from SQLite on disk, and move live datasets between Redis-protocol stores.",
     long_about = "ferry serves Redis-compatible data (RESP2/RESP3) from a SQLite file on disk,\n\
                   so a dataset bigger than RAM costs disk, not memory."
 )]
@@ -23,12 +24,16 @@ struct Cli {
 enum Command {
     /// Run the Redis-compatible server on a SQLite data file.
     Serve(settings::ServeArgs),
+    /// Move a live dataset between Redis, Redis Cluster, Valkey, Dragonfly and ferry.
+    #[command(subcommand)]
+    Migrate(migrate::MigrateCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Migrate(cmd) => migrate::main(cmd),
     }
 }
 

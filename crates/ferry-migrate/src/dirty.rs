@@ -1,0 +1,163 @@
+//! The delta: re-copy every key the tracker saw change, or delete it on the
+//! target when the source no longer has it.
+//!
+//! A pass reads dirty keys oldest first, copies them with replace semantics
+//! and marks them applied or deleted, unless the tracker recorded another
+//! change meanwhile (then the key stays dirty for the next pass). A pass
+//! stops when no dirty key is left or when it has handled as many keys as
+//! were dirty when it began plus one page, so a hot key rewritten
+//! constantly cannot keep it going forever.
+
+use crate::bulk::Scope;
+use crate::copy::{copy_keys, Conflict, CopyOptions, TtlMode};
+use crate::endpoint::Endpoint;
+use crate::progress::Progress;
+use crate::registry::{Control, DirtyKey, Registry};
+use crate::{Error, Result};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct DirtyOptions {
+    pub batch_keys: usize,
+    pub max_concurrency: usize,
+    pub max_rps: Option<u64>,
+    pub ttl: TtlMode,
+    pub chunk: usize,
+}
+
+impl Default for DirtyOptions {
+    fn default() -> Self {
+        DirtyOptions { batch_keys: 500, max_concurrency: 8, max_rps: None, ttl: TtlMode::Preserve, chunk: 1000 }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DirtySummary {
+    pub applied: u64,
+    pub deleted: u64,
+    pub errors: u64,
+    /// Dirty keys left when the pass ended.
+    pub remaining: i64,
+}
+
+/// One delta pass of `run_id`.
+pub async fn apply_dirty(
+    reg: &Registry,
+    run_id: &str,
+    src: &Endpoint,
+    dst: &Endpoint,
+    opts: &DirtyOptions,
+    quiet: bool,
+) -> Result<DirtySummary> {
+    let run = reg.run(run_id)?;
+    let scope = match &run.bulk_options {
+        Some(o) => Scope::decode(o),
+        None => Scope::decide(src, dst, None, None, None).await?,
+    };
+    let copy_opts = CopyOptions {
+        ttl: opts.ttl,
+        conflict: Conflict::Replace,
+        chunk: opts.chunk.max(1),
+        delete_missing: true,
+        basic_types_only: !dst.flavor.speaks_dump(),
+    };
+    let use_dump = Arc::new(AtomicBool::new(src.flavor.speaks_dump() && dst.flavor.speaks_dump()));
+    let budget = reg.dirty_counts(run_id)?.dirty as u64 + opts.batch_keys as u64;
+    let mut progress = (!quiet).then(|| Progress::new(&format!("apply-dirty {run_id}"), budget));
+    let mut sum = DirtySummary::default();
+    let mut handled = 0u64;
+    let started = std::time::Instant::now();
+    let page = opts.batch_keys.max(1) * opts.max_concurrency.max(1);
+    loop {
+        match reg.control(run_id)? {
+            Control::Abort => {
+                return Err(Error::Aborted(format!("run {run_id} aborted; dirty keys not applied yet stay in the registry")));
+            }
+            Control::Pause => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            Control::Run => {}
+        }
+        if handled >= budget {
+            break;
+        }
+        let keys = reg.next_dirty(run_id, page)?;
+        if keys.is_empty() {
+            break;
+        }
+        handled += keys.len() as u64;
+        // Keys outside the run's scope are marked skipped.
+        let mut by_db: BTreeMap<i64, Vec<DirtyKey>> = BTreeMap::new();
+        let mut skipped = Vec::new();
+        for k in keys {
+            if scope.wants(k.db, &k.key) {
+                by_db.entry(k.db).or_default().push(k);
+            } else {
+                skipped.push((k, "skipped"));
+            }
+        }
+        reg.finish_dirty(run_id, &skipped)?;
+        let mut in_flight = FuturesUnordered::new();
+        for (db, keys) in by_db {
+            let Some(tdb) = scope.target_db(db) else { continue };
+            for batch in keys.chunks(opts.batch_keys.max(1)) {
+                if let Some(rps) = opts.max_rps.filter(|r| *r > 0) {
+                    let due = Duration::from_secs_f64(handled as f64 / rps as f64);
+                    if due > started.elapsed() {
+                        tokio::time::sleep(due - started.elapsed()).await;
+                    }
+                }
+                let mut s = src.data(db).await?;
+                let mut d = dst.data(tdb).await?;
+                let batch = batch.to_vec();
+                let copy_opts = copy_opts.clone();
+                let use_dump = use_dump.clone();
+                in_flight.push(async move {
+                    let names = batch.iter().map(|k| k.key.clone()).collect();
+                    let r = copy_keys(&mut s, &mut d, names, &copy_opts, &use_dump).await;
+                    (batch, r)
+                });
+            }
+        }
+        while let Some((batch, r)) = in_flight.next().await {
+            let outcome = r?;
+            let failed: BTreeMap<&[u8], &str> =
+                outcome.errors.iter().map(|(k, m)| (k.as_slice(), m.as_str())).collect();
+            let gone: std::collections::BTreeSet<&[u8]> = outcome.gone_keys.iter().map(|k| k.as_slice()).collect();
+            let mut done = Vec::with_capacity(batch.len());
+            for k in &batch {
+                if let Some(msg) = failed.get(k.key.as_slice()) {
+                    sum.errors += 1;
+                    reg.error(run_id, "dirty_apply", Some(&k.key), msg)?;
+                    done.push((k.clone(), "error"));
+                } else if gone.contains(k.key.as_slice()) {
+                    sum.deleted += 1;
+                    done.push((k.clone(), "deleted"));
+                } else {
+                    sum.applied += 1;
+                    done.push((k.clone(), "applied"));
+                }
+            }
+            reg.finish_dirty(run_id, &done)?;
+            if let Some(p) = &mut progress {
+                p.update(sum.applied + sum.deleted + sum.errors, 0, sum.errors);
+            }
+        }
+    }
+    sum.remaining = reg.dirty_counts(run_id)?.dirty;
+    if let Some(p) = progress {
+        p.finish(sum.applied + sum.deleted + sum.errors, 0, sum.errors);
+    }
+    if sum.errors > 0 {
+        return Err(Error::Failed(format!(
+            "apply-dirty: {} keys failed (applied {}, deleted {}); see `ferry migrate status --run-id {run_id}`",
+            sum.errors, sum.applied, sum.deleted
+        )));
+    }
+    Ok(sum)
+}
