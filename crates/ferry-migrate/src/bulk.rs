@@ -71,7 +71,11 @@ impl Scope {
             }
             dbs.push((s, t));
         }
-        Ok(Scope { dbs, pattern, type_filter })
+        Ok(Scope {
+            dbs,
+            pattern,
+            type_filter,
+        })
     }
 
     pub fn target_db(&self, src_db: i64) -> Option<i64> {
@@ -176,7 +180,14 @@ struct Unit {
 fn encode_units(units: &[Unit]) -> String {
     let parts: Vec<String> = units
         .iter()
-        .map(|u| format!("{}|{}|{}", u.src_db, u.addr, u.cursor.as_deref().unwrap_or("done")))
+        .map(|u| {
+            format!(
+                "{}|{}|{}",
+                u.src_db,
+                u.addr,
+                u.cursor.as_deref().unwrap_or("done")
+            )
+        })
         .collect();
     parts.join(";")
 }
@@ -253,7 +264,10 @@ pub async fn bulk(
     if opts.resume && started_before {
         if let Some(old) = &run.bulk_options {
             let old = Scope::decode(old);
-            if old.dbs != scope.dbs || old.pattern != scope.pattern || old.type_filter != scope.type_filter {
+            if old.dbs != scope.dbs
+                || old.pattern != scope.pattern
+                || old.type_filter != scope.type_filter
+            {
                 return Err(Error::Usage(format!(
                     "--resume with other --db/--match/--type than run {run_id} was started with ({})",
                     old.encode().replace('\n', " ").trim()
@@ -264,7 +278,13 @@ pub async fn bulk(
     let mut units = Vec::new();
     for (s, t) in &scope.dbs {
         for (i, n) in src.nodes.iter().enumerate() {
-            units.push(Unit { src_db: *s, dst_db: *t, node: i, addr: n.addr.clone(), cursor: Some("0".into()) });
+            units.push(Unit {
+                src_db: *s,
+                dst_db: *t,
+                node: i,
+                addr: n.addr.clone(),
+                cursor: Some("0".into()),
+            });
         }
     }
     let fresh = !(opts.resume && started_before);
@@ -274,7 +294,11 @@ pub async fn bulk(
         apply_checkpoint(&mut units, &run.scan_cursor)?;
     }
     let keyspace = src.keyspace().await?;
-    let estimated: u64 = scope.dbs.iter().map(|(s, _)| keyspace.get(s).copied().unwrap_or(0)).sum();
+    let estimated: u64 = scope
+        .dbs
+        .iter()
+        .map(|(s, _)| keyspace.get(s).copied().unwrap_or(0))
+        .sum();
     reg.begin_bulk(run_id, &scope.encode(), estimated as i64, fresh)?;
     let mut counters = if fresh {
         Counters::default()
@@ -294,8 +318,13 @@ pub async fn bulk(
         delete_missing: false,
         basic_types_only: !dst.flavor.speaks_dump(),
     };
-    let use_dump = Arc::new(AtomicBool::new(src.flavor.speaks_dump() && dst.flavor.speaks_dump()));
-    let mut progress = Progress::new(&format!("bulk {run_id}"), estimated.max(counters.scanned as u64));
+    let use_dump = Arc::new(AtomicBool::new(
+        src.flavor.speaks_dump() && dst.flavor.speaks_dump(),
+    ));
+    let mut progress = Progress::new(
+        &format!("bulk {run_id}"),
+        estimated.max(counters.scanned as u64),
+    );
     let started = Instant::now();
     let mut gone = 0u64;
     let mut pages: VecDeque<(u64, Page)> = VecDeque::new();
@@ -325,14 +354,17 @@ pub async fn bulk(
                         log::info!("run {run_id}: resuming");
                         reg.set_status(run_id, "running")?;
                     }
-                    Control::Abort => log::warn!("run {run_id}: aborting (in-flight batches finish first)"),
+                    Control::Abort => {
+                        log::warn!("run {run_id}: aborting (in-flight batches finish first)")
+                    }
                 }
                 control = c;
             }
         }
         let stopping = control == Control::Abort || interrupted;
         // Fill the pipeline: split pages into batches, scan when empty.
-        while control == Control::Run && !stopping && in_flight.len() < opts.max_concurrency.max(1) {
+        while control == Control::Run && !stopping && in_flight.len() < opts.max_concurrency.max(1)
+        {
             if let Some((seq, unit, keys)) = queue.pop_front() {
                 if let Some(rps) = opts.max_rps.filter(|r| *r > 0) {
                     let due = Duration::from_secs_f64(dispatched_keys as f64 / rps as f64);
@@ -363,7 +395,14 @@ pub async fn bulk(
             let batch = effective_batch(opts, avg_key_bytes);
             let batches: Vec<Vec<Vec<u8>>> = keys.chunks(batch).map(|c| c.to_vec()).collect();
             counters.scanned += keys.len() as i64;
-            pages.push_back((page_seq, Page { unit: ui, cursor_before: cursor, batches_left: batches.len() }));
+            pages.push_back((
+                page_seq,
+                Page {
+                    unit: ui,
+                    cursor_before: cursor,
+                    batches_left: batches.len(),
+                },
+            ));
             for b in batches {
                 queue.push_back((page_seq, ui, b));
             }
@@ -371,13 +410,21 @@ pub async fn bulk(
             // written pages (see `checkpoint_units`).
             if done {
                 units[ui].cursor = None;
-                unit_idx = units.iter().enumerate().skip(ui + 1).find(|(_, u)| u.cursor.is_some()).map(|(i, _)| i);
+                unit_idx = units
+                    .iter()
+                    .enumerate()
+                    .skip(ui + 1)
+                    .find(|(_, u)| u.cursor.is_some())
+                    .map(|(i, _)| i);
             } else {
                 units[ui].cursor = Some(next);
             }
             advance(&mut pages);
         }
-        if in_flight.is_empty() && (queue.is_empty() || stopping) && (unit_idx.is_none() || stopping) {
+        if in_flight.is_empty()
+            && (queue.is_empty() || stopping)
+            && (unit_idx.is_none() || stopping)
+        {
             break;
         }
         if in_flight.is_empty() {
@@ -401,7 +448,11 @@ pub async fn bulk(
             gone += outcome.gone;
             if n > 0 && outcome.bytes > 0 {
                 let per_key = outcome.bytes as f64 / n as f64;
-                avg_key_bytes = if avg_key_bytes == 0.0 { per_key } else { avg_key_bytes * 0.9 + per_key * 0.1 };
+                avg_key_bytes = if avg_key_bytes == 0.0 {
+                    per_key
+                } else {
+                    avg_key_bytes * 0.9 + per_key * 0.1
+                };
             }
             for (key, msg) in &outcome.errors {
                 log::warn!("bulk: key {}: {msg}", crate::verify::show_key(key));
@@ -411,17 +462,39 @@ pub async fn bulk(
                 p.batches_left = p.batches_left.saturating_sub(1);
             }
             advance(&mut pages);
-            progress.update(counters.scanned as u64, counters.bytes as u64, counters.errors as u64);
+            progress.update(
+                counters.scanned as u64,
+                counters.bytes as u64,
+                counters.errors as u64,
+            );
         }
         if last_checkpoint.elapsed() >= Duration::from_secs(2) {
             last_checkpoint = Instant::now();
-            reg.checkpoint(run_id, &encode_units(&checkpoint_units(&units, &pages)), &counters, false)?;
+            reg.checkpoint(
+                run_id,
+                &encode_units(&checkpoint_units(&units, &pages)),
+                &counters,
+                false,
+            )?;
         }
     }
     let finished = unit_idx.is_none() && queue.is_empty() && pages.is_empty();
-    reg.checkpoint(run_id, &encode_units(&checkpoint_units(&units, &pages)), &counters, finished)?;
-    progress.finish(counters.scanned as u64, counters.bytes as u64, counters.errors as u64);
-    let summary = BulkSummary { counters, gone, elapsed: started.elapsed() };
+    reg.checkpoint(
+        run_id,
+        &encode_units(&checkpoint_units(&units, &pages)),
+        &counters,
+        finished,
+    )?;
+    progress.finish(
+        counters.scanned as u64,
+        counters.bytes as u64,
+        counters.errors as u64,
+    );
+    let summary = BulkSummary {
+        counters,
+        gone,
+        elapsed: started.elapsed(),
+    };
     if interrupted {
         reg.set_status(run_id, "paused")?;
         return Err(Error::Aborted(format!(
@@ -473,9 +546,10 @@ async fn scan_page(
     if let Some(t) = &scope.type_filter {
         cmd.arg("TYPE").arg(t);
     }
-    let mut c = crate::endpoint::Conn::Single(node.conn(u.src_db).await?);
+    let mut c = crate::endpoint::Conn::Single(Box::new(node.conn(u.src_db).await?));
     let v = c.cmd(&cmd).await?;
-    reply::scan_page(&v).ok_or_else(|| Error::Protocol(format!("{}: SCAN answered {v:?}", node.addr)))
+    reply::scan_page(&v)
+        .ok_or_else(|| Error::Protocol(format!("{}: SCAN answered {v:?}", node.addr)))
 }
 
 /// Drops completed pages from the front.

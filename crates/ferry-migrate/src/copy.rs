@@ -236,12 +236,14 @@ pub async fn copy_keys(
         let r = match r {
             Ok(r) => r,
             Err(e) => {
-                out.errors.push((key, format!("reading from the source: {e}")));
+                out.errors
+                    .push((key, format!("reading from the source: {e}")));
                 continue;
             }
         };
         if let Some(e) = r.iter().find_map(reply::error_text) {
-            out.errors.push((key, format!("reading from the source: {e}")));
+            out.errors
+                .push((key, format!("reading from the source: {e}")));
             continue;
         }
         let ty = r.first().and_then(reply::text).unwrap_or_default();
@@ -253,14 +255,21 @@ pub async fn copy_keys(
         let dump_ok = use_dump.load(Ordering::Relaxed) && !opts.basic_types_only;
         let Some(kind) = Kind::of(&ty).or(if dump_ok { Some(Kind::Other) } else { None }) else {
             out.skipped += 1;
-            out.errors.push((key, format!("type {ty} cannot be copied to this target; the key was skipped")));
+            out.errors.push((
+                key,
+                format!("type {ty} cannot be copied to this target; the key was skipped"),
+            ));
             continue;
         };
         let deadline = match (opts.ttl, pttl) {
             (TtlMode::Preserve, t) if t >= 0 => Some(read_at + t),
             _ => None,
         };
-        live.push(Probed { key, kind, deadline });
+        live.push(Probed {
+            key,
+            kind,
+            deadline,
+        });
     }
     if !missing.is_empty() {
         out.gone += missing.len() as u64;
@@ -288,7 +297,9 @@ pub async fn copy_keys(
             match r.as_ref().ok().and_then(|v| v.first()).and_then(reply::int) {
                 Some(0) => kept.push(p),
                 Some(_) => out.skipped += 1,
-                None => out.errors.push((p.key, format!("checking the target: {}", describe(&r)))),
+                None => out
+                    .errors
+                    .push((p.key, format!("checking the target: {}", describe(&r)))),
             }
         }
         live = kept;
@@ -322,7 +333,8 @@ pub async fn copy_keys(
         let v = match r.as_ref().map(|v| v.first()) {
             Ok(Some(v)) if reply::error_text(v).is_none() => v,
             _ => {
-                out.errors.push((p.key, format!("reading from the source: {}", describe(&r))));
+                out.errors
+                    .push((p.key, format!("reading from the source: {}", describe(&r))));
                 continue;
             }
         };
@@ -333,7 +345,9 @@ pub async fn copy_keys(
         };
         match parsed {
             None if reply::is_nil(v) => gone_now.push(p.key),
-            None => out.errors.push((p.key, format!("unexpected reply from the source: {v:?}"))),
+            None => out
+                .errors
+                .push((p.key, format!("unexpected reply from the source: {v:?}"))),
             Some((body, _)) if body.is_empty() => gone_now.push(p.key),
             Some((body, Resume::Done)) => whole.push((p, body)),
             Some((body, resume)) => windows.push((p, body, resume)),
@@ -364,9 +378,13 @@ pub async fn copy_keys(
                 None => out.copied += 1,
                 Some(e) if was_dump && e.starts_with("BUSYKEY") => out.skipped += 1,
                 Some(e) if was_dump && refuses_payload(&e) => refused.push(p),
-                Some(e) => out.errors.push((p.key, format!("writing to the target: {e}"))),
+                Some(e) => out
+                    .errors
+                    .push((p.key, format!("writing to the target: {e}"))),
             },
-            Err(e) => out.errors.push((p.key, format!("writing to the target: {e}"))),
+            Err(e) => out
+                .errors
+                .push((p.key, format!("writing to the target: {e}"))),
         }
     }
     if !gone_now.is_empty() {
@@ -472,7 +490,10 @@ fn next_window(pp: &mut Pipeline, kind: Kind, key: &[u8], at: &Resume, chunk: us
                 Resume::Index(i) => *i,
                 _ => 0,
             };
-            pp.cmd("LRANGE").arg(key).arg(start).arg(start + chunk as i64 - 1);
+            pp.cmd("LRANGE")
+                .arg(key)
+                .arg(start)
+                .arg(start + chunk as i64 - 1);
         }
         Kind::Hash => {
             pp.cmd("HSCAN").arg(key).arg(cursor).arg("COUNT").arg(chunk);
@@ -501,7 +522,11 @@ fn parse_window(kind: Kind, v: &Value, start: i64, chunk: usize) -> Option<(Body
         }
         Kind::Hash | Kind::Set | Kind::ZSet => {
             let (cursor, items) = reply::scan_page(v)?;
-            let resume = if cursor == "0" { Resume::Done } else { Resume::Cursor(cursor) };
+            let resume = if cursor == "0" {
+                Resume::Done
+            } else {
+                Resume::Cursor(cursor)
+            };
             let body = match kind {
                 Kind::Hash => Body::Hash(items),
                 Kind::Set => Body::Set(items),
@@ -541,7 +566,11 @@ fn write_whole(pp: &mut Pipeline, key: &[u8], body: &Body, ttl: Remaining, opts:
     };
     match body {
         Body::Dump(payload) => {
-            let c = pp.cmd("RESTORE").arg(key).arg(ms.unwrap_or(0)).arg(payload.as_slice());
+            let c = pp
+                .cmd("RESTORE")
+                .arg(key)
+                .arg(ms.unwrap_or(0))
+                .arg(payload.as_slice());
             if opts.conflict != Conflict::Skip {
                 c.arg("REPLACE");
             }
@@ -632,14 +661,16 @@ async fn copy_big(
                     Some(Ok(mut v)) if !v.is_empty() => v.remove(0),
                     Some(Ok(_)) | None => Value::Nil,
                     Some(Err(e)) => {
-                        out.errors.push((p.key, format!("reading from the source: {e}")));
+                        out.errors
+                            .push((p.key, format!("reading from the source: {e}")));
                         return Ok(());
                     }
                 };
                 if let Some(e) = reply::error_text(&v) {
                     // WRONGTYPE: the key was replaced while we copied it; the
                     // tracker saw that and a delta pass copies it again.
-                    out.errors.push((p.key, format!("reading from the source: {e}")));
+                    out.errors
+                        .push((p.key, format!("reading from the source: {e}")));
                     return Ok(());
                 }
                 let start = match at {
@@ -649,7 +680,8 @@ async fn copy_big(
                 match parse_window(p.kind, &v, start, opts.chunk) {
                     Some(w) => w,
                     None => {
-                        out.errors.push((p.key, format!("unexpected reply from the source: {v:?}")));
+                        out.errors
+                            .push((p.key, format!("unexpected reply from the source: {v:?}")));
                         return Ok(());
                     }
                 }
@@ -684,12 +716,14 @@ async fn copy_big(
             match r {
                 Some(Ok(v)) => {
                     if let Some(e) = v.iter().find_map(reply::error_text) {
-                        out.errors.push((p.key, format!("writing to the target: {e}")));
+                        out.errors
+                            .push((p.key, format!("writing to the target: {e}")));
                         return Ok(());
                     }
                 }
                 Some(Err(e)) => {
-                    out.errors.push((p.key, format!("writing to the target: {e}")));
+                    out.errors
+                        .push((p.key, format!("writing to the target: {e}")));
                     return Ok(());
                 }
                 None => {}
@@ -726,7 +760,10 @@ async fn delete_on_target(
     for (k, r) in keys.iter().zip(dst.per_key(&pipes).await?) {
         match r.as_ref().ok().and_then(|v| v.first()).and_then(reply::int) {
             Some(d) => n += d as u64,
-            None => errors.push((k.clone(), format!("deleting on the target: {}", describe(&r)))),
+            None => errors.push((
+                k.clone(),
+                format!("deleting on the target: {}", describe(&r)),
+            )),
         }
     }
     Ok(n)
@@ -740,7 +777,10 @@ mod tests {
     fn windows_parse() {
         let v = Value::Array(vec![
             Value::BulkString(b"17".to_vec()),
-            Value::Array(vec![Value::BulkString(b"f".to_vec()), Value::BulkString(b"v".to_vec())]),
+            Value::Array(vec![
+                Value::BulkString(b"f".to_vec()),
+                Value::BulkString(b"v".to_vec()),
+            ]),
         ]);
         match parse_window(Kind::Hash, &v, 0, 10) {
             Some((Body::Hash(items), Resume::Cursor(c))) => {
@@ -749,16 +789,33 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let list = Value::Array(vec![Value::BulkString(b"a".to_vec()), Value::BulkString(b"b".to_vec())]);
-        assert!(matches!(parse_window(Kind::List, &list, 4, 2), Some((_, Resume::Index(6)))));
-        assert!(matches!(parse_window(Kind::List, &list, 4, 3), Some((_, Resume::Done))));
+        let list = Value::Array(vec![
+            Value::BulkString(b"a".to_vec()),
+            Value::BulkString(b"b".to_vec()),
+        ]);
+        assert!(matches!(
+            parse_window(Kind::List, &list, 4, 2),
+            Some((_, Resume::Index(6)))
+        ));
+        assert!(matches!(
+            parse_window(Kind::List, &list, 4, 3),
+            Some((_, Resume::Done))
+        ));
     }
 
     #[test]
     fn zset_writes_put_score_first() {
         let mut pp = redis::pipe();
-        append_window(&mut pp, b"z", &Body::ZSet(vec![b"m".to_vec(), b"1.5".to_vec()]), 10);
+        append_window(
+            &mut pp,
+            b"z",
+            &Body::ZSet(vec![b"m".to_vec(), b"1.5".to_vec()]),
+            10,
+        );
         let packed = String::from_utf8_lossy(&pp.get_packed_pipeline()).into_owned();
-        assert!(packed.contains("ZADD\r\n$1\r\nz\r\n$3\r\n1.5\r\n$1\r\nm"), "{packed}");
+        assert!(
+            packed.contains("ZADD\r\n$1\r\nz\r\n$3\r\n1.5\r\n$1\r\nm"),
+            "{packed}"
+        );
     }
 }

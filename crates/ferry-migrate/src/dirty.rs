@@ -31,7 +31,13 @@ pub struct DirtyOptions {
 
 impl Default for DirtyOptions {
     fn default() -> Self {
-        DirtyOptions { batch_keys: 500, max_concurrency: 8, max_rps: None, ttl: TtlMode::Preserve, chunk: 1000 }
+        DirtyOptions {
+            batch_keys: 500,
+            max_concurrency: 8,
+            max_rps: None,
+            ttl: TtlMode::Preserve,
+            chunk: 1000,
+        }
     }
 }
 
@@ -65,7 +71,18 @@ pub async fn apply_dirty(
         delete_missing: true,
         basic_types_only: !dst.flavor.speaks_dump(),
     };
-    let use_dump = Arc::new(AtomicBool::new(src.flavor.speaks_dump() && dst.flavor.speaks_dump()));
+    let use_dump = Arc::new(AtomicBool::new(
+        src.flavor.speaks_dump() && dst.flavor.speaks_dump(),
+    ));
+    if run.tracker_gaps > run.gaps_swept {
+        log::warn!(
+            "run {run_id}: the tracker missed changes ({} disconnects); sweeping: every key is copied again and keys only the target has are deleted",
+            run.tracker_gaps - run.gaps_swept
+        );
+        let (copied, deleted) = sweep(src, dst, &scope, &copy_opts, opts).await?;
+        log::info!("sweep: {copied} keys copied again, {deleted} deleted on the target");
+        reg.set_gaps_swept(run_id, run.tracker_gaps)?;
+    }
     let budget = reg.dirty_counts(run_id)?.dirty as u64 + opts.batch_keys as u64;
     let mut progress = (!quiet).then(|| Progress::new(&format!("apply-dirty {run_id}"), budget));
     let mut sum = DirtySummary::default();
@@ -75,7 +92,9 @@ pub async fn apply_dirty(
     loop {
         match reg.control(run_id)? {
             Control::Abort => {
-                return Err(Error::Aborted(format!("run {run_id} aborted; dirty keys not applied yet stay in the registry")));
+                return Err(Error::Aborted(format!(
+                    "run {run_id} aborted; dirty keys not applied yet stay in the registry"
+                )));
             }
             Control::Pause => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -104,7 +123,9 @@ pub async fn apply_dirty(
         reg.finish_dirty(run_id, &skipped)?;
         let mut in_flight = FuturesUnordered::new();
         for (db, keys) in by_db {
-            let Some(tdb) = scope.target_db(db) else { continue };
+            let Some(tdb) = scope.target_db(db) else {
+                continue;
+            };
             for batch in keys.chunks(opts.batch_keys.max(1)) {
                 if let Some(rps) = opts.max_rps.filter(|r| *r > 0) {
                     let due = Duration::from_secs_f64(handled as f64 / rps as f64);
@@ -126,9 +147,13 @@ pub async fn apply_dirty(
         }
         while let Some((batch, r)) = in_flight.next().await {
             let outcome = r?;
-            let failed: BTreeMap<&[u8], &str> =
-                outcome.errors.iter().map(|(k, m)| (k.as_slice(), m.as_str())).collect();
-            let gone: std::collections::BTreeSet<&[u8]> = outcome.gone_keys.iter().map(|k| k.as_slice()).collect();
+            let failed: BTreeMap<&[u8], &str> = outcome
+                .errors
+                .iter()
+                .map(|(k, m)| (k.as_slice(), m.as_str()))
+                .collect();
+            let gone: std::collections::BTreeSet<&[u8]> =
+                outcome.gone_keys.iter().map(|k| k.as_slice()).collect();
             let mut done = Vec::with_capacity(batch.len());
             for k in &batch {
                 if let Some(msg) = failed.get(k.key.as_slice()) {
@@ -160,4 +185,95 @@ pub async fn apply_dirty(
         )));
     }
     Ok(sum)
+}
+
+/// Re-copies every key of the run's scope and deletes keys only the target
+/// has: what a delta pass does when the tracker missed events.
+async fn sweep(
+    src: &Endpoint,
+    dst: &Endpoint,
+    scope: &Scope,
+    copy_opts: &CopyOptions,
+    opts: &DirtyOptions,
+) -> Result<(u64, u64)> {
+    use crate::endpoint::Conn;
+    let use_dump = Arc::new(AtomicBool::new(
+        src.flavor.speaks_dump() && dst.flavor.speaks_dump(),
+    ));
+    let (mut copied, mut deleted) = (0u64, 0u64);
+    for (sdb, tdb) in &scope.dbs {
+        for node in &src.nodes {
+            let mut nc = Conn::Single(Box::new(node.conn(*sdb).await?));
+            let mut cursor = "0".to_string();
+            loop {
+                let (next, keys) = crate::verify::scan(&mut nc, &cursor, 1000, scope).await?;
+                let mut in_flight = FuturesUnordered::new();
+                for batch in keys.chunks(opts.batch_keys.max(1)) {
+                    let mut s = src.data(*sdb).await?;
+                    let mut d = dst.data(*tdb).await?;
+                    let (batch, copy_opts, use_dump) =
+                        (batch.to_vec(), copy_opts.clone(), use_dump.clone());
+                    in_flight.push(async move {
+                        copy_keys(&mut s, &mut d, batch, &copy_opts, &use_dump).await
+                    });
+                }
+                while let Some(r) = in_flight.next().await {
+                    let o = r?;
+                    if let Some((k, m)) = o.errors.first() {
+                        return Err(Error::Failed(format!(
+                            "sweep: key {}: {m}",
+                            crate::verify::show_key(k)
+                        )));
+                    }
+                    copied += o.copied;
+                    deleted += o.deleted;
+                }
+                if next == "0" {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        let mut s = src.data(*sdb).await?;
+        for node in &dst.nodes {
+            let mut nc = Conn::Single(Box::new(node.conn(*tdb).await?));
+            let mut d = dst.data(*tdb).await?;
+            let mut cursor = "0".to_string();
+            loop {
+                let (next, keys) = crate::verify::scan(&mut nc, &cursor, 1000, scope).await?;
+                let pipes: Vec<redis::Pipeline> = keys
+                    .iter()
+                    .map(|k| {
+                        let mut p = redis::pipe();
+                        p.cmd("EXISTS").arg(k);
+                        p
+                    })
+                    .collect();
+                let exists = s.per_key(&pipes).await?;
+                let gone: Vec<redis::Pipeline> = keys
+                    .iter()
+                    .zip(exists)
+                    .filter(|(_, r)| {
+                        r.as_ref()
+                            .ok()
+                            .and_then(|v| v.first())
+                            .and_then(crate::reply::int)
+                            == Some(0)
+                    })
+                    .map(|(k, _)| {
+                        let mut p = redis::pipe();
+                        p.cmd("DEL").arg(k);
+                        p
+                    })
+                    .collect();
+                deleted += gone.len() as u64;
+                d.per_key(&gone).await?;
+                if next == "0" {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+    }
+    Ok((copied, deleted))
 }

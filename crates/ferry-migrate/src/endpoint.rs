@@ -51,12 +51,18 @@ impl Spec {
         }
         if let Some(rest) = text.strip_prefix("sqlite://") {
             if rest.is_empty() {
-                return Err(Error::Usage(format!("{text}: no path after sqlite:// (write sqlite:///abs/path.db)")));
+                return Err(Error::Usage(format!(
+                    "{text}: no path after sqlite:// (write sqlite:///abs/path.db)"
+                )));
             }
-            return Ok(Spec::Store { path: absolute(Path::new(rest)) });
+            return Ok(Spec::Store {
+                path: absolute(Path::new(rest)),
+            });
         }
         let Some((scheme, _)) = text.split_once("://") else {
-            return Ok(Spec::Store { path: absolute(Path::new(text)) });
+            return Ok(Spec::Store {
+                path: absolute(Path::new(text)),
+            });
         };
         let (tls, cluster) = match scheme.to_ascii_lowercase().as_str() {
             "redis" => (false, false),
@@ -85,26 +91,60 @@ impl Spec {
         let port = url.port().unwrap_or(6379);
         let db = match url.path().trim_start_matches('/') {
             "" => None,
-            d => Some(d.parse::<i64>().ok().filter(|n| (0..=1_000_000).contains(n)).ok_or_else(
-                || Error::Usage(format!("{}: the path must be a database number, got /{d}", redact(text))),
-            )?),
+            d => Some(
+                d.parse::<i64>()
+                    .ok()
+                    .filter(|n| (0..=1_000_000).contains(n))
+                    .ok_or_else(|| {
+                        Error::Usage(format!(
+                            "{}: the path must be a database number, got /{d}",
+                            redact(text)
+                        ))
+                    })?,
+            ),
         };
         let (user, password) = credentials(&url)?;
         let insecure = url.fragment() == Some("insecure");
-        Ok(Spec::Server { host, port, tls, insecure, user, password, db })
+        Ok(Spec::Server {
+            host,
+            port,
+            tls,
+            insecure,
+            user,
+            password,
+            db,
+        })
     }
 
     /// The endpoint as shown to people and stored in the registry: no password.
     pub fn display(&self) -> String {
         match self {
-            Spec::Server { host, port, tls, user, password, db, .. } => {
+            Spec::Server {
+                host,
+                port,
+                tls,
+                user,
+                password,
+                db,
+                ..
+            } => {
                 let scheme = if *tls { "rediss" } else { "redis" };
                 let auth = auth_display(user, password);
                 let db = db.map(|d| format!("/{d}")).unwrap_or_default();
                 format!("{scheme}://{auth}{}{db}", host_port(host, *port))
             }
-            Spec::Cluster { seeds, tls, user, password, .. } => {
-                let scheme = if *tls { "rediss+cluster" } else { "redis+cluster" };
+            Spec::Cluster {
+                seeds,
+                tls,
+                user,
+                password,
+                ..
+            } => {
+                let scheme = if *tls {
+                    "rediss+cluster"
+                } else {
+                    "redis+cluster"
+                };
                 let auth = auth_display(user, password);
                 let hosts: Vec<String> = seeds.iter().map(|(h, p)| host_port(h, *p)).collect();
                 format!("{scheme}://{auth}{}", hosts.join(","))
@@ -139,9 +179,20 @@ impl Spec {
                     _ => a == b,
                 }
             }
-            (Spec::Server { host: h1, port: p1, db: d1, .. }, Spec::Server { host: h2, port: p2, db: d2, .. }) => {
-                same_host(h1, h2) && p1 == p2 && d1.unwrap_or(0) == d2.unwrap_or(0)
-            }
+            (
+                Spec::Server {
+                    host: h1,
+                    port: p1,
+                    db: d1,
+                    ..
+                },
+                Spec::Server {
+                    host: h2,
+                    port: p2,
+                    db: d2,
+                    ..
+                },
+            ) => same_host(h1, h2) && p1 == p2 && d1.unwrap_or(0) == d2.unwrap_or(0),
             (Spec::Cluster { seeds: a, .. }, Spec::Cluster { seeds: b, .. }) => a
                 .iter()
                 .any(|(h1, p1)| b.iter().any(|(h2, p2)| same_host(h1, h2) && p1 == p2)),
@@ -155,10 +206,20 @@ impl Spec {
 
     fn tls_and_auth(&self) -> (bool, bool, Option<String>, Option<String>) {
         match self {
-            Spec::Server { tls, insecure, user, password, .. }
-            | Spec::Cluster { tls, insecure, user, password, .. } => {
-                (*tls, *insecure, user.clone(), password.clone())
+            Spec::Server {
+                tls,
+                insecure,
+                user,
+                password,
+                ..
             }
+            | Spec::Cluster {
+                tls,
+                insecure,
+                user,
+                password,
+                ..
+            } => (*tls, *insecure, user.clone(), password.clone()),
             Spec::Store { .. } => (false, false, None, None),
         }
     }
@@ -188,7 +249,10 @@ fn parse_cluster(text: &str, scheme: &str, tls: bool) -> Result<Spec> {
         seeds.push((host, url.port().unwrap_or(6379)));
     }
     if seeds.is_empty() {
-        return Err(Error::Usage(format!("{}: no cluster nodes (write redis+cluster://host:port[,host:port...])", redact(text))));
+        return Err(Error::Usage(format!(
+            "{}: no cluster nodes (write redis+cluster://host:port[,host:port...])",
+            redact(text)
+        )));
     }
     let (user, password) = match auth {
         Some(a) => {
@@ -198,7 +262,13 @@ fn parse_cluster(text: &str, scheme: &str, tls: bool) -> Result<Spec> {
         }
         None => (None, None),
     };
-    Ok(Spec::Cluster { seeds, tls, insecure, user, password })
+    Ok(Spec::Cluster {
+        seeds,
+        tls,
+        insecure,
+        user,
+        password,
+    })
 }
 
 fn credentials(url: &url::Url) -> Result<(Option<String>, Option<String>)> {
@@ -208,7 +278,9 @@ fn credentials(url: &url::Url) -> Result<(Option<String>, Option<String>)> {
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default()
     };
-    let user = Some(url.username()).filter(|u| !u.is_empty()).map(|u| decode(&u.replace('+', "%2B")));
+    let user = Some(url.username())
+        .filter(|u| !u.is_empty())
+        .map(|u| decode(&u.replace('+', "%2B")));
     let password = url.password().map(|p| decode(&p.replace('+', "%2B")));
     Ok((user, password))
 }
@@ -258,7 +330,9 @@ fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
     }
 }
 
@@ -298,7 +372,7 @@ impl Flavor {
 /// A connection to one server or to a whole cluster.
 #[derive(Clone)]
 pub enum Conn {
-    Single(ConnectionManager),
+    Single(Box<ConnectionManager>),
     Cluster(ClusterConnection),
 }
 
@@ -328,7 +402,7 @@ impl Conn {
                 }
                 let total: usize = counts.iter().sum();
                 let mut values = retry_io(|| {
-                    let mut c = c.clone();
+                    let mut c = (**c).clone();
                     let all = &all;
                     async move { c.req_packed_commands(all, 0, total).await }
                 })
@@ -350,12 +424,20 @@ impl Conn {
                                 Ok(v) => return Ok(v),
                                 Err(e) if transient(&e) => {
                                     last = Some(e);
-                                    tokio::time::sleep(Duration::from_millis(100 << attempt.min(4))).await;
+                                    tokio::time::sleep(Duration::from_millis(
+                                        100 << attempt.min(4),
+                                    ))
+                                    .await;
                                 }
                                 Err(e) => return Err(e),
                             }
                         }
-                        Err(last.unwrap_or_else(|| redis::RedisError::from((redis::ErrorKind::IoError, "retries exhausted"))))
+                        Err(last.unwrap_or_else(|| {
+                            redis::RedisError::from((
+                                redis::ErrorKind::IoError,
+                                "retries exhausted",
+                            ))
+                        }))
                     }
                 });
                 Ok(futures_util::future::join_all(futs).await)
@@ -384,7 +466,10 @@ pub fn transient(e: &redis::RedisError) -> bool {
         || e.is_timeout()
         || matches!(
             e.kind(),
-            redis::ErrorKind::TryAgain | redis::ErrorKind::ClusterDown | redis::ErrorKind::MasterDown | redis::ErrorKind::BusyLoadingError
+            redis::ErrorKind::TryAgain
+                | redis::ErrorKind::ClusterDown
+                | redis::ErrorKind::MasterDown
+                | redis::ErrorKind::BusyLoadingError
         )
 }
 
@@ -460,18 +545,35 @@ impl Endpoint {
             Spec::Store { path } => {
                 let (info, embedded) = open_store(path).await?;
                 let addr = addr_of(&info);
-                let node = Node { addr: addr.clone(), info, conns: Default::default() };
+                let node = Node {
+                    addr: addr.clone(),
+                    info,
+                    conns: Default::default(),
+                };
                 let mut c = node.conn(0).await?;
                 let flavor = flavor_of(&mut c, &addr).await?;
-                Ok(Endpoint { spec, flavor, nodes: vec![node], cluster: None, embedded })
+                Ok(Endpoint {
+                    spec,
+                    flavor,
+                    nodes: vec![node],
+                    cluster: None,
+                    embedded,
+                })
             }
             Spec::Server { host, port, .. } => {
                 let info = conn_info(&spec, host, *port);
                 let addr = host_port(host, *port);
-                let node = Node { addr: addr.clone(), info, conns: Default::default() };
+                let node = Node {
+                    addr: addr.clone(),
+                    info,
+                    conns: Default::default(),
+                };
                 let mut c = node.conn(0).await?;
                 let flavor = flavor_of(&mut c, &addr).await?;
-                let cluster_on = info_field(&mut c, "cluster", "cluster_enabled").await?.as_deref() == Some("1");
+                let cluster_on = info_field(&mut c, "cluster", "cluster_enabled")
+                    .await?
+                    .as_deref()
+                    == Some("1");
                 if cluster_on {
                     if spec.db().is_some_and(|d| d != 0) {
                         return Err(Error::Usage(format!(
@@ -480,13 +582,26 @@ impl Endpoint {
                         )));
                     }
                     let (tls, insecure, user, password) = spec.tls_and_auth();
-                    let cluster_spec = Spec::Cluster { seeds: vec![(host.clone(), *port)], tls, insecure, user, password };
+                    let cluster_spec = Spec::Cluster {
+                        seeds: vec![(host.clone(), *port)],
+                        tls,
+                        insecure,
+                        user,
+                        password,
+                    };
                     return Box::pin(Endpoint::connect(cluster_spec)).await;
                 }
-                Ok(Endpoint { spec, flavor, nodes: vec![node], cluster: None, embedded: None })
+                Ok(Endpoint {
+                    spec,
+                    flavor,
+                    nodes: vec![node],
+                    cluster: None,
+                    embedded: None,
+                })
             }
             Spec::Cluster { seeds, .. } => {
-                let infos: Vec<ConnectionInfo> = seeds.iter().map(|(h, p)| conn_info(&spec, h, *p)).collect();
+                let infos: Vec<ConnectionInfo> =
+                    seeds.iter().map(|(h, p)| conn_info(&spec, h, *p)).collect();
                 let seed_addr = host_port(&seeds[0].0, seeds[0].1);
                 let (tls, insecure, user, password) = spec.tls_and_auth();
                 let mut builder = redis::cluster::ClusterClientBuilder::new(infos.clone())
@@ -500,31 +615,59 @@ impl Endpoint {
                     builder = builder.password(p.clone());
                 }
                 if tls {
-                    builder = builder.tls(if insecure { redis::cluster::TlsMode::Insecure } else { redis::cluster::TlsMode::Secure });
+                    builder = builder.tls(if insecure {
+                        redis::cluster::TlsMode::Insecure
+                    } else {
+                        redis::cluster::TlsMode::Secure
+                    });
                 }
                 let client = builder.build().map_err(|e| connect_error(&seed_addr, e))?;
-                let mut cluster = tokio::time::timeout(Duration::from_secs(15), client.get_async_connection())
+                let mut cluster =
+                    tokio::time::timeout(Duration::from_secs(15), client.get_async_connection())
+                        .await
+                        .map_err(|_| {
+                            Error::Connect(format!(
+                                "{seed_addr}: timed out connecting to the cluster"
+                            ))
+                        })?
+                        .map_err(|e| connect_error(&seed_addr, e))?;
+                let nodes_text = match cluster
+                    .req_packed_command(redis::cmd("CLUSTER").arg("NODES"))
                     .await
-                    .map_err(|_| Error::Connect(format!("{seed_addr}: timed out connecting to the cluster")))?
-                    .map_err(|e| connect_error(&seed_addr, e))?;
-                let nodes_text = match cluster.req_packed_command(redis::cmd("CLUSTER").arg("NODES")).await {
+                {
                     Ok(Value::BulkString(b)) => String::from_utf8_lossy(&b).into_owned(),
                     Ok(Value::VerbatimString { text, .. }) => text,
-                    Ok(other) => return Err(Error::Protocol(format!("{seed_addr}: CLUSTER NODES answered {other:?}"))),
+                    Ok(other) => {
+                        return Err(Error::Protocol(format!(
+                            "{seed_addr}: CLUSTER NODES answered {other:?}"
+                        )))
+                    }
                     Err(e) => return Err(connect_error(&seed_addr, e)),
                 };
                 let mut nodes = Vec::new();
                 for (host, port) in cluster_masters(&nodes_text) {
                     let mut info = conn_info(&spec, &host, port);
                     info.redis.db = 0;
-                    nodes.push(Node { addr: host_port(&host, port), info, conns: Default::default() });
+                    nodes.push(Node {
+                        addr: host_port(&host, port),
+                        info,
+                        conns: Default::default(),
+                    });
                 }
                 if nodes.is_empty() {
-                    return Err(Error::Connect(format!("{seed_addr}: the cluster reports no master that serves slots")));
+                    return Err(Error::Connect(format!(
+                        "{seed_addr}: the cluster reports no master that serves slots"
+                    )));
                 }
                 let mut c = nodes[0].conn(0).await?;
                 let flavor = flavor_of(&mut c, &nodes[0].addr).await?;
-                Ok(Endpoint { spec, flavor, nodes, cluster: Some(cluster), embedded: None })
+                Ok(Endpoint {
+                    spec,
+                    flavor,
+                    nodes,
+                    cluster: Some(cluster),
+                    embedded: None,
+                })
             }
         }
     }
@@ -537,7 +680,7 @@ impl Endpoint {
     pub async fn data(&self, db: i64) -> Result<Conn> {
         match &self.cluster {
             Some(c) => Ok(Conn::Cluster(c.clone())),
-            None => Ok(Conn::Single(self.nodes[0].conn(db).await?)),
+            None => Ok(Conn::Single(Box::new(self.nodes[0].conn(db).await?))),
         }
     }
 
@@ -548,8 +691,12 @@ impl Endpoint {
             let mut c = n.conn(0).await?;
             let text = info_text(&mut c, "keyspace").await?;
             for line in text.lines() {
-                let Some((db, rest)) = line.split_once(':') else { continue };
-                let Some(db) = db.strip_prefix("db").and_then(|d| d.parse::<i64>().ok()) else { continue };
+                let Some((db, rest)) = line.split_once(':') else {
+                    continue;
+                };
+                let Some(db) = db.strip_prefix("db").and_then(|d| d.parse::<i64>().ok()) else {
+                    continue;
+                };
                 let keys = rest
                     .split(',')
                     .find_map(|kv| kv.strip_prefix("keys="))
@@ -572,13 +719,23 @@ impl Endpoint {
 fn conn_info(spec: &Spec, host: &str, port: u16) -> ConnectionInfo {
     let (tls, insecure, user, password) = spec.tls_and_auth();
     let addr = if tls {
-        ConnectionAddr::TcpTls { host: host.to_string(), port, insecure, tls_params: None }
+        ConnectionAddr::TcpTls {
+            host: host.to_string(),
+            port,
+            insecure,
+            tls_params: None,
+        }
     } else {
         ConnectionAddr::Tcp(host.to_string(), port)
     };
     ConnectionInfo {
         addr,
-        redis: RedisConnectionInfo { db: spec.db().unwrap_or(0), username: user, password, ..Default::default() },
+        redis: RedisConnectionInfo {
+            db: spec.db().unwrap_or(0),
+            username: user,
+            password,
+            ..Default::default()
+        },
     }
 }
 
@@ -596,17 +753,25 @@ async fn manager(info: ConnectionInfo, addr: &str) -> Result<ConnectionManager> 
         .set_connection_timeout(Duration::from_secs(10))
         .set_response_timeout(Duration::from_secs(120))
         .set_number_of_retries(3);
-    tokio::time::timeout(Duration::from_secs(15), ConnectionManager::new_with_config(client, config))
-        .await
-        .map_err(|_| Error::Connect(format!("{addr}: timed out connecting")))?
-        .map_err(|e| connect_error(addr, e))
+    tokio::time::timeout(
+        Duration::from_secs(15),
+        ConnectionManager::new_with_config(client, config),
+    )
+    .await
+    .map_err(|_| Error::Connect(format!("{addr}: timed out connecting")))?
+    .map_err(|e| connect_error(addr, e))
 }
 
 /// Turns a connection failure into a one-line error that says what to do.
 pub fn connect_error(addr: &str, e: redis::RedisError) -> Error {
     let text = e.to_string();
     let lower = text.to_ascii_lowercase();
-    if lower.contains("noauth") || lower.contains("wrongpass") || lower.contains("invalid password") || lower.contains("invalid username") || lower.contains("auth") && lower.contains("fail") {
+    if lower.contains("noauth")
+        || lower.contains("wrongpass")
+        || lower.contains("invalid password")
+        || lower.contains("invalid username")
+        || lower.contains("auth") && lower.contains("fail")
+    {
         Error::Auth(format!("{addr}: authentication failed ({text}); put the right user and password in the URL: redis://user:password@host:port"))
     } else if e.is_io_error() || lower.contains("refused") || lower.contains("timed out") {
         Error::Connect(format!("{addr}: cannot connect ({text}); check the host and port, and that the server is running and reachable from here"))
@@ -630,7 +795,11 @@ async fn info_text(c: &mut ConnectionManager, section: &str) -> Result<String> {
 }
 
 /// One `field:value` line of an INFO section.
-pub async fn info_field(c: &mut ConnectionManager, section: &str, field: &str) -> Result<Option<String>> {
+pub async fn info_field(
+    c: &mut ConnectionManager,
+    section: &str,
+    field: &str,
+) -> Result<Option<String>> {
     let text = info_text(c, section).await?;
     Ok(parse_info_field(&text, field))
 }
@@ -676,9 +845,16 @@ fn cluster_masters(text: &str) -> Vec<(String, u16)> {
         }
         let addr = f[1].split('@').next().unwrap_or("");
         let addr = addr.split(',').next().unwrap_or("");
-        let Some((host, port)) = addr.rsplit_once(':') else { continue };
+        let Some((host, port)) = addr.rsplit_once(':') else {
+            continue;
+        };
         let Ok(port) = port.parse() else { continue };
-        out.push((host.trim_start_matches('[').trim_end_matches(']').to_string(), port));
+        out.push((
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port,
+        ));
     }
     out.sort();
     out
@@ -716,7 +892,9 @@ async fn open_store(path: &Path) -> Result<(ConnectionInfo, Option<Embedded>)> {
     let password: String = {
         use rand::Rng;
         let mut r = rand::thread_rng();
-        (0..32).map(|_| format!("{:x}", r.gen_range(0..16u8))).collect()
+        (0..32)
+            .map(|_| format!("{:x}", r.gen_range(0..16u8)))
+            .collect()
     };
     let config = ferry_server::ServerConfig {
         bind: vec![std::net::IpAddr::from([127, 0, 0, 1])],
@@ -729,7 +907,10 @@ async fn open_store(path: &Path) -> Result<(ConnectionInfo, Option<Embedded>)> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let mut task = tokio::spawn(ferry_server::serve_embedded(
         config,
-        ferry_server::Embedding { ready: ready_tx, stop: stop_rx },
+        ferry_server::Embedding {
+            ready: ready_tx,
+            stop: stop_rx,
+        },
     ));
     tokio::select! {
         ready = ready_rx => {
@@ -755,8 +936,14 @@ async fn open_store(path: &Path) -> Result<(ConnectionInfo, Option<Embedded>)> {
     }
 }
 
-async fn handle_open_error(path: &Path, e: ferry_server::ServeError) -> Result<(ConnectionInfo, Option<Embedded>)> {
-    let in_use = matches!(&e, ferry_server::ServeError::Store(ferry_store::StoreError::InUse(_)));
+async fn handle_open_error(
+    path: &Path,
+    e: ferry_server::ServeError,
+) -> Result<(ConnectionInfo, Option<Embedded>)> {
+    let in_use = matches!(
+        &e,
+        ferry_server::ServeError::Store(ferry_store::StoreError::InUse(_))
+    );
     if !in_use {
         return Err(Error::Store(format!("{}: {e}", path.display())));
     }
@@ -764,10 +951,17 @@ async fn handle_open_error(path: &Path, e: ferry_server::ServeError) -> Result<(
     // right after it starts listening, so give it a moment.
     for _ in 0..50 {
         if let Some(c) = ferry_server::handoff::read(path) {
-            log::info!("{} is held by another ferry process; using it at {}", path.display(), c.addr);
+            log::info!(
+                "{} is held by another ferry process; using it at {}",
+                path.display(),
+                c.addr
+            );
             let info = ConnectionInfo {
                 addr: ConnectionAddr::Tcp(c.addr.ip().to_string(), c.addr.port()),
-                redis: RedisConnectionInfo { password: c.password, ..Default::default() },
+                redis: RedisConnectionInfo {
+                    password: c.password,
+                    ..Default::default()
+                },
             };
             return Ok((info, None));
         }
@@ -787,26 +981,44 @@ mod tests {
     #[test]
     fn parses_endpoints() {
         match Spec::parse("redis://u:p%40ss@127.0.0.1:7000/3").unwrap() {
-            Spec::Server { host, port, db, user, password, tls, .. } => {
-                assert_eq!((host.as_str(), port, db, tls), ("127.0.0.1", 7000, Some(3), false));
+            Spec::Server {
+                host,
+                port,
+                db,
+                user,
+                password,
+                tls,
+                ..
+            } => {
+                assert_eq!(
+                    (host.as_str(), port, db, tls),
+                    ("127.0.0.1", 7000, Some(3), false)
+                );
                 assert_eq!(user.as_deref(), Some("u"));
                 assert_eq!(password.as_deref(), Some("p@ss"));
             }
             other => panic!("{other:?}"),
         }
         match Spec::parse("redis+cluster://:pw@a:1,b:2").unwrap() {
-            Spec::Cluster { seeds, password, .. } => {
+            Spec::Cluster {
+                seeds, password, ..
+            } => {
                 assert_eq!(seeds, vec![("a".to_string(), 1), ("b".to_string(), 2)]);
                 assert_eq!(password.as_deref(), Some("pw"));
             }
             other => panic!("{other:?}"),
         }
         assert!(matches!(Spec::parse("./x.db").unwrap(), Spec::Store { .. }));
-        assert!(matches!(Spec::parse("sqlite:///tmp/x.db").unwrap(), Spec::Store { path } if path == Path::new("/tmp/x.db")));
+        assert!(
+            matches!(Spec::parse("sqlite:///tmp/x.db").unwrap(), Spec::Store { path } if path == Path::new("/tmp/x.db"))
+        );
         assert!(Spec::parse("http://x").is_err());
         assert!(Spec::parse("redis://h:1/abc").is_err());
         assert!(Spec::parse("redis://:1").is_err());
-        assert_eq!(Spec::parse("redis://u:secret@h:1").unwrap().display(), "redis://u:***@h:1");
+        assert_eq!(
+            Spec::parse("redis://u:secret@h:1").unwrap().display(),
+            "redis://u:***@h:1"
+        );
         assert_eq!(redact("redis://u:secret@h:1"), "redis://u:***@h:1");
     }
 
@@ -825,6 +1037,9 @@ mod tests {
                     b 127.0.0.1:7002@17002 master - 0 0 2 connected 5461-10922\n\
                     c 127.0.0.1:7004@17004 slave b 0 0 2 connected\n\
                     d 127.0.0.1:7003@17003 master,fail - 0 0 3 connected 10923-16383\n";
-        assert_eq!(cluster_masters(text), vec![("127.0.0.1".into(), 7001), ("127.0.0.1".into(), 7002)]);
+        assert_eq!(
+            cluster_masters(text),
+            vec![("127.0.0.1".into(), 7001), ("127.0.0.1".into(), 7002)]
+        );
     }
 }

@@ -30,7 +30,13 @@ pub struct RunOptions {
 }
 
 /// Runs a whole migration; prints the steps on stderr.
-pub async fn run(reg: &Registry, run_id: &str, src: &Endpoint, dst: &Endpoint, opts: &RunOptions) -> Result<()> {
+pub async fn run(
+    reg: &Registry,
+    run_id: &str,
+    src: &Endpoint,
+    dst: &Endpoint,
+    opts: &RunOptions,
+) -> Result<()> {
     let started = Instant::now();
     if opts.cutover_when_lag_below.is_none() && !std::io::stdin().is_terminal() {
         return Err(Error::Usage(
@@ -45,11 +51,24 @@ pub async fn run(reg: &Registry, run_id: &str, src: &Endpoint, dst: &Endpoint, o
         eprintln!("preflight warning: {w}");
     }
     if !report.problems.is_empty() {
-        return Err(Error::Usage(format!("preflight: {}", report.problems.join("; "))));
+        return Err(Error::Usage(format!(
+            "preflight: {}",
+            report.problems.join("; ")
+        )));
     }
     reg.open_run(run_id, &src.spec, &dst.spec)?;
-    let scope = Scope::decide(src, dst, opts.db, opts.pattern.clone(), opts.type_filter.clone()).await?;
-    eprintln!("step 1/5: tracking changes on the source (run {run_id}, registry {})", reg.path().display());
+    let scope = Scope::decide(
+        src,
+        dst,
+        opts.db,
+        opts.pattern.clone(),
+        opts.type_filter.clone(),
+    )
+    .await?;
+    eprintln!(
+        "step 1/5: tracking changes on the source (run {run_id}, registry {})",
+        reg.path().display()
+    );
     let tracker = Tracker::start(reg, run_id, src, &opts.track).await?;
     let result = async {
         eprintln!("step 2/5: bulk copy");
@@ -140,7 +159,11 @@ pub async fn run(reg: &Registry, run_id: &str, src: &Endpoint, dst: &Endpoint, o
             Ok(())
         }
         Err(e) => {
-            let status = if matches!(e, Error::Aborted(_)) { "aborted" } else { "failed" };
+            let status = if matches!(e, Error::Aborted(_)) {
+                "aborted"
+            } else {
+                "failed"
+            };
             let _ = reg.set_status(run_id, status);
             let _ = reg.set_last_error(run_id, &e.to_string());
             Err(e)

@@ -23,13 +23,19 @@ pub async fn preflight(src: &Endpoint, dst: &Endpoint) -> Result<Report> {
     let mut r = Report::default();
     let kind = |e: &Endpoint| {
         if e.is_cluster() {
-            format!("{} (cluster, {} masters)", e.flavor.describe(), e.nodes.len())
+            format!(
+                "{} (cluster, {} masters)",
+                e.flavor.describe(),
+                e.nodes.len()
+            )
         } else {
             e.flavor.describe()
         }
     };
-    r.lines.push(format!("source: {} — {}", src.spec.display(), kind(src)));
-    r.lines.push(format!("target: {} — {}", dst.spec.display(), kind(dst)));
+    r.lines
+        .push(format!("source: {} — {}", src.spec.display(), kind(src)));
+    r.lines
+        .push(format!("target: {} — {}", dst.spec.display(), kind(dst)));
     let src_ks = src.keyspace().await?;
     let dst_ks = dst.keyspace().await?;
     let total: u64 = src_ks.values().sum();
@@ -38,7 +44,11 @@ pub async fn preflight(src: &Endpoint, dst: &Endpoint) -> Result<Report> {
         if src_ks.is_empty() {
             "empty".into()
         } else {
-            src_ks.iter().map(|(d, n)| format!("db{d}={n}")).collect::<Vec<_>>().join(", ")
+            src_ks
+                .iter()
+                .map(|(d, n)| format!("db{d}={n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     ));
     let dst_total: u64 = dst_ks.values().sum();
@@ -58,12 +68,16 @@ pub async fn preflight(src: &Endpoint, dst: &Endpoint) -> Result<Report> {
     let mut bytes_sum = 0i64;
     for node in &src.nodes {
         for db in src_ks.keys() {
-            let mut c = Conn::Single(node.conn(*db).await?);
+            let mut c = Conn::Single(Box::new(node.conn(*db).await?));
             let mut keys = Vec::new();
             let mut cursor = "0".to_string();
             for _ in 0..50 {
-                let v = c.cmd(redis::cmd("SCAN").arg(&cursor).arg("COUNT").arg(SAMPLE)).await?;
-                let Some((next, page)) = reply::scan_page(&v) else { break };
+                let v = c
+                    .cmd(redis::cmd("SCAN").arg(&cursor).arg("COUNT").arg(SAMPLE))
+                    .await?;
+                let Some((next, page)) = reply::scan_page(&v) else {
+                    break;
+                };
                 keys.extend(page);
                 if next == "0" || keys.len() >= SAMPLE {
                     break;
@@ -83,7 +97,11 @@ pub async fn preflight(src: &Endpoint, dst: &Endpoint) -> Result<Report> {
                 .per_key(&pipes)
                 .await?
                 .into_iter()
-                .map(|r| r.ok().and_then(|v| v.first().and_then(reply::text)).unwrap_or_default())
+                .map(|r| {
+                    r.ok()
+                        .and_then(|v| v.first().and_then(reply::text))
+                        .unwrap_or_default()
+                })
                 .collect();
             let pipes: Vec<redis::Pipeline> = keys
                 .iter()
@@ -110,12 +128,19 @@ pub async fn preflight(src: &Endpoint, dst: &Endpoint) -> Result<Report> {
                 }
                 sampled += 1;
                 *types.entry(t.clone()).or_default() += 1;
-                let n = l.ok().and_then(|v| v.first().and_then(reply::int)).unwrap_or(0);
+                let n = l
+                    .ok()
+                    .and_then(|v| v.first().and_then(reply::int))
+                    .unwrap_or(0);
                 if t == "string" {
                     bytes_sum += n;
                 }
                 if (t == "string" && n > BIG_BYTES) || (t != "string" && n > BIG_ELEMENTS) {
-                    big.push(format!("{} ({t}, {n} {})", crate::verify::show_key(k), if t == "string" { "bytes" } else { "elements" }));
+                    big.push(format!(
+                        "{} ({t}, {n} {})",
+                        crate::verify::show_key(k),
+                        if t == "string" { "bytes" } else { "elements" }
+                    ));
                 }
             }
         }
@@ -125,10 +150,14 @@ pub async fn preflight(src: &Endpoint, dst: &Endpoint) -> Result<Report> {
             .iter()
             .map(|(t, n)| format!("{t} {:.0}%", *n as f64 * 100.0 / sampled as f64))
             .collect();
-        r.lines.push(format!("sampled {sampled} keys: {}", dist.join(", ")));
+        r.lines
+            .push(format!("sampled {sampled} keys: {}", dist.join(", ")));
     }
     if !big.is_empty() {
-        r.lines.push(format!("big keys in the sample (copied in windows): {}", big.join(", ")));
+        r.lines.push(format!(
+            "big keys in the sample (copied in windows): {}",
+            big.join(", ")
+        ));
     }
     for t in types.keys() {
         if !dst.flavor.holds(t) {
@@ -143,7 +172,8 @@ pub async fn preflight(src: &Endpoint, dst: &Endpoint) -> Result<Report> {
         Ok(flags) => {
             for (node, f) in flags {
                 if track::covers(&f) {
-                    r.lines.push(format!("{}: keyspace notifications on ({f:?})", node.addr));
+                    r.lines
+                        .push(format!("{}: keyspace notifications on ({f:?})", node.addr));
                 } else {
                     r.warnings.push(format!(
                         "{}: keyspace notifications do not cover every change (notify-keyspace-events={f:?}); `track` needs them: CONFIG SET notify-keyspace-events KEA, or pass --enable-notifications",
@@ -152,26 +182,53 @@ pub async fn preflight(src: &Endpoint, dst: &Endpoint) -> Result<Report> {
                 }
             }
         }
-        Err(e) => r.warnings.push(format!("cannot read notify-keyspace-events on the source: {e}")),
+        Err(e) => r.warnings.push(format!(
+            "cannot read notify-keyspace-events on the source: {e}"
+        )),
     }
     // Room on the target.
     for node in &dst.nodes {
         let mem = node_info(node, "memory").await.unwrap_or_default();
-        let used: i64 = parse_info_field(&mem, "used_memory").and_then(|v| v.parse().ok()).unwrap_or(0);
-        let max: i64 = parse_info_field(&mem, "maxmemory").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let used: i64 = parse_info_field(&mem, "used_memory")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let max: i64 = parse_info_field(&mem, "maxmemory")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         if max > 0 {
-            r.lines.push(format!("{}: memory {} used of maxmemory {}", node.addr, human(used), human(max)));
+            r.lines.push(format!(
+                "{}: memory {} used of maxmemory {}",
+                node.addr,
+                human(used),
+                human(max)
+            ));
         } else if dst.spec.store_path().is_none() {
-            r.lines.push(format!("{}: memory {} used, no maxmemory set", node.addr, human(used)));
+            r.lines.push(format!(
+                "{}: memory {} used, no maxmemory set",
+                node.addr,
+                human(used)
+            ));
         }
     }
     if let Some(p) = dst.spec.store_path() {
         if let Some(free) = free_disk(p) {
-            r.lines.push(format!("target disk: {} free where {} lives", human(free as i64), p.display()));
-            let avg = if sampled > 0 { (bytes_sum as f64 / sampled as f64).max(64.0) } else { 64.0 };
+            r.lines.push(format!(
+                "target disk: {} free where {} lives",
+                human(free as i64),
+                p.display()
+            ));
+            let avg = if sampled > 0 {
+                (bytes_sum as f64 / sampled as f64).max(64.0)
+            } else {
+                64.0
+            };
             let need = (total as f64 * (avg + 64.0) * 2.0) as u64;
             if free < need {
-                r.warnings.push(format!("the target disk may be too small: about {} needed, {} free", human(need as i64), human(free as i64)));
+                r.warnings.push(format!(
+                    "the target disk may be too small: about {} needed, {} free",
+                    human(need as i64),
+                    human(free as i64)
+                ));
             }
         }
     }
@@ -180,7 +237,9 @@ pub async fn preflight(src: &Endpoint, dst: &Endpoint) -> Result<Report> {
         100_001..=10_000_000 => (1000, 8),
         _ => (2000, 16),
     };
-    r.lines.push(format!("recommended: --scan-count {scan} --max-concurrency {conc}"));
+    r.lines.push(format!(
+        "recommended: --scan-count {scan} --max-concurrency {conc}"
+    ));
     Ok(r)
 }
 
@@ -199,7 +258,11 @@ fn human(b: i64) -> String {
 /// not exist yet).
 fn free_disk(path: &std::path::Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
-    let dir = if path.exists() { path.to_path_buf() } else { path.parent()?.to_path_buf() };
+    let dir = if path.exists() {
+        path.to_path_buf()
+    } else {
+        path.parent()?.to_path_buf()
+    };
     let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid NUL-terminated path and `st` a writable struct.

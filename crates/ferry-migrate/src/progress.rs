@@ -18,7 +18,10 @@ impl Progress {
     /// `total` is an estimate (0 when unknown).
     pub fn new(label: &str, total: u64) -> Progress {
         let bar = if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::with_draw_target(Some(total.max(1)), ProgressDrawTarget::stderr_with_hz(4));
+            let bar = ProgressBar::with_draw_target(
+                Some(total.max(1)),
+                ProgressDrawTarget::stderr_with_hz(4),
+            );
             let style = ProgressStyle::with_template(
                 "{prefix} [{bar:30}] {pos}/{len} keys ({percent}%) {per_sec} ETA {eta} {msg}",
             )
@@ -64,7 +67,11 @@ impl Progress {
     fn line(&self, done: u64, bytes: u64, errors: u64) -> String {
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
         let rate = done as f64 / secs;
-        let pct = if self.total > 0 { done as f64 * 100.0 / self.total as f64 } else { 0.0 };
+        let pct = if self.total > 0 {
+            done as f64 * 100.0 / self.total as f64
+        } else {
+            0.0
+        };
         let eta = if rate > 0.0 && self.total > done {
             format!("{:.0}s", (self.total - done) as f64 / rate)
         } else {

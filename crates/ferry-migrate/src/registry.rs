@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS migration_runs (
     tracker_heartbeat INTEGER,
     tracker_stop      INTEGER NOT NULL DEFAULT 0,
     tracker_gaps      INTEGER NOT NULL DEFAULT 0,
+    gaps_swept        INTEGER NOT NULL DEFAULT 0, -- tracker_gaps already covered by a sweep
     verify_result     TEXT,
     verify_at         INTEGER
 );
@@ -65,6 +66,9 @@ CREATE TABLE IF NOT EXISTS migration_errors (
 );
 CREATE INDEX IF NOT EXISTS migration_errors_at_idx ON migration_errors (run_id, at);
 ";
+
+/// One logged error: (at, stage, key, message).
+pub type ErrorRow = (i64, String, Option<Vec<u8>>, String);
 
 /// Errors kept per run and stage; older ones are dropped (the counters
 /// still count them).
@@ -105,6 +109,7 @@ pub struct Run {
     pub tracker_pid: Option<i64>,
     pub tracker_heartbeat: Option<i64>,
     pub tracker_gaps: i64,
+    pub gaps_swept: i64,
     pub verify_result: Option<String>,
     pub verify_at: Option<i64>,
 }
@@ -155,7 +160,10 @@ impl Registry {
 
     pub fn open(path: &Path) -> Result<Registry> {
         let conn = Connection::open(path).map_err(|e| {
-            Error::Store(format!("cannot open the run registry {}: {e}", path.display()))
+            Error::Store(format!(
+                "cannot open the run registry {}: {e}",
+                path.display()
+            ))
         })?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
@@ -219,7 +227,7 @@ impl Registry {
                         scanned_keys, migrated_keys, skipped_keys, error_keys, migrated_bytes,
                         dirty_keys_seen, dirty_keys_applied, dirty_keys_deleted, last_error,
                         bulk_state, bulk_options, checkpoint_at, estimated_keys, tracker_pid,
-                        tracker_heartbeat, tracker_gaps, verify_result, verify_at
+                        tracker_heartbeat, tracker_gaps, verify_result, verify_at, gaps_swept
                  FROM migration_runs WHERE run_id = ?1",
                 [run_id],
                 |r| {
@@ -250,6 +258,7 @@ impl Registry {
                         tracker_gaps: r.get(23)?,
                         verify_result: r.get(24)?,
                         verify_at: r.get(25)?,
+                        gaps_swept: r.get(26)?,
                     })
                 },
             )
@@ -263,7 +272,8 @@ impl Registry {
             return Ok(r);
         }
         let ids: Vec<String> = self.with(|c| {
-            let mut s = c.prepare("SELECT run_id FROM migration_runs ORDER BY started_at DESC LIMIT 10")?;
+            let mut s =
+                c.prepare("SELECT run_id FROM migration_runs ORDER BY started_at DESC LIMIT 10")?;
             let rows = s.query_map([], |r| r.get(0))?;
             rows.collect()
         })?;
@@ -300,7 +310,11 @@ impl Registry {
 
     pub fn control(&self, run_id: &str) -> Result<Control> {
         let c: String = self.with(|c| {
-            c.query_row("SELECT control FROM migration_runs WHERE run_id = ?1", [run_id], |r| r.get(0))
+            c.query_row(
+                "SELECT control FROM migration_runs WHERE run_id = ?1",
+                [run_id],
+                |r| r.get(0),
+            )
         })?;
         Ok(match c.as_str() {
             "pause" => Control::Pause,
@@ -325,7 +339,13 @@ impl Registry {
     }
 
     /// Starts (or restarts) the bulk stage with its options.
-    pub fn begin_bulk(&self, run_id: &str, options: &str, estimated: i64, fresh: bool) -> Result<()> {
+    pub fn begin_bulk(
+        &self,
+        run_id: &str,
+        options: &str,
+        estimated: i64,
+        fresh: bool,
+    ) -> Result<()> {
         self.with(|c| {
             if fresh {
                 c.execute(
@@ -352,7 +372,9 @@ impl Registry {
                  skipped_keys = ?5, error_keys = ?6, migrated_bytes = ?7, checkpoint_at = ?8,
                  updated_at = ?8, bulk_state = CASE WHEN ?9 THEN 'done' ELSE bulk_state END
                  WHERE run_id = ?1",
-                params![run_id, cursor, n.scanned, n.migrated, n.skipped, n.errors, n.bytes, now, done],
+                params![
+                    run_id, cursor, n.scanned, n.migrated, n.skipped, n.errors, n.bytes, now, done
+                ],
             )
         })?;
         Ok(())
@@ -394,7 +416,11 @@ impl Registry {
                  WHERE run_id = ?1 AND state = 'dirty' ORDER BY last_seen_at ASC, db, key LIMIT ?2",
             )?;
             let rows = s.query_map(params![run_id, limit as i64], |r| {
-                Ok(DirtyKey { db: r.get(0)?, key: r.get(1)?, events_count: r.get(2)? })
+                Ok(DirtyKey {
+                    db: r.get(0)?,
+                    key: r.get(1)?,
+                    events_count: r.get(2)?,
+                })
             })?;
             rows.collect()
         })
@@ -437,7 +463,9 @@ impl Registry {
                 "SELECT state, count(*) FROM migration_dirty_keys WHERE run_id = ?1 GROUP BY state",
             )?;
             let mut out = DirtyCounts::default();
-            let rows = s.query_map([run_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            let rows = s.query_map([run_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?;
             for row in rows {
                 let (state, n) = row?;
                 match state.as_str() {
@@ -453,7 +481,13 @@ impl Registry {
     }
 
     /// Logs an error (bounded per run and stage) and sets `last_error`.
-    pub fn error(&self, run_id: &str, stage: &str, key: Option<&[u8]>, message: &str) -> Result<()> {
+    pub fn error(
+        &self,
+        run_id: &str,
+        stage: &str,
+        key: Option<&[u8]>,
+        message: &str,
+    ) -> Result<()> {
         let now = now_ms();
         self.with(|c| {
             c.execute(
@@ -475,13 +509,15 @@ impl Registry {
     }
 
     /// The most recent errors: (at, stage, key, message).
-    pub fn recent_errors(&self, run_id: &str, n: usize) -> Result<Vec<(i64, String, Option<Vec<u8>>, String)>> {
+    pub fn recent_errors(&self, run_id: &str, n: usize) -> Result<Vec<ErrorRow>> {
         self.with(|c| {
             let mut s = c.prepare(
                 "SELECT at, stage, key, message FROM migration_errors WHERE run_id = ?1
                  ORDER BY at DESC, rowid DESC LIMIT ?2",
             )?;
-            let rows = s.query_map(params![run_id, n as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            let rows = s.query_map(params![run_id, n as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
             rows.collect()
         })
     }
@@ -531,6 +567,17 @@ impl Registry {
         Ok(())
     }
 
+    /// Records that a sweep covered the tracker's gaps up to `gaps`.
+    pub fn set_gaps_swept(&self, run_id: &str, gaps: i64) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE migration_runs SET gaps_swept = max(gaps_swept, ?2) WHERE run_id = ?1",
+                params![run_id, gaps],
+            )
+        })?;
+        Ok(())
+    }
+
     pub fn set_verify(&self, run_id: &str, result: &str) -> Result<()> {
         self.with(|c| {
             c.execute(
@@ -545,7 +592,9 @@ impl Registry {
 fn validate_run_id(id: &str) -> Result<()> {
     if id.is_empty()
         || id.len() > 128
-        || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
     {
         return Err(Error::Usage(format!(
             "bad run id {id:?}: use 1 to 128 letters, digits, '-', '_', '.' or ':'"
@@ -554,9 +603,26 @@ fn validate_run_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Whether a tracker heartbeat is recent enough to mean it runs.
+/// Whether a tracker heartbeat is recent enough to mean it runs (and its
+/// process, when on this machine, still exists).
 pub fn tracker_alive(run: &Run) -> bool {
     run.tracker_heartbeat.is_some_and(|t| now_ms() - t < 5_000)
+        && run.tracker_pid.is_none_or(process_exists)
+}
+
+/// Whether a tracker ended without stopping cleanly (killed, crashed): its
+/// heartbeat was left behind and it no longer beats.
+pub fn tracker_died(run: &Run) -> bool {
+    run.tracker_heartbeat.is_some() && !tracker_alive(run)
+}
+
+fn process_exists(pid: i64) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 #[cfg(test)]
@@ -571,17 +637,26 @@ mod tests {
         let dst = Spec::parse("redis://127.0.0.1:2").unwrap();
         reg.open_run("r1", &src, &dst).unwrap();
         assert!(reg.open_run("r1", &dst, &src).is_err());
-        reg.record_dirty("r1", &[(0, b"a".to_vec(), "set".into()), (0, b"a".to_vec(), "del".into())])
-            .unwrap();
+        reg.record_dirty(
+            "r1",
+            &[
+                (0, b"a".to_vec(), "set".into()),
+                (0, b"a".to_vec(), "del".into()),
+            ],
+        )
+        .unwrap();
         let next = reg.next_dirty("r1", 10).unwrap();
         assert_eq!(next.len(), 1);
         assert_eq!(next[0].events_count, 2);
         // Changed again after it was read: stays dirty.
-        reg.record_dirty("r1", &[(0, b"a".to_vec(), "set".into())]).unwrap();
-        reg.finish_dirty("r1", &[(next[0].clone(), "applied")]).unwrap();
+        reg.record_dirty("r1", &[(0, b"a".to_vec(), "set".into())])
+            .unwrap();
+        reg.finish_dirty("r1", &[(next[0].clone(), "applied")])
+            .unwrap();
         assert_eq!(reg.dirty_counts("r1").unwrap().dirty, 1);
         let next = reg.next_dirty("r1", 10).unwrap();
-        reg.finish_dirty("r1", &[(next[0].clone(), "deleted")]).unwrap();
+        reg.finish_dirty("r1", &[(next[0].clone(), "deleted")])
+            .unwrap();
         let c = reg.dirty_counts("r1").unwrap();
         assert_eq!((c.dirty, c.deleted), (0, 1));
         assert!(reg.run("nope").is_err());

@@ -15,6 +15,9 @@ use futures_util::StreamExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Events received and not yet recorded: (db, key, event).
+type Buffer = Arc<Mutex<Vec<(i64, Vec<u8>, String)>>>;
+
 /// Notification classes the tracker needs: generic, string, list, set,
 /// hash, sorted set, expired, evicted, stream, on the keyevent channels.
 const NEEDED: &str = "g$lshzxet";
@@ -29,7 +32,7 @@ pub fn covers(flags: &str) -> bool {
 fn widened(flags: &str) -> String {
     let mut out: String = flags.to_string();
     for c in "E".chars().chain(NEEDED.chars()) {
-        if !out.contains(c) && !(out.contains('A') && c != 'E') {
+        if !(out.contains(c) || out.contains('A') && c != 'E') {
             out.push(c);
         }
     }
@@ -40,19 +43,33 @@ fn widened(flags: &str) -> String {
 pub async fn notification_flags(src: &Endpoint) -> Result<Vec<(Node, String)>> {
     let mut out = Vec::new();
     for n in &src.nodes {
-        let mut c = crate::endpoint::Conn::Single(n.conn(0).await?);
-        let v = c.cmd(redis::cmd("CONFIG").arg("GET").arg("notify-keyspace-events")).await?;
+        let mut c = crate::endpoint::Conn::Single(Box::new(n.conn(0).await?));
+        let v = c
+            .cmd(
+                redis::cmd("CONFIG")
+                    .arg("GET")
+                    .arg("notify-keyspace-events"),
+            )
+            .await?;
         let items = reply::items(&v).unwrap_or_default();
-        let flags = items.get(1).and_then(|v| reply::text(v)).unwrap_or_default();
+        let flags = items
+            .get(1)
+            .and_then(|v| reply::text(v))
+            .unwrap_or_default();
         out.push((n.clone(), flags));
     }
     Ok(out)
 }
 
 async fn set_flags(node: &Node, flags: &str) -> Result<()> {
-    let mut c = crate::endpoint::Conn::Single(node.conn(0).await?);
-    c.cmd(redis::cmd("CONFIG").arg("SET").arg("notify-keyspace-events").arg(flags))
-        .await?;
+    let mut c = crate::endpoint::Conn::Single(Box::new(node.conn(0).await?));
+    c.cmd(
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("notify-keyspace-events")
+            .arg(flags),
+    )
+    .await?;
     Ok(())
 }
 
@@ -72,8 +89,22 @@ impl Tracker {
     /// Checks the notification settings, subscribes on every master and
     /// returns once all subscriptions are live (so a bulk copy started
     /// afterwards misses nothing).
-    pub async fn start(reg: &Registry, run_id: &str, src: &Endpoint, opts: &TrackOptions) -> Result<Tracker> {
-        reg.run(run_id)?;
+    pub async fn start(
+        reg: &Registry,
+        run_id: &str,
+        src: &Endpoint,
+        opts: &TrackOptions,
+    ) -> Result<Tracker> {
+        let run = reg.run(run_id)?;
+        if crate::registry::tracker_died(&run) {
+            let msg = format!(
+                "the previous tracker of run {run_id} (pid {}) ended without stopping; changes made since were not recorded, so the next apply-dirty sweeps every key",
+                run.tracker_pid.unwrap_or(0)
+            );
+            log::warn!("{msg}");
+            reg.error(run_id, "track", None, &msg)?;
+            reg.tracker_gap(run_id)?;
+        }
         let flags = notification_flags(src).await?;
         let mut restore = Vec::new();
         for (node, f) in &flags {
@@ -88,11 +119,16 @@ impl Tracker {
             }
             let new = widened(f);
             set_flags(node, &new).await?;
-            log::info!("{}: notify-keyspace-events {:?} -> {:?} (restored when tracking stops)", node.addr, f, new);
+            log::info!(
+                "{}: notify-keyspace-events {:?} -> {:?} (restored when tracking stops)",
+                node.addr,
+                f,
+                new
+            );
             restore.push((node.clone(), f.clone()));
         }
         reg.set_tracker_stop(run_id, false)?;
-        let buffer: Arc<Mutex<Vec<(i64, Vec<u8>, String)>>> = Arc::default();
+        let buffer: Buffer = Arc::default();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut ready = Vec::new();
         let mut listeners = Vec::new();
@@ -119,14 +155,29 @@ impl Tracker {
                 _ => {
                     let _ = stop_tx.send(true);
                     restore_flags(&restore).await;
-                    return Err(Error::Connect("the tracker could not subscribe to the source in 15 s".into()));
+                    return Err(Error::Connect(
+                        "the tracker could not subscribe to the source in 15 s".into(),
+                    ));
                 }
             }
         }
         reg.tracker_heartbeat(run_id, Some(std::process::id()))?;
-        log::info!("tracker for run {run_id}: subscribed on {} node(s)", src.nodes.len());
-        let task = tokio::spawn(flush_loop(reg.clone(), run_id.to_string(), buffer, stop_rx, listeners, restore));
-        Ok(Tracker { stop: stop_tx, task })
+        log::info!(
+            "tracker for run {run_id}: subscribed on {} node(s)",
+            src.nodes.len()
+        );
+        let task = tokio::spawn(flush_loop(
+            reg.clone(),
+            run_id.to_string(),
+            buffer,
+            stop_rx,
+            listeners,
+            restore,
+        ));
+        Ok(Tracker {
+            stop: stop_tx,
+            task,
+        })
     }
 
     /// Waits until `track-stop`, SIGINT/SIGTERM or [`Tracker::stop`].
@@ -141,21 +192,32 @@ impl Tracker {
             _ = term.recv() => log::info!("tracker: SIGTERM, stopping"),
         }
         let _ = stop.send(true);
-        task.await.unwrap_or_else(|e| Err(Error::Store(format!("tracker: {e}"))))
+        task.await
+            .unwrap_or_else(|e| Err(Error::Store(format!("tracker: {e}"))))
     }
 
     /// Stops the tracker after it recorded what it received.
     pub async fn stop(self) -> Result<()> {
         let _ = self.stop.send(true);
-        self.task.await.unwrap_or_else(|e| Err(Error::Store(format!("tracker: {e}"))))
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(Error::Store(format!("tracker: {e}"))))
     }
 }
 
 async fn restore_flags(restore: &[(Node, String)]) {
     for (node, old) in restore {
         match set_flags(node, old).await {
-            Ok(()) => log::info!("{}: notify-keyspace-events restored to {:?}", node.addr, old),
-            Err(e) => log::warn!("{}: could not restore notify-keyspace-events to {:?}: {e}", node.addr, old),
+            Ok(()) => log::info!(
+                "{}: notify-keyspace-events restored to {:?}",
+                node.addr,
+                old
+            ),
+            Err(e) => log::warn!(
+                "{}: could not restore notify-keyspace-events to {:?}: {e}",
+                node.addr,
+                old
+            ),
         }
     }
 }
@@ -165,7 +227,7 @@ async fn restore_flags(restore: &[(Node, String)]) {
 async fn flush_loop(
     reg: Registry,
     run_id: String,
-    buffer: Arc<Mutex<Vec<(i64, Vec<u8>, String)>>>,
+    buffer: Buffer,
     mut stop: tokio::sync::watch::Receiver<bool>,
     listeners: Vec<tokio::task::JoinHandle<()>>,
     restore: Vec<(Node, String)>,
@@ -210,7 +272,7 @@ async fn flush_loop(
 /// Subscribes to one node and buffers its events; reconnects with backoff.
 async fn listen(
     node: Node,
-    buffer: Arc<Mutex<Vec<(i64, Vec<u8>, String)>>>,
+    buffer: Buffer,
     reg: Registry,
     run_id: String,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -223,7 +285,9 @@ async fn listen(
         }
         let sub = async {
             let mut ps = node.pubsub().await?;
-            ps.psubscribe("__keyevent@*__:*").await.map_err(Error::Redis)?;
+            ps.psubscribe("__keyevent@*__:*")
+                .await
+                .map_err(Error::Redis)?;
             Ok::<_, Error>(ps)
         }
         .await;
@@ -249,9 +313,14 @@ async fn listen(
         let mut stream = ps.into_on_message();
         while let Some(msg) = stream.next().await {
             let channel = msg.get_channel_name();
-            let Some((db, event)) = parse_channel(channel) else { continue };
+            let Some((db, event)) = parse_channel(channel) else {
+                continue;
+            };
             let key = msg.get_payload_bytes().to_vec();
-            buffer.lock().unwrap_or_else(|p| p.into_inner()).push((db, key, event.to_string()));
+            buffer
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((db, key, event.to_string()));
         }
         if *stop.borrow() {
             return;

@@ -75,7 +75,7 @@ pub async fn verify(
         let mut s = src.data(*sdb).await?;
         let mut t = dst.data(*tdb).await?;
         for node in &src.nodes {
-            let mut nc = Conn::Single(node.conn(*sdb).await?);
+            let mut nc = Conn::Single(Box::new(node.conn(*sdb).await?));
             let mut cursor = "0".to_string();
             loop {
                 let (next, keys) = scan(&mut nc, &cursor, opts.scan_count, &scope).await?;
@@ -83,7 +83,9 @@ pub async fn verify(
                     keys
                 } else {
                     let mut r = rand::thread_rng();
-                    keys.into_iter().filter(|_| r.gen::<f64>() < opts.sample).collect()
+                    keys.into_iter()
+                        .filter(|_| r.gen::<f64>() < opts.sample)
+                        .collect()
                 };
                 for batch in keys.chunks(200) {
                     compare_batch(&mut s, &mut t, batch, opts, &mut report).await?;
@@ -97,7 +99,7 @@ pub async fn verify(
         if opts.full {
             // Keys only the target has.
             for node in &dst.nodes {
-                let mut nc = Conn::Single(node.conn(*tdb).await?);
+                let mut nc = Conn::Single(Box::new(node.conn(*tdb).await?));
                 let mut cursor = "0".to_string();
                 loop {
                     let (next, keys) = scan(&mut nc, &cursor, opts.scan_count, &scope).await?;
@@ -111,7 +113,10 @@ pub async fn verify(
                         .collect();
                     for (k, r) in keys.iter().zip(s.per_key(&pipes).await?) {
                         if first_int(&r) == Some(0) {
-                            report.diff(opts.show_diffs, format!("{}: only on the target (db {tdb})", show_key(k)));
+                            report.diff(
+                                opts.show_diffs,
+                                format!("{}: only on the target (db {tdb})", show_key(k)),
+                            );
                         }
                     }
                     if next == "0" {
@@ -126,7 +131,11 @@ pub async fn verify(
         "{} keys checked, {} mismatches ({})",
         report.checked,
         report.mismatches,
-        if opts.full { "full".to_string() } else { format!("sample {:.3}%", opts.sample * 100.0) }
+        if opts.full {
+            "full".to_string()
+        } else {
+            format!("sample {:.3}%", opts.sample * 100.0)
+        }
     );
     reg.set_verify(run_id, &result)?;
     for line in &report.examples {
@@ -135,7 +144,12 @@ pub async fn verify(
     Ok(report)
 }
 
-async fn scan(c: &mut Conn, cursor: &str, count: usize, scope: &Scope) -> Result<(String, Vec<Vec<u8>>)> {
+pub(crate) async fn scan(
+    c: &mut Conn,
+    cursor: &str,
+    count: usize,
+    scope: &Scope,
+) -> Result<(String, Vec<Vec<u8>>)> {
     let mut cmd = redis::cmd("SCAN");
     cmd.arg(cursor);
     if let Some(p) = &scope.pattern {
@@ -174,7 +188,10 @@ async fn probe(c: &mut Conn, keys: &[Vec<u8>]) -> Result<Vec<(String, i64, i64)>
         .iter()
         .map(|r| {
             let v = r.as_ref().ok();
-            let ty = v.and_then(|v| v.first()).and_then(reply::text).unwrap_or_else(|| "?".into());
+            let ty = v
+                .and_then(|v| v.first())
+                .and_then(reply::text)
+                .unwrap_or_else(|| "?".into());
             let ttl = v.and_then(|v| v.get(1)).and_then(reply::int).unwrap_or(-2);
             (ty, ttl)
         })
@@ -226,12 +243,24 @@ async fn compare_batch(
         let soon = |ttl: i64| (0..opts.ttl_tolerance_ms.max(2000)).contains(&ttl);
         if tb == "none" {
             if !soon(ttl_a) {
-                report.diff(opts.show_diffs, format!("{}: missing on the target (a {ta} on the source)", show_key(k)));
+                report.diff(
+                    opts.show_diffs,
+                    format!(
+                        "{}: missing on the target (a {ta} on the source)",
+                        show_key(k)
+                    ),
+                );
             }
             continue;
         }
         if ta != tb {
-            report.diff(opts.show_diffs, format!("{}: type {ta} on the source, {tb} on the target", show_key(k)));
+            report.diff(
+                opts.show_diffs,
+                format!(
+                    "{}: type {ta} on the source, {tb} on the target",
+                    show_key(k)
+                ),
+            );
             continue;
         }
         let ttl_ok = match (ttl_a, ttl_b) {
@@ -240,11 +269,25 @@ async fn compare_batch(
             _ => false,
         };
         if !ttl_ok {
-            report.diff(opts.show_diffs, format!("{}: TTL {} ms on the source, {} ms on the target", show_key(k), ttl_a, ttl_b));
+            report.diff(
+                opts.show_diffs,
+                format!(
+                    "{}: TTL {} ms on the source, {} ms on the target",
+                    show_key(k),
+                    ttl_a,
+                    ttl_b
+                ),
+            );
             continue;
         }
         if la != lb {
-            report.diff(opts.show_diffs, format!("{}: {ta} of length {la} on the source, {lb} on the target", show_key(k)));
+            report.diff(
+                opts.show_diffs,
+                format!(
+                    "{}: {ta} of length {la} on the source, {lb} on the target",
+                    show_key(k)
+                ),
+            );
             continue;
         }
         if ta == "string" || la <= opts.chunk as i64 {
@@ -276,17 +319,25 @@ async fn compare_batch(
     let rb = t.per_key(&pipes).await?;
     for (((k, ty), a), b) in whole.iter().zip(ra).zip(rb) {
         let (Ok(a), Ok(b)) = (a, b) else { continue };
-        let (Some(a), Some(b)) = (a.first(), b.first()) else { continue };
+        let (Some(a), Some(b)) = (a.first(), b.first()) else {
+            continue;
+        };
         if reply::is_nil(a) {
             continue; // gone since the probe
         }
         if normalize(ty, a) != normalize(ty, b) {
-            report.diff(opts.show_diffs, format!("{}: the {ty} values differ", show_key(k)));
+            report.diff(
+                opts.show_diffs,
+                format!("{}: the {ty} values differ", show_key(k)),
+            );
         }
     }
     for (k, ty) in big {
         if !compare_big(s, t, &k, &ty, opts.chunk).await? {
-            report.diff(opts.show_diffs, format!("{}: the {ty} values differ", show_key(&k)));
+            report.diff(
+                opts.show_diffs,
+                format!("{}: the {ty} values differ", show_key(&k)),
+            );
         }
     }
     Ok(())
@@ -321,14 +372,24 @@ fn normalize(ty: &str, v: &Value) -> Option<Vec<Vec<u8>>> {
 }
 
 /// Compares a big key window by window; lengths are already equal.
-async fn compare_big(s: &mut Conn, t: &mut Conn, key: &[u8], ty: &str, chunk: usize) -> Result<bool> {
+async fn compare_big(
+    s: &mut Conn,
+    t: &mut Conn,
+    key: &[u8],
+    ty: &str,
+    chunk: usize,
+) -> Result<bool> {
     let one = |p: Pipeline| vec![p];
     let mut cursor = "0".to_string();
     let mut index = 0i64;
     loop {
         let mut p = redis::pipe();
         match ty {
-            "list" => p.cmd("LRANGE").arg(key).arg(index).arg(index + chunk as i64 - 1),
+            "list" => p
+                .cmd("LRANGE")
+                .arg(key)
+                .arg(index)
+                .arg(index + chunk as i64 - 1),
             "hash" => p.cmd("HSCAN").arg(key).arg(&cursor).arg("COUNT").arg(chunk),
             "set" => p.cmd("SSCAN").arg(key).arg(&cursor).arg("COUNT").arg(chunk),
             _ => p.cmd("ZSCAN").arg(key).arg(&cursor).arg("COUNT").arg(chunk),
@@ -350,7 +411,9 @@ async fn compare_big(s: &mut Conn, t: &mut Conn, key: &[u8], ty: &str, chunk: us
             index += n as i64;
             continue;
         }
-        let Some((next, items)) = reply::scan_page(a) else { return Ok(false) };
+        let Some((next, items)) = reply::scan_page(a) else {
+            return Ok(false);
+        };
         let mut q = redis::pipe();
         match ty {
             "hash" => {
@@ -375,14 +438,19 @@ async fn compare_big(s: &mut Conn, t: &mut Conn, key: &[u8], ty: &str, chunk: us
         if !items.is_empty() {
             let b = t.per_key(&one(q)).await?.pop();
             let Some(Ok(b)) = b else { return Ok(false) };
-            let Some(b) = b.first().and_then(reply::items) else { return Ok(false) };
+            let Some(b) = b.first().and_then(reply::items) else {
+                return Ok(false);
+            };
             let ok = match ty {
-                "hash" => items.chunks(2).zip(&b).all(|(pair, v)| reply::bytes(v).as_deref() == pair.get(1).map(|x| x.as_slice())),
+                "hash" => items.chunks(2).zip(&b).all(|(pair, v)| {
+                    reply::bytes(v).as_deref() == pair.get(1).map(|x| x.as_slice())
+                }),
                 "set" => b.iter().all(|v| reply::int(v) == Some(1)),
                 _ => items.chunks(2).zip(&b).all(|(pair, v)| {
                     let want = pair.get(1).map(|x| String::from_utf8_lossy(x).into_owned());
                     let got = reply::text(v);
-                    want.is_some() && (got == want || got.zip(want).is_some_and(|(g, w)| same_score(&g, &w)))
+                    want.is_some()
+                        && (got == want || got.zip(want).is_some_and(|(g, w)| same_score(&g, &w)))
                 }),
             };
             if !ok {

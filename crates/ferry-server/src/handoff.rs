@@ -45,7 +45,10 @@ impl Handoff {
         match write_private(&path, text.as_bytes()) {
             Ok(()) => Some(Handoff { path }),
             Err(e) => {
-                log::warn!("cannot write {}: {e} (other ferry processes will not find this server)", path.display());
+                log::warn!(
+                    "cannot write {}: {e} (other ferry processes will not find this server)",
+                    path.display()
+                );
                 None
             }
         }

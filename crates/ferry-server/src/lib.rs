@@ -109,8 +109,10 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
             config.durability.as_str()
         );
     }
-    let bound: Vec<std::net::SocketAddr> =
-        listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let bound: Vec<std::net::SocketAddr> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
     // Tell other ferry processes that want this file where to reach it
     // (the store lock keeps them from opening it themselves).
     let handoff = handoff::Handoff::publish(&config.data, &bound, config.requirepass.as_deref());

@@ -17,25 +17,38 @@ use std::process::ExitCode;
 #[derive(Subcommand)]
 pub enum MigrateCommand {
     /// Check both endpoints and what the migration will meet.
-    #[command(after_help = "Examples:\n  ferry migrate preflight --from redis://10.0.0.10:6379 --to ./data.db\n  ferry migrate preflight --from redis+cluster://10.0.0.1:7000 --to redis://10.0.0.20:6379\n\nExits non-zero when the migration cannot work (unreachable host, types the target cannot hold, source = target).")]
+    #[command(
+        after_help = "Examples:\n  ferry migrate preflight --from redis://10.0.0.10:6379 --to ./data.db\n  ferry migrate preflight --from redis+cluster://10.0.0.1:7000 --to redis://10.0.0.20:6379\n\nExits non-zero when the migration cannot work (unreachable host, types the target cannot hold, source = target)."
+    )]
     Preflight(Pair),
     /// Record the keys the source changes (keyspace notifications) until stopped.
-    #[command(after_help = "Examples:\n  ferry migrate track --run-id r1 --from redis://10.0.0.10:6379 --to ./data.db\n  ferry migrate track --run-id r1 --from redis://src:6379 --to redis://dst:6379 --enable-notifications\n\nStart it before `bulk`, keep it running until the final `apply-dirty`. Stops on SIGINT, SIGTERM or `ferry migrate track-stop --run-id R`.")]
+    #[command(
+        after_help = "Examples:\n  ferry migrate track --run-id r1 --from redis://10.0.0.10:6379 --to ./data.db\n  ferry migrate track --run-id r1 --from redis://src:6379 --to redis://dst:6379 --enable-notifications\n\nStart it before `bulk`, keep it running until the final `apply-dirty`. Stops on SIGINT, SIGTERM or `ferry migrate track-stop --run-id R`."
+    )]
     Track(TrackArgs),
     /// Ask a running tracker to stop.
     #[command(after_help = "Example:\n  ferry migrate track-stop --run-id r1 --to ./data.db")]
     TrackStop(RunRef),
     /// Copy every key of the source to the target (resumable).
-    #[command(after_help = "Examples:\n  ferry migrate bulk --run-id r1 --from redis://10.0.0.10:6379 --to ./data.db\n  ferry migrate bulk --run-id r1 --from redis://src:6379 --to redis+cluster://dst:7000 --max-concurrency 16 --max-rps 20000\n  ferry migrate bulk --run-id r1 --from redis://src:6379 --to redis://dst:6379 --resume\n\nThe checkpoint (SCAN cursor and counters) is saved every 2 seconds; after a crash or Ctrl-C, the same command with --resume continues.")]
+    #[command(
+        after_help = "Examples:\n  ferry migrate bulk --run-id r1 --from redis://10.0.0.10:6379 --to ./data.db\n  ferry migrate bulk --run-id r1 --from redis://src:6379 --to redis+cluster://dst:7000 --max-concurrency 16 --max-rps 20000\n  ferry migrate bulk --run-id r1 --from redis://src:6379 --to redis://dst:6379 --resume\n\nThe checkpoint (SCAN cursor and counters) is saved every 2 seconds; after a crash or Ctrl-C, the same command with --resume continues."
+    )]
     Bulk(BulkArgs),
     /// Re-copy the keys the tracker saw change (delete those gone from the source).
-    #[command(name = "apply-dirty", after_help = "Examples:\n  ferry migrate apply-dirty --run-id r1 --from redis://10.0.0.10:6379 --to ./data.db\n\nRepeatable while the source is live; run it once more with writes frozen for the cutover.")]
+    #[command(
+        name = "apply-dirty",
+        after_help = "Examples:\n  ferry migrate apply-dirty --run-id r1 --from redis://10.0.0.10:6379 --to ./data.db\n\nRepeatable while the source is live; run it once more with writes frozen for the cutover."
+    )]
     ApplyDirty(DirtyArgs),
     /// Compare the source and the target.
-    #[command(after_help = "Examples:\n  ferry migrate verify --run-id r1 --from redis://src:6379 --to ./data.db --sample 0.5%\n  ferry migrate verify --run-id r1 --from redis://src:6379 --to ./data.db --full --show-diffs 20\n\nExits 1 when anything differs.")]
+    #[command(
+        after_help = "Examples:\n  ferry migrate verify --run-id r1 --from redis://src:6379 --to ./data.db --sample 0.5%\n  ferry migrate verify --run-id r1 --from redis://src:6379 --to ./data.db --full --show-diffs 20\n\nExits 1 when anything differs."
+    )]
     Verify(VerifyArgs),
     /// Show a run's counters, rates, checkpoint, dirty keys and recent errors.
-    #[command(after_help = "Examples:\n  ferry migrate status --run-id r1 --to ./data.db\n  ferry migrate status --run-id r1 --state ./ferry-migrate.db")]
+    #[command(
+        after_help = "Examples:\n  ferry migrate status --run-id r1 --to ./data.db\n  ferry migrate status --run-id r1 --state ./ferry-migrate.db"
+    )]
     Status(RunRef),
     /// Pause a running bulk or apply-dirty (within a second).
     #[command(after_help = "Example:\n  ferry migrate pause --run-id r1 --to ./data.db")]
@@ -47,7 +60,9 @@ pub enum MigrateCommand {
     #[command(after_help = "Example:\n  ferry migrate abort --run-id r1 --to ./data.db")]
     Abort(RunRef),
     /// The whole migration: preflight, tracker, bulk, deltas, cutover, verify.
-    #[command(after_help = "Examples:\n  ferry migrate run --from redis://10.0.0.10:6379 --to ./data.db\n  ferry migrate run --from redis://src:6379 --to redis+cluster://dst:7000 --cutover-when-lag-below 100 --verify-full\n\nWithout --cutover-when-lag-below it stops at \"ready for cutover\" and waits for Enter after you froze writes.")]
+    #[command(
+        after_help = "Examples:\n  ferry migrate run --from redis://10.0.0.10:6379 --to ./data.db\n  ferry migrate run --from redis://src:6379 --to redis+cluster://dst:7000 --cutover-when-lag-below 100 --verify-full\n\nWithout --cutover-when-lag-below it stops at \"ready for cutover\" and waits for Enter after you froze writes."
+    )]
     Run(RunArgs),
 }
 
@@ -219,10 +234,21 @@ pub struct RunArgs {
 
 fn parse_size(s: &str) -> std::result::Result<u64, String> {
     let t = s.trim().to_ascii_lowercase();
-    let (num, mult) = [("gib", 1u64 << 30), ("mib", 1 << 20), ("kib", 1 << 10), ("gb", 1_000_000_000), ("mb", 1_000_000), ("kb", 1000), ("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10), ("b", 1)]
-        .iter()
-        .find_map(|(suf, m)| t.strip_suffix(suf).map(|n| (n.trim().to_string(), *m)))
-        .unwrap_or((t.clone(), 1));
+    let (num, mult) = [
+        ("gib", 1u64 << 30),
+        ("mib", 1 << 20),
+        ("kib", 1 << 10),
+        ("gb", 1_000_000_000),
+        ("mb", 1_000_000),
+        ("kb", 1000),
+        ("g", 1 << 30),
+        ("m", 1 << 20),
+        ("k", 1 << 10),
+        ("b", 1),
+    ]
+    .iter()
+    .find_map(|(suf, m)| t.strip_suffix(suf).map(|n| (n.trim().to_string(), *m)))
+    .unwrap_or((t.clone(), 1));
     num.parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(mult))
@@ -281,7 +307,9 @@ impl VerifyFlags {
             (false, Some(s), _) => s,
             (false, None, Some(d)) => d,
             (false, None, None) => {
-                return Err(Error::Usage("say how much to check: --sample 0.5% or --full".into()))
+                return Err(Error::Usage(
+                    "say how much to check: --sample 0.5% or --full".into(),
+                ))
             }
         };
         Ok(VerifyOptions {
@@ -310,10 +338,16 @@ pub fn main(cmd: MigrateCommand) -> ExitCode {
         | MigrateCommand::Resume(r)
         | MigrateCommand::Abort(r) => r.common.log_level.clone(),
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(format!("{level},rustls=warn")))
-        .format_target(false)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or(format!("{level},rustls=warn")),
+    )
+    .format_target(false)
+    .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ferry: cannot start the async runtime: {e}");
@@ -339,8 +373,12 @@ async fn connect(pair: &Pair) -> Result<(Endpoint, Endpoint)> {
             from.display()
         )));
     }
-    let src = Endpoint::connect(from).await.map_err(|e| prefix("source", e))?;
-    let dst = Endpoint::connect(to).await.map_err(|e| prefix("target", e))?;
+    let src = Endpoint::connect(from)
+        .await
+        .map_err(|e| prefix("source", e))?;
+    let dst = Endpoint::connect(to)
+        .await
+        .map_err(|e| prefix("target", e))?;
     Ok((src, dst))
 }
 
@@ -387,7 +425,10 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
                 println!("preflight: ok");
                 Ok(())
             } else {
-                Err(Error::Failed(format!("preflight found {} problem(s) that stop this migration", report.problems.len())))
+                Err(Error::Failed(format!(
+                    "preflight found {} problem(s) that stop this migration",
+                    report.problems.len()
+                )))
             }
         }
         MigrateCommand::Track(a) => {
@@ -395,7 +436,11 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
             let reg = registry_for(&a.pair)?;
             reg.open_run(&a.run_id, &src.spec, &dst.spec)?;
             let run = reg.run(&a.run_id)?;
-            if tracker_alive(&run) && run.tracker_pid.is_some_and(|p| p != std::process::id() as i64) {
+            if tracker_alive(&run)
+                && run
+                    .tracker_pid
+                    .is_some_and(|p| p != std::process::id() as i64)
+            {
                 return Err(Error::Usage(format!(
                     "a tracker for run {} is already running (pid {}); stop it with `ferry migrate track-stop --run-id {}` first",
                     a.run_id,
@@ -403,7 +448,15 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
                     a.run_id
                 )));
             }
-            let tracker = Tracker::start(&reg, &a.run_id, &src, &TrackOptions { enable_notifications: a.enable_notifications }).await?;
+            let tracker = Tracker::start(
+                &reg,
+                &a.run_id,
+                &src,
+                &TrackOptions {
+                    enable_notifications: a.enable_notifications,
+                },
+            )
+            .await?;
             eprintln!("tracking changes for run {} (registry {}); stop with Ctrl-C or `ferry migrate track-stop --run-id {}`", a.run_id, reg.path().display(), a.run_id);
             let r = tracker.wait().await;
             src.close().await;
@@ -415,9 +468,16 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
             let run = reg.run(&r.run_id)?;
             reg.set_tracker_stop(&r.run_id, true)?;
             if tracker_alive(&run) {
-                println!("asked the tracker of run {} (pid {}) to stop", r.run_id, run.tracker_pid.unwrap_or(0));
+                println!(
+                    "asked the tracker of run {} (pid {}) to stop",
+                    r.run_id,
+                    run.tracker_pid.unwrap_or(0)
+                );
             } else {
-                println!("no tracker of run {} is running; it will stop at once if it starts", r.run_id);
+                println!(
+                    "no tracker of run {} is running; it will stop at once if it starts",
+                    r.run_id
+                );
             }
             Ok(())
         }
@@ -457,7 +517,15 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
             let reg = registry_for(&a.pair)?;
             let result = async {
                 reg.run(&a.run_id)?;
-                let s = ferry_migrate::dirty::apply_dirty(&reg, &a.run_id, &src, &dst, &a.copy.dirty(), false).await?;
+                let s = ferry_migrate::dirty::apply_dirty(
+                    &reg,
+                    &a.run_id,
+                    &src,
+                    &dst,
+                    &a.copy.dirty(),
+                    false,
+                )
+                .await?;
                 println!(
                     "apply-dirty {}: {} applied, {} deleted, {} still dirty",
                     a.run_id, s.applied, s.deleted, s.remaining
@@ -479,9 +547,15 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
                 for l in &v.examples {
                     println!("mismatch: {l}");
                 }
-                println!("verify {}: {} keys checked, {} mismatches", a.run_id, v.checked, v.mismatches);
+                println!(
+                    "verify {}: {} keys checked, {} mismatches",
+                    a.run_id, v.checked, v.mismatches
+                );
                 if v.mismatches > 0 {
-                    return Err(Error::Failed(format!("{} keys differ between the source and the target", v.mismatches)));
+                    return Err(Error::Failed(format!(
+                        "{} keys differ between the source and the target",
+                        v.mismatches
+                    )));
                 }
                 Ok(())
             }
@@ -500,8 +574,18 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
         MigrateCommand::Run(a) => {
             let verify_opts = a
                 .verify_sample
-                .map(|s| VerifyFlags { sample: Some(s), full: false, show_diffs: 10, ttl_tolerance_ms: 1000 })
-                .unwrap_or(VerifyFlags { sample: None, full: a.verify_full, show_diffs: 10, ttl_tolerance_ms: 1000 })
+                .map(|s| VerifyFlags {
+                    sample: Some(s),
+                    full: false,
+                    show_diffs: 10,
+                    ttl_tolerance_ms: 1000,
+                })
+                .unwrap_or(VerifyFlags {
+                    sample: None,
+                    full: a.verify_full,
+                    show_diffs: 10,
+                    ttl_tolerance_ms: 1000,
+                })
                 .options(Some(0.01))?;
             let (src, dst) = connect(&a.pair).await?;
             let reg = registry_for(&a.pair)?;
@@ -510,7 +594,9 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
                 bulk: a.copy.bulk(&a.scope, false),
                 dirty: a.copy.dirty(),
                 verify: verify_opts,
-                track: TrackOptions { enable_notifications: a.enable_notifications },
+                track: TrackOptions {
+                    enable_notifications: a.enable_notifications,
+                },
                 db: a.scope.db,
                 pattern: a.scope.pattern.clone(),
                 type_filter: a.scope.type_filter.clone(),
@@ -534,20 +620,29 @@ fn steer(r: &RunRef, control: Control, word: &str) -> Result<()> {
     let reg = registry_of(r)?;
     let run = reg.run(&r.run_id)?;
     if matches!(run.status.as_str(), "completed" | "aborted") && control != Control::Run {
-        return Err(Error::Usage(format!("run {} is {}; nothing to {}", r.run_id, run.status, word.trim_end_matches('d'))));
+        return Err(Error::Usage(format!(
+            "run {} is {}; nothing to {}",
+            r.run_id,
+            run.status,
+            word.trim_end_matches('d')
+        )));
     }
     reg.set_control(&r.run_id, control)?;
     if control == Control::Run && run.status == "aborted" {
         reg.set_status(&r.run_id, "paused")?;
     }
-    println!("run {} {word} (a running bulk or apply-dirty obeys within a second)", r.run_id);
+    println!(
+        "run {} {word} (a running bulk or apply-dirty obeys within a second)",
+        r.run_id
+    );
     Ok(())
 }
 
 fn print_status(reg: &Registry, run_id: &str) -> Result<()> {
     let run = reg.run(run_id)?;
     let dirty = reg.dirty_counts(run_id)?;
-    let secs = ((run.checkpoint_at.unwrap_or(run.updated_at) - run.started_at) as f64 / 1000.0).max(0.001);
+    let secs =
+        ((run.checkpoint_at.unwrap_or(run.updated_at) - run.started_at) as f64 / 1000.0).max(0.001);
     let ago = |t: Option<i64>| match t {
         Some(t) => format!("{:.1}s ago", (ferry_migrate::now_ms() - t) as f64 / 1000.0),
         None => "never".into(),
@@ -574,7 +669,11 @@ fn print_status(reg: &Registry, run_id: &str) -> Result<()> {
     );
     println!(
         "tracker:    {} (heartbeat {}), {} disconnects",
-        if tracker_alive(&run) { "running" } else { "not running" },
+        if tracker_alive(&run) {
+            "running"
+        } else {
+            "not running"
+        },
         ago(run.tracker_heartbeat),
         run.tracker_gaps
     );
@@ -585,7 +684,9 @@ fn print_status(reg: &Registry, run_id: &str) -> Result<()> {
     if !errors.is_empty() {
         println!("recent errors:");
         for (at, stage, key, msg) in errors {
-            let key = key.map(|k| format!(" {}", ferry_migrate::verify::show_key(&k))).unwrap_or_default();
+            let key = key
+                .map(|k| format!(" {}", ferry_migrate::verify::show_key(&k)))
+                .unwrap_or_default();
             println!("  {} [{stage}]{key}: {msg}", ago(Some(at)));
         }
     }

@@ -1,0 +1,845 @@
+//! `ferry migrate` against real servers: live migrations between standalone
+//! Redis, a 3-master Redis Cluster and ferry stores, with a writer mutating
+//! the source during tracking and bulk copy; crash and restart of the bulk
+//! copy and of the tracker; and the errors a user gets for bad input.
+//!
+//! Each live test ends with `verify --full` and an independent comparison
+//! (`common::dataset::diff`), both of which must find nothing.
+
+mod common;
+
+use common::cluster::RedisCluster;
+use common::dataset::{diff, key_count, seed, Target, Writer};
+use common::{FerryOpts, FerryProc, RedisProc};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest any single `ferry migrate` command may take in these tests.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
+
+fn ferry() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    c.env("RUST_LOG", "info");
+    c
+}
+
+/// Runs `ferry migrate ARGS` to completion (bounded) and returns its output.
+fn migrate(args: &[&str]) -> Output {
+    let mut child = spawn(args);
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wait");
+            panic!(
+                "ferry migrate {args:?} did not finish in {COMMAND_TIMEOUT:?}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("wait")
+}
+
+fn spawn(args: &[&str]) -> Child {
+    ferry()
+        .arg("migrate")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ferry")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[track_caller]
+fn ok(args: &[&str]) -> String {
+    let o = migrate(args);
+    assert!(
+        o.status.success(),
+        "ferry migrate {args:?} failed:\n{}",
+        text(&o)
+    );
+    text(&o)
+}
+
+/// Runs a command expected to fail with `code`, and returns its stderr.
+#[track_caller]
+fn fails(args: &[&str], code: i32, needle: &str) -> String {
+    let o = migrate(args);
+    let all = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "ferry migrate {args:?}: wrong exit code\n{all}"
+    );
+    assert!(
+        all.contains(needle),
+        "ferry migrate {args:?}: expected {needle:?} in the output\n{all}"
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    // One line that says what to do, not a panic or a backtrace.
+    assert!(!err.contains("panicked"), "{all}");
+    all
+}
+
+/// A child process stopped by pid when dropped.
+struct Proc(Option<Child>);
+
+impl Proc {
+    fn pid(&self) -> u32 {
+        self.0.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill(); // SIGKILL
+            let _ = c.wait();
+        }
+    }
+
+    /// Waits (bounded) for the process to exit by itself.
+    fn wait(&mut self, within: Duration) -> Output {
+        let mut c = self.0.take().expect("process already gone");
+        let deadline = Instant::now() + within;
+        while c.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let out = c.wait_with_output().expect("wait");
+                panic!("process did not exit in {within:?}:\n{}", text(&out));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        c.wait_with_output().expect("wait")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn status(run: &str, reg: &[&str]) -> String {
+    let mut args = vec!["status", "--run-id", run];
+    args.extend_from_slice(reg);
+    ok(&args)
+}
+
+/// Waits until `status` shows `needle` (bounded).
+#[track_caller]
+fn wait_status(run: &str, reg: &[&str], needle: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let s = status(run, reg);
+        if s.contains(needle) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "status never showed {needle:?}:\n{s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("ferry-migrate-test-")
+        .tempdir()
+        .expect("tempdir")
+}
+
+fn redis_url(port: u16) -> String {
+    format!("redis://127.0.0.1:{port}")
+}
+
+/// A source with keyspace notifications on, as `track` needs them.
+fn redis_with_notifications() -> RedisProc {
+    RedisProc::start(&["--notify-keyspace-events", "KEA"])
+}
+
+/// The live flow of the issue: tracker, writer, bulk, a live delta, writes
+/// stop, final delta, verify --full, and an independent comparison.
+fn live_migration(
+    src: &Target,
+    from: &str,
+    to: &str,
+    dst_check: impl FnOnce() -> Target,
+    extra_track: &[&str],
+) {
+    let dir = tempdir();
+    let state = dir.path().join("state.db");
+    let state = state.to_str().expect("utf8 path");
+    let reg = ["--to", to, "--state", state];
+    seed(src, 2000, 11);
+    let mut track_args = vec![
+        "track", "--run-id", "live", "--from", from, "--to", to, "--state", state,
+    ];
+    track_args.extend_from_slice(extra_track);
+    let mut tracker = Proc(Some(spawn(&track_args)));
+    wait_status("live", &reg, "tracker:    running", Duration::from_secs(20));
+    let writer = Writer::start(src.clone(), 5);
+    std::thread::sleep(Duration::from_millis(300));
+    let common = [
+        "--run-id", "live", "--from", from, "--to", to, "--state", state,
+    ];
+    let mut bulk = vec!["bulk", "--max-concurrency", "4", "--batch-keys", "200"];
+    bulk.extend_from_slice(&common);
+    ok(&bulk);
+    let mut dirty = vec!["apply-dirty"];
+    dirty.extend_from_slice(&common);
+    ok(&dirty);
+    std::thread::sleep(Duration::from_millis(500));
+    let ops = writer.stop();
+    assert!(ops > 50, "the writer did only {ops} operations");
+    // Let the tracker record the last events, then the final delta.
+    std::thread::sleep(Duration::from_millis(500));
+    let out = ok(&dirty);
+    assert!(out.contains("0 still dirty"), "{out}");
+    ok(&[
+        "track-stop",
+        "--run-id",
+        "live",
+        "--to",
+        to,
+        "--state",
+        state,
+    ]);
+    let t = tracker.wait(Duration::from_secs(20));
+    assert!(t.status.success(), "tracker: {}", text(&t));
+    let s = status("live", &reg);
+    assert!(s.contains("bulk:       done"), "{s}");
+    let mut verify = vec!["verify", "--full"];
+    verify.extend_from_slice(&common);
+    let out = ok(&verify);
+    assert!(out.contains(" 0 mismatches"), "{out}");
+    let dst = dst_check();
+    let d = diff(src, &dst, 1500);
+    assert!(
+        d.is_empty(),
+        "independent comparison found differences:\n{}",
+        d.join("\n")
+    );
+    assert!(key_count(&dst) > 1000);
+}
+
+#[test]
+fn standalone_to_standalone_live() {
+    let src = redis_with_notifications();
+    let dst = RedisProc::start(&[]);
+    let (from, to) = (redis_url(src.port()), redis_url(dst.port()));
+    live_migration(
+        &Target::Single(src.port(), 0),
+        &from,
+        &to,
+        || Target::Single(dst.port(), 0),
+        &[],
+    );
+}
+
+#[test]
+fn standalone_to_cluster_live() {
+    let src = redis_with_notifications();
+    let cluster = RedisCluster::start();
+    let from = redis_url(src.port());
+    let to = cluster.url();
+    let ports = cluster.ports().to_vec();
+    live_migration(
+        &Target::Single(src.port(), 0),
+        &from,
+        &to,
+        || Target::Cluster(ports),
+        &[],
+    );
+}
+
+#[test]
+fn cluster_to_standalone_live() {
+    let cluster = RedisCluster::start();
+    let dst = RedisProc::start(&[]);
+    let from = cluster.url();
+    let to = redis_url(dst.port());
+    let src = Target::Cluster(cluster.ports().to_vec());
+    // The cluster starts with notifications off: the tracker turns them on
+    // on every master and restores them when it stops.
+    live_migration(
+        &src,
+        &from,
+        &to,
+        || Target::Single(dst.port(), 0),
+        &["--enable-notifications"],
+    );
+    for p in cluster.ports() {
+        let mut c = common::RawConn::connect(*p);
+        let v = q(&mut c, &["CONFIG", "GET", "notify-keyspace-events"]);
+        let flags = v
+            .elements()
+            .and_then(|e| e.get(1))
+            .and_then(|f| f.as_str())
+            .unwrap_or_default();
+        assert_eq!(flags, "", "notify-keyspace-events not restored on {p}");
+    }
+}
+
+#[test]
+fn standalone_to_ferry_store_live() {
+    let src = redis_with_notifications();
+    // A ferry data file nobody serves: migrate opens it in-process.
+    let mut ferry = FerryProc::start(FerryOpts::default());
+    ferry.stop();
+    let path = ferry.data_path().to_path_buf();
+    let from = redis_url(src.port());
+    let to = path.to_str().expect("utf8").to_string();
+    let srct = Target::Single(src.port(), 0);
+    live_migration(
+        &srct,
+        &from,
+        &to,
+        || {
+            ferry.restart();
+            Target::Single(ferry.port(), 0)
+        },
+        &[],
+    );
+}
+
+#[test]
+fn ferry_store_to_standalone_live() {
+    // The source file is served by `ferry serve` while we migrate: the
+    // migration reaches it through the server (hand-off file).
+    let ferry = FerryProc::start(FerryOpts::default());
+    let mut c = ferry.connect();
+    q(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    let dst = RedisProc::start(&[]);
+    let from = ferry.data_path().to_str().expect("utf8").to_string();
+    let to = redis_url(dst.port());
+    live_migration(
+        &Target::Single(ferry.port(), 0),
+        &from,
+        &to,
+        || Target::Single(dst.port(), 0),
+        &[],
+    );
+}
+
+#[test]
+fn bulk_killed_then_resumed() {
+    let src = RedisProc::start(&[]);
+    let dst = RedisProc::start(&[]);
+    let dir = tempdir();
+    let state = dir.path().join("state.db");
+    let state = state.to_str().expect("utf8");
+    let (from, to) = (redis_url(src.port()), redis_url(dst.port()));
+    let srct = Target::Single(src.port(), 0);
+    seed(&srct, 30_000, 3);
+    let reg = ["--to", to.as_str(), "--state", state];
+    let common = [
+        "--run-id",
+        "k",
+        "--from",
+        from.as_str(),
+        "--to",
+        to.as_str(),
+        "--state",
+        state,
+    ];
+    let mut args = vec![
+        "bulk",
+        "--max-rps",
+        "4000",
+        "--batch-keys",
+        "100",
+        "--scan-count",
+        "100",
+    ];
+    args.extend_from_slice(&common);
+    let mut bulk = Proc(Some(spawn(&args)));
+    // Kill it after a checkpoint with some keys copied.
+    let s = wait_status("k", &reg, "checkpoint: ", Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !status("k", &reg).contains("ago")
+        || Instant::now() < deadline && copied(&status("k", &reg)) < 3000
+    {
+        assert!(Instant::now() < deadline, "no progress: {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bulk.kill9();
+    let before = status("k", &reg);
+    let n = copied(&before);
+    assert!(n > 0 && n < 30_000, "expected a partial copy:\n{before}");
+    assert!(!before.contains("bulk:       done"), "{before}");
+    // Without --resume the run is refused, saying how to continue.
+    let mut again = vec!["bulk"];
+    again.extend_from_slice(&common);
+    fails(&again, 2, "--resume");
+    // A resume against another target is refused.
+    let other = RedisProc::start(&[]);
+    let other_url = redis_url(other.port());
+    fails(
+        &[
+            "bulk", "--resume", "--run-id", "k", "--from", &from, "--to", &other_url, "--state",
+            state,
+        ],
+        2,
+        "not redis://127.0.0.1",
+    );
+    let mut resume = vec!["bulk", "--resume"];
+    resume.extend_from_slice(&common);
+    ok(&resume);
+    let mut verify = vec!["verify", "--full"];
+    verify.extend_from_slice(&common);
+    let out = ok(&verify);
+    assert!(out.contains(" 0 mismatches"), "{out}");
+    let d = diff(&srct, &Target::Single(dst.port(), 0), 1500);
+    assert!(d.is_empty(), "{}", d.join("\n"));
+}
+
+/// The "N copied" number of a status text.
+fn copied(status: &str) -> i64 {
+    status
+        .lines()
+        .find(|l| l.starts_with("keys:"))
+        .and_then(|l| l.split(", ").nth(1))
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn tracker_killed_and_restarted() {
+    let src = redis_with_notifications();
+    let dst = RedisProc::start(&[]);
+    let dir = tempdir();
+    let state = dir.path().join("state.db");
+    let state = state.to_str().expect("utf8");
+    let (from, to) = (redis_url(src.port()), redis_url(dst.port()));
+    let srct = Target::Single(src.port(), 0);
+    seed(&srct, 2000, 9);
+    let reg = ["--to", to.as_str(), "--state", state];
+    let common = [
+        "--run-id",
+        "t",
+        "--from",
+        from.as_str(),
+        "--to",
+        to.as_str(),
+        "--state",
+        state,
+    ];
+    let mut track = vec!["track"];
+    track.extend_from_slice(&common);
+    let mut tracker = Proc(Some(spawn(&track)));
+    wait_status("t", &reg, "tracker:    running", Duration::from_secs(20));
+    let writer = Writer::start(srct.clone(), 21);
+    let mut bulk = vec!["bulk"];
+    bulk.extend_from_slice(&common);
+    ok(&bulk);
+    // The tracker dies; writes go on while it is down.
+    let pid = tracker.pid();
+    tracker.kill9();
+    std::thread::sleep(Duration::from_millis(700));
+    let mut tracker = Proc(Some(spawn(&track)));
+    wait_status("t", &reg, "tracker:    running", Duration::from_secs(20));
+    assert_ne!(tracker.pid(), pid);
+    std::thread::sleep(Duration::from_millis(500));
+    writer.stop();
+    std::thread::sleep(Duration::from_millis(500));
+    let s = status("t", &reg);
+    assert!(
+        s.contains("1 disconnects"),
+        "the gap must be recorded:\n{s}"
+    );
+    // The delta sweeps because events were missed.
+    let mut dirty = vec!["apply-dirty"];
+    dirty.extend_from_slice(&common);
+    ok(&dirty);
+    ok(&["track-stop", "--run-id", "t", "--to", &to, "--state", state]);
+    let t = tracker.wait(Duration::from_secs(20));
+    assert!(t.status.success(), "{}", text(&t));
+    let mut verify = vec!["verify", "--full"];
+    verify.extend_from_slice(&common);
+    let out = ok(&verify);
+    assert!(out.contains(" 0 mismatches"), "{out}");
+    let d = diff(&srct, &Target::Single(dst.port(), 0), 1500);
+    assert!(d.is_empty(), "{}", d.join("\n"));
+}
+
+#[test]
+fn run_command_end_to_end() {
+    let src = redis_with_notifications();
+    let mut ferry = FerryProc::start(FerryOpts::default());
+    ferry.stop();
+    let to = ferry.data_path().to_str().expect("utf8").to_string();
+    let from = redis_url(src.port());
+    let srct = Target::Single(src.port(), 0);
+    seed(&srct, 3000, 4);
+    let writer = Writer::start(srct.clone(), 8);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut run = Proc(Some(spawn(&[
+        "run",
+        "--run-id",
+        "all",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--cutover-when-lag-below",
+        "20",
+        "--verify-full",
+    ])));
+    std::thread::sleep(Duration::from_millis(1500));
+    writer.stop();
+    let out = run.wait(COMMAND_TIMEOUT);
+    assert!(out.status.success(), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("step 5/5: verify") && all.contains("no mismatches"),
+        "{all}"
+    );
+    let s = status("all", &["--to", &to]);
+    assert!(s.contains("status:     completed"), "{s}");
+    ferry.restart();
+    let d = diff(&srct, &Target::Single(ferry.port(), 0), 1500);
+    assert!(d.is_empty(), "{}", d.join("\n"));
+}
+
+#[test]
+fn pause_resume_abort() {
+    let src = RedisProc::start(&[]);
+    let dst = RedisProc::start(&[]);
+    let dir = tempdir();
+    let state = dir.path().join("state.db");
+    let state = state.to_str().expect("utf8");
+    let (from, to) = (redis_url(src.port()), redis_url(dst.port()));
+    seed(&Target::Single(src.port(), 0), 20_000, 1);
+    let reg = ["--to", to.as_str(), "--state", state];
+    let mut bulk = Proc(Some(spawn(&[
+        "bulk",
+        "--run-id",
+        "p",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--state",
+        state,
+        "--max-rps",
+        "3000",
+        "--batch-keys",
+        "100",
+        "--scan-count",
+        "100",
+    ])));
+    wait_status("p", &reg, "status:     running", Duration::from_secs(20));
+    ok(&["pause", "--run-id", "p", "--to", &to, "--state", state]);
+    wait_status("p", &reg, "status:     paused", Duration::from_secs(5));
+    // Paused: the count stops moving (after in-flight batches land).
+    std::thread::sleep(Duration::from_millis(2500));
+    let a = copied(&status("p", &reg));
+    std::thread::sleep(Duration::from_millis(2500));
+    let b = copied(&status("p", &reg));
+    assert_eq!(a, b, "keys were copied while paused");
+    ok(&["resume", "--run-id", "p", "--to", &to, "--state", state]);
+    wait_status("p", &reg, "status:     running", Duration::from_secs(5));
+    ok(&["abort", "--run-id", "p", "--to", &to, "--state", state]);
+    let out = bulk.wait(Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("aborted"), "{}", text(&out));
+    let s = status("p", &reg);
+    assert!(s.contains("status:     aborted"), "{s}");
+}
+
+#[test]
+fn bad_input_is_explained() {
+    let src = RedisProc::start(&[]);
+    let locked = RedisProc::start(&["--requirepass", "sekret"]);
+    let dst = RedisProc::start(&[]);
+    let dir = tempdir();
+    let state = dir.path().join("state.db");
+    let state = state.to_str().expect("utf8");
+    let from = redis_url(src.port());
+    let to = redis_url(dst.port());
+    let pre = |f: &str, t: &str| {
+        vec![
+            "preflight".to_string(),
+            "--from".into(),
+            f.into(),
+            "--to".into(),
+            t.into(),
+        ]
+    };
+    fails(&args(&pre("http://x:1", &to)), 2, "unknown scheme");
+    fails(
+        &args(&pre("redis://127.0.0.1:notaport", &to)),
+        2,
+        "not a valid URL",
+    );
+    fails(
+        &args(&pre(&from, &format!("redis://127.0.0.1:{}/x", dst.port()))),
+        2,
+        "database number",
+    );
+    fails(&args(&pre("redis://127.0.0.1:1", &to)), 1, "cannot connect");
+    fails(
+        &args(&pre(&format!("redis://127.0.0.1:{}", locked.port()), &to)),
+        1,
+        "authentication",
+    );
+    fails(
+        &args(&pre(
+            &format!("redis://:wrong@127.0.0.1:{}", locked.port()),
+            &to,
+        )),
+        1,
+        "authentication",
+    );
+    ok(&args(&pre(
+        &format!("redis://:sekret@127.0.0.1:{}", locked.port()),
+        &to,
+    )));
+    fails(
+        &args(&pre(&from, &format!("redis://localhost:{}/0", src.port()))),
+        2,
+        "same place",
+    );
+    fails(
+        &["status", "--run-id", "nope", "--state", state],
+        2,
+        "no run registry",
+    );
+    // A target that is not empty: refused before the first write, with a count.
+    let mut s = src.connect();
+    let mut d = dst.connect();
+    for i in 0..10 {
+        q(&mut s, &["SET", &format!("k{i}"), "from-source"]);
+    }
+    q(&mut d, &["SET", "k1", "on-target"]);
+    let bulk = |run: &str, conflict: &str| {
+        vec![
+            "bulk".to_string(),
+            "--run-id".into(),
+            run.into(),
+            "--from".into(),
+            from.clone(),
+            "--to".into(),
+            to.clone(),
+            "--state".into(),
+            state.into(),
+            "--on-conflict".into(),
+            conflict.into(),
+        ]
+    };
+    fails(&args(&bulk("c1", "fail")), 2, "1 keys in db 0");
+    assert_eq!(
+        q(&mut d, &["DBSIZE"]).as_int(),
+        Some(1),
+        "nothing may be written when refusing"
+    );
+    ok(&args(&bulk("c2", "skip")));
+    assert_eq!(
+        q(&mut d, &["GET", "k1"]).as_str().as_deref(),
+        Some("on-target")
+    );
+    assert_eq!(
+        q(&mut d, &["GET", "k2"]).as_str().as_deref(),
+        Some("from-source")
+    );
+    ok(&args(&bulk("c3", "replace")));
+    assert_eq!(
+        q(&mut d, &["GET", "k1"]).as_str().as_deref(),
+        Some("from-source")
+    );
+    fails(
+        &["status", "--run-id", "nope", "--state", state],
+        2,
+        "unknown run id nope",
+    );
+    fails(
+        &["status", "--run-id", "bad id!", "--state", state],
+        2,
+        "unknown run id",
+    );
+    // The tracker refuses to start without notifications.
+    fails(
+        &[
+            "track", "--run-id", "c3", "--from", &from, "--to", &to, "--state", state,
+        ],
+        2,
+        "--enable-notifications",
+    );
+    fails(
+        &[
+            "verify", "--run-id", "c3", "--from", &from, "--to", &to, "--state", state,
+        ],
+        2,
+        "--sample",
+    );
+    fails(
+        &[
+            "verify", "--run-id", "c3", "--from", &from, "--to", &to, "--state", state, "--sample",
+            "200%",
+        ],
+        2,
+        "at most 100%",
+    );
+    // verify notices a difference and exits non-zero.
+    q(&mut d, &["SET", "k5", "changed"]);
+    q(&mut d, &["SET", "extra", "x"]);
+    let out = fails(
+        &[
+            "verify", "--run-id", "c3", "--from", &from, "--to", &to, "--state", state, "--full",
+        ],
+        1,
+        "2 mismatches",
+    );
+    assert!(
+        out.contains("\"k5\"") && out.contains("\"extra\": only on the target"),
+        "{out}"
+    );
+}
+
+#[test]
+fn streams_into_a_ferry_store_are_refused_by_preflight() {
+    let src = RedisProc::start(&[]);
+    let mut c = src.connect();
+    q(&mut c, &["XADD", "events", "*", "a", "1"]);
+    q(&mut c, &["SET", "plain", "v"]);
+    let dir = tempdir();
+    let path = dir.path().join("t.db");
+    let out = fails(
+        &[
+            "preflight",
+            "--from",
+            &redis_url(src.port()),
+            "--to",
+            path.to_str().expect("utf8"),
+        ],
+        1,
+        "type stream",
+    );
+    assert!(out.contains("problem:"), "{out}");
+    // A store file in a directory that does not exist.
+    fails(
+        &[
+            "preflight",
+            "--from",
+            &redis_url(src.port()),
+            "--to",
+            "/nonexistent/dir/x.db",
+        ],
+        2,
+        "does not exist",
+    );
+}
+
+/// Peak resident memory of a process, read from /proc while it runs.
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn two_million_keys_in_bounded_memory() {
+    let src = RedisProc::start(&[]);
+    let dst = RedisProc::start(&[]);
+    load_strings(src.port(), 2_000_000);
+    let dir = tempdir();
+    let state = dir.path().join("state.db");
+    let (from, to) = (redis_url(src.port()), redis_url(dst.port()));
+    let mut p = Proc(Some(spawn(&[
+        "bulk",
+        "--run-id",
+        "m",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--state",
+        state.to_str().expect("utf8"),
+    ])));
+    let pid = p.pid();
+    let mut peak = 0;
+    let deadline = Instant::now() + Duration::from_secs(110);
+    while p
+        .0
+        .as_mut()
+        .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    {
+        if let Some(kb) = peak_rss_kb(pid) {
+            peak = peak.max(kb);
+        }
+        assert!(Instant::now() < deadline, "bulk of 2M keys took too long");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = p.wait(Duration::from_secs(1));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(q(&mut dst.connect(), &["DBSIZE"]).as_int(), Some(2_000_000));
+    assert!(peak > 0, "could not read the process's memory");
+    assert!(
+        peak < 200 * 1024,
+        "peak RSS {} MB, over 200 MB",
+        peak / 1024
+    );
+}
+
+/// Loads `n` small strings quickly with `redis-cli --pipe`.
+fn load_strings(port: u16, n: usize) {
+    let cli = common::require_binary("redis-cli");
+    let mut child = Command::new(cli)
+        .args(["-p", &port.to_string(), "--pipe"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-cli");
+    {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(child.stdin.take().expect("stdin"));
+        for i in 0..n {
+            let k = format!("key:{i}");
+            let v = format!("value-{i}-0123456789");
+            write!(
+                w,
+                "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
+                k.len(),
+                v.len()
+            )
+            .expect("write");
+        }
+    }
+    let status = child.wait().expect("redis-cli --pipe");
+    assert!(status.success());
+}
+
+fn args(v: &[String]) -> Vec<&str> {
+    v.iter().map(|s| s.as_str()).collect()
+}
+
+/// Sends one command and parses its reply.
+fn q(c: &mut common::RawConn, args: &[&str]) -> common::Resp {
+    let raw = c.cmd(args);
+    common::parse_all(&raw)
+        .expect("a reply")
+        .into_iter()
+        .next()
+        .expect("one reply")
+}
