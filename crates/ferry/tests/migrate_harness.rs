@@ -53,6 +53,7 @@ fn cluster_seed_diff_and_writer() {
         )
     );
     let t = cluster.target();
+    assert_eq!(t.url(), cluster.url());
     let n = 2000;
     seed(&t, n, 11);
     assert_count_about(&t, n);
@@ -224,4 +225,28 @@ fn writer_changes_data_and_is_throttled() {
         .query(&mut con)
         .expect("LLEN");
     assert!(len > 4000, "big list shrank to {len}");
+}
+
+#[test]
+fn ferry_is_a_single_target() {
+    let redis = RedisProc::start(&[]);
+    let ferry = common::FerryProc::start(common::FerryOpts::default());
+    let (tr, tf) = (
+        Target::Single(redis.port(), 0),
+        Target::Single(ferry.port(), 2),
+    );
+    let n = 1000;
+    seed(&tr, n, 21);
+    seed(&tf, n, 21);
+    assert_count_about(&tf, n);
+    let d = diff(&tr, &tf, 5000);
+    assert!(d.is_empty(), "redis vs ferry, same seed:\n{}", d.join("\n"));
+    let w = Writer::start(tf.clone(), 8);
+    std::thread::sleep(Duration::from_secs(1));
+    let ops = w.stop();
+    assert!(ops > 50, "writer did only {ops} ops on ferry");
+    assert!(
+        !diff(&tr, &tf, 5000).is_empty(),
+        "writer changed nothing on ferry"
+    );
 }

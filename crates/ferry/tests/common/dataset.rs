@@ -71,7 +71,19 @@ fn single_conn(port: u16, db: i64) -> redis::Connection {
 }
 
 impl Target {
-    /// A connection that routes every key command to the right server.
+    /// The URL form the migrate tool takes for this endpoint.
+    pub fn url(&self) -> String {
+        match self {
+            Target::Single(port, db) => format!("redis://127.0.0.1:{port}/{db}"),
+            Target::Cluster(ports) => {
+                let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+                format!("redis+cluster://{}", nodes.join(","))
+            }
+        }
+    }
+
+    /// A connection that routes every key command to the right server (on a
+    /// cluster it takes one command at a time: no pipelines across slots).
     pub fn connect(&self) -> Box<dyn ConnectionLike + Send> {
         self.try_connect().unwrap_or_else(|e| panic!("{e}"))
     }
