@@ -843,3 +843,75 @@ fn q(c: &mut common::RawConn, args: &[&str]) -> common::Resp {
         .next()
         .expect("one reply")
 }
+
+#[test]
+fn tls_source() {
+    let openssl = common::require_binary("openssl");
+    let dir = tempdir();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let made = Command::new(openssl)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(made.success(), "openssl could not make a certificate");
+    let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let (k, c) = (key.to_str().expect("utf8"), cert.to_str().expect("utf8"));
+    let p = tls_port.to_string();
+    let src = RedisProc::start(&[
+        "--tls-port",
+        &p,
+        "--tls-cert-file",
+        c,
+        "--tls-key-file",
+        k,
+        "--tls-ca-cert-file",
+        c,
+        "--tls-auth-clients",
+        "no",
+    ]);
+    let dst = RedisProc::start(&[]);
+    let srct = Target::Single(src.port(), 0);
+    seed(&srct, 500, 2);
+    let state = dir.path().join("state.db");
+    let state = state.to_str().expect("utf8");
+    let to = redis_url(dst.port());
+    // A self-signed certificate is refused unless #insecure says otherwise.
+    let strict = format!("rediss://127.0.0.1:{tls_port}");
+    fails(
+        &[
+            "bulk", "--run-id", "tls", "--from", &strict, "--to", &to, "--state", state,
+        ],
+        1,
+        "127.0.0.1",
+    );
+    let insecure = format!("rediss://127.0.0.1:{tls_port}#insecure");
+    ok(&[
+        "bulk", "--run-id", "tls2", "--from", &insecure, "--to", &to, "--state", state,
+    ]);
+    let d = diff(&srct, &Target::Single(dst.port(), 0), 1500);
+    assert!(d.is_empty(), "{}", d.join("\n"));
+}

@@ -18,6 +18,8 @@
 //! 127.0.0.1, and every wait is bounded.
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod dataset;
 pub mod random;
 
 use std::fmt::Write as _;
