@@ -348,7 +348,8 @@ pub async fn copy_keys(
             None => out
                 .errors
                 .push((p.key, format!("unexpected reply from the source: {v:?}"))),
-            Some((body, _)) if body.is_empty() => gone_now.push(p.key),
+            // An empty page with a cursor to follow is not an empty key.
+            Some((body, Resume::Done)) if body.is_empty() => gone_now.push(p.key),
             Some((body, Resume::Done)) => whole.push((p, body)),
             Some((body, resume)) => windows.push((p, body, resume)),
         }

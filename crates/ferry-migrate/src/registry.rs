@@ -1,7 +1,12 @@
 //! The run registry: runs, dirty keys and errors, in SQLite.
 //!
-//! It lives inside the target file when the target is a ferry store (the
-//! data and the migration's state then travel together), else in `--state`.
+//! When the target is a ferry store, the registry sits beside it as
+//! `<data>-migrate.db`, so the migration's state travels with the data;
+//! otherwise it is `--state`. It is a file of its own, not tables inside the
+//! store, because SQLite has one writer per file and the store keeps its
+//! write transaction open between group commits: registry writes there would
+//! wait on (or stall) the store that is being migrated into.
+//!
 //! Several processes share it (tracker, bulk, apply-dirty, status, pause):
 //! WAL mode and a busy timeout let them take turns; every call is one short
 //! transaction.
@@ -153,7 +158,11 @@ impl Registry {
     /// Where the registry of a migration to `target` lives.
     pub fn location(target: &Spec, state: &Path) -> PathBuf {
         match target.store_path() {
-            Some(p) => p.to_path_buf(),
+            Some(p) => {
+                let mut s = p.as_os_str().to_owned();
+                s.push("-migrate.db");
+                PathBuf::from(s)
+            }
             None => state.to_path_buf(),
         }
     }
@@ -180,7 +189,7 @@ impl Registry {
     pub fn open_existing(path: &Path) -> Result<Registry> {
         if !path.exists() {
             return Err(Error::Usage(format!(
-                "no run registry at {} (runs of a migration into a ferry store live in the store file: pass --to PATH; others in --state, default ./ferry-migrate.db)",
+                "no run registry at {} (runs of a migration into a ferry store live beside it: pass --to PATH; others in --state, default ./ferry-migrate.db)",
                 path.display()
             )));
         }

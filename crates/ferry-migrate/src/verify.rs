@@ -111,13 +111,28 @@ pub async fn verify(
                             p
                         })
                         .collect();
-                    for (k, r) in keys.iter().zip(s.per_key(&pipes).await?) {
-                        if first_int(&r) == Some(0) {
-                            report.diff(
-                                opts.show_diffs,
-                                format!("{}: only on the target (db {tdb})", show_key(k)),
-                            );
+                    let missing: Vec<Vec<u8>> = keys
+                        .iter()
+                        .zip(s.per_key(&pipes).await?)
+                        .filter(|(_, r)| first_int(r) == Some(0))
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    // SCAN may list a key whose TTL just passed; a key about
+                    // to expire on the target is not a difference either.
+                    let ttls = t
+                        .per_key(&per_key(&missing, |p, k| {
+                            p.cmd("PTTL").arg(k);
+                        }))
+                        .await?;
+                    for (k, r) in missing.iter().zip(ttls) {
+                        let ttl = first_int(&r).unwrap_or(-1);
+                        if ttl == -2 || (0..=opts.ttl_tolerance_ms.max(2000)).contains(&ttl) {
+                            continue;
                         }
+                        report.diff(
+                            opts.show_diffs,
+                            format!("{}: only on the target (db {tdb})", show_key(k)),
+                        );
                     }
                     if next == "0" {
                         break;
@@ -325,10 +340,12 @@ async fn compare_batch(
         if reply::is_nil(a) {
             continue; // gone since the probe
         }
-        if normalize(ty, a) != normalize(ty, b) {
+        let (na, nb) = (normalize(ty, a), normalize(ty, b));
+        if na != nb {
+            let at = first_difference(na, nb);
             report.diff(
                 opts.show_diffs,
-                format!("{}: the {ty} values differ", show_key(k)),
+                format!("{}: the {ty} values differ{at}", show_key(k)),
             );
         }
     }
@@ -343,11 +360,34 @@ async fn compare_batch(
     Ok(())
 }
 
+/// Where two normalized values first differ, for the mismatch line.
+fn first_difference(a: Option<Vec<Vec<u8>>>, b: Option<Vec<Vec<u8>>>) -> String {
+    let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
+    let i = a
+        .iter()
+        .zip(&b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    let show = |v: Option<&Vec<u8>>| v.map(|x| show_key(x)).unwrap_or_else(|| "nothing".into());
+    format!(
+        " (element {i}: {} on the source, {} on the target)",
+        show(a.get(i)),
+        show(b.get(i))
+    )
+}
+
 /// A canonical form of a value: sorted for sets and hashes.
 fn normalize(ty: &str, v: &Value) -> Option<Vec<Vec<u8>>> {
     match ty {
         "string" => reply::bytes(v).map(|b| vec![b]),
-        "list" | "zset" => reply::byte_list(v),
+        "list" => reply::byte_list(v),
+        // -0 and 0 are the same score (a ferry store keeps -0 as 0).
+        "zset" => Some(
+            reply::byte_list(v)?
+                .into_iter()
+                .map(|x| if x == b"-0" { b"0".to_vec() } else { x })
+                .collect(),
+        ),
         "set" => {
             let mut l = reply::byte_list(v)?;
             l.sort();

@@ -212,9 +212,14 @@ impl Store {
 
     /// Opens a transaction if none is open. With the journal, one SQLite
     /// transaction spans many groups of commands.
+    ///
+    /// IMMEDIATE takes the write lock at once (waiting out another writer
+    /// such as `ferry migrate`'s run registry in the same file): a deferred
+    /// transaction that read first would fail with SQLITE_BUSY when it
+    /// tried to write after that writer committed.
     pub fn begin(&mut self) -> StoreResult<()> {
         if !self.in_tx {
-            self.conn.execute_batch("BEGIN")?;
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
             self.in_tx = true;
             self.tx_wrote = false;
             self.tx_started = std::time::Instant::now();
@@ -346,7 +351,7 @@ impl Store {
                 pending.len(),
                 journal.path().display()
             );
-            self.conn.execute_batch("BEGIN")?;
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
             self.in_tx = true;
             self.tx_wrote = true;
             for (seq, op) in &pending {

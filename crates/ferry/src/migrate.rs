@@ -69,7 +69,7 @@ pub enum MigrateCommand {
 #[derive(Args, Clone)]
 pub struct Common {
     /// Run registry for targets that are not ferry store files (for a ferry
-    /// store, runs live in the store file itself).
+    /// store DATA, runs live beside it in DATA-migrate.db).
     #[arg(long, default_value = "ferry-migrate.db", value_name = "PATH")]
     state: PathBuf,
     /// error, warn, info, debug or trace.

@@ -143,8 +143,11 @@ fn status(run: &str, reg: &[&str]) -> String {
 #[track_caller]
 fn wait_status(run: &str, reg: &[&str], needle: &str, within: Duration) -> String {
     let deadline = Instant::now() + within;
+    let mut args = vec!["status", "--run-id", run];
+    args.extend_from_slice(reg);
     loop {
-        let s = status(run, reg);
+        // The run may not exist yet (its creator is still starting).
+        let s = text(&migrate(&args));
         if s.contains(needle) {
             return s;
         }
@@ -500,8 +503,13 @@ fn run_command_end_to_end() {
         "--cutover-when-lag-below",
         "20",
         "--verify-full",
+        "--max-rps",
+        "1500",
     ])));
-    std::thread::sleep(Duration::from_millis(1500));
+    // --max-rps makes the bulk copy last about 2 s, and the writer stops
+    // after 1 s: before the cutover that --cutover-when-lag-below starts by
+    // itself (that flag presumes writes are frozen by then).
+    std::thread::sleep(Duration::from_millis(1000));
     writer.stop();
     let out = run.wait(COMMAND_TIMEOUT);
     assert!(out.status.success(), "{}", text(&out));

@@ -651,13 +651,32 @@ fn map_diff(
     Some(parts.join(", "))
 }
 
+fn no_neg_zero(m: &BTreeMap<Vec<u8>, Vec<u8>>) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    m.iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                if v.as_slice() == b"-0" {
+                    b"0".to_vec()
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect()
+}
+
 fn value_diff(a: &Val, b: &Val) -> Option<String> {
     match (a, b) {
         (Val::Str(x), Val::Str(y)) => {
             (x != y).then(|| format!("value a={} b={}", short(x), short(y)))
         }
         (Val::Hash(x), Val::Hash(y)) => map_diff("field", x, y).map(|d| format!("hash: {d}")),
-        (Val::ZSet(x), Val::ZSet(y)) => map_diff("member", x, y).map(|d| format!("zset: {d}")),
+        // A ferry store keeps a score of -0 as 0 (SQLite stores an integral
+        // REAL as an integer); Redis itself answers ZSCORE with 0 for it.
+        (Val::ZSet(x), Val::ZSet(y)) => {
+            map_diff("member", &no_neg_zero(x), &no_neg_zero(y)).map(|d| format!("zset: {d}"))
+        }
         (Val::Set(x), Val::Set(y)) => {
             if x == y {
                 return None;
