@@ -752,9 +752,10 @@ async fn manager(info: ConnectionInfo, addr: &str) -> Result<ConnectionManager> 
     // One plain attempt first: the connection manager retries a refused
     // connection or a bad password until its timeout, hiding the reason.
     client
-        .get_multiplexed_async_connection_with_timeouts(
-            Duration::from_secs(10),
-            Duration::from_secs(10),
+        .get_multiplexed_async_connection_with_config(
+            &redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Duration::from_secs(10))
+                .set_response_timeout(Duration::from_secs(10)),
         )
         .await
         .map_err(|e| connect_error(addr, e))?;
