@@ -223,6 +223,17 @@ fn apply_checkpoint(units: &mut [Unit], text: &str) -> Result<()> {
     Ok(())
 }
 
+/// A SCAN that finished: the unit, the cursor it started from, the page.
+type ScanDone = (usize, String, Result<(String, Vec<Vec<u8>>)>);
+
+/// What the bulk loop woke up for.
+enum Event<B> {
+    Batch(Option<B>),
+    Page(ScanDone),
+    Interrupted,
+    Tick,
+}
+
 /// A SCAN page whose keys are being copied.
 struct Page {
     unit: usize,
@@ -339,6 +350,9 @@ pub async fn bulk(
     let mut avg_key_bytes = 0f64;
     let mut interrupted = false;
     let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    let mut scanning: Option<
+        std::pin::Pin<Box<dyn std::future::Future<Output = ScanDone> + Send + '_>>,
+    > = None;
     loop {
         // Steering.
         if last_control.elapsed() >= Duration::from_millis(500) {
@@ -386,87 +400,104 @@ pub async fn bulk(
                 });
                 continue;
             }
-            let Some(ui) = unit_idx else { break };
-            let u = &units[ui];
-            let cursor = u.cursor.clone().unwrap_or_else(|| "0".into());
-            let (next, keys) = scan_page(src, u, &cursor, opts.scan_count, scope).await?;
-            let done = next == "0";
-            page_seq += 1;
-            let batch = effective_batch(opts, avg_key_bytes);
-            let batches: Vec<Vec<Vec<u8>>> = keys.chunks(batch).map(|c| c.to_vec()).collect();
-            counters.scanned += keys.len() as i64;
-            pages.push_back((
-                page_seq,
-                Page {
-                    unit: ui,
-                    cursor_before: cursor,
-                    batches_left: batches.len(),
-                },
-            ));
-            for b in batches {
-                queue.push_back((page_seq, ui, b));
+            break;
+        }
+        // Scan ahead while batches are in flight, so they never wait for a SCAN.
+        if scanning.is_none()
+            && control == Control::Run
+            && !stopping
+            && queue.len() < opts.max_concurrency.max(1)
+        {
+            if let Some(ui) = unit_idx {
+                let unit = units[ui].clone();
+                let cursor = unit.cursor.clone().unwrap_or_else(|| "0".into());
+                let count = opts.scan_count;
+                scanning = Some(Box::pin(async move {
+                    let page = scan_page(src, &unit, &cursor, count, scope).await;
+                    (ui, cursor, page)
+                }));
             }
-            // `units` holds where the scan is; the checkpoint follows the
-            // written pages (see `checkpoint_units`).
-            if done {
-                units[ui].cursor = None;
-                unit_idx = units
-                    .iter()
-                    .enumerate()
-                    .skip(ui + 1)
-                    .find(|(_, u)| u.cursor.is_some())
-                    .map(|(i, _)| i);
-            } else {
-                units[ui].cursor = Some(next);
-            }
-            advance(&mut pages);
         }
         if in_flight.is_empty()
+            && scanning.is_none()
             && (queue.is_empty() || stopping)
             && (unit_idx.is_none() || stopping)
         {
             break;
         }
-        if in_flight.is_empty() {
-            // Paused: wait for the next control change.
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                _ = &mut ctrl_c => interrupted = true,
-            }
-            continue;
-        }
-        let next = tokio::select! {
-            n = in_flight.next() => n,
-            _ = &mut ctrl_c => { interrupted = true; None }
+        let event = tokio::select! {
+            n = in_flight.next(), if !in_flight.is_empty() => Event::Batch(n),
+            page = async { match scanning.as_mut() { Some(f) => f.await, None => std::future::pending().await } }, if scanning.is_some() => Event::Page(page),
+            _ = &mut ctrl_c => Event::Interrupted,
+            // Paused or idle: look at the controls again soon.
+            _ = tokio::time::sleep(Duration::from_millis(200)) => Event::Tick,
         };
-        if let Some((seq, n, result)) = next {
-            let outcome: Outcome = result?;
-            counters.migrated += outcome.copied as i64;
-            counters.skipped += outcome.skipped as i64;
-            counters.errors += outcome.errors.len() as i64;
-            counters.bytes += outcome.bytes as i64;
-            gone += outcome.gone;
-            if n > 0 && outcome.bytes > 0 {
-                let per_key = outcome.bytes as f64 / n as f64;
-                avg_key_bytes = if avg_key_bytes == 0.0 {
-                    per_key
+        match event {
+            Event::Interrupted => interrupted = true,
+            Event::Tick | Event::Batch(None) => {}
+            Event::Page((ui, cursor, page)) => {
+                scanning = None;
+                let (next, keys) = page?;
+                let done = next == "0";
+                page_seq += 1;
+                let batch = effective_batch(opts, avg_key_bytes);
+                let batches: Vec<Vec<Vec<u8>>> = keys.chunks(batch).map(|c| c.to_vec()).collect();
+                counters.scanned += keys.len() as i64;
+                pages.push_back((
+                    page_seq,
+                    Page {
+                        unit: ui,
+                        cursor_before: cursor,
+                        batches_left: batches.len(),
+                    },
+                ));
+                for b in batches {
+                    queue.push_back((page_seq, ui, b));
+                }
+                // `units` holds where the scan is; the checkpoint follows the
+                // written pages (see `checkpoint_units`).
+                if done {
+                    units[ui].cursor = None;
+                    unit_idx = units
+                        .iter()
+                        .enumerate()
+                        .skip(ui + 1)
+                        .find(|(_, u)| u.cursor.is_some())
+                        .map(|(i, _)| i);
                 } else {
-                    avg_key_bytes * 0.9 + per_key * 0.1
-                };
+                    units[ui].cursor = Some(next);
+                }
+                advance(&mut pages);
             }
-            for (key, msg) in &outcome.errors {
-                log::warn!("bulk: key {}: {msg}", crate::verify::show_key(key));
-                reg.error(run_id, "bulk", Some(key), msg)?;
+            Event::Batch(Some((seq, n, result))) => {
+                let outcome: Outcome = result?;
+                counters.migrated += outcome.copied as i64;
+                counters.skipped += outcome.skipped as i64;
+                counters.errors += outcome.errors.len() as i64;
+                counters.bytes += outcome.bytes as i64;
+                gone += outcome.gone;
+                if n > 0 && outcome.bytes > 0 {
+                    let per_key = outcome.bytes as f64 / n as f64;
+                    avg_key_bytes = if avg_key_bytes == 0.0 {
+                        per_key
+                    } else {
+                        avg_key_bytes * 0.9 + per_key * 0.1
+                    };
+                }
+                for (key, msg) in &outcome.errors {
+                    log::warn!("bulk: key {}: {msg}", crate::verify::show_key(key));
+                    reg.error(run_id, "bulk", Some(key), msg)?;
+                }
+                if let Some((_, p)) = pages.iter_mut().find(|(s, _)| *s == seq) {
+                    p.batches_left = p.batches_left.saturating_sub(1);
+                }
+                advance(&mut pages);
+                progress.update(
+                    counters.scanned as u64,
+                    counters.bytes as u64,
+                    counters.errors as u64,
+                );
             }
-            if let Some((_, p)) = pages.iter_mut().find(|(s, _)| *s == seq) {
-                p.batches_left = p.batches_left.saturating_sub(1);
-            }
-            advance(&mut pages);
-            progress.update(
-                counters.scanned as u64,
-                counters.bytes as u64,
-                counters.errors as u64,
-            );
         }
         if last_checkpoint.elapsed() >= Duration::from_secs(2) {
             last_checkpoint = Instant::now();

@@ -373,7 +373,120 @@ impl Flavor {
 #[derive(Clone)]
 pub enum Conn {
     Single(Box<ConnectionManager>),
-    Cluster(ClusterConnection),
+    Cluster(Box<ClusterConn>),
+}
+
+/// A cluster: the cluster client plus a direct connection to every master
+/// and the slot map, so a batch travels as one pipeline per node.
+#[derive(Clone)]
+pub struct ClusterConn {
+    client: ClusterConnection,
+    masters: Vec<ConnectionManager>,
+    /// Master index per slot (`u16::MAX`: unknown, go through the client).
+    slots: std::sync::Arc<Vec<u16>>,
+}
+
+impl ClusterConn {
+    /// The master that holds the key of a one-key pipeline.
+    fn node_of(&self, p: &Pipeline) -> Option<usize> {
+        let cmd = p.cmd_iter().next()?;
+        let key = match cmd.args_iter().nth(1)? {
+            redis::Arg::Simple(k) => k,
+            redis::Arg::Cursor => return None,
+        };
+        let slot = redis::cluster_routing::get_slot(key) as usize;
+        let node = *self.slots.get(slot)?;
+        (usize::from(node) < self.masters.len()).then_some(usize::from(node))
+    }
+
+    /// Sends each key's pipeline to its master, all keys of a master in one
+    /// pipeline. Keys whose replies say the slot moved (MOVED, ASK,
+    /// TRYAGAIN, CLUSTERDOWN), or whose node failed, go again one by one
+    /// through the cluster client, which follows redirects.
+    async fn per_key(&self, pipes: &[Pipeline]) -> Vec<KeyReplies> {
+        let mut by_node: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        let mut again = Vec::new();
+        for (i, p) in pipes.iter().enumerate() {
+            match self.node_of(p) {
+                Some(n) => by_node.entry(n).or_default().push(i),
+                None => again.push(i),
+            }
+        }
+        let mut out: Vec<Option<KeyReplies>> = (0..pipes.len()).map(|_| None).collect();
+        let sends = by_node.into_iter().map(|(node, idx)| {
+            let mut conn = self.masters[node].clone();
+            async move {
+                let mut all = redis::pipe();
+                for &i in &idx {
+                    for cmd in pipes[i].cmd_iter() {
+                        all.add_command(cmd.clone());
+                    }
+                }
+                let total = all.cmd_iter().count();
+                (idx, conn.req_packed_commands(&all, 0, total).await)
+            }
+        });
+        for (idx, r) in futures_util::future::join_all(sends).await {
+            let Ok(values) = r else {
+                again.extend(idx);
+                continue;
+            };
+            let mut values = values.into_iter();
+            for i in idx {
+                let n = pipes[i].cmd_iter().count();
+                let v: Vec<Value> = values.by_ref().take(n).collect();
+                let moved = v.iter().any(|x| match x {
+                    Value::ServerError(e) => {
+                        matches!(e.code(), "MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN")
+                    }
+                    _ => false,
+                });
+                if moved || v.len() != n {
+                    again.push(i);
+                } else {
+                    out[i] = Some(Ok(v));
+                }
+            }
+        }
+        let retries = again.iter().map(|&i| {
+            let mut c = self.client.clone();
+            let p = &pipes[i];
+            async move { (i, through_client(&mut c, p).await) }
+        });
+        for (i, r) in futures_util::future::join_all(retries).await {
+            out[i] = Some(r);
+        }
+        out.into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(redis::RedisError::from((
+                        redis::ErrorKind::ClientError,
+                        "no reply",
+                    )))
+                })
+            })
+            .collect()
+    }
+}
+
+/// One key's pipeline through the cluster client, retried while the
+/// cluster is moving (failover, resharding).
+async fn through_client(c: &mut ClusterConnection, p: &Pipeline) -> KeyReplies {
+    let n = p.cmd_iter().count();
+    let mut last = None;
+    for attempt in 0..6u32 {
+        match c.req_packed_commands(p, 0, n).await {
+            Ok(v) => return Ok(v),
+            Err(e) if transient(&e) => {
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(100 << attempt.min(4))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        redis::RedisError::from((redis::ErrorKind::IoError, "retries exhausted"))
+    }))
 }
 
 /// Replies to one key's commands, or the error that failed them as a whole.
@@ -413,35 +526,7 @@ impl Conn {
                     .map(|n| Ok(values.by_ref().take(n).collect()))
                     .collect())
             }
-            Conn::Cluster(c) => {
-                let futs = pipes.iter().map(|p| {
-                    let mut c = c.clone();
-                    async move {
-                        let n = p.cmd_iter().count();
-                        let mut last = None;
-                        for attempt in 0..6u32 {
-                            match c.req_packed_commands(p, 0, n).await {
-                                Ok(v) => return Ok(v),
-                                Err(e) if transient(&e) => {
-                                    last = Some(e);
-                                    tokio::time::sleep(Duration::from_millis(
-                                        100 << attempt.min(4),
-                                    ))
-                                    .await;
-                                }
-                                Err(e) => return Err(e),
-                            }
-                        }
-                        Err(last.unwrap_or_else(|| {
-                            redis::RedisError::from((
-                                redis::ErrorKind::IoError,
-                                "retries exhausted",
-                            ))
-                        }))
-                    }
-                });
-                Ok(futures_util::future::join_all(futs).await)
-            }
+            Conn::Cluster(c) => Ok(c.per_key(pipes).await),
         }
     }
 
@@ -449,7 +534,7 @@ impl Conn {
     pub async fn cmd(&mut self, cmd: &redis::Cmd) -> Result<Value> {
         let v = match self {
             Conn::Single(c) => c.req_packed_command(cmd).await,
-            Conn::Cluster(c) => c.req_packed_command(cmd).await,
+            Conn::Cluster(c) => c.client.req_packed_command(cmd).await,
         }
         .map_err(Error::Redis)?;
         match v {
@@ -534,6 +619,8 @@ pub struct Endpoint {
     pub nodes: Vec<Node>,
     /// The cluster client, for a cluster.
     cluster: Option<ClusterConnection>,
+    /// Master index per slot, for a cluster.
+    slots: std::sync::Arc<Vec<u16>>,
     embedded: Option<Embedded>,
 }
 
@@ -557,6 +644,7 @@ impl Endpoint {
                     flavor,
                     nodes: vec![node],
                     cluster: None,
+                    slots: Default::default(),
                     embedded,
                 })
             }
@@ -596,6 +684,7 @@ impl Endpoint {
                     flavor,
                     nodes: vec![node],
                     cluster: None,
+                    slots: Default::default(),
                     embedded: None,
                 })
             }
@@ -645,7 +734,15 @@ impl Endpoint {
                     Err(e) => return Err(connect_error(&seed_addr, e)),
                 };
                 let mut nodes = Vec::new();
-                for (host, port) in cluster_masters(&nodes_text) {
+                let mut slots = vec![u16::MAX; 16384];
+                for (i, (host, port, ranges)) in
+                    cluster_masters(&nodes_text).into_iter().enumerate()
+                {
+                    for (a, b) in ranges {
+                        for s in a..=b.min(16383) {
+                            slots[usize::from(s)] = i as u16;
+                        }
+                    }
                     let mut info = conn_info(&spec, &host, port);
                     info.redis.db = 0;
                     nodes.push(Node {
@@ -666,6 +763,7 @@ impl Endpoint {
                     flavor,
                     nodes,
                     cluster: Some(cluster),
+                    slots: std::sync::Arc::new(slots),
                     embedded: None,
                 })
             }
@@ -679,7 +777,17 @@ impl Endpoint {
     /// The connection that reaches any key of `db`.
     pub async fn data(&self, db: i64) -> Result<Conn> {
         match &self.cluster {
-            Some(c) => Ok(Conn::Cluster(c.clone())),
+            Some(c) => {
+                let mut masters = Vec::with_capacity(self.nodes.len());
+                for n in &self.nodes {
+                    masters.push(n.conn(0).await?);
+                }
+                Ok(Conn::Cluster(Box::new(ClusterConn {
+                    client: c.clone(),
+                    masters,
+                    slots: self.slots.clone(),
+                })))
+            }
             None => Ok(Conn::Single(Box::new(self.nodes[0].conn(db).await?))),
         }
     }
@@ -845,8 +953,11 @@ async fn flavor_of(c: &mut ConnectionManager, addr: &str) -> Result<Flavor> {
     })
 }
 
-/// Masters that serve slots, from CLUSTER NODES.
-fn cluster_masters(text: &str) -> Vec<(String, u16)> {
+/// A master's host, port and slot ranges.
+type Master = (String, u16, Vec<(u16, u16)>);
+
+/// Masters that serve slots, from CLUSTER NODES, with their slot ranges.
+fn cluster_masters(text: &str) -> Vec<Master> {
     let mut out = Vec::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
@@ -859,11 +970,21 @@ fn cluster_masters(text: &str) -> Vec<(String, u16)> {
             continue;
         };
         let Ok(port) = port.parse() else { continue };
+        // "0-5460" or "5461"; "[...]" entries are slots being migrated.
+        let ranges = f[8..]
+            .iter()
+            .filter(|r| !r.starts_with('['))
+            .filter_map(|r| match r.split_once('-') {
+                Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+                None => r.parse().ok().map(|x| (x, x)),
+            })
+            .collect();
         out.push((
             host.trim_start_matches('[')
                 .trim_end_matches(']')
                 .to_string(),
             port,
+            ranges,
         ));
     }
     out.sort();
@@ -1049,7 +1170,10 @@ mod tests {
                     d 127.0.0.1:7003@17003 master,fail - 0 0 3 connected 10923-16383\n";
         assert_eq!(
             cluster_masters(text),
-            vec![("127.0.0.1".into(), 7001), ("127.0.0.1".into(), 7002)]
+            vec![
+                ("127.0.0.1".into(), 7001, vec![(0, 5460)]),
+                ("127.0.0.1".into(), 7002, vec![(5461, 10922)])
+            ]
         );
     }
 }

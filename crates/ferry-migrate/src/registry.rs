@@ -178,6 +178,15 @@ impl Registry {
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
         conn.execute_batch("PRAGMA synchronous=NORMAL")?;
         conn.execute_batch(SCHEMA)?;
+        // Columns added after the first layout, for registries made then.
+        let has: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('migration_runs') WHERE name = 'gaps_swept'")?
+            .exists([])?;
+        if !has {
+            conn.execute_batch(
+                "ALTER TABLE migration_runs ADD COLUMN gaps_swept INTEGER NOT NULL DEFAULT 0",
+            )?;
+        }
         Ok(Registry {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_path_buf(),

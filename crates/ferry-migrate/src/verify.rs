@@ -306,16 +306,16 @@ async fn compare_batch(
             continue;
         }
         if ta == "string" || la <= opts.chunk as i64 {
-            whole.push((k.clone(), ta));
+            whole.push((k.clone(), ta, ttl_a));
         } else {
             big.push((k.clone(), ta));
         }
     }
     // Small keys: read whole on both sides and compare normalized.
-    let read = |items: &[(Vec<u8>, String)]| {
+    let read = |items: &[(Vec<u8>, String, i64)]| {
         items
             .iter()
-            .map(|(k, ty)| {
+            .map(|(k, ty, _)| {
                 let mut p = redis::pipe();
                 match ty.as_str() {
                     "string" => p.cmd("GET").arg(k),
@@ -332,13 +332,15 @@ async fn compare_batch(
     let pipes = read(&whole);
     let ra = s.per_key(&pipes).await?;
     let rb = t.per_key(&pipes).await?;
-    for (((k, ty), a), b) in whole.iter().zip(ra).zip(rb) {
+    for (((k, ty, ttl), a), b) in whole.iter().zip(ra).zip(rb) {
         let (Ok(a), Ok(b)) = (a, b) else { continue };
         let (Some(a), Some(b)) = (a.first(), b.first()) else {
             continue;
         };
-        if reply::is_nil(a) {
-            continue; // gone since the probe
+        if reply::is_nil(a)
+            || (reply::is_nil(b) && (0..=opts.ttl_tolerance_ms.max(2000)).contains(ttl))
+        {
+            continue; // gone since the probe, or expired on the target meanwhile
         }
         let (na, nb) = (normalize(ty, a), normalize(ty, b));
         if na != nb {
