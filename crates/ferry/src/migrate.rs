@@ -363,8 +363,8 @@ pub fn main(cmd: MigrateCommand) -> ExitCode {
     }
 }
 
-/// Parses and connects both endpoints, refusing a source equal to the target.
-async fn connect(pair: &Pair) -> Result<(Endpoint, Endpoint)> {
+/// Parses both endpoints, refusing a source equal to the target.
+fn specs(pair: &Pair) -> Result<(Spec, Spec)> {
     let from = Spec::parse(&pair.from).map_err(|e| Error::Usage(format!("--from: {e}")))?;
     let to = Spec::parse(&pair.to).map_err(|e| Error::Usage(format!("--to: {e}")))?;
     if from.same_place(&to) {
@@ -373,6 +373,12 @@ async fn connect(pair: &Pair) -> Result<(Endpoint, Endpoint)> {
             from.display()
         )));
     }
+    Ok((from, to))
+}
+
+/// Parses and connects both endpoints.
+async fn connect(pair: &Pair) -> Result<(Endpoint, Endpoint)> {
+    let (from, to) = specs(pair)?;
     let src = Endpoint::connect(from)
         .await
         .map_err(|e| prefix("source", e))?;
@@ -432,9 +438,15 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
             }
         }
         MigrateCommand::Track(a) => {
-            let (src, dst) = connect(&a.pair).await?;
+            // Only the source is opened: the target names the registry, and
+            // a tracker that held a store file would make every other
+            // process go through it.
+            let (from, to) = specs(&a.pair)?;
+            let src = Endpoint::connect(from)
+                .await
+                .map_err(|e| prefix("source", e))?;
             let reg = registry_for(&a.pair)?;
-            reg.open_run(&a.run_id, &src.spec, &dst.spec)?;
+            reg.open_run(&a.run_id, &src.spec, &to)?;
             let run = reg.run(&a.run_id)?;
             if tracker_alive(&run)
                 && run
@@ -460,7 +472,6 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
             eprintln!("tracking changes for run {} (registry {}); stop with Ctrl-C or `ferry migrate track-stop --run-id {}`", a.run_id, reg.path().display(), a.run_id);
             let r = tracker.wait().await;
             src.close().await;
-            dst.close().await;
             r
         }
         MigrateCommand::TrackStop(r) => {
