@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command of ferry: formatting, lints, and the whole workspace test
-# suite. Works on a fresh Debian/Ubuntu machine: installs redis-server and
-# redis-tools (the tests run a real redis-server beside ferry) when missing.
+# suite. Works on a fresh Debian/Ubuntu machine: installs redis-server,
+# redis-tools and openssl (the tests run a real redis-server and Redis Cluster
+# beside ferry, and a TLS server) when missing.
 #
 #   bash scripts/test.sh
 #
@@ -18,27 +19,34 @@ step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 run() { printf '+ %s\n' "$*"; "$@"; }
 
-# --- redis-server / redis-cli -------------------------------------------------
-step "checking for redis-server and redis-cli"
-if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
-    echo "found $(redis-server --version | head -n1)"
+# --- redis-server / redis-cli / openssl ----------------------------------------
+# The tests run a real redis-server (standalone and a Redis Cluster built with
+# redis-cli) beside ferry, and make a TLS certificate with openssl.
+step "checking for redis-server, redis-cli and openssl"
+PKGS=()
+command -v redis-server >/dev/null 2>&1 || PKGS+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || PKGS+=(redis-tools)
+command -v openssl >/dev/null 2>&1 || PKGS+=(openssl)
+if [ ${#PKGS[@]} -eq 0 ]; then
+    echo "found $(redis-server --version | head -n1); $(openssl version)"
 else
-    [ "${SKIP_APT:-0}" = 1 ] && die "redis-server/redis-cli missing and SKIP_APT=1; install the Debian packages redis-server and redis-tools"
+    [ "${SKIP_APT:-0}" = 1 ] && die "missing ${PKGS[*]} and SKIP_APT=1; install these Debian packages"
     command -v apt-get >/dev/null 2>&1 \
-        || die "redis-server/redis-cli missing and apt-get not found; install redis-server and redis-cli (>= 7.0) by hand"
+        || die "missing ${PKGS[*]} and apt-get not found; install redis-server and redis-cli (>= 7.0) and openssl by hand"
     SUDO=()
     if [ "$(id -u)" -ne 0 ]; then
         command -v sudo >/dev/null 2>&1 \
-            || die "redis-server/redis-cli missing; not root and no sudo: run 'apt-get install -y redis-server redis-tools' as root"
+            || die "missing ${PKGS[*]}; not root and no sudo: run 'apt-get install -y ${PKGS[*]}' as root"
         SUDO=(sudo)
     fi
-    echo "redis-server/redis-cli missing: installing redis-server and redis-tools with apt-get"
+    echo "missing: installing ${PKGS[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
     run ${SUDO[@]+"${SUDO[@]}"} apt-get update
-    run ${SUDO[@]+"${SUDO[@]}"} apt-get install -y redis-server redis-tools
-    command -v redis-server >/dev/null 2>&1 || die "apt-get install finished but redis-server is still not on PATH"
-    command -v redis-cli >/dev/null 2>&1 || die "apt-get install finished but redis-cli is still not on PATH"
-    echo "installed $(redis-server --version | head -n1)"
+    run ${SUDO[@]+"${SUDO[@]}"} apt-get install -y "${PKGS[@]}"
+    for b in redis-server redis-cli openssl; do
+        command -v "$b" >/dev/null 2>&1 || die "apt-get install finished but $b is still not on PATH"
+    done
+    echo "installed: $(redis-server --version | head -n1); $(openssl version)"
 fi
 # The Debian package starts a system redis-server on 6379; tests choose their
 # own random ports, so it is left alone.

@@ -91,6 +91,8 @@ pub struct Pair {
 
 #[derive(Args, Clone)]
 pub struct RunRef {
+    /// The run's name: created on first use, then shared by track, bulk,
+    /// apply-dirty, verify and status (letters, digits, '-', '_', '.', ':').
     #[arg(long)]
     run_id: String,
     /// The migration's target: a ferry store path keeps its runs inside.
@@ -102,6 +104,8 @@ pub struct RunRef {
 
 #[derive(Args, Clone)]
 pub struct TrackArgs {
+    /// The run's name: created on first use, then shared by track, bulk,
+    /// apply-dirty, verify and status (letters, digits, '-', '_', '.', ':').
     #[arg(long)]
     run_id: String,
     #[command(flatten)]
@@ -157,6 +161,8 @@ pub struct ScopeFlags {
 
 #[derive(Args, Clone)]
 pub struct BulkArgs {
+    /// The run's name: created on first use, then shared by track, bulk,
+    /// apply-dirty, verify and status (letters, digits, '-', '_', '.', ':').
     #[arg(long)]
     run_id: String,
     #[command(flatten)]
@@ -172,6 +178,8 @@ pub struct BulkArgs {
 
 #[derive(Args, Clone)]
 pub struct DirtyArgs {
+    /// The run's name: created on first use, then shared by track, bulk,
+    /// apply-dirty, verify and status (letters, digits, '-', '_', '.', ':').
     #[arg(long)]
     run_id: String,
     #[command(flatten)]
@@ -198,6 +206,8 @@ pub struct VerifyFlags {
 
 #[derive(Args, Clone)]
 pub struct VerifyArgs {
+    /// The run's name: created on first use, then shared by track, bulk,
+    /// apply-dirty, verify and status (letters, digits, '-', '_', '.', ':').
     #[arg(long)]
     run_id: String,
     #[command(flatten)]

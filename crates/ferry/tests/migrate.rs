@@ -923,3 +923,31 @@ fn tls_source() {
     let d = diff(&srct, &Target::Single(dst.port(), 0), 1500);
     assert!(d.is_empty(), "{}", d.join("\n"));
 }
+
+#[test]
+fn cluster_detected_from_a_node_url() {
+    // `redis://` naming one node of a cluster: INFO cluster says it is one,
+    // and keys go to every master, not only to that node.
+    let src = RedisProc::start(&[]);
+    let cluster = RedisCluster::start();
+    let srct = Target::Single(src.port(), 0);
+    seed(&srct, 600, 6);
+    let dir = tempdir();
+    let state = dir.path().join("state.db");
+    let node = redis_url(cluster.ports()[1]);
+    let out = ok(&["preflight", "--from", &redis_url(src.port()), "--to", &node]);
+    assert!(out.contains("cluster, 3 masters"), "{out}");
+    ok(&[
+        "bulk",
+        "--run-id",
+        "d",
+        "--from",
+        &redis_url(src.port()),
+        "--to",
+        &node,
+        "--state",
+        state.to_str().expect("utf8"),
+    ]);
+    let d = diff(&srct, &Target::Cluster(cluster.ports().to_vec()), 1500);
+    assert!(d.is_empty(), "{}", d.join("\n"));
+}

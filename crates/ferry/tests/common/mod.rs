@@ -52,10 +52,14 @@ pub fn require_binary(name: &str) -> PathBuf {
             return p;
         }
     }
+    let package = match name {
+        "redis-cli" | "redis-benchmark" => "redis-tools",
+        other => other,
+    };
     panic!(
-        "`{name}` was not found on PATH. The differential tests need the real Redis as the \
-         reference: install it with `apt-get install -y redis-server redis-tools` (Debian/Ubuntu), \
-         or run the repository's test script, which installs it."
+        "`{name}` was not found on PATH. The tests need it (a real Redis is the reference, \
+         openssl makes TLS certificates): install it with `apt-get install -y {package}` \
+         (Debian/Ubuntu), or run `bash scripts/test.sh`, which installs it."
     );
 }
 
