@@ -8,7 +8,7 @@
 //! twice a second.
 
 use crate::copy::{copy_keys, Conflict, CopyOptions, Outcome, TtlMode};
-use crate::endpoint::{Endpoint, Spec};
+use crate::endpoint::Endpoint;
 use crate::progress::Progress;
 use crate::registry::{Control, Counters, Registry};
 use crate::{reply, Error, Result};
@@ -568,6 +568,19 @@ async fn scan_page(
     scope: &Scope,
 ) -> Result<(String, Vec<Vec<u8>>)> {
     let node = &src.nodes[u.node];
+    let mut c = crate::endpoint::Conn::Single(Box::new(node.conn(u.src_db).await?));
+    scan_keys(&mut c, cursor, count, scope)
+        .await
+        .map_err(|e| Error::Protocol(format!("{}: {e}", node.addr)))
+}
+
+/// One `SCAN cursor [MATCH p] COUNT n [TYPE t]` page of the run's keys.
+pub(crate) async fn scan_keys(
+    c: &mut crate::endpoint::Conn,
+    cursor: &str,
+    count: usize,
+    scope: &Scope,
+) -> Result<(String, Vec<Vec<u8>>)> {
     let mut cmd = redis::cmd("SCAN");
     cmd.arg(cursor);
     if let Some(p) = &scope.pattern {
@@ -577,10 +590,8 @@ async fn scan_page(
     if let Some(t) = &scope.type_filter {
         cmd.arg("TYPE").arg(t);
     }
-    let mut c = crate::endpoint::Conn::Single(Box::new(node.conn(u.src_db).await?));
     let v = c.cmd(&cmd).await?;
-    reply::scan_page(&v)
-        .ok_or_else(|| Error::Protocol(format!("{}: SCAN answered {v:?}", node.addr)))
+    reply::scan_page(&v).ok_or_else(|| Error::Protocol(format!("SCAN answered {v:?}")))
 }
 
 /// Drops completed pages from the front.
@@ -625,9 +636,4 @@ async fn check_target_empty(dst: &Endpoint, scope: &Scope, conflict: Conflict) -
         "the target is not empty ({}); empty it, or pass --on-conflict replace (overwrite) or --on-conflict skip (keep the target's keys)",
         busy.join(", ")
     )))
-}
-
-/// A target spec's display, for messages.
-pub fn describe(spec: &Spec) -> String {
-    spec.display()
 }

@@ -307,7 +307,7 @@ pub async fn copy_keys(
     // 2. read
     let dump = use_dump.load(Ordering::Relaxed);
     let (small, big) = if dump {
-        split_by_length(src, live, opts.chunk, &mut out).await?
+        split_by_length(src, live, opts.chunk).await?
     } else {
         (live, Vec::new())
     };
@@ -437,7 +437,6 @@ async fn split_by_length(
     src: &mut Conn,
     live: Vec<Probed>,
     chunk: usize,
-    out: &mut Outcome,
 ) -> Result<(Vec<Probed>, Vec<Probed>)> {
     let need: Vec<usize> = (0..live.len())
         .filter(|i| !matches!(live[*i].kind, Kind::String | Kind::Other))
@@ -469,7 +468,6 @@ async fn split_by_length(
             small.push(p);
         }
     }
-    let _ = out;
     Ok((small, big))
 }
 
@@ -749,14 +747,7 @@ async fn delete_on_target(
     keys: &[Vec<u8>],
     errors: &mut Vec<(Vec<u8>, String)>,
 ) -> Result<u64> {
-    let pipes: Vec<Pipeline> = keys
-        .iter()
-        .map(|k| {
-            let mut p = redis::pipe();
-            p.cmd("DEL").arg(k);
-            p
-        })
-        .collect();
+    let pipes: Vec<Pipeline> = crate::endpoint::each_key("DEL", keys);
     let mut n = 0;
     for (k, r) in keys.iter().zip(dst.per_key(&pipes).await?) {
         match r.as_ref().ok().and_then(|v| v.first()).and_then(reply::int) {

@@ -206,7 +206,7 @@ async fn sweep(
             let mut nc = Conn::Single(Box::new(node.conn(*sdb).await?));
             let mut cursor = "0".to_string();
             loop {
-                let (next, keys) = crate::verify::scan(&mut nc, &cursor, 1000, scope).await?;
+                let (next, keys) = crate::bulk::scan_keys(&mut nc, &cursor, 1000, scope).await?;
                 let mut in_flight = FuturesUnordered::new();
                 for batch in keys.chunks(opts.batch_keys.max(1)) {
                     let mut s = src.data(*sdb).await?;
@@ -240,15 +240,8 @@ async fn sweep(
             let mut d = dst.data(*tdb).await?;
             let mut cursor = "0".to_string();
             loop {
-                let (next, keys) = crate::verify::scan(&mut nc, &cursor, 1000, scope).await?;
-                let pipes: Vec<redis::Pipeline> = keys
-                    .iter()
-                    .map(|k| {
-                        let mut p = redis::pipe();
-                        p.cmd("EXISTS").arg(k);
-                        p
-                    })
-                    .collect();
+                let (next, keys) = crate::bulk::scan_keys(&mut nc, &cursor, 1000, scope).await?;
+                let pipes: Vec<redis::Pipeline> = crate::endpoint::each_key("EXISTS", &keys);
                 let exists = s.per_key(&pipes).await?;
                 let gone: Vec<redis::Pipeline> = keys
                     .iter()

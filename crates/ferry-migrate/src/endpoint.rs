@@ -544,6 +544,17 @@ impl Conn {
     }
 }
 
+/// One pipeline per key holding `cmd key` (for [`Conn::per_key`]).
+pub fn each_key(cmd: &str, keys: &[Vec<u8>]) -> Vec<Pipeline> {
+    keys.iter()
+        .map(|k| {
+            let mut p = redis::pipe();
+            p.cmd(cmd).arg(k);
+            p
+        })
+        .collect()
+}
+
 /// Errors worth retrying: the connection dropped, or the cluster is moving.
 pub fn transient(e: &redis::RedisError) -> bool {
     e.is_io_error()
@@ -588,6 +599,14 @@ pub struct Node {
 }
 
 impl Node {
+    fn new(addr: String, info: ConnectionInfo) -> Node {
+        Node {
+            addr,
+            info,
+            conns: Default::default(),
+        }
+    }
+
     /// A connection to this node with database `db` selected.
     pub async fn conn(&self, db: i64) -> Result<ConnectionManager> {
         let mut conns = self.conns.lock().await;
@@ -632,11 +651,7 @@ impl Endpoint {
             Spec::Store { path } => {
                 let (info, embedded) = open_store(path).await?;
                 let addr = addr_of(&info);
-                let node = Node {
-                    addr: addr.clone(),
-                    info,
-                    conns: Default::default(),
-                };
+                let node = Node::new(addr.clone(), info);
                 let mut c = node.conn(0).await?;
                 let flavor = flavor_of(&mut c, &addr).await?;
                 Ok(Endpoint {
@@ -651,11 +666,7 @@ impl Endpoint {
             Spec::Server { host, port, .. } => {
                 let info = conn_info(&spec, host, *port);
                 let addr = host_port(host, *port);
-                let node = Node {
-                    addr: addr.clone(),
-                    info,
-                    conns: Default::default(),
-                };
+                let node = Node::new(addr.clone(), info);
                 let mut c = node.conn(0).await?;
                 let flavor = flavor_of(&mut c, &addr).await?;
                 let cluster_on = info_field(&mut c, "cluster", "cluster_enabled")
@@ -745,11 +756,7 @@ impl Endpoint {
                     }
                     let mut info = conn_info(&spec, &host, port);
                     info.redis.db = 0;
-                    nodes.push(Node {
-                        addr: host_port(&host, port),
-                        info,
-                        conns: Default::default(),
-                    });
+                    nodes.push(Node::new(host_port(&host, port), info));
                 }
                 if nodes.is_empty() {
                     return Err(Error::Connect(format!(

@@ -85,14 +85,7 @@ pub async fn preflight(src: &Endpoint, dst: &Endpoint) -> Result<Report> {
                 cursor = next;
             }
             keys.truncate(SAMPLE);
-            let pipes: Vec<redis::Pipeline> = keys
-                .iter()
-                .map(|k| {
-                    let mut p = redis::pipe();
-                    p.cmd("TYPE").arg(k);
-                    p
-                })
-                .collect();
+            let pipes: Vec<redis::Pipeline> = crate::endpoint::each_key("TYPE", &keys);
             let tys: Vec<String> = c
                 .per_key(&pipes)
                 .await?

@@ -10,7 +10,7 @@
 use crate::bulk::Scope;
 use crate::endpoint::{Conn, Endpoint};
 use crate::registry::Registry;
-use crate::{reply, Error, Result};
+use crate::{reply, Result};
 use rand::Rng;
 use redis::{Pipeline, Value};
 
@@ -78,7 +78,8 @@ pub async fn verify(
             let mut nc = Conn::Single(Box::new(node.conn(*sdb).await?));
             let mut cursor = "0".to_string();
             loop {
-                let (next, keys) = scan(&mut nc, &cursor, opts.scan_count, &scope).await?;
+                let (next, keys) =
+                    crate::bulk::scan_keys(&mut nc, &cursor, opts.scan_count, &scope).await?;
                 let keys: Vec<Vec<u8>> = if opts.sample >= 1.0 {
                     keys
                 } else {
@@ -102,15 +103,9 @@ pub async fn verify(
                 let mut nc = Conn::Single(Box::new(node.conn(*tdb).await?));
                 let mut cursor = "0".to_string();
                 loop {
-                    let (next, keys) = scan(&mut nc, &cursor, opts.scan_count, &scope).await?;
-                    let pipes: Vec<Pipeline> = keys
-                        .iter()
-                        .map(|k| {
-                            let mut p = redis::pipe();
-                            p.cmd("EXISTS").arg(k);
-                            p
-                        })
-                        .collect();
+                    let (next, keys) =
+                        crate::bulk::scan_keys(&mut nc, &cursor, opts.scan_count, &scope).await?;
+                    let pipes: Vec<Pipeline> = crate::endpoint::each_key("EXISTS", &keys);
                     let missing: Vec<Vec<u8>> = keys
                         .iter()
                         .zip(s.per_key(&pipes).await?)
@@ -157,25 +152,6 @@ pub async fn verify(
         reg.error(run_id, "verify", None, line)?;
     }
     Ok(report)
-}
-
-pub(crate) async fn scan(
-    c: &mut Conn,
-    cursor: &str,
-    count: usize,
-    scope: &Scope,
-) -> Result<(String, Vec<Vec<u8>>)> {
-    let mut cmd = redis::cmd("SCAN");
-    cmd.arg(cursor);
-    if let Some(p) = &scope.pattern {
-        cmd.arg("MATCH").arg(p);
-    }
-    cmd.arg("COUNT").arg(count.max(1));
-    if let Some(t) = &scope.type_filter {
-        cmd.arg("TYPE").arg(t);
-    }
-    let v = c.cmd(&cmd).await?;
-    reply::scan_page(&v).ok_or_else(|| Error::Protocol(format!("SCAN answered {v:?}")))
 }
 
 fn first_int(r: &crate::endpoint::KeyReplies) -> Option<i64> {

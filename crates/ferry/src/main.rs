@@ -48,22 +48,29 @@ fn serve(args: settings::ServeArgs) -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(&config.log_level))
         .format_target(false)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.worker_threads)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("ferry: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime(config.worker_threads) else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(ferry_server::serve(config.server)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ferry: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// The tokio runtime, or None after saying why it could not start.
+fn runtime(workers: usize) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("ferry: cannot start the async runtime: {e}");
+            None
         }
     }
 }

@@ -353,16 +353,8 @@ pub fn main(cmd: MigrateCommand) -> ExitCode {
     )
     .format_target(false)
     .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("ferry: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = crate::runtime(2) else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(dispatch(cmd)) {
         Ok(()) => ExitCode::SUCCESS,
