@@ -83,6 +83,10 @@ pub async fn apply_dirty(
         log::info!("sweep: {copied} keys copied again, {deleted} deleted on the target");
         reg.set_gaps_swept(run_id, run.tracker_gaps)?;
     }
+    let retried = reg.retry_failed_dirty(run_id)?;
+    if retried > 0 {
+        log::info!("run {run_id}: retrying {retried} keys that failed in an earlier pass");
+    }
     let budget = reg.dirty_counts(run_id)?.dirty as u64 + opts.batch_keys as u64;
     let mut progress = (!quiet).then(|| Progress::new(&format!("apply-dirty {run_id}"), budget));
     let mut sum = DirtySummary::default();

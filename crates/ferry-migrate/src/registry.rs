@@ -426,6 +426,17 @@ impl Registry {
         Ok(())
     }
 
+    /// Makes keys that failed in an earlier pass dirty again, so that each
+    /// pass retries them.
+    pub fn retry_failed_dirty(&self, run_id: &str) -> Result<usize> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE migration_dirty_keys SET state = 'dirty' WHERE run_id = ?1 AND state = 'error'",
+                [run_id],
+            )
+        })
+    }
+
     /// Dirty keys to apply next, oldest change first.
     pub fn next_dirty(&self, run_id: &str, limit: usize) -> Result<Vec<DirtyKey>> {
         self.with(|c| {
@@ -678,5 +689,12 @@ mod tests {
         let c = reg.dirty_counts("r1").unwrap();
         assert_eq!((c.dirty, c.deleted), (0, 1));
         assert!(reg.run("nope").is_err());
+        // A key that failed is retried by the next pass.
+        reg.record_dirty("r1", &[(0, b"b".to_vec(), "set".into())]).unwrap();
+        let next = reg.next_dirty("r1", 10).unwrap();
+        reg.finish_dirty("r1", &[(next[0].clone(), "error")]).unwrap();
+        assert!(reg.next_dirty("r1", 10).unwrap().is_empty());
+        assert_eq!(reg.retry_failed_dirty("r1").unwrap(), 1);
+        assert_eq!(reg.next_dirty("r1", 10).unwrap().len(), 1);
     }
 }
