@@ -690,9 +690,11 @@ mod tests {
         assert_eq!((c.dirty, c.deleted), (0, 1));
         assert!(reg.run("nope").is_err());
         // A key that failed is retried by the next pass.
-        reg.record_dirty("r1", &[(0, b"b".to_vec(), "set".into())]).unwrap();
+        reg.record_dirty("r1", &[(0, b"b".to_vec(), "set".into())])
+            .unwrap();
         let next = reg.next_dirty("r1", 10).unwrap();
-        reg.finish_dirty("r1", &[(next[0].clone(), "error")]).unwrap();
+        reg.finish_dirty("r1", &[(next[0].clone(), "error")])
+            .unwrap();
         assert!(reg.next_dirty("r1", 10).unwrap().is_empty());
         assert_eq!(reg.retry_failed_dirty("r1").unwrap(), 1);
         assert_eq!(reg.next_dirty("r1", 10).unwrap().len(), 1);

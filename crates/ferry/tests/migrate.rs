@@ -951,3 +951,72 @@ fn cluster_detected_from_a_node_url() {
     let d = diff(&srct, &Target::Cluster(cluster.ports().to_vec()), 1500);
     assert!(d.is_empty(), "{}", d.join("\n"));
 }
+
+#[test]
+fn filters_databases_and_ttl_mode() {
+    let src = RedisProc::start(&[]);
+    let dst = RedisProc::start(&[]);
+    let dir = tempdir();
+    let state = dir.path().join("state.db");
+    let state = state.to_str().expect("utf8");
+    let (from, to) = (redis_url(src.port()), redis_url(dst.port()));
+    let mut s = src.connect();
+    for cmd in [
+        vec!["SET", "user:1", "a"],
+        vec!["SET", "order:1", "b"],
+        vec!["HSET", "user:2", "f", "v"],
+        vec!["EXPIRE", "user:2", "1000"],
+        vec!["SELECT", "3"],
+        vec!["SET", "user:9", "in-db3"],
+        vec!["SET", "other", "x"],
+    ] {
+        q(&mut s, &cmd);
+    }
+    let run = |id: &str, extra: &[&str]| {
+        let mut a = vec![
+            "bulk",
+            "--run-id",
+            id,
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--state",
+            state,
+            "--on-conflict",
+            "replace",
+        ];
+        a.extend_from_slice(extra);
+        ok(&a);
+    };
+    let mut d = dst.connect();
+    // Only hashes matching user:*, without their TTL.
+    run(
+        "f1",
+        &["--match", "user:*", "--type", "hash", "--ttl-mode", "drop"],
+    );
+    assert_eq!(q(&mut d, &["DBSIZE"]).as_int(), Some(1));
+    assert_eq!(q(&mut d, &["PTTL", "user:2"]).as_int(), Some(-1));
+    // Every database with keys, to the same number; TTLs kept.
+    run("f2", &[]);
+    assert_eq!(q(&mut d, &["DBSIZE"]).as_int(), Some(3));
+    let ttl = q(&mut d, &["PTTL", "user:2"]).as_int().unwrap_or(-1);
+    assert!(ttl > 990_000, "TTL not preserved: {ttl}");
+    q(&mut d, &["SELECT", "3"]);
+    assert_eq!(
+        q(&mut d, &["GET", "user:9"]).as_str().as_deref(),
+        Some("in-db3")
+    );
+    // One database into another: the target URL names it.
+    let to5 = format!("{to}/5");
+    ok(&[
+        "bulk", "--run-id", "f3", "--from", &from, "--to", &to5, "--state", state, "--db", "3",
+    ]);
+    q(&mut d, &["SELECT", "5"]);
+    assert_eq!(q(&mut d, &["DBSIZE"]).as_int(), Some(2));
+    // Resuming a finished copy does nothing, and says so.
+    let out = ok(&[
+        "bulk", "--run-id", "f2", "--resume", "--from", &from, "--to", &to, "--state", state,
+    ]);
+    assert!(out.contains("already completed"), "{out}");
+}
