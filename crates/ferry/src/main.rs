@@ -1,8 +1,12 @@
 //! `ferry`: the command-line entry point. It only parses flags and settings
 //! and hands them to the crates that do the work.
 
+mod alloc;
 mod migrate;
 mod settings;
+
+#[global_allocator]
+static GLOBAL: alloc::Switch = alloc::Switch;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -335,6 +335,7 @@ impl VerifyFlags {
 
 /// Runs a `ferry migrate` subcommand and turns its result into an exit code.
 pub fn main(cmd: MigrateCommand) -> ExitCode {
+    crate::alloc::use_mimalloc();
     let level = match &cmd {
         MigrateCommand::Preflight(p) => p.common.log_level.clone(),
         MigrateCommand::Track(a) => a.pair.common.log_level.clone(),
