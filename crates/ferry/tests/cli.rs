@@ -166,3 +166,30 @@ fn unknown_settings_key_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("prot"), "{err}");
 }
+
+#[test]
+fn serve_publishes_where_it_listens_beside_the_data_file() {
+    // Other ferry processes (ferry migrate) that want the same file find
+    // the server through this file instead of opening the store twice.
+    let mut f = common::FerryProc::start(common::FerryOpts::default().requirepass("pw"));
+    let mut addr_file = f.data_path().as_os_str().to_owned();
+    addr_file.push("-ferry.addr");
+    let addr_file = std::path::PathBuf::from(addr_file);
+    let text = std::fs::read_to_string(&addr_file).expect("the hand-off file exists while serving");
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("127.0.0.1:{}", f.port()).as_str()),
+        "{text}"
+    );
+    assert_eq!(lines.next(), Some("pw"), "{text}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&addr_file)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "it holds the password: owner only");
+    f.stop();
+    assert!(!addr_file.exists(), "removed when the server stops");
+}
