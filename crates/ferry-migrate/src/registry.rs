@@ -62,6 +62,8 @@ CREATE TABLE IF NOT EXISTS migration_dirty_keys (
 );
 CREATE INDEX IF NOT EXISTS migration_dirty_keys_state_idx ON migration_dirty_keys (run_id, state);
 CREATE INDEX IF NOT EXISTS migration_dirty_keys_last_seen_idx ON migration_dirty_keys (run_id, last_seen_at);
+-- What a delta pass reads: the dirty keys of a run, oldest change first.
+CREATE INDEX IF NOT EXISTS migration_dirty_keys_pending_idx ON migration_dirty_keys (run_id, state, last_seen_at);
 CREATE TABLE IF NOT EXISTS migration_errors (
     run_id  TEXT NOT NULL,
     at      INTEGER NOT NULL,
@@ -404,18 +406,28 @@ impl Registry {
         if events.is_empty() {
             return Ok(());
         }
+        // A hot key changes many times per batch: one upsert each, with the
+        // count and the last event.
+        let mut merged: std::collections::HashMap<(i64, &[u8]), (i64, &str)> =
+            std::collections::HashMap::with_capacity(events.len());
+        for (db, key, event) in events {
+            let e = merged.entry((*db, key.as_slice())).or_insert((0, event));
+            e.0 += 1;
+            e.1 = event;
+        }
         let now = now_ms();
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction()?;
         {
             let mut up = tx.prepare_cached(
                 "INSERT INTO migration_dirty_keys (run_id, db, key, first_seen_at, last_seen_at, events_count, last_event, state)
-                 VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, 'dirty')
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, 'dirty')
                  ON CONFLICT (run_id, db, key) DO UPDATE SET last_seen_at = excluded.last_seen_at,
-                    events_count = events_count + 1, last_event = excluded.last_event, state = 'dirty'",
+                    events_count = events_count + excluded.events_count, last_event = excluded.last_event,
+                    state = 'dirty'",
             )?;
-            for (db, key, event) in events {
-                up.execute(params![run_id, db, key, now, event])?;
+            for ((db, key), (count, event)) in &merged {
+                up.execute(params![run_id, db, key, now, count, event])?;
             }
             tx.execute(
                 "UPDATE migration_runs SET dirty_keys_seen = dirty_keys_seen + ?2, tracker_heartbeat = ?3 WHERE run_id = ?1",
