@@ -133,30 +133,124 @@ impl Drop for Proc {
     }
 }
 
-fn status(run: &str, reg: &[&str]) -> String {
-    let mut args = vec!["status", "--run-id", run];
-    args.extend_from_slice(reg);
-    ok(&args)
+/// One migration run as the command line names it: its id, endpoints and
+/// registry file. Builds the argument lists every test would repeat.
+struct Run {
+    id: String,
+    from: String,
+    to: String,
+    state: String,
 }
 
-/// Waits until `status` shows `needle` (bounded).
-#[track_caller]
-fn wait_status(run: &str, reg: &[&str], needle: &str, within: Duration) -> String {
-    let deadline = Instant::now() + within;
-    let mut args = vec!["status", "--run-id", run];
-    args.extend_from_slice(reg);
-    loop {
-        // The run may not exist yet (its creator is still starting).
-        let s = text(&migrate(&args));
-        if s.contains(needle) {
-            return s;
+impl Run {
+    /// A run whose `--state` registry lives in `dir`.
+    fn new(id: &str, from: &str, to: &str, dir: &tempfile::TempDir) -> Run {
+        let state = dir
+            .path()
+            .join("state.db")
+            .to_str()
+            .expect("utf8 path")
+            .to_string();
+        Run {
+            id: id.into(),
+            from: from.into(),
+            to: to.into(),
+            state,
         }
-        assert!(
-            Instant::now() < deadline,
-            "status never showed {needle:?}:\n{s}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
+
+    /// `CMD --run-id ID --from FROM --to TO --state STATE EXTRA...`
+    fn args<'a>(&'a self, cmd: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut a = vec![
+            cmd,
+            "--run-id",
+            &self.id,
+            "--from",
+            &self.from,
+            "--to",
+            &self.to,
+            "--state",
+            &self.state,
+        ];
+        a.extend_from_slice(extra);
+        a
+    }
+
+    /// `CMD --run-id ID --to TO --state STATE`: the commands that only
+    /// need the registry (status, pause, resume, abort, track-stop).
+    fn registry_args<'a>(&'a self, cmd: &'a str) -> Vec<&'a str> {
+        vec![
+            cmd,
+            "--run-id",
+            &self.id,
+            "--to",
+            &self.to,
+            "--state",
+            &self.state,
+        ]
+    }
+
+    #[track_caller]
+    fn ok(&self, cmd: &str, extra: &[&str]) -> String {
+        ok(&self.args(cmd, extra))
+    }
+
+    #[track_caller]
+    fn fails(&self, cmd: &str, extra: &[&str], code: i32, needle: &str) -> String {
+        fails(&self.args(cmd, extra), code, needle)
+    }
+
+    fn spawn(&self, cmd: &str, extra: &[&str]) -> Proc {
+        Proc(Some(spawn(&self.args(cmd, extra))))
+    }
+
+    /// pause, resume, abort, track-stop.
+    #[track_caller]
+    fn steer(&self, cmd: &str) -> String {
+        ok(&self.registry_args(cmd))
+    }
+
+    #[track_caller]
+    fn status(&self) -> String {
+        ok(&self.registry_args("status"))
+    }
+
+    /// Waits until `status` shows `needle` (bounded).
+    #[track_caller]
+    fn wait_status(&self, needle: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        let args = self.registry_args("status");
+        loop {
+            // The run may not exist yet (its creator is still starting).
+            let s = text(&migrate(&args));
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "status never showed {needle:?}:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `verify --full` finds nothing.
+    #[track_caller]
+    fn verify_full_is_clean(&self) {
+        let out = self.ok("verify", &["--full"]);
+        assert!(out.contains(" 0 mismatches"), "{out}");
+    }
+}
+
+/// The independent comparison finds nothing.
+#[track_caller]
+fn same_data(a: &Target, b: &Target) {
+    let d = diff(a, b, 1500);
+    assert!(
+        d.is_empty(),
+        "independent comparison found differences:\n{}",
+        d.join("\n")
+    );
 }
 
 fn tempdir() -> tempfile::TempDir {
@@ -185,58 +279,29 @@ fn live_migration(
     extra_track: &[&str],
 ) {
     let dir = tempdir();
-    let state = dir.path().join("state.db");
-    let state = state.to_str().expect("utf8 path");
-    let reg = ["--to", to, "--state", state];
+    let run = Run::new("live", from, to, &dir);
     seed(src, 2000, 11);
-    let mut track_args = vec![
-        "track", "--run-id", "live", "--from", from, "--to", to, "--state", state,
-    ];
-    track_args.extend_from_slice(extra_track);
-    let mut tracker = Proc(Some(spawn(&track_args)));
-    wait_status("live", &reg, "tracker:    running", Duration::from_secs(20));
+    let mut tracker = run.spawn("track", extra_track);
+    run.wait_status("tracker:    running", Duration::from_secs(20));
     let writer = Writer::start(src.clone(), 5);
     std::thread::sleep(Duration::from_millis(300));
-    let common = [
-        "--run-id", "live", "--from", from, "--to", to, "--state", state,
-    ];
-    let mut bulk = vec!["bulk", "--max-concurrency", "4", "--batch-keys", "200"];
-    bulk.extend_from_slice(&common);
-    ok(&bulk);
-    let mut dirty = vec!["apply-dirty"];
-    dirty.extend_from_slice(&common);
-    ok(&dirty);
+    run.ok("bulk", &["--max-concurrency", "4", "--batch-keys", "200"]);
+    run.ok("apply-dirty", &[]);
     std::thread::sleep(Duration::from_millis(500));
     let ops = writer.stop();
     assert!(ops > 50, "the writer did only {ops} operations");
     // Let the tracker record the last events, then the final delta.
     std::thread::sleep(Duration::from_millis(500));
-    let out = ok(&dirty);
+    let out = run.ok("apply-dirty", &[]);
     assert!(out.contains("0 still dirty"), "{out}");
-    ok(&[
-        "track-stop",
-        "--run-id",
-        "live",
-        "--to",
-        to,
-        "--state",
-        state,
-    ]);
+    run.steer("track-stop");
     let t = tracker.wait(Duration::from_secs(20));
     assert!(t.status.success(), "tracker: {}", text(&t));
-    let s = status("live", &reg);
+    let s = run.status();
     assert!(s.contains("bulk:       done"), "{s}");
-    let mut verify = vec!["verify", "--full"];
-    verify.extend_from_slice(&common);
-    let out = ok(&verify);
-    assert!(out.contains(" 0 mismatches"), "{out}");
+    run.verify_full_is_clean();
     let dst = dst_check();
-    let d = diff(src, &dst, 1500);
-    assert!(
-        d.is_empty(),
-        "independent comparison found differences:\n{}",
-        d.join("\n")
-    );
+    same_data(src, &dst);
     assert!(key_count(&dst) > 1000);
 }
 
@@ -344,71 +409,40 @@ fn bulk_killed_then_resumed() {
     let src = RedisProc::start(&[]);
     let dst = RedisProc::start(&[]);
     let dir = tempdir();
-    let state = dir.path().join("state.db");
-    let state = state.to_str().expect("utf8");
-    let (from, to) = (redis_url(src.port()), redis_url(dst.port()));
+    let run = Run::new("k", &redis_url(src.port()), &redis_url(dst.port()), &dir);
     let srct = Target::Single(src.port(), 0);
     seed(&srct, 30_000, 3);
-    let reg = ["--to", to.as_str(), "--state", state];
-    let common = [
-        "--run-id",
-        "k",
-        "--from",
-        from.as_str(),
-        "--to",
-        to.as_str(),
-        "--state",
-        state,
-    ];
-    let mut args = vec![
+    let mut bulk = run.spawn(
         "bulk",
-        "--max-rps",
-        "4000",
-        "--batch-keys",
-        "100",
-        "--scan-count",
-        "100",
-    ];
-    args.extend_from_slice(&common);
-    let mut bulk = Proc(Some(spawn(&args)));
+        &[
+            "--max-rps",
+            "4000",
+            "--batch-keys",
+            "100",
+            "--scan-count",
+            "100",
+        ],
+    );
     // Kill it after a checkpoint with some keys copied.
-    let s = wait_status("k", &reg, "checkpoint: ", Duration::from_secs(30));
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !status("k", &reg).contains("ago")
-        || Instant::now() < deadline && copied(&status("k", &reg)) < 3000
-    {
-        assert!(Instant::now() < deadline, "no progress: {s}");
+    while copied(&text(&migrate(&run.registry_args("status")))) < 3000 {
+        assert!(Instant::now() < deadline, "no progress:\n{}", run.status());
         std::thread::sleep(Duration::from_millis(100));
     }
     bulk.kill9();
-    let before = status("k", &reg);
+    let before = run.status();
     let n = copied(&before);
     assert!(n > 0 && n < 30_000, "expected a partial copy:\n{before}");
     assert!(!before.contains("bulk:       done"), "{before}");
     // Without --resume the run is refused, saying how to continue.
-    let mut again = vec!["bulk"];
-    again.extend_from_slice(&common);
-    fails(&again, 2, "--resume");
+    run.fails("bulk", &[], 2, "--resume");
     // A resume against another target is refused.
     let other = RedisProc::start(&[]);
-    let other_url = redis_url(other.port());
-    fails(
-        &[
-            "bulk", "--resume", "--run-id", "k", "--from", &from, "--to", &other_url, "--state",
-            state,
-        ],
-        2,
-        "not redis://127.0.0.1",
-    );
-    let mut resume = vec!["bulk", "--resume"];
-    resume.extend_from_slice(&common);
-    ok(&resume);
-    let mut verify = vec!["verify", "--full"];
-    verify.extend_from_slice(&common);
-    let out = ok(&verify);
-    assert!(out.contains(" 0 mismatches"), "{out}");
-    let d = diff(&srct, &Target::Single(dst.port(), 0), 1500);
-    assert!(d.is_empty(), "{}", d.join("\n"));
+    let elsewhere = Run::new("k", &run.from, &redis_url(other.port()), &dir);
+    elsewhere.fails("bulk", &["--resume"], 2, "not redis://127.0.0.1");
+    run.ok("bulk", &["--resume"]);
+    run.verify_full_is_clean();
+    same_data(&srct, &Target::Single(dst.port(), 0));
 }
 
 /// The "N copied" number of a status text.
@@ -427,58 +461,35 @@ fn tracker_killed_and_restarted() {
     let src = redis_with_notifications();
     let dst = RedisProc::start(&[]);
     let dir = tempdir();
-    let state = dir.path().join("state.db");
-    let state = state.to_str().expect("utf8");
-    let (from, to) = (redis_url(src.port()), redis_url(dst.port()));
+    let run = Run::new("t", &redis_url(src.port()), &redis_url(dst.port()), &dir);
     let srct = Target::Single(src.port(), 0);
     seed(&srct, 2000, 9);
-    let reg = ["--to", to.as_str(), "--state", state];
-    let common = [
-        "--run-id",
-        "t",
-        "--from",
-        from.as_str(),
-        "--to",
-        to.as_str(),
-        "--state",
-        state,
-    ];
-    let mut track = vec!["track"];
-    track.extend_from_slice(&common);
-    let mut tracker = Proc(Some(spawn(&track)));
-    wait_status("t", &reg, "tracker:    running", Duration::from_secs(20));
+    let mut tracker = run.spawn("track", &[]);
+    run.wait_status("tracker:    running", Duration::from_secs(20));
     let writer = Writer::start(srct.clone(), 21);
-    let mut bulk = vec!["bulk"];
-    bulk.extend_from_slice(&common);
-    ok(&bulk);
+    run.ok("bulk", &[]);
     // The tracker dies; writes go on while it is down.
     let pid = tracker.pid();
     tracker.kill9();
     std::thread::sleep(Duration::from_millis(700));
-    let mut tracker = Proc(Some(spawn(&track)));
-    wait_status("t", &reg, "tracker:    running", Duration::from_secs(20));
+    let mut tracker = run.spawn("track", &[]);
+    run.wait_status("tracker:    running", Duration::from_secs(20));
     assert_ne!(tracker.pid(), pid);
     std::thread::sleep(Duration::from_millis(500));
     writer.stop();
     std::thread::sleep(Duration::from_millis(500));
-    let s = status("t", &reg);
+    let s = run.status();
     assert!(
         s.contains("1 disconnects"),
         "the gap must be recorded:\n{s}"
     );
     // The delta sweeps because events were missed.
-    let mut dirty = vec!["apply-dirty"];
-    dirty.extend_from_slice(&common);
-    ok(&dirty);
-    ok(&["track-stop", "--run-id", "t", "--to", &to, "--state", state]);
+    run.ok("apply-dirty", &[]);
+    run.steer("track-stop");
     let t = tracker.wait(Duration::from_secs(20));
     assert!(t.status.success(), "{}", text(&t));
-    let mut verify = vec!["verify", "--full"];
-    verify.extend_from_slice(&common);
-    let out = ok(&verify);
-    assert!(out.contains(" 0 mismatches"), "{out}");
-    let d = diff(&srct, &Target::Single(dst.port(), 0), 1500);
-    assert!(d.is_empty(), "{}", d.join("\n"));
+    run.verify_full_is_clean();
+    same_data(&srct, &Target::Single(dst.port(), 0));
 }
 
 #[test]
@@ -518,11 +529,10 @@ fn run_command_end_to_end() {
         all.contains("step 5/5: verify") && all.contains("no mismatches"),
         "{all}"
     );
-    let s = status("all", &["--to", &to]);
+    let s = ok(&["status", "--run-id", "all", "--to", &to]);
     assert!(s.contains("status:     completed"), "{s}");
     ferry.restart();
-    let d = diff(&srct, &Target::Single(ferry.port(), 0), 1500);
-    assert!(d.is_empty(), "{}", d.join("\n"));
+    same_data(&srct, &Target::Single(ferry.port(), 0));
 }
 
 #[test]
@@ -530,44 +540,35 @@ fn pause_resume_abort() {
     let src = RedisProc::start(&[]);
     let dst = RedisProc::start(&[]);
     let dir = tempdir();
-    let state = dir.path().join("state.db");
-    let state = state.to_str().expect("utf8");
-    let (from, to) = (redis_url(src.port()), redis_url(dst.port()));
+    let run = Run::new("p", &redis_url(src.port()), &redis_url(dst.port()), &dir);
     seed(&Target::Single(src.port(), 0), 20_000, 1);
-    let reg = ["--to", to.as_str(), "--state", state];
-    let mut bulk = Proc(Some(spawn(&[
+    let mut bulk = run.spawn(
         "bulk",
-        "--run-id",
-        "p",
-        "--from",
-        &from,
-        "--to",
-        &to,
-        "--state",
-        state,
-        "--max-rps",
-        "3000",
-        "--batch-keys",
-        "100",
-        "--scan-count",
-        "100",
-    ])));
-    wait_status("p", &reg, "status:     running", Duration::from_secs(20));
-    ok(&["pause", "--run-id", "p", "--to", &to, "--state", state]);
-    wait_status("p", &reg, "status:     paused", Duration::from_secs(5));
+        &[
+            "--max-rps",
+            "3000",
+            "--batch-keys",
+            "100",
+            "--scan-count",
+            "100",
+        ],
+    );
+    run.wait_status("status:     running", Duration::from_secs(20));
+    run.steer("pause");
+    run.wait_status("status:     paused", Duration::from_secs(5));
     // Paused: the count stops moving (after in-flight batches land).
     std::thread::sleep(Duration::from_millis(2500));
-    let a = copied(&status("p", &reg));
+    let a = copied(&run.status());
     std::thread::sleep(Duration::from_millis(2500));
-    let b = copied(&status("p", &reg));
+    let b = copied(&run.status());
     assert_eq!(a, b, "keys were copied while paused");
-    ok(&["resume", "--run-id", "p", "--to", &to, "--state", state]);
-    wait_status("p", &reg, "status:     running", Duration::from_secs(5));
-    ok(&["abort", "--run-id", "p", "--to", &to, "--state", state]);
+    run.steer("resume");
+    run.wait_status("status:     running", Duration::from_secs(5));
+    run.steer("abort");
     let out = bulk.wait(Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("aborted"), "{}", text(&out));
-    let s = status("p", &reg);
+    let s = run.status();
     assert!(s.contains("status:     aborted"), "{s}");
 }
 
@@ -904,24 +905,18 @@ fn tls_source() {
     let dst = RedisProc::start(&[]);
     let srct = Target::Single(src.port(), 0);
     seed(&srct, 500, 2);
-    let state = dir.path().join("state.db");
-    let state = state.to_str().expect("utf8");
     let to = redis_url(dst.port());
     // A self-signed certificate is refused unless #insecure says otherwise.
-    let strict = format!("rediss://127.0.0.1:{tls_port}");
-    fails(
-        &[
-            "bulk", "--run-id", "tls", "--from", &strict, "--to", &to, "--state", state,
-        ],
-        1,
-        "127.0.0.1",
+    let strict = Run::new("tls", &format!("rediss://127.0.0.1:{tls_port}"), &to, &dir);
+    strict.fails("bulk", &[], 1, "127.0.0.1");
+    let insecure = Run::new(
+        "tls2",
+        &format!("rediss://127.0.0.1:{tls_port}#insecure"),
+        &to,
+        &dir,
     );
-    let insecure = format!("rediss://127.0.0.1:{tls_port}#insecure");
-    ok(&[
-        "bulk", "--run-id", "tls2", "--from", &insecure, "--to", &to, "--state", state,
-    ]);
-    let d = diff(&srct, &Target::Single(dst.port(), 0), 1500);
-    assert!(d.is_empty(), "{}", d.join("\n"));
+    insecure.ok("bulk", &[]);
+    same_data(&srct, &Target::Single(dst.port(), 0));
 }
 
 #[test]
@@ -933,23 +928,11 @@ fn cluster_detected_from_a_node_url() {
     let srct = Target::Single(src.port(), 0);
     seed(&srct, 600, 6);
     let dir = tempdir();
-    let state = dir.path().join("state.db");
     let node = redis_url(cluster.ports()[1]);
     let out = ok(&["preflight", "--from", &redis_url(src.port()), "--to", &node]);
     assert!(out.contains("cluster, 3 masters"), "{out}");
-    ok(&[
-        "bulk",
-        "--run-id",
-        "d",
-        "--from",
-        &redis_url(src.port()),
-        "--to",
-        &node,
-        "--state",
-        state.to_str().expect("utf8"),
-    ]);
-    let d = diff(&srct, &Target::Cluster(cluster.ports().to_vec()), 1500);
-    assert!(d.is_empty(), "{}", d.join("\n"));
+    Run::new("d", &redis_url(src.port()), &node, &dir).ok("bulk", &[]);
+    same_data(&srct, &Target::Cluster(cluster.ports().to_vec()));
 }
 
 #[test]
@@ -957,8 +940,6 @@ fn filters_databases_and_ttl_mode() {
     let src = RedisProc::start(&[]);
     let dst = RedisProc::start(&[]);
     let dir = tempdir();
-    let state = dir.path().join("state.db");
-    let state = state.to_str().expect("utf8");
     let (from, to) = (redis_url(src.port()), redis_url(dst.port()));
     let mut s = src.connect();
     for cmd in [
@@ -972,33 +953,27 @@ fn filters_databases_and_ttl_mode() {
     ] {
         q(&mut s, &cmd);
     }
-    let run = |id: &str, extra: &[&str]| {
-        let mut a = vec![
-            "bulk",
-            "--run-id",
-            id,
-            "--from",
-            &from,
-            "--to",
-            &to,
-            "--state",
-            state,
-            "--on-conflict",
-            "replace",
-        ];
-        a.extend_from_slice(extra);
-        ok(&a);
-    };
     let mut d = dst.connect();
     // Only hashes matching user:*, without their TTL.
-    run(
-        "f1",
-        &["--match", "user:*", "--type", "hash", "--ttl-mode", "drop"],
+    let replace = ["--on-conflict", "replace"];
+    Run::new("f1", &from, &to, &dir).ok(
+        "bulk",
+        &[
+            "--match",
+            "user:*",
+            "--type",
+            "hash",
+            "--ttl-mode",
+            "drop",
+            "--on-conflict",
+            "replace",
+        ],
     );
     assert_eq!(q(&mut d, &["DBSIZE"]).as_int(), Some(1));
     assert_eq!(q(&mut d, &["PTTL", "user:2"]).as_int(), Some(-1));
     // Every database with keys, to the same number; TTLs kept.
-    run("f2", &[]);
+    let all = Run::new("f2", &from, &to, &dir);
+    all.ok("bulk", &replace);
     assert_eq!(q(&mut d, &["DBSIZE"]).as_int(), Some(3));
     let ttl = q(&mut d, &["PTTL", "user:2"]).as_int().unwrap_or(-1);
     assert!(ttl > 990_000, "TTL not preserved: {ttl}");
@@ -1008,15 +983,10 @@ fn filters_databases_and_ttl_mode() {
         Some("in-db3")
     );
     // One database into another: the target URL names it.
-    let to5 = format!("{to}/5");
-    ok(&[
-        "bulk", "--run-id", "f3", "--from", &from, "--to", &to5, "--state", state, "--db", "3",
-    ]);
+    Run::new("f3", &from, &format!("{to}/5"), &dir).ok("bulk", &["--db", "3"]);
     q(&mut d, &["SELECT", "5"]);
     assert_eq!(q(&mut d, &["DBSIZE"]).as_int(), Some(2));
     // Resuming a finished copy does nothing, and says so.
-    let out = ok(&[
-        "bulk", "--run-id", "f2", "--resume", "--from", &from, "--to", &to, "--state", state,
-    ]);
+    let out = all.ok("bulk", &["--resume"]);
     assert!(out.contains("already completed"), "{out}");
 }
