@@ -898,6 +898,8 @@ pub fn connect_error(addr: &str, e: redis::RedisError) -> Error {
         || lower.contains("auth") && lower.contains("fail")
     {
         Error::Auth(format!("{addr}: authentication failed ({text}); put the right user and password in the URL: redis://user:password@host:port"))
+    } else if lower.contains("certificate") {
+        Error::Connect(format!("{addr}: the server's TLS certificate was not accepted ({text}); use a certificate signed by a CA this machine trusts, or append #insecure to the rediss:// URL to skip the check"))
     } else if e.is_io_error() || lower.contains("refused") || lower.contains("timed out") {
         Error::Connect(format!("{addr}: cannot connect ({text}); check the host and port, and that the server is running and reachable from here"))
     } else {
