@@ -327,11 +327,13 @@ pub async fn bulk(
         conflict: opts.conflict,
         chunk: opts.chunk.max(1),
         delete_missing: false,
+        type_filter: scope.type_filter.clone(),
         basic_types_only: !dst.flavor.speaks_dump(),
     };
-    let use_dump = Arc::new(AtomicBool::new(
-        src.flavor.speaks_dump() && dst.flavor.speaks_dump(),
-    ));
+    if src.flavor.speaks_dump() && dst.flavor.speaks_dump() && !src.dump_to(dst) {
+        log::warn!("DUMP or RESTORE is not available (renamed or denied by ACL): copying with typed commands");
+    }
+    let use_dump = Arc::new(AtomicBool::new(src.dump_to(dst)));
     let mut progress = Progress::new(
         &format!("bulk {run_id}"),
         estimated.max(counters.scanned as u64),
@@ -428,7 +430,7 @@ pub async fn bulk(
         let event = tokio::select! {
             n = in_flight.next(), if !in_flight.is_empty() => Event::Batch(n),
             page = async { match scanning.as_mut() { Some(f) => f.await, None => std::future::pending().await } }, if scanning.is_some() => Event::Page(page),
-            _ = &mut ctrl_c => Event::Interrupted,
+            _ = &mut ctrl_c, if !interrupted => Event::Interrupted,
             // Paused or idle: look at the controls again soon.
             _ = tokio::time::sleep(Duration::from_millis(200)) => Event::Tick,
         };
@@ -486,8 +488,8 @@ pub async fn bulk(
                 }
                 for (key, msg) in &outcome.errors {
                     log::warn!("bulk: key {}: {msg}", crate::verify::show_key(key));
-                    reg.error(run_id, "bulk", Some(key), msg)?;
                 }
+                reg.errors(run_id, "bulk", &outcome.errors)?;
                 if let Some((_, p)) = pages.iter_mut().find(|(s, _)| *s == seq) {
                     p.batches_left = p.batches_left.saturating_sub(1);
                 }

@@ -84,6 +84,9 @@ pub struct CopyOptions {
     pub chunk: usize,
     /// Keys missing on the source are deleted on the target (delta passes).
     pub delete_missing: bool,
+    /// Only keys of this type (`--type`); others are left alone and listed
+    /// in [`Outcome::out_of_scope`].
+    pub type_filter: Option<String>,
     /// The target holds only strings, hashes, lists, sets and sorted sets
     /// (a ferry store); keys of other types are skipped with an error.
     pub basic_types_only: bool,
@@ -106,6 +109,9 @@ pub struct Outcome {
     pub bytes: u64,
     /// Keys that failed, with the reason.
     pub errors: Vec<(Vec<u8>, String)>,
+    /// Keys whose type is outside `--type` (the key changed type, or a
+    /// delta pass reached it through the tracker).
+    pub out_of_scope: Vec<Vec<u8>>,
 }
 
 impl Outcome {
@@ -117,6 +123,7 @@ impl Outcome {
         self.deleted += o.deleted;
         self.bytes += o.bytes;
         self.errors.extend(o.errors);
+        self.out_of_scope.extend(o.out_of_scope);
     }
 }
 
@@ -250,6 +257,14 @@ pub async fn copy_keys(
         let pttl = r.get(1).and_then(reply::int).unwrap_or(-2);
         if ty == "none" || pttl == -2 {
             missing.push(key);
+            continue;
+        }
+        if opts
+            .type_filter
+            .as_ref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case(&ty))
+        {
+            out.out_of_scope.push(key);
             continue;
         }
         let dump_ok = use_dump.load(Ordering::Relaxed) && !opts.basic_types_only;
@@ -649,6 +664,11 @@ async fn copy_big(
     let mut at = Resume::Index(0);
     let mut pending = first;
     let mut started = false;
+    // List windows are appended with RPUSH, which a retried write (after a
+    // dropped connection) would apply twice: the length RPUSH answers is
+    // checked, and on a surprise the key is copied again from the start.
+    let mut pushed = 0i64;
+    let mut restarts = 0;
     loop {
         let (body, next) = match pending.take() {
             Some(w) => w,
@@ -693,11 +713,23 @@ async fn copy_big(
             return Ok(());
         }
         let mut pp = redis::pipe();
-        if !started && opts.conflict != Conflict::Skip {
+        let del_first = !started && opts.conflict != Conflict::Skip;
+        if del_first {
             pp.cmd("DEL").arg(&p.key);
         }
         started = true;
         append_window(&mut pp, &p.key, &body, opts.chunk);
+        // Where the last RPUSH's reply is, and the length it must report.
+        let list_check = match &body {
+            Body::List(items) if !items.is_empty() => {
+                pushed += items.len() as i64;
+                Some((
+                    usize::from(del_first) + items.len().div_ceil(opts.chunk.max(1)) - 1,
+                    pushed,
+                ))
+            }
+            _ => None,
+        };
         let done = matches!(next, Resume::Done);
         if done {
             match remaining(p.deadline) {
@@ -718,6 +750,24 @@ async fn copy_big(
                         out.errors
                             .push((p.key, format!("writing to the target: {e}")));
                         return Ok(());
+                    }
+                    if let Some((at_reply, want)) = list_check {
+                        let got = v.get(at_reply).and_then(reply::int);
+                        if got != Some(want) {
+                            restarts += 1;
+                            if restarts > 3 {
+                                out.errors.push((p.key, format!(
+                                    "writing to the target: the list has {got:?} elements where {want} were written, again after 3 restarts"
+                                )));
+                                return Ok(());
+                            }
+                            log::warn!(
+                                "key {}: the target list has {got:?} elements where {want} were written (a retried write?); copying it again",
+                                crate::verify::show_key(&p.key)
+                            );
+                            (pending, at, started, pushed) = (None, Resume::Index(0), false, 0);
+                            continue;
+                        }
                     }
                 }
                 Some(Err(e)) => {

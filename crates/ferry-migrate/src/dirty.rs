@@ -69,11 +69,10 @@ pub async fn apply_dirty(
         conflict: Conflict::Replace,
         chunk: opts.chunk.max(1),
         delete_missing: true,
+        type_filter: scope.type_filter.clone(),
         basic_types_only: !dst.flavor.speaks_dump(),
     };
-    let use_dump = Arc::new(AtomicBool::new(
-        src.flavor.speaks_dump() && dst.flavor.speaks_dump(),
-    ));
+    let use_dump = Arc::new(AtomicBool::new(src.dump_to(dst)));
     if run.tracker_gaps > run.gaps_swept {
         log::warn!(
             "run {run_id}: the tracker missed changes ({} disconnects); sweeping: every key is copied again and keys only the target has are deleted",
@@ -158,20 +157,25 @@ pub async fn apply_dirty(
                 .collect();
             let gone: std::collections::BTreeSet<&[u8]> =
                 outcome.gone_keys.iter().map(|k| k.as_slice()).collect();
+            let outside: std::collections::BTreeSet<&[u8]> =
+                outcome.out_of_scope.iter().map(|k| k.as_slice()).collect();
             let mut done = Vec::with_capacity(batch.len());
             for k in &batch {
-                if let Some(msg) = failed.get(k.key.as_slice()) {
+                let state = if failed.contains_key(k.key.as_slice()) {
                     sum.errors += 1;
-                    reg.error(run_id, "dirty_apply", Some(&k.key), msg)?;
-                    done.push((k.clone(), "error"));
+                    "error"
+                } else if outside.contains(k.key.as_slice()) {
+                    "skipped"
                 } else if gone.contains(k.key.as_slice()) {
                     sum.deleted += 1;
-                    done.push((k.clone(), "deleted"));
+                    "deleted"
                 } else {
                     sum.applied += 1;
-                    done.push((k.clone(), "applied"));
-                }
+                    "applied"
+                };
+                done.push((k.clone(), state));
             }
+            reg.errors(run_id, "dirty_apply", &outcome.errors)?;
             reg.finish_dirty(run_id, &done)?;
             if let Some(p) = &mut progress {
                 p.update(sum.applied + sum.deleted + sum.errors, 0, sum.errors);
@@ -201,9 +205,7 @@ async fn sweep(
     opts: &DirtyOptions,
 ) -> Result<(u64, u64)> {
     use crate::endpoint::Conn;
-    let use_dump = Arc::new(AtomicBool::new(
-        src.flavor.speaks_dump() && dst.flavor.speaks_dump(),
-    ));
+    let use_dump = Arc::new(AtomicBool::new(src.dump_to(dst)));
     let (mut copied, mut deleted) = (0u64, 0u64);
     for (sdb, tdb) in &scope.dbs {
         for node in &src.nodes {

@@ -634,6 +634,10 @@ impl Node {
 pub struct Endpoint {
     pub spec: Spec,
     pub flavor: Flavor,
+    /// DUMP and RESTORE exist here (`COMMAND INFO`). A server without
+    /// them may echo a binary payload in its "unknown command" error,
+    /// which the client cannot parse, so this is asked up front.
+    pub dump: bool,
     /// Masters (one for a standalone server or a store).
     pub nodes: Vec<Node>,
     /// The cluster client, for a cluster.
@@ -654,9 +658,11 @@ impl Endpoint {
                 let node = Node::new(addr.clone(), info);
                 let mut c = node.conn(0).await?;
                 let flavor = flavor_of(&mut c, &addr).await?;
+                let dump = dump_available(&mut c, &flavor).await;
                 Ok(Endpoint {
                     spec,
                     flavor,
+                    dump,
                     nodes: vec![node],
                     cluster: None,
                     slots: Default::default(),
@@ -669,6 +675,7 @@ impl Endpoint {
                 let node = Node::new(addr.clone(), info);
                 let mut c = node.conn(0).await?;
                 let flavor = flavor_of(&mut c, &addr).await?;
+                let dump = dump_available(&mut c, &flavor).await;
                 let cluster_on = info_field(&mut c, "cluster", "cluster_enabled")
                     .await?
                     .as_deref()
@@ -693,6 +700,7 @@ impl Endpoint {
                 Ok(Endpoint {
                     spec,
                     flavor,
+                    dump,
                     nodes: vec![node],
                     cluster: None,
                     slots: Default::default(),
@@ -765,9 +773,11 @@ impl Endpoint {
                 }
                 let mut c = nodes[0].conn(0).await?;
                 let flavor = flavor_of(&mut c, &nodes[0].addr).await?;
+                let dump = dump_available(&mut c, &flavor).await;
                 Ok(Endpoint {
                     spec,
                     flavor,
+                    dump,
                     nodes,
                     cluster: Some(cluster),
                     slots: std::sync::Arc::new(slots),
@@ -943,6 +953,28 @@ pub fn parse_info_field(text: &str, field: &str) -> Option<String> {
 pub async fn node_info(node: &Node, section: &str) -> Result<String> {
     let mut c = node.conn(0).await?;
     info_text(&mut c, section).await
+}
+
+/// Whether DUMP and RESTORE are there to use (not on ferry; maybe renamed
+/// or denied elsewhere).
+async fn dump_available(c: &mut ConnectionManager, flavor: &Flavor) -> bool {
+    if !flavor.speaks_dump() {
+        return false;
+    }
+    match c
+        .req_packed_command(redis::cmd("COMMAND").arg("INFO").arg("DUMP").arg("RESTORE"))
+        .await
+    {
+        Ok(Value::Array(info)) => info.len() == 2 && info.iter().all(|v| !matches!(v, Value::Nil)),
+        _ => false,
+    }
+}
+
+impl Endpoint {
+    /// Whether keys can travel from here to `dst` as DUMP payloads.
+    pub fn dump_to(&self, dst: &Endpoint) -> bool {
+        self.dump && dst.dump
+    }
 }
 
 async fn flavor_of(c: &mut ConnectionManager, addr: &str) -> Result<Flavor> {

@@ -288,6 +288,7 @@ impl Registry {
 
     /// The run, or an error naming the runs this registry has.
     pub fn run(&self, run_id: &str) -> Result<Run> {
+        validate_run_id(run_id)?;
         if let Some(r) = self.find(run_id)? {
             return Ok(r);
         }
@@ -529,23 +530,44 @@ impl Registry {
         key: Option<&[u8]>,
         message: &str,
     ) -> Result<()> {
+        self.log_errors(run_id, stage, &[(key, message)])
+    }
+
+    /// Logs the errors of one batch of keys in one transaction.
+    pub fn errors(&self, run_id: &str, stage: &str, errors: &[(Vec<u8>, String)]) -> Result<()> {
+        let rows: Vec<(Option<&[u8]>, &str)> = errors
+            .iter()
+            .map(|(k, m)| (Some(k.as_slice()), m.as_str()))
+            .collect();
+        self.log_errors(run_id, stage, &rows)
+    }
+
+    fn log_errors(&self, run_id: &str, stage: &str, rows: &[(Option<&[u8]>, &str)]) -> Result<()> {
+        let Some((_, last)) = rows.last() else {
+            return Ok(());
+        };
         let now = now_ms();
-        self.with(|c| {
-            c.execute(
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
                 "INSERT INTO migration_errors (run_id, at, key, stage, message) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![run_id, now, key, stage, message],
             )?;
-            c.execute(
+            for (key, message) in rows {
+                insert.execute(params![run_id, now, key, stage, message])?;
+            }
+            tx.execute(
                 "DELETE FROM migration_errors WHERE rowid IN (
                     SELECT rowid FROM migration_errors WHERE run_id = ?1 AND stage = ?2
                     ORDER BY at DESC, rowid DESC LIMIT -1 OFFSET ?3)",
                 params![run_id, stage, ERRORS_KEPT],
             )?;
-            c.execute(
+            tx.execute(
                 "UPDATE migration_runs SET last_error = ?2, updated_at = ?3 WHERE run_id = ?1",
-                params![run_id, message, now],
-            )
-        })?;
+                params![run_id, last, now],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 

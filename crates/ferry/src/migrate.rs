@@ -218,7 +218,7 @@ pub struct VerifyArgs {
 
 #[derive(Args, Clone)]
 pub struct RunArgs {
-    /// Run id (default: run-YYYYmmdd-HHMMSS).
+    /// Run id (default: run-<seconds since 1970>).
     #[arg(long)]
     run_id: Option<String>,
     #[command(flatten)]
@@ -582,9 +582,9 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
             let reg = registry_of(&r)?;
             print_status(&reg, &r.run_id)
         }
-        MigrateCommand::Pause(r) => steer(&r, Control::Pause, "paused"),
-        MigrateCommand::Resume(r) => steer(&r, Control::Run, "resumed"),
-        MigrateCommand::Abort(r) => steer(&r, Control::Abort, "aborted"),
+        MigrateCommand::Pause(r) => steer(&r, Control::Pause, "pause", "paused"),
+        MigrateCommand::Resume(r) => steer(&r, Control::Run, "resume", "resumed"),
+        MigrateCommand::Abort(r) => steer(&r, Control::Abort, "abort", "aborted"),
         MigrateCommand::Run(a) => {
             let verify_opts = a
                 .verify_sample
@@ -630,15 +630,13 @@ fn default_run_id() -> String {
     format!("run-{secs}")
 }
 
-fn steer(r: &RunRef, control: Control, word: &str) -> Result<()> {
+fn steer(r: &RunRef, control: Control, verb: &str, done: &str) -> Result<()> {
     let reg = registry_of(r)?;
     let run = reg.run(&r.run_id)?;
     if matches!(run.status.as_str(), "completed" | "aborted") && control != Control::Run {
         return Err(Error::Usage(format!(
-            "run {} is {}; nothing to {}",
-            r.run_id,
-            run.status,
-            word.trim_end_matches('d')
+            "run {} is {}; nothing to {verb}",
+            r.run_id, run.status
         )));
     }
     reg.set_control(&r.run_id, control)?;
@@ -646,7 +644,7 @@ fn steer(r: &RunRef, control: Control, word: &str) -> Result<()> {
         reg.set_status(&r.run_id, "paused")?;
     }
     println!(
-        "run {} {word} (a running bulk or apply-dirty obeys within a second)",
+        "run {} {done} (a running bulk or apply-dirty obeys within a second)",
         r.run_id
     );
     Ok(())
