@@ -78,6 +78,19 @@ impl Scope {
         })
     }
 
+    /// The scope a run's bulk copy used (every database with keys when it
+    /// has none yet).
+    pub async fn for_run(
+        run: &crate::registry::Run,
+        src: &Endpoint,
+        dst: &Endpoint,
+    ) -> Result<Scope> {
+        match &run.bulk_options {
+            Some(o) => Ok(Scope::decode(o)),
+            None => Scope::decide(src, dst, None, None, None).await,
+        }
+    }
+
     pub fn target_db(&self, src_db: i64) -> Option<i64> {
         self.dbs.iter().find(|(s, _)| *s == src_db).map(|(_, t)| *t)
     }
@@ -138,7 +151,6 @@ pub struct BulkOptions {
     pub conflict: Conflict,
     pub chunk: usize,
     pub resume: bool,
-    pub quiet: bool,
 }
 
 impl Default for BulkOptions {
@@ -153,7 +165,6 @@ impl Default for BulkOptions {
             conflict: Conflict::Fail,
             chunk: 1000,
             resume: false,
-            quiet: false,
         }
     }
 }
@@ -256,13 +267,7 @@ pub async fn bulk(
     if run.bulk_state == "done" && opts.resume {
         log::info!("run {run_id}: the bulk copy already completed; nothing to resume");
         return Ok(BulkSummary {
-            counters: Counters {
-                scanned: run.scanned_keys,
-                migrated: run.migrated_keys,
-                skipped: run.skipped_keys,
-                errors: run.error_keys,
-                bytes: run.migrated_bytes,
-            },
+            counters: Counters::of(&run),
             ..Default::default()
         });
     }
@@ -314,13 +319,7 @@ pub async fn bulk(
     let mut counters = if fresh {
         Counters::default()
     } else {
-        Counters {
-            scanned: run.scanned_keys,
-            migrated: run.migrated_keys,
-            skipped: run.skipped_keys,
-            errors: run.error_keys,
-            bytes: run.migrated_bytes,
-        }
+        Counters::of(&run)
     };
     let copy_opts = CopyOptions {
         ttl: opts.ttl,
@@ -477,7 +476,7 @@ pub async fn bulk(
                 counters.skipped += outcome.skipped as i64;
                 counters.errors += outcome.errors.len() as i64;
                 counters.bytes += outcome.bytes as i64;
-                gone += outcome.gone;
+                gone += outcome.gone_keys.len() as u64;
                 if n > 0 && outcome.bytes > 0 {
                     let per_key = outcome.bytes as f64 / n as f64;
                     avg_key_bytes = if avg_key_bytes == 0.0 {

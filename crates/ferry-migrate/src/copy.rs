@@ -99,9 +99,8 @@ pub struct Outcome {
     pub copied: u64,
     /// Keys not written: kept on the target (`--on-conflict skip`).
     pub skipped: u64,
-    /// Keys gone from the source (deleted or expired) before they were read.
-    pub gone: u64,
-    /// Their names.
+    /// Keys gone from the source (deleted or expired) before they were
+    /// read or written.
     pub gone_keys: Vec<Vec<u8>>,
     /// Keys deleted on the target because the source no longer has them.
     pub deleted: u64,
@@ -118,7 +117,6 @@ impl Outcome {
     pub fn add(&mut self, o: Outcome) {
         self.copied += o.copied;
         self.skipped += o.skipped;
-        self.gone += o.gone;
         self.gone_keys.extend(o.gone_keys);
         self.deleted += o.deleted;
         self.bytes += o.bytes;
@@ -151,14 +149,15 @@ impl Kind {
         })
     }
 
-    fn len_cmd(self) -> &'static str {
+    /// The name TYPE gives (streams and modules: none of ours).
+    fn name(self) -> &'static str {
         match self {
-            Kind::String => "STRLEN",
-            Kind::Hash => "HLEN",
-            Kind::List => "LLEN",
-            Kind::Set => "SCARD",
-            Kind::ZSet => "ZCARD",
-            Kind::Other => "EXISTS",
+            Kind::String => "string",
+            Kind::Hash => "hash",
+            Kind::List => "list",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
+            Kind::Other => "other",
         }
     }
 }
@@ -287,7 +286,6 @@ pub async fn copy_keys(
         });
     }
     if !missing.is_empty() {
-        out.gone += missing.len() as u64;
         if opts.delete_missing {
             out.deleted += delete_on_target(dst, &missing, &mut out.errors).await?;
         }
@@ -404,7 +402,6 @@ pub async fn copy_keys(
         }
     }
     if !gone_now.is_empty() {
-        out.gone += gone_now.len() as u64;
         if opts.conflict != Conflict::Skip {
             out.deleted += delete_on_target(dst, &gone_now, &mut out.errors).await?;
         }
@@ -463,7 +460,8 @@ async fn split_by_length(
         .iter()
         .map(|i| {
             let mut p = redis::pipe();
-            p.cmd(live[*i].kind.len_cmd()).arg(&live[*i].key);
+            p.cmd(crate::endpoint::length_command(live[*i].kind.name()))
+                .arg(&live[*i].key);
             p
         })
         .collect();
@@ -708,7 +706,6 @@ async fn copy_big(
         };
         out.bytes += body.bytes();
         if !started && body.is_empty() && matches!(next, Resume::Done) {
-            out.gone += 1;
             out.gone_keys.push(p.key);
             return Ok(());
         }
@@ -780,7 +777,6 @@ async fn copy_big(
         }
         if done {
             if matches!(remaining(p.deadline), Remaining::Passed) {
-                out.gone += 1;
                 out.gone_keys.push(p.key);
             } else {
                 out.copied += 1;

@@ -60,10 +60,7 @@ pub async fn apply_dirty(
     quiet: bool,
 ) -> Result<DirtySummary> {
     let run = reg.run(run_id)?;
-    let scope = match &run.bulk_options {
-        Some(o) => Scope::decode(o),
-        None => Scope::decide(src, dst, None, None, None).await?,
-    };
+    let scope = Scope::for_run(&run, src, dst).await?;
     let copy_opts = CopyOptions {
         ttl: opts.ttl,
         conflict: Conflict::Replace,

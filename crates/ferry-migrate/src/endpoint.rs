@@ -544,15 +544,59 @@ impl Conn {
     }
 }
 
-/// One pipeline per key holding `cmd key` (for [`Conn::per_key`]).
-pub fn each_key(cmd: &str, keys: &[Vec<u8>]) -> Vec<Pipeline> {
+/// One pipeline per key, filled by `f` (for [`Conn::per_key`]).
+pub fn pipes_per_key(keys: &[Vec<u8>], f: impl Fn(&mut Pipeline, &[u8])) -> Vec<Pipeline> {
     keys.iter()
         .map(|k| {
             let mut p = redis::pipe();
-            p.cmd(cmd).arg(k);
+            f(&mut p, k);
             p
         })
         .collect()
+}
+
+/// One pipeline per key holding `cmd key`.
+pub fn each_key(cmd: &str, keys: &[Vec<u8>]) -> Vec<Pipeline> {
+    pipes_per_key(keys, |p, k| {
+        p.cmd(cmd).arg(k);
+    })
+}
+
+/// The command that counts a key's elements (a string's bytes), by the
+/// name TYPE gives.
+pub fn length_command(ty: &str) -> &'static str {
+    match ty {
+        "string" => "STRLEN",
+        "hash" => "HLEN",
+        "list" => "LLEN",
+        "set" => "SCARD",
+        "zset" => "ZCARD",
+        "stream" => "XLEN",
+        _ => "EXISTS",
+    }
+}
+
+/// The length of each key, given its TYPE name (None where it could not
+/// be read).
+pub async fn lengths<T: AsRef<str>>(
+    c: &mut Conn,
+    keys: &[Vec<u8>],
+    types: &[T],
+) -> Result<Vec<Option<i64>>> {
+    let pipes: Vec<Pipeline> = keys
+        .iter()
+        .zip(types)
+        .map(|(k, t)| {
+            let mut p = redis::pipe();
+            p.cmd(length_command(t.as_ref())).arg(k);
+            p
+        })
+        .collect();
+    Ok(c.per_key(&pipes)
+        .await?
+        .into_iter()
+        .map(|r| r.ok().and_then(|v| v.first().and_then(crate::reply::int)))
+        .collect())
 }
 
 /// Errors worth retrying: the connection dropped, or the cluster is moving.
@@ -640,10 +684,9 @@ pub struct Endpoint {
     pub dump: bool,
     /// Masters (one for a standalone server or a store).
     pub nodes: Vec<Node>,
-    /// The cluster client, for a cluster.
-    cluster: Option<ClusterConnection>,
-    /// Master index per slot, for a cluster.
-    slots: std::sync::Arc<Vec<u16>>,
+    /// For a cluster: the client, the masters' connections and the slot
+    /// map, built once and cloned for every batch.
+    cluster: Option<ClusterConn>,
     embedded: Option<Embedded>,
 }
 
@@ -665,7 +708,6 @@ impl Endpoint {
                     dump,
                     nodes: vec![node],
                     cluster: None,
-                    slots: Default::default(),
                     embedded,
                 })
             }
@@ -703,7 +745,6 @@ impl Endpoint {
                     dump,
                     nodes: vec![node],
                     cluster: None,
-                    slots: Default::default(),
                     embedded: None,
                 })
             }
@@ -771,16 +812,22 @@ impl Endpoint {
                         "{seed_addr}: the cluster reports no master that serves slots"
                     )));
                 }
-                let mut c = nodes[0].conn(0).await?;
-                let flavor = flavor_of(&mut c, &nodes[0].addr).await?;
-                let dump = dump_available(&mut c, &flavor).await;
+                let mut masters = Vec::with_capacity(nodes.len());
+                for n in &nodes {
+                    masters.push(n.conn(0).await?);
+                }
+                let flavor = flavor_of(&mut masters[0], &nodes[0].addr).await?;
+                let dump = dump_available(&mut masters[0], &flavor).await;
                 Ok(Endpoint {
                     spec,
                     flavor,
                     dump,
                     nodes,
-                    cluster: Some(cluster),
-                    slots: std::sync::Arc::new(slots),
+                    cluster: Some(ClusterConn {
+                        client: cluster,
+                        masters,
+                        slots: std::sync::Arc::new(slots),
+                    }),
                     embedded: None,
                 })
             }
@@ -794,17 +841,7 @@ impl Endpoint {
     /// The connection that reaches any key of `db`.
     pub async fn data(&self, db: i64) -> Result<Conn> {
         match &self.cluster {
-            Some(c) => {
-                let mut masters = Vec::with_capacity(self.nodes.len());
-                for n in &self.nodes {
-                    masters.push(n.conn(0).await?);
-                }
-                Ok(Conn::Cluster(Box::new(ClusterConn {
-                    client: c.clone(),
-                    masters,
-                    slots: self.slots.clone(),
-                })))
-            }
+            Some(c) => Ok(Conn::Cluster(Box::new(c.clone()))),
             None => Ok(Conn::Single(Box::new(self.nodes[0].conn(db).await?))),
         }
     }

@@ -25,9 +25,11 @@ pub struct RunOptions {
     pub type_filter: Option<String>,
     /// Continue to the cutover by itself once fewer keys than this are dirty.
     pub cutover_when_lag_below: Option<i64>,
-    /// Backlog under which `run` stops repeating live delta passes.
-    pub small_backlog: i64,
 }
+
+/// Backlog under which `run` stops repeating live delta passes (and, without
+/// --cutover-when-lag-below, asks for the cutover).
+const SMALL_BACKLOG: i64 = 1000;
 
 /// Runs a whole migration; prints the steps on stderr.
 pub async fn run(
@@ -88,7 +90,7 @@ pub async fn run(
             let d = apply_dirty(reg, run_id, src, dst, &opts.dirty, true).await?;
             remaining = d.remaining;
             eprintln!("delta pass {pass}: {} applied, {} deleted, {} still dirty", d.applied, d.deleted, d.remaining);
-            let target = opts.cutover_when_lag_below.unwrap_or(opts.small_backlog);
+            let target = opts.cutover_when_lag_below.unwrap_or(SMALL_BACKLOG);
             if remaining < target.max(1) {
                 break;
             }

@@ -96,35 +96,14 @@ pub async fn preflight(src: &Endpoint, dst: &Endpoint) -> Result<Report> {
                         .unwrap_or_default()
                 })
                 .collect();
-            let pipes: Vec<redis::Pipeline> = keys
-                .iter()
-                .zip(&tys)
-                .map(|(k, t)| {
-                    let mut p = redis::pipe();
-                    let cmd = match t.as_str() {
-                        "string" => "STRLEN",
-                        "hash" => "HLEN",
-                        "list" => "LLEN",
-                        "set" => "SCARD",
-                        "zset" => "ZCARD",
-                        "stream" => "XLEN",
-                        _ => "EXISTS",
-                    };
-                    p.cmd(cmd).arg(k);
-                    p
-                })
-                .collect();
-            let lens = c.per_key(&pipes).await?;
+            let lens = crate::endpoint::lengths(&mut c, &keys, &tys).await?;
             for ((k, t), l) in keys.iter().zip(&tys).zip(lens) {
                 if t == "none" || t.is_empty() {
                     continue;
                 }
                 sampled += 1;
                 *types.entry(t.clone()).or_default() += 1;
-                let n = l
-                    .ok()
-                    .and_then(|v| v.first().and_then(reply::int))
-                    .unwrap_or(0);
+                let n = l.unwrap_or(0);
                 if t == "string" {
                     bytes_sum += n;
                 }

@@ -131,6 +131,19 @@ pub struct Counters {
     pub bytes: i64,
 }
 
+impl Counters {
+    /// The counters as a run's row has them.
+    pub fn of(run: &Run) -> Counters {
+        Counters {
+            scanned: run.scanned_keys,
+            migrated: run.migrated_keys,
+            skipped: run.skipped_keys,
+            errors: run.error_keys,
+            bytes: run.migrated_bytes,
+        }
+    }
+}
+
 /// A key the tracker saw change.
 #[derive(Clone, Debug)]
 pub struct DirtyKey {

@@ -18,25 +18,23 @@ use std::time::Duration;
 /// Events received and not yet recorded: (db, key, event).
 type Buffer = Arc<Mutex<Vec<(i64, Vec<u8>, String)>>>;
 
-/// Notification classes the tracker needs: generic, string, list, set,
-/// hash, sorted set, expired, evicted, stream, on the keyevent channels.
-const NEEDED: &str = "g$lshzxet";
+/// Notification classes the tracker needs: keyevent channels for generic,
+/// string, list, set, hash, sorted set, expired, evicted and stream events.
+/// The flag letters are parsed and printed as ferry's own server does.
+const NEEDED: u32 = {
+    use ferry_server::notify::*;
+    KEYEVENT | GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM
+};
 
 /// Whether `flags` (a notify-keyspace-events value) covers what we need.
 pub fn covers(flags: &str) -> bool {
-    let all = flags.contains('A');
-    flags.contains('E') && NEEDED.chars().all(|c| all || flags.contains(c))
+    ferry_server::notify::parse_flags(flags).is_some_and(|f| f & NEEDED == NEEDED)
 }
 
 /// `flags` plus what we need.
 fn widened(flags: &str) -> String {
-    let mut out: String = flags.to_string();
-    for c in "E".chars().chain(NEEDED.chars()) {
-        if !(out.contains(c) || out.contains('A') && c != 'E') {
-            out.push(c);
-        }
-    }
-    out
+    let have = ferry_server::notify::parse_flags(flags).unwrap_or(0);
+    ferry_server::notify::flags_to_string(have | NEEDED)
 }
 
 /// Reads `notify-keyspace-events` of every master.

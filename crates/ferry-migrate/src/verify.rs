@@ -66,10 +66,7 @@ pub async fn verify(
     opts: &VerifyOptions,
 ) -> Result<VerifyReport> {
     let run = reg.run(run_id)?;
-    let scope = match &run.bulk_options {
-        Some(o) => Scope::decode(o),
-        None => Scope::decide(src, dst, None, None, None).await?,
-    };
+    let scope = Scope::for_run(&run, src, dst).await?;
     let mut report = VerifyReport::default();
     for (sdb, tdb) in &scope.dbs {
         let mut s = src.data(*sdb).await?;
@@ -115,7 +112,7 @@ pub async fn verify(
                     // SCAN may list a key whose TTL just passed; a key about
                     // to expire on the target is not a difference either.
                     let ttls = t
-                        .per_key(&per_key(&missing, |p, k| {
+                        .per_key(&crate::endpoint::pipes_per_key(&missing, |p, k| {
                             p.cmd("PTTL").arg(k);
                         }))
                         .await?;
@@ -158,20 +155,10 @@ fn first_int(r: &crate::endpoint::KeyReplies) -> Option<i64> {
     r.as_ref().ok()?.first().and_then(reply::int)
 }
 
-fn per_key(keys: &[Vec<u8>], f: impl Fn(&mut Pipeline, &[u8])) -> Vec<Pipeline> {
-    keys.iter()
-        .map(|k| {
-            let mut p = redis::pipe();
-            f(&mut p, k);
-            p
-        })
-        .collect()
-}
-
 /// TYPE, PTTL and length of each key.
 async fn probe(c: &mut Conn, keys: &[Vec<u8>]) -> Result<Vec<(String, i64, i64)>> {
     let replies = c
-        .per_key(&per_key(keys, |p, k| {
+        .per_key(&crate::endpoint::pipes_per_key(keys, |p, k| {
             p.cmd("TYPE").arg(k).cmd("PTTL").arg(k);
         }))
         .await?;
@@ -187,31 +174,12 @@ async fn probe(c: &mut Conn, keys: &[Vec<u8>]) -> Result<Vec<(String, i64, i64)>
             (ty, ttl)
         })
         .collect();
-    let lens = c
-        .per_key(
-            &keys
-                .iter()
-                .zip(&types)
-                .map(|(k, (ty, _))| {
-                    let mut p = redis::pipe();
-                    let cmd = match ty.as_str() {
-                        "string" => "STRLEN",
-                        "hash" => "HLEN",
-                        "list" => "LLEN",
-                        "set" => "SCARD",
-                        "zset" => "ZCARD",
-                        _ => "EXISTS",
-                    };
-                    p.cmd(cmd).arg(k);
-                    p
-                })
-                .collect::<Vec<_>>(),
-        )
-        .await?;
+    let names: Vec<&str> = types.iter().map(|(t, _)| t.as_str()).collect();
+    let lens = crate::endpoint::lengths(c, keys, &names).await?;
     Ok(types
         .into_iter()
         .zip(lens)
-        .map(|((ty, ttl), l)| (ty, ttl, first_int(&l).unwrap_or(-1)))
+        .map(|((ty, ttl), l)| (ty, ttl, l.unwrap_or(-1)))
         .collect())
 }
 
@@ -222,8 +190,8 @@ async fn compare_batch(
     opts: &VerifyOptions,
     report: &mut VerifyReport,
 ) -> Result<()> {
-    let a = probe(s, keys).await?;
-    let b = probe(t, keys).await?;
+    let (a, b) = tokio::join!(probe(s, keys), probe(t, keys));
+    let (a, b) = (a?, b?);
     let mut whole = Vec::new();
     let mut big = Vec::new();
     for ((k, (ta, ttl_a, la)), (tb, ttl_b, lb)) in keys.iter().zip(a).zip(b) {
@@ -311,8 +279,8 @@ async fn compare_batch(
             .collect::<Vec<_>>()
     };
     let pipes = read(&whole);
-    let ra = s.per_key(&pipes).await?;
-    let rb = t.per_key(&pipes).await?;
+    let (ra, rb) = tokio::join!(s.per_key(&pipes), t.per_key(&pipes));
+    let (ra, rb) = (ra?, rb?);
     for (((k, ty, ttl), a), b) in whole.iter().zip(ra).zip(rb) {
         let (Ok(a), Ok(b)) = (a, b) else { continue };
         let (Some(a), Some(b)) = (a.first(), b.first()) else {

@@ -305,7 +305,6 @@ impl CopyFlags {
             conflict: Conflict::parse(&scope.on_conflict).unwrap_or(Conflict::Fail),
             chunk: self.chunk.max(1),
             resume,
-            quiet: false,
         }
     }
 }
@@ -586,21 +585,14 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
         MigrateCommand::Resume(r) => steer(&r, Control::Run, "resume", "resumed"),
         MigrateCommand::Abort(r) => steer(&r, Control::Abort, "abort", "aborted"),
         MigrateCommand::Run(a) => {
-            let verify_opts = a
-                .verify_sample
-                .map(|s| VerifyFlags {
-                    sample: Some(s),
-                    full: false,
-                    show_diffs: 10,
-                    ttl_tolerance_ms: 1000,
-                })
-                .unwrap_or(VerifyFlags {
-                    sample: None,
-                    full: a.verify_full,
-                    show_diffs: 10,
-                    ttl_tolerance_ms: 1000,
-                })
-                .options(Some(0.01))?;
+            // --verify-sample and --verify-full exclude each other (clap).
+            let verify_opts = VerifyFlags {
+                sample: a.verify_sample,
+                full: a.verify_full,
+                show_diffs: 10,
+                ttl_tolerance_ms: 1000,
+            }
+            .options(Some(0.01))?;
             let (src, dst) = connect(&a.pair).await?;
             let reg = registry_for(&a.pair)?;
             let run_id = a.run_id.clone().unwrap_or_else(default_run_id);
@@ -615,7 +607,6 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
                 pattern: a.scope.pattern.clone(),
                 type_filter: a.scope.type_filter.clone(),
                 cutover_when_lag_below: a.cutover_when_lag_below,
-                small_backlog: 1000,
             };
             let r = ferry_migrate::flow::run(&reg, &run_id, &src, &dst, &opts).await;
             src.close().await;
