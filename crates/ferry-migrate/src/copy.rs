@@ -788,7 +788,7 @@ async fn copy_big(
 }
 
 /// Deletes keys on the target; returns how many existed.
-async fn delete_on_target(
+pub(crate) async fn delete_on_target(
     dst: &mut Conn,
     keys: &[Vec<u8>],
     errors: &mut Vec<(Vec<u8>, String)>,

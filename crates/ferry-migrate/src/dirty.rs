@@ -75,7 +75,7 @@ pub async fn apply_dirty(
             "run {run_id}: the tracker missed changes ({} disconnects); sweeping: every key is copied again and keys only the target has are deleted",
             run.tracker_gaps - run.gaps_swept
         );
-        let (copied, deleted) = sweep(src, dst, &scope, &copy_opts, opts).await?;
+        let (copied, deleted) = sweep(src, dst, &scope, &copy_opts, opts, &use_dump).await?;
         log::info!("sweep: {copied} keys copied again, {deleted} deleted on the target");
         reg.set_gaps_swept(run_id, run.tracker_gaps)?;
     }
@@ -200,33 +200,34 @@ async fn sweep(
     scope: &Scope,
     copy_opts: &CopyOptions,
     opts: &DirtyOptions,
+    use_dump: &AtomicBool,
 ) -> Result<(u64, u64)> {
     use crate::endpoint::Conn;
-    let use_dump = Arc::new(AtomicBool::new(src.dump_to(dst)));
+    use futures_util::stream;
     let (mut copied, mut deleted) = (0u64, 0u64);
+    let fail = |what: &str, (k, m): &(Vec<u8>, String)| {
+        Error::Failed(format!(
+            "sweep: {what} key {}: {m}",
+            crate::verify::show_key(k)
+        ))
+    };
     for (sdb, tdb) in &scope.dbs {
+        let s = src.data(*sdb).await?;
+        let d = dst.data(*tdb).await?;
         for node in &src.nodes {
             let mut nc = Conn::Single(Box::new(node.conn(*sdb).await?));
             let mut cursor = "0".to_string();
             loop {
                 let (next, keys) = crate::bulk::scan_keys(&mut nc, &cursor, 1000, scope).await?;
-                let mut in_flight = FuturesUnordered::new();
-                for batch in keys.chunks(opts.batch_keys.max(1)) {
-                    let mut s = src.data(*sdb).await?;
-                    let mut d = dst.data(*tdb).await?;
-                    let (batch, copy_opts, use_dump) =
-                        (batch.to_vec(), copy_opts.clone(), use_dump.clone());
-                    in_flight.push(async move {
-                        copy_keys(&mut s, &mut d, batch, &copy_opts, &use_dump).await
-                    });
-                }
-                while let Some(r) = in_flight.next().await {
+                let batches = keys.chunks(opts.batch_keys.max(1)).map(|b| {
+                    let (mut s, mut d) = (s.clone(), d.clone());
+                    async move { copy_keys(&mut s, &mut d, b.to_vec(), copy_opts, use_dump).await }
+                });
+                let mut done = stream::iter(batches).buffer_unordered(opts.max_concurrency.max(1));
+                while let Some(r) = done.next().await {
                     let o = r?;
-                    if let Some((k, m)) = o.errors.first() {
-                        return Err(Error::Failed(format!(
-                            "sweep: key {}: {m}",
-                            crate::verify::show_key(k)
-                        )));
+                    if let Some(e) = o.errors.first() {
+                        return Err(fail("copying", e));
                     }
                     copied += o.copied;
                     deleted += o.deleted;
@@ -237,17 +238,18 @@ async fn sweep(
                 cursor = next;
             }
         }
-        let mut s = src.data(*sdb).await?;
+        // Keys only the target has.
+        let (mut s, mut d) = (s, d);
         for node in &dst.nodes {
             let mut nc = Conn::Single(Box::new(node.conn(*tdb).await?));
-            let mut d = dst.data(*tdb).await?;
             let mut cursor = "0".to_string();
             loop {
                 let (next, keys) = crate::bulk::scan_keys(&mut nc, &cursor, 1000, scope).await?;
-                let pipes: Vec<redis::Pipeline> = crate::endpoint::each_key("EXISTS", &keys);
-                let exists = s.per_key(&pipes).await?;
-                let gone: Vec<redis::Pipeline> = keys
-                    .iter()
+                let exists = s
+                    .per_key(&crate::endpoint::each_key("EXISTS", &keys))
+                    .await?;
+                let only_target: Vec<Vec<u8>> = keys
+                    .into_iter()
                     .zip(exists)
                     .filter(|(_, r)| {
                         r.as_ref()
@@ -256,14 +258,13 @@ async fn sweep(
                             .and_then(crate::reply::int)
                             == Some(0)
                     })
-                    .map(|(k, _)| {
-                        let mut p = redis::pipe();
-                        p.cmd("DEL").arg(k);
-                        p
-                    })
+                    .map(|(k, _)| k)
                     .collect();
-                deleted += gone.len() as u64;
-                d.per_key(&gone).await?;
+                let mut errors = Vec::new();
+                deleted += crate::copy::delete_on_target(&mut d, &only_target, &mut errors).await?;
+                if let Some(e) = errors.first() {
+                    return Err(fail("deleting", e));
+                }
                 if next == "0" {
                     break;
                 }
