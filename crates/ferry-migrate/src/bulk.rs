@@ -377,31 +377,36 @@ pub async fn bulk(
             }
         }
         let stopping = control == Control::Abort || interrupted;
-        // Fill the pipeline: split pages into batches, scan when empty.
+        // Fill the pipeline with queued batches, as far as --max-rps allows
+        // (a batch not due yet waits in the select below, which keeps the
+        // batches in flight moving).
+        let mut throttled: Option<Duration> = None;
         while control == Control::Run && !stopping && in_flight.len() < opts.max_concurrency.max(1)
         {
-            if let Some((seq, unit, keys)) = queue.pop_front() {
-                if let Some(rps) = opts.max_rps.filter(|r| *r > 0) {
-                    let due = Duration::from_secs_f64(dispatched_keys as f64 / rps as f64);
-                    let elapsed = started.elapsed();
-                    if due > elapsed {
-                        tokio::time::sleep(due - elapsed).await;
-                    }
-                }
-                dispatched_keys += keys.len() as u64;
-                let u = &units[unit];
-                let mut s = src.data(u.src_db).await?;
-                let mut d = dst.data(u.dst_db).await?;
-                let copy_opts = copy_opts.clone();
-                let use_dump = use_dump.clone();
-                in_flight.push(async move {
-                    let n = keys.len() as u64;
-                    let r = copy_keys(&mut s, &mut d, keys, &copy_opts, &use_dump).await;
-                    (seq, n, r)
-                });
-                continue;
+            if queue.is_empty() {
+                break;
             }
-            break;
+            if let Some(rps) = opts.max_rps.filter(|r| *r > 0) {
+                let due = Duration::from_secs_f64(dispatched_keys as f64 / rps as f64);
+                if let Some(wait) = due.checked_sub(started.elapsed()).filter(|w| !w.is_zero()) {
+                    throttled = Some(wait);
+                    break;
+                }
+            }
+            let Some((seq, unit, keys)) = queue.pop_front() else {
+                break;
+            };
+            dispatched_keys += keys.len() as u64;
+            let u = &units[unit];
+            let mut s = src.data(u.src_db).await?;
+            let mut d = dst.data(u.dst_db).await?;
+            let copy_opts = copy_opts.clone();
+            let use_dump = use_dump.clone();
+            in_flight.push(async move {
+                let n = keys.len() as u64;
+                let r = copy_keys(&mut s, &mut d, keys, &copy_opts, &use_dump).await;
+                (seq, n, r)
+            });
         }
         // Scan ahead while batches are in flight, so they never wait for a SCAN.
         if scanning.is_none()
@@ -430,8 +435,8 @@ pub async fn bulk(
             n = in_flight.next(), if !in_flight.is_empty() => Event::Batch(n),
             page = async { match scanning.as_mut() { Some(f) => f.await, None => std::future::pending().await } }, if scanning.is_some() => Event::Page(page),
             _ = &mut ctrl_c, if !interrupted => Event::Interrupted,
-            // Paused or idle: look at the controls again soon.
-            _ = tokio::time::sleep(Duration::from_millis(200)) => Event::Tick,
+            // Paused, idle or throttled: look again soon.
+            _ = tokio::time::sleep(throttled.unwrap_or(Duration::from_millis(200)).min(Duration::from_millis(200))) => Event::Tick,
         };
         match event {
             Event::Interrupted => interrupted = true,

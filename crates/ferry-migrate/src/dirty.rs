@@ -87,6 +87,8 @@ pub async fn apply_dirty(
     let mut progress = (!quiet).then(|| Progress::new(&format!("apply-dirty {run_id}"), budget));
     let mut sum = DirtySummary::default();
     let mut handled = 0u64;
+    // Keys sent to the source so far, for --max-rps.
+    let mut sent = 0u64;
     let started = std::time::Instant::now();
     let page = opts.batch_keys.max(1) * opts.max_concurrency.max(1);
     loop {
@@ -127,12 +129,14 @@ pub async fn apply_dirty(
                 continue;
             };
             for batch in keys.chunks(opts.batch_keys.max(1)) {
+                // --max-rps: wait until the keys sent so far are due.
                 if let Some(rps) = opts.max_rps.filter(|r| *r > 0) {
-                    let due = Duration::from_secs_f64(handled as f64 / rps as f64);
-                    if due > started.elapsed() {
-                        tokio::time::sleep(due - started.elapsed()).await;
+                    let due = Duration::from_secs_f64(sent as f64 / rps as f64);
+                    if let Some(wait) = due.checked_sub(started.elapsed()) {
+                        tokio::time::sleep(wait).await;
                     }
                 }
+                sent += batch.len() as u64;
                 let mut s = src.data(db).await?;
                 let mut d = dst.data(tdb).await?;
                 let batch = batch.to_vec();

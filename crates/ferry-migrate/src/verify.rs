@@ -26,6 +26,14 @@ pub struct VerifyOptions {
     pub scan_count: usize,
 }
 
+impl VerifyOptions {
+    /// A key this close to expiring may vanish between the reads of the
+    /// two sides: only its existence is compared.
+    fn expiring(&self, pttl: i64) -> bool {
+        (0..=self.ttl_tolerance_ms.max(2000)).contains(&pttl)
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct VerifyReport {
     pub checked: u64,
@@ -118,7 +126,7 @@ pub async fn verify(
                         .await?;
                     for (k, r) in missing.iter().zip(ttls) {
                         let ttl = first_int(&r).unwrap_or(-1);
-                        if ttl == -2 || (0..=opts.ttl_tolerance_ms.max(2000)).contains(&ttl) {
+                        if ttl == -2 || opts.expiring(ttl) {
                             continue;
                         }
                         report.diff(
@@ -199,9 +207,8 @@ async fn compare_batch(
             continue; // gone from the source since the scan
         }
         report.checked += 1;
-        let soon = |ttl: i64| (0..opts.ttl_tolerance_ms.max(2000)).contains(&ttl);
         if tb == "none" {
-            if !soon(ttl_a) {
+            if !opts.expiring(ttl_a) {
                 report.diff(
                     opts.show_diffs,
                     format!(
@@ -214,7 +221,7 @@ async fn compare_batch(
         }
         // A key about to expire may vanish between two reads of it; both
         // sides expire it within moments, so its contents are not compared.
-        if soon(ttl_a) || soon(ttl_b) {
+        if opts.expiring(ttl_a) || opts.expiring(ttl_b) {
             continue;
         }
         if ta != tb {
@@ -286,9 +293,7 @@ async fn compare_batch(
         let (Some(a), Some(b)) = (a.first(), b.first()) else {
             continue;
         };
-        if reply::is_nil(a)
-            || (reply::is_nil(b) && (0..=opts.ttl_tolerance_ms.max(2000)).contains(ttl))
-        {
+        if reply::is_nil(a) || (reply::is_nil(b) && opts.expiring(*ttl)) {
             continue; // gone since the probe, or expired on the target meanwhile
         }
         let (na, nb) = (normalize(ty, a), normalize(ty, b));
