@@ -746,6 +746,39 @@ fn bad_input_is_explained() {
         out.contains("\"k5\"") && out.contains("\"extra\": only on the target"),
         "{out}"
     );
+    // --show-diffs limits the lines, not the count.
+    let out = fails(
+        &[
+            "verify",
+            "--run-id",
+            "c3",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--state",
+            state,
+            "--full",
+            "--show-diffs",
+            "1",
+        ],
+        1,
+        "2 mismatches",
+    );
+    assert_eq!(out.matches("mismatch: ").count(), 1, "{out}");
+    // TTLs 5 s apart differ by default, and match within --ttl-tolerance-ms.
+    q(&mut d, &["SET", "k5", "from-source"]);
+    q(&mut d, &["DEL", "extra"]);
+    q(&mut s, &["EXPIRE", "k7", "100"]);
+    q(&mut d, &["EXPIRE", "k7", "105"]);
+    let verify = [
+        "verify", "--run-id", "c3", "--from", &from, "--to", &to, "--state", state, "--full",
+    ];
+    let out = fails(&verify, 1, "1 mismatches");
+    assert!(out.contains("\"k7\": TTL"), "{out}");
+    let mut tolerant = verify.to_vec();
+    tolerant.extend(["--ttl-tolerance-ms", "10000"]);
+    ok(&tolerant);
 }
 
 #[test]
@@ -1143,4 +1176,59 @@ fn bulk_interrupted_by_sigint_saves_its_checkpoint() {
     run.ok("bulk", &["--resume"]);
     run.verify_full_is_clean();
     same_data(&srct, &Target::Single(dst.port(), 0));
+}
+
+#[test]
+fn preflight_reports_what_the_migration_meets() {
+    let src = redis_with_notifications();
+    let dst = RedisProc::start(&[]);
+    let mut s = src.connect();
+    let members: Vec<String> = (0..12_000).map(|i| i.to_string()).collect();
+    let mut sadd = vec!["SADD", "big:set"];
+    sadd.extend(members.iter().map(|m| m.as_str()));
+    q(&mut s, &sadd);
+    q(&mut s, &["SET", "plain", "v"]);
+    q(&mut dst.connect(), &["SET", "already", "there"]);
+    let out = ok(&[
+        "preflight",
+        "--from",
+        &redis_url(src.port()),
+        "--to",
+        &redis_url(dst.port()),
+    ]);
+    for needle in [
+        "Redis 7.",
+        "source keys: 2 (db0=2)",
+        "set 50%, string 50%",
+        "\"big:set\" (set, 12000 elements)",
+        "keyspace notifications on",
+        "warning: the target holds 1 keys",
+        "recommended: --scan-count",
+        "preflight: ok",
+    ] {
+        assert!(out.contains(needle), "{needle:?} missing in:\n{out}");
+    }
+}
+
+#[test]
+fn two_migrations_share_a_store_target() {
+    // While a bulk copy holds the store file (in-process), a second
+    // `ferry migrate` on the same file goes through the first one.
+    let src = RedisProc::start(&[]);
+    let srct = Target::Single(src.port(), 0);
+    seed(&srct, 3000, 15);
+    let mut ferry = FerryProc::start(FerryOpts::default());
+    ferry.stop();
+    let to = ferry.data_path().to_str().expect("utf8").to_string();
+    let dir = tempdir();
+    let run = Run::new("share", &redis_url(src.port()), &to, &dir);
+    let mut bulk = run.spawn("bulk", &["--max-rps", "1000", "--batch-keys", "100"]);
+    run.wait_status("status:     running", Duration::from_secs(20));
+    let out = run.ok("apply-dirty", &[]);
+    assert!(out.contains("held by another ferry process"), "{out}");
+    let b = bulk.wait(Duration::from_secs(30));
+    assert!(b.status.success(), "{}", text(&b));
+    run.verify_full_is_clean();
+    ferry.restart();
+    same_data(&srct, &Target::Single(ferry.port(), 0));
 }
