@@ -261,10 +261,14 @@ impl Executor {
             let r = self.execute(&mut client, argv);
             if let Some(req) = self.block_request.take() {
                 let deadline = deadline.or_else(|| req.timeout.map(|t| Instant::now() + t));
+                if let (Some(retry), Some(front)) = (req.retry, cmds.front_mut()) {
+                    *front = retry;
+                }
                 let entry = Blocked {
                     id,
                     db: client.db,
                     keys: req.keys,
+                    ktype: req.ktype,
                     deadline,
                     timeout_reply: req.timeout_reply,
                     cmds,
@@ -334,6 +338,17 @@ impl Executor {
             while i < self.state.blocked.len() {
                 let b = &self.state.blocked[i];
                 if b.db == db && b.keys.iter().any(|k| k[..] == key[..]) {
+                    // As Redis, a client is retried only when the key now
+                    // holds the type it waits for: a list pushed, deleted
+                    // and set to a string in one transaction wakes nobody.
+                    let wanted = b.ktype;
+                    self.store.set_now(ferry_store::unix_ms());
+                    let holds = matches!(self.store.lookup(db, &key), Ok(Some(k)) if k.ktype == wanted);
+                    cmd::flush_store_events(&mut self.store, &mut self.state, None);
+                    if !holds {
+                        i += 1;
+                        continue;
+                    }
                     let entry = self.state.blocked.remove(i);
                     if self.run_batch(entry.id, entry.cmds, entry.out, entry.deadline, Some(i)) {
                         i += 1;

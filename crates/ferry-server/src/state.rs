@@ -90,6 +90,8 @@ pub struct Blocked {
     pub id: u64,
     pub db: usize,
     pub keys: Vec<bytes::Bytes>,
+    /// The type a key must hold to be worth a retry.
+    pub ktype: ferry_store::KeyType,
     pub deadline: Option<std::time::Instant>,
     /// What the blocking command replies when it times out.
     pub timeout_reply: ferry_resp::Reply,

@@ -10,6 +10,7 @@ use super::{cmd, err, CmdError, CmdResult, CommandSpec, Ctx};
 use bytes::Bytes;
 use ferry_resp::Reply;
 use ferry_store::lists::ListEnd;
+use ferry_store::KeyType;
 use std::time::Duration;
 
 const FLAGS: &[&str] = &["write", "noscript", "blocking"];
@@ -76,7 +77,7 @@ fn bpop(ctx: &mut Ctx, argv: &[Bytes], end: ListEnd) -> CmdResult {
             }
         }
     }
-    ctx.block(keys.to_vec(), timeout, Reply::NullArray)
+    ctx.block(keys.to_vec(), KeyType::List, timeout, Reply::NullArray)
 }
 
 fn blpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -104,7 +105,7 @@ fn bmove(
         // Redis 7.0 answers BLMOVE inside MULTI with a null bulk, but a
         // BLMOVE that timed out with a null array.
         None if ctx.client.in_exec => Ok(Reply::Null),
-        None => ctx.block(vec![src.clone()], timeout, Reply::NullArray),
+        None => ctx.block(vec![src.clone()], KeyType::List, timeout, Reply::NullArray),
     }
 }
 
@@ -139,7 +140,7 @@ fn blmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             // lmpop validated numkeys and the key list.
             let numkeys = parse_i64(&argv[2]).unwrap_or(0).max(0) as usize;
             let keys = argv[3..3 + numkeys].to_vec();
-            ctx.block(keys, timeout, Reply::NullArray)
+            ctx.block(keys, KeyType::List, timeout, Reply::NullArray)
         }
         reply => Ok(reply),
     }

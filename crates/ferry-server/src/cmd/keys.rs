@@ -467,6 +467,15 @@ fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let (a, b) = (range(a)?, range(b)?);
     ctx.store.swap_db(a, b)?;
+    // Clients blocked on keys of either database are retried where the
+    // swapped-in data now has their key (as Redis's scanDatabaseForReadyKeys).
+    for blocked in &ctx.server.blocked {
+        if blocked.db == a || blocked.db == b {
+            for key in &blocked.keys {
+                ctx.server.ready_keys.push((blocked.db, key.to_vec()));
+            }
+        }
+    }
     Ok(Reply::OK)
 }
 

@@ -20,7 +20,7 @@ use crate::client::ClientState;
 use crate::state::ServerState;
 use bytes::Bytes;
 use ferry_resp::Reply;
-use ferry_store::{Store, StoreError};
+use ferry_store::{KeyType, Store, StoreError};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -53,17 +53,35 @@ impl Ctx<'_> {
     pub fn block(
         &mut self,
         keys: Vec<Bytes>,
+        ktype: KeyType,
         timeout: Option<std::time::Duration>,
         timeout_reply: Reply,
     ) -> CmdResult {
-        if self.client.in_exec {
-            return Ok(timeout_reply);
-        }
-        Err(CmdError::Block(BlockRequest {
+        self.block_request(BlockRequest {
             keys,
+            ktype,
             timeout,
             timeout_reply,
-        }))
+            retry: None,
+        })
+    }
+
+    /// [`Ctx::block`] with every detail, such as the command to retry
+    /// instead of the one sent (XREAD's `$` resolved to an id).
+    pub fn block_request(&mut self, req: BlockRequest) -> CmdResult {
+        if self.client.in_exec {
+            return Ok(req.timeout_reply);
+        }
+        Err(CmdError::Block(req))
+    }
+
+    /// Tells the executor that `key` (in the client's database) may now
+    /// serve a blocked client although it was not created: an XADD to an
+    /// existing stream. Key creation is signalled by the store itself.
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if !self.server.blocked.is_empty() {
+            self.server.ready_keys.push((self.client.db, key.to_vec()));
+        }
     }
 
     /// Emits a keyspace event for `key` in the client's database, after the
@@ -166,8 +184,13 @@ pub enum CmdError {
 #[derive(Debug)]
 pub struct BlockRequest {
     pub keys: Vec<Bytes>,
+    /// The type a key must hold for the command to be retried: a client
+    /// blocked in BLPOP is not woken by a key that became a string.
+    pub ktype: KeyType,
     pub timeout: Option<std::time::Duration>,
     pub timeout_reply: Reply,
+    /// The command to run when retried, if not the one sent.
+    pub retry: Option<Vec<Bytes>>,
 }
 
 impl From<StoreError> for CmdError {

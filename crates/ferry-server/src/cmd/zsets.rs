@@ -860,7 +860,7 @@ fn bzpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> CmdResult {
             ]));
         }
     }
-    ctx.block(keys.to_vec(), timeout, Reply::NullArray)
+    ctx.block(keys.to_vec(), KeyType::ZSet, timeout, Reply::NullArray)
 }
 
 fn bzpopmin(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -883,7 +883,7 @@ fn bzmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             // zmpop validated numkeys and the key list.
             let numkeys = parse_i64(&argv[2]).unwrap_or(0).max(0) as usize;
             let keys = argv[3..3 + numkeys].to_vec();
-            ctx.block(keys, timeout, Reply::NullArray)
+            ctx.block(keys, KeyType::ZSet, timeout, Reply::NullArray)
         }
         reply => Ok(reply),
     }
