@@ -38,7 +38,9 @@ pub enum Reply {
     /// RESP3 boolean; the integer 1 or 0 in RESP2.
     Bool(bool),
     /// RESP3 verbatim string with its three-letter format (`txt`); a bulk in RESP2.
-    Verbatim(&'static str, Bytes),
+    Verbatim(Cow<'static, str>, Bytes),
+    /// RESP3 big number (its decimal digits); a bulk string in RESP2.
+    BigNumber(Bytes),
     /// RESP3 out-of-band push; an array in RESP2.
     Push(Vec<Reply>),
     /// Nothing is written (a successful SHUTDOWN closes without a reply).
@@ -119,6 +121,8 @@ impl Reply {
                 out.put_slice(b"\r\n");
             }
             Reply::Verbatim(_, body) => bulk(out, body),
+            Reply::BigNumber(digits) if resp3 => line(out, b'(', digits),
+            Reply::BigNumber(digits) => bulk(out, digits),
             Reply::NoReply => {}
         }
     }

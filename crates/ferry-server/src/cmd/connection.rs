@@ -304,12 +304,12 @@ fn client_list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         text.push_str(&l);
         text.push('\n');
     }
-    Ok(Reply::Verbatim("txt", Bytes::from(text)))
+    Ok(Reply::Verbatim("txt".into(), Bytes::from(text)))
 }
 
 fn client_info(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     Ok(Reply::Verbatim(
-        "txt",
+        "txt".into(),
         Bytes::from(format!("{}\n", ctx.client.info_line())),
     ))
 }

@@ -317,7 +317,7 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     while out.ends_with("\r\n\r\n") {
         out.truncate(out.len() - 2);
     }
-    Ok(Reply::Verbatim("txt", Bytes::from(out)))
+    Ok(Reply::Verbatim("txt".into(), Bytes::from(out)))
 }
 
 fn human_bytes(n: u64) -> String {

@@ -1,0 +1,91 @@
+//! Errors raised from Rust with the value a Redis script would see.
+//!
+//! mlua turns an error returned by a Rust function into an opaque Lua
+//! value. Redis scripts see plain strings (errors of Lua's C libraries) or
+//! `{err = "CODE message"}` tables (errors of `redis.*`), so a Rust function
+//! leaves the value here before failing, and the sandbox's `pcall` and
+//! error handler swap the opaque value for it.
+//!
+//! Functions are written in Rust rather than in Lua for one more reason:
+//! a Lua function reached by a tail call (`return redis.call(...)`) erases
+//! its caller's frame, and with it the script line Redis reports.
+
+use mlua::Lua;
+
+/// What a failing Rust function stands for.
+pub(crate) enum Raised {
+    /// A plain string error.
+    Str(Vec<u8>),
+    /// A Redis error table `{err = text}`.
+    Table(Vec<u8>),
+}
+
+#[derive(Default)]
+struct Slot(Option<Raised>);
+
+/// Prepares `lua` to carry raised values.
+pub(crate) fn install(lua: &Lua) {
+    lua.set_app_data(Slot::default());
+}
+
+fn set(lua: &Lua, r: Raised) {
+    if let Some(mut slot) = lua.app_data_mut::<Slot>() {
+        slot.0 = Some(r);
+    }
+}
+
+/// Fails with a plain string error (as `luaL_error` raises).
+pub fn string(lua: &Lua, msg: impl AsRef<[u8]>) -> mlua::Error {
+    let msg = msg.as_ref();
+    set(lua, Raised::Str(msg.to_vec()));
+    mlua::Error::runtime(String::from_utf8_lossy(msg))
+}
+
+/// Fails with a Redis error table whose `err` is `text` ("ERR ...").
+pub fn table(lua: &Lua, text: impl AsRef<[u8]>) -> mlua::Error {
+    let text = text.as_ref();
+    set(lua, Raised::Table(text.to_vec()));
+    mlua::Error::runtime(String::from_utf8_lossy(text))
+}
+
+/// The value the last failure stands for (taken).
+pub(crate) fn take(lua: &Lua) -> Option<Raised> {
+    lua.app_data_mut::<Slot>().and_then(|mut s| s.0.take())
+}
+
+/// Forgets a value nobody took (between runs).
+pub(crate) fn clear(lua: &Lua) {
+    let _ = take(lua);
+}
+
+/// Lua's `luaL_argerror` text: `bad argument #1 to 'f' (reason)`.
+pub fn bad_argument(lua: &Lua, n: usize, func: &str, reason: &str) -> mlua::Error {
+    string(lua, format!("bad argument #{n} to '{func}' ({reason})"))
+}
+
+/// Lua's `luaL_typerror` text for argument `n` of `func`.
+pub fn type_error(
+    lua: &Lua,
+    n: usize,
+    func: &str,
+    expected: &str,
+    got: Option<&mlua::Value>,
+) -> mlua::Error {
+    let got = got.map_or("no value", type_name);
+    bad_argument(lua, n, func, &format!("{expected} expected, got {got}"))
+}
+
+/// A value's type as Lua 5.1's `type()` names it.
+pub fn type_name(v: &mlua::Value) -> &'static str {
+    use mlua::Value;
+    match v {
+        Value::Nil => "nil",
+        Value::Boolean(_) => "boolean",
+        Value::Integer(_) | Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Table(_) => "table",
+        Value::Function(_) => "function",
+        Value::Thread(_) => "thread",
+        _ => "userdata",
+    }
+}
