@@ -30,6 +30,9 @@ pub struct ClientState {
     pub multi_failed: bool,
     /// EXEC is running this client's queue (blocking commands do not block).
     pub in_exec: bool,
+    /// A script of this client is running: its commands do not block, and
+    /// run with the script's database and protocol.
+    pub in_script: bool,
     /// WATCHed keys with the identity and version they had then (None
     /// when missing); EXEC fails if any of them changed.
     pub watched: Vec<WatchedKey>,
@@ -78,6 +81,7 @@ impl ClientState {
             multi: None,
             multi_failed: false,
             in_exec: false,
+            in_script: false,
             watched: Vec::new(),
             out,
             channels: Vec::new(),

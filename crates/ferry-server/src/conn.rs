@@ -104,7 +104,9 @@ pub async fn serve_connection(
                     close,
                     authenticated,
                 } = reply;
-                limits.unauthenticated = !authenticated;
+                if let Some(authenticated) = authenticated {
+                    limits.unauthenticated = !authenticated;
+                }
                 if stream.write_all(&bytes).await.is_err() || close {
                     break 'conn;
                 }

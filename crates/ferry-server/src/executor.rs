@@ -16,6 +16,8 @@ use ferry_store::Store;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use crate::script::{BusyGate, JobQueue, Scripting};
+use std::rc::Rc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,6 +42,13 @@ pub enum Job {
     },
     /// SIGINT/SIGTERM: commit, checkpoint and stop, as SHUTDOWN does.
     Shutdown,
+    /// The rest of a batch that had to wait for a busy script (see
+    /// `script::busy`), with the replies already produced.
+    Resume {
+        id: u64,
+        cmds: VecDeque<Vec<Bytes>>,
+        out: BytesMut,
+    },
 }
 
 /// What the executor sends a connection, in the order it must be written.
@@ -55,8 +64,9 @@ pub struct BatchReply {
     pub bytes: Bytes,
     /// Close the connection after writing `bytes`.
     pub close: bool,
-    /// Whether the client is authenticated now (decoder limits depend on it).
-    pub authenticated: bool,
+    /// Whether the client is authenticated now (decoder limits depend on
+    /// it); None leaves it as it was.
+    pub authenticated: Option<bool>,
 }
 
 /// Most commands run in one group before a commit is forced.
@@ -85,7 +95,8 @@ pub struct Shared {
 pub struct Executor {
     store: Store,
     state: ServerState,
-    rx: Receiver<Job>,
+    jobs: Rc<JobQueue>,
+    scripting: Scripting,
     shared: Arc<Shared>,
     /// Replies of the current group, by client, held until it is durable.
     pending: Vec<(u64, BatchReply)>,
@@ -97,23 +108,38 @@ pub struct Executor {
 }
 
 impl Executor {
-    pub fn new(store: Store, state: ServerState, rx: Receiver<Job>, shared: Arc<Shared>) -> Self {
-        Executor {
+    /// Builds the executor on its own thread (the Lua engines are not
+    /// `Send`). Fails when the scripting engine cannot start.
+    pub fn new(
+        mut store: Store,
+        state: ServerState,
+        rx: Receiver<Job>,
+        shared: Arc<Shared>,
+    ) -> Result<Self, String> {
+        let jobs = Rc::new(JobQueue::new(rx));
+        let gate = Rc::new(BusyGate::new(jobs.clone()));
+        let mut scripting = Scripting::new(gate)?;
+        match store.function_codes() {
+            Ok(codes) => scripting.load_stored_functions(codes),
+            Err(e) => log::error!("cannot read the stored FUNCTION libraries: {e}"),
+        }
+        Ok(Executor {
             store,
             state,
-            rx,
+            jobs,
+            scripting,
             shared,
             pending: Vec::new(),
             last_sweep: Instant::now(),
             block_request: None,
             serving: false,
-        }
+        })
     }
 
     /// Runs until every sender is gone or SHUTDOWN ran.
     pub fn run(mut self) {
         loop {
-            let job = match self.rx.recv_timeout(self.next_wait()) {
+            let job = match self.jobs.recv_timeout(self.next_wait()) {
                 Ok(job) => Some(job),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -127,12 +153,25 @@ impl Executor {
             if let Some(job) = job {
                 let group_start = Instant::now();
                 let mut commands = self.handle(job);
-                while commands < GROUP_MAX_COMMANDS && group_start.elapsed() < GROUP_MAX_TIME {
-                    match self.rx.try_recv() {
-                        Ok(job) => commands += self.handle(job),
-                        Err(_) => break,
+                while commands < GROUP_MAX_COMMANDS
+                    && group_start.elapsed() < GROUP_MAX_TIME
+                    && !self.scripting.gate.shutdown_requested()
+                {
+                    match self.jobs.try_recv() {
+                        Some(job) => commands += self.handle(job),
+                        None => break,
                     }
                 }
+            }
+            if self.scripting.gate.shutdown_requested() {
+                // SHUTDOWN NOSAVE stopped a busy script: keep nothing of
+                // this group (none of it was acknowledged).
+                self.pending.clear();
+                if let Err(e) = self.store.discard_uncommitted() {
+                    log::error!("cannot return to the last durable state: {e}");
+                }
+                self.finish(ShutdownMode::NoSave);
+                return;
             }
             if self.last_sweep.elapsed() >= SWEEP_INTERVAL {
                 self.sweep();
@@ -199,6 +238,7 @@ impl Executor {
             } => {
                 let authenticated = self.state.requirepass().is_none();
                 self.state.stats.connections_received += 1;
+                self.jobs.register(id, out.clone());
                 self.state.clients.insert(
                     id,
                     ClientState::new(id, addr, laddr, kill, out, authenticated),
@@ -206,6 +246,7 @@ impl Executor {
                 0
             }
             Job::Disconnect { id } => {
+                self.jobs.unregister(id);
                 // A client that goes away while blocked leaves no trace.
                 self.state.blocked.retain(|b| b.id != id);
                 if let Some(mut client) = self.state.clients.remove(&id) {
@@ -216,6 +257,11 @@ impl Executor {
             Job::Shutdown => {
                 self.state.shutdown = Some(ShutdownMode::Save);
                 0
+            }
+            Job::Resume { id, cmds, out } => {
+                let n = cmds.len();
+                self.run_batch(id, cmds, out, None, None);
+                n
             }
             Job::Batch {
                 id,
@@ -315,7 +361,7 @@ impl Executor {
         let batch = BatchReply {
             bytes: out.freeze(),
             close: client.close_after_reply,
-            authenticated: client.authenticated,
+            authenticated: Some(client.authenticated),
         };
         self.state.clients.insert(id, client);
         self.pending.push((id, batch));
@@ -452,6 +498,7 @@ impl Executor {
             store: &mut self.store,
             client,
             server: &mut self.state,
+            scripting: &mut self.scripting,
         };
         let reply = match (spec.handler)(&mut ctx, argv) {
             Ok(reply) => reply,

@@ -13,6 +13,7 @@ pub mod executor;
 pub mod handoff;
 mod longdouble;
 pub mod notify;
+pub mod script;
 pub mod state;
 
 pub use config::ServerConfig;
@@ -99,7 +100,13 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
     let exec_shared = shared.clone();
     let executor = std::thread::Builder::new()
         .name("ferry-executor".into())
-        .spawn(move || Executor::new(store, state, rx, exec_shared).run())?;
+        .spawn(move || match Executor::new(store, state, rx, exec_shared.clone()) {
+            Ok(executor) => executor.run(),
+            Err(e) => {
+                log::error!("cannot start the scripting engine: {e}");
+                exec_shared.shutdown.notify_one();
+            }
+        })?;
     for l in &listeners {
         log::info!(
             "ferry {} ready to accept connections on {} (data: {}, durability: {})",

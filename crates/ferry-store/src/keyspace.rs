@@ -672,6 +672,7 @@ impl Store {
                     .execute(params![id, from, to])?;
             }
             Op::Barrier => {}
+            Op::SetFunctions { codes } => self.apply_set_functions(codes)?,
             Op::SwapDb { a, b } => {
                 let (a, b) = (*a as usize, *b as usize);
                 self.db_slots.swap(a, b);

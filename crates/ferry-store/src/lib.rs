@@ -13,6 +13,7 @@
 mod checkpoint;
 mod collections;
 mod error;
+mod functions;
 pub mod glob;
 mod hashes;
 mod journal;
@@ -307,6 +308,14 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Drops every change not made durable yet (the current group): the
+    /// store returns to the last SQLite commit plus the journal. Used when
+    /// the server stops in the middle of a group (SHUTDOWN NOSAVE during a
+    /// busy script), so half a script is never kept.
+    pub fn discard_uncommitted(&mut self) -> StoreResult<()> {
+        self.rebuild()
     }
 
     /// Returns to the last durable state: the last SQLite commit plus the

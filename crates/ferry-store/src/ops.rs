@@ -108,6 +108,10 @@ pub(crate) enum Op {
         a: u8,
         b: u8,
     },
+    /// Replace the stored FUNCTION libraries with these codes.
+    SetFunctions {
+        codes: Vec<Vec<u8>>,
+    },
 }
 
 struct Writer<'a>(&'a mut Vec<u8>);
@@ -328,6 +332,13 @@ impl Op {
                 w.u8(*a);
                 w.u8(*b);
             }
+            Op::SetFunctions { codes } => {
+                w.u8(40);
+                w.0.extend_from_slice(&(codes.len() as u32).to_le_bytes());
+                for c in codes {
+                    w.bytes(c);
+                }
+            }
         }
     }
 
@@ -419,6 +430,14 @@ impl Op {
                 a: r.u8()?,
                 b: r.u8()?,
             },
+            40 => {
+                let n = u32::from_le_bytes(r.take(4)?.try_into().ok()?) as usize;
+                let mut codes = Vec::new();
+                for _ in 0..n {
+                    codes.push(r.bytes()?);
+                }
+                Op::SetFunctions { codes }
+            }
             _ => return None,
         };
         if !r.data.is_empty() || op.dbs().any(|d| d as usize >= crate::DATABASES) {
@@ -446,7 +465,8 @@ impl Op {
             | Op::ListPut { .. }
             | Op::ElemDel { .. }
             | Op::Barrier
-            | Op::ListDelRange { .. } => (None, None),
+            | Op::ListDelRange { .. }
+            | Op::SetFunctions { .. } => (None, None),
         };
         a.into_iter().chain(b)
     }
@@ -540,6 +560,9 @@ mod tests {
                 to: 9,
             },
             Op::Barrier,
+            Op::SetFunctions {
+                codes: vec![b"#!lua name=a\n".to_vec(), Vec::new()],
+            },
         ];
         for op in ops {
             let mut buf = Vec::new();

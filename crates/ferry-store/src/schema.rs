@@ -62,6 +62,13 @@ CREATE TABLE IF NOT EXISTS lists (
     PRIMARY KEY (key_id, pos)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS keys_by_expiry ON keys (expire_at) WHERE expire_at IS NOT NULL;
+
+-- FUNCTION libraries: each library's code, in load order. They persist
+-- with the data, as in an RDB file.
+CREATE TABLE IF NOT EXISTS functions (
+    pos  INTEGER PRIMARY KEY,
+    code BLOB NOT NULL
+);
 ";
 
 pub(crate) fn configure(conn: &Connection, opts: &StoreOptions) -> StoreResult<()> {

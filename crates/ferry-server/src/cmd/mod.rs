@@ -11,6 +11,7 @@ mod hashes;
 mod keys;
 mod lists;
 pub mod pubsub;
+mod scripting;
 mod server;
 mod strings;
 pub mod transactions;
@@ -37,13 +38,16 @@ const FAMILIES: &[&[CommandSpec]] = &[
     pubsub::COMMANDS,
     hashes::COMMANDS,
     zsets::COMMANDS,
+    scripting::COMMANDS,
 ];
 
-/// What a handler sees: the store, the calling client and the server.
+/// What a handler sees: the store, the calling client, the server, and
+/// the scripting engines.
 pub struct Ctx<'a> {
     pub store: &'a mut Store,
     pub client: &'a mut ClientState,
     pub server: &'a mut ServerState,
+    pub scripting: &'a mut crate::script::Scripting,
 }
 
 impl Ctx<'_> {
@@ -69,7 +73,7 @@ impl Ctx<'_> {
     /// [`Ctx::block`] with every detail, such as the command to retry
     /// instead of the one sent (XREAD's `$` resolved to an id).
     pub fn block_request(&mut self, req: BlockRequest) -> CmdResult {
-        if self.client.in_exec {
+        if self.client.in_exec || self.client.in_script {
             return Ok(req.timeout_reply);
         }
         Err(CmdError::Block(req))
@@ -352,46 +356,60 @@ impl std::fmt::Display for FullName {
     }
 }
 
-/// The command an argv resolves to, after subcommand lookup and arity
-/// checks, or the error reply Redis gives.
-pub fn resolve(argv: &[Bytes]) -> Result<(&'static CommandSpec, FullName), Reply> {
+/// Why an argv names no runnable command.
+pub enum Unresolved {
+    UnknownCommand,
+    UnknownSubcommand(&'static CommandSpec),
+    /// Wrong argument count for this command (or subcommand).
+    Arity(FullName),
+}
+
+/// The command an argv names, after subcommand lookup and arity checks.
+pub fn lookup(argv: &[Bytes]) -> Result<(&'static CommandSpec, FullName), Unresolved> {
     let table = CommandTable::get();
     let Some(spec) = table.lookup(&argv[0]) else {
-        return Err(unknown_command(argv));
+        return Err(Unresolved::UnknownCommand);
+    };
+    let plain = FullName {
+        parent: None,
+        name: spec.name,
     };
     if !spec.arity_ok(argv.len()) {
-        return Err(Reply::error(format!(
-            "ERR wrong number of arguments for '{}' command",
-            spec.name
-        )));
+        return Err(Unresolved::Arity(plain));
     }
     if spec.subcommands.is_empty() {
-        return Ok((
-            spec,
-            FullName {
-                parent: None,
-                name: spec.name,
-            },
-        ));
+        return Ok((spec, plain));
     }
-    let sub_name = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
-    let Some(sub) = spec.subcommands.iter().find(|s| s.name == sub_name) else {
-        return Err(Reply::error(format!(
-            "ERR unknown subcommand '{}'. Try {} HELP.",
-            truncate(&String::from_utf8_lossy(&argv[1]), 128),
-            spec.name.to_ascii_uppercase()
-        )));
+    let Some(sub) = spec
+        .subcommands
+        .iter()
+        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(&argv[1]))
+    else {
+        return Err(Unresolved::UnknownSubcommand(spec));
     };
     let full = FullName {
         parent: Some(spec.name),
         name: sub.name,
     };
     if !sub.arity_ok(argv.len()) {
-        return Err(Reply::error(format!(
-            "ERR wrong number of arguments for '{full}' command"
-        )));
+        return Err(Unresolved::Arity(full));
     }
     Ok((sub, full))
+}
+
+/// The command an argv resolves to, or the error reply Redis gives.
+pub fn resolve(argv: &[Bytes]) -> Result<(&'static CommandSpec, FullName), Reply> {
+    lookup(argv).map_err(|e| match e {
+        Unresolved::UnknownCommand => unknown_command(argv),
+        Unresolved::Arity(name) => Reply::error(format!(
+            "ERR wrong number of arguments for '{name}' command"
+        )),
+        Unresolved::UnknownSubcommand(spec) => Reply::error(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            truncate(&String::from_utf8_lossy(&argv[1]), 128),
+            spec.name.to_ascii_uppercase()
+        )),
+    })
 }
 
 fn truncate(s: &str, max: usize) -> &str {

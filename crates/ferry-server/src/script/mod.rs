@@ -1,0 +1,112 @@
+//! Scripting as the server runs it: the Lua engine (`ferry-script`) on the
+//! executor thread, how a script's `redis.call` runs a command ([`host`]),
+//! and how the server stays responsive while a script runs long ([`busy`]).
+//!
+//! A script runs inside one command on the executor, so it is atomic like
+//! any command: its writes join the current group, are journaled with it,
+//! and a crash before the group is written leaves none of them.
+
+pub mod busy;
+mod host;
+
+pub use busy::{BusyGate, JobQueue};
+pub use host::ScriptHost;
+
+use crate::cmd::Ctx;
+use bytes::Bytes;
+use ferry_resp::Reply;
+use ferry_script::{Functions, Scripts, Version};
+use std::rc::Rc;
+
+/// The two Lua engines: EVAL scripts and FUNCTION libraries.
+pub struct Engine {
+    pub scripts: Scripts,
+    pub functions: Functions,
+}
+
+/// What the executor keeps for scripting. The engine is taken out while a
+/// script runs (a script cannot start another one: EVAL and FCALL are
+/// `noscript`).
+pub struct Scripting {
+    pub engine: Option<Engine>,
+    pub gate: Rc<BusyGate>,
+}
+
+impl Scripting {
+    pub fn new(gate: Rc<BusyGate>) -> Result<Scripting, String> {
+        let version = Version::parse(crate::REDIS_VERSION);
+        let mut scripts = Scripts::new(version.clone())?;
+        let mut functions = Functions::new(version)?;
+        scripts.set_watchdog(gate.clone());
+        functions.set_watchdog(gate.clone());
+        Ok(Scripting {
+            engine: Some(Engine { scripts, functions }),
+            gate,
+        })
+    }
+
+    /// Loads the libraries stored with the data (at start-up).
+    pub fn load_stored_functions(&mut self, codes: Vec<Vec<u8>>) {
+        let Some(engine) = self.engine.as_mut() else {
+            return;
+        };
+        for code in codes {
+            if let Err(e) = engine.functions.load(&code, true) {
+                log::error!("a stored FUNCTION library failed to load and is dropped: {e}");
+            }
+        }
+    }
+}
+
+/// Which kind of script runs, for errors and SCRIPT/FUNCTION KILL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunKind {
+    Eval,
+    Function,
+}
+
+/// Runs a script for the client of `ctx`: with the client's database and
+/// RESP2 selected (a script's SELECT and HELLO-free protocol switch do not
+/// outlive it), deny-blocking, and the clock frozen at the start.
+pub fn run(
+    ctx: &mut Ctx,
+    engine: &mut Engine,
+    kind: RunKind,
+    name: &str,
+    argv: &[Bytes],
+    keys: &[Bytes],
+    args: &[Bytes],
+    read_only: bool,
+) -> Reply {
+    let caller_db = ctx.client.db;
+    let caller_protocol = ctx.client.protocol;
+    let was_in_script = ctx.client.in_script;
+    ctx.client.in_script = true;
+    let gate = ctx.scripting.gate.clone();
+    let threshold = busy_threshold(ctx);
+    gate.begin(kind, name, argv, threshold);
+    let reply = {
+        let mut host = ScriptHost::new(ctx, read_only, gate.clone());
+        match kind {
+            RunKind::Eval => engine.scripts.run(name, keys, args, &mut host),
+            RunKind::Function => engine.functions.run(name, keys, args, &mut host),
+        }
+    };
+    gate.end();
+    ctx.client.in_script = was_in_script;
+    ctx.client.db = caller_db;
+    ctx.client.protocol = caller_protocol;
+    reply
+}
+
+/// `busy-reply-threshold` (alias `lua-time-limit`) in milliseconds; 0
+/// disables `-BUSY` replies.
+fn busy_threshold(ctx: &Ctx) -> std::time::Duration {
+    let ms = ctx
+        .server
+        .config
+        .get("busy-reply-threshold")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(5000);
+    std::time::Duration::from_millis(ms)
+}
