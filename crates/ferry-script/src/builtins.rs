@@ -175,7 +175,7 @@ pub(crate) fn base(
         }
         if let Some(current) = t.metatable() {
             if !matches!(current.raw_get::<Value>("__metatable"), Ok(Value::Nil)) {
-                return Err(raise::string(lua, "cannot change a protected metatable"));
+                return Err(raise::error(lua, "cannot change a protected metatable"));
             }
         }
         t.set_metatable(mt)?;
@@ -300,7 +300,7 @@ pub(crate) fn redis_helpers(
                 }
                 Ok((r * (u as f64 - l as f64 + 1.0)).floor() + l as f64)
             }
-            _ => Err(raise::string(lua, "wrong number of arguments")),
+            _ => Err(raise::error(lua, "wrong number of arguments")),
         }
     })?;
     let s = shared.clone();

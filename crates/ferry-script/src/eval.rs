@@ -46,7 +46,7 @@ impl Scripts {
         let func = self
             .sandbox
             .compile(&body[code_start..], "@user_script")
-            .map_err(|e| format!("ERR Error compiling script (new function): {e}\n"))?;
+            .map_err(|e| format!("ERR Error compiling script (new function): {e}"))?;
         self.body_bytes += body.len();
         self.cache.insert(
             sha.clone(),
@@ -207,7 +207,7 @@ mod tests {
         );
         assert_eq!(
             eval(&mut s, "return 1 +", &[], &[]),
-            err("ERR Error compiling script (new function): user_script:1: unexpected symbol near '<eof>'\n")
+            err("ERR Error compiling script (new function): user_script:1: unexpected symbol near '<eof>'")
         );
         assert_eq!(
             eval(

@@ -41,6 +41,24 @@ pub fn string(lua: &Lua, msg: impl AsRef<[u8]>) -> mlua::Error {
     mlua::Error::runtime(String::from_utf8_lossy(msg))
 }
 
+/// Fails as Lua's `luaL_error` does: the message after the position of the
+/// Lua code that called the failing function (`user_script:1: ...`).
+pub fn error(lua: &Lua, msg: impl AsRef<[u8]>) -> mlua::Error {
+    let at = lua
+        .inspect_stack(1, |d| {
+            let line = d.current_line().unwrap_or(0);
+            let src = d.source().short_src.map(|s| s.into_owned());
+            match src {
+                Some(src) if line > 0 => format!("{src}:{line}: "),
+                _ => String::new(),
+            }
+        })
+        .unwrap_or_default();
+    let mut text = at.into_bytes();
+    text.extend_from_slice(msg.as_ref());
+    string(lua, text)
+}
+
 /// Fails with a Redis error table whose `err` is `text` ("ERR ...").
 pub fn table(lua: &Lua, text: impl AsRef<[u8]>) -> mlua::Error {
     let text = text.as_ref();
@@ -58,9 +76,17 @@ pub(crate) fn clear(lua: &Lua) {
     let _ = take(lua);
 }
 
-/// Lua's `luaL_argerror` text: `bad argument #1 to 'f' (reason)`.
+/// Lua's `luaL_argerror`: `bad argument #1 to 'f' (reason)`, where `f` is
+/// the name the caller used for the failing function (`?` when there is
+/// none, as when `pcall` calls it), and `func` only documents which
+/// function this is.
 pub fn bad_argument(lua: &Lua, n: usize, func: &str, reason: &str) -> mlua::Error {
-    string(lua, format!("bad argument #{n} to '{func}' ({reason})"))
+    let _ = func;
+    let name = lua
+        .inspect_stack(0, |d| d.names().name.map(|n| n.into_owned()))
+        .flatten()
+        .unwrap_or_else(|| "?".into());
+    error(lua, format!("bad argument #{n} to '{name}' ({reason})"))
 }
 
 /// Lua's `luaL_typerror` text for argument `n` of `func`.

@@ -404,17 +404,15 @@ fn host_request(
 ) -> mlua::Result<Value> {
     let argv = match command_args(args.into_iter()) {
         Ok(argv) => argv,
-        Err(msg) if kind == Request::Pcall => {
-            return Ok(Value::Table(crate::convert::error_table(
-                lua,
-                msg.as_bytes(),
-            )?))
-        }
         Err(msg) => {
-            return Err(crate::raise::table(
-                lua,
-                crate::convert::error_text(msg.as_bytes()),
-            ))
+            // A message without a code gets ERR (Redis's luaPushError).
+            let text = format!("ERR {msg}");
+            if kind == Request::Pcall {
+                let t = lua.create_table_with_capacity(0, 1)?;
+                t.raw_set("err", text)?;
+                return Ok(Value::Table(t));
+            }
+            return Err(crate::raise::table(lua, text));
         }
     };
     match kind {

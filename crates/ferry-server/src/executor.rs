@@ -9,15 +9,15 @@
 
 use crate::client::ClientState;
 use crate::cmd::{self, transactions, Ctx};
+use crate::script::{BusyGate, JobQueue, Scripting};
 use crate::state::{Blocked, ServerState, ShutdownMode};
 use bytes::{Bytes, BytesMut};
 use ferry_resp::{Protocol, Reply};
 use ferry_store::Store;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use crate::script::{BusyGate, JobQueue, Scripting};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

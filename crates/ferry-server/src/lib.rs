@@ -100,13 +100,15 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
     let exec_shared = shared.clone();
     let executor = std::thread::Builder::new()
         .name("ferry-executor".into())
-        .spawn(move || match Executor::new(store, state, rx, exec_shared.clone()) {
-            Ok(executor) => executor.run(),
-            Err(e) => {
-                log::error!("cannot start the scripting engine: {e}");
-                exec_shared.shutdown.notify_one();
-            }
-        })?;
+        .spawn(
+            move || match Executor::new(store, state, rx, exec_shared.clone()) {
+                Ok(executor) => executor.run(),
+                Err(e) => {
+                    log::error!("cannot start the scripting engine: {e}");
+                    exec_shared.shutdown.notify_one();
+                }
+            },
+        )?;
     for l in &listeners {
         log::info!(
             "ferry {} ready to accept connections on {} (data: {}, durability: {})",

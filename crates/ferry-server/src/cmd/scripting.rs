@@ -32,21 +32,77 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("eval", -3, EVAL_FLAGS, (0, 0, 0), SCRIPTING, eval),
     cmd("evalsha", -3, EVAL_FLAGS, (0, 0, 0), SCRIPTING, evalsha),
     cmd("eval_ro", -3, EVAL_RO_FLAGS, (0, 0, 0), SCRIPTING, eval_ro),
-    cmd("evalsha_ro", -3, EVAL_RO_FLAGS, (0, 0, 0), SCRIPTING, evalsha_ro),
+    cmd(
+        "evalsha_ro",
+        -3,
+        EVAL_RO_FLAGS,
+        (0, 0, 0),
+        SCRIPTING,
+        evalsha_ro,
+    ),
     cmd("fcall", -3, EVAL_FLAGS, (0, 0, 0), SCRIPTING, fcall),
-    cmd("fcall_ro", -3, EVAL_RO_FLAGS, (0, 0, 0), SCRIPTING, fcall_ro),
+    cmd(
+        "fcall_ro",
+        -3,
+        EVAL_RO_FLAGS,
+        (0, 0, 0),
+        SCRIPTING,
+        fcall_ro,
+    ),
     container(
         "script",
         -2,
         &[],
         &["@slow"],
         &[
-            cmd("load", 3, &["noscript", "stale"], (0, 0, 0), SCRIPTING, script_load),
-            cmd("kill", 2, &["noscript", "allow_busy"], (0, 0, 0), SCRIPTING, script_kill),
-            cmd("flush", -2, &["noscript"], (0, 0, 0), SCRIPTING, script_flush),
-            cmd("help", 2, &["loading", "stale"], (0, 0, 0), SCRIPTING, script_help),
-            cmd("debug", 3, &["noscript"], (0, 0, 0), SCRIPTING, script_debug),
-            cmd("exists", -3, &["noscript"], (0, 0, 0), SCRIPTING, script_exists),
+            cmd(
+                "load",
+                3,
+                &["noscript", "stale"],
+                (0, 0, 0),
+                SCRIPTING,
+                script_load,
+            ),
+            cmd(
+                "kill",
+                2,
+                &["noscript", "allow_busy"],
+                (0, 0, 0),
+                SCRIPTING,
+                script_kill,
+            ),
+            cmd(
+                "flush",
+                -2,
+                &["noscript"],
+                (0, 0, 0),
+                SCRIPTING,
+                script_flush,
+            ),
+            cmd(
+                "help",
+                2,
+                &["loading", "stale"],
+                (0, 0, 0),
+                SCRIPTING,
+                script_help,
+            ),
+            cmd(
+                "debug",
+                3,
+                &["noscript"],
+                (0, 0, 0),
+                SCRIPTING,
+                script_debug,
+            ),
+            cmd(
+                "exists",
+                -3,
+                &["noscript"],
+                (0, 0, 0),
+                SCRIPTING,
+                script_exists,
+            ),
         ],
     ),
     container(
@@ -55,7 +111,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         &[],
         &["@slow"],
         &[
-            cmd("kill", 2, &["noscript", "allow_busy"], (0, 0, 0), SCRIPTING, function_kill),
+            cmd(
+                "kill",
+                2,
+                &["noscript", "allow_busy"],
+                (0, 0, 0),
+                SCRIPTING,
+                function_kill,
+            ),
             cmd(
                 "restore",
                 -3,
@@ -64,7 +127,14 @@ pub const COMMANDS: &[CommandSpec] = &[
                 W_SCRIPTING,
                 function_restore,
             ),
-            cmd("delete", 3, &["write", "noscript"], (0, 0, 0), W_SCRIPTING, function_delete),
+            cmd(
+                "delete",
+                3,
+                &["write", "noscript"],
+                (0, 0, 0),
+                W_SCRIPTING,
+                function_delete,
+            ),
             cmd(
                 "load",
                 -3,
@@ -73,11 +143,46 @@ pub const COMMANDS: &[CommandSpec] = &[
                 W_SCRIPTING,
                 function_load,
             ),
-            cmd("stats", 2, &["noscript", "allow_busy"], (0, 0, 0), SCRIPTING, function_stats),
-            cmd("help", 2, &["loading", "stale"], (0, 0, 0), SCRIPTING, function_help),
-            cmd("flush", -2, &["write", "noscript"], (0, 0, 0), W_SCRIPTING, function_flush),
-            cmd("dump", 2, &["noscript"], (0, 0, 0), SCRIPTING, function_dump),
-            cmd("list", -2, &["noscript"], (0, 0, 0), SCRIPTING, function_list),
+            cmd(
+                "stats",
+                2,
+                &["noscript", "allow_busy"],
+                (0, 0, 0),
+                SCRIPTING,
+                function_stats,
+            ),
+            cmd(
+                "help",
+                2,
+                &["loading", "stale"],
+                (0, 0, 0),
+                SCRIPTING,
+                function_help,
+            ),
+            cmd(
+                "flush",
+                -2,
+                &["write", "noscript"],
+                (0, 0, 0),
+                W_SCRIPTING,
+                function_flush,
+            ),
+            cmd(
+                "dump",
+                2,
+                &["noscript"],
+                (0, 0, 0),
+                SCRIPTING,
+                function_dump,
+            ),
+            cmd(
+                "list",
+                -2,
+                &["noscript"],
+                (0, 0, 0),
+                SCRIPTING,
+                function_list,
+            ),
         ],
     ),
 ];
@@ -107,10 +212,15 @@ fn with_engine<T>(
 }
 
 /// The keys and arguments after `numkeys` (at `argv[2]`), once validated.
-fn split_keys<'a>(argv: &'a [Bytes], numkeys: i64) -> Result<(&'a [Bytes], &'a [Bytes]), super::CmdError> {
+fn split_keys<'a>(
+    argv: &'a [Bytes],
+    numkeys: i64,
+) -> Result<(&'a [Bytes], &'a [Bytes]), super::CmdError> {
     let rest = &argv[3..];
     if numkeys > rest.len() as i64 {
-        return Err(err("ERR Number of keys can't be greater than number of args"));
+        return Err(err(
+            "ERR Number of keys can't be greater than number of args",
+        ));
     }
     if numkeys < 0 {
         return Err(err("ERR Number of keys can't be negative"));
@@ -126,9 +236,10 @@ fn eval_generic(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdRes
     let (keys, args) = split_keys(argv, numkeys)?;
     with_engine(ctx, |ctx, engine| {
         let found = if by_sha {
-            engine.scripts.lookup(&argv[1]).ok_or_else(|| {
-                err("NOSCRIPT No matching script. Please use EVAL.")
-            })
+            engine
+                .scripts
+                .lookup(&argv[1])
+                .ok_or_else(|| err("NOSCRIPT No matching script. Please use EVAL."))
         } else {
             engine
                 .scripts
@@ -334,11 +445,18 @@ fn function_delete(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     })?
 }
 
+/// Redis's addReplySubcommandSyntaxError, naming the subcommand as sent.
+fn subcommand_syntax_error(argv: &[Bytes]) -> super::CmdError {
+    err(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&argv[1]),
+        String::from_utf8_lossy(&argv[0]).to_ascii_uppercase()
+    ))
+}
+
 fn function_flush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() > 3 {
-        return Err(err(
-            "ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.",
-        ));
+        return Err(subcommand_syntax_error(argv));
     }
     flush_mode(argv, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option")?;
     with_engine(ctx, |ctx, engine| {
@@ -382,21 +500,18 @@ fn function_dump(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 fn function_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() > 4 {
-        return Err(err(
-            "ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP.",
-        ));
+        return Err(subcommand_syntax_error(argv));
     }
-    let policy = match argv.get(3) {
-        None => RestorePolicy::Append,
-        Some(p) if is(p, "append") => RestorePolicy::Append,
-        Some(p) if is(p, "replace") => RestorePolicy::Replace,
-        Some(p) if is(p, "flush") => RestorePolicy::Flush,
-        Some(_) => {
-            return Err(err(
+    let policy =
+        match argv.get(3) {
+            None => RestorePolicy::Append,
+            Some(p) if is(p, "append") => RestorePolicy::Append,
+            Some(p) if is(p, "replace") => RestorePolicy::Replace,
+            Some(p) if is(p, "flush") => RestorePolicy::Flush,
+            Some(_) => return Err(err(
                 "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
-            ))
-        }
-    };
+            )),
+        };
     with_engine(ctx, |ctx, engine| {
         engine.functions.restore(&argv[2], policy).map_err(err)?;
         persist_functions(ctx, engine)?;

@@ -241,10 +241,13 @@ impl BusyGate {
 
     /// FUNCTION STATS's `running_script` entry.
     pub fn running_script(&self) -> Option<(String, Vec<Bytes>, u128)> {
-        self.run
-            .borrow()
-            .as_ref()
-            .map(|r| (r.name.clone(), r.argv.clone(), r.started.elapsed().as_millis()))
+        self.run.borrow().as_ref().map(|r| {
+            (
+                r.name.clone(),
+                r.argv.clone(),
+                r.started.elapsed().as_millis(),
+            )
+        })
     }
 }
 
