@@ -54,7 +54,7 @@ local function error_handler(err)
   err = as_error(err)
   local level = 2
   local i = getinfo(level, 'nSl')
-  while i and (i.what == 'C' or i.source == INTERNAL) do
+  while i and (i.what == 'C' or i.what == 'tail' or i.source == INTERNAL) do
     level = level + 1
     i = getinfo(level, 'nSl')
   end

@@ -190,9 +190,18 @@ impl ConfigTable {
     }
 
     pub fn set(&mut self, name: String, value: String) {
+        for (a, b) in ALIASES {
+            if name == *a || name == *b {
+                let other = if name == *a { b } else { a };
+                self.values.insert(other.to_string(), value.clone());
+            }
+        }
         self.values.insert(name, value);
     }
 }
+
+/// Parameters that are two names for one setting (Redis 7.0 renamed them).
+const ALIASES: &[(&str, &str)] = &[("lua-time-limit", "busy-reply-threshold")];
 
 /// Parameters with a fixed set of values, and Redis's error text listing them.
 const ENUMS: &[(&str, &[&str], &str)] = &[
