@@ -9,7 +9,12 @@
 #
 # Environment:
 #   N            requests per test (default 200000)
-#   TESTS        redis-benchmark tests, comma separated (default set,get,incr,mset)
+#   TESTS        redis-benchmark tests, comma separated (default: the strings and
+#                data-type tests listed below)
+#   CUSTOM       scripting and stream commands, comma separated, from evalsha
+#                (EVALSHA of a GET+INCR script), xadd (XADD to one stream),
+#                xrange_10 (XRANGE ... COUNT 10 of a 1000-entry stream);
+#                default all three, "" skips them
 #   PIPELINES    pipeline depths, space separated (default "1 16")
 #   CLIENTS      parallel connections (default 50)
 #   KEYSPACE     -r keyspace for random keys (default 100000)
@@ -35,6 +40,7 @@ CLIENTS="${CLIENTS:-50}"
 KEYSPACE="${KEYSPACE:-100000}"
 DURABILITY="${DURABILITY:-everysec}"
 RSS_KEYS="${RSS_KEYS:-1000000}"
+CUSTOM="${CUSTOM-evalsha,xadd,xrange_10}"
 RSS_VALUE="${RSS_VALUE:-xxx}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-600}"
 HOST=127.0.0.1
@@ -176,6 +182,7 @@ rustc_v="$(rustc --version 2>/dev/null || echo 'rustc ?')"
 redis_v="$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')"
 
 BENCH_CMD="redis-benchmark -h $HOST -p PORT -c $CLIENTS -r $KEYSPACE -n $N -t TEST -P PIPELINE -q --csv"
+SCRIPT_BODY_SHOWN="redis.call('get', KEYS[1]) return redis.call('incr', KEYS[1])"
 
 cat <<EOF
 ## Run of $(date -u '+%Y-%m-%d %H:%M UTC')
@@ -190,6 +197,10 @@ redis-server --bind $HOST --port PORT --save "" --appendonly no
 ferry serve --bind $HOST --port PORT --data TMPDIR/ferry.db --durability $DURABILITY
 # for each pipeline depth: FLUSHALL, then one run per test, in this order: ${TESTS//,/ }
 $BENCH_CMD
+# then (CUSTOM=$CUSTOM), after SCRIPT LOAD of "$SCRIPT_BODY_SHOWN" and 1000 XADDs to bench:range:
+redis-benchmark -h $HOST -p PORT -c $CLIENTS -r $KEYSPACE -n $N -P PIPELINE -q --csv EVALSHA SHA 1 counter:__rand_int__
+redis-benchmark ... XADD bench:stream '*' field value
+redis-benchmark ... XRANGE bench:range - + COUNT 10
 \`\`\`
 
 EOF
@@ -241,6 +252,58 @@ for pipeline in $PIPELINES; do
     done
 done
 
+# --- scripting and streams: commands redis-benchmark has no test for ----------
+SCRIPT_BODY="redis.call('get', KEYS[1]) return redis.call('incr', KEYS[1])"
+
+# bench_custom SERVER PORT PIPELINE NAME COMMAND... (one redis-benchmark run
+# of an arbitrary command; the row is recorded under NAME)
+bench_custom() {
+    local server="$1" port="$2" pipeline="$3" name="$4" out err rc rps
+    shift 4
+    out="$TMP/out.csv"; err="$TMP/err.txt"
+    log "$server: -P $pipeline $name"
+    set +e
+    timeout "$RUN_TIMEOUT" redis-benchmark -h "$HOST" -p "$port" -c "$CLIENTS" -r "$KEYSPACE" \
+        -n "$N" -P "$pipeline" -q --csv "$@" >"$out" 2>"$err"
+    rc=$?
+    set -e
+    rps="$(awk -F'","' 'NR > 1 && /^"/ { gsub(/"/, "", $2); print $2; exit }' "$out")"
+    if [ "$rc" -eq 0 ] && [[ "$rps" =~ ^[0-9.]+$ ]] && ! grep -qi 'error' "$err"; then
+        printf '%s\t%s\t%s\t%s\n' "$server" "$pipeline" "$name" "$rps" >>"$RESULTS"
+    else
+        local why
+        why="$(tr -d '\r' <"$err" | grep -v '^$' | head -n 1 | cut -c1-70)"
+        [ -n "$why" ] || why="redis-benchmark exit $rc"
+        log "$server $name -P $pipeline failed: $why"
+        printf '%s\t%s\t%s\t%s\n' "$server" "$pipeline" "$name" "error: ${why//|//}" >>"$RESULTS"
+    fi
+}
+
+if [ -n "$CUSTOM" ]; then
+    IFS=',' read -r -a CUSTOM_LIST <<<"$CUSTOM"
+    for pipeline in $PIPELINES; do
+        for server in redis ferry; do
+            if [ "$server" = redis ]; then port="$REDIS_PORT"; else port="$FERRY_PORT"; fi
+            cli "$port" flushall >/dev/null || log "$server: FLUSHALL failed"
+            sha="$(cli "$port" script load "$SCRIPT_BODY" 2>/dev/null || true)"
+            # 1000 entries for XRANGE to read from.
+            for i in $(seq 1 1000); do printf 'XADD bench:range * field value%s\n' "$i"; done \
+                | timeout 60 redis-cli -h "$HOST" -p "$port" >/dev/null 2>&1 || log "$server: stream prefill failed"
+            for c in "${CUSTOM_LIST[@]}"; do
+                case "$c" in
+                    evalsha) bench_custom "$server" "$port" "$pipeline" EVALSHA \
+                        EVALSHA "$sha" 1 counter:__rand_int__ ;;
+                    xadd) bench_custom "$server" "$port" "$pipeline" XADD \
+                        XADD bench:stream '*' field value ;;
+                    xrange_10) bench_custom "$server" "$port" "$pipeline" XRANGE_10 \
+                        XRANGE bench:range - + COUNT 10 ;;
+                    *) log "unknown CUSTOM test: $c" ;;
+                esac
+            done
+        done
+    done
+fi
+
 # target TEST PIPELINE -> minimum ferry/redis ratio from the issue, or empty
 target_for() {
     case "$1:$2" in
@@ -251,6 +314,9 @@ target_for() {
         # Issue 3: every data-type command at least 0.5 / 0.25.
         LPUSH*:1 | LPOP:1 | RPOP:1 | HSET:1 | SADD:1 | SPOP:1 | ZADD:1 | ZPOPMIN:1 | LRANGE_100*:1) echo 0.5 ;;
         LPUSH*:16 | LPOP:16 | RPOP:16 | HSET:16 | SADD:16 | SPOP:16 | ZADD:16 | ZPOPMIN:16 | LRANGE_100*:16) echo 0.25 ;;
+        # Issue 8: scripting and streams.
+        EVALSHA:1 | XADD:1 | XRANGE_10:1) echo 0.5 ;;
+        EVALSHA:16 | XADD:16 | XRANGE_10:16) echo 0.25 ;;
         *) echo "" ;;
     esac
 }
