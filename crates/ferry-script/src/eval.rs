@@ -16,6 +16,19 @@ struct Script {
     func: Function,
 }
 
+/// The cached script named by `sha` (40 hex digits, any case).
+fn find<'a>(cache: &'a HashMap<String, Script>, sha: &[u8]) -> Option<(&'a String, &'a Script)> {
+    if sha.len() != 40 {
+        return None;
+    }
+    if sha.iter().any(u8::is_ascii_uppercase) {
+        let lower = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        return cache.get_key_value(&lower);
+    }
+    let sha = std::str::from_utf8(sha).ok()?;
+    cache.get_key_value(sha)
+}
+
 /// The EVAL Lua state and its script cache. SCRIPT FLUSH replaces both.
 pub struct Scripts {
     sandbox: Sandbox,
@@ -59,27 +72,27 @@ impl Scripts {
         Ok(sha)
     }
 
-    /// The cached script named by `sha` (any case): its canonical sha and
-    /// flags.
-    pub fn lookup(&self, sha: &[u8]) -> Option<(String, ScriptFlags)> {
-        if sha.len() != 40 {
-            return None;
-        }
-        let key = String::from_utf8_lossy(sha).to_ascii_lowercase();
-        self.cache.get(&key).map(|s| (key.clone(), s.flags))
+    fn find(&self, sha: &[u8]) -> Option<(&String, &Script)> {
+        find(&self.cache, sha)
+    }
+
+    /// The flags of the cached script `sha` (any case), if cached.
+    pub fn lookup(&self, sha: &[u8]) -> Option<ScriptFlags> {
+        self.find(sha).map(|(_, s)| s.flags)
     }
 
     pub fn exists(&self, sha: &[u8]) -> bool {
-        self.lookup(sha).is_some()
+        self.find(sha).is_some()
     }
 
-    /// Runs the cached script `sha` (as returned by [`Scripts::lookup`]).
-    pub fn run(&mut self, sha: &str, keys: &[Bytes], args: &[Bytes], host: &mut dyn Host) -> Reply {
-        let Some(script) = self.cache.get(sha) else {
+    /// Runs the cached script `sha` (any case); errors name it by its
+    /// lower-case sha, as Redis does.
+    pub fn run(&mut self, sha: &[u8], keys: &[Bytes], args: &[Bytes], host: &mut dyn Host) -> Reply {
+        let Some((name, script)) = find(&self.cache, sha) else {
             return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
         };
-        let func = script.func.clone();
-        self.sandbox.call(&func, false, keys, args, sha, host)
+        self.sandbox
+            .call(&script.func, false, keys, args, name, host)
     }
 
     /// SCRIPT FLUSH: forgets every script and starts a fresh Lua state.
@@ -148,6 +161,7 @@ mod tests {
             Ok(sha) => sha,
             Err(e) => return Reply::error(e),
         };
+        let sha = sha.as_bytes();
         let keys: Vec<Bytes> = keys
             .iter()
             .map(|k| Bytes::copy_from_slice(k.as_bytes()))
@@ -156,7 +170,7 @@ mod tests {
             .iter()
             .map(|k| Bytes::copy_from_slice(k.as_bytes()))
             .collect();
-        s.run(&sha, &keys, &args, &mut Echo)
+        s.run(sha, &keys, &args, &mut Echo)
     }
 
     fn err(text: &str) -> Reply {

@@ -17,6 +17,7 @@ mod eval;
 mod flags;
 pub mod functions;
 mod host;
+mod host_slot;
 pub mod libs;
 pub mod raise;
 mod sandbox;

@@ -369,12 +369,6 @@ backing[env] = G
 proxies[#proxies + 1] = env
 rawset(G, '_G', env)
 
--- Sets KEYS and ARGV for an EVAL run (Redis makes them globals).
-local function set_args(keys, args)
-  rawset(G, 'KEYS', keys)
-  rawset(G, 'ARGV', args)
-end
-
 -- Undoes anything a script managed to store in a proxy (table.insert and
 -- friends write raw), so nothing leaks from one run into the next.
 local function after_run()
@@ -386,13 +380,22 @@ local function after_run()
   end
 end
 
--- Runs f inside the error handler; arguments are passed on (functions get
--- KEYS and ARGV tables).
-local function run(f, keys, args)
-  if keys == nil then
-    return xpcall(f, error_handler)
+-- Runs f inside the error handler, as a function with KEYS and ARGV
+-- arguments, or as an EVAL script with them as globals. One entry per run
+-- from Rust: each call across costs.
+local function run(f, keys, args, as_function)
+  local ok, result
+  if as_function then
+    ok, result = xpcall(function() return f(keys, args) end, error_handler)
+  else
+    if keys ~= nil then
+      rawset(G, 'KEYS', keys)
+      rawset(G, 'ARGV', args)
+    end
+    ok, result = xpcall(f, error_handler)
   end
-  return xpcall(function() return f(keys, args) end, error_handler)
+  after_run()
+  return ok, result
 end
 
 -- FUNCTION LOAD runs library code with the library API as globals.
@@ -405,8 +408,6 @@ return {
   redis = redis,
   backing = backing,
   run = run,
-  set_args = set_args,
-  after_run = after_run,
   set_loading = set_loading,
   error_handler = error_handler,
 }

@@ -55,6 +55,8 @@ pub(crate) struct Shared {
     pub watchdog: RefCell<Option<Rc<dyn Watchdog>>>,
     /// Functions registered by the library being loaded (FUNCTION LOAD).
     pub registered: RefCell<Option<Vec<Registered>>>,
+    /// The running script's host, for `redis.call`.
+    host: crate::host_slot::HostSlot,
 }
 
 /// A function registered by `redis.register_function` during a load.
@@ -114,13 +116,8 @@ impl Version {
 pub(crate) struct Sandbox {
     pub lua: Lua,
     pub shared: Rc<Shared>,
-    /// The real `redis` table: each run sets its `call`, `pcall` and
-    /// `acl_check_cmd`, which reach that run's host.
-    redis: Table,
     env: Table,
     run: Function,
-    set_args: Function,
-    after_run: Function,
     set_loading: Function,
     runs: u32,
 }
@@ -145,6 +142,7 @@ impl Sandbox {
             rng: Cell::new(seed48(0)),
             watchdog: RefCell::new(None),
             registered: RefCell::new(None),
+            host: Default::default(),
         });
         crate::raise::install(&lua);
         let globals = lua.globals();
@@ -178,12 +176,28 @@ impl Sandbox {
             HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
             move |lua, _| hook(lua, &hook_shared),
         )?;
+        let redis: Table = prelude.get("redis")?;
+        for (name, kind) in [
+            ("call", Request::Call),
+            ("pcall", Request::Pcall),
+            ("acl_check_cmd", Request::AclCheck),
+        ] {
+            let s = shared.clone();
+            let f = lua.create_function(move |lua, args: MultiValue| {
+                s.host
+                    .borrow(|host| host_request(lua, &s, host, kind, args))
+                    .unwrap_or_else(|| {
+                        Err(crate::raise::table(
+                            lua,
+                            "ERR redis.call/pcall can only be called inside a script invocation",
+                        ))
+                    })
+            })?;
+            redis.raw_set(name, f)?;
+        }
         Ok(Sandbox {
-            redis: prelude.get("redis")?,
             env: prelude.get("env")?,
             run: prelude.get("run")?,
-            set_args: prelude.get("set_args")?,
-            after_run: prelude.get("after_run")?,
             set_loading: prelude.get("set_loading")?,
             shared,
             lua,
@@ -229,34 +243,15 @@ impl Sandbox {
         shared.killed.set(None);
         crate::raise::clear(&self.lua);
         shared.mode.set(Mode::Running);
-        let host = std::cell::RefCell::new(host);
-        let result = self.lua.scope(|scope| {
-            for (name, kind) in [
-                ("call", Request::Call),
-                ("pcall", Request::Pcall),
-                ("acl_check_cmd", Request::AclCheck),
-            ] {
-                let shared = &shared;
-                let host = &host;
-                let f = scope.create_function(move |lua, args: MultiValue| {
-                    host_request(lua, shared, &mut **host.borrow_mut(), kind, args)
-                })?;
-                self.redis.raw_set(name, f)?;
-            }
+        let result = shared.host.lend(host, || -> mlua::Result<Reply> {
             let keys_t = string_array(&self.lua, keys)?;
             let args_t = string_array(&self.lua, args)?;
-            let (ok, value): (bool, Value) = if as_function {
-                self.run.call((f, keys_t, args_t))?
-            } else {
-                self.set_args.call::<()>((keys_t, args_t))?;
-                self.run.call(f)?
-            };
-            let reply = if ok {
+            let (ok, value): (bool, Value) = self.run.call((f, keys_t, args_t, as_function))?;
+            Ok(if ok {
                 lua_to_reply(&value, shared.resp.get())
             } else {
                 failure_reply(&value, name)
-            };
-            Ok(reply)
+            })
         });
         let reply = result
             .unwrap_or_else(|e| Reply::error(format!("ERR Error running script {name}: {e}")));
@@ -267,7 +262,6 @@ impl Sandbox {
     fn finish_run(&mut self) {
         self.shared.mode.set(Mode::Idle);
         crate::raise::clear(&self.lua);
-        let _ = self.after_run.call::<()>(());
         self.runs += 1;
         if self.runs >= GC_PERIOD {
             self.runs = 0;
@@ -283,7 +277,7 @@ impl Sandbox {
         self.shared.mode.set(Mode::Loading(Instant::now()));
         let outcome = (|| -> mlua::Result<(bool, Value)> {
             self.set_loading.call::<()>(true)?;
-            let r = self.run.call(f);
+            let r = self.run.call((f, Value::Nil, Value::Nil, false));
             self.set_loading.call::<()>(false)?;
             r
         })();
@@ -386,7 +380,7 @@ fn error_message(err: &Value) -> String {
 }
 
 /// What a run's `redis.*` function asks of the host.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Request {
     Call,
     Pcall,

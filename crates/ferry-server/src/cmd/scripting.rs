@@ -235,30 +235,24 @@ fn eval_generic(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdRes
     let numkeys = parse_i64(&argv[2])?;
     let (keys, args) = split_keys(argv, numkeys)?;
     with_engine(ctx, |ctx, engine| {
-        let found = if by_sha {
-            engine
-                .scripts
-                .lookup(&argv[1])
-                .ok_or_else(|| err("NOSCRIPT No matching script. Please use EVAL."))
+        let loaded;
+        let sha: &[u8] = if by_sha {
+            &argv[1]
         } else {
-            engine
-                .scripts
-                .load(&argv[1])
-                .and_then(|sha| {
-                    engine
-                        .scripts
-                        .lookup(sha.as_bytes())
-                        .ok_or_else(|| "ERR script vanished".to_string())
-                })
-                .map_err(err)
+            loaded = engine.scripts.load(&argv[1]).map_err(err)?;
+            loaded.as_bytes()
         };
-        let (sha, flags) = found?;
+        let flags = engine
+            .scripts
+            .lookup(sha)
+            .ok_or_else(|| err("NOSCRIPT No matching script. Please use EVAL."))?;
         let read_only = check_flags(flags, ro)?;
+        let name = std::str::from_utf8(sha).unwrap_or("?");
         Ok(script::run(
             ctx,
             engine,
             RunKind::Eval,
-            &sha,
+            name,
             argv,
             keys,
             args,

@@ -88,7 +88,7 @@ pub fn run(
     let reply = {
         let mut host = ScriptHost::new(ctx, read_only, gate.clone());
         match kind {
-            RunKind::Eval => engine.scripts.run(name, keys, args, &mut host),
+            RunKind::Eval => engine.scripts.run(name.as_bytes(), keys, args, &mut host),
             RunKind::Function => engine.functions.run(name, keys, args, &mut host),
         }
     };
