@@ -29,7 +29,7 @@ struct Config {
     sparse_safe: i32,
     encode_max_depth: i32,
     decode_max_depth: i32,
-    /// 0: refuse NaN/Inf, 1: write NaN/Infinity, 2: write null.
+    /// 0: refuse NaN/Inf, 1: write nan/inf/-inf, 2: write null.
     encode_invalid_numbers: i32,
     decode_invalid_numbers: i32,
     encode_keep_buffer: i32,
@@ -272,15 +272,14 @@ unsafe fn append_number(
     if !num.is_finite() {
         match cfg.encode_invalid_numbers {
             0 => return Err(encode_exception(l, idx, "must not be NaN or Inf")),
-            1 => {
-                out.extend_from_slice(if num.is_nan() {
-                    b"NaN".as_slice()
-                } else if num < 0.0 {
-                    b"-Infinity".as_slice()
-                } else {
-                    b"Infinity".as_slice()
-                });
-            }
+            // Redis's build writes C's spelling, and NaN without its sign.
+            1 => out.extend_from_slice(if num.is_nan() {
+                b"nan".as_slice()
+            } else if num < 0.0 {
+                b"-inf".as_slice()
+            } else {
+                b"inf".as_slice()
+            }),
             _ => out.extend_from_slice(b"null"),
         }
         return Ok(());
