@@ -14,13 +14,14 @@ fn each(template: &str, values: &[&str]) -> Vec<String> {
 }
 
 fn cjson_cases() -> Vec<String> {
-    let mut c: Vec<String> = Vec::new();
     // Module shape and settings' defaults.
-    c.push("local t = {} for k, v in pairs(cjson) do t[#t + 1] = k .. '=' .. type(v) end table.sort(t) return t".into());
-    c.push("return cjson._NAME, cjson._VERSION, tostring(cjson.null), type(cjson.null)".into());
-    c.push("return cjson.encode_max_depth(), cjson.decode_max_depth(), cjson.encode_number_precision()".into());
-    c.push("return cjson.encode_keep_buffer(), cjson.encode_invalid_numbers(), cjson.decode_invalid_numbers()".into());
-    c.push("return cjson.encode_sparse_array()".into());
+    let mut c: Vec<String> = vec![
+        "local t = {} for k, v in pairs(cjson) do t[#t + 1] = k .. '=' .. type(v) end table.sort(t) return t".into(),
+        "return cjson._NAME, cjson._VERSION, tostring(cjson.null), type(cjson.null)".into(),
+        "return cjson.encode_max_depth(), cjson.decode_max_depth(), cjson.encode_number_precision()".into(),
+        "return cjson.encode_keep_buffer(), cjson.encode_invalid_numbers(), cjson.decode_invalid_numbers()".into(),
+        "return cjson.encode_sparse_array()".into(),
+    ];
     // Numbers.
     c.extend(each(
         "return cjson.encode($)",
@@ -383,8 +384,9 @@ fn cjson_cases() -> Vec<String> {
 }
 
 fn cmsgpack_cases() -> Vec<String> {
-    let mut c: Vec<String> = Vec::new();
-    c.push("local t = {} for k, v in pairs(cmsgpack) do t[#t + 1] = k .. '=' .. type(v) end table.sort(t) return t".into());
+    let mut c: Vec<String> = vec![
+        "local t = {} for k, v in pairs(cmsgpack) do t[#t + 1] = k .. '=' .. type(v) end table.sort(t) return t".into(),
+    ];
     c.push(
         "return cmsgpack._NAME, cmsgpack._VERSION, cmsgpack._COPYRIGHT, cmsgpack._DESCRIPTION"
             .into(),
@@ -632,8 +634,9 @@ fn cmsgpack_cases() -> Vec<String> {
 }
 
 fn bit_cases() -> Vec<String> {
-    let mut c: Vec<String> = Vec::new();
-    c.push("local t = {} for k, v in pairs(bit) do t[#t + 1] = k .. '=' .. type(v) end table.sort(t) return t".into());
+    let mut c: Vec<String> = vec![
+        "local t = {} for k, v in pairs(bit) do t[#t + 1] = k .. '=' .. type(v) end table.sort(t) return t".into(),
+    ];
     c.extend(each(
         "return pcall(bit.tobit, $)",
         &[
@@ -763,8 +766,9 @@ fn pack_cases(entries: &[&str]) -> Vec<String> {
 }
 
 fn struct_cases() -> Vec<String> {
-    let mut c: Vec<String> = Vec::new();
-    c.push("local t = {} for k, v in pairs(struct) do t[#t + 1] = k .. '=' .. type(v) end table.sort(t) return t".into());
+    let mut c: Vec<String> = vec![
+        "local t = {} for k, v in pairs(struct) do t[#t + 1] = k .. '=' .. type(v) end table.sort(t) return t".into(),
+    ];
     c.extend(pack_cases(&[
         "'b', -1",
         "'B', 255",

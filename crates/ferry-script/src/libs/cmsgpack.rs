@@ -372,7 +372,7 @@ unsafe fn decode_item(
         };
     }
     match tag {
-        0xcc | 0xcd | 0xce | 0xcf => {
+        0xcc..=0xcf => {
             let width = 1usize << (tag - 0xcc);
             need!(1 + width);
             // Unsigned values go through lua_Integer, so 64-bit ones above
@@ -380,7 +380,7 @@ unsafe fn decode_item(
             ffi::lua_pushinteger(l, c.be(width) as i64);
             c.pos += 1 + width;
         }
-        0xd0 | 0xd1 | 0xd2 | 0xd3 => {
+        0xd0..=0xd3 => {
             let width = 1usize << (tag - 0xd0);
             need!(1 + width);
             let raw = c.be(width);
@@ -407,7 +407,7 @@ unsafe fn decode_item(
             ffi::lua_pushnumber(l, f64::from_bits(c.be(8)));
             c.pos += 9;
         }
-        0xd9 | 0xda | 0xdb => {
+        0xd9..=0xdb => {
             let width = 1usize << (tag - 0xd9);
             need!(1 + width);
             let len = c.be(width) as usize;

@@ -40,9 +40,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use mlua::ffi::{self, lua_State};
 use mlua::{Lua, Result, Table};
 
+/// Pushes one library's table onto the stack.
+type PushModule = unsafe fn(*mut lua_State);
+
 /// Creates the four library tables and sets them as globals of `lua`.
 pub fn register(lua: &Lua, globals: &Table) -> Result<()> {
-    let libs: [(&str, unsafe fn(*mut lua_State)); 4] = [
+    let libs: [(&str, PushModule); 4] = [
         ("cjson", cjson::push_module),
         ("cmsgpack", cmsgpack::push_module),
         ("bit", bit::push_module),

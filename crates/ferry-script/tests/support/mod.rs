@@ -113,7 +113,7 @@ pub fn run_local(script: &str) -> Vec<u8> {
     match lua
         .load(script)
         .set_name("@user_script")
-        .eval::<mlua::String>()
+        .eval::<mlua::LuaString>()
     {
         Ok(s) => s.as_bytes().to_vec(),
         Err(e) => format!("<script failed: {e}>").into_bytes(),
