@@ -1017,7 +1017,11 @@ return table.concat(out, '\\n')",
     let mut cases = Vec::new();
     for seed in [1, 7, 4242, 99991, 123456789] {
         for body in bodies {
-            cases.push(format!("{}{}", GEN.replace("SEED", &seed.to_string()), body));
+            cases.push(format!(
+                "{}{}",
+                GEN.replace("SEED", &seed.to_string()),
+                body
+            ));
         }
     }
     cases

@@ -3,32 +3,34 @@
 //! they wrap modulo 2^32 and fractions round to nearest even); results are
 //! signed 32-bit numbers.
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_int, CStr};
 
 use mlua::ffi::{self, lua_State};
 
-use super::{set_functions, type_error, Ctx, Fail, WorkerFn};
+use super::{set_functions, type_error, Ctx, Fail, State, WorkerFn};
 
 type Res = Result<c_int, Fail>;
 
+/// The library's functions, by name.
+pub(crate) static FUNCS: [(&CStr, WorkerFn); 12] = [
+    (c"tobit", tobit),
+    (c"bnot", bnot),
+    (c"band", band),
+    (c"bor", bor),
+    (c"bxor", bxor),
+    (c"lshift", lshift),
+    (c"rshift", rshift),
+    (c"arshift", arshift),
+    (c"rol", rol),
+    (c"ror", ror),
+    (c"bswap", bswap),
+    (c"tohex", tohex),
+];
+
 /// Pushes the `bit` table.
 pub(crate) unsafe fn push_module(l: *mut lua_State) {
-    let funcs: [(&std::ffi::CStr, WorkerFn); 12] = [
-        (c"tobit", tobit),
-        (c"bnot", bnot),
-        (c"band", band),
-        (c"bor", bor),
-        (c"bxor", bxor),
-        (c"lshift", lshift),
-        (c"rshift", rshift),
-        (c"arshift", arshift),
-        (c"rol", rol),
-        (c"ror", ror),
-        (c"bswap", bswap),
-        (c"tohex", tohex),
-    ];
-    ffi::lua_createtable(l, 0, funcs.len() as c_int);
-    set_functions(l, &funcs, None);
+    ffi::lua_createtable(l, 0, FUNCS.len() as c_int);
+    set_functions(l, &FUNCS, None);
 }
 
 /// LuaBitOp's normalisation of a double to 32 bits.
@@ -51,11 +53,11 @@ unsafe fn push_bits(l: *mut lua_State, b: u32) -> Res {
     Ok(1)
 }
 
-unsafe fn tobit(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn tobit(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     push_bits(l, barg(l, 1)?)
 }
 
-unsafe fn bnot(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn bnot(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     push_bits(l, !barg(l, 1)?)
 }
 
@@ -70,15 +72,15 @@ unsafe fn fold(l: *mut lua_State, op: fn(u32, u32) -> u32) -> Res {
     push_bits(l, b)
 }
 
-unsafe fn band(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn band(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     fold(l, |a, b| a & b)
 }
 
-unsafe fn bor(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn bor(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     fold(l, |a, b| a | b)
 }
 
-unsafe fn bxor(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn bxor(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     fold(l, |a, b| a ^ b)
 }
 
@@ -89,33 +91,33 @@ unsafe fn shift(l: *mut lua_State, op: fn(u32, u32) -> u32) -> Res {
     push_bits(l, op(b, n))
 }
 
-unsafe fn lshift(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn lshift(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     shift(l, |b, n| b << n)
 }
 
-unsafe fn rshift(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn rshift(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     shift(l, |b, n| b >> n)
 }
 
-unsafe fn arshift(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn arshift(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     shift(l, |b, n| ((b as i32) >> n) as u32)
 }
 
-unsafe fn rol(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn rol(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     shift(l, u32::rotate_left)
 }
 
-unsafe fn ror(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn ror(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     shift(l, u32::rotate_right)
 }
 
-unsafe fn bswap(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn bswap(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     push_bits(l, barg(l, 1)?.swap_bytes())
 }
 
 /// `tohex(x [, n])`: n digits (default 8, at most 8); negative n means
 /// upper case.
-unsafe fn tohex(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn tohex(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     let b = barg(l, 1)?;
     let n = if ffi::lua_type(l, 2) == ffi::LUA_TNONE {
         8

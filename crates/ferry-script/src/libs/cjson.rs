@@ -9,12 +9,13 @@
 //! Decoded numbers are read as glibc's `strtod` reads them (hex, `inf`,
 //! `nan`, ...), which is what lua-cjson relies on.
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_int, CStr};
 
 use mlua::ffi::{self, lua_State};
 
 use super::{
-    check_integer, check_lstring, push_bytes, set_functions, set_string, Ctx, Fail, Frame, WorkerFn,
+    check_integer, check_lstring, push_bytes, set_functions, set_string, Ctx, Fail, Frame, State,
+    WorkerFn,
 };
 
 type Res = Result<c_int, Fail>;
@@ -52,25 +53,27 @@ impl Default for Config {
     }
 }
 
+/// The library's functions, by name.
+pub(crate) static FUNCS: [(&CStr, WorkerFn); 10] = [
+    (c"encode", encode),
+    (c"decode", decode),
+    (c"encode_sparse_array", encode_sparse_array),
+    (c"encode_max_depth", encode_max_depth),
+    (c"decode_max_depth", decode_max_depth),
+    (c"encode_number_precision", encode_number_precision),
+    (c"encode_keep_buffer", encode_keep_buffer),
+    (c"encode_invalid_numbers", encode_invalid_numbers),
+    (c"decode_invalid_numbers", decode_invalid_numbers),
+    (c"new", new_instance),
+];
+
 /// Pushes a new `cjson` table with its own settings (also `cjson.new`).
 pub(crate) unsafe fn push_module(l: *mut lua_State) {
-    let funcs: [(&std::ffi::CStr, WorkerFn); 10] = [
-        (c"encode", encode),
-        (c"decode", decode),
-        (c"encode_sparse_array", encode_sparse_array),
-        (c"encode_max_depth", encode_max_depth),
-        (c"decode_max_depth", decode_max_depth),
-        (c"encode_number_precision", encode_number_precision),
-        (c"encode_keep_buffer", encode_keep_buffer),
-        (c"encode_invalid_numbers", encode_invalid_numbers),
-        (c"decode_invalid_numbers", decode_invalid_numbers),
-        (c"new", new_instance),
-    ];
     let cfg = ffi::lua_newuserdata(l, std::mem::size_of::<Config>()).cast::<Config>();
     // Lua aligns userdata for any C type; `Config` has no destructor.
     cfg.write(Config::default());
     ffi::lua_createtable(l, 0, 13);
-    set_functions(l, &funcs, Some(-2));
+    set_functions(l, &FUNCS, Some(-2));
     ffi::lua_remove(l, -2);
     ffi::lua_pushlightuserdata(l, std::ptr::null_mut());
     ffi::lua_setfield(l, -2, c"null".as_ptr());
@@ -78,14 +81,16 @@ pub(crate) unsafe fn push_module(l: *mut lua_State) {
     set_string(l, c"_VERSION", b"2.1.0");
 }
 
-unsafe fn config<'a>(state: *mut c_void) -> Result<&'a mut Config, Fail> {
-    state
-        .cast::<Config>()
-        .as_mut()
-        .ok_or_else(|| Fail::error("BUG: Unable to fetch CJSON configuration"))
+/// The instance's settings: the userdata registered with its functions.
+unsafe fn config<'a>(state: State) -> Result<&'a mut Config, Fail> {
+    let missing = || Fail::error("BUG: Unable to fetch CJSON configuration");
+    if state.len != std::mem::size_of::<Config>() {
+        return Err(missing());
+    }
+    state.ptr.cast::<Config>().as_mut().ok_or_else(missing)
 }
 
-unsafe fn new_instance(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn new_instance(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     push_module(l);
     Ok(1)
 }
@@ -165,7 +170,7 @@ unsafe fn enum_option(
 
 const OFF_ON: &[&str] = &["off", "on"];
 
-unsafe fn encode_sparse_array(l: *mut lua_State, _: &mut Ctx, state: *mut c_void) -> Res {
+unsafe fn encode_sparse_array(l: *mut lua_State, _: &mut Ctx, state: State) -> Res {
     arg_init(l, 3)?;
     let cfg = config(state)?;
     enum_option(l, 1, &mut cfg.sparse_convert, OFF_ON)?;
@@ -174,32 +179,32 @@ unsafe fn encode_sparse_array(l: *mut lua_State, _: &mut Ctx, state: *mut c_void
     Ok(3)
 }
 
-unsafe fn encode_max_depth(l: *mut lua_State, _: &mut Ctx, state: *mut c_void) -> Res {
+unsafe fn encode_max_depth(l: *mut lua_State, _: &mut Ctx, state: State) -> Res {
     arg_init(l, 1)?;
     integer_option(l, 1, &mut config(state)?.encode_max_depth, 1, i32::MAX)?;
     Ok(1)
 }
 
-unsafe fn decode_max_depth(l: *mut lua_State, _: &mut Ctx, state: *mut c_void) -> Res {
+unsafe fn decode_max_depth(l: *mut lua_State, _: &mut Ctx, state: State) -> Res {
     arg_init(l, 1)?;
     integer_option(l, 1, &mut config(state)?.decode_max_depth, 1, i32::MAX)?;
     Ok(1)
 }
 
-unsafe fn encode_number_precision(l: *mut lua_State, _: &mut Ctx, state: *mut c_void) -> Res {
+unsafe fn encode_number_precision(l: *mut lua_State, _: &mut Ctx, state: State) -> Res {
     arg_init(l, 1)?;
     integer_option(l, 1, &mut config(state)?.encode_number_precision, 1, 14)?;
     Ok(1)
 }
 
 /// Accepted for compatibility; the buffer is not observable.
-unsafe fn encode_keep_buffer(l: *mut lua_State, _: &mut Ctx, state: *mut c_void) -> Res {
+unsafe fn encode_keep_buffer(l: *mut lua_State, _: &mut Ctx, state: State) -> Res {
     arg_init(l, 1)?;
     enum_option(l, 1, &mut config(state)?.encode_keep_buffer, OFF_ON)?;
     Ok(1)
 }
 
-unsafe fn encode_invalid_numbers(l: *mut lua_State, _: &mut Ctx, state: *mut c_void) -> Res {
+unsafe fn encode_invalid_numbers(l: *mut lua_State, _: &mut Ctx, state: State) -> Res {
     arg_init(l, 1)?;
     enum_option(
         l,
@@ -210,7 +215,7 @@ unsafe fn encode_invalid_numbers(l: *mut lua_State, _: &mut Ctx, state: *mut c_v
     Ok(1)
 }
 
-unsafe fn decode_invalid_numbers(l: *mut lua_State, _: &mut Ctx, state: *mut c_void) -> Res {
+unsafe fn decode_invalid_numbers(l: *mut lua_State, _: &mut Ctx, state: State) -> Res {
     arg_init(l, 1)?;
     enum_option(l, 1, &mut config(state)?.decode_invalid_numbers, OFF_ON)?;
     Ok(1)
@@ -447,7 +452,7 @@ unsafe fn encode_value(
 }
 
 /// `cjson.encode(value)`.
-unsafe fn encode(l: *mut lua_State, cx: &mut Ctx, state: *mut c_void) -> Res {
+unsafe fn encode(l: *mut lua_State, cx: &mut Ctx, state: State) -> Res {
     if ffi::lua_gettop(l) != 1 {
         return Err(Fail::arg(1, "expected 1 argument"));
     }
@@ -817,7 +822,7 @@ fn parse_error(expected: &str, tok: &Token) -> Fail {
 }
 
 /// `cjson.decode(text)`.
-unsafe fn decode(l: *mut lua_State, cx: &mut Ctx, state: *mut c_void) -> Res {
+unsafe fn decode(l: *mut lua_State, cx: &mut Ctx, state: State) -> Res {
     if ffi::lua_gettop(l) != 1 {
         return Err(Fail::arg(1, "expected 1 argument"));
     }

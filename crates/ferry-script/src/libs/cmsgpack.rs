@@ -10,13 +10,13 @@
 //! but pushes exactly what the C decoder pushes, so Lua's 8000-slot limit
 //! trips at the same place ("too many return values ...").
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_int, CStr};
 
 use mlua::ffi::{self, lua_State};
 
 use super::{
     check_integer, check_lstring, check_stack, opt_integer, set_functions, set_string, Ctx, Fail,
-    Frame, WorkerFn,
+    Frame, State, WorkerFn,
 };
 
 type Res = Result<c_int, Fail>;
@@ -27,16 +27,18 @@ const MAX_NESTING: i32 = 16;
 const TOO_MANY_VALUES: &str =
     "too many return values at once; use unpack_one or unpack_limit instead.";
 
+/// The library's functions, by name.
+pub(crate) static FUNCS: [(&CStr, WorkerFn); 4] = [
+    (c"pack", pack),
+    (c"unpack", unpack),
+    (c"unpack_one", unpack_one),
+    (c"unpack_limit", unpack_limit),
+];
+
 /// Pushes the `cmsgpack` table.
 pub(crate) unsafe fn push_module(l: *mut lua_State) {
-    let funcs: [(&std::ffi::CStr, WorkerFn); 4] = [
-        (c"pack", pack),
-        (c"unpack", unpack),
-        (c"unpack_one", unpack_one),
-        (c"unpack_limit", unpack_limit),
-    ];
     ffi::lua_createtable(l, 0, 8);
-    set_functions(l, &funcs, None);
+    set_functions(l, &FUNCS, None);
     set_string(l, c"_NAME", b"cmsgpack");
     set_string(l, c"_VERSION", b"lua-cmsgpack 0.4.0");
     set_string(
@@ -212,7 +214,7 @@ unsafe fn encode_map(l: *mut lua_State, out: &mut Vec<u8>, level: i32) -> Result
 }
 
 /// `cmsgpack.pack(...)`: every argument packed, concatenated.
-unsafe fn pack(l: *mut lua_State, cx: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn pack(l: *mut lua_State, cx: &mut Ctx, _: State) -> Res {
     let nargs = ffi::lua_gettop(l);
     if nargs == 0 {
         return Err(Fail::arg(0, "MessagePack pack needs input."));
@@ -529,7 +531,7 @@ unsafe fn unpack_full(l: *mut lua_State, cx: &mut Ctx, limit: i64, offset: i64) 
 }
 
 /// `cmsgpack.unpack(s)`: every object in `s`.
-unsafe fn unpack(l: *mut lua_State, cx: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn unpack(l: *mut lua_State, cx: &mut Ctx, _: State) -> Res {
     unpack_full(l, cx, 0, 0)
 }
 
@@ -540,14 +542,14 @@ unsafe fn keep_first(l: *mut lua_State) {
 }
 
 /// `cmsgpack.unpack_one(s [, offset])`.
-unsafe fn unpack_one(l: *mut lua_State, cx: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn unpack_one(l: *mut lua_State, cx: &mut Ctx, _: State) -> Res {
     let offset = opt_integer(l, 2, 0)?;
     keep_first(l);
     unpack_full(l, cx, 1, offset)
 }
 
 /// `cmsgpack.unpack_limit(s, limit [, offset])`.
-unsafe fn unpack_limit(l: *mut lua_State, cx: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn unpack_limit(l: *mut lua_State, cx: &mut Ctx, _: State) -> Res {
     let limit = check_integer(l, 2)?;
     let offset = opt_integer(l, 3, 0)?;
     keep_first(l);

@@ -34,7 +34,8 @@ pub(crate) mod cjson;
 pub(crate) mod cmsgpack;
 pub(crate) mod structlib;
 
-use std::ffi::{c_int, c_void};
+use std::cell::Cell;
+use std::ffi::{c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use mlua::ffi::{self, lua_State};
@@ -63,12 +64,38 @@ pub fn register(lua: &Lua, globals: &Table) -> Result<()> {
 
 /// A library function: works on the stack of `l` (the script's arguments
 /// are at 1..=top) and returns how many values it left on top as results.
-/// `state` is the userdata given at registration (null if none).
-pub(crate) type WorkerFn = unsafe fn(
-    l: *mut lua_State,
-    cx: &mut Ctx,
-    state: *mut c_void,
-) -> std::result::Result<c_int, Fail>;
+pub(crate) type WorkerFn =
+    unsafe fn(l: *mut lua_State, cx: &mut Ctx, state: State) -> std::result::Result<c_int, Fail>;
+
+/// The full userdata a function was registered with (cjson's settings):
+/// its memory and size, or null and 0.
+#[derive(Clone, Copy)]
+pub(crate) struct State {
+    pub(crate) ptr: *mut c_void,
+    pub(crate) len: usize,
+}
+
+/// Whether `f` is one of the library functions (upvalues can be replaced
+/// by a script that has the `debug` library, which Redis does not give).
+fn known_worker(f: *mut c_void) -> Option<WorkerFn> {
+    [
+        &bit::FUNCS[..],
+        &cjson::FUNCS[..],
+        &cmsgpack::FUNCS[..],
+        &structlib::FUNCS[..],
+    ]
+    .into_iter()
+    .flatten()
+    .map(|&(_, w)| w)
+    .find(|&w| w as usize == f as usize)
+}
+
+thread_local! {
+    /// The `Ctx` a trampoline is handing to its worker: the worker only
+    /// runs when it receives exactly this pointer, so the inner closure
+    /// cannot be fed a forged one if a script ever reaches it.
+    static PENDING: Cell<usize> = const { Cell::new(0) };
+}
 
 /// An error a library raises, as the C library would raise it.
 #[derive(Debug)]
@@ -153,7 +180,7 @@ pub(crate) unsafe fn push_function(l: *mut lua_State, worker: WorkerFn, state_id
 /// Sets `t[name] = f` for each function, `t` being at the top of the stack.
 pub(crate) unsafe fn set_functions(
     l: *mut lua_State,
-    funcs: &[(&std::ffi::CStr, WorkerFn)],
+    funcs: &[(&CStr, WorkerFn)],
     state_idx: Option<c_int>,
 ) {
     let state_idx = state_idx.map(|i| if i < 0 { ffi::lua_gettop(l) + 1 + i } else { i });
@@ -164,7 +191,7 @@ pub(crate) unsafe fn set_functions(
 }
 
 /// Sets `t[name] = value` (a string) on the table at the top of the stack.
-pub(crate) unsafe fn set_string(l: *mut lua_State, name: &std::ffi::CStr, value: &[u8]) {
+pub(crate) unsafe fn set_string(l: *mut lua_State, name: &CStr, value: &[u8]) {
     ffi::lua_pushlstring_(l, value.as_ptr().cast(), value.len());
     ffi::lua_setfield(l, -2, name.as_ptr());
 }
@@ -177,10 +204,13 @@ unsafe extern "C-unwind" fn trampoline(l: *mut lua_State) -> c_int {
     // fail, so no error can skip `cx`'s destructor here.
     ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
     ffi::lua_insert(l, 1);
-    ffi::lua_pushlightuserdata(l, (&mut cx as *mut Ctx).cast());
+    let handle: *mut Ctx = &mut cx;
+    ffi::lua_pushlightuserdata(l, handle.cast());
     ffi::lua_insert(l, 2);
     let nargs = ffi::lua_gettop(l) - 1;
+    PENDING.with(|p| p.set(handle as usize));
     let status = ffi::lua_pcall(l, nargs, ffi::LUA_MULTRET, 0);
+    PENDING.with(|p| p.set(0));
     let failed = cx.failed;
     drop(cx);
     if status != 0 {
@@ -208,15 +238,28 @@ unsafe extern "C-unwind" fn trampoline(l: *mut lua_State) -> c_int {
 /// sit where the C library sees them.
 unsafe extern "C-unwind" fn run_worker(l: *mut lua_State) -> c_int {
     let cx = ffi::lua_touserdata(l, 1).cast::<Ctx>();
-    ffi::lua_remove(l, 1);
-    let raw = ffi::lua_touserdata(l, ffi::lua_upvalueindex(1));
-    // SAFETY: upvalue 1 was made from a `WorkerFn` by `push_function`.
-    let worker: WorkerFn = std::mem::transmute::<*mut c_void, WorkerFn>(raw);
-    let state = ffi::lua_touserdata(l, ffi::lua_upvalueindex(2));
-    if cx.is_null() {
+    let genuine = ffi::lua_type(l, 1) == ffi::LUA_TLIGHTUSERDATA
+        && !cx.is_null()
+        && PENDING.with(|p| p.replace(0)) == cx as usize;
+    let worker = known_worker(ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)));
+    let (Some(worker), true) = (worker, genuine) else {
         return 0;
-    }
-    // SAFETY: the trampoline passed a pointer to its own live `Ctx`.
+    };
+    ffi::lua_remove(l, 1);
+    let state_idx = ffi::lua_upvalueindex(2);
+    let state = if ffi::lua_type(l, state_idx) == ffi::LUA_TUSERDATA {
+        State {
+            ptr: ffi::lua_touserdata(l, state_idx),
+            len: ffi::lua_objlen(l, state_idx),
+        }
+    } else {
+        State {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+        }
+    };
+    // SAFETY: `cx` is the pointer the trampoline registered in PENDING for
+    // this very call: its own `Ctx`, alive until the protected call returns.
     let cx = &mut *cx;
     let outcome = catch_unwind(AssertUnwindSafe(|| worker(l, cx, state)));
     let fail = match outcome {
@@ -388,6 +431,25 @@ mod tests {
         assert_eq!(c_f64_to_u64(-1.0), u64::MAX);
         assert_eq!(c_f64_to_u64(1.8e19), 18_000_000_000_000_000_000);
         assert_eq!(c_f64_to_u64(1e20), 0);
+    }
+
+    #[test]
+    fn the_inner_closures_stay_out_of_reach() {
+        // Redis gives scripts no `debug` library; even with it, Lua 5.1
+        // refuses to show or replace a C function's upvalues, so scripts
+        // cannot reach the worker closures (which also check their caller).
+        // SAFETY: the state is only used by this test.
+        let lua = unsafe { Lua::unsafe_new() };
+        register(&lua, &lua.globals()).expect("register");
+        let n: i64 = lua
+            .load(
+                "return select('#', debug.getupvalue(cjson.encode, 1))
+                    + select('#', debug.getupvalue(bit.band, 1))
+                    + select('#', debug.setupvalue(cmsgpack.pack, 1, 1))",
+            )
+            .eval()
+            .expect("eval");
+        assert_eq!(n, 0);
     }
 
     #[test]

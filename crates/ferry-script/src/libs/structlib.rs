@@ -6,12 +6,13 @@
 //! the buffer spills strings onto the Lua stack after the `nil` marker, and
 //! an option that reads past the given arguments sees them.
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_int, CStr};
 
 use mlua::ffi::{self, lua_State};
 
 use super::{
-    check_lstring, check_number, check_stack, opt_integer, set_functions, Ctx, Fail, WorkerFn,
+    check_lstring, check_number, check_stack, opt_integer, set_functions, Ctx, Fail, State,
+    WorkerFn,
 };
 
 type Res = Result<c_int, Fail>;
@@ -21,12 +22,14 @@ const MAX_INT_SIZE: usize = 32;
 /// Default and largest alignment (`!` alone): that of a double.
 const MAX_ALIGN: usize = 8;
 
+/// The library's functions, by name.
+pub(crate) static FUNCS: [(&CStr, WorkerFn); 3] =
+    [(c"pack", pack), (c"unpack", unpack), (c"size", size)];
+
 /// Pushes the `struct` table.
 pub(crate) unsafe fn push_module(l: *mut lua_State) {
-    let funcs: [(&std::ffi::CStr, WorkerFn); 3] =
-        [(c"pack", pack), (c"unpack", unpack), (c"size", size)];
-    ffi::lua_createtable(l, 0, funcs.len() as c_int);
-    set_functions(l, &funcs, None);
+    ffi::lua_createtable(l, 0, FUNCS.len() as c_int);
+    set_functions(l, &FUNCS, None);
 }
 
 #[derive(Clone, Copy)]
@@ -137,7 +140,7 @@ fn control(opt: u8, fmt: &mut Fmt, h: &mut Header) -> Result<(), Fail> {
 }
 
 /// `struct.pack(fmt, ...)`.
-unsafe fn pack(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn pack(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     let fmt_bytes = super::c_str(check_lstring(l, 1)?);
     let mut fmt = Fmt {
         s: fmt_bytes,
@@ -247,7 +250,7 @@ fn get_integer(data: &[u8], little: bool, signed: bool, size: usize) -> f64 {
 }
 
 /// `struct.unpack(fmt, data [, pos])`: the values, then the next position.
-unsafe fn unpack(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn unpack(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     let fmt_bytes = super::c_str(check_lstring(l, 1)?);
     let data = check_lstring(l, 2)?;
     let ld = data.len();
@@ -332,7 +335,7 @@ unsafe fn unpack(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
 
 /// `struct.size(fmt)`: bytes `pack` would produce; formats without a fixed
 /// size are rejected. Unknown letters count as 0 bytes (as in C).
-unsafe fn size(l: *mut lua_State, _: &mut Ctx, _: *mut c_void) -> Res {
+unsafe fn size(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
     let fmt_bytes = super::c_str(check_lstring(l, 1)?);
     let mut fmt = Fmt {
         s: fmt_bytes,
