@@ -698,6 +698,9 @@ fn bit_cases() -> Vec<String> {
             "2^32 + 15",
             "-2^31",
             "0x12345678, 2.5",
+            "0xabcdef, 2^31",
+            "0xabcdef, -2^31",
+            "0xabcdef, 2^32 + 2^31",
         ],
     ));
     c.extend(each(

@@ -133,12 +133,12 @@ unsafe fn tohex(l: *mut lua_State, _: &mut Ctx, _: State) -> Res {
 /// Writes `tohex`'s digits into `buf`, returning how many.
 fn hex_digits(mut b: u32, n: i32, buf: &mut [u8; 8]) -> usize {
     let (n, digits) = if n < 0 {
-        // As in C, -INT_MIN stays negative and gives no digits.
-        (n.wrapping_neg(), b"0123456789ABCDEF")
+        // -INT_MIN overflows; Redis's build treats it as "more than 8".
+        (n.checked_neg().unwrap_or(i32::MAX), b"0123456789ABCDEF")
     } else {
         (n, b"0123456789abcdef")
     };
-    let n = n.clamp(0, 8) as usize;
+    let n = n.min(8) as usize;
     for slot in buf[..n].iter_mut().rev() {
         *slot = digits[(b & 15) as usize];
         b >>= 4;
@@ -173,7 +173,8 @@ mod tests {
         assert_eq!(&buf[..n], b"BEEF");
         let n = hex_digits(1, 20, &mut buf);
         assert_eq!(&buf[..n], b"00000001");
-        assert_eq!(hex_digits(1, i32::MIN, &mut buf), 0);
+        let n = hex_digits(0xabcdef, i32::MIN, &mut buf);
+        assert_eq!(&buf[..n], b"00ABCDEF");
         assert_eq!(hex_digits(1, 0, &mut buf), 0);
     }
 }
