@@ -1111,8 +1111,8 @@ fn strtoull_whole(s: &[u8]) -> Option<u64> {
     Some(if overflow { u64::MAX } else { v })
 }
 
-/// A hexadecimal float after "0x": hex digits [. hex digits] [p [sign]
-/// digits], correctly rounded. `None` if no hex digit follows.
+/// A hexadecimal float after "0x": `hexdigits[.hexdigits][p[sign]digits]`,
+/// correctly rounded. `None` if no hex digit follows.
 fn hex_float(s: &[u8], start: usize) -> Option<(f64, usize)> {
     let at = |i: usize| s.get(i).copied().unwrap_or(0);
     let hex = |b: u8| char::from(b).to_digit(16);

@@ -15,19 +15,24 @@
 //! here is also a C function on the same stack, written in Rust against the
 //! raw Lua API (`mlua::ffi`):
 //!
-//! * the function a script calls is [`trampoline`], a C closure. It never
+//! * the function a script calls is `trampoline`, a C closure. It never
 //!   raises an error while it owns Rust values with destructors;
-//! * it runs the library code ([`run_worker`]) under `lua_pcall`, with the
+//! * it runs the library code (`run_worker`) under `lua_pcall`, with the
 //!   script's arguments in the same stack slots the C library sees them;
-//! * the library code reports its own errors as [`Fail`] values; the
+//! * the library code reports its own errors as `Fail` values; the
 //!   trampoline turns them into real Lua errors (a plain string, exactly as
 //!   `luaL_error` / `luaL_argerror` would build it) after dropping all Rust
 //!   state. Errors the Lua VM raises itself inside (a `__index` metamethod
 //!   failing, `table index is nil`, out of memory) pass through unchanged.
 //!
-//! Library code keeps every heap buffer in [`Ctx`], owned by the
+//! Library code keeps every heap buffer in `Ctx`, owned by the
 //! trampoline's frame, so a Lua error unwinding (`longjmp`) out of the
 //! protected call never skips a Rust destructor.
+//!
+//! Two consequences differ from Redis and are invisible to scripts: an
+//! out-of-memory error inside a library call is re-raised as an ordinary
+//! runtime error, and an `xpcall` handler sees an error from a metamethod
+//! called by `cmsgpack.pack` after the inner protected call caught it.
 
 pub(crate) mod bit;
 pub(crate) mod cjson;
@@ -75,8 +80,9 @@ pub(crate) struct State {
     pub(crate) len: usize,
 }
 
-/// Whether `f` is one of the library functions (upvalues can be replaced
-/// by a script that has the `debug` library, which Redis does not give).
+/// The library function `f` points to, if it is one. Lua 5.1 does not let
+/// scripts see or replace a C function's upvalues; checking anyway keeps
+/// the soundness of the call local to this module.
 fn known_worker(f: *mut c_void) -> Option<WorkerFn> {
     [
         &bit::FUNCS[..],
