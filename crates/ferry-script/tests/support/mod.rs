@@ -27,6 +27,28 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Makes the server receive SIGKILL when the test thread that started it
+/// dies, so even an aborted test run (no `Drop`) leaves no server behind.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    extern "C" {
+        fn prctl(option: std::ffi::c_int, ...) -> std::ffi::c_int;
+    }
+    const PR_SET_PDEATHSIG: std::ffi::c_int = 1;
+    const SIGKILL: std::ffi::c_ulong = 9;
+    // SAFETY: prctl is async-signal-safe; it only changes the child itself.
+    unsafe {
+        command.pre_exec(|| {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_: &mut Command) {}
+
 impl RedisServer {
     pub fn start() -> RedisServer {
         let binary = find_on_path("redis-server").unwrap_or_else(|| {
@@ -37,7 +59,8 @@ impl RedisServer {
             .map(|a| a.port())
             .expect("a free loopback port");
         let dir = std::env::temp_dir();
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args([
                 "--port",
                 &port.to_string(),
@@ -51,9 +74,9 @@ impl RedisServer {
             .args(["--daemonize", "no", "--dir"])
             .arg(&dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
+            .stderr(Stdio::null());
+        die_with_parent(&mut command);
+        let child = command.spawn().expect("start redis-server");
         let server = RedisServer { child, port };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
