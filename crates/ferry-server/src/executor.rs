@@ -343,7 +343,8 @@ impl Executor {
                     // and set to a string in one transaction wakes nobody.
                     let wanted = b.ktype;
                     self.store.set_now(ferry_store::unix_ms());
-                    let holds = matches!(self.store.lookup(db, &key), Ok(Some(k)) if k.ktype == wanted);
+                    let holds =
+                        matches!(self.store.lookup(db, &key), Ok(Some(k)) if k.ktype == wanted);
                     cmd::flush_store_events(&mut self.store, &mut self.state, None);
                     if !holds {
                         i += 1;
