@@ -629,6 +629,26 @@ fn exec_in_subscribed_mode_is_an_execabort() {
     p.same(&["DISCARD"]);
     p.same(&["UNSUBSCRIBE"]);
     p.same(&["EXEC"]);
+    // SUBSCRIBE's confirmations are EXEC's replies; with two channels one
+    // more frame than the array counts follows it (Redis's own stream).
+    let mut c = p.connect();
+    c.same(&["MULTI"]);
+    c.same(&["SUBSCRIBE", "a", "b"]);
+    c.same(&["PING"]);
+    c.same(&["EXEC"]);
+    next_same(&mut c, "the frame after EXEC's array");
+    c.same(&["PING", "still there"]);
+    let mut r3 = p.connect();
+    r3.hello3();
+    r3.same(&["MULTI"]);
+    r3.same(&["SUBSCRIBE", "a"]);
+    r3.same(&["PSUBSCRIBE", "p*", "q*"]);
+    r3.same(&["PUBLISH", "a", "to myself"]);
+    r3.same(&["UNSUBSCRIBE"]);
+    r3.same(&["EXEC"]);
+    next_same(&mut r3, "the frames after EXEC's array");
+    next_same(&mut r3, "the frames after EXEC's array");
+    r3.same(&["PING"]);
 }
 
 #[test]
