@@ -160,7 +160,7 @@ impl Store {
             .prepare_cached("SELECT expire_at FROM keys WHERE db = ?1 AND key = ?2")?
             .query_row(params![slot, key], |r| r.get(0))
             .optional()?;
-        Ok(matches!(expire_at, Some(at) if at.map_or(true, |at| at > self.now)))
+        Ok(matches!(expire_at, Some(at) if at.is_none_or(|at| at > self.now)))
     }
 
     pub(crate) fn is_expired(&self, info: &KeyInfo) -> bool {

@@ -254,7 +254,7 @@ fn hex_timeout_ms(neg: bool, body: &[u8]) -> Result<u64, TimeoutError> {
     }
     // floor(log2(value)); long doubles reach 2^16384 and, rounded, 2^-16446.
     let lg = 63 - i64::from(m.leading_zeros()) + e2;
-    if lg >= 16384 || lg < -16446 || (lg == -16446 && m.is_power_of_two() && !sticky) {
+    if !(-16446..16384).contains(&lg) || (lg == -16446 && m.is_power_of_two() && !sticky) {
         return Err(NotFloat);
     }
     let ms = m as f64 * 2f64.powi(e2.clamp(-2000, 2000) as i32) * 1000.0;
@@ -346,5 +346,47 @@ fn blmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ctx.block(keys, KeyType::List, timeout, Reply::NullArray)
         }
         reply => Ok(reply),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{timeout_ms, TimeoutError};
+
+    fn ms(arg: &str) -> Result<u64, &'static str> {
+        timeout_ms(arg.as_bytes()).map_err(|e| match e {
+            TimeoutError::NotFloat => "not a float",
+            TimeoutError::Negative => "negative",
+        })
+    }
+
+    /// Values checked against redis-server 7.0.15 on x86-64.
+    #[test]
+    fn timeouts_as_redis_reads_them() {
+        assert_eq!(ms("0"), Ok(0));
+        assert_eq!(ms("1.5"), Ok(1500));
+        assert_eq!(ms("0.0015"), Ok(2));
+        assert_eq!(ms("1e-400"), Ok(1));
+        assert_eq!(ms("1."), Ok(1000));
+        assert_eq!(ms("0x10"), Ok(16000));
+        assert_eq!(ms("0x1p-10"), Ok(1));
+        assert_eq!(ms("-0.001"), Ok(0));
+        assert_eq!(ms("-0x1p-10"), Ok(0));
+        assert_eq!(ms("9223372036854775.807"), Ok(9223372036854775807));
+        assert_eq!(ms("9223372036854775.80712890625"), Ok(i64::MAX as u64));
+        assert_eq!(ms("9223372036854775.80712890626"), Err("negative"));
+        assert_eq!(ms("-0.00100000000000000000002"), Err("negative"));
+        assert_eq!(ms("inf"), Err("negative"));
+        assert_eq!(ms("1e4000"), Err("negative"));
+        assert_eq!(ms("1e5000"), Err("not a float"));
+        assert_eq!(ms("1.82259976594123730126e-4951"), Err("not a float"));
+        assert_eq!(ms("1.82259976594123730127e-4951"), Ok(1));
+        assert_eq!(ms("0x1p-16446"), Err("not a float"));
+        assert_eq!(ms("0x1.000001p-16446"), Ok(1));
+        for bad in [
+            "", " 1", "1 ", "1e", "e1", ".", "-", "0x", "0x1p", "nan", "1\0", "\u{0b}1",
+        ] {
+            assert_eq!(ms(bad), Err("not a float"), "{bad:?}");
+        }
     }
 }

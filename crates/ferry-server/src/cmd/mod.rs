@@ -72,7 +72,7 @@ impl Ctx<'_> {
         if self.client.in_exec {
             return Ok(req.timeout_reply);
         }
-        Err(CmdError::Block(req))
+        Err(CmdError::Block(Box::new(req)))
     }
 
     /// Tells the executor that `key` (in the client's database) may now
@@ -178,7 +178,8 @@ pub enum CmdError {
     Reply(Cow<'static, str>),
     Store(StoreError),
     /// Wait until one of `keys` is created, or `timeout` (None: forever).
-    Block(BlockRequest),
+    /// Boxed: the request is large and every handler returns this type.
+    Block(Box<BlockRequest>),
 }
 
 #[derive(Debug)]
