@@ -105,6 +105,8 @@ pub struct Executor {
     block_request: Option<cmd::BlockRequest>,
     /// Guards [`Executor::serve_ready_keys`] against re-entry.
     serving: bool,
+    /// Frames EXEC writes after its array (see [`Executor::exec`]).
+    exec_tail: Vec<Reply>,
 }
 
 impl Executor {
@@ -133,6 +135,7 @@ impl Executor {
             last_sweep: Instant::now(),
             block_request: None,
             serving: false,
+            exec_tail: Vec::new(),
         })
     }
 
@@ -335,6 +338,9 @@ impl Executor {
                 push.encode(client.protocol, &mut out);
             }
             r.encode(client.protocol, &mut out);
+            for extra in self.exec_tail.drain(..) {
+                extra.encode(client.protocol, &mut out);
+            }
             if client.close_after_reply {
                 break;
             }
@@ -452,31 +458,24 @@ impl Executor {
         }
         let (spec, full_name) = match cmd::resolve(argv) {
             Ok(found) => found,
-            Err(reply) => {
-                // A command refused while queuing dooms the transaction.
-                if client.multi.is_some() {
-                    client.multi_failed = true;
-                }
-                self.state.stats.count_error(&reply);
-                return reply;
-            }
+            Err(reply) => return self.reject(client, argv, reply),
         };
         if !client.authenticated && !spec.has_flag("no_auth") {
             let reply = Reply::error("NOAUTH Authentication required.");
-            self.state.stats.count_error(&reply);
-            return reply;
+            return self.reject(client, argv, reply);
         }
         if client.in_subscribed_mode() && !cmd::pubsub::allowed_when_subscribed(spec.name) {
-            return Reply::error(format!(
+            let reply = Reply::error(format!(
                 "ERR Can't execute '{full_name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
             ));
+            return self.reject(client, argv, reply);
         }
         if full_name.parent.is_none() {
             if let Some(queue) = &mut client.multi {
                 if !transactions::runs_inside_multi(spec.name) {
                     if spec.has_flag("no_multi") {
-                        client.multi_failed = true;
-                        return Reply::error("ERR Command not allowed inside a transaction");
+                        let reply = Reply::error("ERR Command not allowed inside a transaction");
+                        return self.reject(client, argv, reply);
                     }
                     queue.push(argv.to_vec());
                     return Reply::status("QUEUED");
@@ -503,7 +502,7 @@ impl Executor {
         let reply = match (spec.handler)(&mut ctx, argv) {
             Ok(reply) => reply,
             Err(cmd::CmdError::Block(req)) => {
-                self.block_request = Some(req);
+                self.block_request = Some(*req);
                 return Reply::NoReply;
             }
             Err(e) => e.into_reply(),
@@ -516,6 +515,32 @@ impl Executor {
             self.state.stats.count_error(&reply);
         }
         cmd::flush_store_events(&mut self.store, &mut self.state, Some(client));
+        transactions::touch_created(&mut self.store, &mut self.state, client);
+        reply
+    }
+
+    /// A command refused before it runs, as Redis's `rejectCommand`: the
+    /// error counts in errorstats and dooms an open transaction, and a
+    /// refused EXEC discards the transaction (and the WATCHes) saying why.
+    fn reject(&mut self, client: &mut ClientState, argv: &[Bytes], reply: Reply) -> Reply {
+        let reply = if argv[0].eq_ignore_ascii_case(b"exec") {
+            client.multi = None;
+            client.multi_failed = false;
+            client.watched.clear();
+            let text = match &reply {
+                Reply::Error(t) => t.to_string(),
+                Reply::ErrorBytes(b) => String::from_utf8_lossy(b).into_owned(),
+                _ => String::new(),
+            };
+            let why = text.strip_prefix("ERR ").unwrap_or(&text);
+            Reply::error(format!("EXECABORT Transaction discarded because of: {why}"))
+        } else {
+            if client.multi.is_some() {
+                client.multi_failed = true;
+            }
+            reply
+        };
+        self.state.stats.count_error(&reply);
         reply
     }
 
@@ -551,11 +576,20 @@ impl Executor {
             }
         }
         client.in_exec = true;
-        let replies = queue
-            .iter()
-            .map(|argv| self.execute(client, argv))
-            .collect();
+        let mut replies = Vec::with_capacity(queue.len());
+        for argv in &queue {
+            let reply = self.execute(client, argv);
+            // Messages for the client itself (SUBSCRIBE's confirmations)
+            // are written where Redis writes them: among EXEC's replies.
+            replies.append(&mut client.pending_pushes);
+            if !matches!(reply, Reply::NoReply) {
+                replies.push(reply);
+            }
+        }
         client.in_exec = false;
+        // The header counts the commands: the frames of a SUBSCRIBE to
+        // several channels overflow it and follow the array, as in Redis.
+        self.exec_tail = replies.split_off(queue.len().min(replies.len()));
         Reply::Array(replies)
     }
 

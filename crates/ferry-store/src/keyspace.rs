@@ -151,6 +151,18 @@ impl Store {
         Ok(Some(info))
     }
 
+    /// Whether `key` is live in `db`, without the side effects of
+    /// [`Store::lookup`] (an expired key stays until something touches it).
+    pub fn is_live(&mut self, db: usize, key: &[u8]) -> StoreResult<bool> {
+        let slot = self.slot(db);
+        let expire_at: Option<Option<i64>> = self
+            .conn
+            .prepare_cached("SELECT expire_at FROM keys WHERE db = ?1 AND key = ?2")?
+            .query_row(params![slot, key], |r| r.get(0))
+            .optional()?;
+        Ok(matches!(expire_at, Some(at) if at.is_none_or(|at| at > self.now)))
+    }
+
     pub(crate) fn is_expired(&self, info: &KeyInfo) -> bool {
         info.expire_at.is_some_and(|at| at <= self.now)
     }

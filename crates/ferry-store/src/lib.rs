@@ -142,7 +142,17 @@ pub struct Store {
     tx_started: std::time::Instant,
     /// Physical slot of each logical database (SWAPDB swaps entries).
     db_slots: [u8; DATABASES],
+    /// Keys WATCHed while absent (see [`Store::watch_creation`]).
+    watch_absent: std::collections::HashSet<(usize, Vec<u8>)>,
+    /// Size past which [`Store::watch_creation`] asks for a rebuild.
+    watch_absent_limit: usize,
+    /// Those of them created since the caller last drained them.
+    created_watched: Vec<(usize, Vec<u8>)>,
 }
+
+/// Keys watched while absent that [`Store::watch_creation`] starts with
+/// before asking the caller to rebuild the set.
+const WATCH_ABSENT_MIN: usize = 1024;
 
 impl Store {
     /// Opens (creating if needed) the store at `path`.
@@ -171,6 +181,9 @@ impl Store {
             journal: None,
             commit_interval: opts.commit_interval,
             tx_started: std::time::Instant::now(),
+            watch_absent: std::collections::HashSet::new(),
+            watch_absent_limit: WATCH_ABSENT_MIN,
+            created_watched: Vec::new(),
         };
         store.load_meta()?;
         store.recount()?;
@@ -428,7 +441,37 @@ impl Store {
     }
 
     pub(crate) fn push_event(&mut self, e: StoreEvent) {
+        if let StoreEvent::New { db, key } = &e {
+            if !self.watch_absent.is_empty() {
+                let k = (*db, key.clone());
+                if self.watch_absent.remove(&k) {
+                    self.created_watched.push(k);
+                }
+            }
+        }
         self.events.push(e);
+    }
+
+    /// Reports the creation of `key` in `db` through
+    /// [`Store::take_created_watched`]: WATCH needs it for a key that was
+    /// absent, because one created and deleted again before EXEC leaves no
+    /// version to compare. Returns true when the set has grown past its
+    /// bound and the caller should rebuild it
+    /// ([`Store::reset_watch_creations`]) from the keys still watched.
+    pub fn watch_creation(&mut self, db: usize, key: &[u8]) -> bool {
+        self.watch_absent.insert((db, key.to_vec()));
+        self.watch_absent.len() > self.watch_absent_limit
+    }
+
+    /// Replaces the keys [`Store::watch_creation`] looks out for.
+    pub fn reset_watch_creations(&mut self, keys: impl IntoIterator<Item = (usize, Vec<u8>)>) {
+        self.watch_absent = keys.into_iter().collect();
+        self.watch_absent_limit = (2 * self.watch_absent.len()).max(WATCH_ABSENT_MIN);
+    }
+
+    /// The watched-while-absent keys created since the last call.
+    pub fn take_created_watched(&mut self) -> Vec<(usize, Vec<u8>)> {
+        std::mem::take(&mut self.created_watched)
     }
 
     pub fn dbsize(&self, db: usize) -> i64 {

@@ -273,3 +273,72 @@ fn keymiss_events_on_reads() {
     ];
     compare("KEm", cmds, 0);
 }
+
+/// SMOVE emits `srem` on the source (and `del` when emptied) and `sadd` on
+/// the destination only when the member was really added there.
+const SMOVE_COMMANDS: &[&[&str]] = &[
+    &["SADD", "s1", "a", "b", "c"],
+    &["SADD", "s2", "b"],
+    &["SMOVE", "s1", "s2", "a"],
+    &["SMOVE", "s1", "s2", "b"],
+    &["SMOVE", "s1", "s2", "zz"],
+    &["SMOVE", "s1", "s1", "c"],
+    &["SMOVE", "s1", "s1", "nope"],
+    &["SMOVE", "s1", "s3", "c"],
+    &["SMOVE", "s2", "s2", "a"],
+    &["SADD", "t", "y"],
+    &["SADD", "t2", "y"],
+    &["SMOVE", "t", "t2", "y"],
+    &["SADD", "one", "x"],
+    &["SMOVE", "one", "one", "x"],
+    &["SMOVE", "one", "other", "x"],
+    &["SET", "str", "v"],
+    &["SADD", "u", "q"],
+    &["SMOVE", "u", "str", "q"],
+    &["SMOVE", "str", "u", "q"],
+    &["SMOVE", "nos", "u", "q"],
+    &["SADD", "i1", "1", "2"],
+    &["SADD", "i2", "3"],
+    &["SMOVE", "i1", "i2", "1"],
+    &["SMOVE", "i1", "i3", "2"],
+];
+
+#[test]
+fn smove_events() {
+    compare("KEAn", SMOVE_COMMANDS, 0);
+}
+
+#[test]
+fn smove_events_set_class_only() {
+    compare("Es", SMOVE_COMMANDS, 0);
+}
+
+/// MOVE: `move_from` in the source database and `move_to` (after `new`)
+/// in the target, nothing when the target has the key or it is missing.
+#[test]
+fn move_events_across_databases() {
+    let cmds: &[&[&str]] = &[
+        &["SET", "k", "v", "EX", "100"],
+        &["MOVE", "k", "1"],
+        &["MOVE", "k", "1"],
+        &["MOVE", "nokey", "1"],
+        &["SELECT", "2"],
+        &["SET", "j", "v"],
+        &["SELECT", "0"],
+        &["SET", "j", "w"],
+        &["MOVE", "j", "2"],
+        &["SELECT", "2"],
+        &["MOVE", "j", "3"],
+        &["SELECT", "3"],
+        &["EXPIRE", "j", "100"],
+        &["MOVE", "j", "0"],
+        &["SELECT", "0"],
+        &["RPUSH", "src", "a"],
+        &["RENAME", "src", "dst"],
+        &["COPY", "dst", "dst2"],
+        &["COPY", "dst", "dst2", "REPLACE"],
+        &["COPY", "dst", "dst9", "DB", "9"],
+        &["SWAPDB", "0", "1"],
+    ];
+    compare("KEAn", cmds, 0);
+}

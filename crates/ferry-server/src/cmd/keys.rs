@@ -467,6 +467,27 @@ fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let (a, b) = (range(a)?, range(b)?);
     ctx.store.swap_db(a, b)?;
+    // Watched keys of either database that exist in either are touched
+    // (Redis's touchAllWatchedKeysInDb): a swap there and back would leave
+    // their versions as they were.
+    let mut touched: Vec<(usize, Bytes)> = Vec::new();
+    let watched = ctx
+        .server
+        .clients
+        .values()
+        .chain(std::iter::once(&*ctx.client))
+        .flat_map(|c| c.watched.iter())
+        .filter(|w| w.db == a || w.db == b);
+    for w in watched {
+        if !touched.iter().any(|(db, k)| *db == w.db && *k == w.key)
+            && (ctx.store.is_live(a, &w.key)? || ctx.store.is_live(b, &w.key)?)
+        {
+            touched.push((w.db, w.key.clone()));
+        }
+    }
+    for (db, key) in touched {
+        super::transactions::touch_watched(ctx.server, ctx.client, db, &key);
+    }
     // Clients blocked on keys of either database are retried where the
     // swapped-in data now has their key (as Redis's scanDatabaseForReadyKeys).
     for blocked in &ctx.server.blocked {

@@ -76,7 +76,7 @@ impl Ctx<'_> {
         if self.client.in_exec || self.client.in_script {
             return Ok(req.timeout_reply);
         }
-        Err(CmdError::Block(req))
+        Err(CmdError::Block(Box::new(req)))
     }
 
     /// Tells the executor that `key` (in the client's database) may now
@@ -182,7 +182,8 @@ pub enum CmdError {
     Reply(Cow<'static, str>),
     Store(StoreError),
     /// Wait until one of `keys` is created, or `timeout` (None: forever).
-    Block(BlockRequest),
+    /// Boxed: the request is large and every handler returns this type.
+    Block(Box<BlockRequest>),
 }
 
 #[derive(Debug)]
