@@ -132,7 +132,7 @@ fn to_reply(value: &Value, resp: Protocol, depth: usize) -> Reply {
         Value::Boolean(b) if resp == Protocol::Resp3 => Reply::Bool(*b),
         Value::Boolean(true) => Reply::Integer(1),
         Value::Boolean(false) => Reply::Null,
-        Value::Integer(i) => Reply::Integer(*i as i64),
+        Value::Integer(i) => Reply::Integer(*i),
         Value::Number(n) => Reply::Integer(number_to_i64(*n)),
         Value::Table(t) => table_to_reply(t, resp, depth),
         _ => Reply::Null,
@@ -151,9 +151,8 @@ pub fn number_to_i64(n: f64) -> i64 {
 
 fn table_to_reply(t: &Table, resp: Protocol, depth: usize) -> Reply {
     let field = |name: &str| t.raw_get::<Value>(name).unwrap_or(Value::Nil);
-    match field("err") {
-        Value::String(s) => return error_reply(&s.as_bytes()),
-        _ => {}
+    if let Value::String(s) = field("err") {
+        return error_reply(&s.as_bytes());
     }
     if let Value::String(s) = field("ok") {
         return match std::str::from_utf8(&s.as_bytes()) {

@@ -87,7 +87,13 @@ impl Scripts {
 
     /// Runs the cached script `sha` (any case); errors name it by its
     /// lower-case sha, as Redis does.
-    pub fn run(&mut self, sha: &[u8], keys: &[Bytes], args: &[Bytes], host: &mut dyn Host) -> Reply {
+    pub fn run(
+        &mut self,
+        sha: &[u8],
+        keys: &[Bytes],
+        args: &[Bytes],
+        host: &mut dyn Host,
+    ) -> Reply {
         let Some((name, script)) = find(&self.cache, sha) else {
             return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
         };

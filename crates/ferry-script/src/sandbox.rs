@@ -348,7 +348,7 @@ fn failure_reply(err: &Value, name: &str) -> Reply {
         let line = t.raw_get::<Value>("line").ok();
         if let (Some(Value::String(source)), Some(line)) = (source, line) {
             let line = match line {
-                Value::Integer(i) => Some(i as i64),
+                Value::Integer(i) => Some(i),
                 Value::Number(n) => Some(n as i64),
                 _ => None,
             };

@@ -533,10 +533,26 @@ diff_test!(function_dump_and_restore, |p| {
 diff_test!(large_replies_and_arguments, |p| {
     eval(p, "return #string.rep('x', 10000000)", &[], &[]);
     eval(p, "return string.rep('ab', 1000000)", &[], &[]);
-    eval(p, "local t = {} for i = 1, 100000 do t[i] = i end return t", &[], &[]);
-    eval(p, "local t = {} for i = 1, 1000 do t[i] = {i, tostring(i)} end return t", &[], &[]);
+    eval(
+        p,
+        "local t = {} for i = 1, 100000 do t[i] = i end return t",
+        &[],
+        &[],
+    );
+    eval(
+        p,
+        "local t = {} for i = 1, 1000 do t[i] = {i, tostring(i)} end return t",
+        &[],
+        &[],
+    );
     let big = "v".repeat(1 << 20);
-    p.same(&["EVAL", "return redis.call('set', KEYS[1], ARGV[1])", "1", "big", &big]);
+    p.same(&[
+        "EVAL",
+        "return redis.call('set', KEYS[1], ARGV[1])",
+        "1",
+        "big",
+        &big,
+    ]);
     p.same(&["EVAL", "return #redis.call('get', KEYS[1])", "1", "big"]);
     let many: Vec<String> = (0..10000).map(|i| format!("a{i}")).collect();
     let mut argv: Vec<&str> = vec!["EVAL", "return #ARGV + #KEYS", "5000"];
@@ -551,12 +567,19 @@ diff_test!(large_replies_and_arguments, |p| {
 fn runaway_memory_fails_the_script_only() {
     let ferry = common::FerryProc::start(common::FerryOpts::default());
     let mut c = ferry.connect();
-    let r = c.cmd(&["EVAL", "local s = string.rep('x', 2^29) return #(s .. s)", "0"]);
+    let r = c.cmd(&[
+        "EVAL",
+        "local s = string.rep('x', 2^29) return #(s .. s)",
+        "0",
+    ]);
     let text = String::from_utf8_lossy(&r).to_string();
     assert!(
         text.starts_with("-ERR") && text.contains("not enough memory"),
         "{text}"
     );
-    assert_eq!(c.cmd(&["EVAL", "return 'still here'", "0"]), b"$10\r\nstill here\r\n");
+    assert_eq!(
+        c.cmd(&["EVAL", "return 'still here'", "0"]),
+        b"$10\r\nstill here\r\n"
+    );
     assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
 }

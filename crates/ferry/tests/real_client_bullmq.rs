@@ -89,5 +89,9 @@ fn bullmq_jobs_complete() {
     drop(redis);
     let ferry = FerryProc::start(FerryOpts::default());
     let out = run_queue_test(&dir, ferry.port(), "ferry");
-    assert!(out.contains("ok: 223 jobs completed"), "{out}\nferry log:\n{}", ferry.log());
+    assert!(
+        out.contains("ok: 223 jobs completed"),
+        "{out}\nferry log:\n{}",
+        ferry.log()
+    );
 }

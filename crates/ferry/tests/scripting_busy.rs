@@ -97,11 +97,7 @@ fn steps_pcall_cannot_swallow_a_kill(port: u16, out: &mut Vec<Vec<u8>>) {
     out.push(caller.read_reply());
     // allow_busy commands wait for the script in ferry and run at once in
     // Redis; either way the reply is the same.
-    caller.send(&[
-        "EVAL",
-        "local t = 0 while true do t = t + 1 end",
-        "0",
-    ]);
+    caller.send(&["EVAL", "local t = 0 while true do t = t + 1 end", "0"]);
     std::thread::sleep(PAST_THRESHOLD);
     other.send(&["MULTI"]);
     let mut killer = RawConn::connect(port);
@@ -150,12 +146,18 @@ fn kill_a_function() {
 
 #[test]
 fn pcall_cannot_swallow_a_kill() {
-    diff("pcall_cannot_swallow_a_kill", steps_pcall_cannot_swallow_a_kill);
+    diff(
+        "pcall_cannot_swallow_a_kill",
+        steps_pcall_cannot_swallow_a_kill,
+    );
 }
 
 #[test]
 fn a_writing_script_is_unkillable() {
-    diff("a_writing_script_is_unkillable", steps_a_writing_script_is_unkillable);
+    diff(
+        "a_writing_script_is_unkillable",
+        steps_a_writing_script_is_unkillable,
+    );
 }
 
 /// SHUTDOWN NOSAVE while a writing script is busy stops the server, and
@@ -185,11 +187,19 @@ fn shutdown_nosave_keeps_no_half_script() {
     while ferry.is_running() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!ferry.is_running(), "ferry stopped after SHUTDOWN NOSAVE:\n{}", ferry.log());
+    assert!(
+        !ferry.is_running(),
+        "ferry stopped after SHUTDOWN NOSAVE:\n{}",
+        ferry.log()
+    );
     ferry.restart();
     let mut c = ferry.connect();
     assert_eq!(c.cmd(&["GET", "acked"]), b"$3\r\nyes\r\n");
-    assert_eq!(c.cmd(&["GET", "half"]), b"$-1\r\n", "half a script was kept");
+    assert_eq!(
+        c.cmd(&["GET", "half"]),
+        b"$-1\r\n",
+        "half a script was kept"
+    );
     assert_eq!(c.cmd(&["GET", "acked_counter"]), b"$-1\r\n");
 }
 
@@ -203,7 +213,11 @@ fn busy_threshold_zero_never_answers_busy() {
         set_threshold(port, "0");
         let mut c = RawConn::connect(port);
         // A short script: nobody else waits long.
-        let r = c.cmd(&["EVAL", "local i = 0 while i < 1e6 do i = i + 1 end return i", "0"]);
+        let r = c.cmd(&[
+            "EVAL",
+            "local i = 0 while i < 1e6 do i = i + 1 end return i",
+            "0",
+        ]);
         assert_eq!(r, b":1000000\r\n");
     }
 }

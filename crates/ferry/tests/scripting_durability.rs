@@ -47,16 +47,16 @@ fn functions_survive_restart_and_kill9() {
         c.cmd(&["FCALL", "bump", "1", "n", "1"]),
         b"-ERR Function not found\r\n"
     );
-    let dump = c.cmd_parsed(&["FUNCTION", "DUMP"]).as_bytes().expect("dump");
+    let dump = c
+        .cmd_parsed(&["FUNCTION", "DUMP"])
+        .as_bytes()
+        .expect("dump");
     assert_eq!(c.cmd(&["FUNCTION", "FLUSH"]), b"+OK\r\n");
     ferry.kill9();
     ferry.restart();
     let mut c = ferry.connect();
     assert_eq!(c.cmd(&["FUNCTION", "LIST"]), b"*0\r\n");
-    assert_eq!(
-        c.cmd(&[&b"FUNCTION"[..], b"RESTORE", &dump]),
-        b"+OK\r\n"
-    );
+    assert_eq!(c.cmd(&[&b"FUNCTION"[..], b"RESTORE", &dump]), b"+OK\r\n");
     ferry.kill9();
     ferry.restart();
     let mut c = ferry.connect();
@@ -84,7 +84,11 @@ fn kill9_during_a_script_keeps_none_of_it() {
     ferry.restart();
     let mut c = ferry.connect();
     assert_eq!(c.cmd(&["GET", "before"]), b"$1\r\n1\r\n");
-    assert_eq!(c.cmd(&["DBSIZE"]), b":1\r\n", "a part of the script was kept");
+    assert_eq!(
+        c.cmd(&["DBSIZE"]),
+        b":1\r\n",
+        "a part of the script was kept"
+    );
     assert_eq!(c.cmd(&["EXISTS", "k1", "k50000"]), b":0\r\n");
 }
 

@@ -5,7 +5,7 @@
 use super::args::{is, parse_i64, parse_i64_or};
 use super::connection::help_reply;
 use super::{cmd, container, err, CmdResult, CommandSpec, Ctx};
-use crate::script::{self, RunKind};
+use crate::script::{self, Invocation, RunKind};
 use bytes::Bytes;
 use ferry_resp::Reply;
 use ferry_script::{RestorePolicy, ScriptFlags};
@@ -212,10 +212,9 @@ fn with_engine<T>(
 }
 
 /// The keys and arguments after `numkeys` (at `argv[2]`), once validated.
-fn split_keys<'a>(
-    argv: &'a [Bytes],
-    numkeys: i64,
-) -> Result<(&'a [Bytes], &'a [Bytes]), super::CmdError> {
+type KeysAndArgs<'a> = (&'a [Bytes], &'a [Bytes]);
+
+fn split_keys(argv: &[Bytes], numkeys: i64) -> Result<KeysAndArgs<'_>, super::CmdError> {
     let rest = &argv[3..];
     if numkeys > rest.len() as i64 {
         return Err(err(
@@ -251,12 +250,14 @@ fn eval_generic(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdRes
         Ok(script::run(
             ctx,
             engine,
-            RunKind::Eval,
-            name,
-            argv,
-            keys,
-            args,
-            read_only,
+            Invocation {
+                kind: RunKind::Eval,
+                name,
+                argv,
+                keys,
+                args,
+                read_only,
+            },
         ))
     })?
 }
@@ -304,12 +305,14 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[Bytes], ro: bool) -> CmdResult {
         Ok(script::run(
             ctx,
             engine,
-            RunKind::Function,
-            &name,
-            argv,
-            keys,
-            args,
-            read_only,
+            Invocation {
+                kind: RunKind::Function,
+                name: &name,
+                argv,
+                keys,
+                args,
+                read_only,
+            },
         ))
     })?
 }

@@ -324,18 +324,18 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// INFO memory's scripting lines, as Redis 7.0 names them (zeros while a
 /// script runs INFO: the engines are in use).
 fn scripting_memory(scripting: &crate::script::Scripting) -> String {
-    let (vm_eval, eval_cache, scripts, vm_functions, functions, libraries) =
-        match &scripting.engine {
-            Some(e) => (
-                e.scripts.lua_memory() as u64,
-                e.scripts.cache_memory() as u64,
-                e.scripts.len(),
-                e.functions.lua_memory() as u64,
-                e.functions.function_count(),
-                e.functions.library_count(),
-            ),
-            None => (0, 0, 0, 0, 0, 0),
-        };
+    let (vm_eval, eval_cache, scripts, vm_functions, functions, libraries) = match &scripting.engine
+    {
+        Some(e) => (
+            e.scripts.lua_memory() as u64,
+            e.scripts.cache_memory() as u64,
+            e.scripts.len(),
+            e.functions.lua_memory() as u64,
+            e.functions.function_count(),
+            e.functions.library_count(),
+        ),
+        None => (0, 0, 0, 0, 0, 0),
+    };
     let functions_bytes: u64 = match &scripting.engine {
         Some(e) => e.functions.libraries().map(|l| l.code.len() as u64).sum(),
         None => 0,

@@ -65,31 +65,41 @@ pub enum RunKind {
     Function,
 }
 
+/// One script invocation: what runs and with which keys and arguments.
+pub struct Invocation<'a> {
+    pub kind: RunKind,
+    /// The script's sha (EVAL) or the function's name (FCALL).
+    pub name: &'a str,
+    /// The whole command (FUNCTION STATS shows it).
+    pub argv: &'a [Bytes],
+    pub keys: &'a [Bytes],
+    pub args: &'a [Bytes],
+    /// EVAL_RO, FCALL_RO, or a script declaring `no-writes`.
+    pub read_only: bool,
+}
+
 /// Runs a script for the client of `ctx`: with the client's database and
-/// RESP2 selected (a script's SELECT and HELLO-free protocol switch do not
-/// outlive it), deny-blocking, and the clock frozen at the start.
-pub fn run(
-    ctx: &mut Ctx,
-    engine: &mut Engine,
-    kind: RunKind,
-    name: &str,
-    argv: &[Bytes],
-    keys: &[Bytes],
-    args: &[Bytes],
-    read_only: bool,
-) -> Reply {
+/// RESP2 selected (a script's SELECT and `redis.setresp` do not outlive
+/// it), deny-blocking, and the clock frozen at the start.
+pub fn run(ctx: &mut Ctx, engine: &mut Engine, call: Invocation) -> Reply {
     let caller_db = ctx.client.db;
     let caller_protocol = ctx.client.protocol;
     let was_in_script = ctx.client.in_script;
     ctx.client.in_script = true;
     let gate = ctx.scripting.gate.clone();
     let threshold = busy_threshold(ctx);
-    gate.begin(kind, name, argv, threshold);
+    gate.begin(call.kind, call.name, call.argv, threshold);
     let reply = {
-        let mut host = ScriptHost::new(ctx, read_only, gate.clone());
-        match kind {
-            RunKind::Eval => engine.scripts.run(name.as_bytes(), keys, args, &mut host),
-            RunKind::Function => engine.functions.run(name, keys, args, &mut host),
+        let mut host = ScriptHost::new(ctx, call.read_only, gate.clone());
+        match call.kind {
+            RunKind::Eval => {
+                engine
+                    .scripts
+                    .run(call.name.as_bytes(), call.keys, call.args, &mut host)
+            }
+            RunKind::Function => engine
+                .functions
+                .run(call.name, call.keys, call.args, &mut host),
         }
     };
     gate.end();
