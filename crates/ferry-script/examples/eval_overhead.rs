@@ -10,8 +10,8 @@ use std::time::Instant;
 struct Answer;
 
 impl Host for Answer {
-    fn call(&mut self, _argv: Vec<Bytes>, _resp: Protocol) -> Reply {
-        Reply::Integer(1)
+    fn call(&mut self, _argv: Vec<Bytes>, _resp: Protocol) -> Result<Reply, String> {
+        Ok(Reply::Integer(1))
     }
     fn acl_check(&mut self, _argv: &[Bytes]) -> Option<bool> {
         Some(true)
@@ -28,7 +28,7 @@ fn main() {
     let started = Instant::now();
     for _ in 0..n {
         s.lookup(sha.as_bytes()).expect("cached");
-        let r = s.run(sha.as_bytes(), &keys, &[], &mut Answer);
+        let r = s.run(sha.as_bytes(), &keys, &[], &mut Answer).reply;
         assert_eq!(r, Reply::Integer(1));
     }
     let per = started.elapsed().as_nanos() as f64 / n as f64;

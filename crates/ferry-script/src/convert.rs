@@ -18,8 +18,8 @@ pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: Protocol) -> Result<Value> {
     let resp3 = resp == Protocol::Resp3;
     Ok(match reply {
         Reply::Status(s) => single(lua, "ok", string(lua, s.as_bytes())?)?,
-        Reply::Error(s) => Value::Table(error_table(lua, s.as_bytes())?),
-        Reply::ErrorBytes(b) => Value::Table(error_table(lua, b)?),
+        Reply::Error(s) => Value::Table(command_error_table(lua, s.as_bytes())?),
+        Reply::ErrorBytes(b) => Value::Table(command_error_table(lua, b)?),
         Reply::Integer(i) => Value::Number(*i as f64),
         Reply::Bulk(b) => string(lua, b)?,
         Reply::Null | Reply::NullArray if resp3 => Value::Nil,
@@ -92,6 +92,19 @@ pub fn error_table(lua: &Lua, text: &[u8]) -> Result<Table> {
     Ok(t)
 }
 
+/// The error table of a command's error reply: also marked
+/// `ignore_error_stats_update`, as in Redis, because the error was counted
+/// in INFO errorstats when the command failed; a script returning it does
+/// not count it again.
+pub fn command_error_table(lua: &Lua, text: &[u8]) -> Result<Table> {
+    let t = error_table(lua, text)?;
+    t.raw_set(COUNTED, true)?;
+    Ok(t)
+}
+
+/// The field marking an error table whose error was already counted.
+pub const COUNTED: &str = "ignore_error_stats_update";
+
 /// The text of [`error_table`].
 pub fn error_text(text: &[u8]) -> Vec<u8> {
     let text = text.strip_prefix(b"-").unwrap_or(text);
@@ -121,6 +134,15 @@ fn trim_crlf(mut s: &[u8]) -> &[u8] {
 /// selected with `redis.setresp` (it decides what `true`/`false` become).
 pub fn lua_to_reply(value: &Value, resp: Protocol) -> Reply {
     to_reply(value, resp, 0)
+}
+
+/// Whether `value` is an error table whose error INFO errorstats already
+/// counted (see [`command_error_table`]).
+pub fn already_counted(value: &Value) -> bool {
+    match value {
+        Value::Table(t) => matches!(t.raw_get::<Value>(COUNTED), Ok(Value::Boolean(true))),
+        _ => false,
+    }
 }
 
 fn to_reply(value: &Value, resp: Protocol, depth: usize) -> Reply {

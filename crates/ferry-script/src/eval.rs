@@ -3,7 +3,7 @@
 
 use crate::flags::{parse_shebang, ScriptFlags};
 use crate::host::Host;
-use crate::sandbox::{sha1_hex, Kind, Sandbox, Version};
+use crate::sandbox::{sha1_hex, Kind, Outcome, Sandbox, Version};
 use bytes::Bytes;
 use ferry_resp::Reply;
 use mlua::Function;
@@ -93,9 +93,12 @@ impl Scripts {
         keys: &[Bytes],
         args: &[Bytes],
         host: &mut dyn Host,
-    ) -> Reply {
+    ) -> Outcome {
         let Some((name, script)) = find(&self.cache, sha) else {
-            return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
+            return Outcome {
+                reply: Reply::error("NOSCRIPT No matching script. Please use EVAL."),
+                error_counted: false,
+            };
         };
         self.sandbox
             .call(&script.func, false, keys, args, name, host)
@@ -149,13 +152,13 @@ mod tests {
     struct Echo;
 
     impl Host for Echo {
-        fn call(&mut self, argv: Vec<Bytes>, _resp: Protocol) -> Reply {
+        fn call(&mut self, argv: Vec<Bytes>, _resp: Protocol) -> Result<Reply, String> {
             if argv[0].as_ref() == b"fail" {
-                return Reply::error(
+                return Ok(Reply::error(
                     "WRONGTYPE Operation against a key holding the wrong kind of value",
-                );
+                ));
             }
-            Reply::Bulk(argv.join(&b' ').into())
+            Ok(Reply::Bulk(argv.join(&b' ').into()))
         }
         fn acl_check(&mut self, _argv: &[Bytes]) -> Option<bool> {
             Some(true)
@@ -176,7 +179,7 @@ mod tests {
             .iter()
             .map(|k| Bytes::copy_from_slice(k.as_bytes()))
             .collect();
-        s.run(sha, &keys, &args, &mut Echo)
+        s.run(sha, &keys, &args, &mut Echo).reply
     }
 
     fn err(text: &str) -> Reply {

@@ -6,7 +6,7 @@
 
 use crate::flags::ScriptFlags;
 use crate::host::Host;
-use crate::sandbox::{Kind, Sandbox, Version};
+use crate::sandbox::{Kind, Outcome, Sandbox, Version};
 use bytes::Bytes;
 use ferry_rdb::{open_payload, seal_payload, write_string, Reader, OPCODE_FUNCTION2};
 use ferry_resp::Reply;
@@ -188,7 +188,7 @@ impl Functions {
         keys: &[Bytes],
         args: &[Bytes],
         host: &mut dyn Host,
-    ) -> Reply {
+    ) -> Outcome {
         let callback = self
             .by_name
             .get(&name.to_ascii_lowercase())
@@ -197,7 +197,10 @@ impl Functions {
             .map(|f| f.callback.clone());
         match callback {
             Some(f) => self.sandbox.call(&f, true, keys, args, name, host),
-            None => Reply::error("ERR Function not found"),
+            None => Outcome {
+                reply: Reply::error("ERR Function not found"),
+                error_counted: false,
+            },
         }
     }
 

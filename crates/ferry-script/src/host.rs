@@ -9,9 +9,11 @@ use ferry_resp::{Protocol, Reply};
 pub trait Host {
     /// Runs a command the script called, after the checks Redis makes for
     /// scripts (unknown command, arity, `noscript`, writes from a read-only
-    /// script...). A refusal or a command error is a [`Reply::Error`]; the
-    /// engine turns it into the `{err=...}` table scripts see.
-    fn call(&mut self, argv: Vec<Bytes>, resp: Protocol) -> Reply;
+    /// script...). A refusal is `Err` with Redis's text (`ERR ...`); a
+    /// command that ran returns its reply, errors included (the server
+    /// counted those in INFO errorstats; a refusal is not counted until
+    /// the script fails with it).
+    fn call(&mut self, argv: Vec<Bytes>, resp: Protocol) -> Result<Reply, String>;
 
     /// `redis.acl_check_cmd`: whether the calling user may run `argv`, or
     /// None when no such command exists.

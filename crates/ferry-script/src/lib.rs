@@ -26,4 +26,4 @@ pub use eval::Scripts;
 pub use flags::{parse_shebang, ScriptFlags};
 pub use functions::{Functions, RestorePolicy};
 pub use host::{Host, LogLevel, Verdict, Watchdog, HOOK_INSTRUCTIONS};
-pub use sandbox::{sha1_hex, Version};
+pub use sandbox::{sha1_hex, Outcome, Version};

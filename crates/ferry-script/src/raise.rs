@@ -18,6 +18,8 @@ pub(crate) enum Raised {
     Str(Vec<u8>),
     /// A Redis error table `{err = text}`.
     Table(Vec<u8>),
+    /// The error table of a failed command (see `convert::command_error_table`).
+    CommandTable(Vec<u8>),
 }
 
 #[derive(Default)]
@@ -63,6 +65,13 @@ pub fn error(lua: &Lua, msg: impl AsRef<[u8]>) -> mlua::Error {
 pub fn table(lua: &Lua, text: impl AsRef<[u8]>) -> mlua::Error {
     let text = text.as_ref();
     set(lua, Raised::Table(text.to_vec()));
+    mlua::Error::runtime(String::from_utf8_lossy(text))
+}
+
+/// Fails with the error table of a command's error reply (redis.call).
+pub(crate) fn command_table(lua: &Lua, text: impl AsRef<[u8]>) -> mlua::Error {
+    let text = text.as_ref();
+    set(lua, Raised::CommandTable(text.to_vec()));
     mlua::Error::runtime(String::from_utf8_lossy(text))
 }
 

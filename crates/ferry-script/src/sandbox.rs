@@ -90,6 +90,15 @@ impl Shared {
     }
 }
 
+/// What a run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub reply: Reply,
+    /// The reply is an error a command of the script produced, already
+    /// counted in INFO errorstats (Redis does not count it twice).
+    pub error_counted: bool,
+}
+
 /// Version numbers scripts see as `redis.REDIS_VERSION(_NUM)`.
 #[derive(Clone, Debug)]
 pub struct Version {
@@ -237,26 +246,32 @@ impl Sandbox {
         args: &[Bytes],
         name: &str,
         host: &mut dyn Host,
-    ) -> Reply {
+    ) -> Outcome {
         let shared = self.shared.clone();
         shared.resp.set(Protocol::Resp2);
         shared.killed.set(None);
         crate::raise::clear(&self.lua);
         shared.mode.set(Mode::Running);
-        let result = shared.host.lend(host, || -> mlua::Result<Reply> {
+        let result = shared.host.lend(host, || -> mlua::Result<Outcome> {
             let keys_t = string_array(&self.lua, keys)?;
             let args_t = string_array(&self.lua, args)?;
             let (ok, value): (bool, Value) = self.run.call((f, keys_t, args_t, as_function))?;
-            Ok(if ok {
+            let reply = if ok {
                 lua_to_reply(&value, shared.resp.get())
             } else {
                 failure_reply(&value, name)
+            };
+            Ok(Outcome {
+                error_counted: reply.is_error() && crate::convert::already_counted(&value),
+                reply,
             })
         });
-        let reply = result
-            .unwrap_or_else(|e| Reply::error(format!("ERR Error running script {name}: {e}")));
+        let outcome = result.unwrap_or_else(|e| Outcome {
+            reply: Reply::error(format!("ERR Error running script {name}: {e}")),
+            error_counted: false,
+        });
         self.finish_run();
-        reply
+        outcome
     }
 
     fn finish_run(&mut self) {
@@ -419,14 +434,23 @@ fn host_request(
         },
         Request::Call | Request::Pcall => {
             let resp = shared.resp.get();
-            let reply = host.call(argv, resp);
+            let reply = match host.call(argv, resp) {
+                Ok(reply) => reply,
+                Err(refusal) if kind == Request::Pcall => {
+                    return Ok(Value::Table(crate::convert::error_table(
+                        lua,
+                        refusal.as_bytes(),
+                    )?))
+                }
+                Err(refusal) => return Err(crate::raise::table(lua, refusal)),
+            };
             if kind == Request::Call && reply.is_error() {
                 let text = match &reply {
                     Reply::Error(t) => crate::convert::error_text(t.as_bytes()),
                     Reply::ErrorBytes(b) => crate::convert::error_text(b),
                     _ => Vec::new(),
                 };
-                return Err(crate::raise::table(lua, text));
+                return Err(crate::raise::command_table(lua, text));
             }
             reply_to_lua(lua, &reply, resp)
         }
@@ -465,6 +489,9 @@ fn install_internal(
         lua.create_function(|lua, opaque: Value| {
             Ok(match crate::raise::take(lua) {
                 Some(Raised::Table(text)) => Value::Table(crate::convert::error_table(lua, &text)?),
+                Some(Raised::CommandTable(text)) => {
+                    Value::Table(crate::convert::command_error_table(lua, &text)?)
+                }
                 Some(Raised::Str(text)) => Value::String(lua.create_string(&text)?),
                 None => Value::String(lua.create_string(format!("{opaque:?}"))?),
             })

@@ -510,9 +510,12 @@ impl Executor {
         let stat = self.state.stats.commands.entry(full_name).or_default();
         stat.calls += 1;
         stat.usec += started.elapsed().as_micros() as u64;
+        let counted = std::mem::take(&mut self.state.error_already_counted);
         if reply.is_error() {
             stat.failed += 1;
-            self.state.stats.count_error(&reply);
+            if !counted {
+                self.state.stats.count_error(&reply);
+            }
         }
         cmd::flush_store_events(&mut self.store, &mut self.state, Some(client));
         transactions::touch_created(&mut self.store, &mut self.state, client);

@@ -78,6 +78,9 @@ pub struct ServerState {
     pub ready_keys: Vec<(usize, Vec<u8>)>,
     /// CLIENT UNBLOCK marked a blocked client to release.
     pub unblock_requested: bool,
+    /// The error the running command returns was counted in errorstats
+    /// already (a script returning a command's error).
+    pub error_already_counted: bool,
     /// Whether new connections start unauthenticated; shared with the
     /// connection tasks, updated when requirepass changes.
     pub auth_required: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -130,6 +133,7 @@ impl ServerState {
             blocked: Vec::new(),
             ready_keys: Vec::new(),
             unblock_requested: false,
+            error_already_counted: false,
             auth_required,
         }
     }

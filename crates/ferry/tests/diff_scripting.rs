@@ -583,3 +583,19 @@ fn runaway_memory_fails_the_script_only() {
     );
     assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
 }
+
+diff_test!(errorstats_count_a_script_error_once, |p| {
+    p.same(&["SET", "s", "abc"]);
+    for script in [
+        "return redis.call('incr', 's')",
+        "return redis.pcall('incr', 's')",
+        "return nil + 1",
+        "return {err = 'MYERR x'}",
+        "return redis.call('nosuch')",
+        "local t = redis.pcall('incr', 's') local k = {} for a in pairs(t) do k[#k + 1] = a end table.sort(k) return k",
+    ] {
+        p.same(&["CONFIG", "RESETSTAT"]);
+        eval(p, script, &[], &[]);
+        p.same(&["INFO", "errorstats"]);
+    }
+});

@@ -28,20 +28,21 @@ impl<'a, 'b> ScriptHost<'a, 'b> {
 }
 
 impl Host for ScriptHost<'_, '_> {
-    fn call(&mut self, argv: Vec<Bytes>, resp: Protocol) -> Reply {
+    fn call(&mut self, argv: Vec<Bytes>, resp: Protocol) -> Result<Reply, String> {
+        let refuse = |text: &str| Err(text.to_string());
         let (spec, full_name) = match cmd::lookup(&argv) {
             Ok(found) => found,
             Err(Unresolved::Arity(_)) => {
-                return Reply::error("ERR Wrong number of args calling Redis command from script")
+                return refuse("ERR Wrong number of args calling Redis command from script")
             }
-            Err(_) => return Reply::error("ERR Unknown Redis command called from script"),
+            Err(_) => return refuse("ERR Unknown Redis command called from script"),
         };
         if spec.has_flag("noscript") {
-            return Reply::error("ERR This Redis command is not allowed from script");
+            return refuse("ERR This Redis command is not allowed from script");
         }
         let write = spec.has_flag("write");
         if write && self.read_only {
-            return Reply::error("ERR Write commands are not allowed from read-only scripts.");
+            return refuse("ERR Write commands are not allowed from read-only scripts.");
         }
         if write {
             self.gate.mark_wrote();
@@ -64,7 +65,7 @@ impl Host for ScriptHost<'_, '_> {
             ctx.server.stats.count_error(&reply);
         }
         ctx.flush_store_events();
-        reply
+        Ok(reply)
     }
 
     fn acl_check(&mut self, argv: &[Bytes]) -> Option<bool> {

@@ -89,7 +89,7 @@ pub fn run(ctx: &mut Ctx, engine: &mut Engine, call: Invocation) -> Reply {
     let gate = ctx.scripting.gate.clone();
     let threshold = busy_threshold(ctx);
     gate.begin(call.kind, call.name, call.argv, threshold);
-    let reply = {
+    let outcome = {
         let mut host = ScriptHost::new(ctx, call.read_only, gate.clone());
         match call.kind {
             RunKind::Eval => {
@@ -106,7 +106,10 @@ pub fn run(ctx: &mut Ctx, engine: &mut Engine, call: Invocation) -> Reply {
     ctx.client.in_script = was_in_script;
     ctx.client.db = caller_db;
     ctx.client.protocol = caller_protocol;
-    reply
+    if outcome.error_counted {
+        ctx.server.error_already_counted = true;
+    }
+    outcome.reply
 }
 
 /// `busy-reply-threshold` (alias `lua-time-limit`) in milliseconds; 0
