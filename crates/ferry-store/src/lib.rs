@@ -20,6 +20,7 @@ mod keyspace;
 pub mod lists;
 mod ops;
 mod schema;
+pub mod streams;
 mod strings;
 pub mod zsets;
 
