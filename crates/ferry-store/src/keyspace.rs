@@ -263,7 +263,19 @@ impl Store {
             id: info.id,
             ktype: info.ktype,
             had_expire: info.expire_at.is_some(),
-        })
+        })?;
+        self.stream_gone(db, key, info);
+        Ok(())
+    }
+
+    /// Reports a stream key that is no longer there.
+    fn stream_gone(&mut self, db: usize, key: &[u8], info: &KeyInfo) {
+        if info.ktype == KeyType::Stream {
+            self.push_event(crate::StoreEvent::StreamGone {
+                db,
+                key: key.to_vec(),
+            });
+        }
     }
 
     /// DEL: true when a live key was removed.
@@ -305,7 +317,7 @@ impl Store {
         dst: &[u8],
         nx: bool,
     ) -> StoreResult<Option<bool>> {
-        let Some(_) = self.lookup(db, src)? else {
+        let Some(info) = self.lookup(db, src)? else {
             return Ok(None);
         };
         if src == dst {
@@ -322,6 +334,7 @@ impl Store {
             src: src.to_vec(),
             dst: dst.to_vec(),
         })?;
+        self.stream_gone(db, src, &info);
         self.push_event(crate::StoreEvent::New {
             db,
             key: dst.to_vec(),
@@ -344,6 +357,7 @@ impl Store {
             dst_db: dst_db as u8,
             had_expire: info.expire_at.is_some(),
         })?;
+        self.stream_gone(db, key, &info);
         self.push_event(crate::StoreEvent::New {
             db: dst_db,
             key: key.to_vec(),
