@@ -158,10 +158,13 @@ pub(super) fn xadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         "ERR The ID specified in XADD is equal or smaller than the target stream top item";
     let id = match args.id {
         IdSpec::Auto => next_auto_id(s.last, ctx.store.now()),
-        IdSpec::Explicit(id, true) if id.ms == s.last.ms => match s.last.next() {
-            Some(n) if n.ms == id.ms => Some(n),
-            _ => None,
-        },
+        IdSpec::Explicit(id, true) if id.ms == s.last.ms => {
+            if s.last.seq == u64::MAX {
+                // What Redis 7.0 answers when `<ms>-*` has no sequence left.
+                return Err(err("ERR Elements are too large to be stored"));
+            }
+            s.last.next()
+        }
         IdSpec::Explicit(id, _) => Some(id),
     };
     let Some(id) = id.filter(|id| *id > s.last) else {
@@ -249,11 +252,6 @@ pub(super) fn xsetid(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let Some(mut s) = write_stream(ctx, key)? else {
         return Err(err("ERR no such key"));
     };
-    if id < s.max_deleted {
-        return Err(err(
-            "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id",
-        ));
-    }
     if !s.is_empty() {
         let top = ctx
             .store

@@ -320,7 +320,9 @@ fn read_generic(ctx: &mut Ctx, argv: &[Bytes], a: ReadArgs) -> CmdResult {
             }
             ids.push(None);
         } else {
-            ids.push(Some(parse_strict_id(arg)?));
+            // The largest id means `>` to XREADGROUP, as in Redis.
+            let id = parse_strict_id(arg)?;
+            ids.push((a.group.is_none() || id != StreamId::MAX).then_some(id));
         }
     }
     let mut served = Vec::new();
