@@ -1,9 +1,9 @@
 //! Randomized differential test for streams: proptest generates sequences
 //! of stream commands over two stream keys (and a third that is often a
-//! string), with explicit, small ids (mostly just after the key's last one) so that
-//! both servers see the same ids,
-//! small nodes (`stream-node-max-entries 4`) so that approximate trimming
-//! and XINFO's radix-tree numbers are exercised, and two consumer groups.
+//! string), with explicit, small ids (mostly just after the key's last
+//! one) so that both servers see the same ids, small nodes
+//! (`stream-node-max-entries 4`) so that approximate trimming and XINFO's
+//! radix-tree numbers are exercised, and two consumer groups.
 //! Every reply must be byte-identical; replies that carry times (XPENDING's
 //! extended form, XINFO CONSUMERS) are left out, the PEL is seen through
 //! XPENDING's summary, XCLAIM and XAUTOCLAIM. Failing sequences shrink.
