@@ -44,6 +44,9 @@ pub struct ClientState {
     /// Out-of-band messages for this client produced by its own current
     /// command; written just before that command's reply.
     pub pending_pushes: Vec<ferry_resp::Reply>,
+    /// Set by the executor while it retries this client's blocked command
+    /// because this key was signalled (XREAD serves from that key only).
+    pub woken_by: Option<Vec<u8>>,
 }
 
 /// A key named by WATCH, with the identity and version it had then.
@@ -87,6 +90,7 @@ impl ClientState {
             channels: Vec::new(),
             patterns: Vec::new(),
             pending_pushes: Vec::new(),
+            woken_by: None,
         }
     }
 

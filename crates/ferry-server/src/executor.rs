@@ -308,6 +308,7 @@ impl Executor {
         };
         while let Some(argv) = cmds.front() {
             let r = self.execute(&mut client, argv);
+            client.woken_by = None;
             if let Some(req) = self.block_request.take() {
                 let deadline = deadline.or_else(|| req.timeout.map(|t| Instant::now() + t));
                 if let (Some(retry), Some(front)) = (req.retry, cmds.front_mut()) {
@@ -318,6 +319,7 @@ impl Executor {
                     db: client.db,
                     keys: req.keys,
                     ktype: req.ktype,
+                    retry_if_gone: req.retry_if_gone,
                     deadline,
                     timeout_reply: req.timeout_reply,
                     cmds,
@@ -394,15 +396,19 @@ impl Executor {
                     // holds the type it waits for: a list pushed, deleted
                     // and set to a string in one transaction wakes nobody.
                     let wanted = b.ktype;
+                    let any = b.retry_if_gone;
                     self.store.set_now(ferry_store::unix_ms());
                     let holds =
                         matches!(self.store.lookup(db, &key), Ok(Some(k)) if k.ktype == wanted);
                     cmd::flush_store_events(&mut self.store, &mut self.state, None);
-                    if !holds {
+                    if !holds && !any {
                         i += 1;
                         continue;
                     }
                     let entry = self.state.blocked.remove(i);
+                    if let Some(c) = self.state.clients.get_mut(&entry.id) {
+                        c.woken_by = Some(key.clone());
+                    }
                     if self.run_batch(entry.id, entry.cmds, entry.out, entry.deadline, Some(i)) {
                         i += 1;
                     }
@@ -615,6 +621,10 @@ impl Executor {
                     break;
                 }
             }
+        }
+        // A stream that expired wakes its XREADGROUP clients (with an error).
+        if !self.state.ready_keys.is_empty() {
+            self.serve_ready_keys();
         }
     }
 

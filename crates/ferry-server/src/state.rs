@@ -95,6 +95,8 @@ pub struct Blocked {
     pub keys: Vec<bytes::Bytes>,
     /// The type a key must hold to be worth a retry.
     pub ktype: ferry_store::KeyType,
+    /// Retry also when a key is gone or holds another type (XREADGROUP).
+    pub retry_if_gone: bool,
     pub deadline: Option<std::time::Instant>,
     /// What the blocking command replies when it times out.
     pub timeout_reply: ferry_resp::Reply,

@@ -59,26 +59,48 @@ impl KeyType {
 
     /// Statements that delete a key's data (`?1` = key id) and copy it to
     /// another key (`?1` = new id, `?2` = old id). Strings live inline in
-    /// `keys`; each collection type has its own table.
-    pub(crate) fn data_sql(self) -> (&'static str, &'static str) {
+    /// `keys`; each collection type has its own table, a stream five
+    /// (entries, nodes, groups, consumers, pending entries).
+    pub(crate) fn data_sql(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
             KeyType::Hash => (
-                "DELETE FROM hashes WHERE key_id = ?1",
-                "INSERT INTO hashes (key_id, field, value) SELECT ?1, field, value FROM hashes WHERE key_id = ?2",
+                &["DELETE FROM hashes WHERE key_id = ?1"],
+                &["INSERT INTO hashes (key_id, field, value) SELECT ?1, field, value FROM hashes WHERE key_id = ?2"],
             ),
             KeyType::Set => (
-                "DELETE FROM sets WHERE key_id = ?1",
-                "INSERT INTO sets (key_id, member) SELECT ?1, member FROM sets WHERE key_id = ?2",
+                &["DELETE FROM sets WHERE key_id = ?1"],
+                &["INSERT INTO sets (key_id, member) SELECT ?1, member FROM sets WHERE key_id = ?2"],
             ),
             KeyType::ZSet => (
-                "DELETE FROM zsets WHERE key_id = ?1",
-                "INSERT INTO zsets (key_id, member, score) SELECT ?1, member, score FROM zsets WHERE key_id = ?2",
+                &["DELETE FROM zsets WHERE key_id = ?1"],
+                &["INSERT INTO zsets (key_id, member, score) SELECT ?1, member, score FROM zsets WHERE key_id = ?2"],
             ),
             KeyType::List => (
-                "DELETE FROM lists WHERE key_id = ?1",
-                "INSERT INTO lists (key_id, pos, value) SELECT ?1, pos, value FROM lists WHERE key_id = ?2",
+                &["DELETE FROM lists WHERE key_id = ?1"],
+                &["INSERT INTO lists (key_id, pos, value) SELECT ?1, pos, value FROM lists WHERE key_id = ?2"],
             ),
-            KeyType::String | KeyType::Stream => ("SELECT ?1 WHERE 0", "SELECT ?1, ?2 WHERE 0"),
+            KeyType::Stream => (
+                &[
+                    "DELETE FROM stream_entries WHERE key_id = ?1",
+                    "DELETE FROM stream_nodes WHERE key_id = ?1",
+                    "DELETE FROM stream_groups WHERE key_id = ?1",
+                    "DELETE FROM stream_consumers WHERE key_id = ?1",
+                    "DELETE FROM stream_pel WHERE key_id = ?1",
+                ],
+                &[
+                    "INSERT INTO stream_entries (key_id, ms, seq, fields) \
+                     SELECT ?1, ms, seq, fields FROM stream_entries WHERE key_id = ?2",
+                    "INSERT INTO stream_nodes (key_id, ms, seq, live, deleted, bytes, last_ms, last_seq, fields) \
+                     SELECT ?1, ms, seq, live, deleted, bytes, last_ms, last_seq, fields FROM stream_nodes WHERE key_id = ?2",
+                    "INSERT INTO stream_groups (key_id, name, last_ms, last_seq, entries_read) \
+                     SELECT ?1, name, last_ms, last_seq, entries_read FROM stream_groups WHERE key_id = ?2",
+                    "INSERT INTO stream_consumers (key_id, grp, name, seen) \
+                     SELECT ?1, grp, name, seen FROM stream_consumers WHERE key_id = ?2",
+                    "INSERT INTO stream_pel (key_id, grp, ms, seq, consumer, delivered, count) \
+                     SELECT ?1, grp, ms, seq, consumer, delivered, count FROM stream_pel WHERE key_id = ?2",
+                ],
+            ),
+            KeyType::String => (&[], &[]),
         }
     }
 }
@@ -253,7 +275,19 @@ impl Store {
             id: info.id,
             ktype: info.ktype,
             had_expire: info.expire_at.is_some(),
-        })
+        })?;
+        self.stream_gone(db, key, info);
+        Ok(())
+    }
+
+    /// Reports a stream key that is no longer there.
+    fn stream_gone(&mut self, db: usize, key: &[u8], info: &KeyInfo) {
+        if info.ktype == KeyType::Stream {
+            self.push_event(crate::StoreEvent::StreamGone {
+                db,
+                key: key.to_vec(),
+            });
+        }
     }
 
     /// DEL: true when a live key was removed.
@@ -295,7 +329,7 @@ impl Store {
         dst: &[u8],
         nx: bool,
     ) -> StoreResult<Option<bool>> {
-        let Some(_) = self.lookup(db, src)? else {
+        let Some(info) = self.lookup(db, src)? else {
             return Ok(None);
         };
         if src == dst {
@@ -312,6 +346,7 @@ impl Store {
             src: src.to_vec(),
             dst: dst.to_vec(),
         })?;
+        self.stream_gone(db, src, &info);
         self.push_event(crate::StoreEvent::New {
             db,
             key: dst.to_vec(),
@@ -334,6 +369,7 @@ impl Store {
             dst_db: dst_db as u8,
             had_expire: info.expire_at.is_some(),
         })?;
+        self.stream_gone(db, key, &info);
         self.push_event(crate::StoreEvent::New {
             db: dst_db,
             key: key.to_vec(),
@@ -551,7 +587,9 @@ impl Store {
             } => {
                 let db = *db as usize;
                 let (delete_sql, _) = ktype.data_sql();
-                self.conn.prepare_cached(delete_sql)?.execute([id])?;
+                for sql in delete_sql {
+                    self.conn.prepare_cached(sql)?.execute([id])?;
+                }
                 self.conn
                     .prepare_cached("DELETE FROM keys WHERE db = ?1 AND key = ?2")?
                     .execute(params![self.slot(db), key])?;
@@ -606,18 +644,19 @@ impl Store {
                 to_id,
             } => {
                 let (_, copy_sql) = ktype.data_sql();
-                self.conn
-                    .prepare_cached(copy_sql)?
-                    .execute(params![to_id, from_id])?;
+                for sql in copy_sql {
+                    self.conn
+                        .prepare_cached(sql)?
+                        .execute(params![to_id, from_id])?;
+                }
             }
             Op::FlushDb { db } => {
                 let db = *db as usize;
                 let slot = self.slot(db);
-                for t in COLLECTION_TYPES {
+                for table in COLLECTION_TYPES.iter().flat_map(|t| t.tables()) {
                     self.conn.execute(
                         &format!(
-                            "DELETE FROM {} WHERE key_id IN (SELECT id FROM keys WHERE db = ?1)",
-                            t.table()
+                            "DELETE FROM {table} WHERE key_id IN (SELECT id FROM keys WHERE db = ?1)"
                         ),
                         [slot],
                     )?;
@@ -629,9 +668,8 @@ impl Store {
                 self.expire_counts[db] = 0;
             }
             Op::FlushAll => {
-                for t in COLLECTION_TYPES {
-                    self.conn
-                        .execute(&format!("DELETE FROM {}", t.table()), [])?;
+                for table in COLLECTION_TYPES.iter().flat_map(|t| t.tables()) {
+                    self.conn.execute(&format!("DELETE FROM {table}"), [])?;
                 }
                 self.conn.execute("DELETE FROM keys", [])?;
                 self.key_counts = [0; DATABASES];
@@ -685,6 +723,16 @@ impl Store {
             }
             Op::Barrier => {}
             Op::SetFunctions { codes } => self.apply_set_functions(codes)?,
+            Op::StreamAdd { .. }
+            | Op::StreamDelRange { .. }
+            | Op::StreamNodePut { .. }
+            | Op::StreamNodeDel { .. }
+            | Op::StreamGroupPut { .. }
+            | Op::StreamGroupDel { .. }
+            | Op::StreamConsumerPut { .. }
+            | Op::StreamConsumerDel { .. }
+            | Op::StreamPelPut { .. }
+            | Op::StreamPelDel { .. } => self.apply_stream(op)?,
             Op::SwapDb { a, b } => {
                 let (a, b) = (*a as usize, *b as usize);
                 self.db_slots.swap(a, b);
@@ -733,19 +781,31 @@ impl Store {
     }
 }
 
-/// Types whose elements live in their own table.
-const COLLECTION_TYPES: &[KeyType] = &[KeyType::List, KeyType::Set, KeyType::ZSet, KeyType::Hash];
+/// Types whose elements live in their own tables.
+const COLLECTION_TYPES: &[KeyType] = &[
+    KeyType::List,
+    KeyType::Set,
+    KeyType::ZSet,
+    KeyType::Hash,
+    KeyType::Stream,
+];
 
 impl KeyType {
-    /// The table holding a collection type's elements.
-    fn table(self) -> &'static str {
+    /// The tables holding a collection type's data.
+    fn tables(self) -> &'static [&'static str] {
         match self {
-            KeyType::String => "keys",
-            KeyType::List => "lists",
-            KeyType::Set => "sets",
-            KeyType::ZSet => "zsets",
-            KeyType::Hash => "hashes",
-            KeyType::Stream => "streams",
+            KeyType::String => &[],
+            KeyType::List => &["lists"],
+            KeyType::Set => &["sets"],
+            KeyType::ZSet => &["zsets"],
+            KeyType::Hash => &["hashes"],
+            KeyType::Stream => &[
+                "stream_entries",
+                "stream_nodes",
+                "stream_groups",
+                "stream_consumers",
+                "stream_pel",
+            ],
         }
     }
 }

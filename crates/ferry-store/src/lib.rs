@@ -21,6 +21,7 @@ mod keyspace;
 pub mod lists;
 mod ops;
 mod schema;
+pub mod streams;
 mod strings;
 pub mod zsets;
 
@@ -40,6 +41,9 @@ pub enum StoreEvent {
     New { db: usize, key: Vec<u8> },
     /// A key was removed because its TTL passed (`expired`).
     Expired { db: usize, key: Vec<u8> },
+    /// A stream key was deleted, replaced, renamed or moved away (Redis
+    /// wakes clients blocked in XREADGROUP on it with an error).
+    StreamGone { db: usize, key: Vec<u8> },
 }
 
 /// Number of logical databases (`SELECT 0..15`).

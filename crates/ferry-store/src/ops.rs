@@ -7,6 +7,7 @@
 //! times, allocated ids), never "now" or randomness.
 
 use crate::keyspace::KeyType;
+use crate::streams::StreamId;
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Op {
@@ -112,6 +113,71 @@ pub(crate) enum Op {
     SetFunctions {
         codes: Vec<Vec<u8>>,
     },
+    /// Insert a stream entry (fields encoded by `streams::encode_fields`).
+    StreamAdd {
+        id: i64,
+        entry: StreamId,
+        fields: Vec<u8>,
+    },
+    /// Delete the stream entries with `from <= id <= to`.
+    StreamDelRange {
+        id: i64,
+        from: StreamId,
+        to: StreamId,
+    },
+    /// Insert or replace a stream's macro-node record (see `streams/nodes.rs`).
+    StreamNodePut {
+        id: i64,
+        start: StreamId,
+        live: i64,
+        deleted: i64,
+        bytes: i64,
+        last: StreamId,
+        fields: Vec<u8>,
+    },
+    StreamNodeDel {
+        id: i64,
+        start: StreamId,
+    },
+    /// Insert or replace a consumer group.
+    StreamGroupPut {
+        id: i64,
+        group: Vec<u8>,
+        last: StreamId,
+        entries_read: i64,
+    },
+    /// Delete a consumer group with its consumers and pending entries.
+    StreamGroupDel {
+        id: i64,
+        group: Vec<u8>,
+    },
+    /// Insert a consumer or replace its activity time.
+    StreamConsumerPut {
+        id: i64,
+        group: Vec<u8>,
+        consumer: Vec<u8>,
+        seen: i64,
+    },
+    /// Delete a consumer with its pending entries.
+    StreamConsumerDel {
+        id: i64,
+        group: Vec<u8>,
+        consumer: Vec<u8>,
+    },
+    /// Insert or replace a pending entry.
+    StreamPelPut {
+        id: i64,
+        group: Vec<u8>,
+        entry: StreamId,
+        consumer: Vec<u8>,
+        delivered: i64,
+        count: i64,
+    },
+    StreamPelDel {
+        id: i64,
+        group: Vec<u8>,
+        entry: StreamId,
+    },
 }
 
 struct Writer<'a>(&'a mut Vec<u8>);
@@ -135,6 +201,10 @@ impl Writer<'_> {
     fn bytes(&mut self, b: &[u8]) {
         self.0.extend_from_slice(&(b.len() as u32).to_le_bytes());
         self.0.extend_from_slice(b);
+    }
+    fn sid(&mut self, id: StreamId) {
+        self.i64(id.ms as i64);
+        self.i64(id.seq as i64);
     }
     fn opt_bytes(&mut self, b: Option<&[u8]>) {
         match b {
@@ -178,6 +248,9 @@ impl Reader<'_> {
     fn bytes(&mut self) -> Option<Vec<u8>> {
         let len = u32::from_le_bytes(self.take(4)?.try_into().ok()?) as usize;
         self.take(len).map(|b| b.to_vec())
+    }
+    fn sid(&mut self) -> Option<StreamId> {
+        Some(StreamId::new(self.i64()? as u64, self.i64()? as u64))
     }
     fn opt_bytes(&mut self) -> Option<Option<Vec<u8>>> {
         match self.u8()? {
@@ -339,6 +412,102 @@ impl Op {
                     w.bytes(c);
                 }
             }
+            Op::StreamAdd { id, entry, fields } => {
+                w.u8(18);
+                w.i64(*id);
+                w.sid(*entry);
+                w.bytes(fields);
+            }
+            Op::StreamDelRange { id, from, to } => {
+                w.u8(19);
+                w.i64(*id);
+                w.sid(*from);
+                w.sid(*to);
+            }
+            Op::StreamNodePut {
+                id,
+                start,
+                live,
+                deleted,
+                bytes,
+                last,
+                fields,
+            } => {
+                w.u8(20);
+                w.i64(*id);
+                w.sid(*start);
+                w.i64(*live);
+                w.i64(*deleted);
+                w.i64(*bytes);
+                w.sid(*last);
+                w.bytes(fields);
+            }
+            Op::StreamNodeDel { id, start } => {
+                w.u8(21);
+                w.i64(*id);
+                w.sid(*start);
+            }
+            Op::StreamGroupPut {
+                id,
+                group,
+                last,
+                entries_read,
+            } => {
+                w.u8(22);
+                w.i64(*id);
+                w.bytes(group);
+                w.sid(*last);
+                w.i64(*entries_read);
+            }
+            Op::StreamGroupDel { id, group } => {
+                w.u8(23);
+                w.i64(*id);
+                w.bytes(group);
+            }
+            Op::StreamConsumerPut {
+                id,
+                group,
+                consumer,
+                seen,
+            } => {
+                w.u8(24);
+                w.i64(*id);
+                w.bytes(group);
+                w.bytes(consumer);
+                w.i64(*seen);
+            }
+            Op::StreamConsumerDel {
+                id,
+                group,
+                consumer,
+            } => {
+                w.u8(25);
+                w.i64(*id);
+                w.bytes(group);
+                w.bytes(consumer);
+            }
+            Op::StreamPelPut {
+                id,
+                group,
+                entry,
+                consumer,
+                delivered,
+                count,
+            } => {
+                w.u8(26);
+                w.i64(*id);
+                w.bytes(group);
+                w.sid(*entry);
+                w.bytes(consumer);
+                w.i64(*delivered);
+                w.i64(*count);
+            }
+            Op::StreamPelDel { id, group, entry } => {
+                w.u8(27);
+                w.i64(*id);
+                w.bytes(group);
+                w.sid(*entry);
+            }
         }
     }
 
@@ -438,6 +607,63 @@ impl Op {
                 }
                 Op::SetFunctions { codes }
             }
+            18 => Op::StreamAdd {
+                id: r.i64()?,
+                entry: r.sid()?,
+                fields: r.bytes()?,
+            },
+            19 => Op::StreamDelRange {
+                id: r.i64()?,
+                from: r.sid()?,
+                to: r.sid()?,
+            },
+            20 => Op::StreamNodePut {
+                id: r.i64()?,
+                start: r.sid()?,
+                live: r.i64()?,
+                deleted: r.i64()?,
+                bytes: r.i64()?,
+                last: r.sid()?,
+                fields: r.bytes()?,
+            },
+            21 => Op::StreamNodeDel {
+                id: r.i64()?,
+                start: r.sid()?,
+            },
+            22 => Op::StreamGroupPut {
+                id: r.i64()?,
+                group: r.bytes()?,
+                last: r.sid()?,
+                entries_read: r.i64()?,
+            },
+            23 => Op::StreamGroupDel {
+                id: r.i64()?,
+                group: r.bytes()?,
+            },
+            24 => Op::StreamConsumerPut {
+                id: r.i64()?,
+                group: r.bytes()?,
+                consumer: r.bytes()?,
+                seen: r.i64()?,
+            },
+            25 => Op::StreamConsumerDel {
+                id: r.i64()?,
+                group: r.bytes()?,
+                consumer: r.bytes()?,
+            },
+            26 => Op::StreamPelPut {
+                id: r.i64()?,
+                group: r.bytes()?,
+                entry: r.sid()?,
+                consumer: r.bytes()?,
+                delivered: r.i64()?,
+                count: r.i64()?,
+            },
+            27 => Op::StreamPelDel {
+                id: r.i64()?,
+                group: r.bytes()?,
+                entry: r.sid()?,
+            },
             _ => return None,
         };
         if !r.data.is_empty() || op.dbs().any(|d| d as usize >= crate::DATABASES) {
@@ -466,7 +692,17 @@ impl Op {
             | Op::ElemDel { .. }
             | Op::Barrier
             | Op::ListDelRange { .. }
-            | Op::SetFunctions { .. } => (None, None),
+            | Op::SetFunctions { .. }
+            | Op::StreamAdd { .. }
+            | Op::StreamDelRange { .. }
+            | Op::StreamNodePut { .. }
+            | Op::StreamNodeDel { .. }
+            | Op::StreamGroupPut { .. }
+            | Op::StreamGroupDel { .. }
+            | Op::StreamConsumerPut { .. }
+            | Op::StreamConsumerDel { .. }
+            | Op::StreamPelPut { .. }
+            | Op::StreamPelDel { .. } => (None, None),
         };
         a.into_iter().chain(b)
     }
@@ -562,6 +798,63 @@ mod tests {
             Op::Barrier,
             Op::SetFunctions {
                 codes: vec![b"#!lua name=a\n".to_vec(), Vec::new()],
+            },
+            Op::StreamAdd {
+                id: 7,
+                entry: StreamId::new(u64::MAX, 3),
+                fields: vec![2, 1, b'f', 0],
+            },
+            Op::StreamDelRange {
+                id: 7,
+                from: StreamId::MIN,
+                to: StreamId::MAX,
+            },
+            Op::StreamNodePut {
+                id: 7,
+                start: StreamId::new(1, 2),
+                live: 99,
+                deleted: 1,
+                bytes: 4000,
+                last: StreamId::new(5, 6),
+                fields: vec![1, 1, b'f'],
+            },
+            Op::StreamNodeDel {
+                id: 7,
+                start: StreamId::new(1, 2),
+            },
+            Op::StreamGroupPut {
+                id: 7,
+                group: b"g".to_vec(),
+                last: StreamId::new(9, 9),
+                entries_read: -1,
+            },
+            Op::StreamGroupDel {
+                id: 7,
+                group: b"g".to_vec(),
+            },
+            Op::StreamConsumerPut {
+                id: 7,
+                group: b"g".to_vec(),
+                consumer: b"c".to_vec(),
+                seen: 1_700_000_000_000,
+            },
+            Op::StreamConsumerDel {
+                id: 7,
+                group: b"g".to_vec(),
+                consumer: b"c".to_vec(),
+            },
+            Op::StreamPelPut {
+                id: 7,
+                group: b"g".to_vec(),
+                entry: StreamId::new(3, u64::MAX),
+                consumer: b"c".to_vec(),
+                delivered: 42,
+                count: 3,
+            },
+            Op::StreamPelDel {
+                id: 7,
+                group: b"g".to_vec(),
+                entry: StreamId::new(3, 4),
             },
         ];
         for op in ops {

@@ -88,6 +88,19 @@ impl Store {
         db: usize,
         key: &[u8],
     ) -> StoreResult<Option<(KeyInfo, Option<Vec<u8>>)>> {
+        Ok(self.lookup_raw(db, key)?.map(|(info, value)| {
+            let value = (info.ktype == KeyType::String).then(|| value.unwrap_or_default());
+            (info, value)
+        }))
+    }
+
+    /// The live key with its `value` column as stored (a string's value, a
+    /// stream's metadata), in one b-tree descent.
+    pub(crate) fn lookup_raw(
+        &mut self,
+        db: usize,
+        key: &[u8],
+    ) -> StoreResult<Option<(KeyInfo, Option<Vec<u8>>)>> {
         let row: Option<Row> = self
             .conn
             .prepare_cached(
@@ -111,7 +124,6 @@ impl Store {
             self.expire_now(db, key, &info)?;
             return Ok(None);
         }
-        let value = (ktype == KeyType::String).then(|| value.unwrap_or_default());
         Ok(Some((info, value)))
     }
 

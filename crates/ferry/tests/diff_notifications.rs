@@ -342,3 +342,72 @@ fn move_events_across_databases() {
     ];
     compare("KEAn", cmds, 0);
 }
+
+/// Every stream event, including the consumers that XREADGROUP, XCLAIM and
+/// XAUTOCLAIM create only when they deliver something, and the key events
+/// (`new`, `del`, `rename_*`, `expire`...) on streams.
+const STREAM_COMMANDS: &[&[&str]] = &[
+    &["XADD", "s", "1-0", "f", "v"],
+    &["XADD", "s", "2-0", "f", "v"],
+    &["XADD", "s", "3-0", "f", "v"],
+    &["XADD", "s", "0-1", "f", "v"],
+    &["XADD", "none", "NOMKSTREAM", "*", "f", "v"],
+    &["XADD", "s", "MAXLEN", "2", "4-0", "f", "v"],
+    &["XADD", "s", "MAXLEN", "~", "2", "5-0", "f", "v"],
+    &["XTRIM", "s", "MAXLEN", "10"],
+    &["XTRIM", "s", "MINID", "5"],
+    &["XADD", "s", "6-0", "f", "v"],
+    &["XADD", "s", "7-0", "f", "v"],
+    &["XDEL", "s", "6-0", "99-0"],
+    &["XDEL", "s", "99-0"],
+    &["XSETID", "s", "8-0"],
+    &["XGROUP", "CREATE", "s", "g", "0"],
+    &["XGROUP", "CREATE", "s", "g", "0"],
+    &["XGROUP", "CREATE", "mk", "g", "$", "MKSTREAM"],
+    &[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c1",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "s",
+        ">",
+    ],
+    &["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "c3", "STREAMS", "s", "0"],
+    &["XCLAIM", "s", "g", "c4", "0", "5-0"],
+    &["XCLAIM", "s", "g", "c5", "0", "99-0"],
+    &["XAUTOCLAIM", "s", "g", "c6", "0", "0"],
+    &["XAUTOCLAIM", "s", "g", "c7", "999999", "0"],
+    &["XACK", "s", "g", "5-0"],
+    &["XGROUP", "CREATECONSUMER", "s", "g", "c1"],
+    &["XGROUP", "CREATECONSUMER", "s", "g", "c8"],
+    &["XGROUP", "DELCONSUMER", "s", "g", "nobody"],
+    &["XGROUP", "DELCONSUMER", "s", "g", "c8"],
+    &["XGROUP", "SETID", "s", "g", "$"],
+    &["XGROUP", "DESTROY", "s", "g"],
+    &["XGROUP", "DESTROY", "s", "g"],
+    &["COPY", "s", "copy"],
+    &["RENAME", "copy", "renamed"],
+    &["EXPIRE", "renamed", "100"],
+    &["PERSIST", "renamed"],
+    &["DEL", "renamed", "mk"],
+    &["XLEN", "nothing"],
+    &["XRANGE", "nothing", "-", "+"],
+    &["XREAD", "STREAMS", "nothing", "0"],
+    &["XINFO", "STREAM", "nothing"],
+    &["XPENDING", "nothing", "g"],
+];
+
+#[test]
+fn stream_events() {
+    compare("KEAn", STREAM_COMMANDS, 0);
+}
+
+#[test]
+fn stream_events_keyevent_only_with_keymiss() {
+    compare("Etgm", STREAM_COMMANDS, 0);
+}

@@ -208,3 +208,240 @@ fn expired_keys_are_removed_without_being_accessed() {
     let info = String::from_utf8_lossy(&c.cmd(&["INFO", "stats"])).into_owned();
     assert!(info.contains("expired_keys:500"), "{info}");
 }
+
+/// Everything observable about the stream `key` whose value does not
+/// depend on the clock: XINFO STREAM FULL carries absolute delivery and
+/// seen times, which a restart must keep too.
+fn stream_snapshot(c: &mut RawConn, key: &str) -> Vec<String> {
+    [
+        vec!["XINFO", "STREAM", key, "FULL", "COUNT", "0"],
+        vec!["XINFO", "GROUPS", key],
+        vec!["XRANGE", key, "-", "+"],
+        vec!["TYPE", key],
+        vec!["EXISTS", key],
+    ]
+    .iter()
+    .map(|cmd| String::from_utf8_lossy(&c.cmd(cmd)).into_owned())
+    .collect()
+}
+
+#[test]
+fn streams_and_groups_survive_restart_and_kill9() {
+    let mut f = FerryProc::start(FerryOpts::default().durability("always"));
+    let mut c = f.connect();
+    for i in 1..=300 {
+        let v = format!("v{i}");
+        c.cmd(&["XADD", "s", &format!("{i}-1"), "f", &v, "n", "1"]);
+    }
+    let setup: &[&[&str]] = &[
+        &["XDEL", "s", "5-1", "250-1"],
+        &["XTRIM", "s", "MAXLEN", "~", "150"],
+        &["XGROUP", "CREATE", "s", "g1", "0"],
+        &["XGROUP", "CREATE", "s", "g2", "$", "ENTRIESREAD", "3"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g1",
+            "alice",
+            "COUNT",
+            "20",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g1",
+            "bob",
+            "COUNT",
+            "5",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        &["XACK", "s", "g1", "101-1", "102-1"],
+        &[
+            "XCLAIM",
+            "s",
+            "g1",
+            "carol",
+            "0",
+            "110-1",
+            "RETRYCOUNT",
+            "9",
+            "JUSTID",
+        ],
+        &["XGROUP", "CREATECONSUMER", "s", "g2", "dave"],
+        &[
+            "XSETID",
+            "s",
+            "400-0",
+            "ENTRIESADDED",
+            "500",
+            "MAXDELETEDID",
+            "260-0",
+        ],
+        &["COPY", "s", "copy"],
+        &["EXPIRE", "copy", "100000"],
+    ];
+    for cmd in setup {
+        let r = c.cmd(cmd);
+        assert!(
+            !r.starts_with(b"-"),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&r)
+        );
+    }
+    let before = (
+        stream_snapshot(&mut c, "s"),
+        stream_snapshot(&mut c, "copy"),
+    );
+    assert!(before.0[0].contains("carol"), "{}", before.0[0]);
+    drop(c);
+    f.restart();
+    let mut c = f.connect();
+    assert_eq!(
+        (
+            stream_snapshot(&mut c, "s"),
+            stream_snapshot(&mut c, "copy")
+        ),
+        before,
+        "after a restart"
+    );
+    // More changes, acknowledged, then a crash.
+    for cmd in [
+        &["XADD", "s", "401-0", "f", "late"][..],
+        &["XREADGROUP", "GROUP", "g2", "dave", "STREAMS", "s", ">"],
+        &["XGROUP", "DELCONSUMER", "s", "g1", "bob"],
+        &["XAUTOCLAIM", "s", "g1", "erin", "0", "0", "COUNT", "3"],
+        &["XGROUP", "DESTROY", "copy", "g1"],
+    ] {
+        let r = c.cmd(cmd);
+        assert!(
+            !r.starts_with(b"-"),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&r)
+        );
+    }
+    let before = (
+        stream_snapshot(&mut c, "s"),
+        stream_snapshot(&mut c, "copy"),
+    );
+    assert!(before.0[0].contains("erin"), "{}", before.0[0]);
+    f.kill9();
+    f.restart();
+    let mut c = f.connect();
+    assert_eq!(
+        (
+            stream_snapshot(&mut c, "s"),
+            stream_snapshot(&mut c, "copy")
+        ),
+        before,
+        "after kill -9"
+    );
+}
+
+/// Pipelined XADDs and XREADGROUPs until the server is killed: every
+/// acknowledged entry is in the stream after the restart, and every entry
+/// an acknowledged XREADGROUP delivered is pending in the group.
+#[test]
+fn kill9_under_stream_load_loses_no_acknowledged_entry() {
+    let mut f = FerryProc::start(FerryOpts::default().durability("everysec"));
+    let mut c = f.connect();
+    assert_eq!(
+        c.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]),
+        b"+OK\r\n"
+    );
+    let pid = f.pid();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        let status = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    });
+    let mut added = Vec::new();
+    let mut delivered = Vec::new();
+    let mut next = 1u64;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    'load: while Instant::now() < deadline {
+        let mut batch = Vec::new();
+        let mut kinds = Vec::new();
+        for j in 0..64 {
+            if j % 8 == 7 {
+                batch.extend(encode(&[
+                    "XREADGROUP",
+                    "GROUP",
+                    "g",
+                    "c",
+                    "COUNT",
+                    "4",
+                    "STREAMS",
+                    "s",
+                    ">",
+                ]));
+                kinds.push(None);
+            } else {
+                let id = format!("{next}-0");
+                batch.extend(encode(&["XADD", "s", &id, "f", "v"]));
+                kinds.push(Some(id));
+                next += 1;
+            }
+        }
+        if c.try_send_raw(&batch).is_err() {
+            break;
+        }
+        for kind in kinds {
+            let Ok(reply) = c.try_read_reply() else {
+                break 'load;
+            };
+            let text = String::from_utf8_lossy(&reply).into_owned();
+            match kind {
+                Some(id) => {
+                    assert_eq!(text, format!("${}\r\n{id}\r\n", id.len()));
+                    added.push(id);
+                }
+                None => {
+                    // Entries: "$<n>\r\n<ms>-0\r\n" lines followed by fields.
+                    delivered.extend(
+                        text.split("\r\n")
+                            .filter(|l| l.ends_with("-0") && !l.starts_with('$'))
+                            .map(String::from),
+                    );
+                }
+            }
+        }
+    }
+    killer.join().expect("killer thread");
+    assert!(
+        added.len() > 500,
+        "too few writes before the kill: {}",
+        added.len()
+    );
+    assert!(!delivered.is_empty(), "XREADGROUP delivered nothing");
+    f.restart();
+    let mut c = f.connect();
+    let len: usize = String::from_utf8_lossy(&c.cmd(&["XLEN", "s"]))
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .expect("XLEN");
+    assert!(
+        len >= added.len(),
+        "XLEN {len} < {} acknowledged",
+        added.len()
+    );
+    for id in added.iter().step_by(37).chain(added.last()) {
+        let r = String::from_utf8_lossy(&c.cmd(&["XRANGE", "s", id, id])).into_owned();
+        assert!(r.contains(id.as_str()), "{id} missing after the crash: {r}");
+    }
+    for id in delivered.iter().step_by(11).chain(delivered.last()) {
+        let r = String::from_utf8_lossy(&c.cmd(&["XPENDING", "s", "g", id, id, "1"])).into_owned();
+        assert!(
+            r.contains(id.as_str()),
+            "{id} not pending after the crash: {r}"
+        );
+    }
+}

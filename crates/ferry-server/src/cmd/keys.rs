@@ -447,12 +447,14 @@ fn flush_mode(argv: &[Bytes]) -> Result<(), CmdError> {
 fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     flush_mode(argv)?;
     ctx.store.flush_db(ctx.client.db)?;
+    ctx.signal_flushed(Some(ctx.client.db));
     Ok(Reply::OK)
 }
 
 fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     flush_mode(argv)?;
     ctx.store.flush_all()?;
+    ctx.signal_flushed(None);
     Ok(Reply::OK)
 }
 

@@ -13,6 +13,7 @@ mod lists;
 pub mod pubsub;
 mod scripting;
 mod server;
+mod streams;
 mod strings;
 pub mod transactions;
 mod zsets;
@@ -39,6 +40,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     hashes::COMMANDS,
     zsets::COMMANDS,
     scripting::COMMANDS,
+    streams::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client, the server, and
@@ -67,6 +69,7 @@ impl Ctx<'_> {
             timeout,
             timeout_reply,
             retry: None,
+            retry_if_gone: false,
         })
     }
 
@@ -85,6 +88,18 @@ impl Ctx<'_> {
     pub fn signal_ready(&mut self, key: &[u8]) {
         if !self.server.blocked.is_empty() {
             self.server.ready_keys.push((self.client.db, key.to_vec()));
+        }
+    }
+
+    /// After FLUSHDB (`Some(db)`) or FLUSHALL: the keys of clients blocked
+    /// there are retried (XREADGROUP learns its stream is gone).
+    pub fn signal_flushed(&mut self, db: Option<usize>) {
+        for blocked in &self.server.blocked {
+            if db.is_none_or(|d| d == blocked.db) {
+                for key in &blocked.keys {
+                    self.server.ready_keys.push((blocked.db, key.to_vec()));
+                }
+            }
         }
     }
 
@@ -160,6 +175,12 @@ pub fn flush_store_events(
                     server.ready_keys.push((db, key));
                 }
             }
+            // A client blocked in XREADGROUP on it must learn it is gone.
+            ferry_store::StoreEvent::StreamGone { db, key } => {
+                if !server.blocked.is_empty() {
+                    server.ready_keys.push((db, key));
+                }
+            }
             ferry_store::StoreEvent::Expired { db, key } => {
                 server.stats.expired_keys += 1;
                 crate::notify::emit(
@@ -196,6 +217,9 @@ pub struct BlockRequest {
     pub timeout_reply: Reply,
     /// The command to run when retried, if not the one sent.
     pub retry: Option<Vec<Bytes>>,
+    /// Also retry when a key was deleted or now holds another type
+    /// (XREADGROUP answers that with an error, as Redis does).
+    pub retry_if_gone: bool,
 }
 
 impl From<StoreError> for CmdError {

@@ -553,9 +553,22 @@ fn command_info(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(
         argv[2..]
             .iter()
-            .map(|n| table.lookup(n).map(command_entry).unwrap_or(Reply::Null))
+            .map(|n| info_for_name(table, n).unwrap_or(Reply::Null))
             .collect(),
     ))
+}
+
+/// COMMAND INFO's entry for `name`, or for `parent|sub` a subcommand's.
+fn info_for_name(table: &CommandTable, name: &[u8]) -> Option<Reply> {
+    match name.iter().position(|b| *b == b'|') {
+        None => table.lookup(name).map(command_entry),
+        Some(i) => {
+            let parent = table.lookup(&name[..i])?;
+            let sub = String::from_utf8_lossy(&name[i + 1..]).to_ascii_lowercase();
+            let spec = parent.subcommands.iter().find(|s| s.name == sub)?;
+            Some(entry_named(spec, format!("{}|{}", parent.name, spec.name)))
+        }
+    }
 }
 
 /// COMMAND DOCS: ferry documents each command by its group and arity; the
