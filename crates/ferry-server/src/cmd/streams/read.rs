@@ -146,12 +146,25 @@ fn parse_read(argv: &[Bytes], xreadgroup: bool) -> Result<ReadArgs, CmdError> {
 
 pub(super) fn xread(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let a = parse_read(argv, false)?;
+    refuse_block_in_scripts(ctx, argv, &a)?;
     read_generic(ctx, argv, a)
 }
 
 pub(super) fn xreadgroup(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let a = parse_read(argv, true)?;
+    refuse_block_in_scripts(ctx, argv, &a)?;
     read_generic(ctx, argv, a)
+}
+
+/// Redis refuses BLOCK from a script (inside MULTI it only does not wait).
+fn refuse_block_in_scripts(ctx: &Ctx, argv: &[Bytes], a: &ReadArgs) -> Result<(), CmdError> {
+    if a.block.is_some() && ctx.client.in_script {
+        return Err(err(format!(
+            "ERR {} command is not allowed with BLOCK option from scripts",
+            String::from_utf8_lossy(&argv[0])
+        )));
+    }
+    Ok(())
 }
 
 /// The reply of a read: per stream served, its name and entries (a map in
