@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command of ferry: formatting, lints, and the whole workspace test
 # suite. Works on a fresh Debian/Ubuntu machine: installs redis-server,
-# redis-tools and openssl (the tests run a real redis-server and Redis Cluster
-# beside ferry, and a TLS server) when missing.
+# redis-tools, openssl and Node.js (the tests run a real redis-server and Redis
+# Cluster beside ferry, a TLS server, and the BullMQ job queue from npm) when
+# missing.
 #
 #   bash scripts/test.sh
 #
@@ -22,11 +23,14 @@ run() { printf '+ %s\n' "$*"; "$@"; }
 # --- redis-server / redis-cli / openssl ----------------------------------------
 # The tests run a real redis-server (standalone and a Redis Cluster built with
 # redis-cli) beside ferry, and make a TLS certificate with openssl.
-step "checking for redis-server, redis-cli and openssl"
+step "checking for redis-server, redis-cli, openssl, node and npm"
 PKGS=()
 command -v redis-server >/dev/null 2>&1 || PKGS+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || PKGS+=(redis-tools)
 command -v openssl >/dev/null 2>&1 || PKGS+=(openssl)
+# Node.js runs BullMQ, a real job-queue client, in real_client_bullmq.rs.
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 if [ ${#PKGS[@]} -eq 0 ]; then
     echo "found $(redis-server --version | head -n1); $(openssl version)"
 else
@@ -43,7 +47,7 @@ else
     export DEBIAN_FRONTEND=noninteractive
     run ${SUDO[@]+"${SUDO[@]}"} apt-get update
     run ${SUDO[@]+"${SUDO[@]}"} apt-get install -y "${PKGS[@]}"
-    for b in redis-server redis-cli openssl; do
+    for b in redis-server redis-cli openssl node npm; do
         command -v "$b" >/dev/null 2>&1 || die "apt-get install finished but $b is still not on PATH"
     done
     echo "installed: $(redis-server --version | head -n1); $(openssl version)"
