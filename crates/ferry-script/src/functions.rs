@@ -373,7 +373,7 @@ fn parse_metadata(code: &[u8]) -> Result<(String, String, usize), String> {
     let engine = first[2..].to_string();
     let mut name = None;
     for part in parts {
-        if part.len() >= 5 && part[..5].eq_ignore_ascii_case("name=") {
+        if part.len() >= 5 && part.as_bytes()[..5].eq_ignore_ascii_case(b"name=") {
             if name.is_some() {
                 return Err(
                     "ERR Invalid metadata value, name argument was given multiple times".into(),
@@ -413,5 +413,10 @@ mod tests {
             "ERR Invalid metadata value given: foo=bar"
         );
         assert!(valid_name("a_1") && !valid_name("a-1") && !valid_name(""));
+        // Not a char boundary at byte 5: an error, not a panic.
+        assert_eq!(
+            parse_metadata("#!lua namé=x\n".as_bytes()).unwrap_err(),
+            "ERR Invalid metadata value given: namé=x"
+        );
     }
 }

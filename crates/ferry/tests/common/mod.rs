@@ -125,6 +125,28 @@ enum Wait {
     Exited(String),
 }
 
+/// The `process_id` a server reports in INFO server.
+fn server_pid(s: &mut TcpStream) -> Option<u32> {
+    s.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").ok()?;
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        let n = s.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&buf[..n]);
+        let t = String::from_utf8_lossy(&text);
+        if let Some(rest) = t.split("process_id:").nth(1) {
+            if let Some(line) = rest.split("\r\n").next().filter(|_| rest.contains("\r\n")) {
+                return line.trim().parse().ok();
+            }
+        }
+    }
+    None
+}
+
 /// Waits until `port` answers a RESP PING (PONG, or NOAUTH when a password is set).
 fn wait_ready(child: &mut Child, port: u16, log: &Path, what: &str) -> Wait {
     let deadline = Instant::now() + START_TIMEOUT;
@@ -142,8 +164,23 @@ fn wait_ready(child: &mut Child, port: u16, log: &Path, what: &str) -> Wait {
                 let mut buf = [0u8; 64];
                 if let Ok(n) = s.read(&mut buf) {
                     let r = &buf[..n];
-                    if r.starts_with(b"+PONG") || r.starts_with(b"-NOAUTH") {
+                    if r.starts_with(b"-NOAUTH") {
                         return Wait::Ready;
+                    }
+                    if r.starts_with(b"+PONG") {
+                        // Tests pick ports by binding port 0 and releasing it,
+                        // so another test's server may hold this one while
+                        // ours failed to bind: only our own pid counts.
+                        return match server_pid(&mut s) {
+                            Some(pid) if pid != child.id() => {
+                                kill_child(child);
+                                Wait::Exited(format!(
+                                    "port {port} is held by another server (pid {pid}); {what} (pid {}) could not bind it",
+                                    child.id()
+                                ))
+                            }
+                            _ => Wait::Ready,
+                        };
                     }
                 }
             }
