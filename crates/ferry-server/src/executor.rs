@@ -462,7 +462,7 @@ impl Executor {
         let reply = match (spec.handler)(&mut ctx, argv) {
             Ok(reply) => reply,
             Err(cmd::CmdError::Block(req)) => {
-                self.block_request = Some(req);
+                self.block_request = Some(*req);
                 return Reply::NoReply;
             }
             Err(e) => e.into_reply(),

@@ -75,7 +75,7 @@ impl Ctx<'_> {
         if self.client.in_exec {
             return Ok(req.timeout_reply);
         }
-        Err(CmdError::Block(req))
+        Err(CmdError::Block(Box::new(req)))
     }
 
     /// Tells the executor that `key` (in the client's database) may now
@@ -199,7 +199,7 @@ pub enum CmdError {
     Reply(Cow<'static, str>),
     Store(StoreError),
     /// Wait until one of `keys` is created, or `timeout` (None: forever).
-    Block(BlockRequest),
+    Block(Box<BlockRequest>),
 }
 
 #[derive(Debug)]

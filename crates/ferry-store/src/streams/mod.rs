@@ -25,7 +25,7 @@ pub mod id;
 mod nodes;
 
 pub use entries::{Entry, Trim, TrimStrategy};
-pub use groups::{Consumer, Group, Pending, PendingSummary};
+pub use groups::{Consumer, Group, PelQuery, Pending, PendingSummary};
 pub use id::StreamId;
 pub use nodes::NodeLimits;
 
