@@ -188,6 +188,10 @@ fn replay_rebuilds_streams_with_groups() {
     };
     s.stream_trim(&mut st, &trim).expect("trim");
     s.stream_save(0, b"s", &st).expect("save");
+    // XSETID's write (no version bump) is replayed too.
+    st.entries_added += 5;
+    st.last = StreamId::new(999, 9);
+    s.stream_save_meta(0, b"s", &st).expect("save meta");
     let id = st.info.id;
     for g in ["g1", "g2"] {
         s.stream_group_put(
