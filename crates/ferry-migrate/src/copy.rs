@@ -87,8 +87,9 @@ pub struct CopyOptions {
     /// Only keys of this type (`--type`); others are left alone and listed
     /// in [`Outcome::out_of_scope`].
     pub type_filter: Option<String>,
-    /// The target holds only strings, hashes, lists, sets and sorted sets
-    /// (a ferry store); keys of other types are skipped with an error.
+    /// The target holds only the types ferry has (strings, hashes, lists,
+    /// sets, sorted sets, streams); keys of other (module) types are skipped
+    /// with an error.
     pub basic_types_only: bool,
 }
 
@@ -133,7 +134,9 @@ enum Kind {
     List,
     Set,
     ZSet,
-    /// Streams and module types: copied only as DUMP payloads.
+    /// Copied as a DUMP payload, or with typed commands by `streams.rs`.
+    Stream,
+    /// Module types: copied only as DUMP payloads.
     Other,
 }
 
@@ -145,11 +148,12 @@ impl Kind {
             "list" => Kind::List,
             "set" => Kind::Set,
             "zset" => Kind::ZSet,
+            "stream" => Kind::Stream,
             _ => return None,
         })
     }
 
-    /// The name TYPE gives (streams and modules: none of ours).
+    /// The name TYPE gives (modules: none of ours).
     fn name(self) -> &'static str {
         match self {
             Kind::String => "string",
@@ -157,6 +161,7 @@ impl Kind {
             Kind::List => "list",
             Kind::Set => "set",
             Kind::ZSet => "zset",
+            Kind::Stream => "stream",
             Kind::Other => "other",
         }
     }
@@ -319,6 +324,10 @@ pub async fn copy_keys(
     }
     // 2. read
     let dump = use_dump.load(Ordering::Relaxed);
+    // Without DUMP, streams have their own typed copy (see `streams.rs`).
+    let (typed_streams, live): (Vec<Probed>, Vec<Probed>) = live
+        .into_iter()
+        .partition(|p| p.kind == Kind::Stream && !dump);
     let (small, big) = if dump {
         split_by_length(src, live, opts.chunk).await?
     } else {
@@ -412,7 +421,14 @@ pub async fn copy_keys(
         copy_big(src, dst, p, Some((body, resume)), opts, &mut out).await?;
     }
     for p in big {
-        copy_big(src, dst, p, None, opts, &mut out).await?;
+        if p.kind == Kind::Stream {
+            copy_stream(src, dst, p, opts, &mut out).await?;
+        } else {
+            copy_big(src, dst, p, None, opts, &mut out).await?;
+        }
+    }
+    for p in typed_streams {
+        copy_stream(src, dst, p, opts, &mut out).await?;
     }
     if !refused.is_empty() {
         if use_dump.swap(false, Ordering::Relaxed) {
@@ -494,7 +510,8 @@ fn next_window(pp: &mut Pipeline, kind: Kind, key: &[u8], at: &Resume, chunk: us
         _ => "0".into(),
     };
     match kind {
-        Kind::String | Kind::Other => {
+        // Streams never come here (`copy_stream`); GET answers WRONGTYPE.
+        Kind::String | Kind::Stream | Kind::Other => {
             pp.cmd("GET").arg(key);
         }
         Kind::List => {
@@ -522,7 +539,9 @@ fn next_window(pp: &mut Pipeline, kind: Kind, key: &[u8], at: &Resume, chunk: us
 /// Parses one window; `start` is the LRANGE index it began at.
 fn parse_window(kind: Kind, v: &Value, start: i64, chunk: usize) -> Option<(Body, Resume)> {
     match kind {
-        Kind::String | Kind::Other => reply::bytes(v).map(|b| (Body::String(b), Resume::Done)),
+        Kind::String | Kind::Stream | Kind::Other => {
+            reply::bytes(v).map(|b| (Body::String(b), Resume::Done))
+        }
         Kind::List => {
             let items = reply::byte_list(v)?;
             let resume = if items.len() < chunk {
@@ -785,6 +804,52 @@ async fn copy_big(
         }
         at = next;
     }
+}
+
+/// Copies one stream with typed commands, then its TTL.
+async fn copy_stream(
+    src: &mut Conn,
+    dst: &mut Conn,
+    p: Probed,
+    opts: &CopyOptions,
+    out: &mut Outcome,
+) -> Result<()> {
+    let del_first = opts.conflict != Conflict::Skip;
+    match crate::streams::copy_stream(src, dst, &p.key, opts.chunk, del_first).await? {
+        crate::streams::Copied::Gone => {
+            if del_first {
+                out.deleted +=
+                    delete_on_target(dst, std::slice::from_ref(&p.key), &mut out.errors).await?;
+            }
+            out.gone_keys.push(p.key);
+        }
+        crate::streams::Copied::Failed(e) => out.errors.push((p.key, e)),
+        crate::streams::Copied::Done => {
+            let mut pp = redis::pipe();
+            match remaining(p.deadline) {
+                Remaining::Ms(ms) => {
+                    pp.cmd("PEXPIRE").arg(&p.key).arg(ms);
+                }
+                Remaining::Passed => {
+                    pp.cmd("DEL").arg(&p.key);
+                }
+                Remaining::Forever => {}
+            }
+            if pp.cmd_iter().next().is_some() {
+                if let Some(Err(e)) = dst.per_key(std::slice::from_ref(&pp)).await?.pop() {
+                    out.errors
+                        .push((p.key, format!("writing to the target: {e}")));
+                    return Ok(());
+                }
+            }
+            if matches!(remaining(p.deadline), Remaining::Passed) {
+                out.gone_keys.push(p.key);
+            } else {
+                out.copied += 1;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Deletes keys on the target; returns how many existed.

@@ -363,7 +363,9 @@ impl Flavor {
     /// Data types it can hold.
     pub fn holds(&self, kind: &str) -> bool {
         match self {
-            Flavor::Ferry(_) => matches!(kind, "string" | "hash" | "list" | "set" | "zset"),
+            Flavor::Ferry(_) => {
+                matches!(kind, "string" | "hash" | "list" | "set" | "zset" | "stream")
+            }
             _ => true,
         }
     }

@@ -9,6 +9,8 @@
 //! - [`endpoint`]: what `--from`/`--to` name and connections to them;
 //! - [`copy`]: moving a batch of keys (DUMP/RESTORE or typed reads and writes,
 //!   big keys in chunks);
+//! - [`streams`]: streams without DUMP (entries, groups, consumers, pending
+//!   entries), copied and compared with typed commands;
 //! - [`registry`]: the SQLite run registry (runs, dirty keys, errors);
 //! - [`bulk`], [`dirty`], [`track`], [`verify`], [`preflight`]: the stages;
 //! - [`progress`]: progress bars on a terminal, log lines elsewhere.
@@ -22,6 +24,7 @@ pub mod preflight;
 pub mod progress;
 pub mod registry;
 pub mod reply;
+pub mod streams;
 pub mod track;
 pub mod verify;
 

@@ -1,7 +1,8 @@
 //! Verify: compare keys on the source and the target.
 //!
 //! Type, value (order-insensitive for sets and hashes, exact score text for
-//! sorted sets, exact order for lists) and TTL within a tolerance. Small
+//! sorted sets, exact order for lists; streams with their groups, see
+//! `streams.rs`) and TTL within a tolerance. Small
 //! keys are read whole on both sides; big ones are compared window by
 //! window (a source window against the same fields/members/range on the
 //! target, plus equal lengths), so memory stays bounded. `--full` also
@@ -202,6 +203,7 @@ async fn compare_batch(
     let (a, b) = (a?, b?);
     let mut whole = Vec::new();
     let mut big = Vec::new();
+    let mut streams = Vec::new();
     for ((k, (ta, ttl_a, la)), (tb, ttl_b, lb)) in keys.iter().zip(a).zip(b) {
         if ta == "none" {
             continue; // gone from the source since the scan
@@ -261,7 +263,9 @@ async fn compare_batch(
             );
             continue;
         }
-        if ta == "string" || la <= opts.chunk as i64 {
+        if ta == "stream" {
+            streams.push(k.clone());
+        } else if ta == "string" || la <= opts.chunk as i64 {
             whole.push((k.clone(), ta, ttl_a));
         } else {
             big.push((k.clone(), ta));
@@ -303,6 +307,11 @@ async fn compare_batch(
                 opts.show_diffs,
                 format!("{}: the {ty} values differ{at}", show_key(k)),
             );
+        }
+    }
+    for k in streams {
+        if let Some(why) = crate::streams::compare_stream(s, t, &k, opts.chunk).await? {
+            report.diff(opts.show_diffs, format!("{}: {why}", show_key(&k)));
         }
     }
     for (k, ty) in big {

@@ -732,7 +732,8 @@ impl Store {
             | Op::StreamConsumerPut { .. }
             | Op::StreamConsumerDel { .. }
             | Op::StreamPelPut { .. }
-            | Op::StreamPelDel { .. } => self.apply_stream(op)?,
+            | Op::StreamPelDel { .. }
+            | Op::StreamMeta { .. } => self.apply_stream(op)?,
             Op::SwapDb { a, b } => {
                 let (a, b) = (*a as usize, *b as usize);
                 self.db_slots.swap(a, b);

@@ -178,6 +178,13 @@ pub(crate) enum Op {
         group: Vec<u8>,
         entry: StreamId,
     },
+    /// A stream's metadata (the key row's `value`), written without
+    /// bumping the row's version: XSETID does not touch WATCHed keys.
+    StreamMeta {
+        db: u8,
+        key: Vec<u8>,
+        meta: Vec<u8>,
+    },
 }
 
 struct Writer<'a>(&'a mut Vec<u8>);
@@ -508,6 +515,12 @@ impl Op {
                 w.bytes(group);
                 w.sid(*entry);
             }
+            Op::StreamMeta { db, key, meta } => {
+                w.u8(28);
+                w.u8(*db);
+                w.bytes(key);
+                w.bytes(meta);
+            }
         }
     }
 
@@ -664,6 +677,11 @@ impl Op {
                 group: r.bytes()?,
                 entry: r.sid()?,
             },
+            28 => Op::StreamMeta {
+                db: r.u8()?,
+                key: r.bytes()?,
+                meta: r.bytes()?,
+            },
             _ => return None,
         };
         if !r.data.is_empty() || op.dbs().any(|d| d as usize >= crate::DATABASES) {
@@ -680,6 +698,7 @@ impl Op {
             | Op::Remove { db, .. }
             | Op::SetExpire { db, .. }
             | Op::Rename { db, .. }
+            | Op::StreamMeta { db, .. }
             | Op::FlushDb { db } => (Some(*db), None),
             Op::Move { db, dst_db, .. } => (Some(*db), Some(*dst_db)),
             Op::SwapDb { a, b } => (Some(*a), Some(*b)),
@@ -855,6 +874,11 @@ mod tests {
                 id: 7,
                 group: b"g".to_vec(),
                 entry: StreamId::new(3, 4),
+            },
+            Op::StreamMeta {
+                db: 4,
+                key: b"s".to_vec(),
+                meta: vec![1; 41],
             },
         ];
         for op in ops {

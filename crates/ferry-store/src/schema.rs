@@ -161,7 +161,22 @@ pub(crate) fn synchronous_for(d: Durability, journal: bool) -> &'static str {
 
 /// Brings a file to [`FORMAT_VERSION`]: a new file gets every table; an
 /// older one runs the steps after its version, in one transaction.
+///
+/// A file already at this version is only read: another process may hold
+/// it (`ferry serve` keeps a write transaction open), and opening must then
+/// fail fast at the journal lock, not wait here for the write lock.
 pub(crate) fn migrate(conn: &Connection) -> StoreResult<()> {
+    let current: Option<i64> = conn
+        .query_row(
+            "SELECT value FROM ferry_meta WHERE name = 'format_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .unwrap_or(None);
+    if current == Some(FORMAT_VERSION) {
+        return Ok(());
+    }
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let result = migrate_in_tx(conn);
     match result {

@@ -781,41 +781,270 @@ fn bad_input_is_explained() {
     ok(&tolerant);
 }
 
+/// Streams of every shape on a server: entries with deletions and
+/// trimming, groups with consumers and pending entries (one of them for an
+/// entry deleted since), an empty stream with a group, a stream with a TTL,
+/// one longer than the copy window, and binary names.
+fn seed_streams(c: &mut common::RawConn) {
+    let run = |c: &mut common::RawConn, args: &[&str]| {
+        let r = q(c, args);
+        assert!(!r.is_error(), "{args:?}: {r:?}");
+    };
+    for i in 1..=30 {
+        let v = format!("v{i}");
+        run(c, &["XADD", "events", &format!("{i}-1"), "f", &v, "n", "1"]);
+    }
+    run(c, &["XDEL", "events", "3-1", "29-1"]);
+    run(c, &["XGROUP", "CREATE", "events", "workers", "0"]);
+    run(
+        c,
+        &[
+            "XGROUP",
+            "CREATE",
+            "events",
+            "audit",
+            "$",
+            "ENTRIESREAD",
+            "30",
+        ],
+    );
+    run(
+        c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "workers",
+            "alice",
+            "COUNT",
+            "5",
+            "STREAMS",
+            "events",
+            ">",
+        ],
+    );
+    run(
+        c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "workers",
+            "bob",
+            "COUNT",
+            "4",
+            "STREAMS",
+            "events",
+            ">",
+        ],
+    );
+    run(c, &["XACK", "events", "workers", "1-1"]);
+    run(
+        c,
+        &[
+            "XCLAIM",
+            "events",
+            "workers",
+            "carol",
+            "0",
+            "6-1",
+            "RETRYCOUNT",
+            "5",
+            "IDLE",
+            "62000",
+            "JUSTID",
+        ],
+    );
+    run(c, &["XGROUP", "CREATECONSUMER", "events", "audit", "dave"]);
+    // A pending entry whose entry is deleted: not copied (see docs).
+    run(c, &["XDEL", "events", "7-1"]);
+    run(
+        c,
+        &[
+            "XSETID",
+            "events",
+            "40-0",
+            "ENTRIESADDED",
+            "50",
+            "MAXDELETEDID",
+            "35-0",
+        ],
+    );
+    // Empty, with a group.
+    run(c, &["XGROUP", "CREATE", "empty", "g", "$", "MKSTREAM"]);
+    run(c, &["XADD", "drained", "5-5", "f", "v"]);
+    run(c, &["XDEL", "drained", "5-5"]);
+    // A TTL.
+    run(c, &["XADD", "ttl", "1-0", "f", "v"]);
+    run(c, &["PEXPIRE", "ttl", "600000"]);
+    // Longer than --chunk 50, with a long PEL.
+    for i in 1..=180 {
+        run(c, &["XADD", "long", &format!("{i}-0"), "i", &i.to_string()]);
+    }
+    run(c, &["XGROUP", "CREATE", "long", "g", "0"]);
+    run(
+        c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "120",
+            "STREAMS",
+            "long",
+            ">",
+        ],
+    );
+    let raw = c.cmd(&[&b"XADD"[..], b"bin\xff", b"1-1", b"\x00f", b"\r\nv"]);
+    assert!(raw.starts_with(b"$"), "{}", String::from_utf8_lossy(&raw));
+}
+
+const STREAM_KEYS: &[&str] = &["events", "empty", "drained", "ttl", "long"];
+
+/// Everything a stream shows that a typed copy carries, read with commands
+/// (an independent comparison of the migration's own verify).
+fn stream_view(c: &mut common::RawConn, key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let show = |r: &common::Resp| format!("{r:?}");
+    out.push(show(&q(c, &["XRANGE", key, "-", "+"])));
+    // XINFO STREAM without the radix-tree numbers (a layout detail).
+    let info = q(c, &["XINFO", "STREAM", key]);
+    for (k, v) in info.pairs().unwrap_or_default() {
+        let name = k.as_str().unwrap_or_default();
+        if !name.starts_with("radix-tree") {
+            out.push(format!("{name}={v:?}"));
+        }
+    }
+    let groups = q(c, &["XINFO", "GROUPS", key]);
+    for g in groups.elements().unwrap_or_default() {
+        let pairs = g.pairs().unwrap_or_default();
+        let get = |n: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k.as_str().as_deref() == Some(n))
+                .map(|(_, v)| v.clone())
+        };
+        let name = get("name").and_then(|v| v.as_str()).unwrap_or_default();
+        for f in [
+            "name",
+            "last-delivered-id",
+            "entries-read",
+            "lag",
+            "consumers",
+        ] {
+            out.push(format!("{name}.{f}={:?}", get(f)));
+        }
+        let consumers = q(c, &["XINFO", "CONSUMERS", key, &name]);
+        for cons in consumers.elements().unwrap_or_default() {
+            let cp = cons.pairs().unwrap_or_default();
+            let names: Vec<String> = cp
+                .iter()
+                .filter(|(k, _)| k.as_str().as_deref() == Some("name"))
+                .map(|(_, v)| v.as_str().unwrap_or_default())
+                .collect();
+            out.push(format!("{name}.consumer={names:?}"));
+        }
+        // Pending entries: id, owner, delivery count; idle within 5 s.
+        let pending = q(c, &["XPENDING", key, &name, "-", "+", "1000"]);
+        for p in pending.elements().unwrap_or_default() {
+            let e = p.elements().unwrap_or_default();
+            let id = e.first().and_then(|x| x.as_str()).unwrap_or_default();
+            // Entries deleted from the stream are not copied.
+            let exists = q(c, &["XRANGE", key, &id, &id]);
+            if exists.elements().is_none_or(|x| x.is_empty()) {
+                continue;
+            }
+            let idle = e.get(2).and_then(|x| x.as_int()).unwrap_or(-1);
+            out.push(format!(
+                "{name}.pending={id} {:?} {:?} idle~{}",
+                e.get(1),
+                e.get(3),
+                idle / 5000
+            ));
+        }
+    }
+    out
+}
+
 #[test]
-fn streams_into_a_ferry_store_are_refused_by_preflight() {
+fn streams_with_groups_to_a_ferry_store_and_back() {
     let src = RedisProc::start(&[]);
     let mut c = src.connect();
-    q(&mut c, &["XADD", "events", "*", "a", "1"]);
+    seed_streams(&mut c);
     q(&mut c, &["SET", "plain", "v"]);
     let dir = tempdir();
-    let path = dir.path().join("t.db");
-    let out = fails(
-        &[
-            "preflight",
-            "--from",
-            &redis_url(src.port()),
-            "--to",
-            path.to_str().expect("utf8"),
-        ],
-        1,
-        "type stream",
-    );
-    assert!(out.contains("problem:"), "{out}");
-    // bulk copies what it can, says which key it skipped, and fails.
-    let run = Run::new(
-        "s",
+    // A store file nobody serves: migrate opens it in-process.
+    let mut ferry = FerryProc::start(FerryOpts::default());
+    ferry.stop();
+    let store = ferry.data_path().to_str().expect("utf8").to_string();
+    let out = ok(&[
+        "preflight",
+        "--from",
         &redis_url(src.port()),
-        path.to_str().expect("utf8"),
-        &dir,
-    );
-    let out = run.fails("bulk", &[], 1, "1 keys that could not be copied");
-    assert!(
-        out.contains("type stream cannot be copied to this target"),
-        "{out}"
-    );
+        "--to",
+        &store,
+    ]);
+    assert!(out.contains("stream"), "{out}");
+    let run = Run::new("s", &redis_url(src.port()), &store, &dir);
+    run.ok("bulk", &["--chunk", "50"]);
+    run.ok("verify", &["--full"]);
     let s = run.status();
-    assert!(s.contains("1 copied") && s.contains("\"events\""), "{s}");
-    // A store file in a directory that does not exist.
+    assert!(s.contains("7 copied"), "{s}");
+    // Serve the store and compare stream by stream.
+    ferry.restart();
+    let mut f = ferry.connect();
+    for k in STREAM_KEYS {
+        assert_eq!(stream_view(&mut c, k), stream_view(&mut f, k), "stream {k}");
+    }
+    let ttl = q(&mut f, &["PTTL", "ttl"]).as_int().expect("PTTL");
+    assert!(ttl > 500_000, "PTTL {ttl}");
+    let bin: &[&[u8]] = &[b"XRANGE", b"bin\xff", b"-", b"+"];
+    assert_eq!(f.cmd(bin), c.cmd(bin));
+    // verify sees a difference in a group.
+    q(&mut f, &["XGROUP", "SETID", "events", "audit", "0"]);
+    let out = run.fails("verify", &["--full"], 1, "mismatches");
+    assert!(out.contains("consumer groups differ"), "{out}");
+    q(
+        &mut f,
+        &[
+            "XGROUP",
+            "SETID",
+            "events",
+            "audit",
+            "30-1",
+            "ENTRIESREAD",
+            "30",
+        ],
+    );
+    drop(f);
+    ferry.stop();
+
+    // And back: the store into a fresh redis-server.
+    let back = RedisProc::start(&[]);
+    let run2 = Run::new("back", &store, &redis_url(back.port()), &dir);
+    run2.ok("bulk", &["--chunk", "50"]);
+    run2.ok("verify", &["--full"]);
+    let mut b = back.connect();
+    for k in STREAM_KEYS {
+        assert_eq!(stream_view(&mut c, k), stream_view(&mut b, k), "stream {k}");
+    }
+}
+
+#[test]
+fn streams_between_redis_servers_without_dump() {
+    // Typed stream copies also serve Redis targets without RESTORE.
+    let src = RedisProc::start(&[]);
+    let dst = RedisProc::start(&["--rename-command", "RESTORE", ""]);
+    let mut c = src.connect();
+    seed_streams(&mut c);
+    let dir = tempdir();
+    let run = Run::new("nd", &redis_url(src.port()), &redis_url(dst.port()), &dir);
+    run.ok("bulk", &["--chunk", "50"]);
+    run.verify_full_is_clean();
+    let mut d = dst.connect();
+    for k in STREAM_KEYS {
+        assert_eq!(stream_view(&mut c, k), stream_view(&mut d, k), "stream {k}");
+    }
+    // A preflight into a store path that cannot exist still fails.
     fails(
         &[
             "preflight",

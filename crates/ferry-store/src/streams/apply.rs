@@ -127,6 +127,11 @@ impl Store {
                     )?
                     .execute(params![id, group, ms, seq])?;
             }
+            Op::StreamMeta { db, key, meta } => {
+                self.conn
+                    .prepare_cached("UPDATE keys SET value = ?3 WHERE db = ?1 AND key = ?2")?
+                    .execute(params![self.slot(*db as usize), key, meta])?;
+            }
             _ => return Err(StoreError::Corrupt("not a stream op")),
         }
         Ok(())

@@ -37,9 +37,11 @@ pub struct Trim {
 
 const NODE_COLS: &str = "ms, seq, live, deleted, bytes, last_ms, last_seq, fields";
 
-fn node_from_row(
-    r: &rusqlite::Row,
-) -> rusqlite::Result<(i64, i64, i64, i64, i64, i64, i64, Vec<u8>)> {
+/// A `stream_nodes` row: start (ms, seq), live, deleted, bytes, last (ms,
+/// seq), master fields.
+type NodeRow = (i64, i64, i64, i64, i64, i64, i64, Vec<u8>);
+
+fn node_from_row(r: &rusqlite::Row) -> rusqlite::Result<NodeRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -51,8 +53,6 @@ fn node_from_row(
         r.get(7)?,
     ))
 }
-
-type NodeRow = (i64, i64, i64, i64, i64, i64, i64, Vec<u8>);
 
 fn node_decode(row: NodeRow) -> StoreResult<Node> {
     let (ms, seq, live, deleted, bytes, last_ms, last_seq, fields) = row;

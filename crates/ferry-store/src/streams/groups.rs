@@ -39,6 +39,32 @@ pub struct Pending {
     pub count: i64,
 }
 
+/// Which pending entries [`Store::stream_pel_range`] reads.
+#[derive(Clone, Copy, Debug)]
+pub struct PelQuery<'a> {
+    /// Only this consumer's entries.
+    pub consumer: Option<&'a [u8]>,
+    pub start: StreamId,
+    pub end: StreamId,
+    /// At most this many (None: all).
+    pub count: Option<u64>,
+    /// Only entries last delivered at or before this unix ms.
+    pub delivered_before: Option<i64>,
+}
+
+impl PelQuery<'_> {
+    /// Every pending entry, at most `count`.
+    pub fn all(count: Option<u64>) -> PelQuery<'static> {
+        PelQuery {
+            consumer: None,
+            start: StreamId::MIN,
+            end: StreamId::MAX,
+            count,
+            delivered_before: None,
+        }
+    }
+}
+
 /// XPENDING's summary form.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PendingSummary {
@@ -227,19 +253,20 @@ impl Store {
         })
     }
 
-    /// Pending entries of a group (of one consumer when given) with
-    /// `start <= id <= end`, in id order, at most `count`; with
-    /// `delivered_before`, only entries last delivered at or before it.
+    /// Pending entries of a group as `q` selects them, in id order.
     pub fn stream_pel_range(
         &mut self,
         key_id: i64,
         group: &[u8],
-        consumer: Option<&[u8]>,
-        start: StreamId,
-        end: StreamId,
-        count: Option<u64>,
-        delivered_before: Option<i64>,
+        q: &PelQuery,
     ) -> StoreResult<Vec<Pending>> {
+        let PelQuery {
+            consumer,
+            start,
+            end,
+            count,
+            delivered_before,
+        } = *q;
         if start > end || count == Some(0) {
             return Ok(Vec::new());
         }

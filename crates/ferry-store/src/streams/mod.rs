@@ -25,11 +25,12 @@ pub mod id;
 mod nodes;
 
 pub use entries::{Entry, Trim, TrimStrategy};
-pub use groups::{Consumer, Group, Pending, PendingSummary};
+pub use groups::{Consumer, Group, PelQuery, Pending, PendingSummary};
 pub use id::StreamId;
 pub use nodes::NodeLimits;
 
 use crate::keyspace::{KeyInfo, KeyType, Ttl};
+use crate::ops::Op;
 use crate::{Store, StoreError, StoreResult};
 
 /// A stream key: its row and its metadata.
@@ -174,11 +175,21 @@ impl Store {
         Ok(s)
     }
 
-    /// Writes the stream's key row: its entry count and metadata. Also what
-    /// marks the key as modified (WATCH) for group-only changes.
+    /// Writes the stream's key row: its entry count and metadata; marks the
+    /// key as modified (WATCH).
     pub fn stream_save(&mut self, db: usize, key: &[u8], s: &Stream) -> StoreResult<()> {
         let meta = s.encode_meta();
         self.update_key(db, key, &s.info, s.info.len, Ttl::Keep, Some((&meta, 0)))
+    }
+
+    /// Writes only the stream's metadata, leaving the key's version (what
+    /// WATCH compares) alone, as XSETID does in Redis 7.0.
+    pub fn stream_save_meta(&mut self, db: usize, key: &[u8], s: &Stream) -> StoreResult<()> {
+        self.record(Op::StreamMeta {
+            db: db as u8,
+            key: key.to_vec(),
+            meta: s.encode_meta(),
+        })
     }
 }
 

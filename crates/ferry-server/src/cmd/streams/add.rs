@@ -276,7 +276,8 @@ pub(super) fn xsetid(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if !max_deleted.is_zero() {
         s.max_deleted = max_deleted;
     }
-    ctx.store.stream_save(ctx.client.db, key, &s)?;
+    // Redis 7.0's XSETID does not touch WATCHed keys.
+    ctx.store.stream_save_meta(ctx.client.db, key, &s)?;
     ctx.notify(notify::STREAM, "xsetid", key);
     Ok(Reply::OK)
 }

@@ -8,7 +8,7 @@ use crate::cmd::args::{is, parse_i64, parse_i64_or, SYNTAX};
 use crate::cmd::{err, CmdResult, Ctx};
 use bytes::Bytes;
 use ferry_resp::Reply;
-use ferry_store::streams::{Pending, StreamId};
+use ferry_store::streams::{PelQuery, Pending, StreamId};
 
 /// XPENDING key group [[IDLE min-idle] start end count [consumer]].
 pub(super) fn xpending(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -78,11 +78,13 @@ pub(super) fn xpending(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let pending = ctx.store.stream_pel_range(
         s.info.id,
         group,
-        consumer.as_deref(),
-        start,
-        end,
-        Some(count),
-        delivered_before,
+        &PelQuery {
+            consumer: consumer.as_deref(),
+            start,
+            end,
+            count: Some(count),
+            delivered_before,
+        },
     )?;
     Ok(Reply::Array(
         pending
@@ -281,11 +283,10 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         let page = ctx.store.stream_pel_range(
             s.info.id,
             group,
-            None,
-            cursor,
-            StreamId::MAX,
-            Some(left.clamp(1, 1024) as u64 + 1),
-            None,
+            &PelQuery {
+                start: cursor,
+                ..PelQuery::all(Some(left.clamp(1, 1024) as u64 + 1))
+            },
         )?;
         if page.is_empty() {
             break;

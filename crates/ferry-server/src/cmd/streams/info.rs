@@ -9,7 +9,7 @@ use crate::cmd::args::{is, parse_i64};
 use crate::cmd::{err, CmdError, CmdResult, Ctx};
 use bytes::Bytes;
 use ferry_resp::Reply;
-use ferry_store::streams::{Group, Stream, StreamId};
+use ferry_store::streams::{Group, PelQuery, Stream, StreamId};
 
 fn field(name: &'static str, value: Reply) -> (Reply, Reply) {
     (Reply::bulk(name), value)
@@ -124,26 +124,19 @@ pub(super) fn stream(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut groups = Vec::new();
     for g in ctx.store.stream_groups(id)? {
         let pel_count = ctx.store.stream_pel_count(id, &g.name, None)?;
-        let pel = ctx.store.stream_pel_range(
-            id,
-            &g.name,
-            None,
-            StreamId::MIN,
-            StreamId::MAX,
-            limit,
-            None,
-        )?;
+        let pel = ctx
+            .store
+            .stream_pel_range(id, &g.name, &PelQuery::all(limit))?;
         let mut consumers = Vec::new();
         for c in ctx.store.stream_consumers(id, &g.name)? {
             let own_count = ctx.store.stream_pel_count(id, &g.name, Some(&c.name))?;
             let own = ctx.store.stream_pel_range(
                 id,
                 &g.name,
-                Some(&c.name),
-                StreamId::MIN,
-                StreamId::MAX,
-                limit,
-                None,
+                &PelQuery {
+                    consumer: Some(&c.name),
+                    ..PelQuery::all(limit)
+                },
             )?;
             consumers.push(Reply::Map(vec![
                 field("name", Reply::bulk(c.name)),

@@ -223,14 +223,20 @@ pub(super) fn help_reply(command: &str, lines: &[&str]) -> Reply {
     Reply::Array(out)
 }
 
-/// The stream at `key` for a read command (counts a keyspace hit or miss).
+/// The stream at `key` for a read command (counts a keyspace hit or miss;
+/// a key of another type is a hit, then WRONGTYPE, as in Redis).
 pub(super) fn read_stream(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Stream>, CmdError> {
-    let found = ctx.store.lookup(ctx.client.db, key)?;
-    ctx.count_read(key, found.is_some());
-    if found.is_none() {
-        return Ok(None);
+    match ctx.store.stream_lookup(ctx.client.db, key) {
+        Ok(s) => {
+            ctx.count_read(key, s.is_some());
+            Ok(s)
+        }
+        Err(ferry_store::StoreError::WrongType) => {
+            ctx.count_read(key, true);
+            Err(ferry_store::StoreError::WrongType.into())
+        }
+        Err(e) => Err(e.into()),
     }
-    Ok(ctx.store.stream_lookup(ctx.client.db, key)?)
 }
 
 /// The stream at `key` for a write command (no keyspace statistics).

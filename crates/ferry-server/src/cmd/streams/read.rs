@@ -18,7 +18,7 @@ use crate::cmd::args::{is, parse_i64, parse_i64_or, SYNTAX};
 use crate::cmd::{err, BlockRequest, CmdError, CmdResult, Ctx};
 use bytes::Bytes;
 use ferry_resp::{Protocol, Reply};
-use ferry_store::streams::{Pending, Stream, StreamId};
+use ferry_store::streams::{PelQuery, Pending, Stream, StreamId};
 use ferry_store::KeyType;
 use std::time::Duration;
 
@@ -110,7 +110,7 @@ fn parse_read(argv: &[Bytes], xreadgroup: bool) -> Result<ReadArgs, CmdError> {
         } else if is(o, "streams") && more > 0 {
             a.streams_at = i + 1;
             let rest = argv.len() - a.streams_at;
-            if rest % 2 != 0 {
+            if !rest.is_multiple_of(2) {
                 return Err(err("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."));
             }
             a.n = rest / 2;
@@ -267,11 +267,13 @@ fn serve_history(
     let pending = ctx.store.stream_pel_range(
         key_id,
         group,
-        Some(consumer),
-        start,
-        StreamId::MAX,
-        count_opt(count),
-        None,
+        &PelQuery {
+            consumer: Some(consumer),
+            start,
+            end: StreamId::MAX,
+            count: count_opt(count),
+            delivered_before: None,
+        },
     )?;
     let now = ctx.store.now();
     let mut out = Vec::with_capacity(pending.len());
