@@ -273,7 +273,8 @@ impl Executor {
             } => {
                 self.state.stats.net_input_bytes += input_bytes as u64;
                 let n = cmds.len();
-                let mut out = BytesMut::with_capacity(64 * n);
+                // Room for typical replies without regrowing the buffer.
+                let mut out = BytesMut::with_capacity((64 * n).max(1024));
                 // Messages for this client produced earlier in the group come
                 // before its replies, as in Redis.
                 self.state.outbox.retain(|(to, bytes)| {

@@ -4,7 +4,7 @@
 
 use super::id::StreamId;
 use super::nodes::{rax_nodes, Node, NodeLimits};
-use super::{decode_fields, encode_fields, Stream};
+use super::{decode_fields, decode_fields_shared, encode_fields, Stream};
 use crate::ops::Op;
 use crate::{Store, StoreError, StoreResult};
 use rusqlite::{params, OptionalExtension};
@@ -13,7 +13,8 @@ use rusqlite::{params, OptionalExtension};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub id: StreamId,
-    pub fields: Vec<Vec<u8>>,
+    /// Field, value, field, value... (slices of the stored row).
+    pub fields: Vec<bytes::Bytes>,
 }
 
 /// What a trim keeps.
@@ -194,12 +195,12 @@ impl Store {
                 r.get::<_, Vec<u8>>(2)?,
             ))
         })?;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(count.map_or(16, |c| c.min(1024) as usize));
         for row in rows {
             let (ms, seq, fields) = row?;
             out.push(Entry {
                 id: StreamId::from_sql(ms, seq),
-                fields: decode_fields(&fields)?,
+                fields: decode_fields_shared(bytes::Bytes::from(fields))?,
             });
         }
         Ok(out)

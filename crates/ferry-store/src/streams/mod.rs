@@ -124,6 +124,28 @@ pub(crate) fn decode_fields(mut b: &[u8]) -> StoreResult<Vec<Vec<u8>>> {
     Ok(out)
 }
 
+/// [`decode_fields`] without copying: the fields are slices of `blob`, so
+/// a read of many entries makes one allocation per entry, not one per field.
+pub(crate) fn decode_fields_shared(blob: bytes::Bytes) -> StoreResult<Vec<bytes::Bytes>> {
+    let bad = || StoreError::Corrupt("bad stream entry");
+    let mut b: &[u8] = &blob;
+    let n = get_varint(&mut b).ok_or_else(bad)?;
+    let mut out = Vec::with_capacity(n.min(1024) as usize);
+    for _ in 0..n {
+        let len = get_varint(&mut b).ok_or_else(bad)? as usize;
+        if b.len() < len {
+            return Err(bad());
+        }
+        let start = blob.len() - b.len();
+        out.push(blob.slice(start..start + len));
+        b = &b[len..];
+    }
+    if !b.is_empty() {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -202,6 +224,10 @@ mod tests {
         let pairs: Vec<Vec<u8>> = vec![b"f".to_vec(), vec![], vec![0xff; 300]];
         let enc = encode_fields(&pairs);
         assert_eq!(decode_fields(&enc).unwrap(), pairs);
+        assert_eq!(
+            decode_fields_shared(bytes::Bytes::from(enc.clone())).unwrap(),
+            pairs
+        );
         assert!(decode_fields(&enc[..enc.len() - 1]).is_err());
     }
 }

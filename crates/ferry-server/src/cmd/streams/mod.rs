@@ -179,7 +179,7 @@ pub(super) fn id_reply(id: StreamId) -> Reply {
 pub(super) fn entry_reply(e: Entry) -> Reply {
     Reply::Array(vec![
         id_reply(e.id),
-        Reply::Array(e.fields.into_iter().map(Reply::bulk).collect()),
+        Reply::Array(e.fields.into_iter().map(Reply::Bulk).collect()),
     ])
 }
 
