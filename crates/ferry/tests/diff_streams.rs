@@ -1494,6 +1494,25 @@ fn next_same(p: &mut ConnPair, what: &str) -> String {
 }
 
 /// Gives both servers time to park the clients that just blocked.
+/// Sends `XREADGROUP GROUP group consumer BLOCK ms STREAMS key >` to both
+/// sides without reading (the client blocks).
+fn block_readgroup(p: &mut ConnPair, group: &str, consumer: &str, ms: &str, key: &str) {
+    send(
+        p,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            group,
+            consumer,
+            "BLOCK",
+            ms,
+            "STREAMS",
+            key,
+            ">",
+        ],
+    );
+}
+
 fn settle() {
     std::thread::sleep(std::time::Duration::from_millis(100));
 }
@@ -1578,35 +1597,9 @@ diff_test!(xreadgroup_block_consumers_in_arrival_order, |p| {
     let mut c1 = p.connect();
     let mut c2 = p.connect();
     let mut c3 = p.connect();
-    send(
-        &mut c1,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "c1",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    block_readgroup(&mut c1, "g", "c1", "0", "s");
     settle();
-    send(
-        &mut c2,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "c2",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    block_readgroup(&mut c2, "g", "c2", "0", "s");
     settle();
     send(
         &mut c3,
@@ -1641,71 +1634,19 @@ diff_test!(xreadgroup_block_consumers_in_arrival_order, |p| {
     p.same(&["XINFO", "GROUPS", "s"]);
     same_timed(p, &["XINFO", "CONSUMERS", "s", "g"], 1000);
     // A consumer blocked again goes to the back of the line.
-    send(
-        &mut c1,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "c1",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    block_readgroup(&mut c1, "g", "c1", "0", "s");
     settle();
-    send(
-        &mut c2,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "c2",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    block_readgroup(&mut c2, "g", "c2", "0", "s");
     settle();
     p.same(&["XADD", "s", "5-0", "f", "5"]);
     next_same(&mut c1, "c1 again");
     p.same(&["XADD", "s", "6-0", "f", "6"]);
     next_same(&mut c2, "c2 again");
     // Timeout.
-    send(
-        &mut c1,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "c1",
-            "BLOCK",
-            "50",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    block_readgroup(&mut c1, "g", "c1", "50", "s");
     next_same(&mut c1, "XREADGROUP timing out");
     // XADD + XDEL in one transaction: the waiter is served an empty batch.
-    send(
-        &mut c1,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "c1",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    block_readgroup(&mut c1, "g", "c1", "0", "s");
     settle();
     p.same(&["MULTI"]);
     p.same(&["XADD", "s", "7-0", "f", "7"]);

@@ -6,7 +6,7 @@
 
 pub mod args;
 mod blocking;
-mod connection;
+pub(crate) mod connection;
 mod hashes;
 mod keys;
 mod lists;
@@ -435,6 +435,20 @@ pub fn resolve(argv: &[Bytes]) -> Result<(&'static CommandSpec, FullName), Reply
             spec.name.to_ascii_uppercase()
         )),
     })
+}
+
+/// Redis's addReplySubcommandSyntaxError: the subcommand as sent (at most
+/// 128 bytes, up to a NUL byte, line breaks as spaces).
+pub(crate) fn subcommand_syntax_error(command: &str, sub: &[u8]) -> Reply {
+    let sub = &sub[..sub.len().min(128)];
+    let sub = &sub[..sub.iter().position(|b| *b == 0).unwrap_or(sub.len())];
+    let mut text = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+    text.extend(sub.iter().map(|b| match b {
+        b'\r' | b'\n' => b' ',
+        other => *other,
+    }));
+    text.extend_from_slice(format!("'. Try {command} HELP.").as_bytes());
+    Reply::ErrorBytes(Bytes::from(text))
 }
 
 fn truncate(s: &str, max: usize) -> &str {

@@ -4,7 +4,7 @@
 
 use super::args::{is, parse_i64, parse_i64_or};
 use super::connection::help_reply;
-use super::{cmd, container, err, CmdResult, CommandSpec, Ctx};
+use super::{cmd, container, err, subcommand_syntax_error, CmdResult, CommandSpec, Ctx};
 use crate::script::{self, Invocation, RunKind};
 use bytes::Bytes;
 use ferry_resp::Reply;
@@ -442,18 +442,9 @@ fn function_delete(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     })?
 }
 
-/// Redis's addReplySubcommandSyntaxError, naming the subcommand as sent.
-fn subcommand_syntax_error(argv: &[Bytes]) -> super::CmdError {
-    err(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        String::from_utf8_lossy(&argv[1]),
-        String::from_utf8_lossy(&argv[0]).to_ascii_uppercase()
-    ))
-}
-
 fn function_flush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() > 3 {
-        return Err(subcommand_syntax_error(argv));
+        return Ok(subcommand_syntax_error("FUNCTION", &argv[1]));
     }
     flush_mode(argv, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option")?;
     with_engine(ctx, |ctx, engine| {
@@ -497,7 +488,7 @@ fn function_dump(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 fn function_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() > 4 {
-        return Err(subcommand_syntax_error(argv));
+        return Ok(subcommand_syntax_error("FUNCTION", &argv[1]));
     }
     let policy =
         match argv.get(3) {

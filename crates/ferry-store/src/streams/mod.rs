@@ -106,29 +106,26 @@ pub(crate) fn encode_fields<F: AsRef<[u8]>>(pairs: &[F]) -> Vec<u8> {
 }
 
 /// Decodes what [`encode_fields`] wrote.
-pub(crate) fn decode_fields(mut b: &[u8]) -> StoreResult<Vec<Vec<u8>>> {
-    let bad = || StoreError::Corrupt("bad stream entry");
-    let n = get_varint(&mut b).ok_or_else(bad)?;
-    let mut out = Vec::with_capacity(n.min(1024) as usize);
-    for _ in 0..n {
-        let len = get_varint(&mut b).ok_or_else(bad)? as usize;
-        if b.len() < len {
-            return Err(bad());
-        }
-        out.push(b[..len].to_vec());
-        b = &b[len..];
-    }
-    if !b.is_empty() {
-        return Err(bad());
-    }
-    Ok(out)
+pub(crate) fn decode_fields(b: &[u8]) -> StoreResult<Vec<Vec<u8>>> {
+    Ok(field_ranges(b)?
+        .into_iter()
+        .map(|r| b[r].to_vec())
+        .collect())
 }
 
 /// [`decode_fields`] without copying: the fields are slices of `blob`, so
 /// a read of many entries makes one allocation per entry, not one per field.
 pub(crate) fn decode_fields_shared(blob: bytes::Bytes) -> StoreResult<Vec<bytes::Bytes>> {
+    Ok(field_ranges(&blob)?
+        .into_iter()
+        .map(|r| blob.slice(r))
+        .collect())
+}
+
+/// Where each field of an encoded entry lies in `blob`.
+fn field_ranges(blob: &[u8]) -> StoreResult<Vec<std::ops::Range<usize>>> {
     let bad = || StoreError::Corrupt("bad stream entry");
-    let mut b: &[u8] = &blob;
+    let mut b = blob;
     let n = get_varint(&mut b).ok_or_else(bad)?;
     let mut out = Vec::with_capacity(n.min(1024) as usize);
     for _ in 0..n {
@@ -137,7 +134,7 @@ pub(crate) fn decode_fields_shared(blob: bytes::Bytes) -> StoreResult<Vec<bytes:
             return Err(bad());
         }
         let start = blob.len() - b.len();
-        out.push(blob.slice(start..start + len));
+        out.push(start..start + len);
         b = &b[len..];
     }
     if !b.is_empty() {

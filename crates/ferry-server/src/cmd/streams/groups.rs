@@ -1,10 +1,10 @@
 //! Consumer groups: XGROUP CREATE, SETID, DESTROY, CREATECONSUMER,
 //! DELCONSUMER and HELP, and XACK.
 
-use super::{
-    help_reply, no_such_group, parse_id, parse_strict_id, subcommand_syntax_error, write_stream,
-};
+use super::{no_such_group, parse_id, parse_strict_id, write_stream};
 use crate::cmd::args::{is, parse_i64};
+use crate::cmd::connection::help_reply;
+use crate::cmd::subcommand_syntax_error;
 use crate::cmd::{err, CmdError, CmdResult, Ctx};
 use crate::notify;
 use bytes::Bytes;

@@ -1,11 +1,10 @@
 //! XINFO STREAM [FULL [COUNT n]], XINFO GROUPS, XINFO CONSUMERS, XINFO HELP,
 //! with Redis 7.0's fields in its order.
 
-use super::{
-    entries_reply, entry_reply, group_lag, help_reply, id_reply, no_such_group, read_stream,
-    subcommand_syntax_error,
-};
+use super::{entries_reply, entry_reply, group_lag, id_reply, no_such_group, read_stream};
 use crate::cmd::args::{is, parse_i64};
+use crate::cmd::connection::help_reply;
+use crate::cmd::subcommand_syntax_error;
 use crate::cmd::{err, CmdError, CmdResult, Ctx};
 use bytes::Bytes;
 use ferry_resp::Reply;

@@ -201,28 +201,6 @@ pub(super) fn error_with(parts: &[&[u8]]) -> Reply {
     Reply::ErrorBytes(Bytes::from(text))
 }
 
-/// Redis's reply to a subcommand called with options it does not take.
-pub(super) fn subcommand_syntax_error(command: &str, sub: &[u8]) -> Reply {
-    let sub = &sub[..sub.len().min(128)];
-    error_with(&[
-        b"ERR unknown subcommand or wrong number of arguments for '",
-        sub,
-        format!("'. Try {command} HELP.").as_bytes(),
-    ])
-}
-
-/// A HELP reply: the header, the lines, and Redis's closing lines for
-/// stream commands ("Prints", not "Print").
-pub(super) fn help_reply(command: &str, lines: &[&str]) -> Reply {
-    let mut out = vec![Reply::Status(
-        format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into(),
-    )];
-    out.extend(lines.iter().map(|l| Reply::Status(l.to_string().into())));
-    out.push(Reply::status("HELP"));
-    out.push(Reply::status("    Prints this help."));
-    Reply::Array(out)
-}
-
 /// The stream at `key` for a read command (counts a keyspace hit or miss;
 /// a key of another type is a hit, then WRONGTYPE, as in Redis).
 pub(super) fn read_stream(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Stream>, CmdError> {
