@@ -268,10 +268,10 @@ mod tests {
             ),
             Reply::Integer(1)
         );
-        // Nothing a script stores survives it.
+        // Library tables refuse raw writes too.
         assert_eq!(
             eval(&mut s, "table.insert(redis, 5) return #redis", &[], &[]),
-            Reply::Integer(1)
+            err("ERR Attempt to modify a readonly table script: b08b4a2b79e671fd50ad5101fa49cfa41ced9d04, on @user_script:1.")
         );
         assert_eq!(eval(&mut s, "return #redis", &[], &[]), Reply::Integer(0));
     }

@@ -20,6 +20,7 @@ mod host;
 mod host_slot;
 pub mod libs;
 pub mod raise;
+mod readonly;
 mod sandbox;
 
 pub use eval::Scripts;

@@ -74,7 +74,7 @@ end
 
 local rawset, rawget, next, pairs, setmetatable, getmetatable =
       rawset, rawget, next, pairs, setmetatable, getmetatable
-local backing = setmetatable({}, {__mode = 'k'})   -- proxy -> real table
+local backing = internal.backing                    -- proxy -> real table (weak keys)
 local proxies = {}                                  -- every proxy, to check after runs
 
 local function readonly()
@@ -369,8 +369,11 @@ backing[env] = G
 proxies[#proxies + 1] = env
 rawset(G, '_G', env)
 
--- Undoes anything a script managed to store in a proxy (table.insert and
--- friends write raw), so nothing leaks from one run into the next.
+-- Undoes anything stored in a proxy behind the metatables' back. The
+-- functions that could write raw into one (rawset, table.insert) refuse
+-- proxies, so this is a safety net, run every few runs (it costs about as
+-- much as a short script).
+local runs = 0
 local function after_run()
   for i = 1, #proxies do
     local p = proxies[i]
@@ -394,7 +397,11 @@ local function run(f, keys, args, as_function)
     end
     ok, result = xpcall(f, error_handler)
   end
-  after_run()
+  runs = runs + 1
+  if runs >= 64 then
+    runs = 0
+    after_run()
+  end
   return ok, result
 end
 

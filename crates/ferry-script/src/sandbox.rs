@@ -158,6 +158,14 @@ impl Sandbox {
         crate::libs::register(&lua, &globals)?;
         let internal = lua.create_table()?;
         install_internal(&lua, &internal, &shared, version)?;
+        // Read-only proxy -> real table, with weak keys.
+        let backing_table = lua.create_table()?;
+        let weak = lua.create_table()?;
+        weak.raw_set("__mode", "k")?;
+        backing_table.set_metatable(Some(weak))?;
+        internal.raw_set("backing", backing_table.clone())?;
+        let table_lib: Table = globals.raw_get("table")?;
+        crate::readonly::guard_table_library(&lua, &table_lib, &backing_table)?;
         let backing: Backing = Rc::new(std::cell::OnceCell::new());
         let builtins = lua.create_table()?;
         let next: Function = globals.get("next")?;
@@ -179,7 +187,7 @@ impl Sandbox {
                     Kind::Function => "function",
                 },
             ))?;
-        let _ = backing.set(prelude.get("backing")?);
+        let _ = backing.set(backing_table);
         let hook_shared = shared.clone();
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),

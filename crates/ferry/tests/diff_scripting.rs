@@ -599,3 +599,20 @@ diff_test!(errorstats_count_a_script_error_once, |p| {
         p.same(&["INFO", "errorstats"]);
     }
 });
+
+diff_test!(table_functions_refuse_library_tables, |p| {
+    for script in [
+        "table.insert(redis, 5)",
+        "return table.insert(string, 1, 'x')",
+        "return table.remove(math)",
+        "return table.sort(cjson)",
+        "return table.insert(nil, 1)",
+        "return table.insert()",
+        "return table.remove({}, 'x')",
+        "local t = {3, 1, 2} table.sort(t) table.insert(t, 4) table.insert(t, 1, 0) return {table.remove(t), t[1], #t}",
+        "return #redis",
+        "local ok, e = pcall(table.insert, redis, 1) return e",
+    ] {
+        eval(p, script, &[], &[]);
+    }
+});
