@@ -10,7 +10,9 @@ use crate::RdbError;
 
 /// Decompresses `input`, which must expand to exactly `len` bytes.
 pub fn decompress(input: &[u8], len: usize) -> Result<Vec<u8>, RdbError> {
-    let mut out = Vec::with_capacity(len);
+    // `len` comes from the payload: reserve no more than the input can
+    // expand to (a 2-byte back reference yields at most 264 bytes).
+    let mut out = Vec::with_capacity(len.min(input.len().saturating_mul(132)));
     let mut i = 0;
     while i < input.len() {
         let ctrl = input[i] as usize;
@@ -61,5 +63,7 @@ mod tests {
         assert_eq!(decompress(&input, 8), Err(RdbError::BadLzf));
         assert_eq!(decompress(&[5, b'a'], 6), Err(RdbError::BadLzf));
         assert_eq!(decompress(&[(1 << 5), 9], 3), Err(RdbError::BadLzf));
+        // A length no input can reach fails without reserving it.
+        assert_eq!(decompress(&[0, b'a'], 1 << 62), Err(RdbError::BadLzf));
     }
 }

@@ -117,13 +117,9 @@ pub(crate) fn base(
     backing: &Backing,
     next: Function,
 ) -> mlua::Result<Vec<(&'static str, Function)>> {
-    let b = backing.clone();
-    let next_fn = next.clone();
-    let pairs = lua.create_function(move |lua, args: MultiValue| {
-        let args: Vec<Value> = args.into_iter().collect();
-        let t = check_table(lua, &args, 1, "pairs")?;
-        Ok((next_fn.clone(), see(&b, &t), Value::Nil))
-    })?;
+    // `next` and `pairs` step through the real table behind a proxy, but
+    // never hand it out: `pairs` returns the proxy itself as the state, so
+    // the script cannot reach the writable table.
     let b = backing.clone();
     let next_fn = next.clone();
     let next_w = lua.create_function(move |lua, args: MultiValue| {
@@ -133,6 +129,20 @@ pub(crate) fn base(
         next_fn
             .call::<MultiValue>((see(&b, &t), key))
             .map_err(|e| raise::string(lua, lua_message(&e)))
+    })?;
+    let next_for_pairs = next_w.clone();
+    let b = backing.clone();
+    let plain_next = next.clone();
+    let pairs = lua.create_function(move |lua, args: MultiValue| {
+        let args: Vec<Value> = args.into_iter().collect();
+        let t = check_table(lua, &args, 1, "pairs")?;
+        // Ordinary tables iterate with Lua's own `next` (fast).
+        let step = if is_proxy(&b, &t) {
+            next_for_pairs.clone()
+        } else {
+            plain_next.clone()
+        };
+        Ok((step, t, Value::Nil))
     })?;
     let b = backing.clone();
     let rawget = lua.create_function(move |lua, args: MultiValue| {

@@ -8,8 +8,10 @@ use mlua::{Lua, Result, Table, Value};
 
 /// How deep a returned table may nest before the reply is cut with Redis's
 /// "reached lua stack limit" error (a self-referencing table would
-/// otherwise recurse forever).
-const MAX_DEPTH: usize = 1000;
+/// otherwise recurse forever). Redis's own bound is Lua's C stack (8000
+/// slots); replies at least 5000 levels deep convert on both. The executor
+/// thread's stack is sized for it (see `EXECUTOR_STACK`).
+const MAX_DEPTH: usize = 7000;
 
 /// A command's reply as a script sees it. In RESP2 mode a reply is first
 /// downgraded as a RESP2 client would receive it (maps flatten, doubles

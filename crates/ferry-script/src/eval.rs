@@ -33,6 +33,8 @@ fn find<'a>(cache: &'a HashMap<String, Script>, sha: &[u8]) -> Option<(&'a Strin
 pub struct Scripts {
     sandbox: Sandbox,
     version: Version,
+    /// Installed again in the fresh state SCRIPT FLUSH makes.
+    watchdog: Option<std::rc::Rc<dyn crate::Watchdog>>,
     cache: HashMap<String, Script>,
     body_bytes: usize,
 }
@@ -43,6 +45,7 @@ impl Scripts {
         Ok(Scripts {
             sandbox,
             version,
+            watchdog: None,
             cache: HashMap::new(),
             body_bytes: 0,
         })
@@ -107,6 +110,9 @@ impl Scripts {
     /// SCRIPT FLUSH: forgets every script and starts a fresh Lua state.
     pub fn flush(&mut self) -> Result<(), String> {
         let sandbox = Sandbox::new(Kind::Eval, &self.version).map_err(|e| e.to_string())?;
+        if let Some(w) = &self.watchdog {
+            *sandbox.shared.watchdog.borrow_mut() = Some(w.clone());
+        }
         self.sandbox = sandbox;
         self.cache.clear();
         self.body_bytes = 0;
@@ -115,7 +121,8 @@ impl Scripts {
 
     /// Installs the watchdog asked while scripts run.
     pub fn set_watchdog(&mut self, w: std::rc::Rc<dyn crate::Watchdog>) {
-        *self.sandbox.shared.watchdog.borrow_mut() = Some(w);
+        *self.sandbox.shared.watchdog.borrow_mut() = Some(w.clone());
+        self.watchdog = Some(w);
     }
 
     pub fn len(&self) -> usize {

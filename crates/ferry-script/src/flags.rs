@@ -66,7 +66,13 @@ pub fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, usize), String> {
     let Some(end) = body.iter().position(|b| *b == b'\n') else {
         return Err("ERR Invalid script shebang".into());
     };
-    let mut parts = body[..end].split(|b| *b == b' ').filter(|p| !p.is_empty());
+    // Split as Redis's sdssplitargs: any whitespace (a CR before the LF
+    // too), quotes and escapes.
+    let parts = ferry_resp::decode::split_inline_args(&body[..end])
+        .ok()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| "ERR Invalid engine in script shebang".to_string())?;
+    let mut parts = parts.iter().map(|p| &p[..]);
     let engine = parts.next().unwrap_or_default();
     if engine != b"#!lua" {
         return Err(format!(
@@ -136,6 +142,19 @@ mod tests {
         assert_eq!(
             parse_shebang(b"#!lua  flags=\n").unwrap(),
             (ScriptFlags::default(), 13)
+        );
+        // Windows line ends, tabs and quotes, as sdssplitargs reads them.
+        assert!(parse_shebang(b"#!lua flags=no-writes\r\nreturn 1")
+            .unwrap()
+            .0
+            .contains(ScriptFlags::NO_WRITES));
+        assert!(parse_shebang(b"#!lua\tflags=\"no-writes\"\nreturn 1")
+            .unwrap()
+            .0
+            .contains(ScriptFlags::NO_WRITES));
+        assert_eq!(
+            parse_shebang(b"#!lua \"unbalanced\nreturn 1").unwrap_err(),
+            "ERR Invalid engine in script shebang"
         );
         assert_eq!(
             ScriptFlags::from_bits(5).names().collect::<Vec<_>>(),

@@ -23,14 +23,16 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 /// One registered function.
+#[derive(Clone)]
 pub struct FunctionInfo {
     pub name: String,
-    pub description: Option<String>,
+    pub description: Option<Bytes>,
     pub flags: ScriptFlags,
     callback: Function,
 }
 
 /// One library: its code as loaded and its functions.
+#[derive(Clone)]
 pub struct Library {
     pub name: String,
     pub code: Bytes,
@@ -84,7 +86,7 @@ impl Functions {
         {
             return Err(format!("ERR Library '{name}' already exists"));
         }
-        let lib = self.create(code)?;
+        let lib = self.create(code, true)?;
         for f in &lib.functions {
             if let Some(owner) = self.by_name.get(&f.name.to_ascii_lowercase()) {
                 if *owner != name {
@@ -97,8 +99,9 @@ impl Functions {
         Ok(name)
     }
 
-    /// Builds a library from its code without adding it.
-    fn create(&mut self, code: &[u8]) -> Result<Library, String> {
+    /// Builds a library from its code without adding it. `timeout`: the
+    /// 500 ms bound of FUNCTION LOAD (restores and start-up have none).
+    fn create(&mut self, code: &[u8], timeout: bool) -> Result<Library, String> {
         let (engine, name, body_start) = parse_metadata(code)?;
         if !valid_name(&name) {
             return Err(format!("ERR {BAD_NAME}"));
@@ -112,7 +115,7 @@ impl Functions {
             .map_err(|e| format!("ERR Error compiling function: {e}"))?;
         let registered = self
             .sandbox
-            .load_library(&func)
+            .load_library(&func, timeout)
             .map_err(|e| format!("ERR Error registering functions: {e}"))?;
         if registered.is_empty() {
             return Err("ERR No functions registered".into());
@@ -146,6 +149,23 @@ impl Functions {
                 .insert(f.name.to_ascii_lowercase(), lib.name.clone());
         }
         self.libraries.insert(lib.name.clone(), lib);
+    }
+
+    /// Loads a library stored with the data, at start-up: no time bound,
+    /// and it replaces a library of the same name.
+    pub fn load_stored(&mut self, code: &[u8]) -> Result<String, String> {
+        let lib = self.create(code, false)?;
+        let name = lib.name.clone();
+        for f in &lib.functions {
+            if let Some(owner) = self.by_name.get(&f.name.to_ascii_lowercase()) {
+                if *owner != name {
+                    return Err(format!("ERR Function {} already exists", f.name));
+                }
+            }
+        }
+        self.unlink(&name);
+        self.link(lib);
+        Ok(name)
     }
 
     /// FUNCTION DELETE.
@@ -251,56 +271,55 @@ impl Functions {
             }
             let code = reader
                 .string()
-                .map_err(|_| "ERR failed loading the given functions payload".to_string())?;
+                .map_err(|_| "ERR Failed loading library payload".to_string())?;
             codes.push(code);
         }
-        // Build every library first (in a scratch set), so a failure
-        // leaves the current libraries as they were.
+        // Build every library and check every rule on a copy; only a
+        // restore that passes all of them replaces the current set.
         let mut new_libs = Vec::new();
         let mut names = HashMap::new();
         for code in &codes {
-            let lib = self.create(code)?;
+            let lib = self.create(code, false)?;
             if names.insert(lib.name.clone(), ()).is_some() {
                 return Err(format!("ERR Library '{}' already exists", lib.name));
             }
             new_libs.push(lib);
         }
-        if policy == RestorePolicy::Flush {
-            self.libraries.clear();
-            self.by_name.clear();
-        }
-        let mut replaced = Vec::new();
+        let mut libraries = if policy == RestorePolicy::Flush {
+            BTreeMap::new()
+        } else {
+            self.libraries.clone()
+        };
         for lib in &new_libs {
-            if self.libraries.contains_key(&lib.name) {
+            if libraries.contains_key(&lib.name) {
                 if policy != RestorePolicy::Replace {
-                    self.relink(replaced);
                     return Err(format!("ERR Library {} already exists", lib.name));
                 }
-                if let Some(old) = self.unlink(&lib.name) {
-                    replaced.push(old);
-                }
+                libraries.remove(&lib.name);
             }
         }
-        let mut seen = HashMap::new();
+        let mut by_name: HashMap<String, String> = libraries
+            .values()
+            .flat_map(|l| {
+                l.functions
+                    .iter()
+                    .map(|f| (f.name.to_ascii_lowercase(), l.name.clone()))
+            })
+            .collect();
         for lib in &new_libs {
             for f in &lib.functions {
                 let key = f.name.to_ascii_lowercase();
-                if self.by_name.contains_key(&key) || seen.insert(key, ()).is_some() {
-                    self.relink(replaced);
+                if by_name.insert(key, lib.name.clone()).is_some() {
                     return Err(format!("ERR Function {} already exists", f.name));
                 }
             }
         }
         for lib in new_libs {
-            self.link(lib);
+            libraries.insert(lib.name.clone(), lib);
         }
+        self.libraries = libraries;
+        self.by_name = by_name;
         Ok(())
-    }
-
-    fn relink(&mut self, libs: Vec<Library>) {
-        for lib in libs {
-            self.link(lib);
-        }
     }
 
     /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE].
@@ -365,12 +384,15 @@ fn parse_metadata(code: &[u8]) -> Result<(String, String, usize), String> {
     let Some(end) = code.iter().position(|b| *b == b'\n') else {
         return Err("ERR Invalid library metadata".into());
     };
-    let line = String::from_utf8_lossy(&code[..end]);
-    let mut parts = line.split_ascii_whitespace();
-    let Some(first) = parts.next() else {
-        return Err("ERR Invalid library metadata".into());
-    };
-    let engine = first[2..].to_string();
+    let parts = ferry_resp::decode::split_inline_args(&code[..end])
+        .ok()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| "ERR Invalid library metadata".to_string())?;
+    let mut parts = parts
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    let first = parts.next().unwrap_or_default();
+    let engine = first.get(2..).unwrap_or_default().to_string();
     let mut name = None;
     for part in parts {
         if part.len() >= 5 && part.as_bytes()[..5].eq_ignore_ascii_case(b"name=") {

@@ -41,7 +41,9 @@ pub(crate) const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 pub(crate) enum Mode {
     Idle,
     Running,
-    Loading(Instant),
+    /// FUNCTION LOAD: the start, when the 500 ms bound applies (not to
+    /// libraries restored from a dump or loaded at start-up, as in Redis).
+    Loading(Option<Instant>),
 }
 
 /// State shared by the Rust functions a sandbox gives Lua and the runner.
@@ -64,7 +66,7 @@ pub(crate) struct Registered {
     pub name: String,
     pub callback: Function,
     pub flags: u8,
-    pub description: Option<String>,
+    pub description: Option<Bytes>,
 }
 
 impl Shared {
@@ -286,18 +288,31 @@ impl Sandbox {
         self.shared.mode.set(Mode::Idle);
         crate::raise::clear(&self.lua);
         self.runs += 1;
-        if self.runs >= GC_PERIOD {
+        if self.lua.used_memory() > MEMORY_LIMIT / 2 {
+            // Lua 5.1 has no emergency collection: without this, garbage a
+            // big script left would make the next ones fail for memory.
+            let _ = self.lua.gc_collect();
+        } else if self.runs >= GC_PERIOD {
             self.runs = 0;
-            let _ = self.lua.gc_step();
+            // Redis's lua_gc(LUA_GCSTEP, 50) every 50 runs.
+            // SAFETY: a single API call on the state's own stack, no Rust
+            // value to drop if it raises.
+            let _ = unsafe {
+                self.lua.exec_raw::<()>((), |state| {
+                    mlua::ffi::lua_gc(state, mlua::ffi::LUA_GCSTEP, GC_PERIOD as std::ffi::c_int);
+                })
+            };
         }
     }
 
     /// Runs a library's top level (FUNCTION LOAD) with the library API as
     /// globals. Returns what it registered, or the error message.
-    pub fn load_library(&mut self, f: &Function) -> Result<Vec<Registered>, String> {
+    pub fn load_library(&mut self, f: &Function, timeout: bool) -> Result<Vec<Registered>, String> {
         *self.shared.registered.borrow_mut() = Some(Vec::new());
         self.shared.killed.set(None);
-        self.shared.mode.set(Mode::Loading(Instant::now()));
+        self.shared
+            .mode
+            .set(Mode::Loading(timeout.then(Instant::now)));
         let outcome = (|| -> mlua::Result<(bool, Value)> {
             self.set_loading.call::<()>(true)?;
             let r = self.run.call((f, Value::Nil, Value::Nil, false));
@@ -332,7 +347,7 @@ fn hook(lua: &Lua, shared: &Shared) -> mlua::Result<VmState> {
         return Err(shared.stop(lua, text));
     }
     match shared.mode.get() {
-        Mode::Loading(started) if started.elapsed() > LOAD_TIMEOUT => {
+        Mode::Loading(Some(started)) if started.elapsed() > LOAD_TIMEOUT => {
             Err(shared.stop(lua, "ERR FUNCTION LOAD timeout"))
         }
         Mode::Running => {
@@ -472,7 +487,7 @@ fn command_args(args: impl Iterator<Item = Value>) -> Result<Vec<Bytes>, &'stati
     for v in args {
         argv.push(match v {
             Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
-            Value::Number(n) => Bytes::from(format_double(n)),
+            Value::Number(n) => Bytes::from(number_arg(n)),
             Value::Integer(i) => Bytes::from(i.to_string()),
             _ => return Err("Lua redis lib command arguments must be strings or integers"),
         });
@@ -481,6 +496,28 @@ fn command_args(args: impl Iterator<Item = Value>) -> Result<Vec<Bytes>, &'stati
         return Err("Please specify at least one argument for this redis lib call");
     }
     Ok(argv)
+}
+
+/// The message at the bottom of an mlua error's text: mlua wraps errors of
+/// Rust callbacks ("callback error ... caused by: not enough memory"), a
+/// script must see only what Lua would say.
+fn innermost_message(text: &str) -> &str {
+    let last = text.rsplit("caused by: ").next().unwrap_or(text);
+    let first_line = last.lines().next().unwrap_or(last);
+    first_line
+        .strip_prefix("runtime error: ")
+        .or_else(|| first_line.strip_prefix("memory error: "))
+        .unwrap_or(first_line)
+        .trim()
+}
+
+/// A number argument as Redis prints it with `%.17g` (glibc writes `-nan`
+/// for the NaN that `0/0` makes on x86).
+fn number_arg(n: f64) -> String {
+    if n.is_nan() {
+        return if n.is_sign_negative() { "-nan" } else { "nan" }.into();
+    }
+    format_double(n)
 }
 
 /// The functions `sandbox.lua` receives as `internal`.
@@ -501,7 +538,13 @@ fn install_internal(
                     Value::Table(crate::convert::command_error_table(lua, &text)?)
                 }
                 Some(Raised::Str(text)) => Value::String(lua.create_string(&text)?),
-                None => Value::String(lua.create_string(format!("{opaque:?}"))?),
+                None => {
+                    let text = match &opaque {
+                        Value::Error(e) => e.to_string(),
+                        other => other.to_string().unwrap_or_default(),
+                    };
+                    Value::String(lua.create_string(innermost_message(&text))?)
+                }
             })
         })?,
     )?;
@@ -519,7 +562,13 @@ fn install_internal(
     internal.raw_set(
         "register",
         lua.create_function(
-            move |_, (name, callback, flags, desc): (String, Function, u8, Option<String>)| {
+            move |_,
+                  (name, callback, flags, desc): (
+                mlua::LuaString,
+                Function,
+                u8,
+                Option<mlua::LuaString>,
+            )| {
                 let mut registered = s.registered.borrow_mut();
                 let Some(list) = registered.as_mut() else {
                     return Ok(Some(
@@ -527,12 +576,16 @@ fn install_internal(
                             .to_string(),
                     ));
                 };
-                if !crate::functions::valid_name(&name) {
-                    return Ok(Some(crate::functions::BAD_NAME.to_string()));
-                }
+                // Names are ASCII letters, digits and `_`; anything else
+                // (non-UTF-8 bytes included) gets Redis's error.
+                let name = match std::str::from_utf8(&name.as_bytes()) {
+                    Ok(n) if crate::functions::valid_name(n) => n.to_owned(),
+                    _ => return Ok(Some(crate::functions::BAD_NAME.to_string())),
+                };
                 if list.iter().any(|r| r.name == name) {
                     return Ok(Some("Function already exists in the library".to_string()));
                 }
+                let desc = desc.map(|d| Bytes::copy_from_slice(&d.as_bytes()));
                 list.push(Registered {
                     name,
                     callback,

@@ -245,6 +245,18 @@ const BOUNDS: &[(&str, i64, i64, &str)] = &[
         i32::MAX as i64,
         "argument must be between 0 and 2147483647 inclusive",
     ),
+    (
+        "busy-reply-threshold",
+        0,
+        i64::MAX,
+        "argument must be between 0 and 9223372036854775807 inclusive",
+    ),
+    (
+        "lua-time-limit",
+        0,
+        i64::MAX,
+        "argument must be between 0 and 9223372036854775807 inclusive",
+    ),
 ];
 
 /// Parameters that take a memory value (`100mb`).

@@ -121,10 +121,10 @@ impl Executor {
         let jobs = Rc::new(JobQueue::new(rx));
         let gate = Rc::new(BusyGate::new(jobs.clone()));
         let mut scripting = Scripting::new(gate)?;
-        match store.function_codes() {
-            Ok(codes) => scripting.load_stored_functions(codes),
-            Err(e) => log::error!("cannot read the stored FUNCTION libraries: {e}"),
-        }
+        let codes = store
+            .function_codes()
+            .map_err(|e| format!("cannot read the stored FUNCTION libraries: {e}"))?;
+        scripting.load_stored_functions(codes)?;
         Ok(Executor {
             store,
             state,

@@ -18,6 +18,11 @@ pub mod state;
 
 pub use config::ServerConfig;
 
+/// Stack of the executor thread: a script may return a table nested 7000
+/// levels deep, converted, encoded and dropped recursively (reserved
+/// address space; pages are used only when touched).
+const EXECUTOR_STACK: usize = 64 << 20;
+
 /// The Redis version ferry reports (HELLO, INFO): the one whose replies it matches.
 pub const REDIS_VERSION: &str = "7.0.15";
 
@@ -43,6 +48,10 @@ pub enum ServeError {
     },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The executor could not start (a stored FUNCTION library does not
+    /// load, the Lua engine failed).
+    #[error("{0}")]
+    Startup(String),
 }
 
 /// Runs the server until SHUTDOWN, SIGINT or SIGTERM.
@@ -98,17 +107,33 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
     let (jobs, rx) = std::sync::mpsc::channel::<Job>();
     let state = ServerState::new(config.clone(), shared.auth_required.clone());
     let exec_shared = shared.clone();
+    // The executor is built on its own thread (Lua is not Send); it says
+    // whether it started before the server announces itself.
+    let (started_tx, started_rx) = std::sync::mpsc::sync_channel::<Result<(), String>>(1);
     let executor = std::thread::Builder::new()
         .name("ferry-executor".into())
-        .spawn(
-            move || match Executor::new(store, state, rx, exec_shared.clone()) {
-                Ok(executor) => executor.run(),
-                Err(e) => {
-                    log::error!("cannot start the scripting engine: {e}");
-                    exec_shared.shutdown.notify_one();
-                }
-            },
-        )?;
+        .stack_size(EXECUTOR_STACK)
+        .spawn(move || match Executor::new(store, state, rx, exec_shared) {
+            Ok(executor) => {
+                let _ = started_tx.send(Ok(()));
+                executor.run()
+            }
+            Err(e) => {
+                let _ = started_tx.send(Err(e));
+            }
+        })?;
+    let started = tokio::task::spawn_blocking(move || started_rx.recv())
+        .await
+        .map_err(|e| ServeError::Startup(format!("the executor thread failed: {e}")))?;
+    match started {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(ServeError::Startup(e)),
+        Err(_) => {
+            return Err(ServeError::Startup(
+                "the executor thread stopped while starting".into(),
+            ))
+        }
+    }
     for l in &listeners {
         log::info!(
             "ferry {} ready to accept connections on {} (data: {}, durability: {})",

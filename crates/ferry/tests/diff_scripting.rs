@@ -616,3 +616,116 @@ diff_test!(table_functions_refuse_library_tables, |p| {
         eval(p, script, &[], &[]);
     }
 });
+
+diff_test!(review_findings, |p| {
+    // The table behind a read-only proxy never reaches a script.
+    for script in [
+        "local _, r = pairs(redis) r.call = function() return 'hijacked' end",
+        "return redis.call('ping')",
+        "local _, g = pairs(_G) g.foo = 1",
+        "return foo",
+        "local _, m = pairs(getmetatable('')) m.x = 1",
+        "local n = 0 for k, v in pairs(redis) do n = n + 1 end return n > 10",
+        "local k = next(redis) return type(k)",
+        "local t = {a = 1} for k, v in pairs(t) do t[k] = v + 1 end return t.a",
+        // Numbers as command arguments, NaN included.
+        "redis.call('set', 'k', 0/0) return redis.call('get', 'k')",
+        "redis.call('set', 'k', 1/0) return redis.call('get', 'k')",
+        "redis.call('set', 'k', -1/0) return redis.call('get', 'k')",
+    ] {
+        eval(p, script, &[], &[]);
+    }
+    // Deeply nested replies convert whole (read back on a thread with a
+    // stack big enough for the harness's recursive reply parser).
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(scope, || {
+                eval(
+                    p,
+                    "local t = {1} for i = 1, 5000 do t = {t} end return t",
+                    &[],
+                    &[],
+                );
+            })
+            .expect("spawn")
+            .join()
+            .expect("deep reply");
+    });
+    // Shebangs split as sdssplitargs: CR LF, tabs, quotes.
+    for script in [
+        "#!lua flags=no-writes\r\nreturn 1",
+        "#!lua\tflags=no-writes\nreturn 2",
+        "#!lua flags=\"no-writes\"\nreturn 3",
+        "#!lua \"unbalanced\nreturn 4",
+        "#! \nreturn 5",
+    ] {
+        p.same(&["EVAL", script, "0"]);
+    }
+    for code in [
+        "#!lua name=\"q1\"\nredis.register_function('fq', function() return 1 end)",
+        "#!lua \"name=x\nredis.register_function('f', function() end)",
+    ] {
+        p.same(&["FUNCTION", "LOAD", "REPLACE", code]);
+    }
+    p.same(&["FCALL", "fq", "0"]);
+    let bad_name = b"#!lua name=bad\nredis.register_function('\xff', function() end)".to_vec();
+    let (a, b) = p.both(&[&b"FUNCTION"[..], b"LOAD", &bad_name]);
+    assert_eq!(
+        common::escape(&a),
+        common::escape(&b),
+        "a non-UTF-8 function name"
+    );
+    let desc = b"#!lua name=desc\nredis.register_function{function_name = 'fd', callback = function() return 1 end, description = '\xff\xfe'}".to_vec();
+    let (a, b) = p.both(&[&b"FUNCTION"[..], b"LOAD", &desc]);
+    assert_eq!(a, b, "a non-UTF-8 description is accepted");
+    p.same(&["FUNCTION", "LIST", "LIBRARYNAME", "desc"]);
+    p.same(&["CONFIG", "SET", "busy-reply-threshold", "-1"]);
+    p.same(&["CONFIG", "SET", "lua-time-limit", "-5"]);
+    p.same(&["FUNCTION", "FLUSH"]);
+});
+
+/// FUNCTION RESTORE payloads built here: one or more libraries, each an
+/// RDB_OPCODE_FUNCTION2 and the library code as an RDB string.
+fn function_payload(codes: &[&[u8]]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for code in codes {
+        body.push(ferry_rdb::OPCODE_FUNCTION2);
+        ferry_rdb::write_string(&mut body, code);
+    }
+    ferry_rdb::seal_payload(body)
+}
+
+diff_test!(function_restore_edges, |p| {
+    p.same(&["FUNCTION", "FLUSH"]);
+    p.same(&["FUNCTION", "LOAD", LIB_ONE]);
+    // Two libraries registering the same function: refused, and with
+    // FLUSH the existing libraries stay.
+    let clash = function_payload(&[
+        b"#!lua name=c1\nredis.register_function('dupf', function() return 1 end)",
+        b"#!lua name=c2\nredis.register_function('dupf', function() return 2 end)",
+    ]);
+    let (a, b) = p.both(&[&b"FUNCTION"[..], b"RESTORE", &clash, b"FLUSH"]);
+    assert_eq!(common::escape(&a), common::escape(&b));
+    p.same(&["FUNCTION", "LIST"]);
+    p.same(&["FCALL", "only", "1", "k"]);
+    // A compressed string claiming an impossible length.
+    let mut body = vec![ferry_rdb::OPCODE_FUNCTION2, 0xc3, 0x02, 0x81];
+    body.extend_from_slice(&(1u64 << 62).to_be_bytes());
+    body.extend_from_slice(&[0x00, b'a']);
+    let huge = ferry_rdb::seal_payload(body);
+    let (a, b) = p.both(&[&b"FUNCTION"[..], b"RESTORE", &huge]);
+    assert_eq!(common::escape(&a), common::escape(&b));
+    // Not a function at all.
+    let other = ferry_rdb::seal_payload(vec![0x00, 0x01, b'x']);
+    let (a, b) = p.both(&[&b"FUNCTION"[..], b"RESTORE", &other]);
+    assert_eq!(common::escape(&a), common::escape(&b));
+    // A library whose top level runs long: RESTORE has no load time bound.
+    let slow = function_payload(&[
+        b"#!lua name=slow\nfor i = 1, 2e8 do end\nredis.register_function('slowf', function() return 'loaded' end)",
+    ]);
+    let (a, b) = p.both(&[&b"FUNCTION"[..], b"RESTORE", &slow]);
+    assert_eq!(common::escape(&a), common::escape(&b));
+    p.same(&["FCALL", "slowf", "0"]);
+    p.same(&["FUNCTION", "FLUSH"]);
+});

@@ -64,6 +64,21 @@ fn steps_kill_an_eval(port: u16, out: &mut Vec<Vec<u8>>) {
     out.push(other.cmd(&["SCRIPT", "KILL"]));
 }
 
+/// After SCRIPT FLUSH (a fresh Lua state) a looping script is still
+/// answered for and killable.
+fn steps_kill_after_script_flush(port: u16, out: &mut Vec<Vec<u8>>) {
+    set_threshold(port, "100");
+    let mut caller = RawConn::connect(port);
+    let mut other = RawConn::connect(port);
+    out.push(other.cmd(&["SCRIPT", "FLUSH"]));
+    caller.send(&["EVAL", "while true do end", "0"]);
+    std::thread::sleep(PAST_THRESHOLD);
+    out.push(other.cmd(&["PING"]));
+    out.push(other.cmd(&["FUNCTION", "STATS"]));
+    out.push(other.cmd(&["SCRIPT", "KILL"]));
+    out.push(caller.read_reply());
+}
+
 fn steps_kill_a_function(port: u16, out: &mut Vec<Vec<u8>>) {
     set_threshold(port, "100");
     let mut caller = RawConn::connect(port);
@@ -77,6 +92,14 @@ fn steps_kill_a_function(port: u16, out: &mut Vec<Vec<u8>>) {
     caller.send(&["FCALL", "spin", "0"]);
     std::thread::sleep(PAST_THRESHOLD);
     out.push(other.cmd(&["PING"]));
+    // What runs, and for how long (the duration differs: masked).
+    let stats = String::from_utf8_lossy(&other.cmd(&["FUNCTION", "STATS"])).to_string();
+    let masked: String = stats
+        .split("\r\n")
+        .map(|l| if l.starts_with(':') { ":N" } else { l })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    out.push(masked.into_bytes());
     out.push(other.cmd(&["SCRIPT", "KILL"]));
     out.push(other.cmd(&["FUNCTION", "KILL"]));
     out.push(caller.read_reply());
@@ -137,6 +160,11 @@ fn diff(name: &str, steps: fn(u16, &mut Vec<Vec<u8>>)) {
 #[test]
 fn kill_an_eval() {
     diff("kill_an_eval", steps_kill_an_eval);
+}
+
+#[test]
+fn kill_after_script_flush() {
+    diff("kill_after_script_flush", steps_kill_after_script_flush);
 }
 
 #[test]

@@ -115,3 +115,37 @@ fn an_acknowledged_script_survives_kill9() {
     assert_eq!(c.cmd(&["LLEN", "list"]), b":2000\r\n");
     assert_eq!(c.cmd(&["LINDEX", "list", "-1"]), b"$4\r\n2000\r\n");
 }
+
+/// A stored library that no longer loads stops the start with a message
+/// naming it, as Redis refuses to load such an RDB: starting without it
+/// would drop it from the file at the next FUNCTION change.
+#[test]
+fn a_stored_library_that_does_not_load_stops_the_start() {
+    let mut ferry = FerryProc::start(FerryOpts::default());
+    let mut c = ferry.connect();
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", LIB]), b"$7\r\ncounter\r\n");
+    ferry.stop();
+    let data = ferry.data_path().to_path_buf();
+    {
+        let db = rusqlite::Connection::open(&data).expect("open the data file");
+        let changed = db
+            .execute(
+                "UPDATE functions SET code = ?1",
+                [b"#!lua name=counter\nreturn 1 +".to_vec()],
+            )
+            .expect("edit the stored library");
+        assert_eq!(changed, 1);
+    }
+    let out = std::process::Command::new(common::ferry_binary())
+        .args(["serve", "--port", "0", "--data"])
+        .arg(&data)
+        .output()
+        .expect("run ferry serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "ferry started:\n{stderr}");
+    assert!(
+        stderr.contains("does not load (#!lua name=counter)")
+            && stderr.contains("Error compiling function"),
+        "{stderr}"
+    );
+}

@@ -117,6 +117,9 @@ fn quit(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    ctx.scripting
+        .gate
+        .note_protocol(ctx.client.id, Protocol::Resp2);
     let c = &mut *ctx.client;
     c.db = 0;
     c.protocol = Protocol::Resp2;
@@ -215,6 +218,7 @@ fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     if let Some(p) = protocol {
         ctx.client.protocol = p;
+        ctx.scripting.gate.note_protocol(ctx.client.id, p);
     }
     let proto = match ctx.client.protocol {
         Protocol::Resp2 => 2,

@@ -405,6 +405,10 @@ fn script_help(_ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// Writes the libraries to the store after a change, journaled with the
 /// group like any write, so they survive a restart.
 fn persist_functions(ctx: &mut Ctx, engine: &script::Engine) -> Result<(), super::CmdError> {
+    ctx.scripting.gate.set_function_counts(
+        engine.functions.library_count(),
+        engine.functions.function_count(),
+    );
     ctx.store.set_functions(&engine.functions.codes())?;
     Ok(())
 }
@@ -508,27 +512,9 @@ fn function_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn function_stats(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    with_engine(ctx, |_, engine| {
-        Reply::Map(vec![
-            (Reply::bulk("running_script"), Reply::Null),
-            (
-                Reply::bulk("engines"),
-                Reply::Map(vec![(
-                    Reply::bulk("LUA"),
-                    Reply::Map(vec![
-                        (
-                            Reply::bulk("libraries_count"),
-                            Reply::Integer(engine.functions.library_count() as i64),
-                        ),
-                        (
-                            Reply::bulk("functions_count"),
-                            Reply::Integer(engine.functions.function_count() as i64),
-                        ),
-                    ]),
-                )]),
-            ),
-        ])
-    })
+    // No script runs while a command runs; the gate keeps the counts (and
+    // answers this itself while a function is busy).
+    Ok(ctx.scripting.gate.function_stats())
 }
 
 fn function_kill(_ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {

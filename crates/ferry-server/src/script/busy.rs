@@ -7,9 +7,10 @@
 //! * `SCRIPT KILL` / `FUNCTION KILL` stop the script (unless it wrote:
 //!   `-UNKILLABLE`), `SHUTDOWN NOSAVE` stops it and the server without
 //!   keeping any of the unfinished group;
-//! * commands Redis allows while busy (`allow_busy`: AUTH, HELLO, MULTI,
-//!   WATCH, QUIT, RESET, ...) and everything after them in the client's
-//!   pipeline wait until the script ends;
+//! * FUNCTION STATS is answered (what runs, for how long);
+//! * the other commands Redis allows while busy (`allow_busy`: AUTH, HELLO,
+//!   MULTI, WATCH, QUIT, RESET, ...) and everything after them in the
+//!   client's pipeline wait until the script ends;
 //! * every other command gets `-BUSY`.
 //!
 //! Connections and disconnections that arrive meanwhile are handled after
@@ -42,9 +43,15 @@ pub struct JobQueue {
     rx: Receiver<Job>,
     /// Jobs to handle before new ones (set aside during a busy script).
     deferred: RefCell<VecDeque<Job>>,
-    /// Each connected client's outgoing queue, so a `-BUSY` reply can be
-    /// sent while the client states are in use by the running script.
-    outs: RefCell<HashMap<u64, UnboundedSender<Outgoing>>>,
+    /// Each connected client's outgoing queue and protocol, so a reply can
+    /// be sent while the client states are in use by the running script.
+    outs: RefCell<HashMap<u64, Link>>,
+}
+
+/// How to answer a client from the gate.
+struct Link {
+    out: UnboundedSender<Outgoing>,
+    protocol: Protocol,
 }
 
 impl JobQueue {
@@ -73,7 +80,13 @@ impl JobQueue {
     }
 
     pub fn register(&self, id: u64, out: UnboundedSender<Outgoing>) {
-        self.outs.borrow_mut().insert(id, out);
+        self.outs.borrow_mut().insert(
+            id,
+            Link {
+                out,
+                protocol: Protocol::Resp2,
+            },
+        );
     }
 
     pub fn unregister(&self, id: u64) {
@@ -98,6 +111,8 @@ struct Run {
 pub struct BusyGate {
     jobs: Rc<JobQueue>,
     run: RefCell<Option<Run>>,
+    /// FUNCTION STATS's counts: libraries, functions.
+    function_counts: Cell<(usize, usize)>,
     kill: Cell<bool>,
     shutdown_nosave: Cell<bool>,
 }
@@ -107,6 +122,7 @@ impl BusyGate {
         BusyGate {
             jobs,
             run: RefCell::new(None),
+            function_counts: Cell::new((0, 0)),
             kill: Cell::new(false),
             shutdown_nosave: Cell::new(false),
         }
@@ -140,6 +156,59 @@ impl BusyGate {
             }
         }
         self.kill.set(false);
+    }
+
+    /// A client switched protocol (HELLO, RESET).
+    pub fn note_protocol(&self, id: u64, protocol: Protocol) {
+        if let Some(link) = self.jobs.outs.borrow_mut().get_mut(&id) {
+            link.protocol = protocol;
+        }
+    }
+
+    /// The library and function counts FUNCTION STATS reports.
+    pub fn set_function_counts(&self, libraries: usize, functions: usize) {
+        self.function_counts.set((libraries, functions));
+    }
+
+    /// FUNCTION STATS: what runs now and how many libraries and functions
+    /// there are. While an EVAL runs Redis answers `-BUSY` instead.
+    pub fn function_stats(&self) -> Reply {
+        let running = self.run.borrow();
+        let running_script = match running.as_ref() {
+            Some(run) if run.kind == RunKind::Eval => return Reply::error(SLOW_EVAL),
+            Some(run) => Reply::Map(vec![
+                (Reply::bulk("name"), Reply::bulk(run.name.clone())),
+                (
+                    Reply::bulk("command"),
+                    Reply::Array(run.argv.iter().cloned().map(Reply::Bulk).collect()),
+                ),
+                (
+                    Reply::bulk("duration_ms"),
+                    Reply::Integer(run.started.elapsed().as_millis() as i64),
+                ),
+            ]),
+            None => Reply::Null,
+        };
+        let (libraries, functions) = self.function_counts.get();
+        Reply::Map(vec![
+            (Reply::bulk("running_script"), running_script),
+            (
+                Reply::bulk("engines"),
+                Reply::Map(vec![(
+                    Reply::bulk("LUA"),
+                    Reply::Map(vec![
+                        (
+                            Reply::bulk("libraries_count"),
+                            Reply::Integer(libraries as i64),
+                        ),
+                        (
+                            Reply::bulk("functions_count"),
+                            Reply::Integer(functions as i64),
+                        ),
+                    ]),
+                )]),
+            ),
+        ])
     }
 
     /// The script called a write command: SCRIPT KILL can no longer stop it.
@@ -178,6 +247,12 @@ impl BusyGate {
             RunKind::Eval => SLOW_EVAL,
             RunKind::Function => SLOW_FUNCTION,
         };
+        let protocol = self
+            .jobs
+            .outs
+            .borrow()
+            .get(&id)
+            .map_or(Protocol::Resp2, |l| l.protocol);
         let mut out = BytesMut::new();
         let mut cmds: VecDeque<Vec<Bytes>> = cmds.into();
         while let Some(argv) = cmds.front() {
@@ -197,6 +272,7 @@ impl BusyGate {
                             Reply::NoReply
                         }
                         (None, "shutdown") => Reply::error(busy),
+                        (Some("function"), "stats") => self.function_stats(),
                         _ => {
                             // Runs after the script, with what follows it.
                             self.jobs.deferred.borrow_mut().push_back(Job::Resume {
@@ -210,12 +286,11 @@ impl BusyGate {
                 }
                 _ => Reply::error(busy),
             };
-            // Simple errors and +OK read the same in RESP2 and RESP3.
-            reply.encode(Protocol::Resp2, &mut out);
+            reply.encode(protocol, &mut out);
             cmds.pop_front();
         }
-        if let Some(tx) = self.jobs.outs.borrow().get(&id) {
-            let _ = tx.send(Outgoing::Reply(BatchReply {
+        if let Some(link) = self.jobs.outs.borrow().get(&id) {
+            let _ = link.out.send(Outgoing::Reply(BatchReply {
                 bytes: out.freeze(),
                 close: false,
                 authenticated: None,

@@ -45,16 +45,32 @@ impl Scripting {
         })
     }
 
-    /// Loads the libraries stored with the data (at start-up).
-    pub fn load_stored_functions(&mut self, codes: Vec<Vec<u8>>) {
+    /// Loads the libraries stored with the data (at start-up). A library
+    /// that does not load stops the start, as in Redis: dropping it would
+    /// lose it from the file at the next FUNCTION change.
+    pub fn load_stored_functions(&mut self, codes: Vec<Vec<u8>>) -> Result<(), String> {
         let Some(engine) = self.engine.as_mut() else {
-            return;
+            return Ok(());
         };
         for code in codes {
-            if let Err(e) = engine.functions.load(&code, true) {
-                log::error!("a stored FUNCTION library failed to load and is dropped: {e}");
-            }
+            engine.functions.load_stored(&code).map_err(|e| {
+                let first_line = String::from_utf8_lossy(&code)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                format!(
+                    "a FUNCTION library stored in the data file does not load ({first_line}): {e}; \
+                     ferry will not start without it (run the ferry version that stored it, \
+                     or remove the library with FUNCTION DELETE there)"
+                )
+            })?;
         }
+        self.gate.set_function_counts(
+            engine.functions.library_count(),
+            engine.functions.function_count(),
+        );
+        Ok(())
     }
 }
 
