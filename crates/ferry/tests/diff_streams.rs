@@ -10,7 +10,7 @@
 #[macro_use]
 mod common;
 
-use common::{escape, parse_one, ConnPair, Resp};
+use common::{escape, parse_one, ConnPair, RawConn, Resp};
 
 /// Field names whose values are times.
 const TIME_FIELDS: &[&str] = &["idle", "seen-time"];
@@ -1493,7 +1493,6 @@ fn next_same(p: &mut ConnPair, what: &str) -> String {
     a
 }
 
-/// Gives both servers time to park the clients that just blocked.
 /// Sends `XREADGROUP GROUP group consumer BLOCK ms STREAMS key >` to both
 /// sides without reading (the client blocks).
 fn block_readgroup(p: &mut ConnPair, group: &str, consumer: &str, ms: &str, key: &str) {
@@ -1513,6 +1512,7 @@ fn block_readgroup(p: &mut ConnPair, group: &str, consumer: &str, ms: &str, key:
     );
 }
 
+/// Gives both servers time to park the clients that just blocked.
 fn settle() {
     std::thread::sleep(std::time::Duration::from_millis(100));
 }
@@ -1765,4 +1765,39 @@ diff_test!(watch_sees_only_what_redis_signals, |p| {
         p.same(&["PING"]);
         p.same(&["EXEC"]);
     }
+});
+
+/// Reads the connection's CLIENT ID on one server.
+fn client_id(conn: &mut RawConn) -> String {
+    String::from_utf8_lossy(&conn.cmd(&["CLIENT", "ID"]))
+        .trim_start_matches(':')
+        .trim()
+        .to_string()
+}
+
+diff_test!(client_unblock_stream_reads, |p| {
+    p.same(&["XADD", "s", "1-0", "f", "v"]);
+    p.same(&["XGROUP", "CREATE", "s", "g", "$"]);
+    let mut waiter = p.connect();
+    // Client ids differ between the servers: unblock each by its own id.
+    let id_a = client_id(&mut waiter.a);
+    let id_b = client_id(&mut waiter.b);
+    send(&mut waiter, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+    settle();
+    let ra = p.a.cmd(&["CLIENT", "UNBLOCK", &id_a]);
+    let rb = p.b.cmd(&["CLIENT", "UNBLOCK", &id_b]);
+    assert_eq!(ra, rb, "CLIENT UNBLOCK of XREAD");
+    next_same(&mut waiter, "XREAD unblocked (timeout)");
+    block_readgroup(&mut waiter, "g", "c", "0", "s");
+    settle();
+    let ra = p.a.cmd(&["CLIENT", "UNBLOCK", &id_a, "ERROR"]);
+    let rb = p.b.cmd(&["CLIENT", "UNBLOCK", &id_b, "ERROR"]);
+    assert_eq!(ra, rb, "CLIENT UNBLOCK ERROR of XREADGROUP");
+    next_same(&mut waiter, "XREADGROUP unblocked (error)");
+    // The unblocked reader left nothing behind: a new entry is not delivered to it,
+    // and the group has no pending entry for consumer c.
+    p.same(&["XADD", "s", "2-0", "f", "w"]);
+    p.same(&["XPENDING", "s", "g"]);
+    let info = String::from_utf8_lossy(&p.b.cmd(&["INFO", "clients"])).into_owned();
+    assert!(info.contains("blocked_clients:0"), "{info}");
 });
