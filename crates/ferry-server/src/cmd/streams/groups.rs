@@ -63,6 +63,22 @@ fn target(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Result<Target, Reply>, CmdErr
     Ok(Ok(t))
 }
 
+/// `target` for DESTROY, CREATECONSUMER and DELCONSUMER, which answer 0
+/// when the stream or the group is missing.
+fn stream_and_group(
+    ctx: &mut Ctx,
+    argv: &[Bytes],
+) -> Result<Result<(Stream, Group), Reply>, CmdError> {
+    let t = match target(ctx, argv)? {
+        Ok(t) => t,
+        Err(reply) => return Ok(Err(reply)),
+    };
+    match (t.stream, t.group) {
+        (Some(s), Some(g)) => Ok(Ok((s, g))),
+        _ => Ok(Err(Reply::Integer(0))),
+    }
+}
+
 pub(super) fn create(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let t = match target(ctx, argv)? {
         Ok(t) => t,
@@ -119,12 +135,9 @@ pub(super) fn setid(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 pub(super) fn destroy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let t = match target(ctx, argv)? {
-        Ok(t) => t,
+    let (s, g) = match stream_and_group(ctx, argv)? {
+        Ok(found) => found,
         Err(reply) => return Ok(reply),
-    };
-    let (Some(s), Some(g)) = (t.stream, t.group) else {
-        return Ok(Reply::Integer(0));
     };
     ctx.store.stream_group_del(s.info.id, &g.name)?;
     ctx.notify(notify::STREAM, "xgroup-destroy", &argv[2]);
@@ -134,12 +147,9 @@ pub(super) fn destroy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 pub(super) fn createconsumer(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let t = match target(ctx, argv)? {
-        Ok(t) => t,
+    let (s, g) = match stream_and_group(ctx, argv)? {
+        Ok(found) => found,
         Err(reply) => return Ok(reply),
-    };
-    let (Some(s), Some(g)) = (t.stream, t.group) else {
-        return Ok(Reply::Integer(0));
     };
     let name = &argv[4];
     if ctx
@@ -163,12 +173,9 @@ pub(super) fn createconsumer(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 pub(super) fn delconsumer(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let t = match target(ctx, argv)? {
-        Ok(t) => t,
+    let (s, g) = match stream_and_group(ctx, argv)? {
+        Ok(found) => found,
         Err(reply) => return Ok(reply),
-    };
-    let (Some(s), Some(g)) = (t.stream, t.group) else {
-        return Ok(Reply::Integer(0));
     };
     let name = &argv[4];
     if ctx
