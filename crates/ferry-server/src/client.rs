@@ -47,6 +47,8 @@ pub struct ClientState {
     /// Set by the executor while it retries this client's blocked command
     /// because this key was signalled (XREAD serves from that key only).
     pub woken_by: Option<Vec<u8>>,
+    /// Client-side caching options and pending self-invalidations.
+    pub tracking: crate::tracking::ClientTracking,
 }
 
 /// A key named by WATCH, with the identity and version it had then.
@@ -91,6 +93,7 @@ impl ClientState {
             patterns: Vec::new(),
             pending_pushes: Vec::new(),
             woken_by: None,
+            tracking: Default::default(),
         }
     }
 
@@ -104,24 +107,42 @@ impl ClientState {
         self.channels.len() + self.patterns.len()
     }
 
+    /// CLIENT LIST's `flags`: the letters Redis 7.0 prints for the states
+    /// ferry has, in its order; `N` for none.
+    fn flags(&self) -> String {
+        let mut f = String::new();
+        for (on, c) in [
+            (self.subscription_count() > 0, 'P'),
+            (self.multi.is_some(), 'x'),
+            (self.tracking.on, 't'),
+            (self.tracking.broken_redirect, 'R'),
+            (self.tracking.bcast, 'B'),
+            (self.close_after_reply, 'c'),
+        ] {
+            if on {
+                f.push(c);
+            }
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
+
     /// The line CLIENT LIST and CLIENT INFO print, in Redis 7.0's field order.
     /// Memory and buffer fields describe Redis internals ferry does not have;
     /// they are reported with neutral values so parsers keep working.
     pub fn info_line(&self) -> String {
         let now = Instant::now();
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir={} resp={}",
             self.id,
                         self.addr,
             self.laddr,
             self.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default(),
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active).as_secs(),
-            match (self.multi.is_some(), self.watched.is_empty()) {
-                (true, _) => "x",
-                (false, false) => "w",
-                (false, true) => "N",
-            },
+            self.flags(),
                                                 self.db,
             self.channels.len(),
             self.patterns.len(),
@@ -129,6 +150,11 @@ impl ClientState {
             self.last_cmd
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "NULL".into()),
+            if self.tracking.on {
+                self.tracking.redirect as i64
+            } else {
+                -1
+            },
             match self.protocol {
                 Protocol::Resp2 => 2,
                 Protocol::Resp3 => 3,

@@ -220,6 +220,8 @@ impl Executor {
             self.state.stats.net_output_bytes += reply.bytes.len() as u64;
             self.send(id, Outgoing::Reply(reply));
         }
+        crate::tracking::broadcast(&mut self.state);
+        crate::tracking::enforce_limit(&mut self.state);
         self.deliver_outbox();
         if self.store.commit_due() {
             // Acknowledged writes are safe in the journal whatever happens here.
@@ -254,6 +256,7 @@ impl Executor {
                 self.state.blocked.retain(|b| b.id != id);
                 if let Some(mut client) = self.state.clients.remove(&id) {
                     cmd::pubsub::unsubscribe_all(&mut self.state, &mut client);
+                    crate::tracking::disable(&mut self.state, &mut client);
                 }
                 0
             }
@@ -343,6 +346,13 @@ impl Executor {
             r.encode(client.protocol, &mut out);
             for extra in self.exec_tail.drain(..) {
                 extra.encode(client.protocol, &mut out);
+            }
+            // Invalidations of keys the client changed itself follow the
+            // reply of the command (or transaction, or script) that did it.
+            if !client.tracking.pending.is_empty() {
+                for msg in crate::tracking::take_pending(&mut self.state, &mut client) {
+                    msg.encode(client.protocol, &mut out);
+                }
             }
             if client.close_after_reply {
                 break;
@@ -488,7 +498,9 @@ impl Executor {
                     return Reply::status("QUEUED");
                 }
                 if spec.name == "exec" {
-                    return self.exec(client);
+                    let reply = self.exec(client);
+                    client.tracking.caching = false;
+                    return reply;
                 }
             }
         } else if let Some(queue) = &mut client.multi {
@@ -500,6 +512,7 @@ impl Executor {
         client.last_cmd = Some(full_name);
         self.state.stats.commands_processed += 1;
         self.store.set_now(ferry_store::unix_ms());
+        self.store.record_modified(self.state.tracking.active());
         let mut ctx = Ctx {
             store: &mut self.store,
             client,
@@ -526,6 +539,9 @@ impl Executor {
         }
         cmd::flush_store_events(&mut self.store, &mut self.state, Some(client));
         transactions::touch_created(&mut self.store, &mut self.state, client);
+        if client.tracking.on {
+            crate::tracking::after_command(&mut self.state, client, spec, full_name, argv);
+        }
         reply
     }
 
@@ -547,6 +563,8 @@ impl Executor {
         } else {
             if client.multi.is_some() {
                 client.multi_failed = true;
+            } else if !argv[0].eq_ignore_ascii_case(b"client") {
+                client.tracking.caching = false;
             }
             reply
         };
@@ -608,6 +626,7 @@ impl Executor {
     fn sweep(&mut self) {
         self.last_sweep = Instant::now();
         self.store.set_now(ferry_store::unix_ms());
+        self.store.record_modified(self.state.tracking.active());
         let started = Instant::now();
         loop {
             match self.store.sweep_expired(SWEEP_BATCH) {

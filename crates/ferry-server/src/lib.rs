@@ -15,6 +15,7 @@ mod longdouble;
 pub mod notify;
 pub mod script;
 pub mod state;
+pub mod tracking;
 
 pub use config::ServerConfig;
 

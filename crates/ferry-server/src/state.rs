@@ -84,6 +84,8 @@ pub struct ServerState {
     /// Whether new connections start unauthenticated; shared with the
     /// connection tasks, updated when requirepass changes.
     pub auth_required: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Client-side caching: who may cache which key.
+    pub tracking: crate::tracking::Tracking,
 }
 
 /// A client parked in a blocking command (BLPOP...), with the rest of its
@@ -137,6 +139,7 @@ impl ServerState {
             unblock_requested: false,
             error_already_counted: false,
             auth_required,
+            tracking: Default::default(),
         }
     }
 

@@ -212,6 +212,7 @@ impl Store {
     ) -> StoreResult<i64> {
         let info = self.lookup_or_create(db, key, KeyType::Hash)?;
         let mut created = 0;
+        let mut wrote = false;
         for (field, value) in pairs {
             let exists = self.hash_field_exists(info.id, field)?;
             if exists && only_new {
@@ -221,8 +222,13 @@ impl Store {
                 created += 1;
             }
             self.hash_put(info.id, field, value)?;
+            wrote = true;
         }
-        self.set_collection_len(db, key, &info, info.len + created)?;
+        // HSETNX of an existing field changes nothing: WATCH and client
+        // caches are not touched, as in Redis.
+        if wrote {
+            self.set_collection_len(db, key, &info, info.len + created)?;
+        }
         Ok(created)
     }
 

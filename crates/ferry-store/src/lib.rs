@@ -46,6 +46,15 @@ pub enum StoreEvent {
     StreamGone { db: usize, key: Vec<u8> },
 }
 
+/// A change reported by [`Store::take_modified`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Modified {
+    /// The key (in any database) was written, deleted, expired or renamed.
+    Key(Vec<u8>),
+    /// FLUSHDB, FLUSHALL or SWAPDB: any key may have changed.
+    All,
+}
+
 /// Number of logical databases (`SELECT 0..15`).
 pub const DATABASES: usize = 16;
 
@@ -133,6 +142,10 @@ pub struct Store {
     /// Keys created or removed by expiry, in order, since the caller last
     /// drained them (keyspace notifications, stats).
     events: Vec<StoreEvent>,
+    /// Keys changed since the caller last drained them, recorded only while
+    /// `record_modified` is on (client-side caching invalidates them).
+    modified: Vec<Modified>,
+    record_modified: bool,
     /// Incremented by every commit that wrote something; lets a syncer know
     /// whether an fsync is due.
     write_epoch: u64,
@@ -177,6 +190,8 @@ impl Store {
             key_counts: [0; DATABASES],
             expire_counts: [0; DATABASES],
             events: Vec::new(),
+            modified: Vec::new(),
+            record_modified: false,
             write_epoch: 0,
             tx_wrote: false,
             next_id: 1,
@@ -247,6 +262,9 @@ impl Store {
 
     /// Journals one change and applies it.
     pub(crate) fn record(&mut self, op: ops::Op) -> StoreResult<()> {
+        if self.record_modified {
+            op.modified_keys(&mut self.modified);
+        }
         self.tx_wrote = true;
         self.seq += 1;
         if let Some(j) = &mut self.journal {
@@ -442,6 +460,28 @@ impl Store {
     /// order they happened (for notifications and statistics).
     pub fn take_events(&mut self) -> Vec<StoreEvent> {
         std::mem::take(&mut self.events)
+    }
+
+    /// Turns on (or off) the recording of changed keys returned by
+    /// [`Store::take_modified`]. Off, nothing is recorded: the hook costs
+    /// nothing when no client uses client-side caching.
+    pub fn record_modified(&mut self, on: bool) {
+        self.record_modified = on;
+        if !on {
+            self.modified.clear();
+        }
+    }
+
+    /// Keys changed since the last call, in order: every write path (a
+    /// command, a script, an expiry on access or by the sweep) goes through
+    /// the journaled ops this is recorded from.
+    pub fn take_modified(&mut self) -> Vec<Modified> {
+        std::mem::take(&mut self.modified)
+    }
+
+    /// Whether [`Store::take_modified`] has something.
+    pub fn has_modified(&self) -> bool {
+        !self.modified.is_empty()
     }
 
     pub(crate) fn push_event(&mut self, e: StoreEvent) {

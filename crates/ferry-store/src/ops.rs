@@ -187,6 +187,29 @@ pub(crate) enum Op {
     },
 }
 
+impl Op {
+    /// Appends the keys this op changes to `out`. Ops on a collection's
+    /// elements name no key: the same change also updates the key row.
+    /// `StreamMeta` alone is XSETID, which Redis does not signal (WATCH and
+    /// tracking ignore it alike).
+    pub(crate) fn modified_keys(&self, out: &mut Vec<crate::Modified>) {
+        use crate::Modified;
+        match self {
+            Op::Insert { key, .. }
+            | Op::Update { key, .. }
+            | Op::Remove { key, .. }
+            | Op::SetExpire { key, .. }
+            | Op::Move { key, .. } => out.push(Modified::Key(key.clone())),
+            Op::Rename { src, dst, .. } => {
+                out.push(Modified::Key(src.clone()));
+                out.push(Modified::Key(dst.clone()));
+            }
+            Op::FlushDb { .. } | Op::FlushAll | Op::SwapDb { .. } => out.push(Modified::All),
+            _ => {}
+        }
+    }
+}
+
 struct Writer<'a>(&'a mut Vec<u8>);
 
 impl Writer<'_> {

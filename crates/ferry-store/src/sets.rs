@@ -44,7 +44,10 @@ impl Store {
                 added += 1;
             }
         }
-        self.set_collection_len(db, key, &info, info.len + added)?;
+        // Adding only existing members changes nothing (WATCH, tracking).
+        if added > 0 {
+            self.set_collection_len(db, key, &info, info.len + added)?;
+        }
         Ok(added)
     }
 

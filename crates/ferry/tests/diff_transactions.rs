@@ -125,3 +125,23 @@ diff_test!(reset_leaves_the_transaction, |p| {
     p.same(&["EXEC"]);
     p.same(&["GET", "r"]);
 });
+
+// LSET rewrites an element without changing the length: WATCH still sees
+// it. HSETNX and SADD that change nothing do not fail the transaction.
+diff_test!(watch_sees_lset_not_noop_writes, |p| {
+    let mut other = p.connect();
+    p.same(&["RPUSH", "l", "a", "b"]);
+    p.same(&["HSET", "h", "f", "1"]);
+    p.same(&["SADD", "s", "m"]);
+    p.same(&["WATCH", "l"]);
+    other.same(&["LSET", "l", "0", "z"]);
+    p.same(&["MULTI"]);
+    p.same(&["PING"]);
+    p.same(&["EXEC"]);
+    p.same(&["WATCH", "h", "s"]);
+    other.same(&["HSETNX", "h", "f", "2"]);
+    other.same(&["SADD", "s", "m"]);
+    p.same(&["MULTI"]);
+    p.same(&["PING"]);
+    p.same(&["EXEC"]);
+});

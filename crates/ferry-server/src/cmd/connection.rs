@@ -89,6 +89,38 @@ const CLIENT: &[CommandSpec] = &[
         CLIENT_ACL,
         client_help,
     ),
+    cmd(
+        "tracking",
+        -3,
+        CLIENT_FLAGS,
+        (0, 0, 0),
+        CLIENT_ACL,
+        super::client_tracking::tracking,
+    ),
+    cmd(
+        "caching",
+        3,
+        CLIENT_FLAGS,
+        (0, 0, 0),
+        CLIENT_ACL,
+        super::client_tracking::caching,
+    ),
+    cmd(
+        "getredir",
+        2,
+        CLIENT_FLAGS,
+        (0, 0, 0),
+        CLIENT_ACL,
+        super::client_tracking::getredir,
+    ),
+    cmd(
+        "trackinginfo",
+        2,
+        CLIENT_FLAGS,
+        (0, 0, 0),
+        CLIENT_ACL,
+        super::client_tracking::trackinginfo,
+    ),
 ];
 
 fn ping(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -128,6 +160,7 @@ fn reset(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     c.multi_failed = false;
     c.watched.clear();
     super::pubsub::unsubscribe_all(ctx.server, c);
+    crate::tracking::disable(ctx.server, c);
     c.authenticated = ctx.server.requirepass().is_none();
     Ok(Reply::status("RESET"))
 }

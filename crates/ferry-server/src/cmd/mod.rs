@@ -6,7 +6,9 @@
 
 pub mod args;
 mod blocking;
+mod client_tracking;
 pub(crate) mod connection;
+pub mod getkeys;
 mod hashes;
 mod keys;
 mod lists;
@@ -156,6 +158,17 @@ impl Ctx<'_> {
 /// Emits the store's pending side-effect events and counts expirations;
 /// `current` is None for the background sweep.
 pub fn flush_store_events(
+    store: &mut Store,
+    server: &mut ServerState,
+    mut current: Option<&mut ClientState>,
+) {
+    flush_side_events(store, server, current.as_deref_mut());
+    crate::tracking::invalidate_modified(store, server, current);
+}
+
+/// The `new`/`expired` events and blocked-client signals of
+/// [`flush_store_events`].
+fn flush_side_events(
     store: &mut Store,
     server: &mut ServerState,
     mut current: Option<&mut ClientState>,

@@ -207,10 +207,11 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if show("clients") {
         let _ = write!(
             out,
-            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n\r\n",
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n\r\n",
             st.clients.len() + 1,
             st.config.get("maxclients").unwrap_or("10000"),
             st.blocked.len(),
+            st.tracking.clients,
         );
     }
     if show("memory") {
@@ -240,7 +241,7 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         let s: &Stats = &st.stats;
         let _ = write!(
             out,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\n\r\n",
             s.connections_received,
             s.commands_processed,
             s.net_input_bytes,
@@ -249,6 +250,9 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             s.expired_keys,
             s.keyspace_hits,
             s.keyspace_misses,
+            st.tracking.total_keys(),
+            st.tracking.total_items(),
+            st.tracking.total_prefixes(),
         );
     }
     if show("replication") {

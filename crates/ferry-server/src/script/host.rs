@@ -65,6 +65,9 @@ impl Host for ScriptHost<'_, '_> {
             ctx.server.stats.count_error(&reply);
         }
         ctx.flush_store_events();
+        if ctx.client.tracking.on {
+            crate::tracking::remember_read(ctx.server, ctx.client, spec, &argv);
+        }
         Ok(reply)
     }
 
