@@ -38,7 +38,7 @@ fn movable_keys(name: &str, argv: &[Bytes]) -> Vec<Bytes> {
                 return Vec::new();
             };
             let rest = &argv[at + 1..];
-            if rest.len() % 2 != 0 {
+            if !rest.len().is_multiple_of(2) {
                 return Vec::new();
             }
             rest[..rest.len() / 2].to_vec()
