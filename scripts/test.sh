@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The test command of ferry: formatting, lints, and the whole workspace test
 # suite. Works on a fresh Debian/Ubuntu machine: installs redis-server,
-# redis-tools, openssl and Node.js (the tests run a real redis-server and Redis
-# Cluster beside ferry, a TLS server, and the BullMQ job queue from npm) when
-# missing.
+# redis-tools, openssl, Node.js and python3-venv (the tests run a real
+# redis-server and Redis Cluster beside ferry, a TLS server, the BullMQ job
+# queue from npm and redis-py's client-side cache from PyPI) when missing.
 #
 #   bash scripts/test.sh
 #
@@ -31,6 +31,9 @@ command -v openssl >/dev/null 2>&1 || PKGS+=(openssl)
 # Node.js runs BullMQ, a real job-queue client, in real_client_bullmq.rs.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+# Python with venv runs redis-py's client-side cache in real_client_cache.rs.
+command -v python3 >/dev/null 2>&1 || PKGS+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || PKGS+=(python3-venv)
 if [ ${#PKGS[@]} -eq 0 ]; then
     echo "found $(redis-server --version | head -n1); $(openssl version)"
 else
@@ -47,7 +50,7 @@ else
     export DEBIAN_FRONTEND=noninteractive
     run ${SUDO[@]+"${SUDO[@]}"} apt-get update
     run ${SUDO[@]+"${SUDO[@]}"} apt-get install -y "${PKGS[@]}"
-    for b in redis-server redis-cli openssl node npm; do
+    for b in redis-server redis-cli openssl node npm python3; do
         command -v "$b" >/dev/null 2>&1 || die "apt-get install finished but $b is still not on PATH"
     done
     echo "installed: $(redis-server --version | head -n1); $(openssl version)"
