@@ -175,7 +175,16 @@ pub fn remember(server: &mut ServerState, client: &ClientState, keys: &[Bytes]) 
         return;
     }
     for key in keys {
-        let ids = server.tracking.table.entry(key.clone()).or_default();
+        // A copy: the argument is a slice of the connection's read buffer,
+        // which the table must not keep alive.
+        let ids = match server.tracking.table.get_mut(&key[..]) {
+            Some(ids) => ids,
+            None => server
+                .tracking
+                .table
+                .entry(Bytes::copy_from_slice(key))
+                .or_default(),
+        };
         if !ids.contains(&client.id) {
             ids.push(client.id);
             server.tracking.items += 1;

@@ -39,7 +39,9 @@ fn venv_python(dir: &Path) -> PathBuf {
         );
     };
     run(
-        Command::new(&system).args(["-m", "venv", ".venv"]).current_dir(dir),
+        Command::new(&system)
+            .args(["-m", "venv", ".venv"])
+            .current_dir(dir),
         "python3 -m venv",
     );
     run(

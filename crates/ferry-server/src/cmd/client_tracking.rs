@@ -45,7 +45,7 @@ pub fn tracking(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             opts.noloop = true;
         } else if arg.eq_ignore_ascii_case(b"prefix") && more {
             j += 1;
-            prefixes.push(argv[j].clone());
+            prefixes.push(Bytes::copy_from_slice(&argv[j]));
         } else {
             return Err(err(SYNTAX));
         }

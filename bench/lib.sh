@@ -1,0 +1,112 @@
+# Shared by the bench/ scripts: logging, process bookkeeping (only processes
+# started here are stopped, by pid), free loopback ports, starting
+# redis-server or ferry and waiting for PING. Source it after setting
+# FERRY_BIN, DURABILITY and HOST.
+# shellcheck shell=bash
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+# --- process bookkeeping ------------------------------------------------------
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")"
+PIDS=()
+
+stop_pid() {
+    local pid="$1" i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "pid $pid did not stop in 10 s; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
+        stop_pid "$pid"
+    done
+    if [ "${KEEP_TMP:-0}" = 1 ]; then
+        log "kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_in_use() {
+    # A successful connect means something listens there.
+    (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+random_free_port() {
+    local p i
+    for i in $(seq 1 50); do
+        p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+        port_in_use "$p" || { echo "$p"; return 0; }
+    done
+    die "no free port found on $HOST"
+}
+
+cli() { # cli PORT ARGS... (bounded: never waits more than 5 s)
+    local port="$1"; shift
+    timeout 5 redis-cli -h "$HOST" -p "$port" "$@"
+}
+
+wait_ping() { # wait_ping NAME PID PORT LOG
+    local name="$1" pid="$2" port="$3" logf="$4" i
+    for i in $(seq 1 300); do # 30 s
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "$name exited during startup; last lines of $logf:"
+            tail -n 20 "$logf" >&2 || true
+            return 1
+        fi
+        if [ "$(cli "$port" ping 2>/dev/null)" = PONG ]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    log "$name (pid $pid) did not answer PING on $HOST:$port within 30 s; last lines of $logf:"
+    tail -n 20 "$logf" >&2 || true
+    return 1
+}
+
+# start_server KIND DIR -> sets SERVER_PID and SERVER_PORT. KIND is redis or ferry.
+start_server() {
+    local kind="$1" dir="$2" attempt port pid logf
+    mkdir -p "$dir"
+    logf="$dir/$kind.log"
+    for attempt in 1 2 3; do
+        port="$(random_free_port)"
+        [ -n "$port" ] || die "no free port found on $HOST"
+        case "$kind" in
+            redis)
+                redis-server --bind "$HOST" --port "$port" --save "" --appendonly no \
+                    --daemonize no --dir "$dir" --logfile "$logf" &
+                ;;
+            ferry)
+                "$FERRY_BIN" serve --bind "$HOST" --port "$port" --data "$dir/ferry.db" \
+                    --durability "$DURABILITY" >"$logf" 2>&1 &
+                ;;
+        esac
+        pid=$!
+        PIDS+=("$pid")
+        if wait_ping "$kind" "$pid" "$port" "$logf"; then
+            SERVER_PID="$pid"
+            SERVER_PORT="$port"
+            log "$kind up: pid $pid, $HOST:$port"
+            return 0
+        fi
+        stop_pid "$pid"
+        log "$kind failed to start on port $port (attempt $attempt/3)"
+    done
+    die "could not start $kind; see the log above"
+}
+
