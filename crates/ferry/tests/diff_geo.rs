@@ -1696,3 +1696,47 @@ fn command_info_matches() {
         assert_eq!(first(&ra), first(&rb), "COMMAND INFO {name}");
     }
 }
+
+diff_test!(same_longitude_distances, |p| {
+    // Points sharing the centre's longitude: Redis 7.0 measures them along
+    // the meridian; STOREDIST keeps every digit of the distance.
+    let mut args = s(&["GEOADD", "g"]);
+    let mut rng = Lcg(0x9e0_0007);
+    for i in 0..60 {
+        args.extend([
+            "15.087269".to_string(),
+            format!("{:.6}", rng.range(-80.0, 80.0)),
+            format!("m{i}"),
+        ]);
+    }
+    p.same(&args);
+    for i in 0..6 {
+        let m = format!("m{i}");
+        p.same(&[
+            "GEOSEARCHSTORE",
+            "d",
+            "g",
+            "FROMMEMBER",
+            &m,
+            "BYRADIUS",
+            "20000",
+            "km",
+            "STOREDIST",
+        ]);
+        p.same(&["ZRANGE", "d", "0", "-1", "WITHSCORES"]);
+        p.same(&[
+            "GEOSEARCHSTORE",
+            "d",
+            "g",
+            "FROMMEMBER",
+            &m,
+            "BYBOX",
+            "10",
+            "40000",
+            "km",
+            "STOREDIST",
+        ]);
+        p.same(&["ZRANGE", "d", "0", "-1", "WITHSCORES"]);
+        p.same(&["GEODIST", "g", &m, "m59", "ft"]);
+    }
+});
