@@ -1740,3 +1740,44 @@ diff_test!(same_longitude_distances, |p| {
         p.same(&["GEODIST", "g", &m, "m59", "ft"]);
     }
 });
+
+diff_test!(from_scripts, |p| {
+    p.same(&[
+        "GEOADD",
+        "g",
+        "13.361389",
+        "38.115556",
+        "Palermo",
+        "15.087269",
+        "37.502669",
+        "Catania",
+    ]);
+    for script in [
+        "return redis.call('GEOPOS', KEYS[1], 'Palermo', 'nobody')",
+        "redis.setresp(3) return redis.call('GEOPOS', KEYS[1], 'Palermo', 'nobody')",
+        "redis.setresp(3) return redis.call('GEOPOS', KEYS[1], 'Palermo')[1][1]['double']",
+        "return redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', 15, 37, 'BYRADIUS', 200, 'km', 'WITHDIST', 'WITHCOORD', 'WITHHASH', 'ASC')",
+        "redis.setresp(3) return redis.call('GEORADIUS', KEYS[1], 15, 37, 200, 'km', 'WITHCOORD')",
+        "return redis.call('GEODIST', KEYS[1], 'Palermo', 'Catania', 'km')",
+        "return redis.call('GEOHASH', KEYS[1], 'Palermo', 'nobody')",
+        "return redis.call('GEORADIUS', KEYS[1], 15, 37, 200, 'km', 'STORE', 'dst')",
+        "return redis.pcall('GEORADIUS', KEYS[1], 15, 37, 200, 'km', 'COUNT', 0)",
+    ] {
+        p.same(&["EVAL", script, "1", "g"]);
+    }
+    p.same(&["ZRANGE", "dst", "0", "-1", "WITHSCORES"]);
+    p.same(&["MULTI"]);
+    p.same(&["GEOADD", "g", "1", "1", "m"]);
+    p.same(&["GEOPOS", "g", "m"]);
+    p.same(&[
+        "GEOSEARCHSTORE",
+        "d",
+        "g",
+        "FROMMEMBER",
+        "m",
+        "BYRADIUS",
+        "10",
+        "km",
+    ]);
+    p.same(&["EXEC"]);
+});
