@@ -40,12 +40,10 @@ mod tests {
 
     #[test]
     fn palermo_catania() {
-        let d = distance(
-            13.36138933897018433,
-            38.11555639549629859,
-            15.08726745843887329,
-            37.50266842333162032,
-        );
+        // GEOADD ... Palermo, Catania: the decoded cell centres.
+        let (x1, y1) = crate::decode_score(3479099956230698.0).unwrap();
+        let (x2, y2) = crate::decode_score(3479447370796909.0).unwrap();
+        let d = distance(x1, y1, x2, y2);
         assert_eq!(format!("{d:.4}"), "166274.1516");
     }
 

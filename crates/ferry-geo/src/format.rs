@@ -40,10 +40,10 @@ mod tests {
     fn coords() {
         assert_eq!(format_coord(180.0), "180");
         assert_eq!(format_coord(85.05112878), "85.0511287799999991");
-        assert_eq!(
-            format_coord(-179.99999731779098511),
-            "-179.99999731779098511"
-        );
+        // The south-west corner cell's centre, as Redis's GEOPOS prints it.
+        let (x, y) = crate::decode_score(0.0).unwrap();
+        assert_eq!(format_coord(x), "-179.99999731779098511");
+        assert_eq!(format_coord(y), "-85.05112751263942528");
         assert_eq!(format_coord(-0.0), "0");
         assert_eq!(format_coord(0.5), "0.5");
         // Ties at the 17th decimal round to even, as glibc does.

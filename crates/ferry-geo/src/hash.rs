@@ -176,7 +176,7 @@ pub fn score_to_bits(score: f64) -> u64 {
     const TWO63: f64 = 9_223_372_036_854_775_808.0;
     // cvttsd2si: NaN and out-of-range values give i64::MIN.
     let cvt = |v: f64| -> i64 {
-        if v.is_nan() || v >= TWO63 || v < -TWO63 {
+        if !(-TWO63..TWO63).contains(&v) {
             i64::MIN
         } else {
             v as i64

@@ -118,13 +118,11 @@ fn distance_reply(d: f64) -> Reply {
 
 /// C's `(long long)` of a score on x86-64 (out of range: i64::MIN).
 fn score_as_i64(score: f64) -> i64 {
-    if score.is_nan()
-        || score >= 9.223_372_036_854_775_808e18
-        || score < -9.223_372_036_854_775_808e18
-    {
-        i64::MIN
-    } else {
+    const TWO63: f64 = 9_223_372_036_854_775_808.0;
+    if (-TWO63..TWO63).contains(&score) {
         score as i64
+    } else {
+        i64::MIN
     }
 }
 
