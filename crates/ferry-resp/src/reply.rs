@@ -35,6 +35,9 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// RESP3 double; a bulk string formatted like `%.17g` in RESP2.
     Double(f64),
+    /// A RESP3 double given by its text (Redis's long-double replies, such
+    /// as GEOPOS coordinates printed with 17 decimals); a bulk in RESP2.
+    DoubleText(Bytes),
     /// RESP3 boolean; the integer 1 or 0 in RESP2.
     Bool(bool),
     /// RESP3 verbatim string with its three-letter format (`txt`); a bulk in RESP2.
@@ -111,6 +114,8 @@ impl Reply {
                     bulk(out, text.as_bytes());
                 }
             }
+            Reply::DoubleText(text) if resp3 => line(out, b',', text),
+            Reply::DoubleText(text) => bulk(out, text),
             Reply::Bool(b) if resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
             Reply::Bool(b) => header(out, b':', *b as i64),
             Reply::Verbatim(fmt, body) if resp3 => {

@@ -52,6 +52,13 @@ pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: Protocol) -> Result<Value> {
         }
         Reply::Double(d) if resp3 => single(lua, "double", Value::Number(*d))?,
         Reply::Double(d) => string(lua, format_double(*d).as_bytes())?,
+        Reply::DoubleText(text) if resp3 => {
+            let n = std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok());
+            single(lua, "double", Value::Number(n.unwrap_or(0.0)))?
+        }
+        Reply::DoubleText(text) => string(lua, text)?,
         Reply::Bool(b) if resp3 => Value::Boolean(*b),
         Reply::Bool(b) => Value::Number(*b as i64 as f64),
         Reply::Verbatim(format, body) if resp3 => {

@@ -8,6 +8,7 @@ pub mod args;
 mod blocking;
 mod client_tracking;
 pub(crate) mod connection;
+mod geo;
 pub mod getkeys;
 mod hashes;
 mod keys;
@@ -43,6 +44,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     scripting::COMMANDS,
     streams::COMMANDS,
+    geo::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client, the server, and

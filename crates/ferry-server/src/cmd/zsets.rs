@@ -147,7 +147,7 @@ fn strtod_full(s: &str) -> Option<f64> {
 
 /// A score, increment or weight as Redis's `getDoubleFromObject` reads it:
 /// the whole argument, no leading blank, no NaN, no overflow/underflow.
-fn parse_score_text(arg: &[u8]) -> Option<f64> {
+pub(super) fn parse_score_text(arg: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(arg).ok()?;
     if s.is_empty() || s.as_bytes()[0].is_ascii_whitespace() || s.as_bytes()[0] == 0x0b {
         return None;
@@ -333,7 +333,7 @@ struct AddFlags {
     incr: bool,
 }
 
-fn zadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+pub(super) fn zadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut f = AddFlags::default();
     let mut i = 2;
     while i < argv.len() {
