@@ -5,14 +5,17 @@
 //! family is one new file plus one line in [`FAMILIES`].
 
 pub mod args;
+mod bitfield;
 mod blocking;
 pub(crate) mod connection;
 mod hashes;
 mod keys;
+mod lcs;
 mod lists;
 pub mod pubsub;
 mod scripting;
 mod server;
+mod sort;
 mod streams;
 mod strings;
 pub mod transactions;
@@ -41,6 +44,9 @@ const FAMILIES: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     scripting::COMMANDS,
     streams::COMMANDS,
+    sort::COMMANDS,
+    lcs::COMMANDS,
+    bitfield::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client, the server, and
