@@ -54,6 +54,15 @@ fn zadd(p: &mut ConnPair, key: &str, pairs: &[(String, String)]) {
     }
 }
 
+/// Redis 7.0's SORT reads weights with strtod without clearing errno
+/// first, so after a weight that overflowed (ERANGE) every later numeric
+/// SORT fails until some other command clears errno. ferry does not carry
+/// that state over (docs/commands.md); ZADD clears errno in Redis.
+fn reset_errno(p: &mut ConnPair) {
+    p.same(&["ZADD", "errno-reset", "1", "x"]);
+    p.same(&["DEL", "errno-reset"]);
+}
+
 fn strs(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
 }
@@ -115,6 +124,7 @@ diff_test!(sort_numeric_and_alpha, |p| {
     }
     // values it accepts
     for good in ["", "  -3", "\t4", "infinity", "-Infinity", "0x1p-3", "1e-300", ".5", "5.", "1E3"] {
+        reset_errno(p);
         rpush(p, "good", &strs(&["1", good, "2", "-1"]));
         p.same(&["SORT", "good"]);
         p.same(&["SORT", "good", "DESC"]);
@@ -242,6 +252,42 @@ diff_test!(sort_by_and_get_patterns, |p| {
     p.same(&[&b"SORT"[..], b"odd", b"BY", b"k_*", b"GET", b"k_*", b"GET", b"#"]);
 });
 
+// ALPHA BY with equal or missing weights: the order of equal elements is
+// what Redis's sorts leave (a stable merge sort without LIMIT, its partial
+// quicksort with one), reproduced for lists.
+diff_test!(sort_ties_follow_redis_sorts, |p| {
+    let mut rng = StdRng::seed_from_u64(0x7135);
+    for len in [5usize, 7, 8, 12, 41, 100, 300] {
+        let elems: Vec<String> = (0..len).map(|i| format!("e{i}")).collect();
+        rpush(p, "l", &elems);
+        for e in &elems {
+            match rng.gen_range(0..4) {
+                0 => {
+                    p.same(&["DEL", &format!("w_{e}")]);
+                }
+                k => {
+                    p.same(&["SET", &format!("w_{e}"), ["a", "b", "c"][k - 1]]);
+                }
+            }
+        }
+        let len = len as i64;
+        let mut limits = vec![(0, len), (0, 1), (1, 1), (len / 2, 3), (len - 1, 5), (3, len)];
+        for _ in 0..6 {
+            limits.push((rng.gen_range(0..len), rng.gen_range(0..len)));
+        }
+        for (off, count) in limits {
+            let (off, count) = (off.to_string(), count.to_string());
+            p.same(&["SORT", "l", "BY", "w_*", "ALPHA", "LIMIT", &off, &count]);
+            p.same(&["SORT", "l", "BY", "w_*", "ALPHA", "DESC", "LIMIT", &off, &count]);
+            p.same(&["SORT", "l", "BY", "w_*", "ALPHA", "LIMIT", &off, &count, "STORE", "d"]);
+            p.same(&["LRANGE", "d", "0", "-1"]);
+            p.same(&["SORT", "l", "BY", "w_*", "LIMIT", &off, &count]);
+        }
+        p.same(&["SORT", "l", "BY", "w_*", "ALPHA"]);
+        p.same(&["SORT", "l", "BY", "w_*", "ALPHA", "DESC"]);
+    }
+});
+
 diff_test!(sort_sets_and_sorted_sets, |p| {
     // an intset is walked in numeric order, so even BY nosort is exact
     sadd(p, "iset", &strs(&["10", "-3", "7", "0", "100", "42"]));
@@ -262,11 +308,11 @@ diff_test!(sort_sets_and_sorted_sets, |p| {
     p.same(&["LRANGE", "dst", "0", "-1"]);
     p.same(&["EVAL", "return redis.call('sort', KEYS[1], 'by', 'nosort')", "1", "hset"]);
     p.same(&["EVAL", "return redis.call('sort_ro', KEYS[1], 'by', 'nosort', 'desc')", "1", "hset"]);
-    p.same(&["EVAL", "return redis.call('sort', KEYS[1], 'by', 'w_*', 'alpha')", "1", "hset"]);
     for (m, w) in [("pear", "3"), ("apple", "1"), ("fig", "5"), ("10", "2"), ("banana", "6"), ("kiwi", "4")] {
         p.same(&["SET", &format!("w_{m}"), w]);
     }
     p.same(&["SORT", "hset", "BY", "w_*"]);
+    p.same(&["EVAL", "return redis.call('sort', KEYS[1], 'by', 'w_*', 'alpha')", "1", "hset"]);
     p.same(&["SORT", "hset", "BY", "w_*", "ALPHA", "DESC"]);
     p.same(&["SORT", "hset", "BY", "w_*", "LIMIT", "2", "3", "GET", "#", "GET", "w_*"]);
     // sorted sets: BY nosort keeps score order, DESC reverses it, LIMIT reads a range
@@ -483,15 +529,20 @@ fn random_sort_round(p: &mut ConnPair, rng: &mut StdRng) {
             c.push(s("GET"));
             c.push(s(["#", "w_*", "h_*->n", "h_*->nosuch", "nostar"][rng.gen_range(0..5)]));
         }
-        // An unsorted set has no defined order in Redis.
-        let unordered = kind == 1 && by == 3 && c[0] == "SORT";
         let mut store = false;
         if c[0] == "SORT" && rng.gen_bool(0.3) {
             c.extend([s("STORE"), s("dst")]);
             store = true;
         }
-        if unordered && !store && !(numeric && elems.len() <= 512) {
-            p.same_unordered(&c);
+        // An unsorted set has no defined order in Redis (unless it is an
+        // intset, walked in numeric order): compare what can be compared.
+        let intset = elems.iter().all(|e| e.parse::<i64>().is_ok_and(|n| n.to_string() == *e));
+        if kind == 1 && by == 3 && !store && !intset {
+            if limited {
+                p.same_shape(&c);
+            } else {
+                p.same_unordered(&c);
+            }
             continue;
         }
         same(p, &c);

@@ -2,6 +2,8 @@
 //! weights found through a key pattern, with LIMIT, GET patterns and STORE,
 //! as Redis 7.0's sort.c does.
 
+mod pqsort;
+
 use super::args::{is, parse_i64, SYNTAX};
 use super::{cmd, err, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::notify;
@@ -337,9 +339,16 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], readonly: bool) -> CmdResult {
                 c
             }
         };
-        // glibc's qsort is a stable merge sort, so elements that compare
-        // equal keep the order they were loaded in, as here.
-        items.sort_by(compare);
+        // Elements comparing equal (ALPHA BY with equal or missing weights)
+        // come out as Redis's sorts leave them: with BY and a narrowing
+        // LIMIT it runs its partial quicksort; otherwise glibc's qsort, a
+        // stable merge sort, which keeps the load order like sort_by.
+        let n = items.len() as i64;
+        if by && (start != 0 || end != n - 1) {
+            pqsort::pqsort(&mut items, start, end, &mut |a, b| compare(a, b));
+        } else {
+            items.sort_by(compare);
+        }
     }
 
     if bad_score {
