@@ -229,8 +229,7 @@ fn signed_overflow(value: i64, incr: i64, bits: u32, ow: Overflow) -> Option<i64
             c as i64
         }
     };
-    if value > max || (bits != 64 && incr > maxincr) || (value >= 0 && incr > 0 && incr > maxincr)
-    {
+    if value > max || (bits != 64 && incr > maxincr) || (value >= 0 && incr > 0 && incr > maxincr) {
         Some(match ow {
             Overflow::Wrap => wrap(),
             _ => max,
@@ -347,9 +346,8 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], ro_command: bool) -> CmdResul
     // Redis makes the value a raw string whenever a write was asked for,
     // even one that changed nothing; the row is rewritten (a new version
     // for WATCH) only when that or the bytes changed.
-    let rewrite = grew
-        || changes > 0
-        || ctx.store.string_encoding(db, key)? != Some(StringEncoding::Raw);
+    let rewrite =
+        grew || changes > 0 || ctx.store.string_encoding(db, key)? != Some(StringEncoding::Raw);
     if rewrite {
         ctx.store
             .put_string_as(db, key, &value, Ttl::Keep, existing, StringEncoding::Raw)?;

@@ -12,8 +12,22 @@ use ferry_resp::Reply;
 use ferry_store::{KeyInfo, KeyType, StoreError};
 use std::cmp::Ordering;
 
-const ACL_W: &[&str] = &["@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"];
-const ACL_R: &[&str] = &["@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"];
+const ACL_W: &[&str] = &[
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@slow",
+    "@dangerous",
+];
+const ACL_R: &[&str] = &[
+    "@read",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@slow",
+    "@dangerous",
+];
 
 pub const COMMANDS: &[CommandSpec] = &[
     cmd(
@@ -37,8 +51,11 @@ pub const COMMANDS: &[CommandSpec] = &[
 const NOT_DOUBLE: &str = "ERR One or more scores can't be converted into double";
 
 extern "C" {
-    fn ferry_sort_strtod(s: *const std::os::raw::c_char, len: usize, out: *mut f64)
-        -> std::os::raw::c_int;
+    fn ferry_sort_strtod(
+        s: *const std::os::raw::c_char,
+        len: usize,
+        out: *mut f64,
+    ) -> std::os::raw::c_int;
 }
 
 /// A weight as SORT reads it: C `strtod` on the value (see

@@ -162,7 +162,11 @@ mod tests {
                 .collect();
             let mut full = v.clone();
             full.sort();
-            for (l, r) in [(0i64, len as i64 - 1), (3, 9), (len as i64 / 2, len as i64 - 1)] {
+            for (l, r) in [
+                (0i64, len as i64 - 1),
+                (3, 9),
+                (len as i64 / 2, len as i64 - 1),
+            ] {
                 if l > r || r >= len as i64 {
                     continue;
                 }
