@@ -188,6 +188,37 @@ impl Store {
         Ok(len)
     }
 
+    /// Replaces whatever `key` holds (any type, its TTL dropped) with a list
+    /// of `values` in order, as Redis's setKey does for SORT ... STORE: a
+    /// `new` event only when no live key was there. Empty `values` must be
+    /// handled by the caller (Redis deletes instead). Returns the length.
+    pub fn list_replace<V: AsRef<[u8]>>(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        values: &[V],
+    ) -> StoreResult<i64> {
+        let existed = match self.lookup(db, key)? {
+            Some(old) => {
+                self.remove(db, key, &old)?;
+                true
+            }
+            None => false,
+        };
+        let info = self.lookup_or_create(db, key, KeyType::List)?;
+        if existed {
+            // An overwrite, not a creation: drop the `new` event just recorded.
+            if let Some(pos) = self.events.iter().rposition(
+                |e| matches!(e, crate::StoreEvent::New { db: d, key: k } if *d == db && k == key),
+            ) {
+                self.events.remove(pos);
+            }
+        }
+        self.list_push_elems(info.id, ListEnd::Tail, values)?;
+        self.set_collection_len(db, key, &info, values.len() as i64)?;
+        Ok(values.len() as i64)
+    }
+
     /// Pops up to `count` elements from `end` of the list `info` at `key`;
     /// deletes the key when it empties.
     pub fn list_pop(

@@ -43,6 +43,19 @@ fn movable_keys(name: &str, argv: &[Bytes]) -> Vec<Bytes> {
             }
             rest[..rest.len() / 2].to_vec()
         }
+        // The sorted key (BY/GET patterns name no key; SORT's STORE does).
+        "sort_ro" => argv.get(1).cloned().into_iter().collect(),
+        "sort" => {
+            let mut keys: Vec<Bytes> = argv.get(1).cloned().into_iter().collect();
+            if let Some(i) = argv
+                .iter()
+                .skip(2)
+                .position(|a| a.eq_ignore_ascii_case(b"store"))
+            {
+                keys.extend(argv.get(i + 3).cloned());
+            }
+            keys
+        }
         _ => Vec::new(),
     }
 }

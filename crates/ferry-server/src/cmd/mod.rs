@@ -5,6 +5,7 @@
 //! family is one new file plus one line in [`FAMILIES`].
 
 pub mod args;
+mod bitfield;
 mod blocking;
 mod client_tracking;
 pub(crate) mod connection;
@@ -12,10 +13,12 @@ mod geo;
 pub mod getkeys;
 mod hashes;
 mod keys;
+mod lcs;
 mod lists;
 pub mod pubsub;
 mod scripting;
 mod server;
+mod sort;
 mod streams;
 mod strings;
 pub mod transactions;
@@ -45,6 +48,9 @@ const FAMILIES: &[&[CommandSpec]] = &[
     scripting::COMMANDS,
     streams::COMMANDS,
     geo::COMMANDS,
+    sort::COMMANDS,
+    lcs::COMMANDS,
+    bitfield::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client, the server, and
