@@ -49,6 +49,12 @@ pub struct ClientState {
     pub woken_by: Option<Vec<u8>>,
     /// Client-side caching options and pending self-invalidations.
     pub tracking: crate::tracking::ClientTracking,
+    /// CLIENT REPLY OFF: replies are dropped (pushed messages are not).
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP was given: the next command's reply is dropped.
+    pub reply_skip_next: bool,
+    /// CLIENT NO-TOUCH ON (Redis 7.2): reads do not count as accesses.
+    pub no_touch: bool,
 }
 
 /// A key named by WATCH, with the identity and version it had then.
@@ -94,6 +100,9 @@ impl ClientState {
             pending_pushes: Vec::new(),
             woken_by: None,
             tracking: Default::default(),
+            reply_off: false,
+            reply_skip_next: false,
+            no_touch: false,
         }
     }
 
@@ -118,6 +127,7 @@ impl ClientState {
             (self.tracking.broken_redirect, 'R'),
             (self.tracking.bcast, 'B'),
             (self.close_after_reply, 'c'),
+            (self.no_touch, 'T'),
         ] {
             if on {
                 f.push(c);

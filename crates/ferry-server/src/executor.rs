@@ -153,6 +153,12 @@ impl Executor {
             if !self.state.blocked.is_empty() {
                 self.release_blocked();
             }
+            if self.state.pause.is_some_and(|p| p.until <= Instant::now()) {
+                self.state.pause = None;
+            }
+            if self.state.pause.is_none() && !self.state.held.is_empty() {
+                self.resume_held();
+            }
             if let Some(job) = job {
                 let group_start = Instant::now();
                 let mut commands = self.handle(job);
@@ -258,6 +264,7 @@ impl Executor {
                     cmd::pubsub::unsubscribe_all(&mut self.state, &mut client);
                     crate::tracking::disable(&mut self.state, &mut client);
                 }
+                self.state.held.retain(|h| h.id != id);
                 0
             }
             Job::Shutdown => {
@@ -311,6 +318,12 @@ impl Executor {
             return false;
         };
         while let Some(argv) = cmds.front() {
+            if self.state.pause.is_some() && self.pause_holds(&client, argv) {
+                self.state.held.push(crate::pause::Held { id, cmds, out });
+                self.state.clients.insert(id, client);
+                return true;
+            }
+            let skip_reply = std::mem::take(&mut client.reply_skip_next);
             let r = self.execute(&mut client, argv);
             client.woken_by = None;
             if let Some(req) = self.block_request.take() {
@@ -343,9 +356,14 @@ impl Executor {
             for push in client.pending_pushes.drain(..) {
                 push.encode(client.protocol, &mut out);
             }
-            r.encode(client.protocol, &mut out);
-            for extra in self.exec_tail.drain(..) {
-                extra.encode(client.protocol, &mut out);
+            // CLIENT REPLY OFF/SKIP drop replies, never pushed messages.
+            if skip_reply || client.reply_off {
+                self.exec_tail.clear();
+            } else {
+                r.encode(client.protocol, &mut out);
+                for extra in self.exec_tail.drain(..) {
+                    extra.encode(client.protocol, &mut out);
+                }
             }
             // Invalidations of keys the client changed itself follow the
             // reply of the command (or transaction, or script) that did it.
@@ -360,6 +378,15 @@ impl Executor {
             // Clients blocked on keys this command created are served now,
             // after the command (or the whole transaction) completed; so
             // are clients this command unblocked (CLIENT UNBLOCK).
+            // CLIENT UNPAUSE: the held clients go on right after it.
+            if self.state.pause.is_none() && !self.state.held.is_empty() {
+                self.state.clients.insert(id, client);
+                self.resume_held();
+                match self.state.clients.remove(&id) {
+                    Some(c) => client = c,
+                    None => return false,
+                }
+            }
             if self.state.unblock_requested {
                 self.state.clients.insert(id, client);
                 self.release_blocked();
@@ -456,14 +483,50 @@ impl Executor {
         }
     }
 
-    /// How long the executor may sleep: until the next sweep or the
-    /// earliest blocked client's deadline.
+    /// Whether CLIENT PAUSE holds this command: every command under ALL;
+    /// under WRITE, writes and commands that may replicate (even when
+    /// only queued after MULTI, as Redis 7.0.15 does) and an EXEC with
+    /// such a command queued.
+    fn pause_holds(&self, client: &ClientState, argv: &[Bytes]) -> bool {
+        let Some(pause) = self.state.pause else {
+            return false;
+        };
+        if !client.authenticated {
+            return false;
+        }
+        let Ok((spec, name)) = cmd::lookup(argv) else {
+            return false;
+        };
+        if pause.all {
+            return true;
+        }
+        let writes = |spec: &cmd::CommandSpec, name| {
+            spec.has_flag("write") || crate::pause::may_replicate(name)
+        };
+        match &client.multi {
+            Some(queue) if name.parent.is_none() && spec.name == "exec" => queue
+                .iter()
+                .any(|q| cmd::lookup(q).is_ok_and(|(s, n)| writes(s, n))),
+            _ => writes(spec, name),
+        }
+    }
+
+    /// Runs the batches CLIENT PAUSE held, in the order they arrived.
+    fn resume_held(&mut self) {
+        for held in std::mem::take(&mut self.state.held) {
+            self.run_batch(held.id, held.cmds, held.out, None, None);
+        }
+    }
+
+    /// How long the executor may sleep: until the next sweep, the end of a
+    /// pause or the earliest blocked client's deadline.
     fn next_wait(&self) -> Duration {
         let now = Instant::now();
         self.state
             .blocked
             .iter()
             .filter_map(|b| b.deadline)
+            .chain(self.state.pause.map(|p| p.until))
             .map(|d| d.saturating_duration_since(now))
             .fold(SWEEP_INTERVAL, Duration::min)
     }
@@ -625,6 +688,10 @@ impl Executor {
     /// repeating while most of a batch was due (as Redis's cycle does).
     fn sweep(&mut self) {
         self.last_sweep = Instant::now();
+        // A pause keeps the dataset still: nothing expires meanwhile.
+        if self.state.pause.is_some() {
+            return;
+        }
         self.store.set_now(ferry_store::unix_ms());
         self.store.record_modified(self.state.tracking.active());
         let started = Instant::now();

@@ -13,6 +13,7 @@ pub mod executor;
 pub mod handoff;
 mod longdouble;
 pub mod notify;
+pub mod pause;
 pub mod script;
 pub mod state;
 pub mod tracking;

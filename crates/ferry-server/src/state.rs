@@ -86,6 +86,9 @@ pub struct ServerState {
     pub auth_required: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Client-side caching: who may cache which key.
     pub tracking: crate::tracking::Tracking,
+    /// CLIENT PAUSE in force, and the batches it holds, in arrival order.
+    pub pause: Option<crate::pause::Pause>,
+    pub held: Vec<crate::pause::Held>,
 }
 
 /// A client parked in a blocking command (BLPOP...), with the rest of its
@@ -140,6 +143,8 @@ impl ServerState {
             error_already_counted: false,
             auth_required,
             tracking: Default::default(),
+            pause: None,
+            held: Vec::new(),
         }
     }
 

@@ -7,6 +7,7 @@
 pub mod args;
 mod bitfield;
 mod blocking;
+mod client_admin;
 mod client_tracking;
 pub(crate) mod connection;
 mod geo;
@@ -16,6 +17,7 @@ mod keys;
 mod lcs;
 mod lists;
 pub mod pubsub;
+mod replication;
 mod scripting;
 mod server;
 mod sort;
@@ -47,6 +49,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     scripting::COMMANDS,
     streams::COMMANDS,
+    replication::COMMANDS,
     geo::COMMANDS,
     sort::COMMANDS,
     lcs::COMMANDS,

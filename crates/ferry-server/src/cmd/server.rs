@@ -210,7 +210,7 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n\r\n",
             st.clients.len() + 1,
             st.config.get("maxclients").unwrap_or("10000"),
-            st.blocked.len(),
+            st.blocked.len() + st.held.len(),
             st.tracking.clients,
         );
     }
