@@ -7,6 +7,7 @@
 pub mod args;
 mod blocking;
 pub(crate) mod connection;
+mod dump;
 mod hashes;
 mod keys;
 mod lists;
@@ -41,6 +42,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     scripting::COMMANDS,
     streams::COMMANDS,
+    dump::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client, the server, and
