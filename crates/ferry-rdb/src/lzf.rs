@@ -1,7 +1,8 @@
 //! LZF (the format Redis compresses RDB strings with): decompression, and
-//! a compressor that makes the same choices as the liblzf build inside
-//! Redis (16-bit hash table, "very fast" hashing), so DUMP payloads match
-//! redis-server's byte for byte.
+//! a compressor that makes the same choices as the liblzf 3.6 build inside
+//! Redis 7.0 (16-bit hash table, "very fast" hashing; a match may start 3
+//! bytes before the end, which later Redis versions no longer allow), so
+//! DUMP payloads match redis-server 7.0's byte for byte.
 //!
 //! Written here because the one LZF crate is deprecated, and its output is
 //! not guaranteed to be Redis's. The format: a control byte below 32 copies
@@ -91,7 +92,7 @@ pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
         let matched = r > 1 && {
             let rf = r - 1;
             let off = ip - rf - 1;
-            off < MAX_OFF && ip + 4 < in_len && input[rf..rf + 3] == input[ip..ip + 3]
+            off < MAX_OFF && input[rf..rf + 3] == input[ip..ip + 3]
         };
         if matched {
             let rf = r - 1;

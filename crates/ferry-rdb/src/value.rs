@@ -229,9 +229,11 @@ pub const RESTORE_MAX_VERSION: u16 = 11;
 /// Checks a RESTORE payload and decodes its value. Bytes after the object
 /// are ignored, as Redis does.
 pub fn restore(payload: &[u8]) -> Result<Value, RestoreError> {
-    let (data, _) = crate::payload::open_payload_upto(payload, RESTORE_MAX_VERSION)
+    crate::payload::open_payload_upto(payload, RESTORE_MAX_VERSION)
         .map_err(|_| RestoreError::Payload)?;
-    decode(data).map_err(|_| RestoreError::Data)
+    // Redis reads the object from the whole payload: an object cut short
+    // reads on into the footer, and is refused only if that fails too.
+    decode(payload).map_err(|_| RestoreError::Data)
 }
 
 /// Decodes the type byte and object at the start of `data`.

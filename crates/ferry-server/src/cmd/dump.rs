@@ -10,14 +10,18 @@ use super::args::{is, parse_i64, SYNTAX};
 use super::{cmd, err, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::notify;
 use bytes::Bytes;
-use ferry_rdb::{EncodeOptions, PendingEntry, StreamConsumer, StreamEntry, StreamGroup, StreamValue, Value};
+use ferry_rdb::{
+    EncodeOptions, PendingEntry, StreamConsumer, StreamEntry, StreamGroup, StreamValue, Value,
+};
 use ferry_resp::Reply;
 use ferry_store::lists::ListEnd;
 use ferry_store::streams::{Consumer, Group, NodeLimits, PelQuery, Pending, StreamId};
 use ferry_store::{KeyInfo, KeyType};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const COMMANDS: &[CommandSpec] = &[
     cmd(
@@ -359,7 +363,11 @@ fn atoi(b: &[u8]) -> i64 {
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).take(18).collect();
+    let digits: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .take(18)
+        .collect();
     let v: i64 = digits.parse().unwrap_or(0);
     if neg {
         -v
@@ -377,38 +385,138 @@ fn bulk_command(out: &mut Vec<u8>, args: &[&[u8]]) {
     }
 }
 
+/// Why a reply line could not be read.
+enum ReadFail {
+    TimedOut,
+    Closed,
+}
+
 /// Reads one reply line (without its CRLF), as Redis's `syncReadLine`.
-fn read_line(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+fn read_line(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Vec<u8>, ReadFail> {
     loop {
         if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
             let line = buf[..i].to_vec();
             buf.drain(..i + 2);
-            return Some(line);
+            return Ok(line);
         }
         let mut chunk = [0u8; 4096];
         match sock.read(&mut chunk) {
-            Ok(0) | Err(_) => return None,
+            Ok(0) => return Err(ReadFail::Closed),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if is_timeout(&e) => return Err(ReadFail::TimedOut),
+            Err(_) => return Err(ReadFail::Closed),
         }
         if buf.len() > 1 << 20 {
-            return None;
+            return Err(ReadFail::Closed);
         }
     }
 }
 
-fn connect(host: &[u8], port: i64, timeout: Duration) -> Option<TcpStream> {
-    let host = std::str::from_utf8(host).ok()?;
-    let port = u16::try_from(port).ok()?;
-    let addrs = (host, port).to_socket_addrs().ok()?;
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// How connecting to the target went.
+enum Connected {
+    Yes(TcpStream),
+    /// The address did not resolve, or the connection timed out: Redis
+    /// reports "connecting".
+    Failed,
+    /// Refused at once: Redis's non-blocking connect counts that as
+    /// connected and then fails to write, so it reports "writing".
+    Refused,
+}
+
+fn connect(host: &[u8], port: i64, timeout: Duration) -> Connected {
+    let Some(addrs) = std::str::from_utf8(host)
+        .ok()
+        .zip(u16::try_from(port).ok())
+        .and_then(|hp| hp.to_socket_addrs().ok())
+    else {
+        return Connected::Failed;
+    };
+    let mut result = Connected::Failed;
     for a in addrs {
-        if let Ok(s) = TcpStream::connect_timeout(&a, timeout) {
-            let _ = s.set_nodelay(true);
-            let _ = s.set_read_timeout(Some(timeout));
-            let _ = s.set_write_timeout(Some(timeout));
-            return Some(s);
+        match TcpStream::connect_timeout(&a, timeout) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Connected::Yes(s);
+            }
+            Err(e) if is_timeout(&e) => result = Connected::Failed,
+            Err(_) => result = Connected::Refused,
         }
     }
-    None
+    result
+}
+
+/// A connection MIGRATE keeps to a target, as Redis does: reused for 10
+/// seconds, with the database it last selected there (so an
+/// authenticated connection stays authenticated, and SELECT is sent only
+/// when the database changes).
+struct CachedSocket {
+    sock: TcpStream,
+    last_dbid: i64,
+    last_use: Instant,
+}
+
+const SOCKET_CACHE_ITEMS: usize = 64;
+const SOCKET_IDLE: Duration = Duration::from_secs(10);
+
+thread_local! {
+    /// Only the executor thread runs MIGRATE.
+    static SOCKETS: RefCell<HashMap<Vec<u8>, CachedSocket>> = RefCell::new(HashMap::new());
+}
+
+/// A connection to `host:port` (cached or new) and the database it has
+/// selected (-1: none known).
+fn take_socket(
+    name: &[u8],
+    host: &[u8],
+    port: &[u8],
+    timeout: Duration,
+) -> Result<(TcpStream, i64), CmdError> {
+    let cached = SOCKETS.with(|c| {
+        let mut c = c.borrow_mut();
+        c.retain(|_, s| s.last_use.elapsed() <= SOCKET_IDLE);
+        c.remove(name)
+    });
+    let (sock, last_dbid) = match cached {
+        Some(c) => (c.sock, c.last_dbid),
+        None => match connect(host, atoi(port), timeout) {
+            Connected::Yes(s) => (s, -1),
+            Connected::Failed => {
+                return Err(err("IOERR error or timeout connecting to the client"))
+            }
+            Connected::Refused => {
+                return Err(err("IOERR error or timeout writing to target instance"))
+            }
+        },
+    };
+    let _ = sock.set_read_timeout(Some(timeout));
+    let _ = sock.set_write_timeout(Some(timeout));
+    Ok((sock, last_dbid))
+}
+
+fn keep_socket(name: Vec<u8>, sock: TcpStream, last_dbid: i64) {
+    SOCKETS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= SOCKET_CACHE_ITEMS {
+            if let Some(k) = c.keys().next().cloned() {
+                c.remove(&k);
+            }
+        }
+        c.insert(
+            name,
+            CachedSocket {
+                sock,
+                last_dbid,
+                last_use: Instant::now(),
+            },
+        );
+    });
 }
 
 fn migrate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -428,18 +536,9 @@ fn migrate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if found.is_empty() {
         return Ok(Reply::status("NOKEY"));
     }
-    let Some(mut sock) = connect(&argv[1], atoi(&argv[2]), timeout) else {
-        return Err(err("IOERR error or timeout connecting to the client"));
-    };
-    let mut out = Vec::new();
-    if let Some(pw) = a.password {
-        match a.user {
-            Some(u) => bulk_command(&mut out, &[b"AUTH", u, pw]),
-            None => bulk_command(&mut out, &[b"AUTH", pw]),
-        }
-    }
-    bulk_command(&mut out, &[b"SELECT", dbid.to_string().as_bytes()]);
+    // The RESTORE commands, built once.
     let now = ctx.store.now();
+    let mut restores = Vec::new();
     let mut sent = Vec::new();
     for (k, info) in found {
         let ttl = match info.expire_at {
@@ -453,50 +552,110 @@ fn migrate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         if a.replace {
             args.push(b"REPLACE");
         }
-        bulk_command(&mut out, &args);
+        bulk_command(&mut restores, &args);
         sent.push(k);
     }
-    if sock.write_all(&out).is_err() {
-        return Err(err("IOERR error or timeout writing to target instance"));
-    }
+    let mut name = argv[1].to_vec();
+    name.push(b':');
+    name.extend_from_slice(&argv[2]);
+    let writing = || err("IOERR error or timeout writing to target instance");
     let reading = || err("IOERR error or timeout reading to target instance");
-    let mut buf = Vec::new();
-    let auth_reply = match a.password {
-        Some(_) => Some(read_line(&mut sock, &mut buf).ok_or_else(reading)?),
-        None => None,
-    };
-    let select_reply = read_line(&mut sock, &mut buf).ok_or_else(reading)?;
-    let mut target_error: Option<Vec<u8>> = None;
-    for k in &sent {
-        let Some(line) = read_line(&mut sock, &mut buf) else {
-            if target_error.is_none() {
-                return Err(reading());
+    // As Redis: a connection that fails before any reply was read (a
+    // cached one the target closed) is replaced once, unless it timed out.
+    let mut may_retry = true;
+    loop {
+        let (mut sock, last_dbid) = take_socket(&name, &argv[1], &argv[2], timeout)?;
+        let select = last_dbid != dbid;
+        let mut out = Vec::new();
+        if let Some(pw) = a.password {
+            match a.user {
+                Some(u) => bulk_command(&mut out, &[b"AUTH", u, pw]),
+                None => bulk_command(&mut out, &[b"AUTH", pw]),
             }
-            break;
+        }
+        if select {
+            bulk_command(&mut out, &[b"SELECT", dbid.to_string().as_bytes()]);
+        }
+        out.extend_from_slice(&restores);
+        if let Err(e) = sock.write_all(&out) {
+            if may_retry && !is_timeout(&e) {
+                may_retry = false;
+                continue;
+            }
+            return Err(writing());
+        }
+        let mut buf = Vec::new();
+        let mut head = || -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), ReadFail> {
+            let auth = match a.password {
+                Some(_) => Some(read_line(&mut sock, &mut buf)?),
+                None => None,
+            };
+            let sel = match select {
+                true => Some(read_line(&mut sock, &mut buf)?),
+                false => None,
+            };
+            Ok((auth, sel))
         };
-        let failed = [auth_reply.as_deref(), Some(select_reply.as_slice()), Some(line.as_slice())]
+        let (auth_reply, select_reply) = match head() {
+            Ok(r) => r,
+            Err(ReadFail::Closed) if may_retry => {
+                may_retry = false;
+                continue;
+            }
+            Err(_) => return Err(reading()),
+        };
+        let mut target_error: Option<Vec<u8>> = None;
+        let mut socket_error = None;
+        let mut done = 0;
+        for k in &sent {
+            let line = match read_line(&mut sock, &mut buf) {
+                Ok(l) => l,
+                Err(e) => {
+                    socket_error = Some(e);
+                    break;
+                }
+            };
+            done += 1;
+            let failed = [
+                auth_reply.as_deref(),
+                select_reply.as_deref(),
+                Some(line.as_slice()),
+            ]
             .into_iter()
             .flatten()
             .find(|l| l.first() == Some(&b'-'));
-        match failed {
-            Some(e) => {
-                if target_error.is_none() {
-                    target_error = Some(e[1..].to_vec());
+            match failed {
+                Some(e) => {
+                    if target_error.is_none() {
+                        target_error = Some(e[1..].to_vec());
+                    }
                 }
+                None if !a.copy => {
+                    ctx.store.delete(db, k)?;
+                    ctx.notify(notify::GENERIC, "del", k);
+                }
+                None => {}
             }
-            None if !a.copy => {
-                ctx.store.delete(db, k)?;
-                ctx.notify(notify::GENERIC, "del", k);
+        }
+        match (&socket_error, &target_error) {
+            (Some(ReadFail::Closed), None) if done == 0 && may_retry => {
+                may_retry = false;
+                continue;
             }
-            None => {}
+            (Some(_), None) => return Err(reading()),
+            (Some(_), Some(_)) => {}
+            (None, _) => {
+                let last = if target_error.is_some() { -1 } else { dbid };
+                keep_socket(name, sock, last);
+            }
         }
-    }
-    match target_error {
-        Some(e) => {
-            let mut text = b"ERR Target instance replied with error: ".to_vec();
-            text.extend_from_slice(&e);
-            Ok(Reply::ErrorBytes(Bytes::from(text)))
-        }
-        None => Ok(Reply::status("OK")),
+        return Ok(match target_error {
+            Some(e) => {
+                let mut text = b"ERR Target instance replied with error: ".to_vec();
+                text.extend_from_slice(&e);
+                Reply::ErrorBytes(Bytes::from(text))
+            }
+            None => Reply::status("OK"),
+        });
     }
 }
