@@ -207,7 +207,7 @@ mod tests {
             let data: Vec<u8> = (0..n)
                 .map(|i| {
                     x = x.wrapping_mul(1103515245).wrapping_add(12345);
-                    if (x >> 16) % 3 == 0 {
+                    if (x >> 16).is_multiple_of(3) {
                         (x >> 24) as u8
                     } else {
                         b"abcab"[i % 5]

@@ -391,7 +391,7 @@ pub fn decode(r: &mut Reader, version: u8) -> Result<StreamValue, RdbError> {
 pub(crate) fn tests_sample() -> StreamValue {
     let mut entries = Vec::new();
     for i in 0..250u64 {
-        let fields = if i % 7 == 0 {
+        let fields = if i.is_multiple_of(7) {
             vec![b"other".to_vec(), format!("{i}").into_bytes()]
         } else {
             vec![

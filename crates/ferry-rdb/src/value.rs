@@ -263,8 +263,11 @@ fn nonempty<T>(v: Vec<T>) -> Result<Vec<T>, RdbError> {
     }
 }
 
-fn pairs(flat: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, Vec<u8>)>, RdbError> {
-    if flat.len() % 2 != 0 {
+/// A hash's (field, value) pairs.
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn pairs(flat: Vec<Vec<u8>>) -> Result<Pairs, RdbError> {
+    if !flat.len().is_multiple_of(2) {
         return Err(RdbError::BadData);
     }
     let mut out = Vec::with_capacity(flat.len() / 2);

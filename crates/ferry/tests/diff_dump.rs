@@ -354,7 +354,7 @@ diff_test!(streams_without_groups, |p| {
     run(
         p,
         &xadd_many("x:big", 450, |i| {
-            if i % 11 == 0 {
+            if i.is_multiple_of(11) {
                 vec!["other".into(), (i * 1000).to_string()]
             } else {
                 vec![

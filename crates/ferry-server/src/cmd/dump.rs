@@ -585,25 +585,22 @@ fn migrate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             return Err(writing());
         }
         let mut buf = Vec::new();
-        let mut head = || -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), ReadFail> {
-            let auth = match a.password {
-                Some(_) => Some(read_line(&mut sock, &mut buf)?),
-                None => None,
-            };
-            let sel = match select {
-                true => Some(read_line(&mut sock, &mut buf)?),
-                false => None,
-            };
-            Ok((auth, sel))
-        };
-        let (auth_reply, select_reply) = match head() {
-            Ok(r) => r,
-            Err(ReadFail::Closed) if may_retry => {
-                may_retry = false;
-                continue;
+        // The AUTH and SELECT replies, when they were sent.
+        let mut head = |sent: bool| -> Result<Option<Vec<u8>>, ReadFail> {
+            match sent {
+                true => read_line(&mut sock, &mut buf).map(Some),
+                false => Ok(None),
             }
-            Err(_) => return Err(reading()),
         };
+        let (auth_reply, select_reply) =
+            match head(a.password.is_some()).and_then(|auth| Ok((auth, head(select)?))) {
+                Ok(r) => r,
+                Err(ReadFail::Closed) if may_retry => {
+                    may_retry = false;
+                    continue;
+                }
+                Err(_) => return Err(reading()),
+            };
         let mut target_error: Option<Vec<u8>> = None;
         let mut socket_error = None;
         let mut done = 0;
@@ -625,11 +622,8 @@ fn migrate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             .flatten()
             .find(|l| l.first() == Some(&b'-'));
             match failed {
-                Some(e) => {
-                    if target_error.is_none() {
-                        target_error = Some(e[1..].to_vec());
-                    }
-                }
+                Some(e) if target_error.is_none() => target_error = Some(e[1..].to_vec()),
+                Some(_) => {}
                 None if !a.copy => {
                     ctx.store.delete(db, k)?;
                     ctx.notify(notify::GENERIC, "del", k);
