@@ -327,7 +327,7 @@ pub async fn bulk(
         chunk: opts.chunk.max(1),
         delete_missing: false,
         type_filter: scope.type_filter.clone(),
-        basic_types_only: !dst.flavor.speaks_dump(),
+        basic_types_only: dst.flavor.basic_types_only(),
     };
     if src.flavor.speaks_dump() && dst.flavor.speaks_dump() && !src.dump_to(dst) {
         log::warn!("DUMP or RESTORE is not available (renamed or denied by ACL): copying with typed commands");

@@ -67,7 +67,7 @@ pub async fn apply_dirty(
         chunk: opts.chunk.max(1),
         delete_missing: true,
         type_filter: scope.type_filter.clone(),
-        basic_types_only: !dst.flavor.speaks_dump(),
+        basic_types_only: dst.flavor.basic_types_only(),
     };
     let use_dump = Arc::new(AtomicBool::new(src.dump_to(dst)));
     if run.tracker_gaps > run.gaps_swept {

@@ -355,9 +355,16 @@ impl Flavor {
         }
     }
 
-    /// Whether DUMP payloads can come from or go to it.
+    /// Whether DUMP payloads can come from or go to it. ferry reads and
+    /// writes Redis 7.0's payloads; a ferry build without DUMP is found out
+    /// by the COMMAND INFO probe in `dump_available`.
     pub fn speaks_dump(&self) -> bool {
-        !matches!(self, Flavor::Ferry(_))
+        true
+    }
+
+    /// Whether it holds only the core data types (no module types).
+    pub fn basic_types_only(&self) -> bool {
+        matches!(self, Flavor::Ferry(_))
     }
 
     /// Data types it can hold.
@@ -994,8 +1001,8 @@ pub async fn node_info(node: &Node, section: &str) -> Result<String> {
     info_text(&mut c, section).await
 }
 
-/// Whether DUMP and RESTORE are there to use (not on ferry; maybe renamed
-/// or denied elsewhere).
+/// Whether DUMP and RESTORE are there to use (maybe renamed, denied by
+/// ACL, or missing from an older ferry).
 async fn dump_available(c: &mut ConnectionManager, flavor: &Flavor) -> bool {
     if !flavor.speaks_dump() {
         return false;

@@ -1,19 +1,27 @@
 //! Redis's RDB encodings, the parts ferry needs: length and string
-//! encodings (plain, integer and LZF-compressed forms), Redis's CRC-64, and
-//! the framing of DUMP payloads (`FUNCTION DUMP`/`RESTORE` today; key
-//! DUMP/RESTORE and replication snapshots build on the same pieces).
+//! encodings (plain, integer and LZF-compressed forms), Redis's CRC-64, the
+//! framing of DUMP payloads, and key values in every object type DUMP and
+//! RESTORE carry (listpacks, ziplists, intsets, quicklists, streams).
 //!
 //! No I/O: readers work on byte slices.
 
+pub mod intset;
+pub mod listpack;
 mod lzf;
 pub mod payload;
 mod reader;
+pub mod stream;
+pub mod value;
 mod writer;
+pub mod ziplist;
 
+pub use lzf::compress as lzf_compress;
 pub use lzf::decompress as lzf_decompress;
 pub use payload::{crc64, open_payload, seal_payload, RDB_VERSION};
 pub use reader::Reader;
-pub use writer::{write_length, write_string};
+pub use stream::{PendingEntry, StreamConsumer, StreamEntry, StreamGroup, StreamValue};
+pub use value::{dump, restore, EncodeOptions, RestoreError, Value};
+pub use writer::{write_length, write_string, write_string_rdb};
 
 /// An RDB encoding that could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -27,6 +35,8 @@ pub enum RdbError {
     BadLzf,
     #[error("DUMP payload version or checksum are wrong")]
     BadPayload,
+    #[error("Bad data format")]
+    BadData,
 }
 
 /// RDB opcode that starts a function library in a dump (RDB_OPCODE_FUNCTION2).

@@ -25,12 +25,18 @@ pub fn seal_payload(mut body: Vec<u8>) -> Vec<u8> {
 /// Checks a payload's footer (a version this build reads, a matching
 /// checksum) and returns the encoded data and its RDB version.
 pub fn open_payload(payload: &[u8]) -> Result<(&[u8], u16), RdbError> {
+    open_payload_upto(payload, RDB_VERSION)
+}
+
+/// [`open_payload`] accepting RDB versions up to `max_version` (key
+/// RESTORE reads Redis 7.2's version 11; FUNCTION RESTORE stays at 10).
+pub fn open_payload_upto(payload: &[u8], max_version: u16) -> Result<(&[u8], u16), RdbError> {
     if payload.len() < 10 {
         return Err(RdbError::BadPayload);
     }
     let (data, footer) = payload.split_at(payload.len() - 10);
     let version = u16::from_le_bytes([footer[0], footer[1]]);
-    if version > RDB_VERSION {
+    if version > max_version {
         return Err(RdbError::BadPayload);
     }
     let mut crc = [0u8; 8];

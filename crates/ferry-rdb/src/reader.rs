@@ -33,7 +33,7 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], RdbError> {
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], RdbError> {
         let end = self.pos.checked_add(n).ok_or(RdbError::Truncated)?;
         let s = self.data.get(self.pos..end).ok_or(RdbError::Truncated)?;
         self.pos = end;

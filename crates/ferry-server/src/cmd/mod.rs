@@ -12,6 +12,7 @@ mod client_tracking;
 pub(crate) mod connection;
 mod geo;
 pub mod getkeys;
+mod dump;
 mod hashes;
 mod keys;
 mod lcs;
@@ -54,6 +55,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     sort::COMMANDS,
     lcs::COMMANDS,
     bitfield::COMMANDS,
+    dump::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client, the server, and
