@@ -265,6 +265,7 @@ impl Executor {
                     crate::tracking::disable(&mut self.state, &mut client);
                 }
                 self.state.held.retain(|h| h.id != id);
+                self.state.monitors.retain(|m| *m != id);
                 0
             }
             Job::Shutdown => {
@@ -563,6 +564,16 @@ impl Executor {
                 if spec.name == "exec" {
                     let reply = self.exec(client);
                     client.tracking.caching = false;
+                    if !self.state.monitors.is_empty() {
+                        let db = client.db;
+                        crate::diagnostics::feed_monitors(
+                            &mut self.state,
+                            Some(client),
+                            db,
+                            false,
+                            argv,
+                        );
+                    }
                     return reply;
                 }
             }
@@ -590,9 +601,11 @@ impl Executor {
             }
             Err(e) => e.into_reply(),
         };
+        let micros = started.elapsed().as_micros() as u64;
         let stat = self.state.stats.commands.entry(full_name).or_default();
         stat.calls += 1;
-        stat.usec += started.elapsed().as_micros() as u64;
+        stat.usec += micros;
+        stat.histogram.record(micros);
         let counted = std::mem::take(&mut self.state.error_already_counted);
         if reply.is_error() {
             stat.failed += 1;
@@ -600,12 +613,50 @@ impl Executor {
                 self.state.stats.count_error(&reply);
             }
         }
+        self.diagnose(client, spec, argv, micros);
         cmd::flush_store_events(&mut self.store, &mut self.state, Some(client));
         transactions::touch_created(&mut self.store, &mut self.state, client);
         if client.tracking.on {
             crate::tracking::after_command(&mut self.state, client, spec, full_name, argv);
         }
         reply
+    }
+
+    /// The slow log, the latency monitor and MONITOR's feed, after a
+    /// command ran for `micros`.
+    fn diagnose(
+        &mut self,
+        client: &mut ClientState,
+        spec: &cmd::CommandSpec,
+        argv: &[Bytes],
+        micros: u64,
+    ) {
+        let hot = self.state.hot_config;
+        if hot.slowlog_slower_than >= 0
+            && micros >= hot.slowlog_slower_than as u64
+            && !spec.has_flag("skip_slowlog")
+        {
+            self.state
+                .slowlog
+                .push(client, argv, micros, hot.slowlog_max_len);
+        }
+        if hot.latency_threshold_ms > 0 && micros / 1000 >= hot.latency_threshold_ms {
+            let event = if spec.has_flag("fast") {
+                "fast-command"
+            } else {
+                "command"
+            };
+            self.state.latency.add(event, micros / 1000);
+        }
+        // A retried blocked command was shown when it first ran.
+        if !self.state.monitors.is_empty()
+            && !spec.has_flag("skip_monitor")
+            && !spec.has_flag("admin")
+            && client.woken_by.is_none()
+        {
+            let db = client.db;
+            crate::diagnostics::feed_monitors(&mut self.state, Some(client), db, false, argv);
+        }
     }
 
     /// A command refused before it runs, as Redis's `rejectCommand`: the

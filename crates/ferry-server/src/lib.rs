@@ -9,6 +9,7 @@ pub mod cmd;
 pub mod config;
 mod config_defaults;
 pub mod conn;
+pub mod diagnostics;
 pub mod executor;
 pub mod handoff;
 mod longdouble;

@@ -28,6 +28,8 @@ pub struct CommandStat {
     pub calls: u64,
     pub usec: u64,
     pub failed: u64,
+    /// Latency of each call (LATENCY HISTOGRAM).
+    pub histogram: crate::diagnostics::Histogram,
 }
 
 impl Stats {
@@ -89,6 +91,23 @@ pub struct ServerState {
     /// CLIENT PAUSE in force, and the batches it holds, in arrival order.
     pub pause: Option<crate::pause::Pause>,
     pub held: Vec<crate::pause::Held>,
+    /// Clients in MONITOR mode, in the order they started.
+    pub monitors: Vec<u64>,
+    pub slowlog: crate::diagnostics::SlowLog,
+    pub latency: crate::diagnostics::LatencyMonitor,
+    /// Configuration read on every command, kept parsed (see
+    /// [`ServerState::config_changed`]).
+    pub hot_config: HotConfig,
+}
+
+/// Configuration the executor reads on every command.
+#[derive(Debug, Clone, Copy)]
+pub struct HotConfig {
+    /// `slowlog-log-slower-than` in µs; negative disables the slow log.
+    pub slowlog_slower_than: i64,
+    pub slowlog_max_len: usize,
+    /// `latency-monitor-threshold` in ms; 0 disables the latency monitor.
+    pub latency_threshold_ms: u64,
 }
 
 /// A client parked in a blocking command (BLPOP...), with the rest of its
@@ -145,7 +164,37 @@ impl ServerState {
             tracking: Default::default(),
             pause: None,
             held: Vec::new(),
+            monitors: Vec::new(),
+            slowlog: Default::default(),
+            latency: Default::default(),
+            hot_config: HotConfig {
+                slowlog_slower_than: 10_000,
+                slowlog_max_len: 128,
+                latency_threshold_ms: 0,
+            },
         }
+        .with_hot_config()
+    }
+
+    fn with_hot_config(mut self) -> Self {
+        self.config_changed();
+        self
+    }
+
+    /// Re-reads the configuration kept parsed in [`HotConfig`]; CONFIG SET
+    /// calls it after every change.
+    pub fn config_changed(&mut self) {
+        let num = |name: &str, default: i64| -> i64 {
+            self.config
+                .get(name)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        self.hot_config = HotConfig {
+            slowlog_slower_than: num("slowlog-log-slower-than", 10_000),
+            slowlog_max_len: num("slowlog-max-len", 128).max(0) as usize,
+            latency_threshold_ms: num("latency-monitor-threshold", 0).max(0) as u64,
+        };
     }
 
     /// The password clients must AUTH with, if any.

@@ -128,3 +128,25 @@ impl Store {
         self.record(Op::ListDelRange { id, from, to })
     }
 }
+
+impl Store {
+    /// Reads the sizes of at most `limit` elements of a collection (its
+    /// first ones in storage order): (elements read, their bytes). For
+    /// MEMORY USAGE, which extrapolates from a sample as Redis does.
+    pub fn sample_element_bytes(&mut self, info: &KeyInfo, limit: i64) -> StoreResult<(i64, i64)> {
+        let sql = match info.ktype {
+            KeyType::String => return Ok((1, info.len)),
+            KeyType::List => "SELECT count(*), total(l) FROM (SELECT length(value) AS l FROM lists WHERE key_id = ?1 LIMIT ?2)",
+            KeyType::Set => "SELECT count(*), total(l) FROM (SELECT length(member) AS l FROM sets WHERE key_id = ?1 LIMIT ?2)",
+            KeyType::ZSet => "SELECT count(*), total(l) FROM (SELECT length(member) + 8 AS l FROM zsets WHERE key_id = ?1 LIMIT ?2)",
+            KeyType::Hash => "SELECT count(*), total(l) FROM (SELECT length(field) + length(value) AS l FROM hashes WHERE key_id = ?1 LIMIT ?2)",
+            KeyType::Stream => "SELECT count(*), total(l) FROM (SELECT length(fields) + 16 AS l FROM stream_entries WHERE key_id = ?1 LIMIT ?2)",
+        };
+        Ok(self
+            .conn
+            .prepare_cached(sql)?
+            .query_row(rusqlite::params![info.id, limit], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)? as i64))
+            })?)
+    }
+}

@@ -193,6 +193,9 @@ fn reset(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     c.watched.clear();
     super::pubsub::unsubscribe_all(ctx.server, c);
     crate::tracking::disable(ctx.server, c);
+    c.reply_off = false;
+    c.reply_skip_next = false;
+    ctx.server.monitors.retain(|m| *m != c.id);
     c.authenticated = ctx.server.requirepass().is_none();
     Ok(Reply::status("RESET"))
 }

@@ -10,13 +10,15 @@ mod blocking;
 mod client_admin;
 mod client_tracking;
 pub(crate) mod connection;
+mod diagnostics;
+mod dump;
 mod geo;
 pub mod getkeys;
-mod dump;
 mod hashes;
 mod keys;
 mod lcs;
 mod lists;
+mod memory;
 pub mod pubsub;
 mod replication;
 mod scripting;
@@ -51,6 +53,8 @@ const FAMILIES: &[&[CommandSpec]] = &[
     scripting::COMMANDS,
     streams::COMMANDS,
     replication::COMMANDS,
+    diagnostics::COMMANDS,
+    memory::COMMANDS,
     geo::COMMANDS,
     sort::COMMANDS,
     lcs::COMMANDS,

@@ -227,7 +227,18 @@ fn split_keys(argv: &[Bytes], numkeys: i64) -> Result<KeysAndArgs<'_>, super::Cm
     Ok(rest.split_at(numkeys as usize))
 }
 
+/// MONITOR shows a script's command before the commands it runs, as
+/// Redis does (EVAL and FCALL are flagged `skip_monitor` for the feed that
+/// follows a command).
+fn feed_monitors_first(ctx: &mut Ctx, argv: &[Bytes]) {
+    if !ctx.server.monitors.is_empty() && !ctx.client.in_script {
+        let db = ctx.client.db;
+        crate::diagnostics::feed_monitors(ctx.server, Some(ctx.client), db, false, argv);
+    }
+}
+
 fn eval_generic(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResult {
+    feed_monitors_first(ctx, argv);
     if by_sha && argv[1].len() != 40 {
         return Err(err("NOSCRIPT No matching script. Please use EVAL."));
     }
@@ -294,6 +305,7 @@ fn evalsha_ro(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn fcall_generic(ctx: &mut Ctx, argv: &[Bytes], ro: bool) -> CmdResult {
+    feed_monitors_first(ctx, argv);
     with_engine(ctx, |ctx, engine| {
         let (name, flags) = engine
             .functions

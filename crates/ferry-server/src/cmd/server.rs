@@ -370,7 +370,7 @@ fn human_bytes(n: u64) -> String {
 }
 
 /// Resident set size from /proc (0 where there is none).
-fn resident_bytes() -> u64 {
+pub(super) fn resident_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
@@ -457,6 +457,7 @@ fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         ctx.server.config.set(name, value);
     }
+    ctx.server.config_changed();
     Ok(Reply::OK)
 }
 
