@@ -249,7 +249,7 @@ impl Hll {
 
     /// Rewrites the value dense: same header (the cached cardinality
     /// included), encoding byte 0. Fails unless the opcodes cover exactly
-    /// 16384 registers (VALs past the end stop the decoding).
+    /// 16384 registers.
     pub(crate) fn sparse_to_dense(&mut self) -> Result<(), Corrupt> {
         let mut out = vec![0u8; DENSE_LEN + 1];
         out[..HEADER_LEN].copy_from_slice(&self.buf[..HEADER_LEN]);
@@ -262,7 +262,7 @@ impl Hll {
                 Op::Zeros(n) => idx += n,
                 Op::Val(v, n) => {
                     if idx + n > REGISTERS {
-                        break;
+                        return Err(Corrupt);
                     }
                     for i in idx..idx + n {
                         dense::set(&mut out, i, v);
@@ -316,7 +316,7 @@ impl Hll {
                 Op::Zeros(n) => idx += n,
                 Op::Val(v, n) => {
                     if idx + n > REGISTERS {
-                        break;
+                        return Err(Corrupt);
                     }
                     for m in &mut max[idx..idx + n] {
                         *m = (*m).max(v);
@@ -404,14 +404,13 @@ mod tests {
         assert_eq!(h.clone().raise(5000, 1, 3000), Err(Corrupt));
         let mut max = [0u8; REGISTERS];
         assert_eq!(h.merge_into(&mut max), Err(Corrupt));
-        // A VAL after a full set of runs: ignored by the decoders Redis
-        // uses to merge and convert, counted by the one PFCOUNT uses.
+        // A VAL after a full set of runs.
         let mut ops = xzero(REGISTERS).to_vec();
         ops.push(val(3, 1));
         let h = sparse_from_ops(&ops);
         assert_eq!(h.count(), Err(Corrupt));
-        assert_eq!(h.merge_into(&mut max), Ok(()));
-        assert_eq!(h.clone().to_dense(), Ok(true));
+        assert_eq!(h.merge_into(&mut max), Err(Corrupt));
+        assert_eq!(h.clone().to_dense(), Err(Corrupt));
     }
 
     #[test]

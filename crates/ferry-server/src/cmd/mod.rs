@@ -8,6 +8,7 @@ pub mod args;
 mod blocking;
 pub(crate) mod connection;
 mod hashes;
+mod hyperloglog;
 mod keys;
 mod lists;
 pub mod pubsub;
@@ -41,6 +42,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     scripting::COMMANDS,
     streams::COMMANDS,
+    hyperloglog::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client, the server, and
