@@ -365,4 +365,14 @@ mod redis_vectors {
         );
         assert_eq!(h.count(), Ok(3));
     }
+
+    /// An element whose run is longer than the sparse encoding can hold.
+    #[test]
+    fn long_run_promotes() {
+        assert_eq!(pattern(b"e2119568080"), (12049, 35));
+        let mut h = Hll::new();
+        assert_eq!(h.add(b"e2119568080", DEFAULT_SPARSE_MAX_BYTES), Ok(true));
+        assert_eq!(h.encoding(), Encoding::Dense);
+        assert_eq!(h.dense_registers().unwrap()[12049], 35);
+    }
 }
