@@ -47,8 +47,9 @@ fn tau(mut x: f64) -> f64 {
 /// "integer indefinite" value for what does not fit (an infinite estimate
 /// when every register is at its maximum), then read as unsigned.
 fn llround(v: f64) -> u64 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
     let r = v.round();
-    if r.is_finite() && r >= -9.223_372_036_854_775_808e18 && r < 9.223_372_036_854_775_808e18 {
+    if (-LIMIT..LIMIT).contains(&r) {
         r as i64 as u64
     } else {
         1 << 63
