@@ -266,6 +266,7 @@ const MEMORY: &[&str] = &[
     "client-query-buffer-limit",
     "active-defrag-ignore-bytes",
     "repl-backlog-size",
+    "hll-sparse-max-bytes",
 ];
 
 /// An integer with an optional memory unit (`100mb`, `1gb`, `5k`), as

@@ -15,6 +15,7 @@ mod dump;
 mod geo;
 pub mod getkeys;
 mod hashes;
+mod hyperloglog;
 mod keys;
 mod lcs;
 mod lists;
@@ -60,6 +61,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     lcs::COMMANDS,
     bitfield::COMMANDS,
     dump::COMMANDS,
+    hyperloglog::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client, the server, and
