@@ -8,6 +8,7 @@ pub mod args;
 mod bitfield;
 mod blocking;
 mod client_tracking;
+mod command;
 pub(crate) mod connection;
 mod geo;
 pub mod getkeys;
@@ -15,6 +16,7 @@ mod hashes;
 mod keys;
 mod lcs;
 mod lists;
+pub mod meta;
 pub mod pubsub;
 mod scripting;
 mod server;
@@ -51,6 +53,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     sort::COMMANDS,
     lcs::COMMANDS,
     bitfield::COMMANDS,
+    command::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client, the server, and
