@@ -124,7 +124,7 @@ fn command_info(argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(
         argv[2..]
             .iter()
-            .map(|n| by_full_name(n).map_or(Reply::NullArray, info_entry))
+            .map(|n| by_full_name(n).map_or(Reply::Null, info_entry))
             .collect(),
     ))
 }
@@ -138,12 +138,7 @@ fn command_docs(argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Map(
         found
             .into_iter()
-            .map(|m| {
-                (
-                    Reply::bulk(m.name),
-                    reply::docs(m, summary(m), &ferry_has),
-                )
-            })
+            .map(|m| (Reply::bulk(m.name), reply::docs(m, summary(m), &ferry_has)))
             .collect(),
     ))
 }
@@ -254,6 +249,8 @@ fn command_help(_: &mut Ctx) -> CmdResult {
             "    Return documentation about the named commands, or all of them.",
             "GETKEYS <full-command>",
             "    Return the keys a full command line names.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys a full command line names, with their access flags.",
         ],
     ))
 }

@@ -86,7 +86,14 @@ fn by_specs(m: &Meta, argv: &[Bytes]) -> Option<Vec<KeyRef>> {
                     .and_then(|s| parse_ll(s))
                     .filter(|n| *n >= 0)?;
                 let first = first + firstkey;
-                keys_in(&mut keys, spec.flags, first, first + numkeys - 1, keystep, argc)?;
+                keys_in(
+                    &mut keys,
+                    spec.flags,
+                    first,
+                    first + numkeys - 1,
+                    keystep,
+                    argc,
+                )?;
                 if spec.has_flag("incomplete") {
                     return None;
                 }

@@ -96,7 +96,10 @@ fn key_spec(k: &'static KeySpec) -> Reply {
 }
 
 fn typed(kind: &'static str, spec: Vec<(Reply, Reply)>) -> Reply {
-    Reply::Map(vec![pair("type", bulk(kind)), pair("spec", Reply::Map(spec))])
+    Reply::Map(vec![
+        pair("type", bulk(kind)),
+        pair("spec", Reply::Map(spec)),
+    ])
 }
 
 /// The COMMAND DOCS map of one command; `summary` is ferry's own.
