@@ -83,7 +83,7 @@ fn by_specs(m: &Meta, argv: &[Bytes]) -> Option<Vec<KeyRef>> {
                 }
                 let numkeys = std::str::from_utf8(&argv[at as usize])
                     .ok()
-                    .and_then(|s| parse_ll(s))
+                    .and_then(parse_ll)
                     .filter(|n| *n >= 0)?;
                 let first = first + firstkey;
                 keys_in(
@@ -344,7 +344,7 @@ fn xread_keys(argv: &[Bytes]) -> Vec<KeyRef> {
         return Vec::new();
     };
     let num = argv.len() - at - 1;
-    if num == 0 || num % 2 != 0 {
+    if num == 0 || !num.is_multiple_of(2) {
         return Vec::new();
     }
     (at + 1..at + 1 + num / 2)
