@@ -189,7 +189,7 @@ diff_test!(info_several_and_unknown, |p| {
     assert_eq!(entries(&la), entries(&lb));
 });
 
-/// COMMAND and COMMAND INFO list the same entries; COUNT counts them.
+// COMMAND and COMMAND INFO list the same entries; COUNT counts them.
 diff_test!(command_all_and_count, |p| {
     let names = ferry_names(p);
     let top = names.iter().filter(|n| !n.contains('|')).count() as i64;
@@ -255,8 +255,8 @@ diff_test!(docs_match_except_summary, |p| {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 });
 
-/// COMMAND LIST [FILTERBY ...]: ferry's names are Redis's, limited to the
-/// commands ferry has.
+// COMMAND LIST [FILTERBY ...]: ferry's names are Redis's, limited to the
+// commands ferry has.
 diff_test!(list_filters, |p| {
     let names = ferry_names(p);
     let keep: BTreeSet<String> = names.iter().cloned().collect();
