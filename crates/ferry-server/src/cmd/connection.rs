@@ -43,6 +43,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 const CLIENT_FLAGS: &[&str] = &["noscript", "loading", "stale"];
 const CLIENT_ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
 const CLIENT_ACL: &[&str] = &["@slow", "@connection"];
+const CLIENT_ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous", "@connection"];
 
 const CLIENT: &[CommandSpec] = &[
     cmd("id", 2, CLIENT_FLAGS, (0, 0, 0), CLIENT_ACL, client_id),
@@ -62,15 +63,29 @@ const CLIENT: &[CommandSpec] = &[
         CLIENT_ACL,
         client_getname,
     ),
-    cmd("list", -2, CLIENT_ADMIN, (0, 0, 0), CLIENT_ACL, client_list),
+    cmd(
+        "list",
+        -2,
+        CLIENT_ADMIN,
+        (0, 0, 0),
+        CLIENT_ADMIN_ACL,
+        client_list,
+    ),
     cmd("info", 2, CLIENT_FLAGS, (0, 0, 0), CLIENT_ACL, client_info),
-    cmd("kill", -3, CLIENT_ADMIN, (0, 0, 0), CLIENT_ACL, client_kill),
+    cmd(
+        "kill",
+        -3,
+        CLIENT_ADMIN,
+        (0, 0, 0),
+        CLIENT_ADMIN_ACL,
+        client_kill,
+    ),
     cmd(
         "no-evict",
         3,
         CLIENT_ADMIN,
         (0, 0, 0),
-        CLIENT_ACL,
+        CLIENT_ADMIN_ACL,
         client_no_evict,
     ),
     cmd(
@@ -78,7 +93,7 @@ const CLIENT: &[CommandSpec] = &[
         -3,
         CLIENT_ADMIN,
         (0, 0, 0),
-        CLIENT_ACL,
+        CLIENT_ADMIN_ACL,
         client_unblock,
     ),
     cmd(
@@ -126,7 +141,7 @@ const CLIENT: &[CommandSpec] = &[
         -3,
         CLIENT_ADMIN,
         (0, 0, 0),
-        CLIENT_ACL,
+        CLIENT_ADMIN_ACL,
         super::client_admin::pause,
     ),
     cmd(
@@ -134,7 +149,7 @@ const CLIENT: &[CommandSpec] = &[
         2,
         CLIENT_ADMIN,
         (0, 0, 0),
-        CLIENT_ACL,
+        CLIENT_ADMIN_ACL,
         super::client_admin::unpause,
     ),
     cmd(

@@ -16,10 +16,13 @@ pub const COMMANDS: &[CommandSpec] = &[
     container("latency", -2, &[], &["@slow"], LATENCY),
 ];
 
+/// SLOWLOG may run from scripts (no `noscript`), as in Redis 7.0.
+const SLOWLOG_FLAGS: &[&str] = &["admin", "loading", "stale"];
+
 const SLOWLOG: &[CommandSpec] = &[
-    cmd("get", -2, ADMIN, (0, 0, 0), ACL, slowlog_get),
-    cmd("len", 2, ADMIN, (0, 0, 0), ACL, slowlog_len),
-    cmd("reset", 2, ADMIN, (0, 0, 0), ACL, slowlog_reset),
+    cmd("get", -2, SLOWLOG_FLAGS, (0, 0, 0), ACL, slowlog_get),
+    cmd("len", 2, SLOWLOG_FLAGS, (0, 0, 0), ACL, slowlog_len),
+    cmd("reset", 2, SLOWLOG_FLAGS, (0, 0, 0), ACL, slowlog_reset),
     cmd(
         "help",
         2,

@@ -9,6 +9,7 @@ mod bitfield;
 mod blocking;
 mod client_admin;
 mod client_tracking;
+mod command;
 pub(crate) mod connection;
 mod diagnostics;
 mod dump;
@@ -20,6 +21,7 @@ mod keys;
 mod lcs;
 mod lists;
 mod memory;
+pub mod meta;
 pub mod pubsub;
 mod replication;
 mod scripting;
@@ -62,6 +64,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     bitfield::COMMANDS,
     dump::COMMANDS,
     hyperloglog::COMMANDS,
+    command::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client, the server, and

@@ -1,9 +1,9 @@
-//! Server commands: INFO, CONFIG, COMMAND, TIME, LASTSAVE, SAVE, BGSAVE,
+//! Server commands: INFO, CONFIG, TIME, LASTSAVE, SAVE, BGSAVE,
 //! SHUTDOWN.
 
 use super::args::{is, SYNTAX};
 use super::connection::help_reply;
-use super::{cmd, container, err, CmdResult, CommandSpec, CommandTable, Ctx};
+use super::{cmd, container, err, CmdResult, CommandSpec, Ctx};
 use crate::config::ConfigSetError;
 use crate::state::{ShutdownMode, Stats};
 use bytes::Bytes;
@@ -25,14 +25,6 @@ pub const COMMANDS: &[CommandSpec] = &[
         info,
     ),
     container("config", -2, &[], &["@slow"], CONFIG),
-    cmd(
-        "command",
-        -1,
-        &["loading", "stale"],
-        NONE,
-        &["@slow", "@connection"],
-        command_list_all,
-    ),
     cmd(
         "time",
         1,
@@ -122,50 +114,6 @@ const CONFIG: &[CommandSpec] = &[
         NONE,
         &["@slow"],
         config_help,
-    ),
-];
-
-/// COMMAND with a subcommand is routed here by [`command_list_all`].
-const COMMAND_SUBS: &[CommandSpec] = &[
-    cmd(
-        "count",
-        2,
-        &["loading", "stale"],
-        NONE,
-        &["@slow", "@connection"],
-        command_count,
-    ),
-    cmd(
-        "info",
-        -2,
-        &["loading", "stale"],
-        NONE,
-        &["@slow", "@connection"],
-        command_info,
-    ),
-    cmd(
-        "docs",
-        -2,
-        &["loading", "stale"],
-        NONE,
-        &["@slow", "@connection"],
-        command_docs,
-    ),
-    cmd(
-        "list",
-        -2,
-        &["loading", "stale"],
-        NONE,
-        &["@slow", "@connection"],
-        command_list,
-    ),
-    cmd(
-        "help",
-        2,
-        &["loading", "stale"],
-        NONE,
-        &["@slow", "@connection"],
-        command_help,
     ),
 ];
 
@@ -482,190 +430,6 @@ fn config_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
             "    Reset the statistics reported by INFO.",
             "REWRITE",
             "    Not available: ferry reads its settings from flags and ferry.toml.",
-        ],
-    ))
-}
-
-/// COMMAND with no argument lists every command; with one, runs the subcommand.
-fn command_list_all(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    if argv.len() == 1 {
-        let mut all: Vec<_> = CommandTable::get().all().collect();
-        all.sort_by_key(|c| c.name);
-        return Ok(Reply::Array(all.into_iter().map(command_entry).collect()));
-    }
-    let name = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
-    let Some(sub) = COMMAND_SUBS.iter().find(|s| s.name == name) else {
-        return Err(err(format!(
-            "ERR unknown subcommand '{}'. Try COMMAND HELP.",
-            String::from_utf8_lossy(&argv[1])
-        )));
-    };
-    let argc = argv.len() as i32;
-    let ok = if sub.arity >= 0 {
-        argc == sub.arity
-    } else {
-        argc >= -sub.arity
-    };
-    if !ok {
-        return Err(err(format!(
-            "ERR wrong number of arguments for 'command|{name}' command"
-        )));
-    }
-    (sub.handler)(ctx, argv)
-}
-
-fn flags_reply(flags: &[&'static str]) -> Reply {
-    Reply::Set(flags.iter().map(|f| Reply::status(f)).collect())
-}
-
-/// One COMMAND INFO entry: name, arity, flags, first key, last key, step,
-/// ACL categories, tips, key specs, subcommands.
-fn command_entry(c: &'static CommandSpec) -> Reply {
-    entry_named(c, c.name.to_string())
-}
-
-fn entry_named(c: &'static CommandSpec, name: String) -> Reply {
-    let subs = c
-        .subcommands
-        .iter()
-        .map(|s| entry_named(s, format!("{}|{}", c.name, s.name)))
-        .collect();
-    Reply::Array(vec![
-        Reply::bulk(name),
-        Reply::Integer(c.arity as i64),
-        flags_reply(c.flags),
-        Reply::Integer(c.keys.0 as i64),
-        Reply::Integer(c.keys.1 as i64),
-        Reply::Integer(c.keys.2 as i64),
-        flags_reply(c.acl),
-        Reply::Set(vec![]),
-        Reply::Array(vec![]),
-        Reply::Array(subs),
-    ])
-}
-
-fn command_count(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
-    Ok(Reply::Integer(CommandTable::get().len() as i64))
-}
-
-fn command_info(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let table = CommandTable::get();
-    if argv.len() == 2 {
-        let mut all: Vec<_> = table.all().collect();
-        all.sort_by_key(|c| c.name);
-        return Ok(Reply::Array(all.into_iter().map(command_entry).collect()));
-    }
-    Ok(Reply::Array(
-        argv[2..]
-            .iter()
-            .map(|n| info_for_name(table, n).unwrap_or(Reply::Null))
-            .collect(),
-    ))
-}
-
-/// COMMAND INFO's entry for `name`, or for `parent|sub` a subcommand's.
-fn info_for_name(table: &CommandTable, name: &[u8]) -> Option<Reply> {
-    match name.iter().position(|b| *b == b'|') {
-        None => table.lookup(name).map(command_entry),
-        Some(i) => {
-            let parent = table.lookup(&name[..i])?;
-            let sub = String::from_utf8_lossy(&name[i + 1..]).to_ascii_lowercase();
-            let spec = parent.subcommands.iter().find(|s| s.name == sub)?;
-            Some(entry_named(spec, format!("{}|{}", parent.name, spec.name)))
-        }
-    }
-}
-
-/// COMMAND DOCS: ferry documents each command by its group and arity; the
-/// full Redis documentation (summaries, arguments) is not reproduced.
-fn command_docs(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let table = CommandTable::get();
-    let specs: Vec<&'static CommandSpec> = if argv.len() == 2 {
-        let mut all: Vec<_> = table.all().collect();
-        all.sort_by_key(|c| c.name);
-        all
-    } else {
-        argv[2..].iter().filter_map(|n| table.lookup(n)).collect()
-    };
-    Ok(Reply::Map(
-        specs
-            .into_iter()
-            .map(|c| {
-                let group = c
-                    .acl
-                    .iter()
-                    .find(|a| {
-                        !matches!(
-                            **a,
-                            "@read" | "@write" | "@fast" | "@slow" | "@dangerous" | "@admin"
-                        )
-                    })
-                    .map(|a| a.trim_start_matches('@'))
-                    .unwrap_or("server");
-                (
-                    Reply::bulk(c.name),
-                    Reply::Map(vec![
-                        (
-                            Reply::bulk("summary"),
-                            Reply::bulk(format!("{} command", c.name.to_ascii_uppercase())),
-                        ),
-                        (Reply::bulk("since"), Reply::bulk("1.0.0")),
-                        (Reply::bulk("group"), Reply::bulk(group.to_string())),
-                        (Reply::bulk("complexity"), Reply::bulk("")),
-                    ]),
-                )
-            })
-            .collect(),
-    ))
-}
-
-fn command_list(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let mut filter: Option<(bool, String)> = None;
-    if argv.len() > 2 {
-        if argv.len() != 5 || !is(&argv[2], "filterby") {
-            return Err(err(SYNTAX));
-        }
-        let value = String::from_utf8_lossy(&argv[4]).into_owned();
-        if is(&argv[3], "pattern") {
-            filter = Some((true, value));
-        } else if is(&argv[3], "aclcat") {
-            filter = Some((false, value));
-        } else if is(&argv[3], "module") {
-            return Ok(Reply::Array(vec![]));
-        } else {
-            return Err(err(SYNTAX));
-        }
-    }
-    let mut names: Vec<&str> = CommandTable::get()
-        .all()
-        .filter(|c| match &filter {
-            None => true,
-            Some((true, p)) => ferry_store::glob::glob_match(p.as_bytes(), c.name.as_bytes(), true),
-            Some((false, cat)) => c
-                .acl
-                .iter()
-                .any(|a| a.trim_start_matches('@').eq_ignore_ascii_case(cat)),
-        })
-        .map(|c| c.name)
-        .collect();
-    names.sort_unstable();
-    Ok(Reply::Array(names.into_iter().map(Reply::bulk).collect()))
-}
-
-fn command_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
-    Ok(help_reply(
-        "COMMAND",
-        &[
-            "(no subcommand)",
-            "    Return details about all commands.",
-            "COUNT",
-            "    Return the number of commands.",
-            "DOCS [<command-name> ...]",
-            "    Return documentation details about commands.",
-            "INFO [<command-name> ...]",
-            "    Return details about the named commands, or all of them.",
-            "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
-            "    Return the names of the commands, optionally filtered.",
         ],
     ))
 }
