@@ -686,10 +686,33 @@ impl Executor {
         reply
     }
 
-    /// Sends the messages produced for other clients during the group.
+    /// Sends the messages produced for other clients during the group:
+    /// one write per client, its messages in the order they were made
+    /// (invalidations and pub/sub messages often come several at a time).
     fn deliver_outbox(&mut self) {
-        for (id, bytes) in std::mem::take(&mut self.state.outbox) {
-            self.send(id, Outgoing::Push(bytes));
+        let outbox = std::mem::take(&mut self.state.outbox);
+        if outbox.len() == 1 {
+            for (id, bytes) in outbox {
+                self.send(id, Outgoing::Push(bytes));
+            }
+            return;
+        }
+        let mut order: Vec<u64> = Vec::new();
+        let mut per_client: std::collections::HashMap<u64, BytesMut> =
+            std::collections::HashMap::new();
+        for (id, bytes) in outbox {
+            per_client
+                .entry(id)
+                .or_insert_with(|| {
+                    order.push(id);
+                    BytesMut::new()
+                })
+                .extend_from_slice(&bytes);
+        }
+        for id in order {
+            if let Some(bytes) = per_client.remove(&id) {
+                self.send(id, Outgoing::Push(bytes.freeze()));
+            }
         }
     }
 
