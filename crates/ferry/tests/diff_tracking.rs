@@ -613,3 +613,35 @@ fn resp3_every_write_command() {
         nothing_more(&mut p);
     }
 }
+
+/// RESET turns tracking off: no message afterwards.
+#[test]
+fn resp3_reset_stops_tracking() {
+    let mut p = Pair::proto(3);
+    let mut w = p.connect();
+    p.same(&["CLIENT", "TRACKING", "on"]);
+    p.same(&["GET", "k"]);
+    p.same(&["RESET"]);
+    p.hello3();
+    w.same(&["SET", "k", "1"]);
+    nothing_more(&mut p);
+    same_info_fields(&mut p, &["tracking_clients"]);
+}
+
+/// SWAPDB: ferry tells every tracking client to drop its cache (Redis 7.0
+/// sends nothing and leaves the caches of both databases stale), so this
+/// runs on ferry alone.
+#[test]
+fn swapdb_flushes_caches_on_ferry() {
+    let ferry = common::FerryProc::start(common::FerryOpts::default());
+    let mut c = ferry.connect();
+    let mut w = ferry.connect();
+    assert!(c.cmd(&["HELLO", "3"]).starts_with(b"%"));
+    assert_eq!(c.cmd(&["CLIENT", "TRACKING", "on"]), b"+OK\r\n");
+    w.cmd(&["SELECT", "1"]);
+    w.cmd(&["SET", "k", "in-db-1"]);
+    c.cmd(&["GET", "k"]);
+    assert_eq!(w.cmd(&["SWAPDB", "0", "1"]), b"+OK\r\n");
+    assert_eq!(c.read_reply(), b">2\r\n$10\r\ninvalidate\r\n_\r\n");
+    assert_eq!(c.cmd(&["GET", "k"]), b"$7\r\nin-db-1\r\n");
+}
