@@ -207,12 +207,7 @@ impl Store {
         };
         let info = self.lookup_or_create(db, key, KeyType::List)?;
         if existed {
-            // An overwrite, not a creation: drop the `new` event just recorded.
-            if let Some(pos) = self.events.iter().rposition(
-                |e| matches!(e, crate::StoreEvent::New { db: d, key: k } if *d == db && k == key),
-            ) {
-                self.events.remove(pos);
-            }
+            self.forget_new_event(db, key);
         }
         self.list_push_elems(info.id, ListEnd::Tail, values)?;
         self.set_collection_len(db, key, &info, values.len() as i64)?;

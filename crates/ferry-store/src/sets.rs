@@ -145,13 +145,20 @@ impl Store {
     /// Replaces whatever `key` holds (any type) with a set of `members`
     /// (distinct), or deletes it when `members` is empty. Returns the new size.
     pub fn set_replace(&mut self, db: usize, key: &[u8], members: &[Vec<u8>]) -> StoreResult<i64> {
-        if let Some(old) = self.lookup(db, key)? {
-            self.remove(db, key, &old)?;
-        }
+        let existed = match self.lookup(db, key)? {
+            Some(old) => {
+                self.remove(db, key, &old)?;
+                true
+            }
+            None => false,
+        };
         if members.is_empty() {
             return Ok(0);
         }
         let info = self.lookup_or_create(db, key, KeyType::Set)?;
+        if existed {
+            self.forget_new_event(db, key);
+        }
         for m in members {
             self.set_add(info.id, m)?;
         }

@@ -411,3 +411,32 @@ fn stream_events() {
 fn stream_events_keyevent_only_with_keymiss() {
     compare("Etgm", STREAM_COMMANDS, 0);
 }
+
+/// The *STORE commands: `new` only when the destination did not exist,
+/// before the store event (Redis's setKey adds the key, then the command
+/// notifies).
+#[test]
+fn store_commands_new_events() {
+    let cmds: &[&[&str]] = &[
+        &["SADD", "s1", "a", "b"],
+        &["SADD", "s2", "b", "c"],
+        &["SINTERSTORE", "sd", "s1", "s2"],
+        &["SINTERSTORE", "sd", "s1", "s2"],
+        &["SUNIONSTORE", "sd", "s1", "s2"],
+        &["SDIFFSTORE", "sd2", "s1", "s2"],
+        &["SET", "str", "x"],
+        &["SUNIONSTORE", "str", "s1"],
+        &["ZADD", "z1", "1", "a", "2", "b"],
+        &["ZADD", "z2", "3", "b"],
+        &["ZUNIONSTORE", "zd", "2", "z1", "z2"],
+        &["ZUNIONSTORE", "zd", "2", "z1", "z2"],
+        &["ZINTERSTORE", "zd", "2", "z1", "z2"],
+        &["ZDIFFSTORE", "zd3", "2", "z1", "z2"],
+        &["ZRANGESTORE", "zd4", "z1", "0", "-1"],
+        &["ZRANGESTORE", "zd4", "z1", "0", "0"],
+        &["ZUNIONSTORE", "str", "1", "z1"],
+        &["SINTERSTORE", "sd", "s1", "nothing"],
+        &["ZINTERSTORE", "zd", "2", "z1", "nothing"],
+    ];
+    compare("KEAn", cmds, 0);
+}

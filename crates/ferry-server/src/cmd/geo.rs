@@ -339,6 +339,10 @@ fn store_found(
         return Ok(());
     }
     let info = ctx.store.lookup_or_create(db, dst, KeyType::ZSet)?;
+    // Replacing a key is an overwrite for Redis: no `new` event.
+    if existed {
+        ctx.store.forget_new_event(db, dst);
+    }
     let mut seen = std::collections::HashSet::new();
     for it in items {
         let score = if storedist { it.dist } else { it.score };

@@ -290,16 +290,20 @@ fn remove_members(
 fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[ZEntry], event: &str) -> Result<(), CmdError> {
     let db = ctx.client.db;
     let existed = ctx.store.delete(db, dst)?;
+    if !items.is_empty() {
+        let info = ctx.store.lookup_or_create(db, dst, KeyType::ZSet)?;
+        // Replacing a key is an overwrite for Redis: no `new` event.
+        if existed {
+            ctx.store.forget_new_event(db, dst);
+        }
+        for (m, s) in items {
+            ctx.store.zset_put(info.id, m, *s)?;
+        }
+        ctx.store
+            .set_collection_len(db, dst, &info, items.len() as i64)?;
+    }
+    // After the creation: `new` comes before the command's event.
     ctx.notify_stored(notify::ZSET, event, dst, items.len() as i64, existed);
-    if items.is_empty() {
-        return Ok(());
-    }
-    let info = ctx.store.lookup_or_create(db, dst, KeyType::ZSet)?;
-    for (m, s) in items {
-        ctx.store.zset_put(info.id, m, *s)?;
-    }
-    ctx.store
-        .set_collection_len(db, dst, &info, items.len() as i64)?;
     Ok(())
 }
 
