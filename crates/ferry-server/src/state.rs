@@ -86,6 +86,8 @@ pub struct ServerState {
     pub auth_required: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Client-side caching: who may cache which key.
     pub tracking: crate::tracking::Tracking,
+    /// ACL users and the ACL LOG.
+    pub acl: crate::acl::Acl,
 }
 
 /// A client parked in a blocking command (BLPOP...), with the rest of its
@@ -121,6 +123,10 @@ impl ServerState {
                 char::from_digit(d as u32, 16).unwrap_or('0')
             })
             .collect();
+        let mut acl = crate::acl::Acl::default();
+        if let Some(pass) = &startup.requirepass {
+            acl.set_requirepass(pass);
+        }
         ServerState {
             config: ConfigTable::new(&startup),
             startup,
@@ -140,6 +146,7 @@ impl ServerState {
             error_already_counted: false,
             auth_required,
             tracking: Default::default(),
+            acl,
         }
     }
 

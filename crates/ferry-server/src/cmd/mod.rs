@@ -4,6 +4,7 @@
 //! of [`CommandSpec`]s (name, arity, flags, key positions, handler). Adding a
 //! family is one new file plus one line in [`FAMILIES`].
 
+mod acl;
 pub mod args;
 mod bitfield;
 mod blocking;
@@ -51,6 +52,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     sort::COMMANDS,
     lcs::COMMANDS,
     bitfield::COMMANDS,
+    acl::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client, the server, and

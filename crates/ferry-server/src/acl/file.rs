@@ -1,0 +1,127 @@
+//! The ACL file (`aclfile`): `user <name> <rules...>` lines, loaded at start
+//! and by ACL LOAD, written by ACL SAVE, with Redis 7.0's error texts.
+
+use super::user::{merge_selector_args, RuleError, User};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Parses an ACL file's text into a user set; Err is Redis's error text
+/// (every problem found, then the warning that nothing changed).
+pub fn parse(path: &Path, text: &str, pubsub_all: bool) -> Result<BTreeMap<String, User>, String> {
+    let file = path.display();
+    let mut errors = String::new();
+    let mut users: BTreeMap<String, User> = BTreeMap::new();
+    for (i, line) in text.split('\n').enumerate() {
+        let n = i + 1;
+        let line = line.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
+        if line.is_empty() {
+            continue;
+        }
+        let argv: Vec<&str> = line.split(' ').collect();
+        if argv[0] != "user" || argv.len() < 2 {
+            errors.push_str(&format!(
+                "{file}:{n} should start with user keyword followed by the username. "
+            ));
+            continue;
+        }
+        let name = argv[1];
+        if name.contains(' ') || name.contains('\0') {
+            errors.push_str(&format!(
+                "'{file}:{n}: username '{name}' contains invalid characters. "
+            ));
+            continue;
+        }
+        if users.contains_key(name) {
+            errors.push_str(&format!(
+                "WARNING: Duplicate user '{name}' found on line {n}. "
+            ));
+            continue;
+        }
+        let mut user = new_user(name, pubsub_all);
+        let args: Vec<String> = argv[2..].iter().map(|s| s.to_string()).collect();
+        let merged = match merge_selector_args(&args) {
+            Ok(m) => m,
+            Err(_) => {
+                errors.push_str(&format!(
+                    "{file}:{n}: Unmatched parenthesis in selector definition."
+                ));
+                Vec::new()
+            }
+        };
+        let mut syntax_error = false;
+        for op in &merged {
+            let op = op.trim_matches(|c| matches!(c, '\t' | '\r' | '\n'));
+            if let Err(e) = user.apply(op) {
+                if e == RuleError::Unknown {
+                    errors.push_str(&format!(
+                        "{file}:{n}: Error in applying operation '{op}': {}. ",
+                        e.text()
+                    ));
+                } else if !syntax_error {
+                    errors.push_str(&format!("{file}:{n}: {}. ", e.text()));
+                    syntax_error = true;
+                }
+            }
+        }
+        if !errors.is_empty() {
+            continue;
+        }
+        user.refresh();
+        users.insert(name.to_string(), user);
+    }
+    if !errors.is_empty() {
+        errors.push_str(
+            "WARNING: ACL errors detected, no change to the previously active ACL rules was performed",
+        );
+        return Err(errors);
+    }
+    users
+        .entry("default".to_string())
+        .or_insert_with(User::default_user);
+    Ok(users)
+}
+
+/// A user as ACL SETUSER or the file creates it; with
+/// `acl-pubsub-default allchannels` it starts with every channel.
+pub fn new_user(name: &str, pubsub_all: bool) -> User {
+    let mut u = User::new(name);
+    if pubsub_all {
+        let _ = u.root.apply("allchannels");
+    }
+    u
+}
+
+/// Reads and parses the file (ACL LOAD, start-up).
+pub fn load(path: &Path, pubsub_all: bool) -> Result<BTreeMap<String, User>, String> {
+    let text = std::fs::read(path).map_err(|e| {
+        format!(
+            "Error loading ACLs, opening file '{}': {}",
+            path.display(),
+            io_text(&e)
+        )
+    })?;
+    parse(path, &String::from_utf8_lossy(&text), pubsub_all)
+}
+
+/// strerror's wording for the common cases.
+fn io_text(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "No such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// ACL SAVE: every user as `user <name> <rules>`, written to a temporary
+/// file renamed over the old one (a crash leaves the old file whole).
+pub fn save(path: &Path, users: &BTreeMap<String, User>) -> std::io::Result<()> {
+    let mut text = String::new();
+    for u in users.values() {
+        text.push_str(&format!("user {} {}\n", u.name, u.describe()));
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}

@@ -1,0 +1,62 @@
+//! ACL LOG: the most recent refusals, newest first; a refusal like one
+//! logged in the last 60 seconds only bumps that entry's count (Redis's
+//! grouping).
+
+use std::time::{Duration, Instant};
+
+const GROUPING: Duration = Duration::from_secs(60);
+
+pub struct Entry {
+    pub count: u64,
+    pub reason: &'static str,
+    pub context: &'static str,
+    pub object: Vec<u8>,
+    pub username: String,
+    pub created: Instant,
+    pub client_info: String,
+}
+
+#[derive(Default)]
+pub struct AclLog {
+    /// Newest first.
+    pub entries: Vec<Entry>,
+}
+
+impl AclLog {
+    pub fn add(
+        &mut self,
+        reason: &'static str,
+        context: &'static str,
+        object: Vec<u8>,
+        username: String,
+        client_info: String,
+        max_len: usize,
+    ) {
+        let now = Instant::now();
+        if let Some(e) = self.entries.iter_mut().find(|e| {
+            e.reason == reason
+                && e.context == context
+                && now.duration_since(e.created) <= GROUPING
+                && e.object == object
+                && e.username == username
+        }) {
+            e.count += 1;
+            e.created = now;
+            e.client_info = client_info;
+            return;
+        }
+        self.entries.insert(
+            0,
+            Entry {
+                count: 1,
+                reason,
+                context,
+                object,
+                username,
+                created: now,
+                client_info,
+            },
+        );
+        self.entries.truncate(max_len);
+    }
+}
