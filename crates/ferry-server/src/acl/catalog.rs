@@ -1,6 +1,7 @@
 //! Every command and subcommand numbered, with its ACL categories: the
 //! universe ACL rules select from (Redis's command ids and category flags).
 
+use super::redis_commands::REDIS_COMMANDS;
 use crate::cmd::{CommandSpec, CommandTable, FullName};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -38,7 +39,8 @@ pub struct Entry {
     pub children: Vec<usize>,
     /// Bit i: member of `CATEGORIES[i]`.
     pub categories: u32,
-    pub spec: &'static CommandSpec,
+    /// None for a Redis command ferry does not implement.
+    pub spec: Option<&'static CommandSpec>,
 }
 
 pub struct Catalog {
@@ -115,29 +117,69 @@ fn categories_of(spec: &CommandSpec) -> u32 {
     bits
 }
 
+fn redis_categories(name: &str) -> Option<u32> {
+    let i = REDIS_COMMANDS
+        .binary_search_by(|(n, _)| (*n).cmp(name))
+        .ok()?;
+    Some(
+        REDIS_COMMANDS[i]
+            .1
+            .iter()
+            .filter_map(|c| category_bit(c))
+            .fold(0, |a, b| a | b),
+    )
+}
+
+/// Every command: ferry's table merged with Redis's list, top-level
+/// commands sorted by name, each followed by its subcommands.
 fn build() -> Catalog {
-    let mut tops: Vec<&'static CommandSpec> = CommandTable::get().all().collect();
-    tops.sort_by_key(|s| s.name);
-    let mut entries = Vec::new();
-    for spec in tops {
+    let table = CommandTable::get();
+    let mut tops: Vec<&str> = table.all().map(|s| s.name).collect();
+    tops.extend(
+        REDIS_COMMANDS
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| !n.contains('|')),
+    );
+    tops.sort_unstable();
+    tops.dedup();
+    let mut entries: Vec<Entry> = Vec::new();
+    for name in tops {
+        let spec = table.lookup(name.as_bytes());
         let id = entries.len();
         entries.push(Entry {
-            name: spec.name.to_string(),
+            name: name.to_string(),
             parent: None,
             children: Vec::new(),
-            categories: categories_of(spec),
+            categories: redis_categories(name)
+                .or_else(|| spec.map(categories_of))
+                .unwrap_or(0),
             spec,
         });
-        let mut subs: Vec<&'static CommandSpec> = spec.subcommands.iter().collect();
-        subs.sort_by_key(|s| s.name);
+        let mut subs: Vec<String> = spec
+            .map(|s| s.subcommands.iter().map(|c| c.name.to_string()).collect())
+            .unwrap_or_default();
+        let prefix = format!("{name}|");
+        subs.extend(
+            REDIS_COMMANDS
+                .iter()
+                .filter_map(|(n, _)| n.strip_prefix(prefix.as_str()))
+                .map(str::to_string),
+        );
+        subs.sort_unstable();
+        subs.dedup();
         for sub in subs {
+            let full = format!("{name}|{sub}");
+            let sub_spec = spec.and_then(|s| s.subcommands.iter().find(|c| c.name == sub));
             let sid = entries.len();
             entries.push(Entry {
-                name: format!("{}|{}", spec.name, sub.name),
+                categories: redis_categories(&full)
+                    .or_else(|| sub_spec.map(categories_of))
+                    .unwrap_or(0),
+                name: full,
                 parent: Some(id),
                 children: Vec::new(),
-                categories: categories_of(sub),
-                spec: sub,
+                spec: sub_spec,
             });
             entries[id].children.push(sid);
         }
@@ -147,23 +189,24 @@ fn build() -> Catalog {
         .enumerate()
         .map(|(i, e)| (e.name.clone(), i))
         .collect();
-    let by_full = entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let full = match e.parent {
-                Some(p) => FullName {
-                    parent: Some(entries[p].spec.name),
-                    name: e.spec.name,
-                },
-                None => FullName {
-                    parent: None,
-                    name: e.spec.name,
-                },
-            };
-            (full, i)
-        })
-        .collect();
+    let mut by_full = HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        let Some(spec) = e.spec else { continue };
+        let parent = match e.parent {
+            Some(p) => match entries[p].spec {
+                Some(ps) => Some(ps.name),
+                None => continue,
+            },
+            None => None,
+        };
+        by_full.insert(
+            FullName {
+                parent,
+                name: spec.name,
+            },
+            i,
+        );
+    }
     Catalog {
         entries,
         by_name,

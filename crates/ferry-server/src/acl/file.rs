@@ -11,6 +11,8 @@ pub fn parse(path: &Path, text: &str, pubsub_all: bool) -> Result<BTreeMap<Strin
     let file = path.display();
     let mut errors = String::new();
     let mut users: BTreeMap<String, User> = BTreeMap::new();
+    // Every user named so far, even one whose rules failed.
+    let mut seen = std::collections::HashSet::new();
     for (i, line) in text.split('\n').enumerate() {
         let n = i + 1;
         let line = line.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
@@ -31,7 +33,7 @@ pub fn parse(path: &Path, text: &str, pubsub_all: bool) -> Result<BTreeMap<Strin
             ));
             continue;
         }
-        if users.contains_key(name) {
+        if !seen.insert(name.to_string()) {
             errors.push_str(&format!(
                 "WARNING: Duplicate user '{name}' found on line {n}. "
             ));

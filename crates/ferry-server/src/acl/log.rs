@@ -33,16 +33,20 @@ impl AclLog {
         max_len: usize,
     ) {
         let now = Instant::now();
-        if let Some(e) = self.entries.iter_mut().find(|e| {
+        // Like Redis, only the 10 newest entries are candidates; a match
+        // moves to the front.
+        if let Some(i) = self.entries.iter().take(10).position(|e| {
             e.reason == reason
                 && e.context == context
                 && now.duration_since(e.created) <= GROUPING
                 && e.object == object
                 && e.username == username
         }) {
+            let mut e = self.entries.remove(i);
             e.count += 1;
             e.created = now;
             e.client_info = client_info;
+            self.entries.insert(0, e);
             return;
         }
         self.entries.insert(

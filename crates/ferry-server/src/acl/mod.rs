@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod file;
 pub mod keyspecs;
 pub mod log;
+mod redis_commands;
 pub mod user;
 
 use crate::client::ClientState;
@@ -100,7 +101,7 @@ fn channels(name: &str, argv: &[Bytes]) -> Vec<(usize, bool)> {
 pub fn user_allows(user: &User, id: usize, argv: &[Bytes]) -> Result<(), Denied> {
     let cat = Catalog::get();
     let entry = &cat.entries[id];
-    let no_auth = entry.spec.has_flag("no_auth");
+    let no_auth = entry.spec.is_some_and(|s| s.has_flag("no_auth"));
     let mut keys: Option<Vec<getkeys::KeyRef>> = None;
     let chans = channels(&entry.name, argv);
     let mut worst: Option<Denied> = None;
@@ -228,7 +229,9 @@ pub fn check(
         let why = match denied {
             Denied::Command => "no permission to execute the command or subcommand",
             Denied::Key(_) => "no permission to touch the specified keys",
-            Denied::Channel(_) => "no permission to touch the specified channels",
+            Denied::Channel(_) => {
+                "no permission to access one of the channels used as arguments"
+            }
         };
         return Err(Reply::error(format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}")));
     }

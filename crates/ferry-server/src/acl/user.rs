@@ -179,10 +179,11 @@ impl Selector {
                             _ => return Err(RuleError::Syntax),
                         }
                     }
-                    match rest {
-                        Some(p) if flags != 0 => (flags, p),
-                        _ => return Err(RuleError::Syntax),
+                    // Redis accepts `%R` alone: an empty pattern.
+                    if flags == 0 {
+                        return Err(RuleError::Syntax);
                     }
+                    (flags, rest.unwrap_or_default())
                 } else {
                     (ALL, &bytes[1..])
                 };
@@ -272,7 +273,8 @@ impl Selector {
                 }
                 let bit = 1u32 << j;
                 let (mut on, mut off) = (0usize, 0usize);
-                for id in cat.top() {
+                // Subcommands count too, as in Redis.
+                for id in 0..cat.len() {
                     if cat.entries[id].categories & bit != 0 {
                         if temp.allowed[id] {
                             on += 1;
@@ -452,6 +454,8 @@ impl User {
     pub fn apply(&mut self, op: &str) -> Result<(), RuleError> {
         let lower = op.to_ascii_lowercase();
         match lower.as_str() {
+            // An empty rule does nothing, as in Redis.
+            "" => {}
             "on" => self.enabled = true,
             "off" => self.enabled = false,
             "skip-sanitize-payload" => self.sanitize = Sanitize::Skip,

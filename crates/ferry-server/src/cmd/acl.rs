@@ -187,9 +187,7 @@ fn acl_cat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                     .collect(),
             ))
         }
-        _ => Err(err(
-            "ERR unknown subcommand or wrong number of arguments for 'cat'. Try ACL HELP.",
-        )),
+        _ => Ok(super::subcommand_syntax_error("ACL", &argv[1])),
     }
 }
 
@@ -201,11 +199,7 @@ fn acl_log(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             return Ok(Reply::OK);
         }
         3 => parse_i64(&argv[2])?.max(0) as usize,
-        _ => {
-            return Err(err(
-                "ERR unknown subcommand or wrong number of arguments for 'log'. Try ACL HELP.",
-            ))
-        }
+        _ => return Ok(super::subcommand_syntax_error("ACL", &argv[1])),
     };
     let now = std::time::Instant::now();
     Ok(Reply::Array(
@@ -271,15 +265,13 @@ fn acl_dryrun(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn acl_genpass(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() > 3 {
+        return Ok(super::subcommand_syntax_error("ACL", &argv[1]));
+    }
     let bits = match argv.get(2) {
         None => 256,
         Some(a) => parse_i64(a)?,
     };
-    if argv.len() > 3 {
-        return Err(err(
-            "ERR unknown subcommand or wrong number of arguments for 'genpass'. Try ACL HELP.",
-        ));
-    }
     if bits <= 0 || bits > 4096 {
         return Err(err("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096"));
     }
