@@ -240,6 +240,11 @@ const ENUMS: &[(&str, &[&str], &str)] = &[
         &["debug", "verbose", "notice", "warning"],
         "argument(s) must be one of the following: debug, verbose, notice, warning",
     ),
+    (
+        "acl-pubsub-default",
+        &["allchannels", "resetchannels"],
+        "argument(s) must be one of the following: allchannels, resetchannels",
+    ),
 ];
 
 /// Integer parameters with Redis's bounds.

@@ -110,10 +110,15 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
     let mut state = ServerState::new(config.clone(), shared.auth_required.clone());
     if let Some(path) = &config.aclfile {
         // As Redis, a broken ACL file stops the start-up.
-        state.acl.users = acl::file::load(path, false).map_err(ServeError::Startup)?;
-        shared
-            .auth_required
-            .store(state.acl.auth_required(), std::sync::atomic::Ordering::Relaxed);
+        let pubsub_all = state
+            .config
+            .get("acl-pubsub-default")
+            .is_some_and(|v| v.eq_ignore_ascii_case("allchannels"));
+        state.acl.users = acl::file::load(path, pubsub_all).map_err(ServeError::Startup)?;
+        shared.auth_required.store(
+            state.acl.auth_required(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
     let exec_shared = shared.clone();
     // The executor is built on its own thread (Lua is not Send); it says

@@ -19,7 +19,8 @@ fn norm_rules(s: &str) -> String {
     let mut run: Vec<String> = Vec::new();
     for tok in s.split(' ') {
         let bare = tok.trim_start_matches('(').trim_end_matches(')');
-        let single = (bare.starts_with('+') || bare.starts_with('-')) && !bare.starts_with("+@")
+        let single = (bare.starts_with('+') || bare.starts_with('-'))
+            && !bare.starts_with("+@")
             && !bare.starts_with("-@");
         if single && !tok.starts_with('(') && !tok.ends_with(')') {
             run.push(tok.to_string());
@@ -82,7 +83,12 @@ fn same_log(p: &mut ConnPair, args: &[&str]) {
                 e.pairs()
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|(k, v)| (k.as_str().unwrap_or_default(), v.as_str().unwrap_or_default()))
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().unwrap_or_default(),
+                            v.as_str().unwrap_or_default(),
+                        )
+                    })
                     .filter(|(k, _)| k != "age-seconds" && k != "client-info")
                     .collect()
             })
@@ -128,8 +134,27 @@ fn login(p: &Pair, user: &str, pass: &str) -> ConnPair {
 
 const RULE_SETS: &[&[&str]] = &[
     &[],
-    &["on", ">p1", "~app:*", "%R~r:*", "&ch*", "+get", "+@hash", "-hdel", "+client|id", "(+set ~x*)"],
-    &["+@all", "-get", "+get", "-@hash", "+hset", "nocommands", "+get"],
+    &[
+        "on",
+        ">p1",
+        "~app:*",
+        "%R~r:*",
+        "&ch*",
+        "+get",
+        "+@hash",
+        "-hdel",
+        "+client|id",
+        "(+set ~x*)",
+    ],
+    &[
+        "+@all",
+        "-get",
+        "+get",
+        "-@hash",
+        "+hset",
+        "nocommands",
+        "+get",
+    ],
     &["+client", "-client|kill", "+@all", "+acl|list"],
     &["allkeys", "allchannels", "-@all", "+@read", "-@read"],
     &["+GET", "+@HASH", "~A", "&B", "+Client|ID"],
@@ -140,15 +165,54 @@ const RULE_SETS: &[&[&str]] = &[
     &["+select|0", "+select|1", "+get|x"],
     &["+@all", "-@dangerous", "+debug", "-@write"],
     &["+@read", "+@write", "-@keyspace", "+del"],
-    &["+@string", "+@list", "+@set", "+@sortedset", "-lpop", "+@scripting"],
+    &[
+        "+@string",
+        "+@list",
+        "+@set",
+        "+@sortedset",
+        "-lpop",
+        "+@scripting",
+    ],
     &["+@all", "-@admin", "-config", "+config|get"],
     &["allcommands", "-@pubsub", "-@connection", "+ping"],
-    &["+@geo", "+@stream", "+@bitmap", "+@hyperloglog", "+@transaction", "-exec"],
-    &["#a1fce4363854ff888cff4b8e7875d600c2682390412a8cf79b37d0b11148b0fa", "!a1fce4363854ff888cff4b8e7875d600c2682390412a8cf79b37d0b11148b0fa", ">z", "resetpass", ">w"],
+    &[
+        "+@geo",
+        "+@stream",
+        "+@bitmap",
+        "+@hyperloglog",
+        "+@transaction",
+        "-exec",
+    ],
+    &[
+        "#a1fce4363854ff888cff4b8e7875d600c2682390412a8cf79b37d0b11148b0fa",
+        "!a1fce4363854ff888cff4b8e7875d600c2682390412a8cf79b37d0b11148b0fa",
+        ">z",
+        "resetpass",
+        ">w",
+    ],
     &["on", "~*", "&*", "+@all", "reset"],
-    &["sanitize-payload", "on", "off", "on", "resetkeys", "~k1", "resetchannels", "&c1", "allkeys"],
+    &[
+        "sanitize-payload",
+        "on",
+        "off",
+        "on",
+        "resetkeys",
+        "~k1",
+        "resetchannels",
+        "&c1",
+        "allkeys",
+    ],
     &["+@slow", "-@fast", "+@blocking"],
-    &["-@all", "+xinfo", "-xinfo|help", "+object|encoding", "+config", "+memory", "-memory|usage", "+pfadd"],
+    &[
+        "-@all",
+        "+xinfo",
+        "-xinfo|help",
+        "+object|encoding",
+        "+config",
+        "+memory",
+        "-memory|usage",
+        "+pfadd",
+    ],
 ];
 
 diff_test!(setuser_rules_list_getuser, |p| {
@@ -259,7 +323,10 @@ diff_test!(acl_subcommands, |p| {
         let (a, b) = p.both(&["ACL", "GENPASS", bits]);
         let (ra, rb) = (parse_one(&a), parse_one(&b));
         assert_eq!(ra.kind(), rb.kind());
-        let (sa, sb) = (ra.as_str().unwrap_or_default(), rb.as_str().unwrap_or_default());
+        let (sa, sb) = (
+            ra.as_str().unwrap_or_default(),
+            rb.as_str().unwrap_or_default(),
+        );
         assert_eq!(sa.len(), sb.len(), "GENPASS {bits}");
         assert!(sb.bytes().all(|c| c.is_ascii_hexdigit()));
     }
@@ -291,7 +358,18 @@ diff_test!(acl_subcommands, |p| {
     p.same(&["ACL", "DELUSER", "d1", "zz", "d2", "d1"]);
     p.same(&["ACL", "USERS"]);
     // DRYRUN.
-    p.ok(&["ACL", "SETUSER", "dr", "on", "nopass", "~app:*", "&chan*", "+@all", "-flushall", "%R~ro:*"]);
+    p.ok(&[
+        "ACL",
+        "SETUSER",
+        "dr",
+        "on",
+        "nopass",
+        "~app:*",
+        "&chan*",
+        "+@all",
+        "-flushall",
+        "%R~ro:*",
+    ]);
     for cmd in [
         &["get", "x"][..],
         &["get", "app:1"],
@@ -321,7 +399,15 @@ diff_test!(acl_subcommands, |p| {
 diff_test!(auth_and_hello_with_users, |p| {
     p.ok(&["ACL", "SETUSER", "alice", "on", ">pa", ">pb", "+@all", "~*"]);
     p.ok(&["ACL", "SETUSER", "bob", "off", ">pb", "+@all"]);
-    p.ok(&["ACL", "SETUSER", "free", "on", "nopass", "+acl|whoami", "+client|info"]);
+    p.ok(&[
+        "ACL",
+        "SETUSER",
+        "free",
+        "on",
+        "nopass",
+        "+acl|whoami",
+        "+client|info",
+    ]);
     let mut c = p.connect();
     c.same(&["AUTH", "alice", "wrong"]);
     c.same(&["AUTH", "nouser", "pa"]);
@@ -397,7 +483,9 @@ fn requirepass_is_default_password() {
 }
 
 diff_test!(escape_attempts, |p| {
-    p.ok(&["ACL", "SETUSER", "app", "on", ">pw", "~app:*", "+@all", "-select", "&chan*"]);
+    p.ok(&[
+        "ACL", "SETUSER", "app", "on", ">pw", "~app:*", "+@all", "-select", "&chan*",
+    ]);
     p.ok(&["SET", "app:1", "v"]);
     p.ok(&["SET", "other", "secret"]);
     p.same(&["RPUSH", "app:list", "3", "1", "2"]);
@@ -470,7 +558,9 @@ diff_test!(escape_attempts, |p| {
 });
 
 diff_test!(key_rights_and_selectors, |p| {
-    p.ok(&["ACL", "SETUSER", "rw", "on", "nopass", "%R~r:*", "%W~w:*", "~b:*", "+@all"]);
+    p.ok(&[
+        "ACL", "SETUSER", "rw", "on", "nopass", "%R~r:*", "%W~w:*", "~b:*", "+@all",
+    ]);
     p.ok(&["SET", "r:1", "v"]);
     p.ok(&["SET", "b:1", "v"]);
     let mut c = login(p, "rw", "x");
@@ -504,7 +594,17 @@ diff_test!(key_rights_and_selectors, |p| {
         c.same(cmd);
     }
     // Selectors: a command is allowed when any selector allows it.
-    p.ok(&["ACL", "SETUSER", "sel", "on", "nopass", "~a:*", "+get", "(~b:* +set)", "(%R~c:* +@read &n*)"]);
+    p.ok(&[
+        "ACL",
+        "SETUSER",
+        "sel",
+        "on",
+        "nopass",
+        "~a:*",
+        "+get",
+        "(~b:* +set)",
+        "(%R~c:* +@read &n*)",
+    ]);
     let mut s = login(p, "sel", "x");
     for cmd in [
         &["GET", "a:1"][..],
@@ -526,7 +626,9 @@ diff_test!(key_rights_and_selectors, |p| {
     p.same(&["ACL", "DRYRUN", "sel", "set", "c:1", "v"]);
     p.same(&["ACL", "DRYRUN", "sel", "get", "zz"]);
     // Without +select a user cannot change database; keys ignore the db.
-    p.ok(&["ACL", "SETUSER", "nosel", "on", "nopass", "~k:*", "+get", "+set"]);
+    p.ok(&[
+        "ACL", "SETUSER", "nosel", "on", "nopass", "~k:*", "+get", "+set",
+    ]);
     let mut n = login(p, "nosel", "x");
     n.same(&["SELECT", "1"]);
     n.same(&["SET", "k:1", "v"]);
@@ -536,7 +638,17 @@ diff_test!(key_rights_and_selectors, |p| {
     n.same(&["GET", "k:1"]);
     n.same(&["SET", "x", "v1"]);
     // Subcommand rules.
-    p.ok(&["ACL", "SETUSER", "sub", "on", "nopass", "+client|id", "+config", "-config|set", "+select|0"]);
+    p.ok(&[
+        "ACL",
+        "SETUSER",
+        "sub",
+        "on",
+        "nopass",
+        "+client|id",
+        "+config",
+        "-config|set",
+        "+select|0",
+    ]);
     let mut u = login(p, "sub", "x");
     u.same_shape(&["CLIENT", "ID"]);
     u.same_shape(&["HELLO", "2"]);
@@ -577,6 +689,8 @@ fn deluser_closes_connections() {
     let _k1 = login(&p, "k", "x");
     let _k2 = login(&p, "k", "x");
     p.same(&["CLIENT", "KILL", "USER", "k"]);
+    // ferry forgets a killed connection once its task has closed it.
+    std::thread::sleep(std::time::Duration::from_millis(200));
     p.same(&["CLIENT", "KILL", "USER", "k", "SKIPME", "no"]);
 }
 
@@ -639,4 +753,27 @@ fn aclfile_load_save() {
         String::from_utf8_lossy(&b).replace(&sb, "F")
     );
     p.same(&["CONFIG", "SET", "aclfile", "/tmp/x"]);
+}
+
+/// `acl-pubsub-default allchannels`: new users and selectors, and `reset`,
+/// allow every channel.
+#[test]
+fn pubsub_default_allchannels() {
+    let mut p = Pair::new();
+    p.same(&["CONFIG", "SET", "acl-pubsub-default", "foo"]);
+    p.ok(&["ACL", "SETUSER", "before", "on", "nopass", "+@all"]);
+    p.ok(&["CONFIG", "SET", "acl-pubsub-default", "allchannels"]);
+    p.same(&["CONFIG", "GET", "acl-pubsub-default"]);
+    p.ok(&["ACL", "SETUSER", "n1", "(~x +get)"]);
+    p.ok(&["ACL", "SETUSER", "n2", "reset"]);
+    p.ok(&["ACL", "SETUSER", "n3", "resetchannels", "reset"]);
+    p.ok(&["ACL", "SETUSER", "n4", "on", "nopass", "+@all", "~*"]);
+    same_rules(&mut p, &["ACL", "LIST"]);
+    let mut c = login(&p, "n4", "x");
+    c.same(&["PUBLISH", "any", "x"]);
+    let mut b = login(&p, "before", "x");
+    b.same(&["PUBLISH", "any", "x"]);
+    p.ok(&["CONFIG", "SET", "acl-pubsub-default", "resetchannels"]);
+    p.ok(&["ACL", "SETUSER", "n5"]);
+    same_rules(&mut p, &["ACL", "LIST"]);
 }

@@ -53,7 +53,7 @@ pub fn parse(path: &Path, text: &str, pubsub_all: bool) -> Result<BTreeMap<Strin
         let mut syntax_error = false;
         for op in &merged {
             let op = op.trim_matches(|c| matches!(c, '\t' | '\r' | '\n'));
-            if let Err(e) = user.apply(op) {
+            if let Err(e) = user.apply(op, pubsub_all) {
                 if e == RuleError::Unknown {
                     errors.push_str(&format!(
                         "{file}:{n}: Error in applying operation '{op}': {}. ",

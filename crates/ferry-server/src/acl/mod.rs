@@ -56,12 +56,16 @@ impl Acl {
     /// setting it replaces the passwords, an empty one means nopass.
     pub fn set_requirepass(&mut self, pass: &str) {
         if let Some(u) = self.users.get_mut("default") {
-            let _ = u.apply("resetpass");
-            let _ = u.apply(&if pass.is_empty() {
-                "nopass".to_string()
-            } else {
-                format!(">{pass}")
-            });
+            let _ = u.apply("resetpass", false);
+            let _ = u.apply(
+                &if pass.is_empty() {
+                    "nopass".to_string()
+                } else {
+                    format!(">{pass}")
+                },
+                false,
+            );
+            u.refresh();
         }
     }
 }
@@ -114,7 +118,11 @@ pub fn user_allows(user: &User, id: usize, argv: &[Bytes]) -> Result<(), Denied>
                 let keys = keys.get_or_insert_with(|| getkeys::key_refs(&entry.name, argv));
                 for k in keys.iter() {
                     let access = (if k.access & keyspecs::R != 0 { READ } else { 0 })
-                        | (if k.access & keyspecs::W != 0 { WRITE } else { 0 });
+                        | (if k.access & keyspecs::W != 0 {
+                            WRITE
+                        } else {
+                            0
+                        });
                     if !sel.allows_key(&argv[k.pos], access) {
                         return Err(Denied::Key(k.pos));
                     }
@@ -229,14 +237,14 @@ pub fn check(
         let why = match denied {
             Denied::Command => "no permission to execute the command or subcommand",
             Denied::Key(_) => "no permission to touch the specified keys",
-            Denied::Channel(_) => {
-                "no permission to access one of the channels used as arguments"
-            }
+            Denied::Channel(_) => "no permission to access one of the channels used as arguments",
         };
         return Err(Reply::error(format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}")));
     }
     Err(Reply::error(match denied {
-        Denied::Command => format!("NOPERM this user has no permissions to run the '{full}' command"),
+        Denied::Command => {
+            format!("NOPERM this user has no permissions to run the '{full}' command")
+        }
         Denied::Key(_) => {
             "NOPERM this user has no permissions to access one of the keys used as arguments".into()
         }
@@ -292,7 +300,12 @@ pub fn full_key_access(server: &ServerState, client: &ClientState, full: FullNam
 }
 
 /// Logs a failed AUTH/HELLO for `username` (object: the command as sent).
-pub fn log_auth_failure(server: &mut ServerState, client: &ClientState, command: &[u8], username: &[u8]) {
+pub fn log_auth_failure(
+    server: &mut ServerState,
+    client: &ClientState,
+    command: &[u8],
+    username: &[u8],
+) {
     let max = server
         .config
         .get("acllog-max-len")

@@ -72,9 +72,9 @@ impl Selector {
             return true;
         }
         match (argv.get(1), self.firstargs.iter().find(|(i, _)| *i == id)) {
-            (Some(arg), Some((_, list))) => list
-                .iter()
-                .any(|a| a.as_bytes().eq_ignore_ascii_case(arg)),
+            (Some(arg), Some((_, list))) => {
+                list.iter().any(|a| a.as_bytes().eq_ignore_ascii_case(arg))
+            }
             _ => false,
         }
     }
@@ -415,7 +415,9 @@ pub fn hash_password(pass: &[u8]) -> String {
 }
 
 fn valid_hash(h: &str) -> bool {
-    h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    h.len() == 64
+        && h.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl User {
@@ -443,15 +445,16 @@ impl User {
     pub fn default_user() -> User {
         let mut u = User::new("default");
         for op in ["+@all", "~*", "&*", "on", "nopass"] {
-            let _ = u.apply(op);
+            let _ = u.apply(op, false);
         }
         u.refresh();
         u
     }
 
     /// One rule (Redis's ACLSetUser); `op` is a single argument, a whole
-    /// selector `(...)` included.
-    pub fn apply(&mut self, op: &str) -> Result<(), RuleError> {
+    /// selector `(...)` included. `pubsub_all`: `acl-pubsub-default` is
+    /// `allchannels` (new selectors and `reset` allow every channel).
+    pub fn apply(&mut self, op: &str, pubsub_all: bool) -> Result<(), RuleError> {
         let lower = op.to_ascii_lowercase();
         match lower.as_str() {
             // An empty rule does nothing, as in Redis.
@@ -474,12 +477,13 @@ impl User {
                     "resetpass",
                     "resetkeys",
                     "resetchannels",
+                    if pubsub_all { "allchannels" } else { "" },
                     "off",
                     "sanitize-payload",
                     "clearselectors",
                     "-@all",
                 ] {
-                    self.apply(r)?;
+                    self.apply(r, pubsub_all)?;
                 }
             }
             _ => {
@@ -523,6 +527,7 @@ impl User {
                     }
                     Some(b'(') if b.len() >= 2 && b[b.len() - 1] == b')' => {
                         let mut s = Selector::new();
+                        s.all_channels = pubsub_all;
                         for inner in op[1..op.len() - 1].split_ascii_whitespace() {
                             s.apply(inner)?;
                         }

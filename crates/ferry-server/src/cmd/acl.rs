@@ -67,12 +67,13 @@ fn acl_setuser(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ))
     })?;
     // Rules apply to a copy: a refused rule leaves the user as it was.
+    let all_channels = pubsub_all(ctx);
     let mut user = match ctx.server.acl.users.get(&name) {
         Some(u) => u.clone(),
-        None => file::new_user(&name, pubsub_all(ctx)),
+        None => file::new_user(&name, all_channels),
     };
     for op in &ops {
-        user.apply(op).map_err(|e| {
+        user.apply(op, all_channels).map_err(|e| {
             err(format!(
                 "ERR Error in ACL SETUSER modifier '{op}': {}",
                 e.text()
@@ -109,9 +110,15 @@ fn acl_getuser(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             Reply::bulk("passwords"),
             Reply::Array(u.passwords.iter().map(|p| Reply::bulk(p.clone())).collect()),
         ),
-        (Reply::bulk("commands"), Reply::bulk(u.root.describe_commands())),
+        (
+            Reply::bulk("commands"),
+            Reply::bulk(u.root.describe_commands()),
+        ),
         (Reply::bulk("keys"), Reply::bulk(u.root.describe_keys())),
-        (Reply::bulk("channels"), Reply::bulk(u.root.describe_channels())),
+        (
+            Reply::bulk("channels"),
+            Reply::bulk(u.root.describe_channels()),
+        ),
         (Reply::bulk("selectors"), Reply::Array(selectors)),
     ]))
 }
@@ -173,7 +180,9 @@ fn acl_whoami(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
 fn acl_cat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let _ = ctx;
     match argv.len() {
-        2 => Ok(Reply::Array(CATEGORIES.iter().map(|c| Reply::bulk(*c)).collect())),
+        2 => Ok(Reply::Array(
+            CATEGORIES.iter().map(|c| Reply::bulk(*c)).collect(),
+        )),
         3 => {
             let name = text(&argv[2]);
             let bit =
@@ -218,7 +227,10 @@ fn acl_log(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                     (Reply::bulk("object"), Reply::bulk(e.object.clone())),
                     (Reply::bulk("username"), Reply::bulk(e.username.clone())),
                     (Reply::bulk("age-seconds"), Reply::Double(age)),
-                    (Reply::bulk("client-info"), Reply::bulk(e.client_info.clone())),
+                    (
+                        Reply::bulk("client-info"),
+                        Reply::bulk(e.client_info.clone()),
+                    ),
                 ])
             })
             .collect(),
@@ -238,12 +250,7 @@ fn acl_dryrun(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 "ERR wrong number of arguments for '{full}' command"
             )))
         }
-        Err(_) => {
-            return Err(err(format!(
-                "ERR Command '{}' not found",
-                text(&argv[3])
-            )))
-        }
+        Err(_) => return Err(err(format!("ERR Command '{}' not found", text(&argv[3])))),
     };
     let Some(id) = crate::acl::command_id(full) else {
         return Ok(Reply::OK);

@@ -37,20 +37,33 @@ pub fn key_refs(name: &str, argv: &[Bytes]) -> Vec<KeyRef> {
     match name {
         "sort" => return sort_keys(argv),
         "sort_ro" => {
-            return argv.get(1).map(|_| KeyRef { pos: 1, access: R }).into_iter().collect();
+            return argv
+                .get(1)
+                .map(|_| KeyRef { pos: 1, access: R })
+                .into_iter()
+                .collect();
         }
         "migrate" => return migrate_keys(argv),
         "set" => {
             let get = argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
             let access = if get { R | W } else { W };
-            return argv.get(1).map(|_| KeyRef { pos: 1, access }).into_iter().collect();
+            return argv
+                .get(1)
+                .map(|_| KeyRef { pos: 1, access })
+                .into_iter()
+                .collect();
         }
         "bitfield" => {
-            let writes = argv.iter().skip(2).any(|a| {
-                a.eq_ignore_ascii_case(b"set") || a.eq_ignore_ascii_case(b"incrby")
-            });
+            let writes = argv
+                .iter()
+                .skip(2)
+                .any(|a| a.eq_ignore_ascii_case(b"set") || a.eq_ignore_ascii_case(b"incrby"));
             let access = if writes { R | W } else { R };
-            return argv.get(1).map(|_| KeyRef { pos: 1, access }).into_iter().collect();
+            return argv
+                .get(1)
+                .map(|_| KeyRef { pos: 1, access })
+                .into_iter()
+                .collect();
         }
         _ => {}
     }
@@ -73,7 +86,11 @@ fn from_specs(specs: &[KeySpec], argv: &[Bytes]) -> Option<Vec<KeyRef>> {
             Begin::Index(i) => i as i64,
             Begin::Keyword(word, from) => {
                 let from = from as i64;
-                let (start, end) = if from > 0 { (from, argc - 1) } else { (argc + from, 1) };
+                let (start, end) = if from > 0 {
+                    (from, argc - 1)
+                } else {
+                    (argc + from, 1)
+                };
                 let mut found = 0;
                 let mut i = start;
                 while i != end && i >= 1 && i < argc {
@@ -102,7 +119,11 @@ fn from_specs(specs: &[KeySpec], argv: &[Bytes]) -> Option<Vec<KeyRef>> {
                 };
                 (l, step as i64)
             }
-            Find::Keynum { idx, first: fk, step } => {
+            Find::Keynum {
+                idx,
+                first: fk,
+                step,
+            } => {
                 let idx = idx as i64;
                 if idx >= argc - first {
                     return None;
@@ -188,4 +209,79 @@ fn migrate_keys(argv: &[Bytes]) -> Vec<KeyRef> {
         .map(|_| KeyRef { pos: 3, access: rw })
         .into_iter()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(argv: &[&str]) -> Vec<(String, u8)> {
+        let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::from(a.to_string())).collect();
+        let name = argv[0].to_ascii_lowercase();
+        key_refs(std::str::from_utf8(&name).unwrap_or(""), &argv)
+            .into_iter()
+            .map(|k| (String::from_utf8_lossy(&argv[k.pos]).into_owned(), k.access))
+            .collect()
+    }
+
+    fn k(list: &[(&str, u8)]) -> Vec<(String, u8)> {
+        list.iter().map(|(n, a)| (n.to_string(), *a)).collect()
+    }
+
+    #[test]
+    fn movable_keys() {
+        assert_eq!(
+            keys(&["eval", "s", "2", "a", "b", "c"]),
+            k(&[("a", R | W), ("b", R | W)])
+        );
+        assert_eq!(keys(&["eval", "s", "0", "a"]), k(&[]));
+        assert_eq!(keys(&["eval", "s", "5", "a"]), k(&[]));
+        assert_eq!(keys(&["fcall_ro", "f", "1", "a"]), k(&[("a", R)]));
+        assert_eq!(
+            keys(&["zunionstore", "d", "2", "a", "b", "WEIGHTS", "1", "2"]),
+            k(&[("d", W), ("a", R), ("b", R)])
+        );
+        assert_eq!(
+            keys(&["lmpop", "2", "a", "b", "LEFT"]),
+            k(&[("a", R | W), ("b", R | W)])
+        );
+        assert_eq!(keys(&["blmpop", "0", "1", "a", "LEFT"]), k(&[("a", R | W)]));
+        assert_eq!(
+            keys(&["xread", "COUNT", "1", "STREAMS", "a", "b", "0", "0"]),
+            k(&[("a", R), ("b", R)])
+        );
+        assert_eq!(
+            keys(&["xreadgroup", "GROUP", "g", "c", "STREAMS", "a", ">"]),
+            // Its spec is RW but neither inserts, deletes nor updates.
+            k(&[("a", R)])
+        );
+        assert_eq!(
+            keys(&["georadius", "g", "0", "0", "1", "km", "STORE", "d"]),
+            k(&[("g", R), ("d", W)])
+        );
+        assert_eq!(
+            keys(&["sort", "a", "BY", "w*", "GET", "#", "STORE", "d"]),
+            k(&[("a", R), ("d", W)])
+        );
+        assert_eq!(keys(&["sort_ro", "a", "BY", "w*"]), k(&[("a", R)]));
+        assert_eq!(
+            keys(&["migrate", "h", "1", "", "0", "5", "AUTH", "KEYS", "KEYS", "a", "b"]),
+            k(&[("a", R | W), ("b", R | W)])
+        );
+        assert_eq!(
+            keys(&["migrate", "h", "1", "k", "0", "5"]),
+            k(&[("k", R | W)])
+        );
+        assert_eq!(keys(&["set", "a", "v"]), k(&[("a", W)]));
+        assert_eq!(keys(&["set", "a", "v", "GET"]), k(&[("a", R | W)]));
+        assert_eq!(keys(&["bitfield", "a", "GET", "u8", "0"]), k(&[("a", R)]));
+        assert_eq!(keys(&["rename", "a", "b"]), k(&[("a", R | W), ("b", W)]));
+        assert_eq!(
+            keys(&["mset", "a", "1", "b", "2"]),
+            k(&[("a", W), ("b", W)])
+        );
+        assert_eq!(keys(&["exists", "a", "b"]), k(&[("a", 0), ("b", 0)]));
+        assert_eq!(keys(&["object", "encoding", "a"]), k(&[]));
+        assert_eq!(keys(&["object|encoding", "encoding", "a"]), k(&[("a", 0)]));
+    }
 }

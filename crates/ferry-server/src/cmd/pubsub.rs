@@ -39,7 +39,14 @@ const PUBSUB: &[CommandSpec] = &[
     cmd("numpat", 2, SUB, NONE, SLOW, pubsub_numpat),
     cmd("shardchannels", -2, SUB, NONE, SLOW, pubsub_shardchannels),
     cmd("shardnumsub", -2, SUB, NONE, SLOW, pubsub_shardnumsub),
-    cmd("help", 2, &["loading", "stale"], NONE, &["@slow"], pubsub_help),
+    cmd(
+        "help",
+        2,
+        &["loading", "stale"],
+        NONE,
+        &["@slow"],
+        pubsub_help,
+    ),
 ];
 
 /// What a RESP2 client with subscriptions may still run.
