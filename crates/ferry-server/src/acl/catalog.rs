@@ -59,6 +59,10 @@ impl Catalog {
         self.entries.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// A command by full name (`get`, `client|kill`), any case.
     pub fn lookup(&self, name: &str) -> Option<usize> {
         self.by_name.get(&name.to_ascii_lowercase()).copied()

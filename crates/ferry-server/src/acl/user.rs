@@ -54,7 +54,14 @@ pub struct Selector {
     pub channels: Vec<Vec<u8>>,
 }
 
+impl Default for Selector {
+    fn default() -> Self {
+        Selector::new()
+    }
+}
+
 impl Selector {
+    /// No command, key or channel.
     pub fn new() -> Selector {
         Selector {
             allowed: vec![false; Catalog::get().len()],
@@ -545,7 +552,17 @@ impl User {
         if !self.enabled {
             return false;
         }
-        self.nopass || self.passwords.contains(&hash_password(pass))
+        let h = hash_password(pass);
+        // Every stored hash is compared in full, as Redis's time-independent
+        // comparison does, so timing says nothing about which one matched.
+        let found = self.passwords.iter().fold(false, |acc, p| {
+            let diff = p
+                .bytes()
+                .zip(h.bytes())
+                .fold((p.len() != h.len()) as u8, |d, (a, b)| d | (a ^ b));
+            acc | (diff == 0)
+        });
+        self.nopass || found
     }
 
     pub fn flags(&self) -> Vec<&'static str> {
