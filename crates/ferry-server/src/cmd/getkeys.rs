@@ -22,12 +22,28 @@ pub struct KeyRef {
 /// The key arguments of `argv`, a command `spec` names. Unknown shapes
 /// (a malformed `numkeys`) give no keys, as in Redis.
 pub fn command_keys(spec: &CommandSpec, argv: &[Bytes]) -> Vec<Bytes> {
-    if spec.keys.0 <= 0 && !spec.has_flag("movablekeys") {
+    let (first, last, step) = spec.keys;
+    if first <= 0 && !spec.has_flag("movablekeys") {
         return Vec::new();
     }
-    key_refs(spec.name, argv)
-        .into_iter()
-        .filter_map(|k| argv.get(k.pos).cloned())
+    let known = SPECS.binary_search_by(|(n, _)| (*n).cmp(spec.name)).is_ok()
+        || matches!(spec.name, "sort" | "sort_ro" | "migrate");
+    if known {
+        return key_refs(spec.name, argv)
+            .into_iter()
+            .filter_map(|k| argv.get(k.pos).cloned())
+            .collect();
+    }
+    // A subcommand (its spec knows only its own word): the fixed
+    // positions of the table.
+    if first <= 0 || step <= 0 {
+        return Vec::new();
+    }
+    let argc = argv.len() as i32;
+    let last = if last < 0 { argc + last } else { last };
+    (first..=last.min(argc - 1))
+        .step_by(step as usize)
+        .map(|i| argv[i as usize].clone())
         .collect()
 }
 
@@ -226,6 +242,22 @@ mod tests {
 
     fn k(list: &[(&str, u8)]) -> Vec<(String, u8)> {
         list.iter().map(|(n, a)| (n.to_string(), *a)).collect()
+    }
+
+    #[test]
+    fn subcommand_keys_for_tracking() {
+        let table = crate::cmd::CommandTable::get();
+        let object = table.lookup(b"object").expect("OBJECT is in the table");
+        let encoding = object
+            .subcommands
+            .iter()
+            .find(|s| s.name == "encoding")
+            .expect("OBJECT ENCODING is in the table");
+        let argv: Vec<Bytes> = ["object", "encoding", "k"]
+            .iter()
+            .map(|a| Bytes::from(a.to_string()))
+            .collect();
+        assert_eq!(command_keys(encoding, &argv), vec![Bytes::from("k")]);
     }
 
     #[test]
