@@ -536,6 +536,17 @@ diff_test!(escape_attempts, |p| {
     ] {
         c.same(cmd);
     }
+    // Functions run with the caller's rights too.
+    p.same_expect(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=acl\nredis.register_function('rd', function(keys) return redis.call('get', keys[1]) end)\nredis.register_function('peek', function() return redis.call('get', 'other') end)\nredis.register_function('check', function() return redis.acl_check_cmd('set', 'other', 'x') end)",
+    ], b"$3\r\nacl\r\n");
+    c.same(&["FCALL", "rd", "1", "other"]);
+    c.same(&["FCALL", "rd", "1", "app:1"]);
+    c.same(&["FCALL", "peek", "0"]);
+    c.same(&["FCALL_RO", "peek", "0"]);
+    c.same(&["FCALL", "check", "0"]);
     // Transactions: checked when queued, and again at EXEC.
     c.same(&["MULTI"]);
     c.same(&["GET", "other"]);
@@ -777,3 +788,36 @@ fn pubsub_default_allchannels() {
     p.ok(&["ACL", "SETUSER", "n5"]);
     same_rules(&mut p, &["ACL", "LIST"]);
 }
+
+diff_test!(acl_check_order_in_multi, |p| {
+    p.ok(&[
+        "ACL", "SETUSER", "nm", "on", "nopass", "+multi", "+exec", "+get", "~*",
+    ]);
+    let mut c = login(p, "nm", "x");
+    for cmd in [
+        &["MULTI"][..],
+        &["WATCH", "x"],
+        &["SUBSCRIBE", "x"],
+        &["MULTI"],
+        &["SET", "a", "b"],
+        &["GET", "a"],
+        &["EXEC"],
+        &["MULTI"],
+        &["DISCARD"],
+        &["EXEC"],
+        &["NOSUCHCOMMAND"],
+        &["GET"],
+    ] {
+        c.same(cmd);
+    }
+    // A user without EXEC: the transaction is discarded, saying why.
+    p.ok(&[
+        "ACL", "SETUSER", "noexec", "on", "nopass", "+multi", "+get", "~*",
+    ]);
+    let mut e = login(p, "noexec", "x");
+    e.same(&["MULTI"]);
+    e.same(&["GET", "a"]);
+    e.same(&["EXEC"]);
+    e.same(&["GET", "a"]);
+    same_log(p, &["ACL", "LOG"]);
+});
