@@ -738,6 +738,13 @@ fn aclfile_load_save() {
     p.ok(&["ACL", "SETUSER", "dave", "on"]);
     p.ok(&["ACL", "LOAD"]);
     same_rules(&mut p, &["ACL", "LIST"]);
+    // ACL LOAD closes the connections of every user but `default`.
+    let (_, closed_a) = c.a.read_until_close();
+    let (_, closed_b) = c.b.read_until_close();
+    assert!(
+        closed_a && closed_b,
+        "alice's connection closes on ACL LOAD"
+    );
     // Broken files: nothing changes, the error says why.
     for broken in [
         "user default on nopass ~* &* +@all\nuser carol on bogus\nuser dave on +nocmd\nfoo bar\nuser alice on\nuser alice off\nuser x (~a\n",
@@ -820,4 +827,28 @@ diff_test!(acl_check_order_in_multi, |p| {
     e.same(&["EXEC"]);
     e.same(&["GET", "a"]);
     same_log(p, &["ACL", "LOG"]);
+});
+
+diff_test!(acl_log_length_and_grouping, |p| {
+    p.ok(&["ACL", "SETUSER", "lg", "on", "nopass", "+get", "~k*"]);
+    let mut c = login(p, "lg", "x");
+    p.ok(&["CONFIG", "SET", "acllog-max-len", "3"]);
+    for key in ["a", "b", "c", "d", "b", "a"] {
+        c.same(&["GET", key]);
+    }
+    c.same(&["SET", "k1", "v"]);
+    c.same(&["AUTH", "lg", "y"]);
+    c.same(&["AUTH", "nobody", "y"]);
+    same_log(p, &["ACL", "LOG"]);
+    same_log(p, &["ACL", "LOG", "2"]);
+    p.ok(&["CONFIG", "SET", "acllog-max-len", "128"]);
+    for i in 0..15 {
+        c.same(&["GET", &format!("x{i}")]);
+    }
+    // Only the 10 newest entries are looked at for grouping.
+    c.same(&["GET", "x0"]);
+    c.same(&["GET", "x14"]);
+    same_log(p, &["ACL", "LOG", "100"]);
+    p.ok(&["ACL", "LOG", "RESET"]);
+    p.same(&["ACL", "LOG"]);
 });
