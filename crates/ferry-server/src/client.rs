@@ -17,7 +17,7 @@ pub struct ClientState {
     pub protocol: Protocol,
     pub authenticated: bool,
     /// The ACL user the connection runs as (`default` until AUTH).
-    pub user: String,
+    pub user: Vec<u8>,
     pub created: Instant,
     pub last_active: Instant,
     /// Full name of the last command (`client|list`), for CLIENT LIST.
@@ -80,7 +80,7 @@ impl ClientState {
             db: 0,
             protocol: Protocol::Resp2,
             authenticated,
-            user: "default".to_string(),
+            user: b"default".to_vec(),
             created: now,
             last_active: now,
             last_cmd: None,
@@ -153,7 +153,7 @@ impl ClientState {
             self.last_cmd
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "NULL".into()),
-            self.user,
+            String::from_utf8_lossy(&self.user),
             if self.tracking.on {
                 self.tracking.redirect as i64
             } else {

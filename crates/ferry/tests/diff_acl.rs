@@ -852,3 +852,36 @@ diff_test!(acl_log_length_and_grouping, |p| {
     p.ok(&["ACL", "LOG", "RESET"]);
     p.same(&["ACL", "LOG"]);
 });
+
+/// Names, passwords, patterns and channels are bytes, as in Redis (the
+/// harness reads error lines as text, so only replies that are not errors
+/// carry the odd bytes).
+#[test]
+fn binary_names_and_patterns() {
+    let mut p = Pair::new();
+    let name: &[u8] = b"u\xff\x01";
+    p.same(&[
+        &b"ACL"[..],
+        b"SETUSER",
+        name,
+        b"on",
+        b">p\xfe",
+        b"~k\xff*",
+        b"&c\xfe",
+        b"+@all",
+    ]);
+    same_rules(&mut p, &["ACL", "LIST"]);
+    p.same(&[&b"ACL"[..], b"GETUSER", name]);
+    p.same(&[&b"ACL"[..], b"DRYRUN", name, b"get", b"k\xff1"]);
+    p.same(&[&b"ACL"[..], b"DRYRUN", name, b"get", b"x\xff"]);
+    p.same(&[&b"ACL"[..], b"DRYRUN", name, b"publish", b"x\xff", b"m"]);
+    let mut c = p.connect();
+    c.same(&[&b"AUTH"[..], name, b"p\xfd"]);
+    c.same(&[&b"AUTH"[..], name, b"p\xfe"]);
+    c.same(&["ACL", "WHOAMI"]);
+    c.same(&[&b"SET"[..], b"k\xff1", b"v"]);
+    c.same(&[&b"SET"[..], b"k\xfe1", b"v"]);
+    c.same(&[&b"PUBLISH"[..], b"c\xfe", b"v"]);
+    same_log(&mut p, &["ACL", "LOG"]);
+    p.same(&[&b"ACL"[..], b"DELUSER", name]);
+}

@@ -7,41 +7,51 @@ use std::path::Path;
 
 /// Parses an ACL file's text into a user set; Err is Redis's error text
 /// (every problem found, then the warning that nothing changed).
-pub fn parse(path: &Path, text: &str, pubsub_all: bool) -> Result<BTreeMap<String, User>, String> {
+pub fn parse(
+    path: &Path,
+    text: &[u8],
+    pubsub_all: bool,
+) -> Result<BTreeMap<Vec<u8>, User>, String> {
     let file = path.display();
     let mut errors = String::new();
-    let mut users: BTreeMap<String, User> = BTreeMap::new();
+    let mut users: BTreeMap<Vec<u8>, User> = BTreeMap::new();
     // Every user named so far, even one whose rules failed.
     let mut seen = std::collections::HashSet::new();
-    for (i, line) in text.split('\n').enumerate() {
+    let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    for (i, line) in text.split(|b| *b == b'\n').enumerate() {
         let n = i + 1;
-        let line = line.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
+        let start = line.iter().position(|c| !blank(c)).unwrap_or(line.len());
+        let end = line
+            .iter()
+            .rposition(|c| !blank(c))
+            .map_or(start, |e| e + 1);
+        let line = &line[start..end.max(start)];
         if line.is_empty() {
             continue;
         }
-        let argv: Vec<&str> = line.split(' ').collect();
-        if argv[0] != "user" || argv.len() < 2 {
+        let argv: Vec<&[u8]> = line.split(|b| *b == b' ').collect();
+        if argv[0] != b"user" || argv.len() < 2 {
             errors.push_str(&format!(
                 "{file}:{n} should start with user keyword followed by the username. "
             ));
             continue;
         }
         let name = argv[1];
-        if name.contains(' ') || name.contains('\0') {
+        let shown = String::from_utf8_lossy(name);
+        if name.contains(&0) {
             errors.push_str(&format!(
-                "'{file}:{n}: username '{name}' contains invalid characters. "
+                "'{file}:{n}: username '{shown}' contains invalid characters. "
             ));
             continue;
         }
-        if !seen.insert(name.to_string()) {
+        if !seen.insert(name.to_vec()) {
             errors.push_str(&format!(
-                "WARNING: Duplicate user '{name}' found on line {n}. "
+                "WARNING: Duplicate user '{shown}' found on line {n}. "
             ));
             continue;
         }
         let mut user = new_user(name, pubsub_all);
-        let args: Vec<String> = argv[2..].iter().map(|s| s.to_string()).collect();
-        let merged = match merge_selector_args(&args) {
+        let merged = match merge_selector_args(&argv[2..]) {
             Ok(m) => m,
             Err(_) => {
                 errors.push_str(&format!(
@@ -52,11 +62,20 @@ pub fn parse(path: &Path, text: &str, pubsub_all: bool) -> Result<BTreeMap<Strin
         };
         let mut syntax_error = false;
         for op in &merged {
-            let op = op.trim_matches(|c| matches!(c, '\t' | '\r' | '\n'));
+            let s = op
+                .iter()
+                .position(|c| !matches!(c, b'\t' | b'\r' | b'\n'))
+                .unwrap_or(op.len());
+            let e = op
+                .iter()
+                .rposition(|c| !matches!(c, b'\t' | b'\r' | b'\n'))
+                .map_or(s, |e| e + 1);
+            let op = &op[s..e.max(s)];
             if let Err(e) = user.apply(op, pubsub_all) {
                 if e == RuleError::Unknown {
                     errors.push_str(&format!(
-                        "{file}:{n}: Error in applying operation '{op}': {}. ",
+                        "{file}:{n}: Error in applying operation '{}': {}. ",
+                        String::from_utf8_lossy(op),
                         e.text()
                     ));
                 } else if !syntax_error {
@@ -69,7 +88,7 @@ pub fn parse(path: &Path, text: &str, pubsub_all: bool) -> Result<BTreeMap<Strin
             continue;
         }
         user.refresh();
-        users.insert(name.to_string(), user);
+        users.insert(name.to_vec(), user);
     }
     if !errors.is_empty() {
         errors.push_str(
@@ -78,23 +97,23 @@ pub fn parse(path: &Path, text: &str, pubsub_all: bool) -> Result<BTreeMap<Strin
         return Err(errors);
     }
     users
-        .entry("default".to_string())
+        .entry(b"default".to_vec())
         .or_insert_with(User::default_user);
     Ok(users)
 }
 
 /// A user as ACL SETUSER or the file creates it; with
 /// `acl-pubsub-default allchannels` it starts with every channel.
-pub fn new_user(name: &str, pubsub_all: bool) -> User {
+pub fn new_user(name: &[u8], pubsub_all: bool) -> User {
     let mut u = User::new(name);
     if pubsub_all {
-        let _ = u.root.apply("allchannels");
+        let _ = u.root.apply(b"allchannels");
     }
     u
 }
 
 /// Reads and parses the file (ACL LOAD, start-up).
-pub fn load(path: &Path, pubsub_all: bool) -> Result<BTreeMap<String, User>, String> {
+pub fn load(path: &Path, pubsub_all: bool) -> Result<BTreeMap<Vec<u8>, User>, String> {
     let text = std::fs::read(path).map_err(|e| {
         format!(
             "Error loading ACLs, opening file '{}': {}",
@@ -102,7 +121,7 @@ pub fn load(path: &Path, pubsub_all: bool) -> Result<BTreeMap<String, User>, Str
             io_text(&e)
         )
     })?;
-    parse(path, &String::from_utf8_lossy(&text), pubsub_all)
+    parse(path, &text, pubsub_all)
 }
 
 /// strerror's wording for the common cases.
@@ -116,10 +135,11 @@ fn io_text(e: &std::io::Error) -> String {
 
 /// ACL SAVE: every user as `user <name> <rules>`, written to a temporary
 /// file renamed over the old one (a crash leaves the old file whole).
-pub fn save(path: &Path, users: &BTreeMap<String, User>) -> std::io::Result<()> {
-    let mut text = String::new();
+pub fn save(path: &Path, users: &BTreeMap<Vec<u8>, User>) -> std::io::Result<()> {
+    let mut text = Vec::new();
     for u in users.values() {
-        text.push_str(&format!("user {} {}\n", u.name, u.describe()));
+        text.extend_from_slice(&u.line());
+        text.push(b'\n');
     }
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     std::fs::write(&tmp, text)?;

@@ -11,7 +11,7 @@ pub struct Entry {
     pub reason: &'static str,
     pub context: &'static str,
     pub object: Vec<u8>,
-    pub username: String,
+    pub username: Vec<u8>,
     pub created: Instant,
     pub client_info: String,
 }
@@ -28,7 +28,7 @@ impl AclLog {
         reason: &'static str,
         context: &'static str,
         object: Vec<u8>,
-        username: String,
+        username: Vec<u8>,
         client_info: String,
         max_len: usize,
     ) {

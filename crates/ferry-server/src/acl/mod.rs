@@ -25,14 +25,14 @@ use user::{User, READ, WRITE};
 
 /// The users, by name (sorted, as Redis lists them), and the log.
 pub struct Acl {
-    pub users: BTreeMap<String, User>,
+    pub users: BTreeMap<Vec<u8>, User>,
     pub log: log::AclLog,
 }
 
 impl Default for Acl {
     fn default() -> Self {
         let mut users = BTreeMap::new();
-        users.insert("default".to_string(), User::default_user());
+        users.insert(b"default".to_vec(), User::default_user());
         Acl {
             users,
             log: Default::default(),
@@ -43,7 +43,7 @@ impl Default for Acl {
 impl Acl {
     /// The `default` user, which always exists.
     pub fn default_user(&self) -> Option<&User> {
-        self.users.get("default")
+        self.users.get(&b"default"[..])
     }
 
     /// Whether new connections must authenticate (Redis: the default user
@@ -55,13 +55,13 @@ impl Acl {
     /// requirepass is the default user's password (Redis maps it so):
     /// setting it replaces the passwords, an empty one means nopass.
     pub fn set_requirepass(&mut self, pass: &str) {
-        if let Some(u) = self.users.get_mut("default") {
-            let _ = u.apply("resetpass", false);
+        if let Some(u) = self.users.get_mut(&b"default"[..]) {
+            let _ = u.apply(b"resetpass", false);
             let _ = u.apply(
                 &if pass.is_empty() {
-                    "nopass".to_string()
+                    b"nopass".to_vec()
                 } else {
-                    format!(">{pass}")
+                    [&b">"[..], pass.as_bytes()].concat()
                 },
                 false,
             );
@@ -181,7 +181,7 @@ fn check_client(
     argv: &[Bytes],
     ctx: Context,
 ) -> Result<(), Denied> {
-    let Some(user) = server.acl.users.get(&client.user) else {
+    let Some(user) = server.acl.users.get(client.user.as_slice()) else {
         return Ok(());
     };
     if user.unrestricted {
@@ -276,7 +276,10 @@ pub fn check_script(
 /// `redis.acl_check_cmd`: whether the client's user may run `argv`
 /// (nothing is logged).
 pub fn allowed(server: &ServerState, client: &ClientState, full: FullName, argv: &[Bytes]) -> bool {
-    let (Some(user), Some(id)) = (server.acl.users.get(&client.user), command_id(full)) else {
+    let (Some(user), Some(id)) = (
+        server.acl.users.get(client.user.as_slice()),
+        command_id(full),
+    ) else {
         return true;
     };
     user.unrestricted || user_allows(user, id, argv).is_ok()
@@ -285,7 +288,10 @@ pub fn allowed(server: &ServerState, client: &ClientState, full: FullName, argv:
 /// Whether the client's user may touch every key with `access` (SORT's
 /// BY and GET options need it, as in Redis).
 pub fn full_key_access(server: &ServerState, client: &ClientState, full: FullName) -> bool {
-    let (Some(user), Some(id)) = (server.acl.users.get(&client.user), command_id(full)) else {
+    let (Some(user), Some(id)) = (
+        server.acl.users.get(client.user.as_slice()),
+        command_id(full),
+    ) else {
         return true;
     };
     if user.unrestricted {
@@ -320,7 +326,7 @@ pub fn log_auth_failure(
         "auth",
         ctx.name(),
         command.to_vec(),
-        String::from_utf8_lossy(username).into_owned(),
+        username.to_vec(),
         client.info_line(),
         max,
     );

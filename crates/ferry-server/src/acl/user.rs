@@ -133,40 +133,40 @@ impl Selector {
     }
 
     /// One selector rule (Redis's ACLSetSelector).
-    pub fn apply(&mut self, op: &str) -> Result<(), RuleError> {
+    pub fn apply(&mut self, op: &[u8]) -> Result<(), RuleError> {
         let lower = op.to_ascii_lowercase();
-        match lower.as_str() {
-            "allkeys" | "~*" | "%rw~*" | "%wr~*" => {
+        match lower.as_slice() {
+            b"allkeys" | b"~*" | b"%rw~*" | b"%wr~*" => {
                 self.all_keys = true;
                 self.patterns.clear();
                 return Ok(());
             }
-            "resetkeys" => {
+            b"resetkeys" => {
                 self.all_keys = false;
                 self.patterns.clear();
                 return Ok(());
             }
-            "allchannels" | "&*" => {
+            b"allchannels" | b"&*" => {
                 self.all_channels = true;
                 self.channels.clear();
                 return Ok(());
             }
-            "resetchannels" => {
+            b"resetchannels" => {
                 self.all_channels = false;
                 self.channels.clear();
                 return Ok(());
             }
-            "allcommands" | "+@all" => {
+            b"allcommands" | b"+@all" => {
                 self.set_all(true);
                 return Ok(());
             }
-            "nocommands" | "-@all" => {
+            b"nocommands" | b"-@all" => {
                 self.set_all(false);
                 return Ok(());
             }
             _ => {}
         }
-        let bytes = op.as_bytes();
+        let bytes = op;
         match bytes.first() {
             Some(b'~') | Some(b'%') => {
                 if self.all_keys {
@@ -217,7 +217,9 @@ impl Selector {
             Some(&sign @ (b'+' | b'-')) => {
                 let allow = sign == b'+';
                 let cat = Catalog::get();
-                let name = &lower[1..];
+                let Ok(name) = std::str::from_utf8(&lower[1..]) else {
+                    return Err(RuleError::Unknown);
+                };
                 if let Some(category) = name.strip_prefix('@') {
                     let bit = category_bit(category).ok_or(RuleError::Unknown)?;
                     self.set_category(bit, allow);
@@ -339,57 +341,57 @@ impl Selector {
     }
 
     /// The key patterns as ACL LIST shows them (`~*`, `~a %R~b`).
-    pub fn describe_keys(&self) -> String {
+    pub fn describe_keys(&self) -> Vec<u8> {
         if self.all_keys {
-            return "~*".into();
+            return b"~*".to_vec();
         }
-        let parts: Vec<String> = self
+        let parts: Vec<Vec<u8>> = self
             .patterns
             .iter()
             .map(|(p, f)| {
-                let prefix = match *f {
-                    READ => "%R~",
-                    WRITE => "%W~",
-                    _ => "~",
+                let prefix: &[u8] = match *f {
+                    READ => b"%R~",
+                    WRITE => b"%W~",
+                    _ => b"~",
                 };
-                format!("{prefix}{}", String::from_utf8_lossy(p))
+                [prefix, p].concat()
             })
             .collect();
-        parts.join(" ")
+        parts.join(&b' ')
     }
 
     /// The channel patterns as ACL GETUSER shows them (`&*`, `&a &b`).
-    pub fn describe_channels(&self) -> String {
+    pub fn describe_channels(&self) -> Vec<u8> {
         if self.all_channels {
-            return "&*".into();
+            return b"&*".to_vec();
         }
-        let parts: Vec<String> = self
+        let parts: Vec<Vec<u8>> = self
             .channels
             .iter()
-            .map(|c| format!("&{}", String::from_utf8_lossy(c)))
+            .map(|c| [&b"&"[..], c].concat())
             .collect();
-        parts.join(" ")
+        parts.join(&b' ')
     }
 
     /// The selector's rules in ACL LIST's form: keys, channels, commands.
-    pub fn describe(&self) -> String {
-        let mut out = String::new();
+    pub fn describe(&self) -> Vec<u8> {
+        let mut out = Vec::new();
         let keys = self.describe_keys();
         if !keys.is_empty() {
-            out.push_str(&keys);
-            out.push(' ');
+            out.extend_from_slice(&keys);
+            out.push(b' ');
         }
         if self.all_channels {
-            out.push_str("&* ");
+            out.extend_from_slice(b"&* ");
         } else {
-            out.push_str("resetchannels ");
+            out.extend_from_slice(b"resetchannels ");
             let ch = self.describe_channels();
             if !ch.is_empty() {
-                out.push_str(&ch);
-                out.push(' ');
+                out.extend_from_slice(&ch);
+                out.push(b' ');
             }
         }
-        out.push_str(&self.describe_commands());
+        out.extend_from_slice(self.describe_commands().as_bytes());
         out
     }
 }
@@ -403,7 +405,8 @@ pub enum Sanitize {
 
 #[derive(Debug, Clone)]
 pub struct User {
-    pub name: String,
+    /// Bytes, as in Redis (any byte but space and NUL).
+    pub name: Vec<u8>,
     pub enabled: bool,
     pub nopass: bool,
     pub sanitize: Sanitize,
@@ -421,17 +424,19 @@ pub fn hash_password(pass: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn valid_hash(h: &str) -> bool {
-    h.len() == 64
-        && h.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+/// A `#`/`!` hash: 64 lowercase hex digits.
+fn valid_hash(h: &[u8]) -> Option<String> {
+    let ok = h.len() == 64
+        && h.iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
+    ok.then(|| String::from_utf8_lossy(h).into_owned())
 }
 
 impl User {
     /// A user as ACL SETUSER creates it: off, no passwords, no permissions.
-    pub fn new(name: &str) -> User {
+    pub fn new(name: &[u8]) -> User {
         User {
-            name: name.to_string(),
+            name: name.to_vec(),
             enabled: false,
             nopass: false,
             sanitize: Sanitize::Unset,
@@ -450,9 +455,9 @@ impl User {
 
     /// The built-in `default` user: every permission, no password.
     pub fn default_user() -> User {
-        let mut u = User::new("default");
+        let mut u = User::new(b"default");
         for op in ["+@all", "~*", "&*", "on", "nopass"] {
-            let _ = u.apply(op, false);
+            let _ = u.apply(op.as_bytes(), false);
         }
         u.refresh();
         u
@@ -461,25 +466,25 @@ impl User {
     /// One rule (Redis's ACLSetUser); `op` is a single argument, a whole
     /// selector `(...)` included. `pubsub_all`: `acl-pubsub-default` is
     /// `allchannels` (new selectors and `reset` allow every channel).
-    pub fn apply(&mut self, op: &str, pubsub_all: bool) -> Result<(), RuleError> {
+    pub fn apply(&mut self, op: &[u8], pubsub_all: bool) -> Result<(), RuleError> {
         let lower = op.to_ascii_lowercase();
-        match lower.as_str() {
+        match lower.as_slice() {
             // An empty rule does nothing, as in Redis.
-            "" => {}
-            "on" => self.enabled = true,
-            "off" => self.enabled = false,
-            "skip-sanitize-payload" => self.sanitize = Sanitize::Skip,
-            "sanitize-payload" => self.sanitize = Sanitize::Sanitize,
-            "nopass" => {
+            b"" => {}
+            b"on" => self.enabled = true,
+            b"off" => self.enabled = false,
+            b"skip-sanitize-payload" => self.sanitize = Sanitize::Skip,
+            b"sanitize-payload" => self.sanitize = Sanitize::Sanitize,
+            b"nopass" => {
                 self.nopass = true;
                 self.passwords.clear();
             }
-            "resetpass" => {
+            b"resetpass" => {
                 self.nopass = false;
                 self.passwords.clear();
             }
-            "clearselectors" => self.selectors.clear(),
-            "reset" => {
+            b"clearselectors" => self.selectors.clear(),
+            b"reset" => {
                 for r in [
                     "resetpass",
                     "resetkeys",
@@ -490,59 +495,49 @@ impl User {
                     "clearselectors",
                     "-@all",
                 ] {
-                    self.apply(r, pubsub_all)?;
+                    self.apply(r.as_bytes(), pubsub_all)?;
                 }
             }
-            _ => {
-                let b = op.as_bytes();
-                match b.first() {
-                    Some(b'>') => {
-                        let h = hash_password(&b[1..]);
-                        if !self.passwords.contains(&h) {
-                            self.passwords.push(h);
-                        }
-                        self.nopass = false;
+            _ => match op[0] {
+                b'>' => {
+                    let h = hash_password(&op[1..]);
+                    if !self.passwords.contains(&h) {
+                        self.passwords.push(h);
                     }
-                    Some(b'#') => {
-                        let h = &op[1..];
-                        if !valid_hash(h) {
-                            return Err(RuleError::BadHash);
-                        }
-                        if !self.passwords.iter().any(|p| p == h) {
-                            self.passwords.push(h.to_string());
-                        }
-                        self.nopass = false;
-                    }
-                    Some(b'<') => {
-                        let h = hash_password(&b[1..]);
-                        let before = self.passwords.len();
-                        self.passwords.retain(|p| *p != h);
-                        if before == self.passwords.len() {
-                            return Err(RuleError::NoSuchPassword);
-                        }
-                    }
-                    Some(b'!') => {
-                        let h = &op[1..];
-                        if !valid_hash(h) {
-                            return Err(RuleError::BadHash);
-                        }
-                        let before = self.passwords.len();
-                        self.passwords.retain(|p| p != h);
-                        if before == self.passwords.len() {
-                            return Err(RuleError::NoSuchPassword);
-                        }
-                    }
-                    Some(b'(') if b.len() >= 2 && b[b.len() - 1] == b')' => {
-                        let mut s = Selector::new();
-                        s.all_channels = pubsub_all;
-                        for inner in op[1..op.len() - 1].split_ascii_whitespace() {
-                            s.apply(inner)?;
-                        }
-                        self.selectors.push(s);
-                    }
-                    _ => self.root.apply(op)?,
+                    self.nopass = false;
                 }
-            }
+                b'#' => {
+                    let h = valid_hash(&op[1..]).ok_or(RuleError::BadHash)?;
+                    if !self.passwords.contains(&h) {
+                        self.passwords.push(h);
+                    }
+                    self.nopass = false;
+                }
+                b'<' | b'!' => {
+                    let h = if op[0] == b'<' {
+                        hash_password(&op[1..])
+                    } else {
+                        valid_hash(&op[1..]).ok_or(RuleError::BadHash)?
+                    };
+                    let before = self.passwords.len();
+                    self.passwords.retain(|p| *p != h);
+                    if before == self.passwords.len() {
+                        return Err(RuleError::NoSuchPassword);
+                    }
+                }
+                b'(' if op.len() >= 2 && op[op.len() - 1] == b')' => {
+                    let mut s = Selector::new();
+                    s.all_channels = pubsub_all;
+                    for inner in op[1..op.len() - 1]
+                        .split(|b| b.is_ascii_whitespace())
+                        .filter(|w| !w.is_empty())
+                    {
+                        s.apply(inner)?;
+                    }
+                    self.selectors.push(s);
+                }
+                _ => self.root.apply(op)?,
+            },
         }
         Ok(())
     }
@@ -579,45 +574,51 @@ impl User {
     }
 
     /// The rules after `user <name>` in ACL LIST and the ACL file.
-    pub fn describe(&self) -> String {
-        let mut out = self.flags().join(" ");
+    pub fn describe(&self) -> Vec<u8> {
+        let mut out = self.flags().join(" ").into_bytes();
         for p in &self.passwords {
-            out.push_str(" #");
-            out.push_str(p);
+            out.extend_from_slice(b" #");
+            out.extend_from_slice(p.as_bytes());
         }
-        out.push(' ');
-        out.push_str(&self.root.describe());
+        out.push(b' ');
+        out.extend_from_slice(&self.root.describe());
         for s in &self.selectors {
-            out.push_str(" (");
-            out.push_str(&s.describe());
-            out.push(')');
+            out.extend_from_slice(b" (");
+            out.extend_from_slice(&s.describe());
+            out.push(b')');
         }
         out
+    }
+
+    /// `user <name> <rules>`: a line of ACL LIST and of the ACL file.
+    pub fn line(&self) -> Vec<u8> {
+        [&b"user "[..], &self.name, b" ", &self.describe()].concat()
     }
 }
 
 /// ACL SETUSER's arguments with selectors split over several arguments
-/// joined (`(~x` `+get)` is one selector); Err names where an unclosed
-/// selector starts.
-pub fn merge_selector_args(args: &[String]) -> Result<Vec<String>, String> {
+/// joined (`(~x` `+get)` is one selector); Err is the argument an unclosed
+/// selector starts with.
+pub fn merge_selector_args<A: AsRef<[u8]>>(args: &[A]) -> Result<Vec<Vec<u8>>, Vec<u8>> {
     let mut out = Vec::new();
     // The selector being joined, and the argument it started with.
-    let mut open: Option<(String, &String)> = None;
+    let mut open: Option<(Vec<u8>, &[u8])> = None;
     for a in args {
+        let a = a.as_ref();
         if let Some((acc, _)) = &mut open {
-            acc.push(' ');
-            acc.push_str(a);
-            if a.ends_with(')') {
+            acc.push(b' ');
+            acc.extend_from_slice(a);
+            if a.ends_with(b")") {
                 out.extend(open.take().map(|(acc, _)| acc));
             }
-        } else if a.starts_with('(') && !a.ends_with(')') {
-            open = Some((a.clone(), a));
+        } else if a.starts_with(b"(") && !a.ends_with(b")") {
+            open = Some((a.to_vec(), a));
         } else {
-            out.push(a.clone());
+            out.push(a.to_vec());
         }
     }
     match open {
-        Some((_, start)) => Err(start.clone()),
+        Some((_, start)) => Err(start.to_vec()),
         None => Ok(out),
     }
 }

@@ -54,40 +54,51 @@ fn pubsub_all(ctx: &Ctx) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("allchannels"))
 }
 
+/// An error reply quoting bytes as sent: `{before}{quoted}{after}`.
+fn error_quoting(before: &str, quoted: &[u8], after: &str) -> Reply {
+    Reply::ErrorBytes(Bytes::from(
+        [before.as_bytes(), quoted, after.as_bytes()].concat(),
+    ))
+}
+
 fn acl_setuser(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let name = &argv[2];
     if name.contains(&b' ') || name.contains(&0) {
         return Err(err("ERR Usernames can't contain spaces or null characters"));
     }
-    let name = text(name);
-    let args: Vec<String> = argv[3..].iter().map(|a| text(a)).collect();
-    let ops = merge_selector_args(&args).map_err(|start| {
-        err(format!(
-            "ERR Unmatched parenthesis in acl selector starting at '{start}'."
-        ))
-    })?;
+    let ops = match merge_selector_args(&argv[3..]) {
+        Ok(ops) => ops,
+        Err(start) => {
+            return Ok(error_quoting(
+                "ERR Unmatched parenthesis in acl selector starting at '",
+                &start,
+                "'.",
+            ))
+        }
+    };
     // Rules apply to a copy: a refused rule leaves the user as it was.
     let all_channels = pubsub_all(ctx);
-    let mut user = match ctx.server.acl.users.get(&name) {
+    let mut user = match ctx.server.acl.users.get(&name[..]) {
         Some(u) => u.clone(),
-        None => file::new_user(&name, all_channels),
+        None => file::new_user(name, all_channels),
     };
     for op in &ops {
-        user.apply(op, all_channels).map_err(|e| {
-            err(format!(
-                "ERR Error in ACL SETUSER modifier '{op}': {}",
-                e.text()
-            ))
-        })?;
+        if let Err(e) = user.apply(op, all_channels) {
+            return Ok(error_quoting(
+                "ERR Error in ACL SETUSER modifier '",
+                op,
+                &format!("': {}", e.text()),
+            ));
+        }
     }
     user.refresh();
-    ctx.server.acl.users.insert(name, user);
+    ctx.server.acl.users.insert(name.to_vec(), user);
     sync_auth_required(ctx);
     Ok(Reply::OK)
 }
 
 fn acl_getuser(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let Some(u) = ctx.server.acl.users.get(&text(&argv[2])) else {
+    let Some(u) = ctx.server.acl.users.get(&argv[2][..]) else {
         return Ok(Reply::Null);
     };
     let selectors = u
@@ -125,7 +136,7 @@ fn acl_getuser(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// Closes the connections of users that were deleted (the current one
 /// after its reply).
-fn kill_clients_of(ctx: &mut Ctx, gone: &dyn Fn(&str) -> bool) {
+fn kill_clients_of(ctx: &mut Ctx, gone: &dyn Fn(&[u8]) -> bool) {
     if gone(&ctx.client.user) {
         ctx.client.close_after_reply = true;
     }
@@ -140,11 +151,10 @@ fn acl_deluser(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv[2..].iter().any(|a| &a[..] == b"default") {
         return Err(err("ERR The 'default' user cannot be removed"));
     }
-    let mut deleted = Vec::new();
+    let mut deleted: Vec<Vec<u8>> = Vec::new();
     for a in &argv[2..] {
-        let name = text(a);
-        if ctx.server.acl.users.remove(&name).is_some() {
-            deleted.push(name);
+        if ctx.server.acl.users.remove(&a[..]).is_some() {
+            deleted.push(a.to_vec());
         }
     }
     kill_clients_of(ctx, &|u| deleted.iter().any(|d| d == u));
@@ -157,7 +167,7 @@ fn acl_list(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
             .acl
             .users
             .values()
-            .map(|u| Reply::bulk(format!("user {} {}", u.name, u.describe())))
+            .map(|u| Reply::bulk(u.line()))
             .collect(),
     ))
 }
@@ -238,9 +248,8 @@ fn acl_log(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn acl_dryrun(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let name = text(&argv[2]);
-    let Some(user) = ctx.server.acl.users.get(&name) else {
-        return Err(err(format!("ERR User '{name}' not found")));
+    let Some(user) = ctx.server.acl.users.get(&argv[2][..]) else {
+        return Ok(error_quoting("ERR User '", &argv[2], "' not found"));
     };
     let cmd_argv = &argv[3..];
     let (_, full) = match super::lookup(cmd_argv) {
@@ -250,7 +259,7 @@ fn acl_dryrun(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 "ERR wrong number of arguments for '{full}' command"
             )))
         }
-        Err(_) => return Err(err(format!("ERR Command '{}' not found", text(&argv[3])))),
+        Err(_) => return Ok(error_quoting("ERR Command '", &argv[3], "' not found")),
     };
     let Some(id) = crate::acl::command_id(full) else {
         return Ok(Reply::OK);
@@ -260,13 +269,21 @@ fn acl_dryrun(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Err(Denied::Command) => Reply::bulk(format!(
             "This user has no permissions to run the '{full}' command"
         )),
-        Err(Denied::Key(p)) => Reply::bulk(format!(
-            "This user has no permissions to access the '{}' key",
-            text(&cmd_argv[p])
+        Err(Denied::Key(p)) => Reply::Bulk(Bytes::from(
+            [
+                &b"This user has no permissions to access the '"[..],
+                &cmd_argv[p],
+                b"' key",
+            ]
+            .concat(),
         )),
-        Err(Denied::Channel(p)) => Reply::bulk(format!(
-            "This user has no permissions to access the '{}' channel",
-            text(&cmd_argv[p])
+        Err(Denied::Channel(p)) => Reply::Bulk(Bytes::from(
+            [
+                &b"This user has no permissions to access the '"[..],
+                &cmd_argv[p],
+                b"' channel",
+            ]
+            .concat(),
         )),
     })
 }
@@ -313,7 +330,7 @@ fn acl_load(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     let users = file::load(&path, pubsub_all(ctx)).map_err(|e| err(format!("ERR {e}")))?;
     ctx.server.acl.users = users;
     // As in Redis, the old users are gone: their connections close.
-    kill_clients_of(ctx, &|u| u != "default");
+    kill_clients_of(ctx, &|u| u != b"default");
     sync_auth_required(ctx);
     Ok(Reply::OK)
 }

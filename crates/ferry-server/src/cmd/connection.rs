@@ -162,23 +162,22 @@ fn reset(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     super::pubsub::unsubscribe_all(ctx.server, c);
     crate::tracking::disable(ctx.server, c);
     c.authenticated = !ctx.server.acl.auth_required();
-    c.user = "default".to_string();
+    c.user = b"default".to_vec();
     Ok(Reply::status("RESET"))
 }
 
 /// Logs `user` in with `pass` (an enabled ACL user whose password
 /// matches, or a nopass user); a failure is logged in ACL LOG.
 fn authenticate(ctx: &mut Ctx, command: &[u8], user: &[u8], pass: &[u8]) -> bool {
-    let name = String::from_utf8_lossy(user);
     let ok = ctx
         .server
         .acl
         .users
-        .get(name.as_ref())
+        .get(user)
         .is_some_and(|u| u.password_ok(pass));
     if ok {
         ctx.client.authenticated = true;
-        ctx.client.user = name.into_owned();
+        ctx.client.user = user.to_vec();
     } else {
         crate::acl::log_auth_failure(ctx.server, ctx.client, command, user);
     }
@@ -403,11 +402,13 @@ fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 return Err(err(SYNTAX));
             };
         } else if is(k, "user") {
-            let name = String::from_utf8_lossy(v).into_owned();
-            if !ctx.server.acl.users.contains_key(&name) {
-                return Err(err(format!("ERR No such user '{name}'")));
+            if !ctx.server.acl.users.contains_key(&v[..]) {
+                let mut text = b"ERR No such user '".to_vec();
+                text.extend_from_slice(v);
+                text.push(b'\'');
+                return Ok(Reply::ErrorBytes(Bytes::from(text)));
             }
-            user = Some(name);
+            user = Some(v.to_vec());
         } else if is(k, "type") || is(k, "maxage") {
             // Accepted filters ferry has no distinct values for: every
             // client is a normal client.
