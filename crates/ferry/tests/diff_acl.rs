@@ -885,3 +885,46 @@ fn binary_names_and_patterns() {
     same_log(&mut p, &["ACL", "LOG"]);
     p.same(&[&b"ACL"[..], b"DELUSER", name]);
 }
+
+/// A broken or missing ACL file stops the start with Redis's error, as
+/// redis-server refuses to start.
+#[test]
+fn broken_aclfile_stops_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.acl");
+    std::fs::write(
+        &broken,
+        "user default on nopass ~* &* +@all\nuser bad on +nocmd\n",
+    )
+    .unwrap();
+    let missing = dir.path().join("missing.acl");
+    for (file, want) in [
+        (&broken, "broken.acl:2: Error in applying operation '+nocmd': Unknown command or category name in ACL. WARNING: ACL errors detected"),
+        (&missing, "Error loading ACLs, opening file"),
+    ] {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = std::process::Command::new(common::ferry_binary())
+            .args(["serve", "--port", &port.to_string(), "--data"])
+            .arg(dir.path().join("ferry.db"))
+            .arg("--aclfile")
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{err}");
+    }
+    // Redis refuses both too.
+    for file in [&broken, &missing] {
+        let out = std::process::Command::new("redis-server")
+            .args(["--port", "0", "--aclfile"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+    }
+}
