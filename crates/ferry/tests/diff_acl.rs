@@ -928,3 +928,30 @@ fn broken_aclfile_stops_start() {
         assert!(!out.status.success());
     }
 }
+
+/// Revoking a channel closes the connections subscribed to it.
+#[test]
+fn revoked_channels_close_subscribers() {
+    let mut p = Pair::new();
+    p.ok(&["ACL", "SETUSER", "ps", "on", "nopass", "+@all", "&*"]);
+    let mut b = login(&p, "ps", "x");
+    b.same(&["SUBSCRIBE", "news"]);
+    let mut c = login(&p, "ps", "x");
+    c.same(&["PSUBSCRIBE", "n*"]);
+    let mut d = login(&p, "ps", "x");
+    d.same(&["SUBSCRIBE", "other"]);
+    p.ok(&["ACL", "SETUSER", "ps", "resetchannels", "&news", "&other"]);
+    b.same(&["PING"]);
+    d.same(&["PING"]);
+    let (_, closed_a) = c.a.read_until_close();
+    let (_, closed_b) = c.b.read_until_close();
+    assert!(closed_a && closed_b, "the pattern subscriber is closed");
+    p.ok(&["ACL", "SETUSER", "ps", "resetchannels", "&news"]);
+    b.same(&["PING"]);
+    let (_, closed_a) = d.a.read_until_close();
+    let (_, closed_b) = d.b.read_until_close();
+    assert!(
+        closed_a && closed_b,
+        "the subscriber of a revoked channel is closed"
+    );
+}

@@ -542,6 +542,18 @@ impl User {
         Ok(())
     }
 
+    /// Whether a client of this user may stay subscribed to `channels`
+    /// and `patterns` (a pattern must be allowed literally).
+    pub fn may_subscribe(&self, channels: &[bytes::Bytes], patterns: &[bytes::Bytes]) -> bool {
+        let sels = || std::iter::once(&self.root).chain(self.selectors.iter());
+        channels
+            .iter()
+            .all(|c| sels().any(|s| s.allows_channel(c, false)))
+            && patterns
+                .iter()
+                .all(|p| sels().any(|s| s.allows_channel(p, true)))
+    }
+
     /// Whether `pass` logs this user in (an enabled user only).
     pub fn password_ok(&self, pass: &[u8]) -> bool {
         if !self.enabled {

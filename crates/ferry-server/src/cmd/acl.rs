@@ -93,6 +93,7 @@ fn acl_setuser(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     user.refresh();
     ctx.server.acl.users.insert(name.to_vec(), user);
+    kill_revoked_subscribers(ctx);
     sync_auth_required(ctx);
     Ok(Reply::OK)
 }
@@ -132,6 +133,27 @@ fn acl_getuser(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ),
         (Reply::bulk("selectors"), Reply::Array(selectors)),
     ]))
+}
+
+/// Closes the connections subscribed to a channel or pattern their user
+/// may no longer use, as Redis does when channel rights are revoked.
+fn kill_revoked_subscribers(ctx: &mut Ctx) {
+    let acl = &ctx.server.acl;
+    let revoked = |c: &crate::client::ClientState| {
+        c.subscription_count() > 0
+            && acl
+                .users
+                .get(c.user.as_slice())
+                .is_some_and(|u| !u.may_subscribe(&c.channels, &c.patterns))
+    };
+    if revoked(ctx.client) {
+        ctx.client.close_after_reply = true;
+    }
+    for c in ctx.server.clients.values() {
+        if revoked(c) {
+            c.kill.notify_one();
+        }
+    }
 }
 
 /// Closes the connections of users that were deleted (the current one
