@@ -16,6 +16,8 @@ pub struct ClientState {
     pub db: usize,
     pub protocol: Protocol,
     pub authenticated: bool,
+    /// The ACL user the connection runs as (`default` until AUTH).
+    pub user: Vec<u8>,
     pub created: Instant,
     pub last_active: Instant,
     /// Full name of the last command (`client|list`), for CLIENT LIST.
@@ -84,6 +86,7 @@ impl ClientState {
             db: 0,
             protocol: Protocol::Resp2,
             authenticated,
+            user: b"default".to_vec(),
             created: now,
             last_active: now,
             last_cmd: None,
@@ -145,7 +148,7 @@ impl ClientState {
     pub fn info_line(&self) -> String {
         let now = Instant::now();
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir={} resp={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user={} redir={} resp={}",
             self.id,
                         self.addr,
             self.laddr,
@@ -160,6 +163,7 @@ impl ClientState {
             self.last_cmd
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "NULL".into()),
+            String::from_utf8_lossy(&self.user),
             if self.tracking.on {
                 self.tracking.redirect as i64
             } else {

@@ -15,6 +15,8 @@ pub struct ServerConfig {
     pub data: PathBuf,
     pub durability: Durability,
     pub requirepass: Option<String>,
+    /// The ACL file loaded at start-up and by ACL LOAD, written by ACL SAVE.
+    pub aclfile: Option<PathBuf>,
     /// SQLite page cache, MiB.
     pub cache_mb: u32,
     pub maxclients: usize,
@@ -28,6 +30,7 @@ impl Default for ServerConfig {
             data: PathBuf::from("ferry.db"),
             durability: Durability::Everysec,
             requirepass: None,
+            aclfile: None,
             cache_mb: 32,
             maxclients: 10000,
         }
@@ -37,6 +40,7 @@ impl Default for ServerConfig {
 /// Parameters that cannot change at runtime (Redis's immutable configs plus
 /// ferry's own storage location).
 const IMMUTABLE: &[&str] = &[
+    "aclfile",
     "daemonize",
     "databases",
     "dir",
@@ -96,6 +100,13 @@ impl ConfigTable {
             ("dir", dir),
             ("dbfilename", file),
             ("requirepass", cfg.requirepass.clone().unwrap_or_default()),
+            (
+                "aclfile",
+                cfg.aclfile
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
             ("appendfsync", cfg.durability.as_str().to_string()),
             ("appendonly", "no".into()),
             ("save", String::new()),
@@ -228,6 +239,11 @@ const ENUMS: &[(&str, &[&str], &str)] = &[
         "loglevel",
         &["debug", "verbose", "notice", "warning"],
         "argument(s) must be one of the following: debug, verbose, notice, warning",
+    ),
+    (
+        "acl-pubsub-default",
+        &["allchannels", "resetchannels"],
+        "argument(s) must be one of the following: allchannels, resetchannels",
     ),
 ];
 

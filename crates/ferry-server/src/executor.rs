@@ -247,7 +247,7 @@ impl Executor {
                 kill,
                 out,
             } => {
-                let authenticated = self.state.requirepass().is_none();
+                let authenticated = !self.state.acl.auth_required();
                 self.state.stats.connections_received += 1;
                 self.jobs.register(id, out.clone());
                 self.state.clients.insert(
@@ -543,6 +543,9 @@ impl Executor {
         };
         if !client.authenticated && !spec.has_flag("no_auth") {
             let reply = Reply::error("NOAUTH Authentication required.");
+            return self.reject(client, argv, reply);
+        }
+        if let Err(reply) = crate::acl::check(&mut self.state, client, full_name, argv) {
             return self.reject(client, argv, reply);
         }
         if client.in_subscribed_mode() && !cmd::pubsub::allowed_when_subscribed(spec.name) {

@@ -4,6 +4,7 @@
 //! store, see [`executor`]) and one tokio task per connection ([`conn`]).
 //! Commands are described in the table in [`cmd`]: one file per family.
 
+pub mod acl;
 pub mod client;
 pub mod cmd;
 pub mod config;
@@ -108,7 +109,19 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
     });
     spawn_storage_sync(&store, shared.clone())?;
     let (jobs, rx) = std::sync::mpsc::channel::<Job>();
-    let state = ServerState::new(config.clone(), shared.auth_required.clone());
+    let mut state = ServerState::new(config.clone(), shared.auth_required.clone());
+    if let Some(path) = &config.aclfile {
+        // As Redis, a broken ACL file stops the start-up.
+        let pubsub_all = state
+            .config
+            .get("acl-pubsub-default")
+            .is_some_and(|v| v.eq_ignore_ascii_case("allchannels"));
+        state.acl.users = acl::file::load(path, pubsub_all).map_err(ServeError::Startup)?;
+        shared.auth_required.store(
+            state.acl.auth_required(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
     let exec_shared = shared.clone();
     // The executor is built on its own thread (Lua is not Send); it says
     // whether it started before the server announces itself.

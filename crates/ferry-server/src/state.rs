@@ -98,6 +98,8 @@ pub struct ServerState {
     /// Configuration read on every command, kept parsed (see
     /// [`ServerState::config_changed`]).
     pub hot_config: HotConfig,
+    /// ACL users and the ACL LOG.
+    pub acl: crate::acl::Acl,
 }
 
 /// Configuration the executor reads on every command.
@@ -143,6 +145,10 @@ impl ServerState {
                 char::from_digit(d as u32, 16).unwrap_or('0')
             })
             .collect();
+        let mut acl = crate::acl::Acl::default();
+        if let Some(pass) = &startup.requirepass {
+            acl.set_requirepass(pass);
+        }
         ServerState {
             config: ConfigTable::new(&startup),
             startup,
@@ -172,6 +178,7 @@ impl ServerState {
                 slowlog_max_len: 128,
                 latency_threshold_ms: 0,
             },
+            acl,
         }
         .with_hot_config()
     }

@@ -55,6 +55,11 @@ pub struct ServeArgs {
     )]
     requirepass: Option<String>,
 
+    /// ACL file with `user <name> <rules>` lines (Redis's format): loaded at
+    /// start, by ACL LOAD; written by ACL SAVE.
+    #[arg(long, value_name = "FILE")]
+    aclfile: Option<PathBuf>,
+
     /// SQLite page cache in MiB: the main knob for resident memory. Default 32.
     #[arg(long, value_name = "MIB")]
     cache_mb: Option<u32>,
@@ -81,6 +86,7 @@ struct FileSettings {
     data: Option<PathBuf>,
     durability: Option<String>,
     requirepass: Option<String>,
+    aclfile: Option<PathBuf>,
     cache_mb: Option<u32>,
 }
 
@@ -137,6 +143,7 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved, String> {
         .requirepass
         .or(file.requirepass)
         .filter(|p| !p.is_empty());
+    cfg.aclfile = args.aclfile.or(file.aclfile);
     cfg.cache_mb = args.cache_mb.or(file.cache_mb).unwrap_or(cfg.cache_mb);
     if let Some(parent) = cfg.data.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {

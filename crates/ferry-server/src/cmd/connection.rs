@@ -211,20 +211,27 @@ fn reset(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     c.reply_off = false;
     c.reply_skip_next = false;
     ctx.server.monitors.retain(|m| *m != c.id);
-    c.authenticated = ctx.server.requirepass().is_none();
+    c.authenticated = !ctx.server.acl.auth_required();
+    c.user = b"default".to_vec();
     Ok(Reply::status("RESET"))
 }
 
-/// Checks a password for `user` against requirepass (ferry has only the
-/// `default` user, as Redis without ACL rules).
-fn password_ok(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
+/// Logs `user` in with `pass` (an enabled ACL user whose password
+/// matches, or a nopass user); a failure is logged in ACL LOG.
+fn authenticate(ctx: &mut Ctx, command: &[u8], user: &[u8], pass: &[u8]) -> bool {
+    let ok = ctx
+        .server
+        .acl
+        .users
+        .get(user)
+        .is_some_and(|u| u.password_ok(pass));
+    if ok {
+        ctx.client.authenticated = true;
+        ctx.client.user = user.to_vec();
+    } else {
+        crate::acl::log_auth_failure(ctx.server, ctx.client, command, user);
     }
-    match ctx.server.requirepass() {
-        None => true,
-        Some(p) => p.as_bytes() == pass,
-    }
+    ok
 }
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -234,15 +241,14 @@ fn auth(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(err(SYNTAX));
     }
     let (user, pass): (&[u8], &[u8]) = if argv.len() == 2 {
-        if ctx.server.requirepass().is_none() {
+        if ctx.server.acl.default_user().is_some_and(|u| u.nopass) {
             return Err(err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
         }
         (b"default", &argv[1])
     } else {
         (&argv[1], &argv[2])
     };
-    if password_ok(ctx, user, pass) {
-        ctx.client.authenticated = true;
+    if authenticate(ctx, &argv[0], user, pass) {
         Ok(Reply::OK)
     } else {
         Err(err(WRONGPASS))
@@ -285,10 +291,9 @@ fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     }
     if let Some((user, pass)) = &credentials {
-        if !password_ok(ctx, user, pass) {
+        if !authenticate(ctx, &argv[0], user, pass) {
             return Err(err(WRONGPASS));
         }
-        ctx.client.authenticated = true;
     }
     if !ctx.client.authenticated {
         return Err(err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
@@ -419,6 +424,7 @@ fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut id = None;
     let mut addr = None;
     let mut laddr = None;
+    let mut user = None;
     let mut skipme = true;
     let mut args = argv[2..].chunks(2);
     for pair in &mut args {
@@ -445,9 +451,17 @@ fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             } else {
                 return Err(err(SYNTAX));
             };
-        } else if is(k, "type") || is(k, "user") || is(k, "maxage") {
+        } else if is(k, "user") {
+            if !ctx.server.acl.users.contains_key(&v[..]) {
+                let mut text = b"ERR No such user '".to_vec();
+                text.extend_from_slice(v);
+                text.push(b'\'');
+                return Ok(Reply::ErrorBytes(Bytes::from(text)));
+            }
+            user = Some(v.to_vec());
+        } else if is(k, "type") || is(k, "maxage") {
             // Accepted filters ferry has no distinct values for: every
-            // client is a normal client of the default user.
+            // client is a normal client.
         } else {
             return Err(err(SYNTAX));
         }
@@ -461,6 +475,7 @@ fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         .filter(|c| id.is_none_or(|i| i == c.id))
         .filter(|c| addr.as_ref().is_none_or(|a| *a == c.addr.to_string()))
         .filter(|c| laddr.as_ref().is_none_or(|a| *a == c.laddr.to_string()))
+        .filter(|c| user.as_ref().is_none_or(|u| *u == c.user))
         .filter(|c| !(skipme && c.id == me))
         .map(|c| c.id)
         .collect();

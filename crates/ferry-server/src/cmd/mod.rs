@@ -4,6 +4,7 @@
 //! of [`CommandSpec`]s (name, arity, flags, key positions, handler). Adding a
 //! family is one new file plus one line in [`FAMILIES`].
 
+mod acl;
 pub mod args;
 mod bitfield;
 mod blocking;
@@ -65,6 +66,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     dump::COMMANDS,
     hyperloglog::COMMANDS,
     command::COMMANDS,
+    acl::COMMANDS,
 ];
 
 /// What a handler sees: the store, the calling client, the server, and

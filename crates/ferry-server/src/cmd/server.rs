@@ -390,9 +390,11 @@ fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             }
         }
         if name == "requirepass" {
-            ctx.server
-                .auth_required
-                .store(!value.is_empty(), std::sync::atomic::Ordering::Relaxed);
+            ctx.server.acl.set_requirepass(&value);
+            ctx.server.auth_required.store(
+                ctx.server.acl.auth_required(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         if name == "notify-keyspace-events" {
             let raw = args

@@ -40,6 +40,7 @@ impl Host for ScriptHost<'_, '_> {
         if spec.has_flag("noscript") {
             return refuse("ERR This Redis command is not allowed from script");
         }
+        crate::acl::check_script(self.ctx.server, self.ctx.client, full_name, &argv)?;
         let write = spec.has_flag("write");
         if write && self.read_only {
             return refuse("ERR Write commands are not allowed from read-only scripts.");
@@ -79,10 +80,14 @@ impl Host for ScriptHost<'_, '_> {
     }
 
     fn acl_check(&mut self, argv: &[Bytes]) -> Option<bool> {
-        // Redis only looks the command up (no arity check). Every client
-        // has every permission until ACLs exist.
+        // Redis only looks the command up (no arity check).
         match cmd::lookup(argv) {
-            Ok(_) | Err(Unresolved::Arity(_)) => Some(true),
+            Ok((_, full)) | Err(Unresolved::Arity(full)) => Some(crate::acl::allowed(
+                self.ctx.server,
+                self.ctx.client,
+                full,
+                argv,
+            )),
             Err(_) => None,
         }
     }

@@ -91,7 +91,13 @@ struct Options {
     gets: Vec<Bytes>,
 }
 
-fn parse_options(argv: &[Bytes], readonly: bool) -> Result<Options, CmdError> {
+/// `full_key_access`: the user may read every key; BY with a pattern and
+/// GET read keys no ACL rule was checked for, so Redis refuses them otherwise.
+fn parse_options(
+    argv: &[Bytes],
+    readonly: bool,
+    full_key_access: bool,
+) -> Result<Options, CmdError> {
     let mut o = Options {
         desc: false,
         alpha: false,
@@ -120,10 +126,19 @@ fn parse_options(argv: &[Bytes], readonly: bool) -> Result<Options, CmdError> {
         } else if is(a, "by") && left >= 1 {
             if !c_str(&argv[j + 1]).contains(&b'*') {
                 o.dontsort = true;
+            } else if !full_key_access {
+                return Err(err(
+                    "ERR BY option of SORT denied due to insufficient ACL permissions.",
+                ));
             }
             o.by = Some(argv[j + 1].clone());
             j += 1;
         } else if is(a, "get") && left >= 1 {
+            if !full_key_access {
+                return Err(err(
+                    "ERR GET option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             o.gets.push(argv[j + 1].clone());
             j += 1;
         } else {
@@ -234,7 +249,12 @@ fn limit_range(limit: Option<(i64, i64)>, len: i64) -> (i64, i64) {
 }
 
 fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], readonly: bool) -> CmdResult {
-    let mut o = parse_options(argv, readonly)?;
+    let name = crate::cmd::FullName {
+        parent: None,
+        name: if readonly { "sort_ro" } else { "sort" },
+    };
+    let full_keys = crate::acl::full_key_access(ctx.server, ctx.client, name);
+    let mut o = parse_options(argv, readonly, full_keys)?;
     let db = ctx.client.db;
     let found = ctx.store.lookup(db, &argv[1])?;
     ctx.count_read(&argv[1], found.is_some());
