@@ -442,6 +442,7 @@ pub fn remember_read(
     server: &mut ServerState,
     client: &ClientState,
     spec: &crate::cmd::CommandSpec,
+    name: crate::cmd::FullName,
     argv: &[Bytes],
 ) {
     if !spec.has_flag("readonly")
@@ -450,7 +451,7 @@ pub fn remember_read(
     {
         return;
     }
-    let keys = crate::cmd::getkeys::command_keys(spec, argv);
+    let keys = crate::cmd::getkeys::command_keys(spec, name, argv);
     if !keys.is_empty() {
         remember(server, client, &keys);
     }
@@ -467,7 +468,7 @@ pub fn after_command(
     name: crate::cmd::FullName,
     argv: &[Bytes],
 ) {
-    remember_read(server, client, spec, argv);
+    remember_read(server, client, spec, name, argv);
     if client.tracking.caching
         && client.multi.is_none()
         && !client.in_exec

@@ -1,7 +1,7 @@
 //! Every command and subcommand numbered, with its ACL categories: the
 //! universe ACL rules select from (Redis's command ids and category flags).
 
-use super::redis_commands::REDIS_COMMANDS;
+use crate::cmd::meta;
 use crate::cmd::{CommandSpec, CommandTable, FullName};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -121,15 +121,14 @@ fn categories_of(spec: &CommandSpec) -> u32 {
     bits
 }
 
+/// Redis 7.0.15's categories of the command `name` (from the generated
+/// command metadata, which knows every Redis command).
 fn redis_categories(name: &str) -> Option<u32> {
-    let i = REDIS_COMMANDS
-        .binary_search_by(|(n, _)| (*n).cmp(name))
-        .ok()?;
     Some(
-        REDIS_COMMANDS[i]
-            .1
+        meta::find_full(name)?
+            .acl
             .iter()
-            .filter_map(|c| category_bit(c))
+            .filter_map(|c| category_bit(c.trim_start_matches('@')))
             .fold(0, |a, b| a | b),
     )
 }
@@ -139,12 +138,7 @@ fn redis_categories(name: &str) -> Option<u32> {
 fn build() -> Catalog {
     let table = CommandTable::get();
     let mut tops: Vec<&str> = table.all().map(|s| s.name).collect();
-    tops.extend(
-        REDIS_COMMANDS
-            .iter()
-            .map(|(n, _)| *n)
-            .filter(|n| !n.contains('|')),
-    );
+    tops.extend(meta::all().iter().map(|m| m.name));
     tops.sort_unstable();
     tops.dedup();
     let mut entries: Vec<Entry> = Vec::new();
@@ -163,13 +157,9 @@ fn build() -> Catalog {
         let mut subs: Vec<String> = spec
             .map(|s| s.subcommands.iter().map(|c| c.name.to_string()).collect())
             .unwrap_or_default();
-        let prefix = format!("{name}|");
-        subs.extend(
-            REDIS_COMMANDS
-                .iter()
-                .filter_map(|(n, _)| n.strip_prefix(prefix.as_str()))
-                .map(str::to_string),
-        );
+        if let Some(m) = meta::find(name.as_bytes()) {
+            subs.extend(m.subcommands.iter().map(|s| s.short_name().to_string()));
+        }
         subs.sort_unstable();
         subs.dedup();
         for sub in subs {

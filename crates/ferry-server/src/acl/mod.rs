@@ -9,9 +9,7 @@
 
 pub mod catalog;
 pub mod file;
-pub mod keyspecs;
 pub mod log;
-mod redis_commands;
 pub mod user;
 
 use crate::client::ClientState;
@@ -117,12 +115,8 @@ pub fn user_allows(user: &User, id: usize, argv: &[Bytes]) -> Result<(), Denied>
             if !sel.all_keys {
                 let keys = keys.get_or_insert_with(|| getkeys::key_refs(&entry.name, argv));
                 for k in keys.iter() {
-                    let access = (if k.access & keyspecs::R != 0 { READ } else { 0 })
-                        | (if k.access & keyspecs::W != 0 {
-                            WRITE
-                        } else {
-                            0
-                        });
+                    let access = (if k.access & getkeys::R != 0 { READ } else { 0 })
+                        | (if k.access & getkeys::W != 0 { WRITE } else { 0 });
                     if !sel.allows_key(&argv[k.pos], access) {
                         return Err(Denied::Key(k.pos));
                     }

@@ -2,14 +2,38 @@
 //! with how each is accessed: for client-side caching (which keys a read
 //! touched) and for ACL key permissions (`%R~`/`%W~`).
 //!
-//! Most commands are described by Redis's key specs (`acl::keyspecs`,
-//! covering the movable-key commands too: EVAL/FCALL numkeys, ZUNIONSTORE,
+//! Most commands are described by Redis's key specs, read from the command
+//! metadata generated from redis-server 7.0.15 (`cmd::meta`), which cover
+//! the movable-key commands too (EVAL/FCALL numkeys, ZUNIONSTORE,
 //! LMPOP/ZMPOP, XREAD STREAMS, GEORADIUS STORE...). The few Redis resolves
 //! with a procedure (SORT, MIGRATE, SET, BITFIELD) are handled here.
 
-use super::CommandSpec;
-use crate::acl::keyspecs::{Begin, Find, KeySpec, NOT_KEY, R, SPECS, W};
+use super::meta::{self, Begin, Find, KeySpec};
+use super::{CommandSpec, FullName};
 use bytes::Bytes;
+
+/// The key is read (the spec's `access` flag).
+pub const R: u8 = 1;
+/// The key is written (`insert`, `delete` or `update`).
+pub const W: u8 = 2;
+
+/// The key specs of the command whose full name is `name` (`get`,
+/// `object|encoding`).
+fn specs_of(name: &str) -> Option<&'static [KeySpec]> {
+    meta::find_full(name).map(|m| m.key_specs)
+}
+
+/// A spec's access as `R`/`W` bits.
+fn access_of(spec: &KeySpec) -> u8 {
+    let mut a = 0;
+    if spec.has_flag("access") {
+        a |= R;
+    }
+    if spec.has_flag("insert") || spec.has_flag("delete") || spec.has_flag("update") {
+        a |= W;
+    }
+    a
+}
 
 /// A key argument: its index in argv and its access (`R`, `W`, both, or 0
 /// for a key only looked at, like EXISTS's).
@@ -19,17 +43,17 @@ pub struct KeyRef {
     pub access: u8,
 }
 
-/// The key arguments of `argv`, a command `spec` names. Unknown shapes
-/// (a malformed `numkeys`) give no keys, as in Redis.
-pub fn command_keys(spec: &CommandSpec, argv: &[Bytes]) -> Vec<Bytes> {
+/// The key arguments of `argv`, the command `spec` (full name `name`).
+/// Unknown shapes (a malformed `numkeys`) give no keys, as in Redis.
+pub fn command_keys(spec: &CommandSpec, name: FullName, argv: &[Bytes]) -> Vec<Bytes> {
     let (first, last, step) = spec.keys;
     if first <= 0 && !spec.has_flag("movablekeys") {
         return Vec::new();
     }
-    let known = SPECS.binary_search_by(|(n, _)| (*n).cmp(spec.name)).is_ok()
-        || matches!(spec.name, "sort" | "sort_ro" | "migrate");
+    let full = name.to_string();
+    let known = specs_of(&full).is_some() || matches!(spec.name, "sort" | "sort_ro" | "migrate");
     if known {
-        return key_refs(spec.name, argv)
+        return key_refs(&full, argv)
             .into_iter()
             .filter_map(|k| argv.get(k.pos).cloned())
             .collect();
@@ -83,10 +107,10 @@ pub fn key_refs(name: &str, argv: &[Bytes]) -> Vec<KeyRef> {
         }
         _ => {}
     }
-    let Ok(i) = SPECS.binary_search_by(|(n, _)| (*n).cmp(name)) else {
-        return Vec::new();
-    };
-    from_specs(SPECS[i].1, argv).unwrap_or_default()
+    match specs_of(name) {
+        Some(specs) => from_specs(specs, argv).unwrap_or_default(),
+        None => Vec::new(),
+    }
 }
 
 /// Redis's getKeysUsingKeySpecs; None when a spec does not fit the
@@ -95,13 +119,12 @@ fn from_specs(specs: &[KeySpec], argv: &[Bytes]) -> Option<Vec<KeyRef>> {
     let argc = argv.len() as i64;
     let mut out = Vec::new();
     for spec in specs {
-        if spec.flags & NOT_KEY != 0 {
+        if spec.has_flag("not_key") {
             continue;
         }
         let mut first: i64 = match spec.begin {
-            Begin::Index(i) => i as i64,
+            Begin::Index(i) => i,
             Begin::Keyword(word, from) => {
-                let from = from as i64;
                 let (start, end) = if from > 0 {
                     (from, argc - 1)
                 } else {
@@ -124,8 +147,11 @@ fn from_specs(specs: &[KeySpec], argv: &[Bytes]) -> Option<Vec<KeyRef>> {
             Begin::Unknown => return None,
         };
         let (last, step) = match spec.find {
-            Find::Range { last, step, limit } => {
-                let (last, limit) = (last as i64, limit as i64);
+            Find::Range {
+                lastkey: last,
+                keystep: step,
+                limit,
+            } => {
                 let l = if last >= 0 {
                     first + last
                 } else if limit == 0 {
@@ -133,14 +159,13 @@ fn from_specs(specs: &[KeySpec], argv: &[Bytes]) -> Option<Vec<KeyRef>> {
                 } else {
                     first + ((argc - first) / limit + last)
                 };
-                (l, step as i64)
+                (l, step)
             }
             Find::Keynum {
-                idx,
-                first: fk,
-                step,
+                keynumidx: idx,
+                firstkey: fk,
+                keystep: step,
             } => {
-                let idx = idx as i64;
                 if idx >= argc - first {
                     return None;
                 }
@@ -149,15 +174,15 @@ fn from_specs(specs: &[KeySpec], argv: &[Bytes]) -> Option<Vec<KeyRef>> {
                     .parse()
                     .ok()
                     .filter(|n| *n >= 0)?;
-                first += fk as i64;
-                (first + n - 1, step as i64)
+                first += fk;
+                (first + n - 1, step)
             }
             Find::Unknown => return None,
         };
         if last >= argc || last < first || first >= argc || step <= 0 {
             return None;
         }
-        let access = spec.flags & (R | W);
+        let access = access_of(spec);
         let mut i = first;
         while i <= last {
             out.push(KeyRef {
@@ -257,7 +282,11 @@ mod tests {
             .iter()
             .map(|a| Bytes::from(a.to_string()))
             .collect();
-        assert_eq!(command_keys(encoding, &argv), vec![Bytes::from("k")]);
+        let name = FullName {
+            parent: Some("object"),
+            name: "encoding",
+        };
+        assert_eq!(command_keys(encoding, name, &argv), vec![Bytes::from("k")]);
     }
 
     #[test]

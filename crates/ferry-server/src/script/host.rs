@@ -74,7 +74,7 @@ impl Host for ScriptHost<'_, '_> {
             crate::diagnostics::feed_monitors(ctx.server, Some(ctx.client), db, true, &argv);
         }
         if ctx.client.tracking.on {
-            crate::tracking::remember_read(ctx.server, ctx.client, spec, &argv);
+            crate::tracking::remember_read(ctx.server, ctx.client, spec, full_name, &argv);
         }
         Ok(reply)
     }

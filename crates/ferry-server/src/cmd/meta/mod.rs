@@ -149,6 +149,15 @@ pub fn all() -> &'static [Meta] {
 }
 
 /// The top-level command `name` (any case).
+/// The command or subcommand whose full name is `name` (`get`,
+/// `client|list`), any case.
+pub fn find_full(name: &str) -> Option<&'static Meta> {
+    match name.split_once('|') {
+        Some((parent, sub)) => find(parent.as_bytes())?.subcommand(sub.as_bytes()),
+        None => find(name.as_bytes()),
+    }
+}
+
 pub fn find(name: &[u8]) -> Option<&'static Meta> {
     static BY_NAME: OnceLock<HashMap<&'static str, &'static Meta>> = OnceLock::new();
     let map = BY_NAME.get_or_init(|| info::COMMANDS.iter().map(|m| (m.name, m)).collect());
