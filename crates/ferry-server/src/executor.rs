@@ -600,6 +600,18 @@ impl Executor {
             Ok(reply) => reply,
             Err(cmd::CmdError::Block(req)) => {
                 self.block_request = Some(*req);
+                // MONITOR shows a blocking command when it first runs,
+                // whether or not it then waits (not again when retried).
+                if !self.state.monitors.is_empty() && client.woken_by.is_none() {
+                    let db = client.db;
+                    crate::diagnostics::feed_monitors(
+                        &mut self.state,
+                        Some(client),
+                        db,
+                        false,
+                        argv,
+                    );
+                }
                 return Reply::NoReply;
             }
             Err(e) => e.into_reply(),

@@ -39,10 +39,19 @@ diff_test!(monitor_feed, |p| {
         vec!["NOSUCHCOMMAND"],
         vec!["SELECT", "3"],
         vec!["PING"],
-        vec!["ECHO", "end"],
     ] {
         p.same(&c);
     }
+    // A blocking command shows once, when it blocks (not when served).
+    let mut pusher = p.connect();
+    pusher.same(&["SELECT", "3"]);
+    p.a.send(&["BLPOP", "q", "0"]);
+    p.b.send(&["BLPOP", "q", "0"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    pusher.same(&["RPUSH", "q", "x"]);
+    let (a, b) = (p.a.read_reply(), p.b.read_reply());
+    assert_eq!(a, b, "BLPOP served");
+    p.same(&["ECHO", "end"]);
     let mut seen = (Vec::new(), Vec::new());
     for (conn, out) in [(&mut m.a, &mut seen.0), (&mut m.b, &mut seen.1)] {
         conn.set_read_timeout(std::time::Duration::from_secs(2));
