@@ -12,7 +12,6 @@
 mod distance;
 mod format;
 mod hash;
-mod psort;
 mod search;
 
 pub use distance::{distance, lat_distance, EARTH_RADIUS_M};
@@ -21,7 +20,6 @@ pub use hash::{
     align52, decode, decode_score, encode, encode_wgs84, geohash_string, neighbors, score_to_bits,
     Area, HashBits, Neighbors, Range, LAT_MAX, LAT_MIN, LONG_MAX, LONG_MIN, STEP_MAX,
 };
-pub use psort::partial_sort;
 pub use search::{areas_for_shape, bounding_box, estimate_steps, Areas, Shape, ShapeKind};
 
 /// A unit's size in meters, as GEO commands name it (case-insensitive), or

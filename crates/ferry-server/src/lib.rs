@@ -16,6 +16,7 @@ pub mod handoff;
 mod longdouble;
 pub mod notify;
 pub mod pause;
+mod pqsort;
 pub mod script;
 pub mod state;
 pub mod tracking;

@@ -526,7 +526,7 @@ fn search_generic(ctx: &mut Ctx, argv: &[Bytes], src_idx: usize, variant: Varian
             // glibc's qsort is a stable merge sort for these sizes.
             found.sort_by(cmp);
         } else {
-            ferry_geo::partial_sort(&mut found, cmp, 0, returned - 1);
+            crate::pqsort::partial_sort(&mut found, cmp, 0, returned - 1);
         }
     }
     found.truncate(returned);

@@ -2,8 +2,6 @@
 //! weights found through a key pattern, with LIMIT, GET patterns and STORE,
 //! as Redis 7.0's sort.c does.
 
-mod pqsort;
-
 use super::args::{is, parse_i64, SYNTAX};
 use super::{cmd, err, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::notify;
@@ -381,8 +379,9 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], readonly: bool) -> CmdResult {
         // LIMIT it runs its partial quicksort; otherwise glibc's qsort, a
         // stable merge sort, which keeps the load order like sort_by.
         let n = items.len() as i64;
-        if by && (start != 0 || end != n - 1) {
-            pqsort::pqsort(&mut items, start, end, &mut |a, b| compare(a, b));
+        let range = usize::try_from(start).ok().zip(usize::try_from(end).ok());
+        if let (true, Some((lo, hi))) = (by && (start != 0 || end != n - 1), range) {
+            crate::pqsort::partial_sort(&mut items, compare, lo, hi);
         } else {
             items.sort_by(compare);
         }

@@ -1,8 +1,9 @@
 //! Redis's partial quicksort (`pqsort.c`, NetBSD's Bentley–McIlroy qsort
-//! that skips partitions outside the wanted range). GEO commands sort
-//! with it when COUNT keeps fewer results than were found; it is not
-//! stable, so which of several equally distant members come first depends
-//! on its exact steps, reproduced here.
+//! that skips partitions outside the wanted range). Redis sorts with it
+//! where only part of the result is kept: GEO commands with a COUNT below
+//! the results found, SORT with BY and a LIMIT. It is not stable, so which
+//! of several equal elements come first depends on its exact steps,
+//! reproduced here (no crate implements this variant).
 
 use std::cmp::Ordering;
 
