@@ -215,6 +215,25 @@ impl Store {
         len: i64,
         string: Option<(&[u8], u8)>,
     ) -> StoreResult<i64> {
+        let id = self.insert_row(db, key, ktype, expire_at, len, string)?;
+        self.push_event(crate::StoreEvent::New {
+            db,
+            key: key.to_vec(),
+        });
+        Ok(id)
+    }
+
+    /// [`Store::insert_key`] without the `new` event: the row replaces a
+    /// key that was just removed (an overwrite, for Redis).
+    fn insert_row(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        ktype: KeyType,
+        expire_at: Option<i64>,
+        len: i64,
+        string: Option<(&[u8], u8)>,
+    ) -> StoreResult<i64> {
         let id = self.next_id;
         self.record(Op::Insert {
             db: db as u8,
@@ -226,11 +245,32 @@ impl Store {
             value: string.map(|(v, _)| v.to_vec()),
             enc: string.map_or(0, |(_, e)| e),
         })?;
-        self.push_event(crate::StoreEvent::New {
-            db,
-            key: key.to_vec(),
-        });
         Ok(id)
+    }
+
+    /// Replaces whatever `key` holds (any type, TTL dropped) with an empty
+    /// `ktype` key for the caller to fill, as Redis's setKey does for the
+    /// *STORE commands: a `new` event only when no live key was there.
+    /// Returns the new key and whether one was replaced.
+    pub fn create_replacing(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        ktype: KeyType,
+    ) -> StoreResult<(KeyInfo, bool)> {
+        let existed = self.delete(db, key)?;
+        let id = if existed {
+            self.insert_row(db, key, ktype, None, 0, None)?
+        } else {
+            self.insert_key(db, key, ktype, None, 0, None)?
+        };
+        let info = KeyInfo {
+            id,
+            ktype,
+            expire_at: None,
+            len: 0,
+        };
+        Ok((info, existed))
     }
 
     /// Updates a live key's length, TTL and (for strings) value.

@@ -484,19 +484,6 @@ impl Store {
         !self.modified.is_empty()
     }
 
-    /// Drops the `new` event just recorded for `key`: a *STORE command that
-    /// replaced an existing key overwrote it, as Redis's setKey does, and
-    /// Redis reports no creation then.
-    pub fn forget_new_event(&mut self, db: usize, key: &[u8]) {
-        if let Some(pos) = self
-            .events
-            .iter()
-            .rposition(|e| matches!(e, StoreEvent::New { db: d, key: k } if *d == db && k == key))
-        {
-            self.events.remove(pos);
-        }
-    }
-
     pub(crate) fn push_event(&mut self, e: StoreEvent) {
         if let StoreEvent::New { db, key } = &e {
             if !self.watch_absent.is_empty() {

@@ -198,17 +198,7 @@ impl Store {
         key: &[u8],
         values: &[V],
     ) -> StoreResult<i64> {
-        let existed = match self.lookup(db, key)? {
-            Some(old) => {
-                self.remove(db, key, &old)?;
-                true
-            }
-            None => false,
-        };
-        let info = self.lookup_or_create(db, key, KeyType::List)?;
-        if existed {
-            self.forget_new_event(db, key);
-        }
+        let (info, _) = self.create_replacing(db, key, KeyType::List)?;
         self.list_push_elems(info.id, ListEnd::Tail, values)?;
         self.set_collection_len(db, key, &info, values.len() as i64)?;
         Ok(values.len() as i64)

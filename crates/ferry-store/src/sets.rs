@@ -145,20 +145,11 @@ impl Store {
     /// Replaces whatever `key` holds (any type) with a set of `members`
     /// (distinct), or deletes it when `members` is empty. Returns the new size.
     pub fn set_replace(&mut self, db: usize, key: &[u8], members: &[Vec<u8>]) -> StoreResult<i64> {
-        let existed = match self.lookup(db, key)? {
-            Some(old) => {
-                self.remove(db, key, &old)?;
-                true
-            }
-            None => false,
-        };
         if members.is_empty() {
+            self.delete(db, key)?;
             return Ok(0);
         }
-        let info = self.lookup_or_create(db, key, KeyType::Set)?;
-        if existed {
-            self.forget_new_event(db, key);
-        }
+        let (info, _) = self.create_replacing(db, key, KeyType::Set)?;
         for m in members {
             self.set_add(info.id, m)?;
         }

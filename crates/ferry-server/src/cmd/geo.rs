@@ -331,18 +331,13 @@ fn store_found(
     event: &str,
 ) -> Result<(), CmdError> {
     let db = ctx.client.db;
-    let existed = ctx.store.delete(db, dst)?;
     if items.is_empty() {
-        if existed {
+        if ctx.store.delete(db, dst)? {
             ctx.notify(notify::GENERIC, "del", dst);
         }
         return Ok(());
     }
-    let info = ctx.store.lookup_or_create(db, dst, KeyType::ZSet)?;
-    // Replacing a key is an overwrite for Redis: no `new` event.
-    if existed {
-        ctx.store.forget_new_event(db, dst);
-    }
+    let (info, _) = ctx.store.create_replacing(db, dst, KeyType::ZSet)?;
     let mut seen = std::collections::HashSet::new();
     for it in items {
         let score = if storedist { it.dist } else { it.score };

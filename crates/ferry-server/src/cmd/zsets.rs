@@ -289,19 +289,17 @@ fn remove_members(
 /// and emits `event` (or `del`), as the *STORE commands do.
 fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[ZEntry], event: &str) -> Result<(), CmdError> {
     let db = ctx.client.db;
-    let existed = ctx.store.delete(db, dst)?;
-    if !items.is_empty() {
-        let info = ctx.store.lookup_or_create(db, dst, KeyType::ZSet)?;
-        // Replacing a key is an overwrite for Redis: no `new` event.
-        if existed {
-            ctx.store.forget_new_event(db, dst);
-        }
+    let existed = if items.is_empty() {
+        ctx.store.delete(db, dst)?
+    } else {
+        let (info, existed) = ctx.store.create_replacing(db, dst, KeyType::ZSet)?;
         for (m, s) in items {
             ctx.store.zset_put(info.id, m, *s)?;
         }
         ctx.store
             .set_collection_len(db, dst, &info, items.len() as i64)?;
-    }
+        existed
+    };
     // After the creation: `new` comes before the command's event.
     ctx.notify_stored(notify::ZSET, event, dst, items.len() as i64, existed);
     Ok(())
