@@ -276,7 +276,14 @@ impl Store {
     }
 
     /// LSET.
-    pub fn list_set(&mut self, info: &KeyInfo, index: i64, value: &[u8]) -> StoreResult<ListSet> {
+    pub fn list_set(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        info: &KeyInfo,
+        index: i64,
+        value: &[u8],
+    ) -> StoreResult<ListSet> {
         let index = if index < 0 { info.len + index } else { index };
         if index < 0 || index >= info.len {
             return Ok(ListSet::OutOfRange);
@@ -285,6 +292,9 @@ impl Store {
             return Ok(ListSet::OutOfRange);
         };
         self.list_put(info.id, pos, value)?;
+        // The length is unchanged, but the key row is rewritten: WATCH and
+        // client-side caching see every change through it.
+        self.set_collection_len(db, key, info, info.len)?;
         Ok(ListSet::Done)
     }
 

@@ -212,11 +212,11 @@ fn lset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(err("ERR no such key"));
     };
     let index = parse_i64(&argv[2])?;
-    match ctx.store.list_set(&info, index, &argv[3])? {
+    match ctx
+        .store
+        .list_set(ctx.client.db, &argv[1], &info, index, &argv[3])?
+    {
         ListSet::Done => {
-            // Rewrites the key row: WATCH and client-side caching see the change.
-            ctx.store
-                .set_collection_len(ctx.client.db, &argv[1], &info, info.len)?;
             ctx.notify(notify::LIST, "lset", &argv[1]);
             Ok(Reply::OK)
         }
