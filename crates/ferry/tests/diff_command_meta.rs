@@ -10,9 +10,9 @@
 #[macro_use]
 mod common;
 
-use common::{parse_one, require_binary, ConnPair, FerryOpts, RedisProc, Resp, Subject};
+use common::{parse_one, ConnPair, FerryOpts, RedisProc, Resp, Subject};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// Every name ferry's COMMAND LIST gives (commands and subcommands).
@@ -472,48 +472,10 @@ diff_test!(getkeys_and_flags, |p| {
 // with movable keys.
 // ---------------------------------------------------------------------------
 
-fn client_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/redis-py")
-}
-
-/// A virtualenv of its own (so it never races the cache test's) with the
-/// pinned redis-py, created on first use.
-fn venv_python(dir: &Path) -> PathBuf {
-    let python = dir.join(".venv-meta/bin/python");
-    let ready = dir.join(".venv-meta/.requirements-installed");
-    if ready.is_file() {
-        return python;
-    }
-    let system = require_binary("python3");
-    let run = |cmd: &mut Command, what: &str| {
-        let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert!(
-            out.status.success(),
-            "{what} failed (needs python3-venv and access to PyPI):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(
-        Command::new(&system)
-            .args(["-m", "venv", ".venv-meta"])
-            .current_dir(dir),
-        "python3 -m venv",
-    );
-    run(
-        Command::new(&python)
-            .args(["-m", "pip", "install", "-q", "-r", "requirements.txt"])
-            .current_dir(dir),
-        "pip install -r requirements.txt",
-    );
-    std::fs::write(&ready, b"").expect("mark venv ready");
-    python
-}
-
 fn run_parser(python: &Path, port: u16, names_port: u16, protocol: u8, server: &str) -> String {
     let out = Command::new(python)
         .arg("command_keys_test.py")
-        .current_dir(client_dir())
+        .current_dir(common::redis_py_dir())
         .env("FERRY_PORT", port.to_string())
         .env("FERRY_PROTOCOL", protocol.to_string())
         .env("FERRY_NAMES_PORT", names_port.to_string())
@@ -531,8 +493,7 @@ fn run_parser(python: &Path, port: u16, names_port: u16, protocol: u8, server: &
 
 #[test]
 fn redis_py_commands_parser_routes_keys() {
-    let dir = client_dir();
-    let python = venv_python(&dir);
+    let python = common::redis_py_venv(".venv-meta");
     let redis = RedisProc::start(&[]);
     let ferry = Subject::start(FerryOpts::default());
     for protocol in [2, 3] {

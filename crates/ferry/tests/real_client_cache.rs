@@ -13,46 +13,9 @@
 
 mod common;
 
-use common::{require_binary, FerryOpts, FerryProc, RedisProc};
-use std::path::{Path, PathBuf};
+use common::{FerryOpts, FerryProc, RedisProc};
+use std::path::Path;
 use std::process::Command;
-
-fn client_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/redis-py")
-}
-
-/// The virtualenv's python, created with the pinned redis-py on first use.
-fn venv_python(dir: &Path) -> PathBuf {
-    let python = dir.join(".venv/bin/python");
-    let ready = dir.join(".venv/.requirements-installed");
-    if ready.is_file() {
-        return python;
-    }
-    let system = require_binary("python3");
-    let run = |cmd: &mut Command, what: &str| {
-        let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert!(
-            out.status.success(),
-            "{what} failed (needs python3-venv and access to PyPI):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(
-        Command::new(&system)
-            .args(["-m", "venv", ".venv"])
-            .current_dir(dir),
-        "python3 -m venv",
-    );
-    run(
-        Command::new(&python)
-            .args(["-m", "pip", "install", "-q", "-r", "requirements.txt"])
-            .current_dir(dir),
-        "pip install -r requirements.txt",
-    );
-    std::fs::write(&ready, b"").expect("mark venv ready");
-    python
-}
 
 fn run_cache_test(python: &Path, dir: &Path, port: u16, server: &str) -> String {
     let out = Command::new(python)
@@ -75,8 +38,8 @@ fn run_cache_test(python: &Path, dir: &Path, port: u16, server: &str) -> String 
 
 #[test]
 fn redis_py_cache_is_invalidated() {
-    let dir = client_dir();
-    let python = venv_python(&dir);
+    let dir = common::redis_py_dir();
+    let python = common::redis_py_venv(".venv");
     let redis = RedisProc::start(&[]);
     let reference = run_cache_test(&python, &dir, redis.port(), "redis-server");
     assert!(reference.contains("PASS"), "{reference}");

@@ -1320,3 +1320,49 @@ macro_rules! diff_test {
 pub fn is_resp3(p: &mut ConnPair) -> bool {
     p.a.cmd(&["HELLO"]).starts_with(b"%")
 }
+
+// ---------------------------------------------------------------------------
+// redis-py, a real client, for the tests that run its scripts
+// ---------------------------------------------------------------------------
+
+/// `tests/clients/redis-py`: the Python scripts and the pinned requirements.
+pub fn redis_py_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/redis-py")
+}
+
+/// The python of the virtualenv `venv` (a directory name under
+/// [`redis_py_dir`]) with the pinned redis-py, created from PyPI on first
+/// use. Each test binary uses its own `venv`, so two never build the same
+/// one at once.
+pub fn redis_py_venv(venv: &str) -> PathBuf {
+    let dir = redis_py_dir();
+    let python = dir.join(venv).join("bin/python");
+    let ready = dir.join(venv).join(".requirements-installed");
+    if ready.is_file() {
+        return python;
+    }
+    let system = require_binary("python3");
+    let run = |cmd: &mut std::process::Command, what: &str| {
+        let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            out.status.success(),
+            "{what} failed (needs python3-venv and access to PyPI):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(
+        std::process::Command::new(&system)
+            .args(["-m", "venv", venv])
+            .current_dir(&dir),
+        "python3 -m venv",
+    );
+    run(
+        std::process::Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "-r", "requirements.txt"])
+            .current_dir(&dir),
+        "pip install -r requirements.txt",
+    );
+    std::fs::write(&ready, b"").expect("mark venv ready");
+    python
+}
