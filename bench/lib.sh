@@ -1,14 +1,15 @@
 # Shared by the bench/ scripts: logging, process bookkeeping (only processes
 # started here are stopped, by pid), free loopback ports, starting
-# redis-server or ferry and waiting for PING. Source it after setting
-# FERRY_BIN, DURABILITY and HOST.
+# redis-server or ferry and waiting for PING. Source it after setting HOST
+# (and, for start_server, FERRY_BIN and DURABILITY). Optional: BENCH_NAME
+# (temporary directory prefix), CLI_TIMEOUT (seconds, default 5).
 # shellcheck shell=bash
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 # --- process bookkeeping ------------------------------------------------------
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")"
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/${BENCH_NAME:-ferry-bench}.XXXXXX")"
 PIDS=()
 
 stop_pid() {
@@ -24,6 +25,14 @@ stop_pid() {
         kill -KILL "$pid" 2>/dev/null || true
     fi
     wait "$pid" 2>/dev/null || true
+}
+
+forget_pid() { # forget_pid PID: drop it from PIDS once stopped
+    local keep=() p
+    for p in "${PIDS[@]+"${PIDS[@]}"}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    PIDS=("${keep[@]+"${keep[@]}"}")
 }
 
 cleanup() {
@@ -55,9 +64,9 @@ random_free_port() {
     die "no free port found on $HOST"
 }
 
-cli() { # cli PORT ARGS... (bounded: never waits more than 5 s)
+cli() { # cli PORT ARGS... (bounded: never waits more than CLI_TIMEOUT s)
     local port="$1"; shift
-    timeout 5 redis-cli -h "$HOST" -p "$port" "$@"
+    timeout "${CLI_TIMEOUT:-5}" redis-cli -h "$HOST" -p "$port" "$@"
 }
 
 wait_ping() { # wait_ping NAME PID PORT LOG

@@ -44,8 +44,10 @@ RUN_TIMEOUT="${RUN_TIMEOUT:-900}"
 DIGEST="${DIGEST:-1}"
 HOST=127.0.0.1
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+BENCH_NAME=ferry-migrate-bench
+CLI_TIMEOUT=10
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 [[ "$N" =~ ^[1-9][0-9]*$ ]] || die "N must be a positive integer, got '$N'"
 [[ "$RUN_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "RUN_TIMEOUT must be a positive integer, got '$RUN_TIMEOUT'"
@@ -98,87 +100,11 @@ else
     VARIANTS=("$FERRY_ARGS")
 fi
 
-# --- process bookkeeping ------------------------------------------------------
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/ferry-migrate-bench.XXXXXX")"
-PIDS=()
-
-stop_pid() {
-    local pid="$1" i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "pid $pid did not stop in 10 s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-
-forget_pid() { # forget_pid PID: drop it from PIDS once stopped
-    local keep=() p
-    for p in "${PIDS[@]+"${PIDS[@]}"}"; do
-        [ "$p" = "$1" ] || keep+=("$p")
-    done
-    PIDS=("${keep[@]+"${keep[@]}"}")
-}
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
-        stop_pid "$pid"
-    done
-    if [ "${KEEP_TMP:-0}" = 1 ]; then
-        log "kept $TMP"
-    else
-        rm -rf "$TMP"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-port_in_use() {
-    (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
-}
-
-random_free_port() {
-    local p i
-    for i in $(seq 1 50); do
-        p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-        port_in_use "$p" || { echo "$p"; return 0; }
-    done
-    die "no free port found on $HOST"
-}
-
-cli() { # cli PORT ARGS... (bounded: never waits more than 10 s)
-    local port="$1"; shift
-    timeout 10 redis-cli -h "$HOST" -p "$port" "$@"
-}
+# --- process bookkeeping: bench/lib.sh -------------------------------------
 
 cli_long() { # cli_long PORT ARGS... for commands that walk the dataset (DEBUG DIGEST)
     local port="$1"; shift
     timeout 300 redis-cli -h "$HOST" -p "$port" "$@"
-}
-
-wait_ping() { # wait_ping NAME PID PORT LOG
-    local name="$1" pid="$2" port="$3" logf="$4" i
-    for i in $(seq 1 300); do # 30 s
-        if ! kill -0 "$pid" 2>/dev/null; then
-            log "$name exited during startup; last lines of $logf:"
-            tail -n 20 "$logf" >&2 || true
-            return 1
-        fi
-        if [ "$(cli "$port" ping 2>/dev/null)" = PONG ]; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    log "$name (pid $pid) did not answer PING on $HOST:$port within 30 s; last lines of $logf:"
-    tail -n 20 "$logf" >&2 || true
-    return 1
 }
 
 # start_redis NAME [EXTRA ARGS...] -> sets SERVER_PID and SERVER_PORT
