@@ -102,7 +102,7 @@ pub struct ServerState {
     pub acl: crate::acl::Acl,
 }
 
-/// Configuration the executor reads on every command.
+/// Configuration the executor reads on every command or group, kept parsed.
 #[derive(Debug, Clone, Copy)]
 pub struct HotConfig {
     /// `slowlog-log-slower-than` in µs; negative disables the slow log.
@@ -110,6 +110,8 @@ pub struct HotConfig {
     pub slowlog_max_len: usize,
     /// `latency-monitor-threshold` in ms; 0 disables the latency monitor.
     pub latency_threshold_ms: u64,
+    /// `tracking-table-max-keys`; 0 means no limit (read after each group).
+    pub tracking_max_keys: usize,
 }
 
 /// A client parked in a blocking command (BLPOP...), with the rest of its
@@ -177,6 +179,7 @@ impl ServerState {
                 slowlog_slower_than: 10_000,
                 slowlog_max_len: 128,
                 latency_threshold_ms: 0,
+                tracking_max_keys: 1_000_000,
             },
             acl,
         }
@@ -201,6 +204,7 @@ impl ServerState {
             slowlog_slower_than: num("slowlog-log-slower-than", 10_000),
             slowlog_max_len: num("slowlog-max-len", 128).max(0) as usize,
             latency_threshold_ms: num("latency-monitor-threshold", 0).max(0) as u64,
+            tracking_max_keys: num("tracking-table-max-keys", 1_000_000).max(0) as usize,
         };
     }
 

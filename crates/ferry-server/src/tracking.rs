@@ -407,11 +407,7 @@ pub fn broadcast(server: &mut ServerState) {
 /// trackingLimitUsedSlots does (Redis picks them at random; here, in the
 /// table's hash order).
 pub fn enforce_limit(server: &mut ServerState) {
-    let max: usize = server
-        .config
-        .get("tracking-table-max-keys")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let max = server.hot_config.tracking_max_keys;
     if max == 0 || server.tracking.table.len() <= max {
         return;
     }
