@@ -102,6 +102,23 @@ pub struct ServerState {
     pub acl: crate::acl::Acl,
 }
 
+impl HotConfig {
+    fn read(config: &ConfigTable) -> HotConfig {
+        let num = |name: &str, default: i64| -> i64 {
+            config
+                .get(name)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        HotConfig {
+            slowlog_slower_than: num("slowlog-log-slower-than", 10_000),
+            slowlog_max_len: num("slowlog-max-len", 128).max(0) as usize,
+            latency_threshold_ms: num("latency-monitor-threshold", 0).max(0) as u64,
+            tracking_max_keys: num("tracking-table-max-keys", 1_000_000).max(0) as usize,
+        }
+    }
+}
+
 /// Configuration the executor reads on every command or group, kept parsed.
 #[derive(Debug, Clone, Copy)]
 pub struct HotConfig {
@@ -151,8 +168,10 @@ impl ServerState {
         if let Some(pass) = &startup.requirepass {
             acl.set_requirepass(pass);
         }
+        let config = ConfigTable::new(&startup);
         ServerState {
-            config: ConfigTable::new(&startup),
+            hot_config: HotConfig::read(&config),
+            config,
             startup,
             stats: Stats::default(),
             clients: HashMap::new(),
@@ -175,37 +194,14 @@ impl ServerState {
             monitors: Vec::new(),
             slowlog: Default::default(),
             latency: Default::default(),
-            hot_config: HotConfig {
-                slowlog_slower_than: 10_000,
-                slowlog_max_len: 128,
-                latency_threshold_ms: 0,
-                tracking_max_keys: 1_000_000,
-            },
             acl,
         }
-        .with_hot_config()
-    }
-
-    fn with_hot_config(mut self) -> Self {
-        self.config_changed();
-        self
     }
 
     /// Re-reads the configuration kept parsed in [`HotConfig`]; CONFIG SET
     /// calls it after every change.
     pub fn config_changed(&mut self) {
-        let num = |name: &str, default: i64| -> i64 {
-            self.config
-                .get(name)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(default)
-        };
-        self.hot_config = HotConfig {
-            slowlog_slower_than: num("slowlog-log-slower-than", 10_000),
-            slowlog_max_len: num("slowlog-max-len", 128).max(0) as usize,
-            latency_threshold_ms: num("latency-monitor-threshold", 0).max(0) as u64,
-            tracking_max_keys: num("tracking-table-max-keys", 1_000_000).max(0) as usize,
-        };
+        self.hot_config = HotConfig::read(&self.config);
     }
 
     /// The password clients must AUTH with, if any.
