@@ -62,19 +62,26 @@ pub fn redacted(argv: &[Bytes]) -> Vec<Bytes> {
     out
 }
 
-/// Sends one command to every MONITOR client:
-/// `+<unix s>.<us> [<db> <addr>|lua] "arg" ...`. `from_script` marks the
-/// commands a script runs (Redis shows them as `lua`).
+/// Whether MONITOR shows this command at all (Redis hides admin commands
+/// and those flagged `skip_monitor`).
+pub fn monitored(spec: &crate::cmd::CommandSpec) -> bool {
+    !spec.has_flag("skip_monitor") && !spec.has_flag("admin")
+}
+
+/// Sends one command of `client` (in its current database) to every
+/// MONITOR client, if any: `+<unix s>.<us> [<db> <addr>|lua] "arg" ...`.
+/// `from_script` marks the commands a script runs (Redis shows `lua`).
 pub fn feed_monitors(
     server: &mut ServerState,
-    current: Option<&mut ClientState>,
-    db: usize,
+    client: &mut ClientState,
     from_script: bool,
     argv: &[Bytes],
 ) {
-    let Some(origin) = current.as_deref().map(|c| c.addr.to_string()) else {
+    if server.monitors.is_empty() {
         return;
-    };
+    }
+    let db = client.db;
+    let origin = client.addr.to_string();
     let micros = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros())
@@ -92,17 +99,13 @@ pub fn feed_monitors(
         repr(&mut line, a);
     }
     let msg = Reply::Status(line.into());
-    let mut current = current;
     for id in server.monitors.clone() {
-        match current.as_deref_mut() {
-            Some(me) if me.id == id => me.pending_pushes.push(msg.clone()),
-            _ => {
-                if let Some(target) = server.clients.get(&id) {
-                    let mut out = bytes::BytesMut::new();
-                    msg.encode(target.protocol, &mut out);
-                    server.outbox.push((id, out.freeze()));
-                }
-            }
+        if id == client.id {
+            client.pending_pushes.push(msg.clone());
+        } else if let Some(target) = server.clients.get(&id) {
+            let mut out = bytes::BytesMut::new();
+            msg.encode(target.protocol, &mut out);
+            server.outbox.push((id, out.freeze()));
         }
     }
 }

@@ -567,16 +567,7 @@ impl Executor {
                 if spec.name == "exec" {
                     let reply = self.exec(client);
                     client.tracking.caching = false;
-                    if !self.state.monitors.is_empty() {
-                        let db = client.db;
-                        crate::diagnostics::feed_monitors(
-                            &mut self.state,
-                            Some(client),
-                            db,
-                            false,
-                            argv,
-                        );
-                    }
+                    crate::diagnostics::feed_monitors(&mut self.state, client, false, argv);
                     return reply;
                 }
             }
@@ -602,15 +593,8 @@ impl Executor {
                 self.block_request = Some(*req);
                 // MONITOR shows a blocking command when it first runs,
                 // whether or not it then waits (not again when retried).
-                if !self.state.monitors.is_empty() && client.woken_by.is_none() {
-                    let db = client.db;
-                    crate::diagnostics::feed_monitors(
-                        &mut self.state,
-                        Some(client),
-                        db,
-                        false,
-                        argv,
-                    );
+                if client.woken_by.is_none() && crate::diagnostics::monitored(spec) {
+                    crate::diagnostics::feed_monitors(&mut self.state, client, false, argv);
                 }
                 return Reply::NoReply;
             }
@@ -664,13 +648,8 @@ impl Executor {
             self.state.latency.add(event, micros / 1000);
         }
         // A retried blocked command was shown when it first ran.
-        if !self.state.monitors.is_empty()
-            && !spec.has_flag("skip_monitor")
-            && !spec.has_flag("admin")
-            && client.woken_by.is_none()
-        {
-            let db = client.db;
-            crate::diagnostics::feed_monitors(&mut self.state, Some(client), db, false, argv);
+        if client.woken_by.is_none() && crate::diagnostics::monitored(spec) {
+            crate::diagnostics::feed_monitors(&mut self.state, client, false, argv);
         }
     }
 

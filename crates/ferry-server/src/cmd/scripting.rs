@@ -231,9 +231,8 @@ fn split_keys(argv: &[Bytes], numkeys: i64) -> Result<KeysAndArgs<'_>, super::Cm
 /// Redis does (EVAL and FCALL are flagged `skip_monitor` for the feed that
 /// follows a command).
 fn feed_monitors_first(ctx: &mut Ctx, argv: &[Bytes]) {
-    if !ctx.server.monitors.is_empty() && !ctx.client.in_script {
-        let db = ctx.client.db;
-        crate::diagnostics::feed_monitors(ctx.server, Some(ctx.client), db, false, argv);
+    if !ctx.client.in_script {
+        crate::diagnostics::feed_monitors(ctx.server, ctx.client, false, argv);
     }
 }
 

@@ -66,12 +66,8 @@ impl Host for ScriptHost<'_, '_> {
             ctx.server.stats.count_error(&reply);
         }
         ctx.flush_store_events();
-        if !ctx.server.monitors.is_empty()
-            && !spec.has_flag("skip_monitor")
-            && !spec.has_flag("admin")
-        {
-            let db = ctx.client.db;
-            crate::diagnostics::feed_monitors(ctx.server, Some(ctx.client), db, true, &argv);
+        if crate::diagnostics::monitored(spec) {
+            crate::diagnostics::feed_monitors(ctx.server, ctx.client, true, &argv);
         }
         if ctx.client.tracking.on {
             crate::tracking::remember_read(ctx.server, ctx.client, spec, full_name, &argv);
