@@ -100,13 +100,7 @@ pub fn feed_monitors(
     }
     let msg = Reply::Status(line.into());
     for id in server.monitors.clone() {
-        if id == client.id {
-            client.pending_pushes.push(msg.clone());
-        } else if let Some(target) = server.clients.get(&id) {
-            let mut out = bytes::BytesMut::new();
-            msg.encode(target.protocol, &mut out);
-            server.outbox.push((id, out.freeze()));
-        }
+        server.push_message(Some(&mut *client), id, msg.clone());
     }
 }
 

@@ -204,6 +204,28 @@ impl ServerState {
         self.hot_config = HotConfig::read(&self.config);
     }
 
+    /// Queues a pushed message (pub/sub, invalidation, MONITOR line) for
+    /// client `id`: before the running client's reply when it is `current`,
+    /// else in the outbox, encoded in the target's protocol (ahead of the
+    /// target's own batch if it comes later in this group).
+    pub fn push_message(
+        &mut self,
+        current: Option<&mut ClientState>,
+        id: u64,
+        msg: ferry_resp::Reply,
+    ) {
+        match current {
+            Some(me) if me.id == id => me.pending_pushes.push(msg),
+            _ => {
+                if let Some(target) = self.clients.get(&id) {
+                    let mut out = bytes::BytesMut::new();
+                    msg.encode(target.protocol, &mut out);
+                    self.outbox.push((id, out.freeze()));
+                }
+            }
+        }
+    }
+
     /// The password clients must AUTH with, if any.
     pub fn requirepass(&self) -> Option<&str> {
         self.config.get("requirepass").filter(|p| !p.is_empty())

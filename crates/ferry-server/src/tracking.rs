@@ -23,7 +23,7 @@
 
 use crate::client::ClientState;
 use crate::state::ServerState;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use ferry_resp::{Protocol, Reply};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -305,7 +305,7 @@ fn send(
                 Reply::bulk("tracking-redir-broken"),
                 Reply::Integer(redirect as i64),
             ]);
-            push_to(server, current, id, msg);
+            server.push_message(current, id, msg);
         }
         return;
     }
@@ -330,7 +330,7 @@ fn send(
         // RESP2 without a subscribed redirect: nowhere to send it.
         return;
     };
-    push_to(server, current, to, msg);
+    server.push_message(current, to, msg);
 }
 
 fn with_client<T>(
@@ -342,21 +342,6 @@ fn with_client<T>(
     match current {
         Some(me) if me.id == id => Some(f(me)),
         _ => server.clients.get_mut(&id).map(f),
-    }
-}
-
-/// Queues a message: before the running client's reply when it is the
-/// target, else in the outbox (or ahead of the target's batch in this group).
-fn push_to(server: &mut ServerState, current: Option<&mut ClientState>, id: u64, msg: Reply) {
-    match current {
-        Some(me) if me.id == id => me.pending_pushes.push(msg),
-        _ => {
-            if let Some(target) = server.clients.get(&id) {
-                let mut out = BytesMut::new();
-                msg.encode(target.protocol, &mut out);
-                server.outbox.push((id, out.freeze()));
-            }
-        }
     }
 }
 

@@ -9,7 +9,7 @@ use super::connection::help_reply;
 use super::{cmd, container, CmdResult, CommandSpec, Ctx};
 use crate::client::ClientState;
 use crate::state::ServerState;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use ferry_resp::Reply;
 
 const FLAGS: &[&str] = &["pubsub", "noscript", "loading", "stale"];
@@ -229,16 +229,7 @@ pub fn deliver(
     }
     let n = receivers.len() as i64;
     for (id, msg) in receivers {
-        match current.as_deref_mut() {
-            Some(me) if me.id == id => me.pending_pushes.push(msg),
-            _ => {
-                if let Some(target) = server.clients.get(&id) {
-                    let mut out = BytesMut::new();
-                    msg.encode(target.protocol, &mut out);
-                    server.outbox.push((id, out.freeze()));
-                }
-            }
-        }
+        server.push_message(current.as_deref_mut(), id, msg);
     }
     n
 }
