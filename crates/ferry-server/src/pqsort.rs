@@ -204,4 +204,32 @@ mod tests {
         let keys: Vec<u8> = v.iter().map(|x| x.0).collect();
         assert_eq!(keys, vec![0, 0, 0, 0, 1, 1, 1, 1]);
     }
+
+    /// A range in the middle, and the upper half (SORT ... LIMIT).
+    #[test]
+    fn sorts_the_wanted_range() {
+        let mut seed = 7u64;
+        for len in [0usize, 1, 5, 7, 8, 40, 41, 100, 333] {
+            let v: Vec<u32> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    (seed >> 40) as u32 % 50
+                })
+                .collect();
+            let mut full = v.clone();
+            full.sort();
+            for (l, r) in [
+                (0, len.saturating_sub(1)),
+                (3, 9),
+                (len / 2, len.saturating_sub(1)),
+            ] {
+                if len == 0 || l > r || r >= len {
+                    continue;
+                }
+                let mut w = v.clone();
+                partial_sort(&mut w, |a, b| a.cmp(b), l, r);
+                assert_eq!(&w[l..=r], &full[l..=r], "len={len} range={l}..={r}");
+            }
+        }
+    }
 }
