@@ -172,6 +172,8 @@ pub struct Store {
     group_ops: Vec<u8>,
     /// Refuse every change (a Raft follower: only the log writes).
     read_only: bool,
+    /// [`Store::apply_payload`] changed the FUNCTION libraries.
+    functions_replicated: bool,
     /// Keys WATCHed while absent (see [`Store::watch_creation`]).
     watch_absent: std::collections::HashSet<(usize, Vec<u8>)>,
     /// Size past which [`Store::watch_creation`] asks for a rebuild.
@@ -215,6 +217,7 @@ impl Store {
             opts: opts.clone(),
             group_ops: Vec::new(),
             read_only: false,
+            functions_replicated: false,
             tx_started: std::time::Instant::now(),
             watch_absent: std::collections::HashSet::new(),
             watch_absent_limit: WATCH_ABSENT_MIN,
@@ -325,6 +328,9 @@ impl Store {
                 .and_then(ops::Op::decode)
                 .ok_or(StoreError::Corrupt("a replicated change does not decode"))?;
             pos += 4 + len;
+            if matches!(op, ops::Op::SetFunctions { .. }) {
+                self.functions_replicated = true;
+            }
             if self.record_modified {
                 op.modified_keys(&mut self.modified);
             }
@@ -333,6 +339,12 @@ impl Store {
             self.apply(&op)?;
         }
         Ok(())
+    }
+
+    /// Whether replicated changes replaced the FUNCTION libraries since the
+    /// last call (the caller reloads its Lua engine from the store).
+    pub fn take_functions_replicated(&mut self) -> bool {
+        std::mem::take(&mut self.functions_replicated)
     }
 
     /// Refuses (or allows again) every change made through commands; see
