@@ -47,6 +47,8 @@ pub struct RaftSettings {
     pub data: PathBuf,
     /// fsync each log append (durability always).
     pub fsync: bool,
+    /// Build a snapshot every this many entries (0: the default, 20000).
+    pub snapshot_logs: u64,
 }
 
 /// What a node knows of the cluster, refreshed from openraft's metrics.
@@ -99,16 +101,18 @@ pub struct RaftNode {
 
 /// Timeouts tuned on a loaded 2-core VM: openraft's defaults (50 ms
 /// heartbeats, 150-300 ms elections) lost leadership under load there.
-fn config(cluster: &str) -> Result<Config, String> {
+fn config(cluster: &str, snapshot_logs: u64) -> Result<Config, String> {
+    let snapshot_logs = if snapshot_logs == 0 { 20_000 } else { snapshot_logs };
     Config {
         cluster_name: cluster.to_string(),
         heartbeat_interval: 100,
         election_timeout_min: 400,
         election_timeout_max: 800,
         max_payload_entries: 32,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(20_000),
-        max_in_snapshot_log_to_keep: 1000,
-        purge_batch_size: 256,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_logs),
+        // Followers a little behind still catch up from the log.
+        max_in_snapshot_log_to_keep: (snapshot_logs / 20).max(10),
+        purge_batch_size: (snapshot_logs / 4).clamp(1, 256),
         // Per chunk of a snapshot sent to a follower.
         install_snapshot_timeout: 10_000,
         ..Default::default()
@@ -122,7 +126,7 @@ impl RaftNode {
     /// cluster. The executor must already run (re-applying committed
     /// entries at start goes through `sm_sink`).
     pub async fn start(settings: RaftSettings, sm_sink: SmSink, done: DoneSink) -> Result<RaftNode, String> {
-        let config = Arc::new(config(&settings.cluster)?);
+        let config = Arc::new(config(&settings.cluster, settings.snapshot_logs)?);
         let mut log_path = settings.data.as_os_str().to_owned();
         log_path.push("-raft.db");
         let log = log_store::LogStore::open(&PathBuf::from(log_path), settings.fsync)?;
@@ -149,9 +153,13 @@ impl RaftNode {
             .await
             .map_err(|e| format!("cannot start Raft: {e}"))?;
         tokio::spawn(network::serve(listener, raft.clone(), me, peers.clone()));
-        if !settings.peers.is_empty()
-            && !raft.is_initialized().await.map_err(|e| e.to_string())?
-        {
+        // One node forms the cluster: the lowest id of --peers. openraft
+        // starts an election at once on the node it initializes, so a node
+        // that started late (or from an empty directory) and initialized
+        // itself would campaign against a working leader; the others wait
+        // to be contacted.
+        let founder = settings.peers.keys().next() == Some(&settings.node_id);
+        if founder && !raft.is_initialized().await.map_err(|e| e.to_string())? {
             let members: BTreeMap<NodeId, FerryNode> = settings
                 .peers
                 .iter()
@@ -206,18 +214,76 @@ impl RaftNode {
         self.raft.initialize(members).await.map_err(|e| e.to_string())
     }
 
+    /// Membership changes run on the leader; elsewhere, say where it is.
+    fn on_leader(&self) -> Result<(), String> {
+        let st = self.status();
+        if st.state == ServerState::Leader {
+            return Ok(());
+        }
+        Err(match st.leader_client_addr {
+            Some(addr) => format!("this node is not the leader; run it on the leader at {addr}"),
+            None => "this node is not the leader and no leader is known yet; retry".into(),
+        })
+    }
+
     /// Adds a node that receives the log but does not vote; returns when it
     /// has caught up.
     pub async fn add_learner(&self, id: NodeId, raft_addr: &str) -> Result<(), String> {
-        self.raft
-            .add_learner(id, state_machine::node(raft_addr), true)
+        self.on_leader()?;
+        let added = self
+            .raft
+            .add_learner(id, state_machine::node(raft_addr), false)
             .await
-            .map(|_| ())
-            .map_err(|e| self.explain(e))
+            .map_err(|e| self.explain(e))?;
+        // openraft's own wait counts a learner within 5000 entries as
+        // caught up; wait until it has the entry that added it, as long as
+        // it makes progress.
+        let target = added.log_id.index;
+        let mut metrics = self.raft.metrics();
+        let mut last = None;
+        loop {
+            let matched = metrics
+                .borrow()
+                .replication
+                .as_ref()
+                .and_then(|r| r.get(&id).copied())
+                .flatten()
+                .map(|l| l.index);
+            if matched.is_some_and(|m| m >= target) {
+                return Ok(());
+            }
+            if matched != last {
+                last = matched;
+            }
+            let progressed = tokio::time::timeout(Duration::from_secs(30), async {
+                loop {
+                    if metrics.changed().await.is_err() {
+                        return false;
+                    }
+                    let now = metrics
+                        .borrow()
+                        .replication
+                        .as_ref()
+                        .and_then(|r| r.get(&id).copied())
+                        .flatten()
+                        .map(|l| l.index);
+                    if now != last {
+                        return true;
+                    }
+                }
+            })
+            .await;
+            if !matches!(progressed, Ok(true)) {
+                return Err(format!(
+                    "node {id} was added as a learner but received nothing for 30 s (is it running at {raft_addr} with the same --raft-cluster? its log says why); remove it with RAFT REMOVE {id} or start it"
+                ));
+            }
+        }
     }
 
     /// Makes a learner a voter.
     pub async fn promote(&self, id: NodeId) -> Result<(), String> {
+        self.on_leader()?;
         self.raft
             .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
             .await
@@ -227,6 +293,7 @@ impl RaftNode {
 
     /// Removes a node from the cluster (voter or learner).
     pub async fn remove(&self, id: NodeId) -> Result<(), String> {
+        self.on_leader()?;
         let st = self.status();
         if st.voters.contains(&id) {
             self.raft

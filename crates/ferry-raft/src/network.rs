@@ -226,6 +226,14 @@ fn unexpected(target: NodeId) -> Unreachable {
 }
 
 impl RaftNetwork<TypeConfig> for Connection {
+    /// Retry an unreachable peer soon: openraft's default (500 ms) is
+    /// longer than the election timeout, so a node that just restarted
+    /// would miss its heartbeats, start an election and unseat a healthy
+    /// leader.
+    fn backoff(&self) -> openraft::network::Backoff {
+        openraft::network::Backoff::new(std::iter::repeat(Duration::from_millis(50)))
+    }
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,

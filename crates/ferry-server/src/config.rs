@@ -38,6 +38,8 @@ pub struct RaftConfig {
     /// Followers answer reads from their own copy without the client
     /// asking (READONLY); off, they redirect reads too.
     pub stale_reads: bool,
+    /// Build a snapshot (and drop the log before it) every this many entries.
+    pub snapshot_logs: u64,
 }
 
 impl Default for ServerConfig {

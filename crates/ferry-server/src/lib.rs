@@ -286,6 +286,7 @@ async fn start_raft(
             cluster: rc.cluster.clone(),
             data: config.data.clone(),
             fsync: config.durability == Durability::Always,
+            snapshot_logs: rc.snapshot_logs,
         },
         sm_sink,
         done,

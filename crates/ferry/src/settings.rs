@@ -108,6 +108,10 @@ pub struct ServeArgs {
     #[arg(long)]
     stale_reads: bool,
 
+    /// Build a Raft snapshot every N log entries (default 20000).
+    #[arg(long, value_name = "N", hide = true)]
+    raft_snapshot_logs: Option<u64>,
+
     /// Log filter (error, warn, info, debug). Default info; RUST_LOG overrides.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: String,
@@ -221,6 +225,7 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved, String> {
                 .or(file.raft_cluster)
                 .unwrap_or_else(|| "ferry".into()),
             stale_reads: args.stale_reads || file.stale_reads.unwrap_or(false),
+            snapshot_logs: args.raft_snapshot_logs.unwrap_or(0),
         });
     } else if args.node_id.is_some() || args.raft_addr.is_some() || args.peers.is_some() {
         return Err("--node-id, --raft-addr and --peers need --raft".into());

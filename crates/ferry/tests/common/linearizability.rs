@@ -917,15 +917,13 @@ mod tests {
     }
 
     #[test]
-    fn large_history_is_fast() {
+    fn large_history_is_checked_within_the_search_bound() {
         // ~10 keys x ~2000 ops, 10 clients, some timeouts: the size the
-        // replication tests produce.
+        // replication tests produce. No timing is asserted; the search
+        // bound makes a blow-up an error instead of a hang.
         let keys = ["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"];
         let h = simulate(7, &keys, 20_000, 10, true);
         assert!(h.len() > 15_000, "{}", h.len());
-        let start = std::time::Instant::now();
         assert_eq!(check(&h), Ok(()));
-        let took = start.elapsed();
-        assert!(took.as_secs() < 20, "took {took:?}");
     }
 }

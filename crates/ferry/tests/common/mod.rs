@@ -21,6 +21,7 @@
 pub mod cluster;
 pub mod dataset;
 pub mod random;
+pub mod raft_cluster;
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -73,12 +74,12 @@ pub fn side_b_is_redis() -> bool {
     matches!(std::env::var("FERRY_DIFF_B").as_deref(), Ok("redis"))
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().unwrap().port()
 }
 
-fn read_file_lossy(p: &Path) -> String {
+pub fn read_file_lossy(p: &Path) -> String {
     match std::fs::read(p) {
         Ok(b) => {
             let s = String::from_utf8_lossy(&b).into_owned();
@@ -93,7 +94,7 @@ fn read_file_lossy(p: &Path) -> String {
     }
 }
 
-fn kill_child(child: &mut Child) {
+pub fn kill_child(child: &mut Child) {
     // Child::kill sends SIGKILL to this child's pid only.
     let _ = child.kill();
     let _ = child.wait();
@@ -119,7 +120,7 @@ fn term_child(child: &mut Child, grace: Duration) {
 }
 
 /// Outcome of waiting for a freshly spawned server.
-enum Wait {
+pub enum Wait {
     Ready,
     /// The child exited before answering (e.g. port taken): may retry on another port.
     Exited(String),
@@ -148,7 +149,7 @@ fn server_pid(s: &mut TcpStream) -> Option<u32> {
 }
 
 /// Waits until `port` answers a RESP PING (PONG, or NOAUTH when a password is set).
-fn wait_ready(child: &mut Child, port: u16, log: &Path, what: &str) -> Wait {
+pub fn wait_ready(child: &mut Child, port: u16, log: &Path, what: &str) -> Wait {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
@@ -840,6 +841,23 @@ impl RawConn {
             start: 0,
             port,
         }
+    }
+
+    /// Connects with `timeout` for the connect and each read/write,
+    /// returning errors instead of panicking (the server may be down).
+    pub fn try_connect(port: u16, timeout: Duration) -> Result<RawConn, String> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let stream = TcpStream::connect_timeout(&addr, timeout)
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        let _ = stream.set_read_timeout(Some(timeout));
+        let _ = stream.set_write_timeout(Some(timeout));
+        let _ = stream.set_nodelay(true);
+        Ok(RawConn {
+            stream,
+            buf: Vec::new(),
+            start: 0,
+            port,
+        })
     }
 
     pub fn port(&self) -> u16 {
