@@ -102,7 +102,11 @@ pub struct RaftNode {
 /// Timeouts tuned on a loaded 2-core VM: openraft's defaults (50 ms
 /// heartbeats, 150-300 ms elections) lost leadership under load there.
 fn config(cluster: &str, snapshot_logs: u64) -> Result<Config, String> {
-    let snapshot_logs = if snapshot_logs == 0 { 20_000 } else { snapshot_logs };
+    let snapshot_logs = if snapshot_logs == 0 {
+        20_000
+    } else {
+        snapshot_logs
+    };
     Config {
         cluster_name: cluster.to_string(),
         heartbeat_interval: 100,
@@ -125,7 +129,11 @@ impl RaftNode {
     /// Starts the node: opens the log, listens for peers, joins or forms the
     /// cluster. The executor must already run (re-applying committed
     /// entries at start goes through `sm_sink`).
-    pub async fn start(settings: RaftSettings, sm_sink: SmSink, done: DoneSink) -> Result<RaftNode, String> {
+    pub async fn start(
+        settings: RaftSettings,
+        sm_sink: SmSink,
+        done: DoneSink,
+    ) -> Result<RaftNode, String> {
         let config = Arc::new(config(&settings.cluster, settings.snapshot_logs)?);
         let mut log_path = settings.data.as_os_str().to_owned();
         log_path.push("-raft.db");
@@ -197,7 +205,10 @@ impl RaftNode {
     }
 
     pub fn status(&self) -> RaftStatus {
-        self.status.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.status
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Whether this node may take writes now (see [`RaftStatus::writable`]).
@@ -211,7 +222,10 @@ impl RaftNode {
     /// Forms a new cluster of this node alone (`RAFT INIT`).
     pub async fn init(&self, raft_addr: &str) -> Result<(), String> {
         let members = BTreeMap::from([(self.id, state_machine::node(raft_addr))]);
-        self.raft.initialize(members).await.map_err(|e| e.to_string())
+        self.raft
+            .initialize(members)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Membership changes run on the leader; elsewhere, say where it is.
@@ -314,7 +328,9 @@ impl RaftNode {
     ) -> String {
         match e.forward_to_leader() {
             Some(f) => match f.leader_id.and_then(|l| self.peers.client_addr(l)) {
-                Some(addr) => format!("this node is not the leader; run it on the leader at {addr}"),
+                Some(addr) => {
+                    format!("this node is not the leader; run it on the leader at {addr}")
+                }
                 None => "this node is not the leader and no leader is known yet; retry".into(),
             },
             None => e.to_string(),

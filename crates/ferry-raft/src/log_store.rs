@@ -160,8 +160,9 @@ fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Io>, cache: Arc<Mutex<Cac
                 let r = (|| -> rusqlite::Result<()> {
                     let tx = conn.transaction()?;
                     {
-                        let mut st =
-                            tx.prepare_cached("INSERT OR REPLACE INTO log (idx, entry) VALUES (?1, ?2)")?;
+                        let mut st = tx.prepare_cached(
+                            "INSERT OR REPLACE INTO log (idx, entry) VALUES (?1, ?2)",
+                        )?;
                         for (i, b) in &rows {
                             st.execute(rusqlite::params![*i as i64, b])?;
                         }
@@ -252,7 +253,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
             .prepare_cached("SELECT entry FROM log WHERE idx >= ?1 AND idx <= ?2 ORDER BY idx")
             .map_err(read_err)?;
         let rows = st
-            .query_map(rusqlite::params![start as i64, end], |r| r.get::<_, Vec<u8>>(0))
+            .query_map(rusqlite::params![start as i64, end], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })
             .map_err(read_err)?;
         let mut out = Vec::new();
         for row in rows {

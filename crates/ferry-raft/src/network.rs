@@ -9,9 +9,7 @@
 //! redirects they give.
 
 use crate::types::{decode, encode, FerryNode, NodeId, Raft, TypeConfig};
-use openraft::error::{
-    InstallSnapshotError, RPCError, RaftError, RemoteError, Unreachable,
-};
+use openraft::error::{InstallSnapshotError, RPCError, RaftError, RemoteError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -178,9 +176,8 @@ type Failure = RPCError<NodeId, FerryNode, RaftError<NodeId>>;
 
 impl Connection {
     async fn call(&mut self, rpc: Rpc, ttl: Duration) -> Result<Answer, Unreachable> {
-        let unreachable = |e: &dyn std::fmt::Display| {
-            Unreachable::new(&std::io::Error::other(e.to_string()))
-        };
+        let unreachable =
+            |e: &dyn std::fmt::Display| Unreachable::new(&std::io::Error::other(e.to_string()));
         let body = encode(&(&self.me, rpc)).map_err(|e| unreachable(&e))?;
         let mut stream = match self.stream.take() {
             Some(s) => s,
@@ -208,7 +205,11 @@ impl Connection {
                 .refused_logged
                 .is_none_or(|t| t.elapsed() > Duration::from_secs(60))
             {
-                log::warn!("raft: node {} at {} refused this node: {why}", self.target, self.addr);
+                log::warn!(
+                    "raft: node {} at {} refused this node: {why}",
+                    self.target,
+                    self.addr
+                );
                 self.refused_logged = Some(Instant::now());
             }
             return Err(unreachable(why));
@@ -241,7 +242,9 @@ impl RaftNetwork<TypeConfig> for Connection {
     ) -> Result<AppendEntriesResponse<NodeId>, Failure> {
         match self.call(Rpc::Append(rpc), option.hard_ttl()).await {
             Ok(Answer::Append(Ok(r))) => Ok(r),
-            Ok(Answer::Append(Err(e))) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
+            Ok(Answer::Append(Err(e))) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
             Ok(_) => Err(RPCError::Unreachable(unexpected(self.target))),
             Err(u) => Err(RPCError::Unreachable(u)),
         }
@@ -272,7 +275,9 @@ impl RaftNetwork<TypeConfig> for Connection {
     ) -> Result<VoteResponse<NodeId>, Failure> {
         match self.call(Rpc::Vote(rpc), option.hard_ttl()).await {
             Ok(Answer::Vote(Ok(r))) => Ok(r),
-            Ok(Answer::Vote(Err(e))) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
+            Ok(Answer::Vote(Err(e))) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
             Ok(_) => Err(RPCError::Unreachable(unexpected(self.target))),
             Err(u) => Err(RPCError::Unreachable(u)),
         }

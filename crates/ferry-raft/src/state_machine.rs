@@ -5,8 +5,8 @@
 //! transaction, so the copy and its "applied up to" record agree).
 
 use crate::types::{
-    decode, encode, Entry, FerryNode, Group, LogId, Membership, SnapshotMeta,
-    StorageError, TypeConfig,
+    decode, encode, Entry, FerryNode, Group, LogId, Membership, SnapshotMeta, StorageError,
+    TypeConfig,
 };
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
@@ -92,9 +92,11 @@ pub fn meta_rows(
 /// Reads how far the store file at `conn` has applied the log.
 fn read_progress(conn: &Connection) -> Result<Progress, String> {
     let get = |name: &str| -> Result<Option<Vec<u8>>, String> {
-        conn.query_row("SELECT value FROM ferry_meta WHERE name = ?1", [name], |r| {
-            r.get::<_, Vec<u8>>(0)
-        })
+        conn.query_row(
+            "SELECT value FROM ferry_meta WHERE name = ?1",
+            [name],
+            |r| r.get::<_, Vec<u8>>(0),
+        )
         .optional()
         .map_err(|e| e.to_string())
     };
@@ -123,9 +125,14 @@ impl StateMachine {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let conn = Connection::open(data).map_err(|e| format!("cannot open {}: {e}", data.display()))?;
-        let progress = read_progress(&conn)
-            .map_err(|e| format!("{}: cannot read how far it applied the Raft log: {e}", data.display()))?;
+        let conn =
+            Connection::open(data).map_err(|e| format!("cannot open {}: {e}", data.display()))?;
+        let progress = read_progress(&conn).map_err(|e| {
+            format!(
+                "{}: cannot read how far it applied the Raft log: {e}",
+                data.display()
+            )
+        })?;
         Ok(StateMachine {
             data: data.to_path_buf(),
             dir,
@@ -154,8 +161,7 @@ impl StateMachine {
     ) -> Result<(), String> {
         let (tx, rx) = oneshot::channel();
         (self.sink)(make(tx));
-        rx.await
-            .map_err(|_| "the executor stopped".to_string())?
+        rx.await.map_err(|_| "the executor stopped".to_string())?
     }
 }
 
@@ -173,7 +179,8 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             let progress = read_progress(&tx)?;
             let mut dst = Connection::open(&target).map_err(|e| e.to_string())?;
             {
-                let backup = rusqlite::backup::Backup::new(&tx, &mut dst).map_err(|e| e.to_string())?;
+                let backup =
+                    rusqlite::backup::Backup::new(&tx, &mut dst).map_err(|e| e.to_string())?;
                 // One step of all pages: the copy is one consistent read.
                 match backup.step(-1).map_err(|e| e.to_string())? {
                     rusqlite::backup::StepResult::Done => {}
@@ -351,4 +358,3 @@ pub fn node(raft_addr: &str) -> FerryNode {
         raft_addr: raft_addr.to_string(),
     }
 }
-

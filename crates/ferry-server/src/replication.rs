@@ -17,7 +17,11 @@ pub fn info_section(s: &RaftStatus) -> String {
     let leader = s.state == Role::Leader;
     let _ = write!(out, "role:{}\r\n", if leader { "master" } else { "slave" });
     if !leader {
-        if let Some((host, port)) = s.leader_client_addr.as_deref().and_then(|a| a.rsplit_once(':')) {
+        if let Some((host, port)) = s
+            .leader_client_addr
+            .as_deref()
+            .and_then(|a| a.rsplit_once(':'))
+        {
             let _ = write!(out, "master_host:{host}\r\nmaster_port:{port}\r\n");
             out.push_str("master_link_status:up\r\n");
         } else {
@@ -31,7 +35,11 @@ pub fn info_section(s: &RaftStatus) -> String {
         let _ = write!(
             out,
             "slave{i}:id={id},state={},offset={m},lag={}\r\n",
-            if matched.is_some() { "online" } else { "wait_bgsave" },
+            if matched.is_some() {
+                "online"
+            } else {
+                "wait_bgsave"
+            },
             applied.saturating_sub(m)
         );
     }
@@ -44,7 +52,11 @@ pub fn info_section(s: &RaftStatus) -> String {
         s.leader.map(|l| l.to_string()).unwrap_or_default()
     );
     let _ = write!(out, "raft_term:{}\r\n", s.term);
-    let _ = write!(out, "raft_last_log_index:{}\r\n", s.last_log_index.unwrap_or(0));
+    let _ = write!(
+        out,
+        "raft_last_log_index:{}\r\n",
+        s.last_log_index.unwrap_or(0)
+    );
     let _ = write!(out, "raft_commit_index:{}\r\n", s.committed.unwrap_or(0));
     let _ = write!(out, "raft_applied_index:{applied}\r\n");
     let _ = write!(out, "raft_snapshot_index:{}\r\n", s.snapshot.unwrap_or(0));
@@ -78,7 +90,8 @@ pub fn caught_up_followers(s: &RaftStatus) -> i64 {
 
 /// Whether `argv` is the RAFT admin command.
 pub fn is_admin(argv: &[Bytes]) -> bool {
-    argv.first().is_some_and(|n| n.eq_ignore_ascii_case(b"raft"))
+    argv.first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"raft"))
 }
 
 const HELP: &[&str] = &[

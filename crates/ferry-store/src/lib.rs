@@ -174,6 +174,14 @@ pub struct Store {
     read_only: bool,
     /// [`Store::apply_payload`] changed the FUNCTION libraries.
     functions_replicated: bool,
+    /// Commits wait (the transaction holds changes an external log has
+    /// not confirmed yet).
+    commits_held: bool,
+    /// `ferry_meta` rows written by every commit (how far an external log
+    /// was applied, kept with the data it describes).
+    commit_meta: Vec<(&'static str, Vec<u8>)>,
+    /// SQLite commits so far.
+    commits: u64,
     /// Keys WATCHed while absent (see [`Store::watch_creation`]).
     watch_absent: std::collections::HashSet<(usize, Vec<u8>)>,
     /// Size past which [`Store::watch_creation`] asks for a rebuild.
@@ -218,6 +226,9 @@ impl Store {
             group_ops: Vec::new(),
             read_only: false,
             functions_replicated: false,
+            commits_held: false,
+            commit_meta: Vec::new(),
+            commits: 0,
             tx_started: std::time::Instant::now(),
             watch_absent: std::collections::HashSet::new(),
             watch_absent_limit: WATCH_ABSENT_MIN,
@@ -358,27 +369,20 @@ impl Store {
         self.read_only
     }
 
-    /// A value kept in the store's metadata table (inside the open
-    /// transaction, so it commits with the data it describes).
-    pub fn put_meta(&mut self, name: &str, value: &[u8]) -> StoreResult<()> {
-        self.begin()?;
-        self.conn
-            .prepare_cached("INSERT OR REPLACE INTO ferry_meta (name, value) VALUES (?1, ?2)")?
-            .execute(rusqlite::params![name, value])?;
-        self.tx_wrote = true;
-        Ok(())
+    /// Holds (or releases) commits: while held, [`Store::commit`] keeps the
+    /// transaction open, whoever asks (SAVE, a WAL checkpoint, shutdown).
+    pub fn hold_commits(&mut self, held: bool) {
+        self.commits_held = held;
     }
 
-    /// A value stored with [`Store::put_meta`].
-    pub fn get_meta(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT value FROM ferry_meta WHERE name = ?1",
-                [name],
-                |r| r.get::<_, Vec<u8>>(0),
-            )
-            .optional()?)
+    /// Rows every commit writes to the metadata table from now on.
+    pub fn set_commit_meta(&mut self, rows: Vec<(&'static str, Vec<u8>)>) {
+        self.commit_meta = rows;
+    }
+
+    /// SQLite commits made so far (tells a caller whether one happened).
+    pub fn commits(&self) -> u64 {
+        self.commits
     }
 
     /// Drops the open transaction (changes an external log did not
@@ -465,7 +469,7 @@ impl Store {
     /// journal replayed, so nothing acknowledged is lost; the error is
     /// returned for the caller to report.
     pub fn commit(&mut self) -> StoreResult<()> {
-        if !self.in_tx {
+        if !self.in_tx || self.commits_held {
             return Ok(());
         }
         if self.journal.as_ref().is_some_and(|j| j.has_pending()) {
@@ -479,15 +483,28 @@ impl Store {
                         "INSERT OR REPLACE INTO ferry_meta (name, value) VALUES ('applied_seq', ?1)",
                     )?
                     .execute([self.seq as i64])?;
+                for (name, value) in &self.commit_meta {
+                    self.conn
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO ferry_meta (name, value) VALUES (?1, ?2)",
+                        )?
+                        .execute(rusqlite::params![name, value])?;
+                }
             }
             self.conn.execute_batch("COMMIT")?;
             Ok(())
         })();
         self.in_tx = false;
         if let Err(e) = result {
-            self.rebuild()?;
+            if self.opts.external_log {
+                // The caller's log still holds every change.
+                self.rollback_uncommitted()?;
+            } else {
+                self.rebuild()?;
+            }
             return Err(e);
         }
+        self.commits += 1;
         if wrote {
             if self.journal.is_none() {
                 self.write_epoch += 1;
@@ -582,6 +599,10 @@ impl Store {
     pub fn checkpoint(&mut self) -> StoreResult<()> {
         let was_open = self.in_tx;
         self.commit()?;
+        if self.in_tx {
+            // Commits are held: the checkpoint waits for the next one.
+            return Ok(());
+        }
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         if was_open {
@@ -602,6 +623,9 @@ impl Store {
     pub fn checkpoint_passive(&mut self) -> StoreResult<()> {
         let was_open = self.in_tx;
         self.commit()?;
+        if self.in_tx {
+            return Ok(());
+        }
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         if was_open {

@@ -23,7 +23,12 @@ pub struct RaftArgs {
     action: Action,
 
     /// The node to ask (its client address).
-    #[arg(long, global = true, value_name = "HOST:PORT", default_value = "127.0.0.1:6379")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:6379"
+    )]
     addr: String,
 
     /// Password of the node (as --requirepass).

@@ -91,7 +91,10 @@ fn writes_reach_every_node_and_followers_redirect() {
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(conn.cmd(&["GET", "short"]), b"$-1\r\n");
     // Every acknowledged write is on a majority: WAIT says so at once.
-    let w = parse_frame(&conn.cmd(&["WAIT", "2", "0"])).unwrap().unwrap().0;
+    let w = parse_frame(&conn.cmd(&["WAIT", "2", "0"]))
+        .unwrap()
+        .unwrap()
+        .0;
     assert!(w.as_int().unwrap_or(0) >= 1, "WAIT: {w:?}");
 
     c.wait_caught_up(l, ELECTION);
@@ -108,7 +111,10 @@ fn writes_reach_every_node_and_followers_redirect() {
         "{r}"
     );
     let r = text(&fc.cmd(&["GET", "s"]));
-    assert!(r.starts_with("-READONLY") && r.contains(&lp.to_string()), "{r}");
+    assert!(
+        r.starts_with("-READONLY") && r.contains(&lp.to_string()),
+        "{r}"
+    );
     // A transaction with a write is refused as a whole.
     assert_eq!(fc.cmd(&["MULTI"]), b"+OK\r\n");
     assert!(fc.cmd(&["INCR", "n"]).starts_with(b"-READONLY"));
@@ -120,7 +126,10 @@ fn writes_reach_every_node_and_followers_redirect() {
     assert_eq!(fc.cmd(&["GET", "n"]), b"$1\r\n3\r\n");
     assert!(fc.cmd(&["SET", "s", "x"]).starts_with(b"-READONLY"));
     // The replicated library was loaded on the follower.
-    assert_eq!(fc.cmd(&["FCALL_RO", "getit", "1", "scripted"]), b"$3\r\nyes\r\n");
+    assert_eq!(
+        fc.cmd(&["FCALL_RO", "getit", "1", "scripted"]),
+        b"$3\r\nyes\r\n"
+    );
     assert_eq!(fc.cmd(&["READWRITE"]), b"+OK\r\n");
     assert!(fc.cmd(&["GET", "s"]).starts_with(b"-READONLY"));
 
@@ -220,10 +229,20 @@ fn acknowledged_writes_survive_a_leader_crash() {
     }
     let first_after = records
         .iter()
-        .filter_map(|r| r.lock().unwrap().ack_times.iter().copied().find(|t| *t > killed_at))
+        .filter_map(|r| {
+            r.lock()
+                .unwrap()
+                .ack_times
+                .iter()
+                .copied()
+                .find(|t| *t > killed_at)
+        })
         .min()
         .expect("no write was acknowledged after the leader was killed");
-    eprintln!("failover: {:?} from kill -9 to the first acknowledged write", first_after - killed_at);
+    eprintln!(
+        "failover: {:?} from kill -9 to the first acknowledged write",
+        first_after - killed_at
+    );
 
     let np = c.port(new);
     let mut conn = RawConn::connect(np);
@@ -239,12 +258,19 @@ fn acknowledged_writes_survive_a_leader_crash() {
             .map(|e| text(&e.as_bytes().unwrap()).parse().unwrap())
             .collect();
         let unique: BTreeSet<u64> = values.iter().copied().collect();
-        assert_eq!(unique.len(), values.len(), "writer {w}: duplicated list values");
+        assert_eq!(
+            unique.len(),
+            values.len(),
+            "writer {w}: duplicated list values"
+        );
         for v in &values {
             assert!(rec.sent.contains(v), "writer {w}: {v} was never sent");
         }
         for n in rec.acked.iter().filter(|n| *n % 2 == 0) {
-            assert!(unique.contains(n), "writer {w}: acknowledged RPUSH {n} is lost");
+            assert!(
+                unique.contains(n),
+                "writer {w}: acknowledged RPUSH {n} is lost"
+            );
         }
         for n in rec.acked.iter().filter(|n| *n % 2 == 1) {
             let got = conn.cmd(&["GET", &format!("k:{w}:{n}")]);
@@ -255,7 +281,10 @@ fn acknowledged_writes_survive_a_leader_crash() {
             );
         }
     }
-    assert!(acked_total > 50, "only {acked_total} writes were acknowledged");
+    assert!(
+        acked_total > 50,
+        "only {acked_total} writes were acknowledged"
+    );
 
     // The old leader rejoins as a follower and catches up.
     c.start_node(l);
@@ -312,7 +341,10 @@ fn a_leader_without_a_majority_does_not_acknowledge_and_rolls_back() {
     let mut lost = RawConn::connect(lp);
     lost.set_read_timeout(Duration::from_millis(1500));
     let r = lost.try_cmd(&["SET", "spec", "lost"]);
-    assert!(r.is_err(), "a leader without a majority acknowledged a write: {r:?}");
+    assert!(
+        r.is_err(),
+        "a leader without a majority acknowledged a write: {r:?}"
+    );
     // It freezes; the followers come back and elect a new leader.
     c.signal(l, "-STOP");
     for f in &followers {
@@ -327,7 +359,11 @@ fn a_leader_without_a_majority_does_not_acknowledge_and_rolls_back() {
         if let Some(x) = leader {
             break x;
         }
-        assert!(Instant::now() < deadline, "no new leader; logs:\n{}", c.logs());
+        assert!(
+            Instant::now() < deadline,
+            "no new leader; logs:\n{}",
+            c.logs()
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     ok(c.port(new), &["SET", "spec", "after"]);
@@ -366,7 +402,10 @@ fn membership_changes_and_a_node_of_another_cluster() {
     // A follower cannot change membership; it says where the leader is.
     let f = follower_of(&c, l);
     let e = ask(c.port(f), &["RAFT", "PROMOTE", "9"], SHORT).unwrap_err();
-    assert!(e.contains("not the leader") && e.contains(&lp.to_string()), "{e}");
+    assert!(
+        e.contains("not the leader") && e.contains(&lp.to_string()),
+        "{e}"
+    );
 
     // A fourth node, started without --peers, joins as learner then voter.
     let four = c.add_node(&[]);
@@ -383,11 +422,23 @@ fn membership_changes_and_a_node_of_another_cluster() {
     // A node of another cluster is refused, with a log line saying why.
     let five = c.add_node(&["--raft-cluster", "other"]);
     let addr = format!("127.0.0.1:{}", c.node(five).raft_port);
-    let r = ask(lp, &["RAFT", "ADD-LEARNER", &five.to_string(), &addr], Duration::from_secs(3));
+    let r = ask(
+        lp,
+        &["RAFT", "ADD-LEARNER", &five.to_string(), &addr],
+        Duration::from_secs(3),
+    );
     assert!(r.is_err(), "a node of another cluster was added: {r:?}");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !c.node(five).log().contains("belongs to Raft cluster 'ferry', this node to 'other'") {
-        assert!(Instant::now() < deadline, "no refusal logged:\n{}", c.node(five).log());
+    while !c
+        .node(five)
+        .log()
+        .contains("belongs to Raft cluster 'ferry', this node to 'other'")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no refusal logged:\n{}",
+            c.node(five).log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     ok(lp, &["RAFT", "REMOVE", &five.to_string()]);
@@ -400,10 +451,22 @@ fn raft_admin_and_flags_reject_bad_input() {
     let p = c.port(c.leader(ELECTION));
     for (args, want) in [
         (&["RAFT"][..], "ERR unknown subcommand ''"),
-        (&["RAFT", "NOPE"], "ERR unknown subcommand 'NOPE'. Try RAFT HELP."),
-        (&["RAFT", "PROMOTE"], "ERR wrong number of arguments for 'raft|promote' command"),
-        (&["RAFT", "ADD-LEARNER", "x", "127.0.0.1:1"], "ERR the node id must be a non-negative integer"),
-        (&["RAFT", "REMOVE", "-1"], "ERR the node id must be a non-negative integer"),
+        (
+            &["RAFT", "NOPE"],
+            "ERR unknown subcommand 'NOPE'. Try RAFT HELP.",
+        ),
+        (
+            &["RAFT", "PROMOTE"],
+            "ERR wrong number of arguments for 'raft|promote' command",
+        ),
+        (
+            &["RAFT", "ADD-LEARNER", "x", "127.0.0.1:1"],
+            "ERR the node id must be a non-negative integer",
+        ),
+        (
+            &["RAFT", "REMOVE", "-1"],
+            "ERR the node id must be a non-negative integer",
+        ),
         (&["RAFT", "INIT"], "ERR "),
     ] {
         let e = ask(p, args, SHORT).unwrap_err();
@@ -426,13 +489,32 @@ fn raft_admin_and_flags_reject_bad_input() {
     for (args, want) in [
         (vec!["--raft"], "--raft needs --node-id"),
         (vec!["--raft", "--node-id", "1"], "--raft needs --raft-addr"),
-        (vec!["--raft", "--node-id", "0", "--raft-addr", "127.0.0.1:1"], "--node-id must be a positive integer"),
         (
-            vec!["--raft", "--node-id", "1", "--raft-addr", "127.0.0.1:1", "--peers", "2=127.0.0.1:2"],
+            vec!["--raft", "--node-id", "0", "--raft-addr", "127.0.0.1:1"],
+            "--node-id must be a positive integer",
+        ),
+        (
+            vec![
+                "--raft",
+                "--node-id",
+                "1",
+                "--raft-addr",
+                "127.0.0.1:1",
+                "--peers",
+                "2=127.0.0.1:2",
+            ],
             "--peers must list this node as 1=127.0.0.1:1",
         ),
         (
-            vec!["--raft", "--node-id", "1", "--raft-addr", "127.0.0.1:1", "--peers", "1=127.0.0.1:1,x"],
+            vec![
+                "--raft",
+                "--node-id",
+                "1",
+                "--raft-addr",
+                "127.0.0.1:1",
+                "--peers",
+                "1=127.0.0.1:1,x",
+            ],
             "--peers: 'x' is not ID=HOST:PORT",
         ),
         (vec!["--node-id", "1"], "need --raft"),
@@ -479,7 +561,12 @@ fn ferry_migrate_copies_into_a_raft_cluster() {
                 let n = s.column_count();
                 s.query_map([], |r| {
                     Ok((0..n)
-                        .map(|i| format!("{:?}", r.get_ref(i).map(|v| v.as_str().unwrap_or("?").to_string())))
+                        .map(|i| {
+                            format!(
+                                "{:?}",
+                                r.get_ref(i).map(|v| v.as_str().unwrap_or("?").to_string())
+                            )
+                        })
                         .collect::<Vec<_>>()
                         .join(" | "))
                 })?
@@ -528,7 +615,8 @@ fn register_and_counter_history_is_linearizable_under_kills_and_pauses() {
                 while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                     let c = match conn.as_mut() {
                         Some(c) => c,
-                        None => match RawConn::try_connect(ports[node], Duration::from_millis(800)) {
+                        None => match RawConn::try_connect(ports[node], Duration::from_millis(800))
+                        {
                             Ok(c) => conn.insert(c),
                             Err(_) => {
                                 node = (node + 1) % ports.len();
@@ -545,20 +633,36 @@ fn register_and_counter_history_is_linearizable_under_kills_and_pauses() {
                     } else if pick < 6 {
                         let k = format!("r{}", rng.gen_range(0..3));
                         let v = client as i64 * 1_000_000 + n;
-                        (k.clone(), Op::Write(v), vec!["SET".into(), k, v.to_string()])
+                        (
+                            k.clone(),
+                            Op::Write(v),
+                            vec!["SET".into(), k, v.to_string()],
+                        )
                     } else {
-                        let k = if pick < 8 { format!("r{}", rng.gen_range(0..3)) } else { format!("c{}", rng.gen_range(0..2)) };
+                        let k = if pick < 8 {
+                            format!("r{}", rng.gen_range(0..3))
+                        } else {
+                            format!("c{}", rng.gen_range(0..2))
+                        };
                         (k.clone(), Op::Read(None), vec!["GET".into(), k])
                     };
                     let invoke = us();
                     let reply = c.try_cmd(&args);
                     let complete = us();
-                    let parsed = reply.as_ref().ok().and_then(|b| parse_frame(b).ok().flatten()).map(|r| r.0);
+                    let parsed = reply
+                        .as_ref()
+                        .ok()
+                        .and_then(|b| parse_frame(b).ok().flatten())
+                        .map(|r| r.0);
                     let (op, outcome, done) = match (op, parsed) {
-                        (Op::Write(v), Some(Resp::Simple(s))) if s == "OK" => (Op::Write(v), Outcome::Ok(None), true),
+                        (Op::Write(v), Some(Resp::Simple(s))) if s == "OK" => {
+                            (Op::Write(v), Outcome::Ok(None), true)
+                        }
                         (Op::Incr, Some(Resp::Int(i))) => (Op::Incr, Outcome::Ok(Some(i)), true),
                         (Op::Read(_), Some(r)) if !r.is_error() => {
-                            let v = r.as_bytes().map(|b| text(&b).parse::<i64>().expect("an integer"));
+                            let v = r
+                                .as_bytes()
+                                .map(|b| text(&b).parse::<i64>().expect("an integer"));
                             (Op::Read(v), Outcome::Ok(v), true)
                         }
                         (op, _) => (op, Outcome::Unknown, false),
@@ -607,7 +711,10 @@ fn register_and_counter_history_is_linearizable_under_kills_and_pauses() {
     for e in history.iter() {
         *per_key.entry(&e.key).or_default() += 1;
     }
-    eprintln!("{} operations ({acked} acknowledged): {per_key:?}", history.len());
+    eprintln!(
+        "{} operations ({acked} acknowledged): {per_key:?}",
+        history.len()
+    );
     assert!(acked > 200, "only {acked} operations completed");
     if let Err(e) = check(&history) {
         panic!("the history is not linearizable: {e}");

@@ -65,8 +65,8 @@ pub struct RaftLink {
     /// Changes confirmed since the last SQLite commit, replayed after a
     /// rollback.
     redo: Vec<Vec<u8>>,
-    /// `ferry_meta` rows to commit with the data (how far the log applied).
-    meta: Vec<(&'static str, Vec<u8>)>,
+    /// The store's commit count when `redo` started (a commit empties it).
+    redo_since: u64,
     /// The group ran a command that reads or writes data.
     touched: bool,
     /// This node may take writes during the current group.
@@ -91,6 +91,28 @@ fn writes(spec: &CommandSpec) -> bool {
 }
 
 impl Executor {
+    /// Holds SQLite commits while the transaction has unconfirmed changes,
+    /// whatever would commit (the group timer, SAVE, a WAL checkpoint).
+    fn raft_hold_commits(&mut self) {
+        let held = self
+            .raft
+            .as_ref()
+            .is_some_and(|l| !l.speculative.is_empty());
+        self.store.hold_commits(held);
+    }
+
+    /// Confirmed changes since the last commit, for a rollback.
+    fn raft_remember(&mut self, ops: Vec<u8>) {
+        let commits = self.store.commits();
+        if let Some(link) = self.raft.as_mut() {
+            if link.redo_since != commits {
+                link.redo.clear();
+                link.redo_since = commits;
+            }
+            link.redo.push(ops);
+        }
+    }
+
     /// At the start of each group: whether this node leads, which decides
     /// if commands may write.
     pub(super) fn raft_group_start(&mut self) {
@@ -104,7 +126,11 @@ impl Executor {
 
     /// Refuses data commands a follower must not run; notes that the group
     /// touched data.
-    pub(super) fn raft_gate(&mut self, client: &ClientState, spec: &CommandSpec) -> Result<(), Reply> {
+    pub(super) fn raft_gate(
+        &mut self,
+        client: &ClientState,
+        spec: &CommandSpec,
+    ) -> Result<(), Reply> {
         let Some(link) = self.raft.as_mut() else {
             return Ok(());
         };
@@ -129,7 +155,9 @@ impl Executor {
             ));
         };
         Err(Reply::error(if write {
-            format!("READONLY You can't write against a read only replica. (ferry Raft leader: {addr})")
+            format!(
+                "READONLY You can't write against a read only replica. (ferry Raft leader: {addr})"
+            )
         } else {
             format!(
                 "READONLY this ferry node is a Raft follower: read from the leader at {addr}, or send READONLY first to read this node's copy"
@@ -174,7 +202,7 @@ impl Executor {
         entries: Vec<Applied>,
         meta: Vec<(&'static str, Vec<u8>)>,
     ) -> Result<(), String> {
-        let Some(link) = self.raft.as_mut() else {
+        let Some(link) = self.raft.as_ref() else {
             return Err("not in Raft mode".into());
         };
         let boot = link.node.as_ref().map(|n| n.boot);
@@ -183,10 +211,14 @@ impl Executor {
             let Some(Group { boot: b, seq, ops }) = e.group else {
                 continue;
             };
-            let own = Some(b) == boot && link.speculative.front() == Some(&seq);
-            if own {
-                link.speculative.pop_front();
-            } else if !ops.is_empty() {
+            let own = self.raft.as_mut().is_some_and(|link| {
+                let own = Some(b) == boot && link.speculative.front() == Some(&seq);
+                if own {
+                    link.speculative.pop_front();
+                }
+                own
+            });
+            if !own && !ops.is_empty() {
                 if let Err(err) = self.store.apply_payload(&ops) {
                     log::error!(
                         "raft: cannot apply log entry {} to the store: {err}; this node stops applying (restart it, or remove its data to rejoin from a snapshot)",
@@ -196,10 +228,12 @@ impl Executor {
                 }
             }
             if !ops.is_empty() {
-                link.redo.push(ops);
+                self.raft_remember(ops);
             }
         }
-        link.meta = meta;
+        // Every commit from now on records how far the log is applied.
+        self.store.set_commit_meta(meta);
+        self.raft_hold_commits();
         crate::cmd::flush_store_events(&mut self.store, &mut self.state, None);
         if self.store.take_functions_replicated() {
             self.reload_functions();
@@ -216,8 +250,10 @@ impl Executor {
         if let Some(link) = self.raft.as_mut() {
             link.redo.clear();
             link.speculative.clear();
-            link.meta.clear();
         }
+        // The snapshot file carries its own applied position.
+        self.store.set_commit_meta(Vec::new());
+        self.raft_hold_commits();
         self.reload_functions();
         crate::tracking::invalidate_everything(&mut self.state);
         self.deliver_outbox();
@@ -248,6 +284,7 @@ impl Executor {
                 link.next_ticket += 1;
                 let ticket = link.next_ticket;
                 link.speculative.push_back(ticket);
+                self.store.hold_commits(true);
                 Some(Proposal::Write {
                     ticket,
                     group: Group {
@@ -298,8 +335,15 @@ impl Executor {
             }
         }
         self.raft_release();
-        if self.raft.as_ref().is_some_and(|l| l.in_flight.len() >= MAX_IN_FLIGHT) {
-            self.raft_wait(|l| l.in_flight.len() < MAX_IN_FLIGHT, Duration::from_secs(3600));
+        if self
+            .raft
+            .as_ref()
+            .is_some_and(|l| l.in_flight.len() >= MAX_IN_FLIGHT)
+        {
+            self.raft_wait(
+                |l| l.in_flight.len() < MAX_IN_FLIGHT,
+                Duration::from_secs(3600),
+            );
         }
         true
     }
@@ -347,10 +391,7 @@ impl Executor {
         let failed: Vec<InFlight> = link.in_flight.drain(..).collect();
         let rollback = !link.speculative.is_empty();
         if !failed.is_empty() {
-            log::warn!(
-                "raft: {why}: {} waiting groups get an error",
-                failed.len()
-            );
+            log::warn!("raft: {why}: {} waiting groups get an error", failed.len());
         }
         let msg = Reply::error(format!(
             "TRYAGAIN ferry {why} before this was confirmed; a write may or may not have been applied: reconnect to the leader and check"
@@ -376,7 +417,12 @@ impl Executor {
             return;
         };
         link.speculative.clear();
-        let redo = std::mem::take(&mut link.redo);
+        let redo = if link.redo_since == self.store.commits() {
+            std::mem::take(&mut link.redo)
+        } else {
+            Vec::new()
+        };
+        self.store.hold_commits(false);
         let result = self.store.rollback_uncommitted().and_then(|()| {
             for ops in &redo {
                 self.store.apply_payload(ops)?;
@@ -398,37 +444,30 @@ impl Executor {
         log::info!("raft: rolled the store back to the last confirmed entry");
     }
 
-    /// Commits SQLite when due and every change in the transaction is
-    /// confirmed (waiting a little for confirmations).
+    /// Commits SQLite when due, waiting a little for unconfirmed changes
+    /// (commits are held while there are some).
     pub(super) fn raft_commit_if_due(&mut self) {
         if self.raft.is_none() || !self.store.commit_due() {
             return;
         }
-        if self.raft.as_ref().is_some_and(|l| !l.speculative.is_empty()) {
+        if self
+            .raft
+            .as_ref()
+            .is_some_and(|l| !l.speculative.is_empty())
+        {
             self.raft_wait(|l| l.speculative.is_empty(), COMMIT_WAIT);
         }
-        let Some(link) = self.raft.as_mut() else {
-            return;
-        };
-        if !link.speculative.is_empty() {
-            return;
+        let before = self.store.commits();
+        if let Err(e) = self.store.commit() {
+            // The log still holds every change: a restart re-applies them.
+            log::error!("raft: SQLite commit failed: {e}; stopping (a restart re-applies the log)");
+            std::process::exit(1);
         }
-        let meta = std::mem::take(&mut link.meta);
-        let result = meta
-            .iter()
-            .try_for_each(|(name, value)| self.store.put_meta(name, value))
-            .and_then(|()| self.store.commit());
-        match result {
-            Ok(()) => {
-                if let Some(link) = self.raft.as_mut() {
-                    link.redo.clear();
-                }
-            }
-            Err(e) => {
-                // The log still holds every change: a restart re-applies them.
-                log::error!("raft: SQLite commit failed: {e}; stopping (a restart re-applies the log)");
-                std::process::exit(1);
-            }
+        if self.store.commits() != before {
+            // The background checkpointer copies the WAL back.
+            self.shared
+                .write_epoch
+                .store(self.store.commits(), std::sync::atomic::Ordering::Release);
         }
     }
 
@@ -451,7 +490,10 @@ impl Executor {
             }
             if started.elapsed() > Duration::from_secs(5) {
                 if let Some(link) = self.raft.as_mut() {
-                    if link.last_wait_log.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+                    if link
+                        .last_wait_log
+                        .is_none_or(|t| t.elapsed() > Duration::from_secs(5))
+                    {
                         link.last_wait_log = Some(Instant::now());
                         log::warn!(
                             "raft: {} groups have waited {:?} for a majority to confirm them (are the other nodes up?)",
@@ -466,19 +508,16 @@ impl Executor {
 
     /// Before stopping: unconfirmed changes are not kept.
     pub(super) fn raft_finish(&mut self) {
-        if self.raft.as_ref().is_some_and(|l| !l.speculative.is_empty()) {
+        if self
+            .raft
+            .as_ref()
+            .is_some_and(|l| !l.speculative.is_empty())
+        {
             self.raft_wait(|l| l.speculative.is_empty(), Duration::from_secs(2));
         }
         if self.raft.as_ref().is_some_and(|l| !l.in_flight.is_empty()) {
             self.raft_fail_all("is shutting down");
         }
-        if let Some(link) = self.raft.as_mut() {
-            let meta = std::mem::take(&mut link.meta);
-            for (name, value) in &meta {
-                if let Err(e) = self.store.put_meta(name, value) {
-                    log::error!("raft: cannot record the applied position: {e}");
-                }
-            }
-        }
+        self.raft_hold_commits();
     }
 }

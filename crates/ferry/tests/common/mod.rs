@@ -20,8 +20,8 @@
 
 pub mod cluster;
 pub mod dataset;
-pub mod random;
 pub mod raft_cluster;
+pub mod random;
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};

@@ -3,7 +3,10 @@
 //! restart (optionally from an empty directory), and compare the nodes'
 //! data.
 
-use super::{encode_command, ferry_binary, free_port, kill_child, parse_frame, read_file_lossy, wait_ready, RawConn, Resp, Wait};
+use super::{
+    encode_command, ferry_binary, free_port, kill_child, parse_frame, read_file_lossy, wait_ready,
+    RawConn, Resp, Wait,
+};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -290,9 +293,9 @@ impl RaftCluster {
         }
     }
 
-    /// Every key of db 0 on node `id` with its DUMP payload and whether it
-    /// has a TTL (read with READONLY, so followers answer too).
-    pub fn contents(&self, id: u64) -> BTreeMap<Vec<u8>, (Vec<u8>, bool)> {
+    /// Every key of db 0 on node `id` with its DUMP payload and PTTL (read
+    /// with READONLY, so followers answer too).
+    pub fn contents(&self, id: u64) -> BTreeMap<Vec<u8>, (Vec<u8>, i64)> {
         let mut c = RawConn::connect(self.port(id));
         c.cmd(&["READONLY"]);
         let mut out = BTreeMap::new();
@@ -315,8 +318,12 @@ impl RaftCluster {
             c.send_raw(&pipeline);
             for k in keys {
                 let dump = c.read_reply();
-                let ttl = parse_frame(&c.read_reply()).ok().flatten().and_then(|r| r.0.as_int()).unwrap_or(-2);
-                out.insert(k, (dump, ttl >= 0));
+                let ttl = parse_frame(&c.read_reply())
+                    .ok()
+                    .flatten()
+                    .and_then(|r| r.0.as_int())
+                    .unwrap_or(-2);
+                out.insert(k, (dump, ttl));
             }
             if cursor == b"0" {
                 return out;
@@ -325,15 +332,43 @@ impl RaftCluster {
         panic!("SCAN did not finish");
     }
 
-    /// Asserts that every running node holds the same data as `leader`.
+    /// Asserts that every running node holds the same data as `leader`:
+    /// the same keys and values, a TTL on the same keys. A key with under
+    /// 5 s to live may expire between the reads and is left out.
     pub fn assert_same_data(&self, leader: u64) {
-        let want = self.contents(leader);
-        for n in self.nodes.iter().filter(|n| n.is_running() && n.id != leader) {
-            let got = self.contents(n.id);
+        let settle = |m: BTreeMap<Vec<u8>, (Vec<u8>, i64)>| -> BTreeMap<Vec<u8>, (Vec<u8>, bool)> {
+            m.into_iter()
+                // -2: gone between SCAN and DUMP.
+                .filter(|(_, (_, ttl))| *ttl != -2 && !(0..5000).contains(ttl))
+                .map(|(k, (dump, ttl))| (k, (dump, ttl >= 0)))
+                .collect()
+        };
+        let want = settle(self.contents(leader));
+        for n in self
+            .nodes
+            .iter()
+            .filter(|n| n.is_running() && n.id != leader)
+        {
+            let got = settle(self.contents(n.id));
             if got != want {
-                let missing: Vec<_> = want.keys().filter(|k| !got.contains_key(*k)).take(5).map(|k| String::from_utf8_lossy(k).into_owned()).collect();
-                let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).take(5).map(|k| String::from_utf8_lossy(k).into_owned()).collect();
-                let differ: Vec<_> = want.iter().filter(|(k, v)| got.get(*k).is_some_and(|g| g != *v)).take(5).map(|(k, _)| String::from_utf8_lossy(k).into_owned()).collect();
+                let missing: Vec<_> = want
+                    .keys()
+                    .filter(|k| !got.contains_key(*k))
+                    .take(5)
+                    .map(|k| String::from_utf8_lossy(k).into_owned())
+                    .collect();
+                let extra: Vec<_> = got
+                    .iter()
+                    .filter(|(k, _)| !want.contains_key(*k))
+                    .take(5)
+                    .map(|(k, v)| format!("{} {v:?}", String::from_utf8_lossy(k)))
+                    .collect();
+                let differ: Vec<_> = want
+                    .iter()
+                    .filter(|(k, v)| got.get(*k).is_some_and(|g| g != *v))
+                    .take(5)
+                    .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
+                    .collect();
                 panic!(
                     "node {} differs from leader {leader} ({} vs {} keys): missing {missing:?}, extra {extra:?}, different {differ:?}",
                     n.id,
@@ -359,7 +394,9 @@ impl Drop for RaftCluster {
         for n in &mut self.nodes {
             if let Some(mut c) = n.child.take() {
                 // A paused process must be resumed to die promptly.
-                let _ = Command::new("kill").args(["-CONT", &c.id().to_string()]).status();
+                let _ = Command::new("kill")
+                    .args(["-CONT", &c.id().to_string()])
+                    .status();
                 kill_child(&mut c);
             }
         }
