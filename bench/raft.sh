@@ -395,7 +395,7 @@ cat <<EOF
 - Machine: $(nproc) CPUs ($cpu_model), $(uname -srm); load average before the run: $LOAD_BEFORE
 - redis-server $redis_v; ferry $ferry_rev (release build, --durability $DURABILITY on every ferry node)
 - All servers and clients on the same machine, over loopback; one setup running at a time
-- Commands (\`bench/raft.sh\` with N=$N PIPELINES="$PIPELINES" CLIENTS=$CLIENTS KEYSPACE=$KEYSPACE FAILOVERS=$FAILOVERS):
+- Commands (\`bench/raft.sh\` with N=$N PIPELINES="$PIPELINES" CLIENTS=$CLIENTS KEYSPACE=$KEYSPACE FAILOVERS=$FAILOVERS SKIP_RAFT=$SKIP_RAFT):
 
 \`\`\`sh
 ferry serve --port PORT --data DIR/ferry.db --durability $DURABILITY                      # single
