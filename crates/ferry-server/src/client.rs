@@ -18,6 +18,9 @@ pub struct ClientState {
     pub authenticated: bool,
     /// The ACL user the connection runs as (`default` until AUTH).
     pub user: Vec<u8>,
+    /// READONLY: a Raft follower answers this connection's reads from its
+    /// own (possibly stale) copy instead of redirecting them.
+    pub stale_reads: bool,
     pub created: Instant,
     pub last_active: Instant,
     /// Full name of the last command (`client|list`), for CLIENT LIST.
@@ -87,6 +90,7 @@ impl ClientState {
             protocol: Protocol::Resp2,
             authenticated,
             user: b"default".to_vec(),
+            stale_reads: false,
             created: now,
             last_active: now,
             last_cmd: None,

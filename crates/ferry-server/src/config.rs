@@ -20,6 +20,24 @@ pub struct ServerConfig {
     /// SQLite page cache, MiB.
     pub cache_mb: u32,
     pub maxclients: usize,
+    /// Raft replication (`ferry serve --raft`); None: a single server.
+    pub raft: Option<RaftConfig>,
+}
+
+/// How this server takes part in a Raft cluster.
+#[derive(Clone, Debug, Default)]
+pub struct RaftConfig {
+    pub node_id: u64,
+    /// Where it listens for the other nodes (`host:port`).
+    pub raft_addr: String,
+    /// The initial members, id -> Raft address (forms a new cluster when the
+    /// log is empty). Empty: wait to be added with RAFT ADD-LEARNER.
+    pub peers: BTreeMap<u64, String>,
+    /// Nodes of another cluster are refused.
+    pub cluster: String,
+    /// Followers answer reads from their own copy without the client
+    /// asking (READONLY); off, they redirect reads too.
+    pub stale_reads: bool,
 }
 
 impl Default for ServerConfig {
@@ -33,6 +51,7 @@ impl Default for ServerConfig {
             aclfile: None,
             cache_mb: 32,
             maxclients: 10000,
+            raft: None,
         }
     }
 }

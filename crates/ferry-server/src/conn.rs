@@ -52,9 +52,15 @@ pub async fn serve_connection(
             let before = buf.len();
             let mut cmds = Vec::new();
             let mut protocol_error = None;
+            // RAFT runs here, after the commands before it (see replication.rs).
+            let mut admin = None;
             while cmds.len() < MAX_BATCH {
                 match decode_command(&mut buf, &limits) {
                     Ok(Some(argv)) if argv.is_empty() => continue,
+                    Ok(Some(argv)) if crate::replication::is_admin(&argv) => {
+                        admin = Some(argv);
+                        break;
+                    }
                     Ok(Some(argv)) => cmds.push(argv),
                     Ok(None) => break,
                     Err(e) => {
@@ -63,7 +69,7 @@ pub async fn serve_connection(
                     }
                 }
             }
-            if cmds.is_empty() && protocol_error.is_none() {
+            if cmds.is_empty() && protocol_error.is_none() && admin.is_none() {
                 // Nothing complete is buffered: read more.
                 break;
             }
@@ -108,6 +114,24 @@ pub async fn serve_connection(
                     limits.unauthenticated = !authenticated;
                 }
                 if stream.write_all(&bytes).await.is_err() || close {
+                    break 'conn;
+                }
+            }
+            if let Some(argv) = admin {
+                let reply = if limits.unauthenticated {
+                    ferry_resp::Reply::error("NOAUTH Authentication required.")
+                } else {
+                    let raft = shared.raft.get();
+                    crate::replication::admin(
+                        raft.map(|(n, _)| n),
+                        raft.map_or("", |(_, a)| a.as_str()),
+                        &argv,
+                    )
+                    .await
+                };
+                let mut out = BytesMut::new();
+                reply.encode(ferry_resp::Protocol::Resp2, &mut out);
+                if stream.write_all(&out).await.is_err() {
                     break 'conn;
                 }
             }

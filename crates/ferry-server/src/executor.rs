@@ -23,6 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
+mod raft;
+pub use raft::RaftJob;
+
 /// Work for the executor.
 pub enum Job {
     Connect {
@@ -49,6 +52,8 @@ pub enum Job {
         cmds: VecDeque<Vec<Bytes>>,
         out: BytesMut,
     },
+    /// Raft replication (see `executor/raft.rs`).
+    Raft(RaftJob),
 }
 
 /// What the executor sends a connection, in the order it must be written.
@@ -90,6 +95,9 @@ pub struct Shared {
     /// Whether new connections start unauthenticated (requirepass is set).
     pub auth_required: Arc<std::sync::atomic::AtomicBool>,
     pub connected: AtomicU64,
+    /// The Raft node and its Raft address, once started (RAFT admin
+    /// commands run in the connection tasks).
+    pub raft: std::sync::OnceLock<(ferry_raft::RaftNode, String)>,
 }
 
 pub struct Executor {
@@ -107,6 +115,8 @@ pub struct Executor {
     serving: bool,
     /// Frames EXEC writes after its array (see [`Executor::exec`]).
     exec_tail: Vec<Reply>,
+    /// Raft replication state (`ferry serve --raft`).
+    raft: Option<raft::RaftLink>,
 }
 
 impl Executor {
@@ -125,7 +135,17 @@ impl Executor {
             .function_codes()
             .map_err(|e| format!("cannot read the stored FUNCTION libraries: {e}"))?;
         scripting.load_stored_functions(codes)?;
+        let raft = state
+            .startup
+            .raft
+            .as_ref()
+            .map(|r| raft::RaftLink::new(r.stale_reads));
+        if raft.is_some() {
+            // Until Raft says this node leads, nothing may write.
+            store.set_read_only(true);
+        }
         Ok(Executor {
+            raft,
             store,
             state,
             jobs,
@@ -150,6 +170,7 @@ impl Executor {
             if let Err(e) = self.store.begin() {
                 log::error!("cannot begin a transaction: {e}");
             }
+            self.raft_group_start();
             if !self.state.blocked.is_empty() {
                 self.release_blocked();
             }
@@ -200,6 +221,19 @@ impl Executor {
     /// Makes the group durable, sends its replies, and commits SQLite when a
     /// commit is due.
     fn commit_and_reply(&mut self) {
+        if self.raft.is_some() {
+            if !self.raft_end_group() {
+                for (id, reply) in std::mem::take(&mut self.pending) {
+                    self.state.stats.net_output_bytes += reply.bytes.len() as u64;
+                    self.send(id, Outgoing::Reply(reply));
+                }
+                crate::tracking::broadcast(&mut self.state);
+                crate::tracking::enforce_limit(&mut self.state);
+                self.deliver_outbox();
+            }
+            self.raft_commit_if_due();
+            return;
+        }
         let epoch = self.store.write_epoch();
         if let Err(e) = self.store.flush_group() {
             // Nothing in this group is durable: no command may be acknowledged.
@@ -270,6 +304,10 @@ impl Executor {
             }
             Job::Shutdown => {
                 self.state.shutdown = Some(ShutdownMode::Save);
+                0
+            }
+            Job::Raft(job) => {
+                self.raft_job(job);
                 0
             }
             Job::Resume { id, cmds, out } => {
@@ -548,6 +586,9 @@ impl Executor {
         if let Err(reply) = crate::acl::check(&mut self.state, client, full_name, argv) {
             return self.reject(client, argv, reply);
         }
+        if let Err(reply) = self.raft_gate(client, spec) {
+            return self.reject(client, argv, reply);
+        }
         if client.in_subscribed_mode() && !cmd::pubsub::allowed_when_subscribed(spec.name) {
             let reply = Reply::error(format!(
                 "ERR Can't execute '{full_name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
@@ -756,6 +797,10 @@ impl Executor {
     /// repeating while most of a batch was due (as Redis's cycle does).
     fn sweep(&mut self) {
         self.last_sweep = Instant::now();
+        // A Raft follower's expired keys go when the leader's removal arrives.
+        if self.store.is_read_only() {
+            return;
+        }
         // A pause keeps the dataset still: nothing expires meanwhile.
         if self.state.pause.is_some() {
             return;
@@ -796,6 +841,7 @@ impl Executor {
     }
 
     fn finish(&mut self, mode: ShutdownMode) {
+        self.raft_finish();
         if let Err(e) = self.store.commit() {
             log::error!("final commit failed: {e}");
         }

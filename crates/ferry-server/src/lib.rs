@@ -16,6 +16,7 @@ pub mod handoff;
 mod longdouble;
 pub mod notify;
 pub mod pause;
+pub mod replication;
 mod pqsort;
 pub mod script;
 pub mod state;
@@ -87,7 +88,9 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
             durability: config.durability,
             cache_mb: config.cache_mb,
             background_checkpoint: true,
-            journal: true,
+            // In Raft mode the Raft log is the redo log.
+            journal: config.raft.is_none(),
+            external_log: config.raft.is_some(),
             ..StoreOptions::default()
         },
     )?;
@@ -107,6 +110,7 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
         shutdown: tokio::sync::Notify::new(),
         auth_required: Arc::new(AtomicBool::new(config.requirepass.is_some())),
         connected: AtomicU64::new(0),
+        raft: std::sync::OnceLock::new(),
     });
     spawn_storage_sync(&store, shared.clone())?;
     let (jobs, rx) = std::sync::mpsc::channel::<Job>();
@@ -164,6 +168,10 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
         .iter()
         .filter_map(|l| l.local_addr().ok())
         .collect();
+    let raft = match &config.raft {
+        Some(rc) => Some(start_raft(rc, &config, &bound, &jobs, &shared).await?),
+        None => None,
+    };
     // Tell other ferry processes that want this file where to reach it
     // (the store lock keeps them from opening it themselves).
     let handoff = handoff::Handoff::publish(&config.data, &bound, config.requirepass.as_deref());
@@ -239,8 +247,60 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
         t.abort();
     }
     let _ = tokio::task::spawn_blocking(move || executor.join()).await;
+    if let Some(node) = raft {
+        node.shutdown().await;
+    }
     drop(handoff);
     Ok(())
+}
+
+/// Starts this server's Raft node (after the executor, which applies the
+/// entries Raft re-applies at start) and hands it to the executor and the
+/// connections.
+async fn start_raft(
+    rc: &config::RaftConfig,
+    config: &ServerConfig,
+    bound: &[std::net::SocketAddr],
+    jobs: &std::sync::mpsc::Sender<Job>,
+    shared: &Arc<Shared>,
+) -> Result<ferry_raft::RaftNode, ServeError> {
+    use executor::RaftJob;
+    let sm_jobs = jobs.clone();
+    let sm_sink: ferry_raft::SmSink = Arc::new(move |event| {
+        let _ = sm_jobs.send(Job::Raft(RaftJob::Sm(event)));
+    });
+    let done_jobs = jobs.clone();
+    let done: ferry_raft::DoneSink = Arc::new(move |ticket, result| {
+        let _ = done_jobs.send(Job::Raft(RaftJob::Done { ticket, result }));
+    });
+    let client_addr = bound
+        .first()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| format!("127.0.0.1:{}", config.port));
+    let node = ferry_raft::RaftNode::start(
+        ferry_raft::RaftSettings {
+            node_id: rc.node_id,
+            raft_addr: rc.raft_addr.clone(),
+            client_addr,
+            peers: rc.peers.clone(),
+            cluster: rc.cluster.clone(),
+            data: config.data.clone(),
+            fsync: config.durability == Durability::Always,
+        },
+        sm_sink,
+        done,
+    )
+    .await
+    .map_err(ServeError::Startup)?;
+    log::info!(
+        "raft: node {} listening for peers on {} (cluster '{}')",
+        rc.node_id,
+        rc.raft_addr,
+        rc.cluster
+    );
+    let _ = jobs.send(Job::Raft(RaftJob::Attach(node.clone())));
+    let _ = shared.raft.set((node.clone(), rc.raft_addr.clone()));
+    Ok(node)
 }
 
 async fn shutdown_signal() {

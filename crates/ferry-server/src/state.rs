@@ -100,6 +100,8 @@ pub struct ServerState {
     pub hot_config: HotConfig,
     /// ACL users and the ACL LOG.
     pub acl: crate::acl::Acl,
+    /// The Raft node, once started (`ferry serve --raft`).
+    pub raft: Option<ferry_raft::RaftNode>,
 }
 
 impl HotConfig {
@@ -170,6 +172,7 @@ impl ServerState {
         }
         let config = ConfigTable::new(&startup);
         ServerState {
+            raft: None,
             hot_config: HotConfig::read(&config),
             config,
             startup,

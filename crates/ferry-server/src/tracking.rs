@@ -251,6 +251,12 @@ fn invalidate_key(server: &mut ServerState, mut current: Option<&mut ClientState
 /// its whole cache with a null invalidation, and the table is emptied.
 /// Redis 7.0 sends nothing on SWAPDB, which leaves caches stale; ferry
 /// treats it as a flush.
+/// Every tracking client drops its whole cache (the store changed under
+/// the server: a Raft rollback or snapshot).
+pub fn invalidate_everything(server: &mut ServerState) {
+    invalidate_all(server, None);
+}
+
 fn invalidate_all(server: &mut ServerState, mut current: Option<&mut ClientState>) {
     if server.tracking.clients > 0 {
         let mut ids: Vec<u64> = server

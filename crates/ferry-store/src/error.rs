@@ -24,6 +24,14 @@ pub enum StoreError {
     Journal(std::io::Error),
     #[error("the data file is damaged: {0}")]
     Corrupt(&'static str),
+    #[error("cannot replace {path} with a snapshot: {source}")]
+    Replace {
+        path: String,
+        source: std::io::Error,
+    },
+    /// A change on a store that only its log writes (a Raft follower).
+    #[error("READONLY You can't write against a read only replica.")]
+    ReadOnly,
     #[error("storage error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }

@@ -191,6 +191,10 @@ impl Store {
 
     /// Removes a key whose TTL has passed and records the event.
     pub(crate) fn expire_now(&mut self, db: usize, key: &[u8], info: &KeyInfo) -> StoreResult<()> {
+        if self.read_only {
+            // A replica hides the key; its removal comes through the log.
+            return Ok(());
+        }
         self.remove(db, key, info)?;
         self.push_event(crate::StoreEvent::Expired {
             db,

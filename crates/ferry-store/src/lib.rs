@@ -105,6 +105,11 @@ pub struct StoreOptions {
     pub journal: bool,
     /// Longest time between two SQLite commits when journaling.
     pub commit_interval: std::time::Duration,
+    /// Changes are made durable by a log the caller keeps (Raft): no
+    /// journal, [`Store::flush_group`] writes nothing, the caller takes each
+    /// group's changes with [`Store::take_group_payload`] and decides when
+    /// SQLite commits.
+    pub external_log: bool,
 }
 
 impl Default for StoreOptions {
@@ -115,6 +120,7 @@ impl Default for StoreOptions {
             background_checkpoint: false,
             journal: false,
             commit_interval: std::time::Duration::from_millis(250),
+            external_log: false,
         }
     }
 }
@@ -159,6 +165,15 @@ pub struct Store {
     tx_started: std::time::Instant,
     /// Physical slot of each logical database (SWAPDB swaps entries).
     db_slots: [u8; DATABASES],
+    /// How the store was opened (kept to reopen it, see [`Store::replace_with`]).
+    opts: StoreOptions,
+    /// The current group's changes, for an external log (see
+    /// [`StoreOptions::external_log`]).
+    group_ops: Vec<u8>,
+    /// Refuse every change (a Raft follower: only the log writes).
+    read_only: bool,
+    /// [`Store::apply_payload`] changed the FUNCTION libraries.
+    functions_replicated: bool,
     /// Keys WATCHed while absent (see [`Store::watch_creation`]).
     watch_absent: std::collections::HashSet<(usize, Vec<u8>)>,
     /// Size past which [`Store::watch_creation`] asks for a rebuild.
@@ -199,6 +214,10 @@ impl Store {
             seq: 0,
             journal: None,
             commit_interval: opts.commit_interval,
+            opts: opts.clone(),
+            group_ops: Vec::new(),
+            read_only: false,
+            functions_replicated: false,
             tx_started: std::time::Instant::now(),
             watch_absent: std::collections::HashSet::new(),
             watch_absent_limit: WATCH_ABSENT_MIN,
@@ -206,7 +225,7 @@ impl Store {
         };
         store.load_meta()?;
         store.recount()?;
-        store.recover(opts.journal)?;
+        store.recover(opts.journal && !opts.external_log)?;
         Ok(store)
     }
 
@@ -262,6 +281,9 @@ impl Store {
 
     /// Journals one change and applies it.
     pub(crate) fn record(&mut self, op: ops::Op) -> StoreResult<()> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly);
+        }
         if self.record_modified {
             op.modified_keys(&mut self.modified);
         }
@@ -270,7 +292,136 @@ impl Store {
         if let Some(j) = &mut self.journal {
             j.append(self.seq, &op);
         }
+        if self.opts.external_log {
+            let start = self.group_ops.len();
+            self.group_ops.extend_from_slice(&[0; 4]);
+            op.encode(&mut self.group_ops);
+            let len = (self.group_ops.len() - start - 4) as u32;
+            self.group_ops[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        }
         self.apply(&op)
+    }
+
+    /// The changes recorded since the last call, encoded (for an external
+    /// log; empty when the group wrote nothing). [`Store::apply_payload`]
+    /// replays them on another store.
+    pub fn take_group_payload(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.group_ops)
+    }
+
+    /// Applies changes taken from another store with
+    /// [`Store::take_group_payload`] (a Raft follower applying the
+    /// leader's log), inside the open transaction. Read-only mode does not
+    /// apply here: this is how a follower is written.
+    pub fn apply_payload(&mut self, payload: &[u8]) -> StoreResult<()> {
+        self.begin()?;
+        let mut pos = 0usize;
+        while pos < payload.len() {
+            let len = payload
+                .get(pos..pos + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
+                .ok_or(StoreError::Corrupt("a replicated change is cut short"))?
+                as usize;
+            let op = payload
+                .get(pos + 4..pos + 4 + len)
+                .and_then(ops::Op::decode)
+                .ok_or(StoreError::Corrupt("a replicated change does not decode"))?;
+            pos += 4 + len;
+            if matches!(op, ops::Op::SetFunctions { .. }) {
+                self.functions_replicated = true;
+            }
+            if self.record_modified {
+                op.modified_keys(&mut self.modified);
+            }
+            self.tx_wrote = true;
+            self.seq += 1;
+            self.apply(&op)?;
+        }
+        Ok(())
+    }
+
+    /// Whether replicated changes replaced the FUNCTION libraries since the
+    /// last call (the caller reloads its Lua engine from the store).
+    pub fn take_functions_replicated(&mut self) -> bool {
+        std::mem::take(&mut self.functions_replicated)
+    }
+
+    /// Refuses (or allows again) every change made through commands; see
+    /// [`StoreError::ReadOnly`]. Expired keys are then hidden but not
+    /// deleted, as on a Redis replica.
+    pub fn set_read_only(&mut self, on: bool) {
+        self.read_only = on;
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// A value kept in the store's metadata table (inside the open
+    /// transaction, so it commits with the data it describes).
+    pub fn put_meta(&mut self, name: &str, value: &[u8]) -> StoreResult<()> {
+        self.begin()?;
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO ferry_meta (name, value) VALUES (?1, ?2)")?
+            .execute(rusqlite::params![name, value])?;
+        self.tx_wrote = true;
+        Ok(())
+    }
+
+    /// A value stored with [`Store::put_meta`].
+    pub fn get_meta(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM ferry_meta WHERE name = ?1",
+                [name],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .optional()?)
+    }
+
+    /// Drops the open transaction (changes an external log did not
+    /// confirm) and reloads what depends on it: the store is back at its
+    /// last commit.
+    pub fn rollback_uncommitted(&mut self) -> StoreResult<()> {
+        if self.in_tx {
+            self.conn.execute_batch("ROLLBACK")?;
+            self.in_tx = false;
+        }
+        self.group_ops.clear();
+        self.events.clear();
+        self.load_meta()?;
+        self.recount()
+    }
+
+    /// Replaces the whole store with the SQLite file at `src` (a Raft
+    /// snapshot): the open transaction is dropped, `src` is moved over the
+    /// data file and the store reopened on it.
+    pub fn replace_with(&mut self, src: &Path) -> StoreResult<()> {
+        self.rollback_uncommitted()?;
+        // Close the data file (a Connection closes on drop) before moving
+        // another file over it.
+        let old = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
+        drop(old);
+        std::fs::rename(src, &self.path).map_err(|e| StoreError::Replace {
+            path: self.path.display().to_string(),
+            source: e,
+        })?;
+        for suffix in ["-wal", "-shm"] {
+            let mut p = self.path.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+        self.conn = Connection::open(&self.path).map_err(|e| StoreError::Open {
+            path: self.path.display().to_string(),
+            source: e,
+        })?;
+        schema::configure(&self.conn, &self.opts)?;
+        schema::migrate(&self.conn)?;
+        self.db_slots = std::array::from_fn(|i| i as u8);
+        self.load_meta()?;
+        self.recount()
     }
 
     /// Makes the changes of the current group durable (as the durability
@@ -283,6 +434,9 @@ impl Store {
     pub fn flush_group(&mut self) -> StoreResult<()> {
         let sync = self.durability == Durability::Always;
         let Some(j) = &mut self.journal else {
+            if self.opts.external_log {
+                return Ok(());
+            }
             return self.commit();
         };
         if !j.has_pending() {

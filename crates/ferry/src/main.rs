@@ -3,6 +3,7 @@
 
 mod alloc;
 mod migrate;
+mod raft;
 mod settings;
 
 #[global_allocator]
@@ -31,6 +32,8 @@ enum Command {
     /// Move a live dataset between Redis, Redis Cluster, Valkey, Dragonfly and ferry.
     #[command(subcommand)]
     Migrate(migrate::MigrateCommand),
+    /// Status and membership of a Raft cluster of `ferry serve --raft` nodes.
+    Raft(raft::RaftArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Migrate(cmd) => migrate::main(cmd),
+        Command::Raft(args) => raft::main(args),
     }
 }
 

@@ -16,13 +16,23 @@ Examples:
   ferry serve --bind 0.0.0.0 --requirepass s3cret
   ferry serve --config /etc/ferry/ferry.toml   # same keys as the flags
 
+  # A 3-node Raft cluster (run each line on its own machine or port; every
+  # node gets the same --peers and the cluster forms by itself):
+  ferry serve --port 6001 --data n1.db --raft --node-id 1 --raft-addr 127.0.0.1:7001 \
+      --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003
+  ferry serve --port 6002 --data n2.db --raft --node-id 2 --raft-addr 127.0.0.1:7002 \
+      --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003
+  ferry serve --port 6003 --data n3.db --raft --node-id 3 --raft-addr 127.0.0.1:7003 \
+      --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003
+
 ferry.toml (every key optional; flags win over the file):
   bind = \"127.0.0.1\"        # or [\"127.0.0.1\", \"::1\"]
   port = 6379
   data = \"./ferry.db\"
   durability = \"everysec\"
   requirepass = \"s3cret\"
-  cache-mb = 32";
+  cache-mb = 32
+  raft = true                 # and: node-id, raft-addr, peers, raft-cluster, stale-reads";
 
 #[derive(Args, Debug)]
 #[command(after_help = SERVE_EXAMPLES)]
@@ -68,6 +78,36 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
+    /// Replicate with Raft: every write is acknowledged only once a majority
+    /// of the cluster has it. Needs --node-id and --raft-addr (and --peers to
+    /// form a new cluster). See docs/replication.md.
+    #[arg(long)]
+    raft: bool,
+
+    /// This node's id in the Raft cluster (a positive integer, unique).
+    #[arg(long, value_name = "N")]
+    node_id: Option<u64>,
+
+    /// Where this node listens for the other Raft nodes (`host:port`).
+    #[arg(long, value_name = "HOST:PORT")]
+    raft_addr: Option<String>,
+
+    /// The initial members, `ID=HOST:PORT` (their Raft addresses),
+    /// comma-separated, this node included. A node with an empty log forms
+    /// the cluster with them; leave it out on a node that an existing
+    /// cluster adds with `RAFT ADD-LEARNER`.
+    #[arg(long, value_name = "ID=HOST:PORT,...")]
+    peers: Option<String>,
+
+    /// Cluster name: nodes started with another name are refused. Default "ferry".
+    #[arg(long, value_name = "NAME")]
+    raft_cluster: Option<String>,
+
+    /// Let Raft followers answer reads from their own copy (possibly
+    /// stale) without the client sending READONLY first.
+    #[arg(long)]
+    stale_reads: bool,
+
     /// Log filter (error, warn, info, debug). Default info; RUST_LOG overrides.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: String,
@@ -88,6 +128,12 @@ struct FileSettings {
     requirepass: Option<String>,
     aclfile: Option<PathBuf>,
     cache_mb: Option<u32>,
+    raft: Option<bool>,
+    node_id: Option<u64>,
+    raft_addr: Option<String>,
+    peers: Option<String>,
+    raft_cluster: Option<String>,
+    stale_reads: Option<bool>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -145,6 +191,40 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved, String> {
         .filter(|p| !p.is_empty());
     cfg.aclfile = args.aclfile.or(file.aclfile);
     cfg.cache_mb = args.cache_mb.or(file.cache_mb).unwrap_or(cfg.cache_mb);
+    if args.raft || file.raft.unwrap_or(false) {
+        let node_id = args
+            .node_id
+            .or(file.node_id)
+            .ok_or("--raft needs --node-id N (this node's id in the cluster)")?;
+        if node_id == 0 {
+            return Err("--node-id must be a positive integer".into());
+        }
+        let raft_addr = args
+            .raft_addr
+            .or(file.raft_addr)
+            .ok_or("--raft needs --raft-addr HOST:PORT (where the other nodes reach this one)")?;
+        let peers = match args.peers.or(file.peers) {
+            Some(p) => parse_peers(&p)?,
+            None => Default::default(),
+        };
+        if !peers.is_empty() && peers.get(&node_id) != Some(&raft_addr) {
+            return Err(format!(
+                "--peers must list this node as {node_id}={raft_addr} (the same id and --raft-addr)"
+            ));
+        }
+        cfg.raft = Some(ferry_server::config::RaftConfig {
+            node_id,
+            raft_addr,
+            peers,
+            cluster: args
+                .raft_cluster
+                .or(file.raft_cluster)
+                .unwrap_or_else(|| "ferry".into()),
+            stale_reads: args.stale_reads || file.stale_reads.unwrap_or(false),
+        });
+    } else if args.node_id.is_some() || args.raft_addr.is_some() || args.peers.is_some() {
+        return Err("--node-id, --raft-addr and --peers need --raft".into());
+    }
     if let Some(parent) = cfg.data.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
             return Err(format!(
@@ -162,6 +242,27 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved, String> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(2),
     })
+}
+
+/// `1=host:port,2=host:port` into id -> address.
+fn parse_peers(s: &str) -> Result<std::collections::BTreeMap<u64, String>, String> {
+    let mut peers = std::collections::BTreeMap::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (id, addr) = item
+            .split_once('=')
+            .ok_or_else(|| format!("--peers: '{item}' is not ID=HOST:PORT"))?;
+        let id: u64 = id
+            .trim()
+            .parse()
+            .map_err(|_| format!("--peers: '{id}' is not a node id (a positive integer)"))?;
+        if !addr.contains(':') {
+            return Err(format!("--peers: '{addr}' is not HOST:PORT"));
+        }
+        if peers.insert(id, addr.trim().to_string()).is_some() {
+            return Err(format!("--peers: node {id} is listed twice"));
+        }
+    }
+    Ok(peers)
 }
 
 fn read_file(path: &PathBuf) -> Result<FileSettings, String> {

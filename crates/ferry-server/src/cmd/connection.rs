@@ -38,7 +38,43 @@ pub const COMMANDS: &[CommandSpec] = &[
         select,
     ),
     container("client", -2, &[], &["@slow"], CLIENT),
+    cmd(
+        "readonly",
+        1,
+        &["loading", "stale", "fast"],
+        (0, 0, 0),
+        CONN,
+        readonly,
+    ),
+    cmd(
+        "readwrite",
+        1,
+        &["loading", "stale", "fast"],
+        (0, 0, 0),
+        CONN,
+        readwrite,
+    ),
 ];
+
+/// READONLY / READWRITE: Redis Cluster's way to let a connection read from
+/// a replica. On a Raft follower, READONLY lets this connection read the
+/// follower's (possibly stale) copy; without Raft, Redis's answer when
+/// cluster mode is off.
+fn readonly(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    set_stale_reads(ctx, true)
+}
+
+fn readwrite(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    set_stale_reads(ctx, false)
+}
+
+fn set_stale_reads(ctx: &mut Ctx, on: bool) -> CmdResult {
+    if ctx.server.startup.raft.is_none() {
+        return Err(err("ERR This instance has cluster support disabled"));
+    }
+    ctx.client.stale_reads = on;
+    Ok(Reply::OK)
+}
 
 const CLIENT_FLAGS: &[&str] = &["noscript", "loading", "stale"];
 const CLIENT_ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];

@@ -204,9 +204,12 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         );
     }
     if show("replication") {
-        out.push_str(
-            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n\r\n",
-        );
+        match &ctx.server.raft {
+            Some(node) => out.push_str(&crate::replication::info_section(&node.status())),
+            None => out.push_str(
+                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n\r\n",
+            ),
+        }
     }
     if show("cpu") {
         let (user, sys) = cpu_seconds();

@@ -71,6 +71,21 @@ impl JobQueue {
         self.rx.recv_timeout(wait)
     }
 
+    /// The next job from the channel, skipping the deferred ones.
+    pub fn recv_new(&self, wait: Duration) -> Option<Job> {
+        self.rx.recv_timeout(wait).ok()
+    }
+
+    /// Sets a job aside to handle after the current wait.
+    pub fn defer(&self, job: Job) {
+        self.deferred.borrow_mut().push_back(job);
+    }
+
+    /// Every job set aside so far.
+    pub fn take_deferred(&self) -> Vec<Job> {
+        self.deferred.borrow_mut().drain(..).collect()
+    }
+
     /// A job already waiting, if any.
     pub fn try_recv(&self) -> Option<Job> {
         if let Some(job) = self.deferred.borrow_mut().pop_front() {

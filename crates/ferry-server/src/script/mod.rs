@@ -48,6 +48,16 @@ impl Scripting {
     /// Loads the libraries stored with the data (at start-up). A library
     /// that does not load stops the start, as in Redis: dropping it would
     /// lose it from the file at the next FUNCTION change.
+    /// Replaces the loaded libraries with the stored ones (the store
+    /// changed under the engine: a Raft follower applied FUNCTION changes,
+    /// a rollback or a snapshot).
+    pub fn reload_stored_functions(&mut self, codes: Vec<Vec<u8>>) -> Result<(), String> {
+        if let Some(engine) = self.engine.as_mut() {
+            engine.functions.flush()?;
+        }
+        self.load_stored_functions(codes)
+    }
+
     pub fn load_stored_functions(&mut self, codes: Vec<Vec<u8>>) -> Result<(), String> {
         let Some(engine) = self.engine.as_mut() else {
             return Ok(());
