@@ -174,8 +174,8 @@ info_field() { # info_field PORT FIELD -> value from INFO replication (empty if 
 
 # pick_ports COUNT -> COUNT distinct free ports on HOST, space separated
 pick_ports() {
-    local want="$1" got=() p q dup i
-    for i in $(seq 1 200); do
+    local want="$1" got=() p q dup _
+    for _ in $(seq 1 200); do
         [ "${#got[@]}" -lt "$want" ] || break
         p="$(random_free_port)"
         dup=0
