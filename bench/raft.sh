@@ -169,7 +169,7 @@ flush() { # flush SETUP PORT
 }
 
 info_field() { # info_field PORT FIELD -> value from INFO replication (empty if none)
-    cli "$1" info replication 2>/dev/null | tr -d '\r' | sed -n "s/^$2:\(.*\)$/\1/p" | head -n 1
+    { cli "$1" info replication 2>/dev/null || true; } | tr -d '\r' | sed -n "s/^$2:\(.*\)$/\1/p" | head -n 1
 }
 
 # pick_ports COUNT -> COUNT distinct free ports on HOST, space separated
@@ -209,9 +209,41 @@ start_raft_node() { # start_raft_node ID (same arguments and data file every tim
     pid=$!
     PIDS+=("$pid")
     NODE_PID[$id]="$pid"
-    wait_ping "raft node $id" "$pid" "${NODE_PORT[$id]}" "$dir/ferry.log" \
-        || die "raft node $id did not start (log: $dir/ferry.log; KEEP_TMP=1 keeps it)"
+    if ! wait_ping "raft node $id" "$pid" "${NODE_PORT[$id]}" "$dir/ferry.log"; then
+        log "raft node $id did not start (log: $dir/ferry.log; KEEP_TMP=1 keeps it)"
+        return 1
+    fi
     log "raft node $id up: pid $pid, client $HOST:${NODE_PORT[$id]}, raft $HOST:${RAFT_PORT[$id]}"
+}
+
+stop_cluster() {
+    local id
+    for id in "${NODE_IDS[@]}"; do
+        [ -z "${NODE_PID[$id]:-}" ] || { stop_pid "${NODE_PID[$id]}"; forget_pid "${NODE_PID[$id]}"; }
+        NODE_PID[$id]=""
+    done
+}
+
+# start_cluster: three fresh nodes on free ports; a port taken by someone
+# else between the pick and the bind means new ports and a new cluster.
+start_cluster() {
+    local attempt id ports up
+    for attempt in 1 2 3; do
+        read -r -a ports <<<"$(pick_ports 6)"
+        PEERS=""
+        for id in "${NODE_IDS[@]}"; do
+            NODE_PORT[$id]="${ports[$((id - 1))]}"
+            RAFT_PORT[$id]="${ports[$((id + 2))]}"
+            PEERS="${PEERS:+$PEERS,}$id=$HOST:${RAFT_PORT[$id]}"
+        done
+        rm -rf "$TMP/raft"
+        up=1
+        for id in "${NODE_IDS[@]}"; do start_raft_node "$id" || { up=0; break; }; done
+        [ "$up" = 0 ] || return 0
+        stop_cluster
+        log "the Raft cluster did not start (attempt $attempt/3)"
+    done
+    die "could not start the Raft cluster; see the log above"
 }
 
 # wait_leader -> sets LEADER_ID once exactly one node reports role:master,
@@ -262,33 +294,33 @@ wait_follower() {
     return 1
 }
 
-if [ "$SKIP_RAFT" != 1 ]; then
-    read -r -a ports <<<"$(pick_ports 6)"
-    for id in "${NODE_IDS[@]}"; do
-        NODE_PORT[$id]="${ports[$((id - 1))]}"
-        RAFT_PORT[$id]="${ports[$((id + 2))]}"
-        PEERS="${PEERS:+$PEERS,}$id=$HOST:${RAFT_PORT[$id]}"
-    done
-    for id in "${NODE_IDS[@]}"; do start_raft_node "$id"; done
-    wait_leader || die "the Raft cluster elected no leader"
-    log "raft leader: node $LEADER_ID ($HOST:${NODE_PORT[$LEADER_ID]})"
-    for pipeline in $PIPELINES; do
-        wait_leader || die "the Raft cluster lost its leader"
-        port="${NODE_PORT[$LEADER_ID]}"
-        term="$(info_field "$port" raft_term)"
-        flush raft "$port"
-        bench_rb raft "$port" "$pipeline" set,get
-        if [ "$(info_field "$port" raft_term)" != "$term" ]; then
-            log "raft: the term changed during the -P $pipeline run (an election under load)"
-            echo "raft leader changed during -P $pipeline" >>"$TMP/raft-notes.txt"
-        fi
-    done
+raft_note() { # raft_note TEXT: logged, and shown under the report's tables
+    log "raft: $1"
+    echo "$1" >>"$TMP/raft-notes.txt"
+}
 
-    # --- failover -------------------------------------------------------------
+last_error_line() { # last_error_line LOG -> its last ERROR line, or its last line
+    local l
+    l="$(grep -E 'ERROR|error' "$1" 2>/dev/null | tail -n 1)"
+    [ -n "$l" ] || l="$(tail -n 1 "$1" 2>/dev/null)"
+    printf '%s' "$l" | cut -c1-300
+}
+
+# failover_runs: FAILOVERS times kill the leader, time the failover, restart
+# the killed node with the same arguments and data, and wait until it is a
+# caught-up follower. Returns 1 (with a note) when the cluster cannot go on.
+failover_runs() {
+    local run id nodes pids out rc killed secs newl killed_id why
     for run in $(seq 1 "$FAILOVERS"); do
-        wait_leader || die "no leader before failover run $run"
+        if ! wait_leader; then
+            raft_note "no leader before failover run $run; failover runs stopped"
+            return 1
+        fi
         for id in "${NODE_IDS[@]}"; do
-            [ "$id" = "$LEADER_ID" ] || wait_follower "$id" || die "node $id did not catch up before failover run $run"
+            if [ "$id" != "$LEADER_ID" ] && ! wait_follower "$id"; then
+                raft_note "node $id did not catch up before failover run $run; failover runs stopped"
+                return 1
+            fi
         done
         nodes="" pids=""
         for id in "${NODE_IDS[@]}"; do
@@ -317,16 +349,50 @@ if [ "$SKIP_RAFT" != 1 ]; then
             log "failover run $run: $secs s, new leader $newl"
             printf '%s\t%s\t%s\t%s\n' "$run" "$killed" "$newl" "$secs" >>"$FAILOVER_RESULTS"
         fi
-        [ -n "$killed_id" ] || die "failover run $run killed no node; stopping here"
+        if [ -z "$killed_id" ]; then
+            raft_note "failover run $run killed no node; failover runs stopped"
+            return 1
+        fi
         # Reap the killed process, then bring it back with the same arguments.
         wait "${NODE_PID[$killed_id]}" 2>/dev/null || true
         forget_pid "${NODE_PID[$killed_id]}"
-        start_raft_node "$killed_id"
-        wait_leader || die "no leader after restarting node $killed_id"
-        wait_follower "$killed_id" || die "node $killed_id did not rejoin as a follower"
+        NODE_PID[$killed_id]=""
+        if ! start_raft_node "$killed_id"; then
+            raft_note "after failover run $run, node $killed_id (the killed leader) did not restart with its data: $(last_error_line "$TMP/raft/n$killed_id/ferry.log")"
+            return 1
+        fi
+        if ! wait_leader; then
+            raft_note "no leader after restarting node $killed_id (failover run $run)"
+            return 1
+        fi
+        if ! wait_follower "$killed_id"; then
+            raft_note "node $killed_id did not rejoin as a caught-up follower after failover run $run: $(last_error_line "$TMP/raft/n$killed_id/ferry.log")"
+            return 1
+        fi
         log "node $killed_id rejoined as a follower"
     done
-    for id in "${NODE_IDS[@]}"; do stop_pid "${NODE_PID[$id]}"; forget_pid "${NODE_PID[$id]}"; done
+}
+
+if [ "$SKIP_RAFT" != 1 ]; then
+    start_cluster
+    wait_leader || die "the Raft cluster elected no leader"
+    log "raft leader: node $LEADER_ID ($HOST:${NODE_PORT[$LEADER_ID]})"
+    for pipeline in $PIPELINES; do
+        wait_leader || die "the Raft cluster lost its leader"
+        port="${NODE_PORT[$LEADER_ID]}"
+        term="$(info_field "$port" raft_term)"
+        flush raft "$port"
+        bench_rb raft "$port" "$pipeline" set,get
+        if [ "$(info_field "$port" raft_term)" != "$term" ]; then
+            raft_note "the leader changed during the -P $pipeline run (figures include an election)"
+        fi
+    done
+
+    # --- failover -------------------------------------------------------------
+    # A failure here ends the failover runs (noted in the report); the
+    # redis-server references still run.
+    failover_runs || true
+    stop_cluster
 fi
 
 # --- (c) redis-server ---------------------------------------------------------
@@ -443,10 +509,13 @@ for pipeline in $PIPELINES; do
 done
 echo
 echo "GET rows: the \"SET + WAIT 1 0\" column is GET on the redis primary (reads need no WAIT); on ferry, GET goes to the Raft leader."
-if [ -s "$TMP/raft-notes.txt" ]; then
-    echo "Note: $(paste -sd ';' "$TMP/raft-notes.txt") — those Raft figures include an election."
-fi
 echo
+if [ -s "$TMP/raft-notes.txt" ]; then
+    echo "Raft notes:"
+    echo
+    sed 's/^/- /' "$TMP/raft-notes.txt"
+    echo
+fi
 
 if [ "$SKIP_RAFT" != 1 ] && [ "$FAILOVERS" -gt 0 ]; then
     echo "### Failover (SIGKILL of the leader to the first acknowledged write; target < 3 s)"
