@@ -172,12 +172,29 @@ info_field() { # info_field PORT FIELD -> value from INFO replication (empty if 
     { cli "$1" info replication 2>/dev/null || true; } | tr -d '\r' | sed -n "s/^$2:\(.*\)$/\1/p" | head -n 1
 }
 
+# Ports for the Raft nodes come from below the kernel's ephemeral range: a
+# port in it can be held by any outgoing loopback connection (not only a
+# listener, so the connect test cannot see it), which fails the bind, and a
+# killed node's ports must still be free when it restarts.
+EPHEMERAL_LO="$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
+[[ "$EPHEMERAL_LO" =~ ^[0-9]+$ ]] || EPHEMERAL_LO=32768
+
+low_free_port() {
+    local p _
+    if [ "$EPHEMERAL_LO" -le 11000 ]; then random_free_port; return; fi
+    for _ in $(seq 1 50); do
+        p=$(( 10000 + (RANDOM * 32768 + RANDOM) % (EPHEMERAL_LO - 10000) ))
+        port_in_use "$p" || { echo "$p"; return 0; }
+    done
+    die "no free port found on $HOST"
+}
+
 # pick_ports COUNT -> COUNT distinct free ports on HOST, space separated
 pick_ports() {
     local want="$1" got=() p q dup _
     for _ in $(seq 1 200); do
         [ "${#got[@]}" -lt "$want" ] || break
-        p="$(random_free_port)"
+        p="$(low_free_port)"
         dup=0
         for q in "${got[@]+"${got[@]}"}"; do [ "$q" != "$p" ] || dup=1; done
         [ "$dup" = 1 ] || got+=("$p")
