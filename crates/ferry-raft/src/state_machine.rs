@@ -37,6 +37,11 @@ pub enum SmEvent {
         meta: Vec<(&'static str, Vec<u8>)>,
         done: oneshot::Sender<Result<(), String>>,
     },
+    /// Commit SQLite now (as soon as nothing unconfirmed is in it), so a
+    /// snapshot copies the store up to everything applied.
+    Commit {
+        done: oneshot::Sender<Result<(), String>>,
+    },
     /// Replace the store with this SQLite file (a snapshot from the leader).
     Install {
         file: PathBuf,
@@ -167,6 +172,12 @@ impl StateMachine {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        // The copy reads what SQLite committed: commit first, or the
+        // snapshot would lag what is applied and openraft would ask for
+        // another at once.
+        self.ask(|done| SmEvent::Commit { done })
+            .await
+            .map_err(snap_err)?;
         let data = self.data.clone();
         let path = self.unique_path("snapshot");
         let target = path.clone();

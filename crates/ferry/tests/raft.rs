@@ -294,6 +294,67 @@ fn acknowledged_writes_survive_a_leader_crash() {
     assert_eq!(info["role"], "slave", "{info:?}");
 }
 
+/// Reads one pushed frame (or reply) within 10 s.
+fn next_frame(c: &mut RawConn) -> Resp {
+    c.set_read_timeout(Duration::from_secs(10));
+    let b = c
+        .try_read_reply()
+        .unwrap_or_else(|e| panic!("no frame: {e}"));
+    parse_frame(&b).unwrap().unwrap().0
+}
+
+#[test]
+fn blocking_pubsub_notifications_and_tracking_work_on_a_new_leader() {
+    let mut c = RaftCluster::start(3, &[]);
+    let old = c.leader(ELECTION);
+    ok(c.port(old), &["SET", "cached", "1"]);
+    c.kill9(old);
+    let l = c.leader(ELECTION);
+    let lp = c.port(l);
+    ok(lp, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+
+    // A blocked pop is served by a push from another client.
+    let mut blocked = RawConn::connect(lp);
+    blocked.send(&["BLPOP", "queue", "10"]);
+    // Pub/sub and keyspace notifications.
+    let mut sub = RawConn::connect(lp);
+    sub.cmd(&["SUBSCRIBE", "news"]);
+    let mut events = RawConn::connect(lp);
+    events.cmd(&["PSUBSCRIBE", "__keyevent@0__:*"]);
+    // Client-side caching (RESP3 push invalidations).
+    let mut cache = RawConn::connect(lp);
+    cache.cmd(&["HELLO", "3"]);
+    assert_eq!(cache.cmd(&["CLIENT", "TRACKING", "ON"]), b"+OK\r\n");
+    assert_eq!(cache.cmd(&["GET", "cached"]), b"$1\r\n1\r\n");
+
+    std::thread::sleep(Duration::from_millis(200));
+    let mut w = RawConn::connect(lp);
+    assert_eq!(w.cmd(&["RPUSH", "queue", "job"]), b":1\r\n");
+    assert_eq!(w.cmd(&["PUBLISH", "news", "hello"]), b":1\r\n");
+    assert_eq!(w.cmd(&["SET", "cached", "2"]), b"+OK\r\n");
+
+    let popped = next_frame(&mut blocked);
+    let popped: Vec<Vec<u8>> = popped
+        .elements()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_bytes().unwrap())
+        .collect();
+    assert_eq!(popped, vec![b"queue".to_vec(), b"job".to_vec()]);
+    let msg = next_frame(&mut sub);
+    assert_eq!(msg.elements().unwrap()[2].as_bytes().unwrap(), b"hello");
+    let ev = next_frame(&mut events);
+    assert_eq!(
+        ev.elements().unwrap()[2].as_bytes().unwrap(),
+        b"__keyevent@0__:rpush"
+    );
+    let inv = next_frame(&mut cache);
+    let Resp::Push(parts) = inv else {
+        panic!("expected an invalidation push, got {inv:?}");
+    };
+    assert_eq!(parts[0].as_bytes().unwrap(), b"invalidate");
+}
+
 #[test]
 fn a_node_restarted_from_an_empty_directory_gets_a_snapshot() {
     let mut c = RaftCluster::start(3, &["--raft-snapshot-logs", "40"]);
@@ -346,7 +407,7 @@ fn a_leader_without_a_majority_does_not_acknowledge_and_rolls_back() {
         "a leader without a majority acknowledged a write: {r:?}"
     );
     // It freezes; the followers come back and elect a new leader.
-    c.signal(l, "-STOP");
+    c.pause(l, true);
     for f in &followers {
         c.start_node(*f);
     }
@@ -369,7 +430,7 @@ fn a_leader_without_a_majority_does_not_acknowledge_and_rolls_back() {
     ok(c.port(new), &["SET", "spec", "after"]);
     // The old leader wakes up: it must drop its unconfirmed write, answer
     // it with an error, and follow.
-    c.signal(l, "-CONT");
+    c.pause(l, false);
     lost.set_read_timeout(Duration::from_secs(20));
     match lost.try_read_reply() {
         Ok(reply) => assert!(
@@ -389,6 +450,20 @@ fn a_leader_without_a_majority_does_not_acknowledge_and_rolls_back() {
         "no rollback logged:\n{}",
         c.node(l).log()
     );
+}
+
+/// Waits until INFO shows `voters` (the status follows openraft's metrics
+/// within milliseconds).
+fn wait_voters(port: u16, voters: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = replication_info(port).unwrap();
+        if info["raft_voters"] == voters {
+            return;
+        }
+        assert!(Instant::now() < deadline, "voters {} != {voters}", info["raft_voters"]);
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -414,10 +489,10 @@ fn membership_changes_and_a_node_of_another_cluster() {
     c.wait_caught_up(l, ELECTION);
     c.assert_same_data(l);
     ok(lp, &["RAFT", "PROMOTE", &four.to_string()]);
-    assert_eq!(replication_info(lp).unwrap()["raft_voters"], "1,2,3,4");
+    wait_voters(lp, "1,2,3,4");
     ok(lp, &["SET", "after-promote", "1"]);
     ok(lp, &["RAFT", "REMOVE", &four.to_string()]);
-    assert_eq!(replication_info(lp).unwrap()["raft_voters"], "1,2,3");
+    wait_voters(lp, "1,2,3");
 
     // A node of another cluster is refused, with a log line saying why.
     let five = c.add_node(&["--raft-cluster", "other"]);
@@ -694,10 +769,10 @@ fn register_and_counter_history_is_linearizable_under_kills_and_pauses() {
             std::thread::sleep(Duration::from_millis(1500));
             c.lock().unwrap().start_node(l);
         } else {
-            cl.signal(l, "-STOP");
+            cl.pause(l, true);
             drop(cl);
             std::thread::sleep(Duration::from_millis(2000));
-            c.lock().unwrap().signal(l, "-CONT");
+            c.lock().unwrap().pause(l, false);
         }
     }
     std::thread::sleep(Duration::from_millis(1500));

@@ -182,6 +182,9 @@ impl Executor {
                 let r = self.raft_apply(entries, meta);
                 let _ = done.send(r);
             }
+            RaftJob::Sm(SmEvent::Commit { done }) => {
+                let _ = done.send(self.raft_commit_now());
+            }
             RaftJob::Sm(SmEvent::Install { file, done }) => {
                 let r = self.raft_install(&file);
                 let _ = done.send(r);
@@ -442,6 +445,25 @@ impl Executor {
         crate::tracking::invalidate_everything(&mut self.state);
         self.deliver_outbox();
         log::info!("raft: rolled the store back to the last confirmed entry");
+    }
+
+    /// Commits SQLite now, after waiting (bounded) for unconfirmed changes
+    /// to be confirmed (a snapshot is about to copy the store). If some
+    /// are still unconfirmed the commit stays held and the snapshot copies
+    /// the last commit: older, still consistent.
+    fn raft_commit_now(&mut self) -> Result<(), String> {
+        if self
+            .raft
+            .as_ref()
+            .is_some_and(|l| !l.speculative.is_empty())
+        {
+            self.raft_wait(|l| l.speculative.is_empty(), Duration::from_secs(5));
+        }
+        self.store.commit().map_err(|e| e.to_string())?;
+        self.shared
+            .write_epoch
+            .store(self.store.commits(), std::sync::atomic::Ordering::Release);
+        Ok(())
     }
 
     /// Commits SQLite when due, waiting a little for unconfirmed changes

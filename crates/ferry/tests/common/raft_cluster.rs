@@ -190,7 +190,8 @@ impl RaftCluster {
         args.extend(node.extra.iter().cloned());
         let mut child = Command::new(&bin)
             .args(&args)
-            .env("RUST_BACKTRACE", "1")
+            // Panics keep their message in the (tail-truncated) logs.
+            .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log file"))
             .stderr(out)
@@ -226,15 +227,14 @@ impl RaftCluster {
         }
     }
 
-    /// SIGSTOP / SIGCONT: a node that stops answering without dying.
-    pub fn signal(&self, id: u64, sig: &str) {
+    /// Pauses (SIGSTOP) or resumes (SIGCONT) node `id`: a node that stops
+    /// answering without dying.
+    pub fn pause(&self, id: u64, paused: bool) {
         let pid = self.node(id).pid();
-        let ok = Command::new("kill")
-            .args([sig, &pid.to_string()])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "kill {sig} {pid} failed");
+        let sig = if paused { libc::SIGSTOP } else { libc::SIGCONT };
+        // SAFETY: kill(2) on the pid of a child this harness started.
+        let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
+        assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
     }
 
     /// The node that reports itself writable leader, waiting up to `within`.
@@ -302,7 +302,15 @@ impl RaftCluster {
         let mut cursor = b"0".to_vec();
         for _ in 0..100_000 {
             let r = c.cmd_parsed(&[&b"SCAN"[..], &cursor, b"COUNT", b"1000"]);
-            let parts = r.elements().expect("SCAN reply").to_vec();
+            let parts = r
+                .elements()
+                .unwrap_or_else(|| {
+                    let path = std::env::temp_dir()
+                        .join(format!("ferry-raft-failure-{}.log", std::process::id()));
+                    let _ = std::fs::write(&path, self.logs());
+                    panic!("SCAN on node {id}: {r:?}; logs in {}", path.display())
+                })
+                .to_vec();
             cursor = parts[0].as_bytes().expect("cursor");
             let keys: Vec<Vec<u8>> = parts[1]
                 .elements()
@@ -394,9 +402,8 @@ impl Drop for RaftCluster {
         for n in &mut self.nodes {
             if let Some(mut c) = n.child.take() {
                 // A paused process must be resumed to die promptly.
-                let _ = Command::new("kill")
-                    .args(["-CONT", &c.id().to_string()])
-                    .status();
+                // SAFETY: kill(2) on the pid of a child this harness started.
+                unsafe { libc::kill(c.id() as libc::pid_t, libc::SIGCONT) };
                 kill_child(&mut c);
             }
         }
