@@ -139,7 +139,7 @@ pub async fn admin(node: Option<&RaftNode>, raft_addr: &str, argv: &[Bytes]) -> 
         Err(e) => Reply::error(format!("ERR {e}")),
     };
     match (sub.as_str(), argv.len()) {
-        ("help", 2) => Reply::Array(HELP.iter().map(|l| Reply::status(*l)).collect()),
+        ("help", 2) => Reply::Array(HELP.iter().map(|l| Reply::status(l)).collect()),
         ("status", 2) => {
             let s = node.status();
             let mut text = info_section(&s);

@@ -180,7 +180,7 @@ fn writer(w: usize, ports: Vec<u16>, stop: Arc<AtomicBool>, rec: Arc<Mutex<Recor
             },
         };
         let v = n.to_string();
-        let (args, expect): (Vec<String>, &[u8]) = if n % 2 == 0 {
+        let (args, expect): (Vec<String>, &[u8]) = if n.is_multiple_of(2) {
             (vec!["RPUSH".into(), format!("log:{w}"), v.clone()], b":")
         } else {
             (vec!["SET".into(), format!("k:{w}:{n}"), v.clone()], b"+OK")
@@ -461,7 +461,11 @@ fn wait_voters(port: u16, voters: &str) {
         if info["raft_voters"] == voters {
             return;
         }
-        assert!(Instant::now() < deadline, "voters {} != {voters}", info["raft_voters"]);
+        assert!(
+            Instant::now() < deadline,
+            "voters {} != {voters}",
+            info["raft_voters"]
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

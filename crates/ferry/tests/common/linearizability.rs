@@ -172,7 +172,7 @@ fn items_for_key(events: &[&Event]) -> Vec<Item> {
             (Op::Read(_), Outcome::Unknown) => continue,
             (Op::Read(v), _) => Kind::Read(v),
             (Op::Write(v), Outcome::Unknown)
-                if !has_incr && last_seen.get(&v).map_or(true, |&c| c < e.invoke) =>
+                if !has_incr && last_seen.get(&v).is_none_or(|&c| c < e.invoke) =>
             {
                 continue
             }
@@ -414,7 +414,7 @@ fn check_key(key: &str, events: &[&Event], max_states: usize) -> Result<(), Stri
         // Stuck at the earliest pending return (NIL cannot happen while a
         // completed op is pending, but is treated the same for safety).
         let done = total_completed - remaining;
-        if deepest.as_ref().map_or(true, |d| done > d.done) && node != NIL {
+        if deepest.as_ref().is_none_or(|d| done > d.done) && node != NIL {
             let mut candidates = Vec::new();
             let mut c = list.next[list.head];
             while c != node && c != NIL && candidates.len() < 8 {
