@@ -320,6 +320,12 @@ impl Store {
         std::mem::take(&mut self.group_ops)
     }
 
+    /// Whether the current group has changes not taken yet with
+    /// [`Store::take_group_payload`].
+    pub fn has_group_changes(&self) -> bool {
+        !self.group_ops.is_empty()
+    }
+
     /// Applies changes taken from another store with
     /// [`Store::take_group_payload`] (a Raft follower applying the
     /// leader's log), inside the open transaction. Read-only mode does not
@@ -469,7 +475,9 @@ impl Store {
     /// journal replayed, so nothing acknowledged is lost; the error is
     /// returned for the caller to report.
     pub fn commit(&mut self) -> StoreResult<()> {
-        if !self.in_tx || self.commits_held {
+        // With an external log, changes it has not been handed yet
+        // (take_group_payload) are as unconfirmed as held ones.
+        if !self.in_tx || self.commits_held || !self.group_ops.is_empty() {
             return Ok(());
         }
         if self.journal.as_ref().is_some_and(|j| j.has_pending()) {

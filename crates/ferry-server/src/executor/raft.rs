@@ -299,9 +299,13 @@ impl Executor {
             }
             (_, false) => {
                 // Only a leader's commands can write (the store refuses
-                // otherwise): nothing to keep.
-                log::error!("raft: a follower recorded changes; dropping them");
-                None
+                // otherwise); should it happen, the changes must go.
+                log::error!(
+                    "raft: changes were made without the right to replicate them; dropping them"
+                );
+                self.raft_fail_all("had changes it may not replicate");
+                self.raft_rollback();
+                return true;
             }
             (Some(_), true) if link.touched && link.writable => {
                 link.next_ticket += 1;
@@ -372,8 +376,11 @@ impl Executor {
                         self.state.stats.net_output_bytes += reply.bytes.len() as u64;
                         self.send(id, Outgoing::Reply(reply));
                     }
-                    self.state.outbox = f.outbox;
+                    // The running group's own messages (this may run in
+                    // the middle of one) stay for its end.
+                    let running = std::mem::replace(&mut self.state.outbox, f.outbox);
                     self.deliver_outbox();
+                    self.state.outbox = running;
                 }
                 Some(Err(e)) => {
                     let why = format!("lost Raft leadership ({e})");
@@ -386,13 +393,31 @@ impl Executor {
 
     /// Answers every waiting group with an error (and closes those
     /// connections: their pipelines' later replies are gone), then rolls
-    /// back unconfirmed changes.
+    /// back unconfirmed changes. Batches the running group already ran
+    /// (this may come in the middle of one) fail too, and the rest of the
+    /// group may not write: their changes go with the rollback.
     fn raft_fail_all(&mut self, why: &str) {
         let Some(link) = self.raft.as_mut() else {
             return;
         };
-        let failed: Vec<InFlight> = link.in_flight.drain(..).collect();
-        let rollback = !link.speculative.is_empty();
+        // A follower's running group read its own (confirmed) copy: keep it.
+        let running = if link.writable {
+            std::mem::take(&mut self.pending)
+        } else {
+            Vec::new()
+        };
+        let mut failed: Vec<InFlight> = link.in_flight.drain(..).collect();
+        if !running.is_empty() {
+            failed.push(InFlight {
+                ticket: 0,
+                replies: running,
+                outbox: Vec::new(),
+                outcome: None,
+            });
+        }
+        let rollback = !link.speculative.is_empty() || self.store.has_group_changes();
+        link.writable = false;
+        self.store.set_read_only(true);
         if !failed.is_empty() {
             log::warn!("raft: {why}: {} waiting groups get an error", failed.len());
         }
