@@ -414,15 +414,27 @@ impl Store {
         // another file over it.
         let old = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
         drop(old);
+        // The old file's write-ahead log goes first: left beside the new
+        // file, SQLite would replay it into it.
+        for suffix in ["-wal", "-shm"] {
+            let mut p = self.path.as_os_str().to_owned();
+            p.push(suffix);
+            let p = PathBuf::from(p);
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(StoreError::Replace {
+                        path: p.display().to_string(),
+                        source: e,
+                    })
+                }
+            }
+        }
         std::fs::rename(src, &self.path).map_err(|e| StoreError::Replace {
             path: self.path.display().to_string(),
             source: e,
         })?;
-        for suffix in ["-wal", "-shm"] {
-            let mut p = self.path.as_os_str().to_owned();
-            p.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(p));
-        }
         self.conn = Connection::open(&self.path).map_err(|e| StoreError::Open {
             path: self.path.display().to_string(),
             source: e,
