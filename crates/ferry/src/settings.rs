@@ -93,9 +93,10 @@ pub struct ServeArgs {
     raft_addr: Option<String>,
 
     /// The initial members, `ID=HOST:PORT` (their Raft addresses),
-    /// comma-separated, this node included. A node with an empty log forms
-    /// the cluster with them; leave it out on a node that an existing
-    /// cluster adds with `RAFT ADD-LEARNER`.
+    /// comma-separated, this node included: give every node the same list.
+    /// The lowest id forms the cluster when its log is empty; the others
+    /// wait to be contacted. Leave it out on a node that an existing cluster
+    /// adds with `RAFT ADD-LEARNER`.
     #[arg(long, value_name = "ID=HOST:PORT,...")]
     peers: Option<String>,
 
