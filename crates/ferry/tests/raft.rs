@@ -610,6 +610,42 @@ fn raft_admin_and_flags_reject_bad_input() {
 }
 
 #[test]
+fn raft_settings_from_ferry_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let raft_port = common::free_port();
+    let toml = dir.path().join("ferry.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "raft = true\nnode-id = 7\nraft-addr = \"127.0.0.1:{raft_port}\"\npeers = \"7=127.0.0.1:{raft_port}\"\nraft-cluster = \"from-file\"\n"
+        ),
+    )
+    .unwrap();
+    let node = common::FerryProc::start(
+        common::FerryOpts::default()
+            .arg("--config")
+            .arg(toml.to_str().unwrap()),
+    );
+    let deadline = Instant::now() + ELECTION;
+    loop {
+        let info = replication_info(node.port()).unwrap();
+        if info.get("raft_writable").map(String::as_str) == Some("1") {
+            assert_eq!(info["raft_node_id"], "7");
+            assert_eq!(info["raft_voters"], "7");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no leader: {info:?}\n{}",
+            node.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ok(node.port(), &["SET", "k", "v"]);
+    assert!(node.log().contains("cluster 'from-file'"), "{}", node.log());
+}
+
+#[test]
 fn ferry_migrate_copies_into_a_raft_cluster() {
     let c = RaftCluster::start(3, &[]);
     let l = c.leader(ELECTION);
