@@ -1,0 +1,12 @@
+//! `ferry schema`: versioned, reversible migrations of the values stored
+//! under key patterns (JSON strings and hashes).
+//!
+//! Work in progress (issue 11): this crate has the parts that need no
+//! server yet.
+//!
+//! - [`transform`]: the built-in transforms on one value and their inverses;
+//! - [`graph`]: migrations as edges between schema versions, and the path
+//!   from one version to another.
+
+pub mod graph;
+pub mod transform;
