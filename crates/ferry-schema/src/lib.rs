@@ -4,9 +4,14 @@
 //! Work in progress (issue 11): this crate has the parts that need no
 //! server yet.
 //!
+//! - [`model`]: a schema file (versions, key patterns, storage, fields) and
+//!   the JSON Schema it stands for;
+//! - [`diff`]: the changes between two versions, breaking or not;
 //! - [`transform`]: the built-in transforms on one value and their inverses;
 //! - [`graph`]: migrations as edges between schema versions, and the path
 //!   from one version to another.
 
+pub mod diff;
 pub mod graph;
+pub mod model;
 pub mod transform;
