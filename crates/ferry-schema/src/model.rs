@@ -73,6 +73,49 @@ fn patterns<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
     Ok(v)
 }
 
+/// Why a schema or migration file could not be read, with the file and,
+/// for a syntax or shape error, the line and column.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: files must end in .json (YAML support is not built yet)")]
+    Format { path: String },
+}
+
+/// Reads a JSON file into `T` (a schema or a migration), with the file,
+/// line and column in errors.
+pub fn load<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, LoadError> {
+    let shown = path.display().to_string();
+    if path.extension().and_then(|e| e.to_str()) != Some("json") {
+        return Err(LoadError::Format { path: shown });
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| LoadError::Parse {
+        path: shown,
+        line: e.line(),
+        column: e.column(),
+        // serde_json appends " at line L column C"; the prefix says it.
+        message: e
+            .to_string()
+            .rsplit_once(" at line ")
+            .map_or_else(|| e.to_string(), |(m, _)| m.to_string()),
+    })
+}
+
 impl SchemaFile {
     /// Whether `field` is required.
     pub fn required(&self, field: &str) -> bool {
@@ -133,6 +176,34 @@ mod tests {
                 "additionalProperties": true
             })
         );
+    }
+
+    #[test]
+    fn load_errors_name_the_file_line_and_column() {
+        let dir = std::env::temp_dir().join(format!("ferry-schema-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = dir.join("user-1.json");
+        std::fs::write(&bad, "{\n  \"name\": \"user\",\n  \"version\": \"1.0.0\",\n  \"keyPattern\": \"user:*\",\n  \"storage\": \"hash\"\n  \"fields\": {}\n}\n").unwrap();
+        let e = load::<SchemaFile>(&bad).unwrap_err().to_string();
+        assert_eq!(e, format!("{}:6:3: expected `,` or `}}`", bad.display()));
+        std::fs::write(&bad, "{\"name\": \"user\", \"version\": \"one\", \"keyPattern\": \"u:*\", \"storage\": \"hash\", \"fields\": {}}").unwrap();
+        let e = load::<SchemaFile>(&bad).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{}:1:", bad.display())) && e.contains("unexpected character"),
+            "{e}"
+        );
+        let e = load::<SchemaFile>(&dir.join("missing.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.json: No such file"), "{e}");
+        let e = load::<SchemaFile>(&dir.join("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("files must end in .json (YAML support is not built yet)"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

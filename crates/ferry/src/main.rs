@@ -4,6 +4,7 @@
 mod alloc;
 mod migrate;
 mod raft;
+mod schema;
 mod settings;
 
 #[global_allocator]
@@ -34,6 +35,9 @@ enum Command {
     Migrate(migrate::MigrateCommand),
     /// Status and membership of a Raft cluster of `ferry serve --raft` nodes.
     Raft(raft::RaftArgs),
+    /// Versioned migrations of the values stored under key patterns (in progress: diff).
+    #[command(subcommand)]
+    Schema(schema::SchemaCommand),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Migrate(cmd) => migrate::main(cmd),
         Command::Raft(args) => raft::main(args),
+        Command::Schema(cmd) => schema::main(cmd),
     }
 }
 
