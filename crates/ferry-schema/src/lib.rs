@@ -9,9 +9,11 @@
 //! - [`diff`]: the changes between two versions, breaking or not;
 //! - [`transform`]: the built-in transforms on one value and their inverses;
 //! - [`graph`]: migrations as edges between schema versions, and the path
-//!   from one version to another.
+//!   from one version to another;
+//! - [`value`]: stored values (JSON strings, hashes) as documents and back.
 
 pub mod diff;
 pub mod graph;
 pub mod model;
 pub mod transform;
+pub mod value;
