@@ -10,8 +10,11 @@
 //! - [`transform`]: the built-in transforms on one value and their inverses;
 //! - [`graph`]: migrations as edges between schema versions, and the path
 //!   from one version to another;
-//! - [`value`]: stored values (JSON strings, hashes) as documents and back.
+//! - [`value`]: stored values (JSON strings, hashes) as documents and back;
+//! - [`batch`]: one batch of keys on a live server (read, transform,
+//!   validate, compare-and-set write).
 
+pub mod batch;
 pub mod diff;
 pub mod graph;
 pub mod model;

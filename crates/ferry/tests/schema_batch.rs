@@ -1,0 +1,181 @@
+//! `ferry schema` (issue 11, in progress): one batch of keys migrated on a
+//! real redis-server and a real ferry — JSON strings and hashes, TTLs
+//! kept, a concurrent write between the read and the write never
+//! overwritten, dry runs that write nothing, values that cannot be
+//! migrated left untouched with the reason.
+
+mod common;
+
+use common::{FerryOpts, FerryProc, RawConn, RedisProc};
+use ferry_migrate::endpoint::{Endpoint, Spec};
+use ferry_schema::batch::{run, Plan};
+use ferry_schema::model::Storage;
+use ferry_schema::transform::Transform;
+use serde_json::{json, Map, Value};
+
+fn transforms() -> Vec<Transform> {
+    serde_json::from_value(json!([
+        {"type": "renameField", "from": "userName", "to": "fullName"},
+        {"type": "addField", "field": "createdAt", "defaultValue": "${NOW}"}
+    ]))
+    .unwrap()
+}
+
+fn needs_full_name(doc: &Map<String, Value>) -> Result<(), String> {
+    if doc.get("fullName").is_some_and(Value::is_string) {
+        Ok(())
+    } else {
+        Err("fullName is required".into())
+    }
+}
+
+/// A command's bulk reply as text.
+fn text(c: &mut RawConn, args: &[&str]) -> String {
+    let r = common::parse_one(&c.cmd(args));
+    String::from_utf8_lossy(&r.as_bytes().unwrap_or_default()).into_owned()
+}
+
+async fn exercise(port: u16) {
+    let mut c = RawConn::connect(port);
+    for i in 0..20 {
+        c.cmd(&[
+            "SET",
+            &format!("user:{i}"),
+            &format!(r#"{{"userName":"Ada {i}","age":{i}}}"#),
+        ]);
+        c.cmd(&[
+            "HSET",
+            &format!("h:{i}"),
+            "userName",
+            &format!("Ada {i}"),
+            "age",
+            &i.to_string(),
+        ]);
+    }
+    c.cmd(&["PEXPIRE", "user:3", "100000"]);
+    c.cmd(&["PEXPIRE", "h:3", "100000"]);
+    c.cmd(&["SET", "user:bad", "not json"]);
+    c.cmd(&["SET", "user:noname", r#"{"age":1}"#]);
+    let endpoint = Endpoint::connect(Spec::parse(&format!("redis://127.0.0.1:{port}")).unwrap())
+        .await
+        .unwrap();
+    let mut conn = endpoint.data(0).await.unwrap();
+    let ts = transforms();
+    for (storage, prefix) in [(Storage::JsonString, "user"), (Storage::Hash, "h")] {
+        let plan = Plan {
+            storage,
+            transforms: &ts,
+            validate: &needs_full_name,
+            now: "2026-12-01T10:00:00Z",
+        };
+        let mut keys: Vec<Vec<u8>> = (0..20)
+            .map(|i| format!("{prefix}:{i}").into_bytes())
+            .collect();
+        keys.push(format!("{prefix}:gone").into_bytes());
+        if storage == Storage::JsonString {
+            keys.push(b"user:bad".to_vec());
+            keys.push(b"user:noname".to_vec());
+        }
+        // A dry run reports and writes nothing.
+        let dry = run(&mut conn, &plan, &keys, true, |_| Ok(()))
+            .await
+            .unwrap();
+        assert_eq!(dry.changed.len(), 20);
+        if storage == Storage::JsonString {
+            assert_eq!(
+                text(&mut c, &["GET", "user:0"]),
+                r#"{"userName":"Ada 0","age":0}"#
+            );
+        } else {
+            assert_eq!(text(&mut c, &["HGET", "h:0", "userName"]), "Ada 0");
+        }
+        // The real run; an application writes key 1 between the read and the write.
+        let mut app = RawConn::connect(port);
+        let out = run(&mut conn, &plan, &keys, false, |originals| {
+            assert_eq!(originals.len(), 20);
+            if storage == Storage::JsonString {
+                app.cmd(&["SET", "user:1", r#"{"userName":"Changed","age":99}"#]);
+            } else {
+                app.cmd(&["HSET", "h:1", "age", "99"]);
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(out.changed.len(), 19, "{out:?}");
+        assert_eq!(out.conflicts, vec![format!("{prefix}:1").into_bytes()]);
+        assert_eq!(out.gone, 1);
+        if storage == Storage::JsonString {
+            let reasons: Vec<String> = out
+                .failed
+                .iter()
+                .map(|(k, r)| format!("{}: {r}", String::from_utf8_lossy(k)))
+                .collect();
+            assert_eq!(
+                reasons,
+                vec![
+                    "user:bad: the value is not JSON (line 1, column 2: expected ident)"
+                        .to_string(),
+                    "user:noname: invalid after the migration: fullName is required".to_string(),
+                ]
+            );
+            assert_eq!(text(&mut c, &["GET", "user:bad"]), "not json");
+            let v: Value = serde_json::from_str(&text(&mut c, &["GET", "user:0"])).unwrap();
+            assert_eq!(
+                v,
+                json!({"fullName": "Ada 0", "age": 0, "createdAt": "2026-12-01T10:00:00Z"})
+            );
+            // The concurrent write won.
+            assert_eq!(
+                text(&mut c, &["GET", "user:1"]),
+                r#"{"userName":"Changed","age":99}"#
+            );
+        } else {
+            assert!(out.failed.is_empty(), "{:?}", out.failed);
+            let all = c.cmd_parsed(&["HGETALL", "h:0"]);
+            let mut pairs: Vec<String> = all
+                .elements()
+                .unwrap()
+                .iter()
+                .map(|e| String::from_utf8_lossy(&e.as_bytes().unwrap()).into_owned())
+                .collect();
+            pairs.sort();
+            assert_eq!(
+                pairs,
+                vec![
+                    "0",
+                    "2026-12-01T10:00:00Z",
+                    "Ada 0",
+                    "age",
+                    "createdAt",
+                    "fullName"
+                ]
+            );
+            assert_eq!(text(&mut c, &["HGET", "h:1", "age"]), "99");
+        }
+        // TTLs are kept.
+        let ttl = common::parse_one(&c.cmd(&["PTTL", &format!("{prefix}:3")]))
+            .as_int()
+            .unwrap();
+        assert!(ttl > 90_000, "{prefix}:3 lost its TTL: {ttl}");
+        // Running again changes nothing more (re-reading key 1 migrates it).
+        let again = run(&mut conn, &plan, &keys, false, |_| Ok(()))
+            .await
+            .unwrap();
+        assert_eq!(again.changed.len(), 1, "{again:?}");
+        assert_eq!(again.unchanged, 19);
+    }
+    endpoint.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_batch_on_redis_server() {
+    let redis = RedisProc::start(&[]);
+    exercise(redis.port()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_batch_on_ferry() {
+    let ferry = FerryProc::start(FerryOpts::default());
+    exercise(ferry.port()).await;
+}
