@@ -12,8 +12,10 @@
 //!   from one version to another;
 //! - [`value`]: stored values (JSON strings, hashes) as documents and back;
 //! - [`batch`]: one batch of keys on a live server (read, transform,
-//!   validate, compare-and-set write).
+//!   validate, compare-and-set write);
+//! - [`backup`]: the originals of changed keys, written before each batch.
 
+pub mod backup;
 pub mod batch;
 pub mod diff;
 pub mod graph;

@@ -1,0 +1,253 @@
+//! The backup a migration run writes before it changes any key: each
+//! key's original value and expiry, appended batch by batch (and fsynced)
+//! before the batch writes, so every changed key is in it. `restore` puts
+//! the originals back, byte for byte, with their expiry times.
+//!
+//! Format: a header line `ferry-schema-backup 1\n`, then records
+//! `[u32 len][record]`, record = `[u32 key len][key][u8 kind][i64 expire-at
+//! ms, -1 for none][value]`, value = `[u32 len][bytes]` for a string or
+//! `[u32 n]` then n × (`[u32 len][field][u32 len][value]`) for a hash,
+//! integers little-endian. A record cut short at the end (a crash while
+//! appending) belongs to a batch that never wrote, and is ignored.
+
+use crate::value::Raw;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+const HEADER: &[u8] = b"ferry-schema-backup 1\n";
+
+/// One key's original.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Saved {
+    pub key: Vec<u8>,
+    pub raw: Raw,
+    /// Unix ms when it expires, -1 when it does not.
+    pub expire_at: i64,
+}
+
+/// An open backup file, appended to.
+pub struct Backup {
+    file: File,
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+fn encode(s: &Saved) -> Vec<u8> {
+    let mut r = Vec::new();
+    put_bytes(&mut r, &s.key);
+    match &s.raw {
+        Raw::String(v) => {
+            r.push(0);
+            r.extend_from_slice(&s.expire_at.to_le_bytes());
+            put_bytes(&mut r, v);
+        }
+        Raw::Hash(fields) => {
+            r.push(1);
+            r.extend_from_slice(&s.expire_at.to_le_bytes());
+            r.extend_from_slice(&(fields.len() as u32).to_le_bytes());
+            for (f, v) in fields {
+                put_bytes(&mut r, f);
+                put_bytes(&mut r, v);
+            }
+        }
+    }
+    let mut framed = (r.len() as u32).to_le_bytes().to_vec();
+    framed.extend(r);
+    framed
+}
+
+struct Cursor<'a>(&'a [u8]);
+
+impl Cursor<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u32(&mut self) -> Option<usize> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?) as usize)
+    }
+    fn bytes(&mut self) -> Option<Vec<u8>> {
+        let n = self.u32()?;
+        Some(self.take(n)?.to_vec())
+    }
+}
+
+fn decode(record: &[u8]) -> Option<Saved> {
+    let mut c = Cursor(record);
+    let key = c.bytes()?;
+    let kind = *c.take(1)?.first()?;
+    let expire_at = i64::from_le_bytes(c.take(8)?.try_into().ok()?);
+    let raw = match kind {
+        0 => Raw::String(c.bytes()?),
+        1 => {
+            let n = c.u32()?;
+            let mut fields = Vec::with_capacity(n.min(1 << 16));
+            for _ in 0..n {
+                fields.push((c.bytes()?, c.bytes()?));
+            }
+            Raw::Hash(fields)
+        }
+        _ => return None,
+    };
+    c.0.is_empty().then_some(Saved {
+        key,
+        raw,
+        expire_at,
+    })
+}
+
+impl Backup {
+    /// Creates the file (refusing to overwrite one: it may be the only copy
+    /// of someone's data) or opens it to append when `resume`.
+    pub fn open(path: &Path, resume: bool) -> io::Result<Backup> {
+        let mut file = if resume {
+            OpenOptions::new().append(true).open(path)?
+        } else {
+            let mut f = OpenOptions::new().write(true).create_new(true).open(path)?;
+            f.write_all(HEADER)?;
+            f
+        };
+        file.flush()?;
+        Ok(Backup { file })
+    }
+
+    /// Appends a batch's originals and makes them durable.
+    pub fn append(&mut self, batch: &[Saved]) -> io::Result<()> {
+        let mut buf = Vec::new();
+        for s in batch {
+            buf.extend(encode(s));
+        }
+        self.file.write_all(&buf)?;
+        self.file.sync_data()
+    }
+}
+
+/// Every record of a backup file, oldest first (a key may appear more
+/// than once: the first is its value before the run).
+pub fn read(path: &Path) -> io::Result<Vec<Saved>> {
+    let mut data = Vec::new();
+    File::open(path)?.read_to_end(&mut data)?;
+    let body = data.strip_prefix(HEADER).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} is not a ferry schema backup (no header)",
+                path.display()
+            ),
+        )
+    })?;
+    let mut c = Cursor(body);
+    let mut out = Vec::new();
+    while !c.0.is_empty() {
+        let Some(record) = c.u32().and_then(|n| c.take(n)) else {
+            break; // a torn tail: that batch never wrote
+        };
+        let saved = decode(record).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: record {} is damaged", path.display(), out.len() + 1),
+            )
+        })?;
+        out.push(saved);
+    }
+    Ok(out)
+}
+
+/// The value each key had before the run: its first record.
+pub fn originals(records: Vec<Saved>) -> Vec<Saved> {
+    let mut seen = std::collections::HashSet::new();
+    records
+        .into_iter()
+        .filter(|s| seen.insert(s.key.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<Saved> {
+        vec![
+            Saved {
+                key: b"user:1".to_vec(),
+                raw: Raw::String(br#"{"a":1}"#.to_vec()),
+                expire_at: 1_796_119_200_000,
+            },
+            Saved {
+                key: b"h:\xff".to_vec(),
+                raw: Raw::Hash(vec![
+                    (b"f".to_vec(), b"".to_vec()),
+                    (b"g".to_vec(), vec![0, 1, 2]),
+                ]),
+                expire_at: -1,
+            },
+            Saved {
+                key: b"user:1".to_vec(),
+                raw: Raw::String(b"later".to_vec()),
+                expire_at: -1,
+            },
+        ]
+    }
+
+    #[test]
+    fn round_trip_and_first_record_wins() {
+        let dir = tempfile_dir();
+        let path = dir.join("b1");
+        let mut b = Backup::open(&path, false).unwrap();
+        b.append(&sample()[..2]).unwrap();
+        drop(b);
+        let mut b = Backup::open(&path, true).unwrap();
+        b.append(&sample()[2..]).unwrap();
+        assert_eq!(read(&path).unwrap(), sample());
+        let first = originals(read(&path).unwrap());
+        assert_eq!(first, sample()[..2].to_vec());
+        // Never overwrites an existing backup.
+        assert_eq!(
+            Backup::open(&path, false).err().map(|e| e.kind()),
+            Some(io::ErrorKind::AlreadyExists)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_torn_tail_is_ignored_and_damage_is_reported() {
+        let dir = tempfile_dir();
+        let path = dir.join("b2");
+        let mut b = Backup::open(&path, false).unwrap();
+        b.append(&sample()).unwrap();
+        drop(b);
+        let full = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &full[..full.len() - 3]).unwrap();
+        assert_eq!(read(&path).unwrap(), sample()[..2].to_vec());
+        let mut damaged = full.clone();
+        damaged[HEADER.len() + 4 + 4 + 6] = 9; // the first record's kind byte
+        std::fs::write(&path, &damaged).unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.ends_with("record 1 is damaged"), "{e}");
+        std::fs::write(&path, b"hello").unwrap();
+        assert!(read(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("not a ferry schema backup"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "ferry-schema-backup-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}
