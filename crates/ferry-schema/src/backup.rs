@@ -7,8 +7,11 @@
 //! `[u32 len][record]`, record = `[u32 key len][key][u8 kind][i64 expire-at
 //! ms, -1 for none][value]`, value = `[u32 len][bytes]` for a string or
 //! `[u32 n]` then n × (`[u32 len][field][u32 len][value]`) for a hash,
-//! integers little-endian. A record cut short at the end (a crash while
-//! appending) belongs to a batch that never wrote, and is ignored.
+//! integers little-endian. Kind 2 ("void", no expiry or value) says the
+//! key's previous record was not written after all (the key changed
+//! between the read and the write): its original is in a later record.
+//! A record cut short at the end (a crash while appending) belongs to a
+//! batch that never wrote, and is ignored.
 
 use crate::value::Raw;
 use std::fs::{File, OpenOptions};
@@ -26,6 +29,16 @@ pub struct Saved {
     pub expire_at: i64,
 }
 
+impl From<&crate::batch::Original> for Saved {
+    fn from(o: &crate::batch::Original) -> Saved {
+        Saved {
+            key: o.key.clone(),
+            raw: o.raw.clone(),
+            expire_at: o.expire_at,
+        }
+    }
+}
+
 /// An open backup file, appended to.
 pub struct Backup {
     file: File,
@@ -34,6 +47,12 @@ pub struct Backup {
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(&(b.len() as u32).to_le_bytes());
     out.extend_from_slice(b);
+}
+
+fn frame(r: Vec<u8>) -> Vec<u8> {
+    let mut framed = (r.len() as u32).to_le_bytes().to_vec();
+    framed.extend(r);
+    framed
 }
 
 fn encode(s: &Saved) -> Vec<u8> {
@@ -55,9 +74,7 @@ fn encode(s: &Saved) -> Vec<u8> {
             }
         }
     }
-    let mut framed = (r.len() as u32).to_le_bytes().to_vec();
-    framed.extend(r);
-    framed
+    frame(r)
 }
 
 struct Cursor<'a>(&'a [u8]);
@@ -80,10 +97,19 @@ impl Cursor<'_> {
     }
 }
 
-fn decode(record: &[u8]) -> Option<Saved> {
+/// A record: a saved value, or a void for a key.
+enum Record {
+    Saved(Saved),
+    Void(Vec<u8>),
+}
+
+fn decode(record: &[u8]) -> Option<Record> {
     let mut c = Cursor(record);
     let key = c.bytes()?;
     let kind = *c.take(1)?.first()?;
+    if kind == 2 {
+        return c.0.is_empty().then_some(Record::Void(key));
+    }
     let expire_at = i64::from_le_bytes(c.take(8)?.try_into().ok()?);
     let raw = match kind {
         0 => Raw::String(c.bytes()?),
@@ -97,11 +123,11 @@ fn decode(record: &[u8]) -> Option<Saved> {
         }
         _ => return None,
     };
-    c.0.is_empty().then_some(Saved {
+    c.0.is_empty().then_some(Record::Saved(Saved {
         key,
         raw,
         expire_at,
-    })
+    }))
 }
 
 impl Backup {
@@ -128,10 +154,28 @@ impl Backup {
         self.file.write_all(&buf)?;
         self.file.sync_data()
     }
+
+    /// Records that these keys' last saved values were not written (their
+    /// compare-and-set found them changed).
+    pub fn void(&mut self, keys: &[Vec<u8>]) -> io::Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        for k in keys {
+            let mut r = Vec::new();
+            put_bytes(&mut r, k);
+            r.push(2);
+            buf.extend(frame(r));
+        }
+        self.file.write_all(&buf)?;
+        self.file.sync_data()
+    }
 }
 
-/// Every record of a backup file, oldest first (a key may appear more
-/// than once: the first is its value before the run).
+/// Every saved value of a backup file that was written, oldest first
+/// (voided ones are dropped; a key may still appear more than once: the
+/// first is its value before the run).
 pub fn read(path: &Path) -> io::Result<Vec<Saved>> {
     let mut data = Vec::new();
     File::open(path)?.read_to_end(&mut data)?;
@@ -145,20 +189,33 @@ pub fn read(path: &Path) -> io::Result<Vec<Saved>> {
         )
     })?;
     let mut c = Cursor(body);
-    let mut out = Vec::new();
+    let mut out: Vec<Option<Saved>> = Vec::new();
+    let mut n = 0;
     while !c.0.is_empty() {
-        let Some(record) = c.u32().and_then(|n| c.take(n)) else {
+        let Some(record) = c.u32().and_then(|len| c.take(len)) else {
             break; // a torn tail: that batch never wrote
         };
-        let saved = decode(record).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: record {} is damaged", path.display(), out.len() + 1),
-            )
-        })?;
-        out.push(saved);
+        n += 1;
+        match decode(record) {
+            Some(Record::Saved(s)) => out.push(Some(s)),
+            Some(Record::Void(key)) => {
+                if let Some(slot) = out
+                    .iter_mut()
+                    .rev()
+                    .find(|s| s.as_ref().is_some_and(|s| s.key == key))
+                {
+                    *slot = None;
+                }
+            }
+            None => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: record {n} is damaged", path.display()),
+                ))
+            }
+        }
     }
-    Ok(out)
+    Ok(out.into_iter().flatten().collect())
 }
 
 /// The value each key had before the run: its first record.
@@ -209,6 +266,12 @@ mod tests {
         assert_eq!(read(&path).unwrap(), sample());
         let first = originals(read(&path).unwrap());
         assert_eq!(first, sample()[..2].to_vec());
+        // The first user:1 was not written after all: the later one is its original.
+        b.void(&[b"user:1".to_vec()]).unwrap();
+        let after_void = read(&path).unwrap();
+        assert_eq!(after_void, vec![sample()[0].clone(), sample()[1].clone()]);
+        b.void(&[b"user:1".to_vec()]).unwrap();
+        assert_eq!(originals(read(&path).unwrap()), vec![sample()[1].clone()]);
         // Never overwrites an existing backup.
         assert_eq!(
             Backup::open(&path, false).err().map(|e| e.kind()),

@@ -45,6 +45,59 @@ return 1";
 /// Checks a transformed document against the target version (Err: why not).
 pub type Validator = dyn Fn(&Map<String, serde_json::Value>) -> Result<(), String> + Sync;
 
+/// Puts a key back as it was: its value (ARGV[1] 's' string or 'h' hash,
+/// ARGV[3...]) and its expiry (ARGV[2], Unix ms or -1).
+const RESTORE: &str = r"
+redis.call('DEL', KEYS[1])
+if ARGV[1] == 's' then
+  redis.call('SET', KEYS[1], ARGV[3])
+elseif #ARGV > 2 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+end
+local at = tonumber(ARGV[2])
+if at >= 0 then
+  redis.call('PEXPIREAT', KEYS[1], at)
+end
+return 1";
+
+/// Writes the saved originals back (a rollback from the backup): each key
+/// gets exactly its old value and expiry time, whatever it holds now.
+/// Returns the keys that could not be written, with the reason.
+pub async fn restore(
+    conn: &mut Conn,
+    saved: &[crate::backup::Saved],
+) -> ferry_migrate::Result<Vec<(Vec<u8>, String)>> {
+    let writes: Vec<Pipeline> = saved
+        .iter()
+        .map(|s| {
+            let mut p = redis::pipe();
+            let c = p.cmd("EVAL").arg(RESTORE).arg(1).arg(&s.key);
+            match &s.raw {
+                Raw::String(v) => {
+                    c.arg("s").arg(s.expire_at).arg(v);
+                }
+                Raw::Hash(fields) => {
+                    c.arg("h").arg(s.expire_at);
+                    for (f, v) in fields {
+                        c.arg(f).arg(v);
+                    }
+                }
+            }
+            p
+        })
+        .collect();
+    let results = conn.per_key(&writes).await?;
+    Ok(saved
+        .iter()
+        .zip(results)
+        .filter_map(|(s, r)| match r.as_deref() {
+            Ok([Value::Int(1)]) => None,
+            Ok(other) => Some((s.key.clone(), format!("the restore answered {other:?}"))),
+            Err(e) => Some((s.key.clone(), format!("the restore failed: {e}"))),
+        })
+        .collect())
+}
+
 /// What to do to each key.
 pub struct Plan<'a> {
     pub storage: Storage,
@@ -61,8 +114,9 @@ pub struct Plan<'a> {
 pub struct Original {
     pub key: Vec<u8>,
     pub raw: Raw,
-    /// PTTL when read (-1: no TTL).
-    pub pttl: i64,
+    /// Its expiry as PEXPIRETIME gave it (Unix ms; -1: none): exact, so a
+    /// restore puts back the same deadline.
+    pub expire_at: i64,
 }
 
 /// What one batch did.
@@ -99,7 +153,7 @@ pub async fn run(
         .iter()
         .map(|k| {
             let mut p = redis::pipe();
-            p.cmd("TYPE").arg(k).cmd("PTTL").arg(k);
+            p.cmd("TYPE").arg(k).cmd("PEXPIRETIME").arg(k);
             match plan.storage {
                 Storage::JsonString => p.cmd("GET").arg(k),
                 Storage::Hash => p.cmd("HGETALL").arg(k),
@@ -121,7 +175,7 @@ pub async fn run(
                 continue;
             }
         };
-        let [ty, pttl, value] = values.as_slice() else {
+        let [ty, expire_at, value] = values.as_slice() else {
             out.failed.push(reply_error(key, "short reply"));
             continue;
         };
@@ -130,7 +184,7 @@ pub async fn run(
             Value::Okay => "ok",
             _ => "",
         };
-        let pttl = match pttl {
+        let expire_at = match expire_at {
             Value::Int(i) => *i,
             _ => -1,
         };
@@ -205,7 +259,7 @@ pub async fn run(
                 Original {
                     key: key.clone(),
                     raw,
-                    pttl,
+                    expire_at,
                 },
                 new,
             )),

@@ -8,7 +8,8 @@ mod common;
 
 use common::{FerryOpts, FerryProc, RawConn, RedisProc};
 use ferry_migrate::endpoint::{Endpoint, Spec};
-use ferry_schema::batch::{run, Plan};
+use ferry_schema::backup::{self, Saved};
+use ferry_schema::batch::{restore, run, Plan};
 use ferry_schema::model::Storage;
 use ferry_schema::transform::Transform;
 use serde_json::{json, Map, Value};
@@ -91,8 +92,19 @@ async fn exercise(port: u16) {
         }
         // The real run; an application writes key 1 between the read and the write.
         let mut app = RawConn::connect(port);
+        let before: Vec<(Vec<u8>, Vec<u8>)> = (0..20)
+            .map(|i| {
+                let k = format!("{prefix}:{i}");
+                (c.cmd(&["DUMP", &k]), c.cmd(&["PEXPIRETIME", &k]))
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("backup");
+        let mut file = backup::Backup::open(&path, false).unwrap();
         let out = run(&mut conn, &plan, &keys, false, |originals| {
             assert_eq!(originals.len(), 20);
+            let saved: Vec<Saved> = originals.iter().map(|(o, _)| Saved::from(o)).collect();
+            file.append(&saved).unwrap();
             if storage == Storage::JsonString {
                 app.cmd(&["SET", "user:1", r#"{"userName":"Changed","age":99}"#]);
             } else {
@@ -104,6 +116,7 @@ async fn exercise(port: u16) {
         .unwrap();
         assert_eq!(out.changed.len(), 19, "{out:?}");
         assert_eq!(out.conflicts, vec![format!("{prefix}:1").into_bytes()]);
+        file.void(&out.conflicts).unwrap();
         assert_eq!(out.gone, 1);
         if storage == Storage::JsonString {
             let reasons: Vec<String> = out
@@ -159,11 +172,40 @@ async fn exercise(port: u16) {
             .unwrap();
         assert!(ttl > 90_000, "{prefix}:3 lost its TTL: {ttl}");
         // Running again changes nothing more (re-reading key 1 migrates it).
-        let again = run(&mut conn, &plan, &keys, false, |_| Ok(()))
-            .await
-            .unwrap();
+        let again = run(&mut conn, &plan, &keys, false, |originals| {
+            let saved: Vec<Saved> = originals.iter().map(|(o, _)| Saved::from(o)).collect();
+            file.append(&saved).unwrap();
+            Ok(())
+        })
+        .await
+        .unwrap();
         assert_eq!(again.changed.len(), 1, "{again:?}");
         assert_eq!(again.unchanged, 19);
+        // Restoring the backup puts every key back byte for byte, with the
+        // same expiry time; key 1 as the application left it (its record
+        // from the first run was voided: the second run saved its original).
+        let saved = backup::originals(backup::read(&path).unwrap());
+        assert_eq!(saved.len(), 20);
+        let failed = restore(&mut conn, &saved).await.unwrap();
+        assert!(failed.is_empty(), "{failed:?}");
+        for (i, (dump, expire)) in before.iter().enumerate() {
+            let k = format!("{prefix}:{i}");
+            if i == 1 {
+                continue;
+            }
+            assert_eq!(
+                &c.cmd(&["DUMP", &k]),
+                dump,
+                "{k} not restored byte for byte"
+            );
+            assert_eq!(&c.cmd(&["PEXPIRETIME", &k]), expire, "{k} expiry");
+        }
+        if storage == Storage::JsonString {
+            assert_eq!(
+                text(&mut c, &["GET", "user:1"]),
+                r#"{"userName":"Changed","age":99}"#
+            );
+        }
     }
     endpoint.close().await;
 }
