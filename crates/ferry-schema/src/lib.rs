@@ -6,6 +6,7 @@
 //!
 //! - [`model`]: a schema file (versions, key patterns, storage, fields) and
 //!   the JSON Schema it stands for;
+//! - [`dir`]: the schema directory (schemas and migrations, in git);
 //! - [`diff`]: the changes between two versions, breaking or not;
 //! - [`transform`]: the built-in transforms on one value and their inverses;
 //! - [`graph`]: migrations as edges between schema versions, and the path
@@ -18,6 +19,7 @@
 pub mod backup;
 pub mod batch;
 pub mod diff;
+pub mod dir;
 pub mod graph;
 pub mod model;
 pub mod transform;
