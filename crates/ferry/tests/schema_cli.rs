@@ -91,3 +91,44 @@ fn diff_errors_name_the_file_and_line() {
     assert_eq!(code, Some(2));
     assert!(err.contains("/nonexistent/x.json: No such file"), "{err}");
 }
+
+#[test]
+fn init_add_list_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let repo_s = repo.to_str().unwrap();
+    let (code, out, _) = run(&["init", "--dir", repo_s]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out, _) = run(&["list", "--dir", repo_s]);
+    assert_eq!((code, out), (Some(0), format!("no schemas in {repo_s}\n")));
+    let v1 = write(dir.path(), "a.json", V1);
+    let v2 = write(dir.path(), "b.json", V2);
+    let (code, out, err) = run(&["add", &v1, "--dir", repo_s]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.ends_with("schemas/user/1.0.0.json\n"), "{out}");
+    run(&["add", &v2, "--dir", repo_s]);
+    let (code, _, err) = run(&["add", &v1, "--dir", repo_s]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("versions are immutable"), "{err}");
+    let (_, out, _) = run(&["list", "--dir", repo_s]);
+    assert_eq!(out, "user: 1.0.0, 2.0.0\n");
+    let (code, out, _) = run(&["show", "user", "--dir", repo_s]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.starts_with("user 2.0.0 (JsonString, keys user:*)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\"required\": [\n    \"fullName\"\n  ]"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["show", "user", "9.0.0", "--dir", repo_s]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("has no version 9.0.0 (it has: 1.0.0, 2.0.0)"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["show", "user", "nine", "--dir", repo_s]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("'nine' is not a version"), "{err}");
+}
