@@ -5,6 +5,11 @@
 //! migrations/<name>/<id>.json          {"source", "target", "transforms"}
 //! migrations/<name>/paths.json         optional manual paths {from: {to: [ids]}}
 //! ```
+//!
+//! Any of these may be YAML instead (`.yaml` or `.yml`).
+//!
+//! ```text
+//! ```
 
 use crate::graph::{Graph, GraphError, Migration};
 use crate::model::{load, LoadError, SchemaFile};
@@ -71,21 +76,31 @@ impl SchemaDir {
         Ok(())
     }
 
-    fn schema_path(&self, name: &str, version: &Version) -> PathBuf {
+    /// Where a version's file is (or goes, with extension `ext`).
+    fn schema_path(&self, name: &str, version: &Version, ext: &str) -> PathBuf {
         self.root
             .join("schemas")
             .join(name)
-            .join(format!("{version}.json"))
+            .join(format!("{version}.{ext}"))
+    }
+
+    /// The existing file of a version, whatever its format.
+    fn find(&self, name: &str, version: &Version) -> Option<PathBuf> {
+        ["json", "yaml", "yml"]
+            .iter()
+            .map(|ext| self.schema_path(name, version, ext))
+            .find(|p| p.exists())
     }
 
     /// Copies a schema file into the directory, where its content says it
     /// belongs; refuses to replace a version.
     pub fn add(&self, file: &Path) -> Result<PathBuf, DirError> {
         let s: SchemaFile = load(file)?;
-        let dest = self.schema_path(&s.name, &s.version);
-        if dest.exists() {
-            return Err(DirError::Exists(dest.display().to_string()));
+        if let Some(existing) = self.find(&s.name, &s.version) {
+            return Err(DirError::Exists(existing.display().to_string()));
         }
+        let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("json");
+        let dest = self.schema_path(&s.name, &s.version, ext);
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(io(parent))?;
         }
@@ -107,7 +122,10 @@ impl SchemaDir {
                 .flatten()
                 .filter_map(|f| {
                     let n = f.file_name().to_string_lossy().into_owned();
-                    Version::parse(n.strip_suffix(".json")?).ok()
+                    let stem = [".json", ".yaml", ".yml"]
+                        .iter()
+                        .find_map(|ext| n.strip_suffix(ext))?;
+                    Version::parse(stem).ok()
                 })
                 .collect();
             versions.sort();
@@ -118,8 +136,7 @@ impl SchemaDir {
 
     /// One version of a schema, checked to be where its content says.
     pub fn schema(&self, name: &str, version: &Version) -> Result<SchemaFile, DirError> {
-        let path = self.schema_path(name, version);
-        if !path.exists() {
+        let Some(path) = self.find(name, version) else {
             let all = self.list()?;
             let Some(versions) = all.get(name) else {
                 return Err(DirError::UnknownSchema(
@@ -136,12 +153,15 @@ impl SchemaDir {
                     .collect::<Vec<_>>()
                     .join(", "),
             });
-        }
+        };
         let s: SchemaFile = load(&path)?;
         if s.name != name || &s.version != version {
             return Err(DirError::Misplaced {
                 path: path.display().to_string(),
-                expected: self.schema_path(&s.name, &s.version).display().to_string(),
+                expected: self
+                    .schema_path(&s.name, &s.version, "json")
+                    .display()
+                    .to_string(),
                 name: s.name,
                 version: s.version,
             });
@@ -204,6 +224,18 @@ mod tests {
         }
         let again = root.join("in-1.0.0.json");
         assert!(matches!(dir.add(&again), Err(DirError::Exists(_))));
+        let yaml = root.join("in-3.yaml");
+        std::fs::write(
+            &yaml,
+            "name: user\nversion: 3.0.0\nkeyPattern: user:*\nstorage: hash\nfields: {}\n",
+        )
+        .unwrap();
+        assert!(dir.add(&yaml).unwrap().ends_with("schemas/user/3.0.0.yaml"));
+        assert_eq!(
+            dir.schema("user", &Version::new(3, 0, 0)).unwrap().version,
+            Version::new(3, 0, 0)
+        );
+        std::fs::remove_file(root.join("repo/schemas/user/3.0.0.yaml")).unwrap();
         let listed = dir.list().unwrap();
         assert_eq!(
             listed["user"],

@@ -89,31 +89,56 @@ pub enum LoadError {
         column: usize,
         message: String,
     },
-    #[error("{path}: files must end in .json (YAML support is not built yet)")]
+    #[error("{path}: files must end in .json, .yaml or .yml")]
     Format { path: String },
 }
 
-/// Reads a JSON file into `T` (a schema or a migration), with the file,
-/// line and column in errors.
+/// serde's message without the " at line L column C" the parsers append
+/// (the error already starts with `file:line:col`).
+fn without_position(message: String) -> String {
+    match message.rfind(" at line ") {
+        Some(i)
+            if message[i + 9..]
+                .split(" column ")
+                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            message[..i].to_string()
+        }
+        _ => message,
+    }
+}
+
+/// Reads a JSON or YAML file (by its extension) into `T` (a schema or a
+/// migration), with the file, line and column in errors.
 pub fn load<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, LoadError> {
     let shown = path.display().to_string();
-    if path.extension().and_then(|e| e.to_str()) != Some("json") {
-        return Err(LoadError::Format { path: shown });
-    }
+    let yaml = match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => false,
+        Some("yaml" | "yml") => true,
+        _ => return Err(LoadError::Format { path: shown }),
+    };
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
         path: shown.clone(),
         source,
     })?;
-    serde_json::from_str(&text).map_err(|e| LoadError::Parse {
-        path: shown,
-        line: e.line(),
-        column: e.column(),
-        // serde_json appends " at line L column C"; the prefix says it.
-        message: e
-            .to_string()
-            .rsplit_once(" at line ")
-            .map_or_else(|| e.to_string(), |(m, _)| m.to_string()),
-    })
+    if yaml {
+        yaml_serde::from_str(&text).map_err(|e| {
+            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+            LoadError::Parse {
+                path: shown,
+                line,
+                column,
+                message: without_position(e.to_string()),
+            }
+        })
+    } else {
+        serde_json::from_str(&text).map_err(|e| LoadError::Parse {
+            path: shown,
+            line: e.line(),
+            column: e.column(),
+            message: without_position(e.to_string()),
+        })
+    }
 }
 
 impl SchemaFile {
@@ -199,10 +224,24 @@ mod tests {
         let e = load::<SchemaFile>(&dir.join("x.toml"))
             .unwrap_err()
             .to_string();
-        assert!(
-            e.ends_with("files must end in .json (YAML support is not built yet)"),
-            "{e}"
+        assert!(e.ends_with("files must end in .json, .yaml or .yml"), "{e}");
+        let yaml = dir.join("user-2.yaml");
+        std::fs::write(&yaml, "name: user\nversion: 2.0.0\nkeyPattern:\n  - user:*\nstorage: hash\nfields:\n  age: {type: integer, required: true}\n").unwrap();
+        let s = load::<SchemaFile>(&yaml).unwrap();
+        assert_eq!(
+            (s.version.to_string(), s.storage, s.required("age")),
+            ("2.0.0".to_string(), Storage::Hash, true)
         );
+        std::fs::write(
+            &yaml,
+            "name: user\nversion: 2.0\nkeyPattern: u:*\nstorage: hash\nfields: {}\n",
+        )
+        .unwrap();
+        let e = load::<SchemaFile>(&yaml).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}:2:", yaml.display())), "{e}");
+        std::fs::write(&yaml, "name: user\nfields: [\n").unwrap();
+        let e = load::<SchemaFile>(&yaml).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}:", yaml.display())), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -62,9 +62,9 @@ pub enum SchemaCommand {
     /// List the changes between two versions of a schema, breaking or not.
     #[command(after_help = DIFF_EXAMPLES)]
     Diff {
-        /// The older schema file (JSON).
+        /// The older schema file (JSON or YAML).
         a: PathBuf,
-        /// The newer schema file (JSON).
+        /// The newer schema file (JSON or YAML).
         b: PathBuf,
     },
 }
