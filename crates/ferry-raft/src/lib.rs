@@ -234,10 +234,7 @@ impl RaftNode {
         if st.state == ServerState::Leader {
             return Ok(());
         }
-        Err(match st.leader_client_addr {
-            Some(addr) => format!("this node is not the leader; run it on the leader at {addr}"),
-            None => "this node is not the leader and no leader is known yet; retry".into(),
-        })
+        Err(not_leader(st.leader_client_addr))
     }
 
     /// Adds a node that receives the log but does not vote; returns when it
@@ -327,12 +324,7 @@ impl RaftNode {
         e: openraft::error::RaftError<NodeId, openraft::error::ClientWriteError<NodeId, FerryNode>>,
     ) -> String {
         match e.forward_to_leader() {
-            Some(f) => match f.leader_id.and_then(|l| self.peers.client_addr(l)) {
-                Some(addr) => {
-                    format!("this node is not the leader; run it on the leader at {addr}")
-                }
-                None => "this node is not the leader and no leader is known yet; retry".into(),
-            },
+            Some(f) => not_leader(f.leader_id.and_then(|l| self.peers.client_addr(l))),
             None => e.to_string(),
         }
     }
@@ -340,6 +332,14 @@ impl RaftNode {
     /// Stops Raft (the server is shutting down).
     pub async fn shutdown(&self) {
         let _ = self.raft.shutdown().await;
+    }
+}
+
+/// What a membership change run on a follower answers.
+fn not_leader(leader_client_addr: Option<String>) -> String {
+    match leader_client_addr {
+        Some(addr) => format!("this node is not the leader; run it on the leader at {addr}"),
+        None => "this node is not the leader and no leader is known yet; retry".into(),
     }
 }
 

@@ -95,7 +95,7 @@ pub enum LoadError {
 
 /// serde's message without the " at line L column C" the parsers append
 /// (the error already starts with `file:line:col`).
-fn without_position(message: String) -> String {
+pub(crate) fn without_position(message: String) -> String {
     match message.rfind(" at line ") {
         Some(i)
             if message[i + 9..]

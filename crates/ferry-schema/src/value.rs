@@ -44,10 +44,7 @@ pub fn decode(storage: Storage, raw: &Raw) -> Result<Map<String, Value>, ValueEr
             match serde_json::from_slice::<Value>(b).map_err(|e| ValueError::NotJson {
                 line: e.line(),
                 column: e.column(),
-                message: e
-                    .to_string()
-                    .rsplit_once(" at line ")
-                    .map_or_else(|| e.to_string(), |(m, _)| m.to_string()),
+                message: crate::model::without_position(e.to_string()),
             })? {
                 Value::Object(m) => Ok(m),
                 _ => Err(ValueError::NotAnObject),

@@ -223,13 +223,9 @@ impl Executor {
     fn commit_and_reply(&mut self) {
         if self.raft.is_some() {
             if !self.raft_end_group() {
-                for (id, reply) in std::mem::take(&mut self.pending) {
-                    self.state.stats.net_output_bytes += reply.bytes.len() as u64;
-                    self.send(id, Outgoing::Reply(reply));
-                }
-                crate::tracking::broadcast(&mut self.state);
-                crate::tracking::enforce_limit(&mut self.state);
-                self.deliver_outbox();
+                let replies = std::mem::take(&mut self.pending);
+                self.send_replies(replies);
+                self.send_group_messages();
             }
             self.raft_commit_if_due();
             return;
@@ -242,32 +238,58 @@ impl Executor {
                 self.pending.len()
             );
             let msg = Reply::error(format!("ERR ferry could not save this write: {e}"));
-            for (id, mut reply) in std::mem::take(&mut self.pending) {
-                let mut out = BytesMut::new();
-                msg.encode(Protocol::Resp2, &mut out);
-                reply.bytes = out.freeze();
-                reply.close = true;
-                self.send(id, Outgoing::Reply(reply));
-            }
+            let replies = std::mem::take(&mut self.pending);
+            self.fail_replies(replies, &msg);
             return;
         }
-        if self.store.write_epoch() != epoch {
-            self.shared
-                .write_epoch
-                .store(self.store.write_epoch(), Ordering::Release);
-        }
-        for (id, reply) in std::mem::take(&mut self.pending) {
-            self.state.stats.net_output_bytes += reply.bytes.len() as u64;
-            self.send(id, Outgoing::Reply(reply));
-        }
-        crate::tracking::broadcast(&mut self.state);
-        crate::tracking::enforce_limit(&mut self.state);
-        self.deliver_outbox();
+        self.publish_write_epoch(epoch);
+        let replies = std::mem::take(&mut self.pending);
+        self.send_replies(replies);
+        self.send_group_messages();
         if self.store.commit_due() {
             // Acknowledged writes are safe in the journal whatever happens here.
             if let Err(e) = self.store.commit() {
                 log::error!("SQLite commit failed; the journal keeps every write: {e}");
             }
+        }
+    }
+
+    /// Sends batches' replies (acknowledging what they did).
+    fn send_replies(&mut self, replies: Vec<(u64, BatchReply)>) {
+        for (id, reply) in replies {
+            self.state.stats.net_output_bytes += reply.bytes.len() as u64;
+            self.send(id, Outgoing::Reply(reply));
+        }
+    }
+
+    /// Answers batches with one error instead of their replies and closes
+    /// their connections (the pipelines' other replies are gone).
+    fn fail_replies(&mut self, replies: Vec<(u64, BatchReply)>, msg: &Reply) {
+        let mut out = BytesMut::new();
+        msg.encode(Protocol::Resp2, &mut out);
+        let bytes = out.freeze();
+        for (id, mut reply) in replies {
+            reply.bytes = bytes.clone();
+            reply.close = true;
+            self.send(id, Outgoing::Reply(reply));
+        }
+    }
+
+    /// The messages a group produced for other clients (tracking
+    /// broadcasts included), after its replies.
+    fn send_group_messages(&mut self) {
+        crate::tracking::broadcast(&mut self.state);
+        crate::tracking::enforce_limit(&mut self.state);
+        self.deliver_outbox();
+    }
+
+    /// Tells the storage thread (checkpoints, fsync) that a commit since
+    /// `before` wrote.
+    fn publish_write_epoch(&self, before: u64) {
+        if self.store.write_epoch() != before {
+            self.shared
+                .write_epoch
+                .store(self.store.write_epoch(), Ordering::Release);
         }
     }
 

@@ -553,6 +553,30 @@ fn raft_admin_and_flags_reject_bad_input() {
     }
     // A single-node cluster is a working server.
     ok(p, &["SET", "solo", "1"]);
+    // `ferry raft` asks a node through the same command.
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(ferry_binary())
+            .arg("raft")
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let addr = format!("127.0.0.1:{p}");
+    let (code, out, _) = cli(&["status", "--addr", &addr]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("raft_state:Leader") && out.contains("raft_voters:1"),
+        "{out}"
+    );
+    assert_eq!(cli(&["leader", "--addr", &addr]).1, "1 self\n");
+    let (code, _, err) = cli(&["promote", "9", "--addr", &addr]);
+    assert_eq!(code, Some(1));
+    assert!(err.starts_with(&format!("ferry raft: {addr}: ")), "{err}");
+    let down = format!("127.0.0.1:{}", common::free_port());
+    let (code, _, err) = cli(&["status", "--addr", &down]);
+    assert_eq!(code, Some(1));
+    assert!(err.starts_with(&format!("ferry raft: {down}: ")), "{err}");
     assert!(!ok(p, &["RAFT", "HELP"]).elements().unwrap().is_empty());
 
     // RAFT on a server without --raft.

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use ferry_resp::{Protocol, Reply};
 
 const CONN: &[&str] = &["@fast", "@connection"];
+const LOADING_STALE_FAST: &[&str] = &["loading", "stale", "fast"];
 const NO_AUTH: &[&str] = &[
     "noscript",
     "loading",
@@ -17,39 +18,18 @@ const NO_AUTH: &[&str] = &[
 
 pub const COMMANDS: &[CommandSpec] = &[
     cmd("ping", -1, &["fast"], (0, 0, 0), CONN, ping),
-    cmd(
-        "echo",
-        2,
-        &["loading", "stale", "fast"],
-        (0, 0, 0),
-        CONN,
-        echo,
-    ),
+    cmd("echo", 2, LOADING_STALE_FAST, (0, 0, 0), CONN, echo),
     cmd("quit", -1, NO_AUTH, (0, 0, 0), CONN, quit),
     cmd("reset", 1, NO_AUTH, (0, 0, 0), CONN, reset),
     cmd("hello", -1, NO_AUTH, (0, 0, 0), CONN, hello),
     cmd("auth", -2, NO_AUTH, (0, 0, 0), CONN, auth),
-    cmd(
-        "select",
-        2,
-        &["loading", "stale", "fast"],
-        (0, 0, 0),
-        CONN,
-        select,
-    ),
+    cmd("select", 2, LOADING_STALE_FAST, (0, 0, 0), CONN, select),
     container("client", -2, &[], &["@slow"], CLIENT),
-    cmd(
-        "readonly",
-        1,
-        &["loading", "stale", "fast"],
-        (0, 0, 0),
-        CONN,
-        readonly,
-    ),
+    cmd("readonly", 1, LOADING_STALE_FAST, (0, 0, 0), CONN, readonly),
     cmd(
         "readwrite",
         1,
-        &["loading", "stale", "fast"],
+        LOADING_STALE_FAST,
         (0, 0, 0),
         CONN,
         readwrite,

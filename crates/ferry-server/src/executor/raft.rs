@@ -15,12 +15,12 @@
 //! machine ([`RaftJob::Sm`]) and are applied in the executor, the only
 //! owner of the store.
 
-use super::{BatchReply, Executor, Job, Outgoing};
+use super::{BatchReply, Executor, Job};
 use crate::client::ClientState;
 use crate::cmd::CommandSpec;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use ferry_raft::{Applied, Group, Proposal, RaftNode, ServerState as Role, SmEvent};
-use ferry_resp::{Protocol, Reply};
+use ferry_resp::Reply;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -318,6 +318,7 @@ impl Executor {
         if proposal.is_none() && link.in_flight.is_empty() {
             return false;
         }
+        // The group's tracking broadcasts wait with its replies.
         crate::tracking::broadcast(&mut self.state);
         crate::tracking::enforce_limit(&mut self.state);
         let Some(link) = self.raft.as_mut() else {
@@ -372,10 +373,7 @@ impl Executor {
                     let Some(f) = link.in_flight.pop_front() else {
                         return;
                     };
-                    for (id, reply) in f.replies {
-                        self.state.stats.net_output_bytes += reply.bytes.len() as u64;
-                        self.send(id, Outgoing::Reply(reply));
-                    }
+                    self.send_replies(f.replies);
                     // The running group's own messages (this may run in
                     // the middle of one) stay for its end.
                     let running = std::mem::replace(&mut self.state.outbox, f.outbox);
@@ -425,13 +423,7 @@ impl Executor {
             "TRYAGAIN ferry {why} before this was confirmed; a write may or may not have been applied: reconnect to the leader and check"
         ));
         for f in failed {
-            for (id, mut reply) in f.replies {
-                let mut out = BytesMut::new();
-                msg.encode(Protocol::Resp2, &mut out);
-                reply.bytes = out.freeze();
-                reply.close = true;
-                self.send(id, Outgoing::Reply(reply));
-            }
+            self.fail_replies(f.replies, &msg);
         }
         if rollback {
             self.raft_rollback();
@@ -484,10 +476,9 @@ impl Executor {
         {
             self.raft_wait(|l| l.speculative.is_empty(), Duration::from_secs(5));
         }
+        let before = self.store.write_epoch();
         self.store.commit().map_err(|e| e.to_string())?;
-        self.shared
-            .write_epoch
-            .store(self.store.commits(), std::sync::atomic::Ordering::Release);
+        self.publish_write_epoch(before);
         Ok(())
     }
 
@@ -504,18 +495,13 @@ impl Executor {
         {
             self.raft_wait(|l| l.speculative.is_empty(), COMMIT_WAIT);
         }
-        let before = self.store.commits();
+        let before = self.store.write_epoch();
         if let Err(e) = self.store.commit() {
             // The log still holds every change: a restart re-applies them.
             log::error!("raft: SQLite commit failed: {e}; stopping (a restart re-applies the log)");
             std::process::exit(1);
         }
-        if self.store.commits() != before {
-            // The background checkpointer copies the WAL back.
-            self.shared
-                .write_epoch
-                .store(self.store.commits(), std::sync::atomic::Ordering::Release);
-        }
+        self.publish_write_epoch(before);
     }
 
     /// Handles only Raft's messages until `done` holds or `limit` passes;
