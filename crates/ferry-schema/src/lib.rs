@@ -24,3 +24,4 @@ pub mod graph;
 pub mod model;
 pub mod transform;
 pub mod value;
+pub mod validate;
