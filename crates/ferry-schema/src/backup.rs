@@ -135,7 +135,19 @@ impl Backup {
     /// of someone's data) or opens it to append when `resume`.
     pub fn open(path: &Path, resume: bool) -> io::Result<Backup> {
         let mut file = if resume {
-            OpenOptions::new().append(true).open(path)?
+            // A run killed while appending left a torn record at the end:
+            // cut it off, or the records appended now would follow it.
+            let mut data = Vec::new();
+            File::open(path)?.read_to_end(&mut data)?;
+            let whole = whole_records_len(&data).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} is not a ferry schema backup (no header)", path.display()),
+                )
+            })?;
+            let f = OpenOptions::new().append(true).open(path)?;
+            f.set_len(whole as u64)?;
+            f
         } else {
             let mut f = OpenOptions::new().write(true).create_new(true).open(path)?;
             f.write_all(HEADER)?;
@@ -171,6 +183,21 @@ impl Backup {
         self.file.write_all(&buf)?;
         self.file.sync_data()
     }
+}
+
+/// The length of the header and the complete records at the start of a
+/// backup file (None: no header).
+fn whole_records_len(data: &[u8]) -> Option<usize> {
+    let body = data.strip_prefix(HEADER)?;
+    let mut c = Cursor(body);
+    let mut good = 0;
+    while let Some(len) = c.u32() {
+        if c.take(len).is_none() {
+            break;
+        }
+        good = body.len() - c.0.len();
+    }
+    Some(HEADER.len() + good)
 }
 
 /// Every saved value of a backup file that was written, oldest first
@@ -290,6 +317,11 @@ mod tests {
         let full = std::fs::read(&path).unwrap();
         std::fs::write(&path, &full[..full.len() - 3]).unwrap();
         assert_eq!(read(&path).unwrap(), sample()[..2].to_vec());
+        // A resumed run cuts the torn record off before appending.
+        let mut b = Backup::open(&path, true).unwrap();
+        b.append(&sample()[2..]).unwrap();
+        drop(b);
+        assert_eq!(read(&path).unwrap(), sample());
         let mut damaged = full.clone();
         damaged[HEADER.len() + 4 + 4 + 6] = 9; // the first record's kind byte
         std::fs::write(&path, &damaged).unwrap();

@@ -10,21 +10,26 @@ use crate::transform::{Context, Transform};
 use crate::value::{decode, encode, Raw};
 use ferry_migrate::endpoint::Conn;
 use redis::{Pipeline, Value};
-use serde_json::Map;
+use crate::validate::Check;
+use std::collections::HashMap;
 
-/// Sets a string key to ARGV[2] (keeping its TTL) if it holds ARGV[1].
+/// Sets a string key to ARGV[2] (keeping its TTL) if it holds ARGV[1]
+/// (anything else, another type included, is a conflict).
 const CAS_STRING: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+if redis.pcall('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
   return 1
 end
 return 0";
 
-/// Replaces a hash's fields if it holds exactly the ARGV[1] fields given
-/// first (field, value, ... then the new ones), keeping its TTL.
+/// Changes a hash in place if it holds exactly the n fields given first:
+/// ARGV = n, n field/value pairs, d, d fields to delete, then the
+/// field/value pairs to set. In place, so the TTL stays as it is; in
+/// slices, because Lua's unpack has a stack limit.
 const CAS_HASH: &str = r"
 local n = tonumber(ARGV[1])
-if redis.call('TYPE', KEYS[1]).ok ~= 'hash' or redis.call('HLEN', KEYS[1]) ~= n then
+local len = redis.pcall('HLEN', KEYS[1])
+if type(len) ~= 'number' or len ~= n then
   return 0
 end
 for i = 2, 2 * n, 2 do
@@ -32,18 +37,15 @@ for i = 2, 2 * n, 2 do
     return 0
   end
 end
-local ttl = redis.call('PTTL', KEYS[1])
-redis.call('DEL', KEYS[1])
-if #ARGV > 2 * n + 1 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 2 * n + 2))
-  if ttl > 0 then
-    redis.call('PEXPIRE', KEYS[1], ttl)
-  end
+local d = tonumber(ARGV[2 * n + 2])
+local first = 2 * n + 3
+for i = first, first + d - 1, 1000 do
+  redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, first + d - 1)))
+end
+for i = first + d, #ARGV, 1000 do
+  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 return 1";
-
-/// Checks a transformed document against the target version (Err: why not).
-pub type Validator = dyn Fn(&Map<String, serde_json::Value>) -> Result<(), String> + Sync;
 
 /// Puts a key back as it was: its value (ARGV[1] 's' string or 'h' hash,
 /// ARGV[3...]) and its expiry (ARGV[2], Unix ms or -1).
@@ -51,8 +53,10 @@ const RESTORE: &str = r"
 redis.call('DEL', KEYS[1])
 if ARGV[1] == 's' then
   redis.call('SET', KEYS[1], ARGV[3])
-elseif #ARGV > 2 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+else
+  for i = 3, #ARGV, 1000 do
+    redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  end
 end
 local at = tonumber(ARGV[2])
 if at >= 0 then
@@ -98,13 +102,36 @@ pub async fn restore(
         .collect())
 }
 
+/// One step of a path, ready to run: its transforms (inverses already
+/// resolved for a backward step) and the version it ends at.
+pub struct Stage<'a> {
+    pub transforms: std::borrow::Cow<'a, [Transform]>,
+    pub check: &'a Check,
+}
+
+/// A key a rollback can put back exactly: what the migration wrote, and
+/// the original from the backup.
+pub struct Exact {
+    pub written: Raw,
+    pub original: Raw,
+}
+
 /// What to do to each key.
 pub struct Plan<'a> {
     pub storage: Storage,
-    /// The transforms of every step, in order (inverses already resolved).
-    pub transforms: &'a [Transform],
-    /// Checks a transformed document against the target version.
-    pub validate: &'a Validator,
+    /// The steps, in order; each result is validated against its version.
+    pub stages: &'a [Stage<'a>],
+    /// The version the keys start at: a value that is valid for the last
+    /// stage's version and not for this one is already migrated (a resumed
+    /// run, or an application that writes the new shape) and is left alone.
+    pub source: Option<&'a Check>,
+    /// Rollback: keys that still hold exactly what the migration wrote get
+    /// their original back, byte for byte.
+    pub exact: Option<&'a HashMap<Vec<u8>, Exact>>,
+    /// Why the stages cannot run (a rollback through a step with no
+    /// inverse): only keys `exact` can restore are changed, the others
+    /// fail with this reason.
+    pub irreversible: Option<&'a str>,
     /// `${NOW}` for this run.
     pub now: &'a str,
 }
@@ -126,6 +153,8 @@ pub struct Outcome {
     pub changed: Vec<(Original, Raw)>,
     /// Keys whose value the transforms left as it was.
     pub unchanged: usize,
+    /// Keys already at the target version (left alone).
+    pub already: usize,
     /// Keys gone before they were read.
     pub gone: usize,
     /// Keys left untouched, with the reason (not JSON, a transform or the
@@ -137,6 +166,72 @@ pub struct Outcome {
 
 fn reply_error(key: &[u8], e: impl std::fmt::Display) -> (Vec<u8>, String) {
     (key.to_vec(), format!("reading it failed: {e}"))
+}
+
+/// What turns hash `old` into `new`: the fields to delete and the
+/// field/value pairs to set (only those that differ).
+fn hash_changes<'a>(
+    old: &'a [(Vec<u8>, Vec<u8>)],
+    new: &'a [(Vec<u8>, Vec<u8>)],
+) -> (Vec<&'a [u8]>, Vec<(&'a [u8], &'a [u8])>) {
+    let was: HashMap<&[u8], &[u8]> = old
+        .iter()
+        .map(|(f, v)| (f.as_slice(), v.as_slice()))
+        .collect();
+    let now: std::collections::HashSet<&[u8]> = new.iter().map(|(f, _)| f.as_slice()).collect();
+    let gone = old
+        .iter()
+        .map(|(f, _)| f.as_slice())
+        .filter(|f| !now.contains(f))
+        .collect();
+    let set = new
+        .iter()
+        .filter(|(f, v)| was.get(f.as_slice()) != Some(&v.as_slice()))
+        .map(|(f, v)| (f.as_slice(), v.as_slice()))
+        .collect();
+    (gone, set)
+}
+
+/// Why a key is left as it is.
+pub enum Skip {
+    /// It is already at the target version.
+    Already,
+    /// It cannot be migrated, and why.
+    Failed(String),
+}
+
+/// One value through every stage: the new value, None when the stages
+/// leave it as it was.
+pub fn migrate(plan: &Plan<'_>, key: &str, raw: &Raw) -> Result<Option<Raw>, Skip> {
+    if let Some(why) = plan.irreversible {
+        return Err(Skip::Failed(format!(
+            "it changed since the migration and {why}; `ferry schema restore` puts back the backup's value"
+        )));
+    }
+    let mut doc = decode(plan.storage, raw).map_err(|e| Skip::Failed(e.to_string()))?;
+    if let (Some(source), Some(last)) = (plan.source, plan.stages.last()) {
+        if last.check.is_valid(&doc) && !source.is_valid(&doc) {
+            return Err(Skip::Already);
+        }
+    }
+    let before = doc.clone();
+    let ctx = Context { key, now: plan.now };
+    for stage in plan.stages {
+        for t in stage.transforms.iter() {
+            t.apply(&mut doc, &ctx)
+                .map_err(|e| Skip::Failed(e.to_string()))?;
+        }
+        stage
+            .check
+            .check(&doc)
+            .map_err(|e| Skip::Failed(format!("after the migration, {e}")))?;
+    }
+    if doc == before {
+        return Ok(None);
+    }
+    encode(plan.storage, &doc)
+        .map(Some)
+        .map_err(|e| Skip::Failed(e.to_string()))
 }
 
 /// Migrates `keys` (a dry run reads and reports but writes nothing).
@@ -225,45 +320,22 @@ pub async fn run(
                 continue;
             }
         };
-        let mut doc = match decode(plan.storage, &raw) {
-            Ok(d) => d,
-            Err(e) => {
-                out.failed.push((key.clone(), e.to_string()));
+        let orig = Original {
+            key: key.clone(),
+            raw,
+            expire_at,
+        };
+        if let Some(e) = plan.exact.and_then(|m| m.get(key)) {
+            if e.written.same(&orig.raw) {
+                out.changed.push((orig, e.original.clone()));
                 continue;
             }
-        };
-        let before = doc.clone();
-        let ctx = Context {
-            key: shown,
-            now: plan.now,
-        };
-        if let Some(e) = plan
-            .transforms
-            .iter()
-            .find_map(|t| t.apply(&mut doc, &ctx).err())
-        {
-            out.failed.push((key.clone(), e.to_string()));
-            continue;
         }
-        if let Err(e) = (plan.validate)(&doc) {
-            out.failed
-                .push((key.clone(), format!("invalid after the migration: {e}")));
-            continue;
-        }
-        if doc == before {
-            out.unchanged += 1;
-            continue;
-        }
-        match encode(plan.storage, &doc) {
-            Ok(new) => out.changed.push((
-                Original {
-                    key: key.clone(),
-                    raw,
-                    expire_at,
-                },
-                new,
-            )),
-            Err(e) => out.failed.push((key.clone(), e.to_string())),
+        match migrate(plan, shown, &orig.raw) {
+            Ok(Some(new)) => out.changed.push((orig, new)),
+            Ok(None) => out.unchanged += 1,
+            Err(Skip::Already) => out.already += 1,
+            Err(Skip::Failed(why)) => out.failed.push((orig.key, why)),
         }
     }
     if dry_run || out.changed.is_empty() {
@@ -291,7 +363,15 @@ pub async fn run(
                         .arg(1)
                         .arg(&orig.key)
                         .arg(old.len());
-                    for (f, v) in old.iter().chain(new) {
+                    for (f, v) in old {
+                        c.arg(f).arg(v);
+                    }
+                    let (gone, set) = hash_changes(old, new);
+                    c.arg(gone.len());
+                    for f in gone {
+                        c.arg(f);
+                    }
+                    for (f, v) in set {
                         c.arg(f).arg(v);
                     }
                 }

@@ -67,6 +67,10 @@ impl SchemaDir {
         SchemaDir { root: root.into() }
     }
 
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Creates the directory layout (idempotent).
     pub fn init(&self) -> Result<(), DirError> {
         for sub in ["schemas", "migrations"] {

@@ -5,7 +5,7 @@
 
 use crate::transform::Transform;
 use semver::Version;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use thiserror::Error;
 
@@ -19,7 +19,8 @@ pub struct Migration {
 }
 
 /// Which way a step runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// The migration's transforms, in order.
     Forward,
@@ -28,7 +29,7 @@ pub enum Direction {
 }
 
 /// One step of a path.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     pub migration: String,
     pub direction: Direction,
@@ -173,6 +174,25 @@ impl Graph {
 
     pub fn migration(&self, id: &str) -> Option<&Migration> {
         self.migrations.get(id)
+    }
+
+    /// What a step runs (a backward step: the inverses, last first) and
+    /// the version it ends at; Err when a backward step has no inverse.
+    pub fn step_transforms(&self, step: &Step) -> Result<(Vec<Transform>, Version), String> {
+        let m = self
+            .migrations
+            .get(&step.migration)
+            .ok_or_else(|| format!("unknown migration '{}'", step.migration))?;
+        match step.direction {
+            Direction::Forward => Ok((m.transforms.clone(), m.target.clone())),
+            Direction::Backward => {
+                if let Some(why) = m.irreversible() {
+                    return Err(format!("migration '{}' cannot be undone: {why}", step.migration));
+                }
+                let inverses = m.transforms.iter().rev().filter_map(Transform::inverse);
+                Ok((inverses.collect(), m.source.clone()))
+            }
+        }
     }
 
     fn known(&self, v: &Version) -> bool {

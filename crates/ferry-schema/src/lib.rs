@@ -16,12 +16,15 @@
 //!   validate, compare-and-set write);
 //! - [`backup`]: the originals of changed keys, written before each batch.
 
+pub mod apply;
 pub mod backup;
 pub mod batch;
 pub mod diff;
 pub mod dir;
 pub mod graph;
 pub mod model;
+pub mod registry;
+pub mod runner;
 pub mod transform;
 pub mod value;
 pub mod validate;

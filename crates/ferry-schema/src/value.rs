@@ -14,6 +14,24 @@ pub enum Raw {
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
 }
 
+impl Raw {
+    /// The same value: a hash's fields in any order (a server returns them
+    /// in its own order).
+    pub fn same(&self, other: &Raw) -> bool {
+        match (self, other) {
+            (Raw::String(a), Raw::String(b)) => a == b,
+            (Raw::Hash(a), Raw::Hash(b)) => {
+                let mut a: Vec<_> = a.iter().collect();
+                let mut b: Vec<_> = b.iter().collect();
+                a.sort();
+                b.sort();
+                a == b
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Why a stored value cannot be migrated (the key is reported and left
 /// untouched).
 #[derive(Debug, Error, PartialEq, Eq)]

@@ -35,7 +35,7 @@ enum Command {
     Migrate(migrate::MigrateCommand),
     /// Status and membership of a Raft cluster of `ferry serve --raft` nodes.
     Raft(raft::RaftArgs),
-    /// Versioned migrations of the values stored under key patterns (in progress: diff).
+    /// Versioned, reversible migrations of the values stored under key patterns.
     #[command(subcommand)]
     Schema(schema::SchemaCommand),
 }

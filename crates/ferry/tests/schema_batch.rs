@@ -9,10 +9,11 @@ mod common;
 use common::{FerryOpts, FerryProc, RawConn, RedisProc};
 use ferry_migrate::endpoint::{Endpoint, Spec};
 use ferry_schema::backup::{self, Saved};
-use ferry_schema::batch::{restore, run, Plan};
-use ferry_schema::model::Storage;
+use ferry_schema::batch::{restore, run, Plan, Stage};
+use ferry_schema::model::{SchemaFile, Storage};
 use ferry_schema::transform::Transform;
-use serde_json::{json, Map, Value};
+use ferry_schema::validate::Check;
+use serde_json::{json, Value};
 
 fn transforms() -> Vec<Transform> {
     serde_json::from_value(json!([
@@ -22,12 +23,15 @@ fn transforms() -> Vec<Transform> {
     .unwrap()
 }
 
-fn needs_full_name(doc: &Map<String, Value>) -> Result<(), String> {
-    if doc.get("fullName").is_some_and(Value::is_string) {
-        Ok(())
-    } else {
-        Err("fullName is required".into())
-    }
+/// Version 2.0.0: `fullName` required.
+fn needs_full_name(storage: Storage) -> Check {
+    let s: SchemaFile = serde_json::from_value(json!({
+        "name": "user", "version": "2.0.0", "keyPattern": "*",
+        "storage": if storage == Storage::Hash { "hash" } else { "json-string" },
+        "fields": {"fullName": {"type": "string", "required": true}}
+    }))
+    .unwrap();
+    Check::new(&s).unwrap()
 }
 
 /// A command's bulk reply as text.
@@ -63,10 +67,17 @@ async fn exercise(port: u16) {
     let mut conn = endpoint.data(0).await.unwrap();
     let ts = transforms();
     for (storage, prefix) in [(Storage::JsonString, "user"), (Storage::Hash, "h")] {
+        let check = needs_full_name(storage);
+        let stages = [Stage {
+            transforms: std::borrow::Cow::Borrowed(ts.as_slice()),
+            check: &check,
+        }];
         let plan = Plan {
             storage,
-            transforms: &ts,
-            validate: &needs_full_name,
+            stages: &stages,
+            source: None,
+            exact: None,
+            irreversible: None,
             now: "2026-12-01T10:00:00Z",
         };
         let mut keys: Vec<Vec<u8>> = (0..20)
@@ -129,7 +140,7 @@ async fn exercise(port: u16) {
                 vec![
                     "user:bad: the value is not JSON (line 1, column 2: expected ident)"
                         .to_string(),
-                    "user:noname: invalid after the migration: fullName is required".to_string(),
+                    "user:noname: after the migration, not valid for user 2.0.0: /: \"fullName\" is a required property".to_string(),
                 ]
             );
             assert_eq!(text(&mut c, &["GET", "user:bad"]), "not json");
