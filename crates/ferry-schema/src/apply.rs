@@ -86,7 +86,13 @@ pub fn wanted(patterns: &[String], key: &[u8]) -> bool {
 }
 
 /// One SCAN page from one master: the next cursor and the keys.
-async fn scan(node: &ferry_migrate::endpoint::Node, db: i64, cursor: &str, count: usize, pattern: Option<&str>) -> Result<(String, Vec<Vec<u8>>)> {
+async fn scan(
+    node: &ferry_migrate::endpoint::Node,
+    db: i64,
+    cursor: &str,
+    count: usize,
+    pattern: Option<&str>,
+) -> Result<(String, Vec<Vec<u8>>)> {
     let mut c = node.conn(db).await?;
     let mut cmd = redis::cmd("SCAN");
     cmd.arg(cursor);
@@ -175,7 +181,11 @@ pub async fn run(
         .nodes
         .iter()
         .map(|n| {
-            let c = job.cursors.get(&n.addr).cloned().unwrap_or_else(|| "0".into());
+            let c = job
+                .cursors
+                .get(&n.addr)
+                .cloned()
+                .unwrap_or_else(|| "0".into());
             (n.addr.clone(), c)
         })
         .collect();
@@ -211,9 +221,11 @@ pub async fn run(
             cursors.insert(addr, if next == "0" { "done".into() } else { next });
         }
         let chunks: Vec<Vec<Vec<u8>>> = keys.chunks(batch_size).map(<[_]>::to_vec).collect();
-        let outcomes = futures_util::future::try_join_all(chunks.into_iter().map(|chunk| {
-            one_batch(conn.clone(), &job.plan, chunk, opts.dry_run, job.backup)
-        }))
+        let outcomes = futures_util::future::try_join_all(
+            chunks
+                .into_iter()
+                .map(|chunk| one_batch(conn.clone(), &job.plan, chunk, opts.dry_run, job.backup)),
+        )
         .await?;
         for out in outcomes {
             let c = &mut report.counts;

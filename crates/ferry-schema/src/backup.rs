@@ -142,7 +142,10 @@ impl Backup {
             let whole = whole_records_len(&data).ok_or_else(|| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("{} is not a ferry schema backup (no header)", path.display()),
+                    format!(
+                        "{} is not a ferry schema backup (no header)",
+                        path.display()
+                    ),
                 )
             })?;
             let f = OpenOptions::new().append(true).open(path)?;

@@ -7,10 +7,10 @@
 
 use crate::model::Storage;
 use crate::transform::{Context, Transform};
+use crate::validate::Check;
 use crate::value::{decode, encode, Raw};
 use ferry_migrate::endpoint::Conn;
 use redis::{Pipeline, Value};
-use crate::validate::Check;
 use std::collections::HashMap;
 
 /// Sets a string key to ARGV[2] (keeping its TTL) if it holds ARGV[1]

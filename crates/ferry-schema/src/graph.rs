@@ -187,7 +187,10 @@ impl Graph {
             Direction::Forward => Ok((m.transforms.clone(), m.target.clone())),
             Direction::Backward => {
                 if let Some(why) = m.irreversible() {
-                    return Err(format!("migration '{}' cannot be undone: {why}", step.migration));
+                    return Err(format!(
+                        "migration '{}' cannot be undone: {why}",
+                        step.migration
+                    ));
                 }
                 let inverses = m.transforms.iter().rev().filter_map(Transform::inverse);
                 Ok((inverses.collect(), m.source.clone()))

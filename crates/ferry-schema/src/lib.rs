@@ -26,5 +26,5 @@ pub mod model;
 pub mod registry;
 pub mod runner;
 pub mod transform;
-pub mod value;
 pub mod validate;
+pub mod value;

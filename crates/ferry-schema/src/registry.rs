@@ -119,7 +119,9 @@ pub async fn read(conn: &mut Conn, name: &str) -> Result<State> {
         match f.as_str() {
             "version" if !v.is_empty() => {
                 state.version = Some(Version::parse(&v).map_err(|e| {
-                    Error::Protocol(format!("{key} field 'version' is '{v}', not a version ({e})"))
+                    Error::Protocol(format!(
+                        "{key} field 'version' is '{v}', not a version ({e})"
+                    ))
                 })?)
             }
             "run" if !v.is_empty() => state.run = Some(json(&key, &f, &v)?),
@@ -214,7 +216,13 @@ pub async fn abort(conn: &mut Conn, name: &str, run: &Run, counts: &Counts) -> R
 }
 
 /// Appends one event to the history stream.
-async fn history(conn: &mut Conn, name: &str, run: &Run, event: &str, counts: &Counts) -> Result<()> {
+async fn history(
+    conn: &mut Conn,
+    name: &str,
+    run: &Run,
+    event: &str,
+    counts: &Counts,
+) -> Result<()> {
     conn.cmd(
         redis::cmd("XADD")
             .arg(history_key(name))
@@ -239,9 +247,17 @@ async fn history(conn: &mut Conn, name: &str, run: &Run, event: &str, counts: &C
 }
 
 /// The history, oldest first: (entry id, field/value pairs).
-pub async fn read_history(conn: &mut Conn, name: &str) -> Result<Vec<(String, Vec<(String, String)>)>> {
+pub async fn read_history(
+    conn: &mut Conn,
+    name: &str,
+) -> Result<Vec<(String, Vec<(String, String)>)>> {
     let v = conn
-        .cmd(redis::cmd("XRANGE").arg(history_key(name)).arg("-").arg("+"))
+        .cmd(
+            redis::cmd("XRANGE")
+                .arg(history_key(name))
+                .arg("-")
+                .arg("+"),
+        )
         .await?;
     let Value::Array(entries) = v else {
         return Ok(Vec::new());

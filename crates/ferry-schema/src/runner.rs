@@ -45,9 +45,12 @@ impl Compiled {
         let mut at = from.clone();
         let mut last = from_schema.clone();
         for step in &steps {
-            let m = graph
-                .migration(&step.migration)
-                .ok_or_else(|| usage(format!("migration '{}' is not in the directory", step.migration)))?;
+            let m = graph.migration(&step.migration).ok_or_else(|| {
+                usage(format!(
+                    "migration '{}' is not in the directory",
+                    step.migration
+                ))
+            })?;
             let end = match step.direction {
                 Direction::Forward => m.target.clone(),
                 Direction::Backward => m.source.clone(),
@@ -195,13 +198,15 @@ fn in_progress(name: &str, run: &Run) -> Error {
 pub async fn apply(
     endpoint: &Endpoint,
     req: ApplyRequest<'_>,
-    progress: impl FnMut(&Counts),
+    mut progress: impl FnMut(&Counts, u64),
 ) -> Result<Applied> {
     let mut conn = registry_conn(endpoint).await?;
     let state = registry::read(&mut conn, req.name).await?;
     // A run in progress: resume it if it is this one.
     let resume = match &state.run {
-        Some(r) if r.kind == RunKind::Apply && r.to == req.to && !req.opts.dry_run => Some(r.clone()),
+        Some(r) if r.kind == RunKind::Apply && r.to == req.to && !req.opts.dry_run => {
+            Some(r.clone())
+        }
         Some(r) if !req.opts.dry_run => return Err(in_progress(req.name, r)),
         _ => None,
     };
@@ -254,12 +259,18 @@ pub async fn apply(
         }
     };
     let backup = match (&run.backup, req.opts.dry_run) {
-        (Some(p), false) => Some(Mutex::new(Backup::open(Path::new(p), resumed).map_err(|e| {
-            usage(format!(
-                "backup file {p}: {e}{}",
-                if resumed { " (the run's backup is needed to resume it)" } else { "" }
-            ))
-        })?)),
+        (Some(p), false) => Some(Mutex::new(Backup::open(Path::new(p), resumed).map_err(
+            |e| {
+                usage(format!(
+                    "backup file {p}: {e}{}",
+                    if resumed {
+                        " (the run's backup is needed to resume it)"
+                    } else {
+                        ""
+                    }
+                ))
+            },
+        )?)),
         _ => None,
     };
     if !req.opts.dry_run && !resumed {
@@ -280,10 +291,19 @@ pub async fn apply(
             now: &run.now,
         },
         backup: backup.as_ref(),
-        cursors: if resumed { state.cursors.clone() } else { Default::default() },
-        counts: if resumed { state.counts.clone() } else { Default::default() },
+        cursors: if resumed {
+            state.cursors.clone()
+        } else {
+            Default::default()
+        },
+        counts: if resumed {
+            state.counts.clone()
+        } else {
+            Default::default()
+        },
     };
-    let report = apply::run(endpoint, job, &req.opts, progress).await?;
+    let (_, total) = estimate(endpoint, job.patterns).await?;
+    let report = apply::run(endpoint, job, &req.opts, |c| progress(c, total)).await?;
     if !req.opts.dry_run && report.stopped.is_none() {
         registry::finish(&mut conn, req.name, &run, &report.counts).await?;
     }
@@ -314,7 +334,10 @@ fn default_backup(dir: &SchemaDir, name: &str, id: &str) -> Result<PathBuf> {
         .map_err(|e| usage(format!("cannot create {}: {e}", folder.display())))?;
     let ignore = base.join(".gitignore");
     if !ignore.exists() {
-        let _ = std::fs::write(&ignore, "# ferry schema backups hold your data: keep them out of git\n*\n");
+        let _ = std::fs::write(
+            &ignore,
+            "# ferry schema backups hold your data: keep them out of git\n*\n",
+        );
     }
     Ok(folder.join(format!("{id}.bak")))
 }
@@ -334,7 +357,7 @@ pub struct RollbackRequest<'a> {
 pub async fn rollback(
     endpoint: &Endpoint,
     req: RollbackRequest<'_>,
-    progress: impl FnMut(&Counts),
+    mut progress: impl FnMut(&Counts, u64),
 ) -> Result<Applied> {
     let mut conn = registry_conn(endpoint).await?;
     let state = registry::read(&mut conn, req.name).await?;
@@ -457,10 +480,19 @@ pub async fn rollback(
             now: &run.now,
         },
         backup: None,
-        cursors: if resumed { state.cursors.clone() } else { Default::default() },
-        counts: if resumed { state.counts.clone() } else { Default::default() },
+        cursors: if resumed {
+            state.cursors.clone()
+        } else {
+            Default::default()
+        },
+        counts: if resumed {
+            state.counts.clone()
+        } else {
+            Default::default()
+        },
     };
-    let report = apply::run(endpoint, job, &req.opts, progress).await?;
+    let (_, total) = estimate(endpoint, job.patterns).await?;
+    let report = apply::run(endpoint, job, &req.opts, |c| progress(c, total)).await?;
     if !req.opts.dry_run && report.stopped.is_none() {
         registry::finish(&mut conn, req.name, &run, &report.counts).await?;
     }
@@ -582,7 +614,10 @@ pub async fn plan(
                 .map_err(|e| Error::Connect(format!("{}: SCAN failed: {e}", node.addr)))?;
             let (next, page) = ferry_migrate::reply::scan_page(&v)
                 .ok_or_else(|| Error::Protocol(format!("SCAN answered {v:?}")))?;
-            keys.extend(page.into_iter().filter(|k| apply::wanted(compiled.patterns(), k)));
+            keys.extend(
+                page.into_iter()
+                    .filter(|k| apply::wanted(compiled.patterns(), k)),
+            );
             cursor = next;
             if cursor == "0" || keys.len() >= 1000 {
                 break;

@@ -124,7 +124,10 @@ mod tests {
         .unwrap();
         assert!(c.is_valid(&obj(json!({"age": "36", "vip": "true"}))));
         let e = c.check(&obj(json!({"age": "thirty"}))).unwrap_err();
-        assert!(e.contains("/age: \"thirty\" is not of type \"integer\""), "{e}");
+        assert!(
+            e.contains("/age: \"thirty\" is not of type \"integer\""),
+            "{e}"
+        );
     }
 
     #[test]
@@ -132,6 +135,9 @@ mod tests {
         let e = Check::new(&schema("hash", json!({"age": {"type": "int"}})))
             .err()
             .unwrap();
-        assert!(e.starts_with("schema user 2.0.0: its fields are not a valid JSON Schema"), "{e}");
+        assert!(
+            e.starts_with("schema user 2.0.0: its fields are not a valid JSON Schema"),
+            "{e}"
+        );
     }
 }

@@ -403,7 +403,11 @@ fn print_report(r: &ferry_schema::apply::Report, dry_run: bool) {
     if !r.samples.is_empty() {
         println!(
             "{}:",
-            if dry_run { "samples (nothing was written)" } else { "samples" }
+            if dry_run {
+                "samples (nothing was written)"
+            } else {
+                "samples"
+            }
         );
         for (key, before, after) in &r.samples {
             println!("  {}", String::from_utf8_lossy(key));
@@ -425,25 +429,24 @@ fn print_report(r: &ferry_schema::apply::Report, dry_run: bool) {
 /// Progress of a run: a bar on a terminal, a log line every few seconds
 /// elsewhere.
 struct Bar {
+    label: String,
     progress: Option<ferry_migrate::progress::Progress>,
 }
 
 impl Bar {
-    async fn new(endpoint: &Endpoint, label: &str) -> Bar {
-        let total = endpoint
-            .keyspace()
-            .await
-            .map(|k| k.values().sum())
-            .unwrap_or(0);
+    fn new(label: String) -> Bar {
         Bar {
-            progress: Some(ferry_migrate::progress::Progress::new(label, total)),
+            label,
+            progress: None,
         }
     }
 
-    fn update(&mut self, c: &Counts) {
-        if let Some(p) = &mut self.progress {
-            p.update(c.scanned, 0, c.failed);
-        }
+    /// `total`: the estimated number of keys of the run.
+    fn update(&mut self, c: &Counts, total: u64) {
+        let label = &self.label;
+        self.progress
+            .get_or_insert_with(|| ferry_migrate::progress::Progress::new(label, total))
+            .update(c.scanned, 0, c.failed);
     }
 
     fn finish(&mut self, c: &Counts) {
@@ -470,7 +473,15 @@ async fn run_command(cmd: SchemaCommand) -> ferry_migrate::Result<ExitCode> {
             };
             let from = from.map(|f| version("--from", &f)).transpose()?;
             let endpoint = connect(&target).await?;
-            let p = runner::plan(&endpoint, &dir, &name, &to, from.as_ref(), allow_irreversible).await;
+            let p = runner::plan(
+                &endpoint,
+                &dir,
+                &name,
+                &to,
+                from.as_ref(),
+                allow_irreversible,
+            )
+            .await;
             endpoint.close().await;
             let p = p?;
             println!("{name}: {} -> {to} ({}: {})", p.from, p.from, p.from_why);
@@ -484,7 +495,9 @@ async fn run_command(cmd: SchemaCommand) -> ferry_migrate::Result<ExitCode> {
                 println!("nothing to do");
                 return Ok(ExitCode::SUCCESS);
             }
-            let dir_graph = dir.graph(&name).map_err(|e| ferry_migrate::Error::Usage(e.to_string()))?;
+            let dir_graph = dir
+                .graph(&name)
+                .map_err(|e| ferry_migrate::Error::Usage(e.to_string()))?;
             for (i, s) in p.compiled.steps.iter().enumerate() {
                 let m = dir_graph.migration(&s.migration);
                 let (a, b, n, undo) = match (m, s.direction) {
@@ -492,7 +505,8 @@ async fn run_command(cmd: SchemaCommand) -> ferry_migrate::Result<ExitCode> {
                         m.source.to_string(),
                         m.target.to_string(),
                         m.transforms.len(),
-                        m.irreversible().map_or("reversible".to_string(), |w| format!("IRREVERSIBLE: {w}")),
+                        m.irreversible()
+                            .map_or("reversible".to_string(), |w| format!("IRREVERSIBLE: {w}")),
                     ),
                     (Some(m), ferry_schema::graph::Direction::Backward) => (
                         m.target.to_string(),
@@ -516,7 +530,11 @@ async fn run_command(cmd: SchemaCommand) -> ferry_migrate::Result<ExitCode> {
                 p.compiled.patterns().join(" ")
             );
             let c = &p.sample.counts;
-            println!("dry run of the first {} keys: {}", c.scanned, counts_line(c));
+            println!(
+                "dry run of the first {} keys: {}",
+                c.scanned,
+                counts_line(c)
+            );
             print_report(&p.sample, true);
             if c.scanned > 0 {
                 // Reads measured; writes cost about as much again.
@@ -544,7 +562,7 @@ async fn run_command(cmd: SchemaCommand) -> ferry_migrate::Result<ExitCode> {
             };
             let from = from.map(|f| version("--from", &f)).transpose()?;
             let endpoint = connect(&target).await?;
-            let mut bar = Bar::new(&endpoint, &format!("schema {name} -> {to}")).await;
+            let mut bar = Bar::new(format!("schema {name} -> {to}"));
             let req = runner::ApplyRequest {
                 dir: &dir,
                 name: &name,
@@ -555,7 +573,7 @@ async fn run_command(cmd: SchemaCommand) -> ferry_migrate::Result<ExitCode> {
                 no_backup,
                 opts: tuning.options(dry_run),
             };
-            let result = runner::apply(&endpoint, req, |c| bar.update(c)).await;
+            let result = runner::apply(&endpoint, req, |c, total| bar.update(c, total)).await;
             endpoint.close().await;
             let applied = result?;
             bar.finish(&applied.report.counts);
@@ -569,13 +587,13 @@ async fn run_command(cmd: SchemaCommand) -> ferry_migrate::Result<ExitCode> {
         } => {
             let dir = SchemaDir::new(&target.dir);
             let endpoint = connect(&target).await?;
-            let mut bar = Bar::new(&endpoint, &format!("schema {name} rollback")).await;
+            let mut bar = Bar::new(format!("schema {name} rollback"));
             let req = runner::RollbackRequest {
                 dir: &dir,
                 name: &name,
                 opts: tuning.options(dry_run),
             };
-            let result = runner::rollback(&endpoint, req, |c| bar.update(c)).await;
+            let result = runner::rollback(&endpoint, req, |c, total| bar.update(c, total)).await;
             endpoint.close().await;
             let applied = result?;
             bar.finish(&applied.report.counts);
@@ -658,7 +676,11 @@ async fn run_command(cmd: SchemaCommand) -> ferry_migrate::Result<ExitCode> {
     }
 }
 
-fn finish_run(name: &str, applied: runner::Applied, dry_run: bool) -> ferry_migrate::Result<ExitCode> {
+fn finish_run(
+    name: &str,
+    applied: runner::Applied,
+    dry_run: bool,
+) -> ferry_migrate::Result<ExitCode> {
     if let Some(msg) = applied.nothing {
         println!("{msg}: nothing to do");
         return Ok(ExitCode::SUCCESS);
@@ -671,7 +693,11 @@ fn finish_run(name: &str, applied: runner::Applied, dry_run: bool) -> ferry_migr
             run.to,
             run.id,
             if applied.resumed { ", resumed" } else { "" },
-            if dry_run { " DRY RUN, nothing written" } else { "" },
+            if dry_run {
+                " DRY RUN, nothing written"
+            } else {
+                ""
+            },
             counts_line(&r.counts)
         );
         if let (Some(b), false) = (&run.backup, dry_run) {
