@@ -57,8 +57,8 @@ and stream __ferry:schema:{<name>}:history on the target) records what was
 applied, so every operator sees the same state.
 
 Exit codes: 0 done, 1 done but some keys failed (or --strict stopped),
-2 bad files or flags, 3+ the target could not be reached or answered
-an error.";
+2 bad files or flags, 3 the target could not be reached or answered an
+error.";
 
 /// Where a run works: the target and the schema directory.
 #[derive(Args, Clone)]
@@ -357,7 +357,11 @@ fn against_target(cmd: SchemaCommand) -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("ferry schema: {e}");
-            ExitCode::from(e.exit_code())
+            // 1 is taken by "some keys failed".
+            ExitCode::from(match e {
+                ferry_migrate::Error::Usage(_) => 2,
+                _ => 3,
+            })
         }
     }
 }

@@ -653,3 +653,107 @@ async fn a_killed_run_resumes_and_still_rolls_back_exactly() {
     assert!(changed.is_empty(), "not restored: {changed:?}");
     e.close().await;
 }
+
+/// Bad files, unknown versions, cycles, irreversible steps, a bad target:
+/// each a clear error naming the file (and line) or the version, exit 2
+/// (3 and up for a target that cannot be reached), nothing written.
+#[test]
+fn errors_name_the_file_the_version_or_the_target() {
+    let redis = RedisProc::start(&[]);
+    let target = format!("redis://127.0.0.1:{}", redis.port());
+    let mut c = redis.connect();
+    c.cmd(&["SET", "user:1", r#"{"userName":"A B","visits":0}"#]);
+    let dir = schema_dir();
+    let d = dir.path();
+    let expect = |args: &[&str], code: i32, needle: &str| {
+        let (got, out) = schema(d, &target, args);
+        assert_eq!(got, Some(code), "{args:?}: {out}");
+        assert!(
+            out.contains(needle),
+            "{args:?}: wanted {needle:?} in:\n{out}"
+        );
+    };
+    expect(
+        &["apply", "user", "--to", "9.9.9"],
+        2,
+        "unknown version 9.9.9: no migration starts or ends there (known: 1.0.0, 2.0.0, 3.0.0)",
+    );
+    expect(
+        &["apply", "user", "--to", "three"],
+        2,
+        "--to 'three' is not a version",
+    );
+    expect(&["apply", "nobody"], 2, "no schema 'nobody' in");
+    // A manual path that comes back to a version it passed.
+    write(
+        d,
+        "migrations/user/v2_to_v1.json",
+        r#"{"source": "2.0.0", "target": "1.0.0", "transforms": [
+      {"type": "renameField", "from": "fullName", "to": "userName"}]}"#,
+    );
+    write(
+        d,
+        "migrations/user/paths.json",
+        r#"{"1.0.0": {"3.0.0": ["v1_to_v2", "v2_to_v1", "v1_to_v2", "v2_to_v3"]}}"#,
+    );
+    expect(
+        &["apply", "user"],
+        2,
+        "paths 1.0.0 -> 3.0.0: the path comes back to 1.0.0 (a cycle)",
+    );
+    std::fs::remove_file(d.join("migrations/user/paths.json")).unwrap();
+    std::fs::remove_file(d.join("migrations/user/v2_to_v1.json")).unwrap();
+    // A step with no inverse is refused unless asked for.
+    write(d, "migrations/user/v2_to_v3.yaml", "source: 2.0.0\ntarget: 3.0.0\ntransforms:\n  - type: setIf\n    field: tier\n    value: gold\n    where: {field: visits, equals: 0}\n");
+    expect(
+        &["apply", "user", "--dry-run"],
+        2,
+        "step 'v2_to_v3' cannot be undone (transform 1 (\"setIf\") has no inverse); pass --allow-irreversible",
+    );
+    write(d, "migrations/user/v2_to_v3.yaml", "source: 2.0.0\ntarget: 3.0.0\ntransforms:\n  - type: splitField\n    from: fullName\n    to: [firstName, lastName]\n    separator: ' '\n");
+    // A malformed schema file: file, line and column.
+    let good = std::fs::read_to_string(d.join("schemas/user/3.0.0.json")).unwrap();
+    write(d, "schemas/user/3.0.0.json", "{\"name\": \"user\",\n \"version\": \"3.0.0\",\n \"keyPattern\": \"user:*\"\n \"storage\": \"json-string\"}");
+    expect(
+        &["apply", "user", "--to", "3.0.0"],
+        2,
+        "3.0.0.json:4:2: expected `,` or `}`",
+    );
+    write(d, "schemas/user/3.0.0.json", &good);
+    // A field schema the validator cannot read.
+    write(d, "schemas/user/2.0.0.yaml", "name: user\nversion: 2.0.0\nkeyPattern: user:*\nstorage: json-string\nfields:\n  fullName: {type: text}\n");
+    expect(
+        &["apply", "user", "--to", "3.0.0"],
+        2,
+        "schema user 2.0.0: its fields are not a valid JSON Schema",
+    );
+    // A malformed migration file.
+    write(
+        d,
+        "migrations/user/v1_to_v2.json",
+        r#"{"source": "1.0.0", "target": "2.0.0", "transforms": [{"type": "renameFeld"}]}"#,
+    );
+    expect(&["plan", "user"], 2, "v1_to_v2.json:1:");
+    // Nothing was written by any of these.
+    assert_eq!(
+        common::parse_one(&c.cmd(&["GET", "user:1"]))
+            .as_str()
+            .unwrap(),
+        r#"{"userName":"A B","visits":0}"#
+    );
+    assert_eq!(
+        common::parse_one(&c.cmd(&["EXISTS", "__ferry:schema:{user}"])).as_int(),
+        Some(0)
+    );
+    // A target that is not there.
+    let port = common::free_port();
+    let (got, out) = schema(d, &format!("redis://127.0.0.1:{port}"), &["status", "user"]);
+    assert_eq!(got, Some(3), "{out}");
+    assert!(out.contains(&format!("127.0.0.1:{port}")), "{out}");
+    // A backup file that is not one.
+    let junk = d.join("junk.bak");
+    std::fs::write(&junk, "hello").unwrap();
+    let (got, out) = schema(d, &target, &["restore", &junk.display().to_string()]);
+    assert_eq!(got, Some(2), "{out}");
+    assert!(out.contains("is not a ferry schema backup"), "{out}");
+}
