@@ -23,7 +23,8 @@
 //!
 //! Converting back: a table whose keys are exactly 1..n is an array, one
 //! whose keys are all strings is an object; an empty table is an object
-//! unless it came from a JSON array or went through `json_array`. Lua
+//! unless it came from a JSON array or went through `json_array`; an
+//! array with a hole (`t[2] = nil`; use `table.remove`) fails the key. Lua
 //! numbers are doubles: one without a fraction is written as a JSON
 //! integer (so `2.0` comes back as `2`), and a JSON integer beyond 2^53
 //! (which a double cannot hold exactly) fails the key rather than change
@@ -680,6 +681,22 @@ mod tests {
             "lua transform: field 't' has a number key: a table's keys must be strings (an object) or 1..n (an array)"
         );
         assert!(err(&lua("doc.me = doc"), json!({})).contains("deeper than 128"));
+        assert_eq!(
+            err(&lua("doc.s = string.char(255)"), json!({})),
+            "lua transform: field 's' holds a string that is not UTF-8 text"
+        );
+        assert_eq!(
+            err(&lua("doc.list[2] = nil"), json!({"list": [1, 2, 3]})),
+            "lua transform: field 'list' is marked as an array but its keys are not 1..n"
+        );
+        assert_eq!(
+            apply(
+                &lua("table.remove(doc.list, 2)"),
+                json!({"list": [1, 2, 3]})
+            )
+            .unwrap(),
+            json!({"list": [1, 3]})
+        );
         assert_eq!(
             err(&lua("doc.f = print or string.len"), json!({})),
             "lua transform: field 'f' holds a function, which JSON cannot hold"
