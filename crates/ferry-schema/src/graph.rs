@@ -108,6 +108,7 @@ fn kind(t: &Transform) -> &'static str {
         Transform::ConvertType { .. } => "convertType without from",
         Transform::MoveField { .. } => "moveField",
         Transform::SetIf { .. } => "setIf",
+        Transform::Lua { .. } => "lua without inverse",
     }
 }
 

@@ -9,6 +9,8 @@
 //! - [`dir`]: the schema directory (schemas and migrations, in git);
 //! - [`diff`]: the changes between two versions, breaking or not;
 //! - [`transform`]: the built-in transforms on one value and their inverses;
+//! - [`lua`]: the `lua` transform's sandboxed runtime;
+//! - [`infer`]: a draft schema from sampled values;
 //! - [`graph`]: migrations as edges between schema versions, and the path
 //!   from one version to another;
 //! - [`value`]: stored values (JSON strings, hashes) as documents and back;
@@ -22,6 +24,8 @@ pub mod batch;
 pub mod diff;
 pub mod dir;
 pub mod graph;
+pub mod infer;
+pub mod lua;
 pub mod model;
 pub mod registry;
 pub mod runner;

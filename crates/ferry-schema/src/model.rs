@@ -19,12 +19,12 @@
 //! assembles them into one object schema for the validator.
 
 use semver::Version;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 /// How a key's value is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Storage {
     /// A string key holding a JSON object.
@@ -40,13 +40,14 @@ enum OneOrMany {
     Many(Vec<String>),
 }
 
-/// One version of one schema.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+/// One version of one schema. Serializes as [`load`] reads it (a single
+/// key pattern as a string), so a drafted schema can be written to a file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SchemaFile {
     pub name: String,
     pub version: Version,
-    #[serde(deserialize_with = "patterns")]
+    #[serde(deserialize_with = "patterns", serialize_with = "write_patterns")]
     pub key_pattern: Vec<String>,
     pub storage: Storage,
     pub fields: BTreeMap<String, Value>,
@@ -71,6 +72,13 @@ fn patterns<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
         ));
     }
     Ok(v)
+}
+
+fn write_patterns<S: serde::Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        [one] => s.serialize_str(one),
+        many => many.serialize(s),
+    }
 }
 
 /// Why a schema or migration file could not be read, with the file and,

@@ -92,6 +92,17 @@ pub enum Transform {
         #[serde(rename = "where")]
         when: Condition,
     },
+    /// Runs a Lua 5.1 script on the value, for what the built-ins cannot
+    /// express (see [`crate::lua`] for what a script sees). Reversible
+    /// when `inverse` (a script that undoes it) is given.
+    #[serde(rename_all = "camelCase")]
+    Lua {
+        script: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inverse: Option<String>,
+        #[serde(rename = "where", default, skip_serializing_if = "Option::is_none")]
+        when: Option<Condition>,
+    },
 }
 
 /// A value kind for [`Transform::ConvertType`].
@@ -149,6 +160,13 @@ pub enum TransformError {
         value: String,
         to: Kind,
     },
+    /// A `lua` transform failed: Lua's message (syntax or runtime error),
+    /// or why its result is not a JSON object.
+    #[error("lua transform: {0}")]
+    Lua(String),
+    /// A `lua` transform exceeded its instruction budget.
+    #[error("{}", crate::lua::TOO_LONG)]
+    LuaTooLong,
 }
 
 impl Condition {
@@ -264,7 +282,8 @@ impl Transform {
             | Transform::SplitField { when, .. }
             | Transform::MergeField { when, .. }
             | Transform::ConvertType { when, .. }
-            | Transform::MoveField { when, .. } => when.as_ref(),
+            | Transform::MoveField { when, .. }
+            | Transform::Lua { when, .. } => when.as_ref(),
             Transform::SetIf { when, .. } => Some(when),
         }
     }
@@ -367,7 +386,29 @@ impl Transform {
                 put(doc, field, converted)
             }
             Transform::SetIf { field, value, .. } => put(doc, field, expand(value, ctx)),
+            Transform::Lua { script, .. } => {
+                *doc = crate::lua::run(script, doc, ctx)?;
+                Ok(())
+            }
         }
+    }
+
+    /// Checks what can be checked before any value is seen: a `lua`
+    /// transform's scripts compile. Other transforms always pass.
+    pub fn check(&self) -> Result<(), TransformError> {
+        if let Transform::Lua {
+            script, inverse, ..
+        } = self
+        {
+            crate::lua::check(script)?;
+            if let Some(inverse) = inverse {
+                crate::lua::check(inverse).map_err(|e| match e {
+                    TransformError::Lua(m) => TransformError::Lua(format!("inverse: {m}")),
+                    other => other,
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// The transform that undoes this one, or None when it cannot be
@@ -444,6 +485,16 @@ impl Transform {
                 when: None,
             },
             Transform::SetIf { .. } => return None,
+            Transform::Lua {
+                script,
+                inverse: Some(inverse),
+                ..
+            } => Transform::Lua {
+                script: inverse,
+                inverse: Some(script),
+                when: None,
+            },
+            Transform::Lua { inverse: None, .. } => return None,
         })
     }
 }
@@ -548,7 +599,7 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 /// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` to milliseconds since the epoch.
 /// Written here (thirty lines) rather than adding a date crate for it.
-fn parse_rfc3339(s: &str) -> Option<i64> {
+pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 20
         || b[4] != b'-'
