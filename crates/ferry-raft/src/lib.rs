@@ -399,7 +399,7 @@ async fn watch_status(raft: Raft, status: Arc<RwLock<RaftStatus>>, peers: Peers)
     loop {
         let m = metrics.borrow_and_update().clone();
         // The commit index is not in the metrics: ask the core now and then.
-        if committed_at.map_or(true, |t| t.elapsed() >= Duration::from_millis(200)) {
+        if committed_at.is_none_or(|t| t.elapsed() >= Duration::from_millis(200)) {
             committed = raft
                 .with_raft_state(|s| s.committed.map(|c| c.index))
                 .await

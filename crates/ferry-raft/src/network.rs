@@ -203,7 +203,7 @@ impl Connection {
         if let Answer::Refused(why) = &answer {
             if self
                 .refused_logged
-                .map_or(true, |t| t.elapsed() > Duration::from_secs(60))
+                .is_none_or(|t| t.elapsed() > Duration::from_secs(60))
             {
                 log::warn!(
                     "raft: node {} at {} refused this node: {why}",

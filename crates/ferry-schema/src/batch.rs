@@ -168,12 +168,15 @@ fn reply_error(key: &[u8], e: impl std::fmt::Display) -> (Vec<u8>, String) {
     (key.to_vec(), format!("reading it failed: {e}"))
 }
 
+/// Fields to delete, and field/value pairs to set.
+type HashChanges<'a> = (Vec<&'a [u8]>, Vec<(&'a [u8], &'a [u8])>);
+
 /// What turns hash `old` into `new`: the fields to delete and the
 /// field/value pairs to set (only those that differ).
 fn hash_changes<'a>(
     old: &'a [(Vec<u8>, Vec<u8>)],
     new: &'a [(Vec<u8>, Vec<u8>)],
-) -> (Vec<&'a [u8]>, Vec<(&'a [u8], &'a [u8])>) {
+) -> HashChanges<'a> {
     let was: HashMap<&[u8], &[u8]> = old
         .iter()
         .map(|(f, v)| (f.as_slice(), v.as_slice()))

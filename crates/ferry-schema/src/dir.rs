@@ -38,6 +38,12 @@ pub enum DirError {
         version: Version,
         expected: String,
     },
+    #[error("{path}: transform {index}: {why}")]
+    Transform {
+        path: String,
+        index: usize,
+        why: String,
+    },
     #[error("{0} already exists; versions are immutable once added (add a new version)")]
     Exists(String),
     #[error("no schema '{0}' in {1} (ferry schema list shows what there is)")]
@@ -188,7 +194,15 @@ impl SchemaDir {
                 if stem == "paths" {
                     paths = load::<BTreeMap<Version, BTreeMap<Version, Vec<String>>>>(&f)?;
                 } else {
-                    migrations.insert(stem, load::<Migration>(&f)?);
+                    let m = load::<Migration>(&f)?;
+                    for (i, t) in m.transforms.iter().enumerate() {
+                        t.check().map_err(|e| DirError::Transform {
+                            path: f.display().to_string(),
+                            index: i + 1,
+                            why: e.to_string(),
+                        })?;
+                    }
+                    migrations.insert(stem, m);
                 }
             }
         }

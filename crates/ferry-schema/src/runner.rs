@@ -13,7 +13,7 @@ use crate::validate::Check;
 use ferry_migrate::endpoint::{Conn, Endpoint};
 use ferry_migrate::{Error, Result};
 use semver::Version;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -666,4 +666,147 @@ pub async fn plan(
         sample_secs,
         in_progress: state.run,
     })
+}
+
+/// What `infer` read.
+pub struct Sampled {
+    pub storage: Storage,
+    pub docs: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Keys that could not be read as documents, with the reason.
+    pub skipped: Vec<(Vec<u8>, String)>,
+    /// Keys of other types (neither strings nor hashes).
+    pub other_types: BTreeMap<String, usize>,
+}
+
+/// Reads up to `n` keys matching `pattern` (SCAN on every master in turn)
+/// as documents. The storage is the one most sampled keys have, unless
+/// given.
+pub async fn sample(
+    endpoint: &Endpoint,
+    pattern: &str,
+    n: usize,
+    storage: Option<Storage>,
+) -> Result<Sampled> {
+    let db = endpoint.spec.db().unwrap_or(0);
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    'nodes: for node in &endpoint.nodes {
+        let mut cursor = "0".to_string();
+        let mut c = node.conn(db).await?;
+        // Bounded: a sparse pattern over a huge keyspace stops after
+        // 10,000 pages per master.
+        for _ in 0..10_000 {
+            let v: redis::Value = redis::cmd("SCAN")
+                .arg(&cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut c)
+                .await
+                .map_err(|e| Error::Connect(format!("{}: SCAN failed: {e}", node.addr)))?;
+            let (next, page) = ferry_migrate::reply::scan_page(&v)
+                .ok_or_else(|| Error::Protocol(format!("SCAN answered {v:?}")))?;
+            keys.extend(
+                page.into_iter()
+                    .filter(|k| !k.starts_with(registry::RESERVED)),
+            );
+            if keys.len() >= n {
+                keys.truncate(n);
+                break 'nodes;
+            }
+            cursor = next;
+            if cursor == "0" {
+                break;
+            }
+        }
+    }
+    let mut data = endpoint.data(db).await?;
+    let mut out = Sampled {
+        storage: storage.unwrap_or(Storage::JsonString),
+        docs: Vec::new(),
+        skipped: Vec::new(),
+        other_types: BTreeMap::new(),
+    };
+    let types: Vec<String> = {
+        let pipes: Vec<redis::Pipeline> = keys
+            .iter()
+            .map(|k| {
+                let mut p = redis::pipe();
+                p.cmd("TYPE").arg(k);
+                p
+            })
+            .collect();
+        data.per_key(&pipes)
+            .await?
+            .into_iter()
+            .map(|r| match r.as_deref() {
+                Ok([redis::Value::SimpleString(t)]) => t.clone(),
+                Ok([redis::Value::Okay]) => "ok".into(),
+                _ => "none".into(),
+            })
+            .collect()
+    };
+    let strings = types.iter().filter(|t| *t == "string").count();
+    let hashes = types.iter().filter(|t| *t == "hash").count();
+    out.storage = storage.unwrap_or(if hashes > strings {
+        Storage::Hash
+    } else {
+        Storage::JsonString
+    });
+    let wanted = match out.storage {
+        Storage::JsonString => "string",
+        Storage::Hash => "hash",
+    };
+    let mut read = Vec::new();
+    for (k, t) in keys.into_iter().zip(types) {
+        if t == wanted {
+            read.push(k);
+        } else if t != "none" {
+            *out.other_types.entry(t).or_default() += 1;
+        }
+    }
+    let pipes: Vec<redis::Pipeline> = read
+        .iter()
+        .map(|k| {
+            let mut p = redis::pipe();
+            match out.storage {
+                Storage::JsonString => p.cmd("GET").arg(k),
+                Storage::Hash => p.cmd("HGETALL").arg(k),
+            };
+            p
+        })
+        .collect();
+    for (k, r) in read.into_iter().zip(data.per_key(&pipes).await?) {
+        let raw = match r.as_deref() {
+            Ok([redis::Value::BulkString(b)]) => crate::value::Raw::String(b.clone()),
+            Ok([redis::Value::Array(items)]) => crate::value::Raw::Hash(
+                items
+                    .chunks(2)
+                    .filter_map(|p| match p {
+                        [redis::Value::BulkString(f), redis::Value::BulkString(v)] => {
+                            Some((f.clone(), v.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Ok([redis::Value::Map(items)]) => crate::value::Raw::Hash(
+                items
+                    .iter()
+                    .filter_map(|p| match p {
+                        (redis::Value::BulkString(f), redis::Value::BulkString(v)) => {
+                            Some((f.clone(), v.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            _ => continue, // gone meanwhile
+        };
+        match crate::value::decode(out.storage, &raw) {
+            Ok(doc) => out.docs.push(doc),
+            Err(e) => out.skipped.push((k, e.to_string())),
+        }
+    }
+    Ok(out)
 }

@@ -34,6 +34,17 @@ The directory is meant for git: one file per schema version
 (migrations/<name>/<id>.json), optional manual paths
 (migrations/<name>/paths.json). A version, once added, is never replaced.";
 
+const INFER_EXAMPLES: &str = "\
+Examples:
+  ferry schema infer --pattern 'user:*' --sample 5000 --target redis://127.0.0.1:6379
+  ferry schema infer --pattern 'session:*' --name session --format json --out session-1.0.0.json \\
+      --target redis+cluster://10.0.0.1:7000
+
+A field is required when every sampled value has it. Hash fields read as
+integers, numbers or booleans when every sampled value does; strings that
+are all RFC 3339 times get format date-time. Review the draft, then
+`ferry schema add` it.";
+
 const RUN_EXAMPLES: &str = "\
 Examples:
   ferry schema plan user --to 3.0.0 --target redis://127.0.0.1:6379
@@ -214,6 +225,31 @@ pub enum SchemaCommand {
         #[command(flatten)]
         target: Target,
     },
+    /// Draft a schema (version 1.0.0) from live data: field types, formats,
+    /// which fields every sampled value has.
+    #[command(after_help = INFER_EXAMPLES)]
+    Infer {
+        /// The keys to sample (a glob, as SCAN MATCH takes it).
+        #[arg(long)]
+        pattern: String,
+        /// How many keys to read.
+        #[arg(long, default_value_t = 1000)]
+        sample: usize,
+        /// The schema's name (default: the pattern up to its first glob or ':' character).
+        #[arg(long)]
+        name: Option<String>,
+        /// json-string or hash (default: what most sampled keys are).
+        #[arg(long)]
+        storage: Option<String>,
+        /// Output format.
+        #[arg(long, default_value = "yaml", value_parser = ["yaml", "json"])]
+        format: String,
+        /// Write the draft here instead of to standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        target: Target,
+    },
     /// List the changes between two versions of a schema, breaking or not.
     #[command(after_help = DIFF_EXAMPLES)]
     Diff {
@@ -237,7 +273,8 @@ pub fn main(cmd: SchemaCommand) -> ExitCode {
         | SchemaCommand::Rollback { .. }
         | SchemaCommand::Restore { .. }
         | SchemaCommand::Status { .. }
-        | SchemaCommand::Abort { .. } => against_target(cmd),
+        | SchemaCommand::Abort { .. }
+        | SchemaCommand::Infer { .. } => against_target(cmd),
         SchemaCommand::Init { dir } => match SchemaDir::new(&dir).init() {
             Ok(()) => {
                 println!("schema directory ready in {}", dir.display());
@@ -342,7 +379,8 @@ fn against_target(cmd: SchemaCommand) -> ExitCode {
         | SchemaCommand::Rollback { target, .. }
         | SchemaCommand::Restore { target, .. }
         | SchemaCommand::Status { target, .. }
-        | SchemaCommand::Abort { target, .. } => target.log_level.clone(),
+        | SchemaCommand::Abort { target, .. }
+        | SchemaCommand::Infer { target, .. } => target.log_level.clone(),
         _ => "info".into(),
     };
     env_logger::Builder::from_env(
@@ -674,6 +712,79 @@ async fn run_command(cmd: SchemaCommand) -> ferry_migrate::Result<ExitCode> {
                     .map(|b| format!(" (`ferry schema restore {b}` puts them back)"))
                     .unwrap_or_default()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        SchemaCommand::Infer {
+            pattern,
+            sample,
+            name,
+            storage,
+            format,
+            out,
+            target,
+        } => {
+            let storage = match storage.as_deref() {
+                None => None,
+                Some("json-string") => Some(ferry_schema::model::Storage::JsonString),
+                Some("hash") => Some(ferry_schema::model::Storage::Hash),
+                Some(other) => {
+                    return Err(ferry_migrate::Error::Usage(format!(
+                        "--storage '{other}': use json-string or hash"
+                    )))
+                }
+            };
+            let name = name.unwrap_or_else(|| {
+                pattern
+                    .split([':', '*', '?', '[', '{', '.'])
+                    .next()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or("unnamed")
+                    .to_string()
+            });
+            let endpoint = connect(&target).await?;
+            let sampled = runner::sample(&endpoint, &pattern, sample, storage).await;
+            endpoint.close().await;
+            let sampled = sampled?;
+            if sampled.docs.is_empty() {
+                return Err(ferry_migrate::Error::Usage(format!(
+                    "no {:?} value under '{pattern}' could be read (skipped {}, other types {:?}); check the pattern and --storage",
+                    sampled.storage,
+                    sampled.skipped.len(),
+                    sampled.other_types
+                )));
+            }
+            let draft = ferry_schema::infer::infer(
+                &name,
+                vec![pattern.clone()],
+                sampled.storage,
+                &sampled.docs,
+            );
+            let text = if format == "json" {
+                ferry_schema::infer::to_json(&draft)
+                    .map_err(|e| ferry_migrate::Error::Usage(e.to_string()))?
+            } else {
+                ferry_schema::infer::to_yaml(&draft)
+                    .map_err(|e| ferry_migrate::Error::Usage(e.to_string()))?
+            };
+            eprintln!(
+                "read {} values under '{pattern}' as {:?}; skipped {} that are not documents, {} keys of other types",
+                sampled.docs.len(),
+                sampled.storage,
+                sampled.skipped.len(),
+                sampled.other_types.values().sum::<usize>()
+            );
+            for (k, why) in sampled.skipped.iter().take(5) {
+                eprintln!("  skipped {}: {why}", String::from_utf8_lossy(k));
+            }
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text).map_err(|e| {
+                        ferry_migrate::Error::Usage(format!("{}: {e}", path.display()))
+                    })?;
+                    eprintln!("draft written to {}", path.display());
+                }
+                None => print!("{text}"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         _ => Ok(ExitCode::from(2)),

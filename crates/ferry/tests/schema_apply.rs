@@ -757,3 +757,122 @@ fn errors_name_the_file_the_version_or_the_target() {
     assert_eq!(got, Some(2), "{out}");
     assert!(out.contains("is not a ferry schema backup"), "{out}");
 }
+
+/// `infer` drafts a schema from live values that loads back and validates
+/// them; a `lua` transform runs through apply and rollback; a Lua syntax
+/// error is reported with the migration file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn infer_drafts_a_schema_and_lua_transforms_run() {
+    let redis = RedisProc::start(&[]);
+    let target = format!("redis://127.0.0.1:{}", redis.port());
+    let (e, mut conn) = connect(&target).await;
+    seed(&mut conn, 300).await;
+    for i in 0..300 {
+        conn.cmd(
+            redis::cmd("HSET")
+                .arg(format!("acct:{i}"))
+                .arg("balance")
+                .arg(format!("{}.5", i))
+                .arg("active")
+                .arg(if i % 2 == 0 { "true" } else { "false" })
+                .arg("since")
+                .arg("2026-01-02T03:04:05Z"),
+        )
+        .await
+        .unwrap();
+    }
+    let dir = schema_dir();
+    let d = dir.path();
+    let (code, out) = schema(
+        d,
+        &target,
+        &["infer", "--pattern", "acct:*", "--sample", "200"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    for line in [
+        "name: acct",
+        "version: 1.0.0",
+        "keyPattern: acct:*",
+        "storage: hash",
+        "active:",
+        "type: boolean",
+        "balance:",
+        "type: number",
+        "format: date-time",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+    assert!(
+        out.contains("read 200 values under 'acct:*' as Hash"),
+        "{out}"
+    );
+    let (code, out) = schema(
+        d,
+        &target,
+        &[
+            "infer",
+            "--pattern",
+            "user:*",
+            "--name",
+            "user",
+            "--format",
+            "json",
+            "--out",
+            &d.join("user-draft.json").display().to_string(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("skipped 3 that are not documents"), "{out}");
+    let draft: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("user-draft.json")).unwrap()).unwrap();
+    assert_eq!(draft["fields"]["userName"]["type"], "string", "{draft}");
+    assert_eq!(draft["fields"]["userName"]["required"], true, "{draft}");
+    assert_eq!(draft["fields"]["age"]["type"], "integer", "{draft}");
+
+    // A lua step 3.0.0 -> 4.0.0: initials from the names.
+    write(
+        d,
+        "schemas/user/4.0.0.json",
+        r#"{"name": "user", "version": "4.0.0", "keyPattern": "user:*", "storage": "json-string",
+      "fields": {"firstName": {"type": "string", "required": true}, "initials": {"type": "string", "pattern": "^[A-Z]{2}$", "required": true}}}"#,
+    );
+    write(
+        d,
+        "migrations/user/v3_to_v4.json",
+        r#"{"source": "3.0.0", "target": "4.0.0", "transforms": [
+      {"type": "lua", "script": "doc.initials = doc.firstName:sub(1,1) .. doc.lastName:sub(1,1)", "inverse": "doc.initials = nil"}]}"#,
+    );
+    for k in ["user:bad-text", "user:bad-array", "user:bad-cut"] {
+        conn.cmd(redis::cmd("DEL").arg(k)).await.unwrap();
+    }
+    let (code, out) = schema(d, &target, &["apply", "user", "--to", "4.0.0"]);
+    assert_eq!(code, Some(0), "{out}");
+    let v: serde_json::Value = match conn.cmd(redis::cmd("GET").arg("user:42")).await.unwrap() {
+        Value::BulkString(b) => serde_json::from_slice(&b).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(v["initials"], "FL", "{v}");
+    let (code, out) = schema(d, &target, &["rollback", "user"]);
+    assert_eq!(code, Some(0), "{out}");
+    match conn.cmd(redis::cmd("GET").arg("user:42")).await.unwrap() {
+        Value::BulkString(b) => assert_eq!(
+            String::from_utf8_lossy(&b),
+            r#"{"userName":"First42 Last42","age":42,"visits":0}"#
+        ),
+        other => panic!("{other:?}"),
+    }
+    // A Lua syntax error names the file and the transform.
+    write(
+        d,
+        "migrations/user/v3_to_v4.json",
+        r#"{"source": "3.0.0", "target": "4.0.0", "transforms": [
+      {"type": "lua", "script": "doc.initials = = 1"}]}"#,
+    );
+    let (code, out) = schema(d, &target, &["plan", "user", "--to", "4.0.0"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("v3_to_v4.json: transform 1: lua transform:"),
+        "{out}"
+    );
+    e.close().await;
+}
