@@ -399,7 +399,17 @@ impl ClusterConn {
     /// The master that holds the key of a one-key pipeline.
     fn node_of(&self, p: &Pipeline) -> Option<usize> {
         let cmd = p.cmd_iter().next()?;
-        let key = match cmd.args_iter().nth(1)? {
+        // EVAL/EVALSHA/FCALL script numkeys key ...: the key is the fourth
+        // argument (routing by the script body sent every key the long way,
+        // one by one through the cluster client).
+        let scripted = matches!(
+            cmd.args_iter().next(),
+            Some(redis::Arg::Simple(name))
+                if name.eq_ignore_ascii_case(b"EVAL")
+                    || name.eq_ignore_ascii_case(b"EVALSHA")
+                    || name.eq_ignore_ascii_case(b"FCALL")
+        );
+        let key = match cmd.args_iter().nth(if scripted { 3 } else { 1 })? {
             redis::Arg::Simple(k) => k,
             redis::Arg::Cursor => return None,
         };
@@ -457,12 +467,18 @@ impl ClusterConn {
                 }
             }
         }
-        let retries = again.iter().map(|&i| {
+        // A bounded number at a time: the cluster client was seen to stop
+        // answering under hundreds of concurrent requests.
+        use futures_util::stream::StreamExt;
+        let retries = futures_util::stream::iter(again.iter().map(|&i| {
             let mut c = self.client.clone();
             let p = &pipes[i];
             async move { (i, through_client(&mut c, p).await) }
-        });
-        for (i, r) in futures_util::future::join_all(retries).await {
+        }))
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+        for (i, r) in retries {
             out[i] = Some(r);
         }
         out.into_iter()
@@ -484,7 +500,15 @@ async fn through_client(c: &mut ClusterConnection, p: &Pipeline) -> KeyReplies {
     let n = p.cmd_iter().count();
     let mut last = None;
     for attempt in 0..6u32 {
-        match c.req_packed_commands(p, 0, n).await {
+        let sent = tokio::time::timeout(Duration::from_secs(30), c.req_packed_commands(p, 0, n))
+            .await
+            .unwrap_or_else(|_| {
+                Err(redis::RedisError::from((
+                    redis::ErrorKind::IoError,
+                    "no answer from the cluster within 30 s",
+                )))
+            });
+        match sent {
             Ok(v) => return Ok(v),
             Err(e) if transient(&e) => {
                 last = Some(e);

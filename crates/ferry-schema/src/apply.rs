@@ -5,7 +5,7 @@
 //! every round so a killed run resumes where it stopped.
 
 use crate::backup::{Backup, Saved};
-use crate::batch::{self, Original, Plan};
+use crate::batch::{self, Plan};
 use crate::registry::{self, Counts, RESERVED};
 use crate::value::Raw;
 use ferry_migrate::endpoint::{Conn, Endpoint};
@@ -34,8 +34,8 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Options {
         Options {
-            batch: 250,
-            in_flight: 4,
+            batch: 500,
+            in_flight: 8,
             max_rps: 0,
             dry_run: false,
             strict: false,
@@ -47,6 +47,10 @@ impl Default for Options {
 /// How many times a key that keeps changing under the run is read again
 /// before it is reported as failed.
 const CONFLICT_ROUNDS: usize = 10;
+
+/// The values a run holds in memory at once (read, transformed, being
+/// written) stay around this size: batches shrink when values are big.
+const BYTES_IN_FLIGHT: usize = 256 << 20;
 
 /// How many failed keys the report keeps (the count is exact).
 const FAILED_KEPT: usize = 1000;
@@ -70,7 +74,7 @@ pub struct Job<'a> {
     pub patterns: &'a [String],
     pub plan: Plan<'a>,
     /// The backup the originals go to before each write.
-    pub backup: Option<&'a Mutex<Backup>>,
+    pub backup: Option<SharedBackup>,
     /// The checkpoint to resume from (master address -> cursor).
     pub cursors: BTreeMap<String, String>,
     /// Counts of the run so far (a resumed run goes on counting).
@@ -108,39 +112,57 @@ async fn scan(
         .ok_or_else(|| Error::Protocol(format!("{}: SCAN answered {v:?}", node.addr)))
 }
 
+/// The backup, shared by the batches in flight; written on a blocking
+/// thread so an fsync never stalls the other batches.
+pub type SharedBackup = std::sync::Arc<Mutex<Backup>>;
+
+/// Runs `f` on the backup on a blocking thread.
+async fn with_backup(
+    backup: &SharedBackup,
+    f: impl FnOnce(&mut Backup) -> std::io::Result<()> + Send + 'static,
+) -> Result<()> {
+    let b = backup.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = b
+            .lock()
+            .map_err(|_| Error::Usage("the backup writer failed earlier".into()))?;
+        f(&mut guard).map_err(|e| Error::Usage(format!("writing the backup failed: {e}")))
+    })
+    .await
+    .map_err(|e| Error::Usage(format!("the backup writer stopped: {e}")))?
+}
+
 /// Runs one batch to the end: keys that changed between the read and the
-/// write are read again, up to [`CONFLICT_ROUNDS`] times.
+/// write are read again, up to [`CONFLICT_ROUNDS`] times. The originals
+/// of the values that change are in the backup (fsynced) before any is
+/// written.
 async fn one_batch(
     mut conn: Conn,
     plan: &Plan<'_>,
     keys: Vec<Vec<u8>>,
     dry_run: bool,
-    backup: Option<&Mutex<Backup>>,
+    backup: Option<&SharedBackup>,
 ) -> Result<batch::Outcome> {
     let mut total = batch::Outcome::default();
     let mut keys = keys;
     for round in 0..CONFLICT_ROUNDS {
-        let save = |changed: &[(Original, Raw)]| -> Result<()> {
+        let mut out = batch::prepare(&mut conn, plan, &keys).await?;
+        if !dry_run && !out.changed.is_empty() {
             if let Some(b) = backup {
-                let saved: Vec<Saved> = changed.iter().map(|(o, _)| o.into()).collect();
-                b.lock()
-                    .map_err(|_| Error::Usage("the backup writer failed earlier".into()))?
-                    .append(&saved)
-                    .map_err(|e| Error::Usage(format!("writing the backup failed: {e}")))?;
+                let saved: Vec<Saved> = out.changed.iter().map(|(o, _)| o.into()).collect();
+                with_backup(b, move |b| b.append(&saved)).await?;
             }
-            Ok(())
-        };
-        let out = batch::run(&mut conn, plan, &keys, dry_run, save).await?;
-        if let (Some(b), false) = (backup, out.conflicts.is_empty()) {
-            b.lock()
-                .map_err(|_| Error::Usage("the backup writer failed earlier".into()))?
-                .void(&out.conflicts)
-                .map_err(|e| Error::Usage(format!("writing the backup failed: {e}")))?;
+            batch::commit(&mut conn, &mut out).await?;
+            if let (Some(b), false) = (backup, out.conflicts.is_empty()) {
+                let conflicts = out.conflicts.clone();
+                with_backup(b, move |b| b.void(&conflicts)).await?;
+            }
         }
         total.changed.extend(out.changed);
         total.unchanged += out.unchanged;
         total.already += out.already;
         total.gone += out.gone;
+        total.bytes_read += out.bytes_read;
         total.failed.extend(out.failed);
         if out.conflicts.is_empty() {
             return Ok(total);
@@ -159,14 +181,26 @@ async fn one_batch(
     Ok(total)
 }
 
-/// Runs the job over every master. `progress` sees the counts after each
-/// round.
+/// A batch on its way: its keys and, for the last batch of a SCAN page,
+/// the master's cursor after that page (the checkpoint once it is done).
+struct Batch {
+    keys: Vec<Vec<u8>>,
+    page_done: Option<(String, String)>,
+}
+
+/// Runs the job over every master. Batches stream: up to `in_flight` are
+/// on their way while the next SCAN page is fetched, so neither the server
+/// nor this process waits for the other between pages. Batches finish in
+/// the order they started, so when the last batch of a page is done every
+/// key up to that page's cursor is, and the cursor is checkpointed.
+/// `progress` sees the counts after each page.
 pub async fn run(
     endpoint: &Endpoint,
     job: Job<'_>,
     opts: &Options,
     mut progress: impl FnMut(&Counts),
 ) -> Result<Report> {
+    use futures_util::stream::{FuturesOrdered, StreamExt};
     let db = endpoint.spec.db().unwrap_or(0);
     let conn = endpoint.data(db).await?;
     let mut registry_conn = conn.clone();
@@ -177,7 +211,8 @@ pub async fn run(
         [one] => Some(one.as_str()),
         _ => None,
     };
-    let mut cursors: BTreeMap<String, String> = endpoint
+    // Per master: where the next SCAN starts, and the checkpoint.
+    let start: BTreeMap<String, String> = endpoint
         .nodes
         .iter()
         .map(|n| {
@@ -189,78 +224,140 @@ pub async fn run(
             (n.addr.clone(), c)
         })
         .collect();
+    let mut scan_at = start.clone();
+    let mut checkpoint = start;
     let mut report = Report {
         counts: job.counts.clone(),
         ..Report::default()
     };
     let started = Instant::now();
     let done_before = report.counts.scanned;
-    let per_node = (batch_size * in_flight / endpoint.nodes.len().max(1)).max(10);
+    // Keys per batch: `batch`, fewer when the values read so far are big
+    // (small at first, until the first batch shows how big they are).
+    let mut per_batch = batch_size.min(32);
+    let (mut keys_read, mut bytes_read) = (0usize, 0usize);
+    let mut ready: std::collections::VecDeque<Batch> = Default::default();
+    let mut queue = FuturesOrdered::new();
+    let mut scanning: Option<
+        std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = (String, Result<(String, Vec<Vec<u8>>)>)>
+                    + Send
+                    + '_,
+            >,
+        >,
+    > = None;
+    let mut next_node = 0usize;
+    let mut stopping = false;
     loop {
-        let active: Vec<_> = endpoint
-            .nodes
-            .iter()
-            .filter(|n| cursors.get(&n.addr).is_some_and(|c| c != "done"))
-            .collect();
-        if active.is_empty() {
+        while !stopping && queue.len() < in_flight {
+            let Some(b) = ready.pop_front() else { break };
+            let c = conn.clone();
+            let plan = &job.plan;
+            let backup = job.backup.as_ref();
+            let dry_run = opts.dry_run;
+            queue.push_back(async move {
+                let n = b.keys.len();
+                let out = if n == 0 {
+                    Ok(batch::Outcome::default())
+                } else {
+                    one_batch(c, plan, b.keys, dry_run, backup).await
+                };
+                (b.page_done, n, out)
+            });
+        }
+        if !stopping && scanning.is_none() && ready.len() < in_flight {
+            let live: Vec<&ferry_migrate::endpoint::Node> = endpoint
+                .nodes
+                .iter()
+                .filter(|n| scan_at.get(&n.addr).is_some_and(|c| c != "done"))
+                .collect();
+            if !live.is_empty() {
+                let node = live[next_node % live.len()];
+                next_node += 1;
+                let cursor = scan_at
+                    .get(&node.addr)
+                    .cloned()
+                    .unwrap_or_else(|| "0".into());
+                scanning = Some(Box::pin(async move {
+                    (
+                        node.addr.clone(),
+                        scan(node, db, &cursor, per_batch * in_flight, server_match).await,
+                    )
+                }));
+            }
+        }
+        if queue.is_empty() && scanning.is_none() {
             break;
         }
-        // One page from every master; their keys form this round.
-        let pages = futures_util::future::try_join_all(active.iter().map(|n| {
-            let cursor = cursors.get(&n.addr).cloned().unwrap_or_else(|| "0".into());
-            async move {
-                let (next, keys) = scan(n, db, &cursor, per_node, server_match).await?;
-                Ok::<_, Error>((n.addr.clone(), next, keys))
-            }
-        }))
-        .await?;
-        let mut keys = Vec::new();
-        for (addr, next, page) in pages {
-            report.counts.scanned += page.len() as u64;
-            keys.extend(page.into_iter().filter(|k| wanted(job.patterns, k)));
-            cursors.insert(addr, if next == "0" { "done".into() } else { next });
-        }
-        let chunks: Vec<Vec<Vec<u8>>> = keys.chunks(batch_size).map(<[_]>::to_vec).collect();
-        let outcomes = futures_util::future::try_join_all(
-            chunks
-                .into_iter()
-                .map(|chunk| one_batch(conn.clone(), &job.plan, chunk, opts.dry_run, job.backup)),
-        )
-        .await?;
-        for out in outcomes {
-            let c = &mut report.counts;
-            c.changed += out.changed.len() as u64;
-            c.unchanged += out.unchanged as u64;
-            c.already += out.already as u64;
-            c.failed += out.failed.len() as u64;
-            c.conflicts += out.conflicts.len() as u64;
-            for (orig, new) in out.changed {
-                if report.samples.len() < opts.samples {
-                    report.samples.push((orig.key, orig.raw, new));
+        tokio::select! {
+            Some((page_done, n_keys, out)) = queue.next(), if !queue.is_empty() => {
+                let out = out?;
+                keys_read += n_keys;
+                bytes_read += out.bytes_read;
+                if keys_read > 0 {
+                    let avg = (bytes_read / keys_read).max(1);
+                    per_batch = (BYTES_IN_FLIGHT / in_flight / avg).clamp(1, batch_size);
+                }
+                let c = &mut report.counts;
+                c.changed += out.changed.len() as u64;
+                c.unchanged += out.unchanged as u64;
+                c.already += out.already as u64;
+                c.failed += out.failed.len() as u64;
+                c.conflicts += out.conflicts.len() as u64;
+                for (orig, new) in out.changed {
+                    if report.samples.len() < opts.samples {
+                        report.samples.push((orig.key, orig.raw, new));
+                    }
+                }
+                for f in out.failed {
+                    if report.failed.len() < FAILED_KEPT {
+                        report.failed.push(f);
+                    }
+                }
+                if let Some((addr, next)) = page_done {
+                    checkpoint.insert(addr, next);
+                    if let Some(name) = job.registry {
+                        registry::checkpoint(&mut registry_conn, name, &checkpoint, &report.counts).await?;
+                    }
+                    progress(&report.counts);
+                    if opts.strict && report.counts.failed > 0 && !stopping {
+                        // Let the batches on their way finish; start no more.
+                        stopping = true;
+                        ready.clear();
+                        scanning = None;
+                        report.stopped = Some(format!(
+                            "--strict: {} key(s) failed; fix them (or drop --strict) and run again to resume",
+                            report.counts.failed
+                        ));
+                    }
+                    if opts.max_rps > 0 {
+                        let done = (report.counts.scanned - done_before) as f64;
+                        let due = Duration::from_secs_f64(done / opts.max_rps as f64);
+                        if let Some(wait) = due.checked_sub(started.elapsed()) {
+                            tokio::time::sleep(wait).await;
+                        }
+                    }
                 }
             }
-            for f in out.failed {
-                if report.failed.len() < FAILED_KEPT {
-                    report.failed.push(f);
+            (addr, page) = async { match scanning.as_mut() { Some(f) => f.await, None => std::future::pending().await } }, if scanning.is_some() => {
+                scanning = None;
+                let (next, keys) = page?;
+                report.counts.scanned += keys.len() as u64;
+                let next = if next == "0" { "done".to_string() } else { next };
+                scan_at.insert(addr.clone(), next.clone());
+                let keys: Vec<Vec<u8>> = keys.into_iter().filter(|k| wanted(job.patterns, k)).collect();
+                let mut chunks: Vec<Batch> = keys
+                    .chunks(per_batch)
+                    .map(|c| Batch { keys: c.to_vec(), page_done: None })
+                    .collect();
+                if chunks.is_empty() {
+                    chunks.push(Batch { keys: Vec::new(), page_done: None });
                 }
-            }
-        }
-        if let Some(name) = job.registry {
-            registry::checkpoint(&mut registry_conn, name, &cursors, &report.counts).await?;
-        }
-        progress(&report.counts);
-        if opts.strict && report.counts.failed > 0 {
-            report.stopped = Some(format!(
-                "--strict: {} key(s) failed; fix them (or drop --strict) and run again to resume",
-                report.counts.failed
-            ));
-            break;
-        }
-        if opts.max_rps > 0 {
-            let done = (report.counts.scanned - done_before) as f64;
-            let due = Duration::from_secs_f64(done / opts.max_rps as f64);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                tokio::time::sleep(wait).await;
+                if let Some(last) = chunks.last_mut() {
+                    last.page_done = Some((addr, next));
+                }
+                ready.extend(chunks);
             }
         }
     }

@@ -13,39 +13,77 @@ use ferry_migrate::endpoint::Conn;
 use redis::{Pipeline, Value};
 use std::collections::HashMap;
 
-/// Sets a string key to ARGV[2] (keeping its TTL) if it holds ARGV[1]
-/// (anything else, another type included, is a conflict).
-const CAS_STRING: &str = r"
-if redis.pcall('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-  return 1
+/// Reads a batch: per key its PEXPIRETIME and its value (ARGV[1] is GET
+/// or HGETALL; a key of another type gives its WRONGTYPE error in place).
+const READ: &str = r"
+local out = {}
+for i = 1, #KEYS do
+  out[2 * i - 1] = redis.call('PEXPIRETIME', KEYS[i])
+  out[2 * i] = redis.pcall(ARGV[1], KEYS[i])
 end
-return 0";
+return out";
 
-/// Changes a hash in place if it holds exactly the n fields given first:
-/// ARGV = n, n field/value pairs, d, d fields to delete, then the
-/// field/value pairs to set. In place, so the TTL stays as it is; in
-/// slices, because Lua's unpack has a stack limit.
-const CAS_HASH: &str = r"
-local n = tonumber(ARGV[1])
-local len = redis.pcall('HLEN', KEYS[1])
-if type(len) ~= 'number' or len ~= n then
-  return 0
-end
-for i = 2, 2 * n, 2 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[i + 1] then
-    return 0
+/// Compare-and-set of string keys: KEYS[i] is set to ARGV[2i] (keeping
+/// its TTL) if it holds ARGV[2i-1] (anything else, another type
+/// included, is a conflict). Returns 1 (written) or 0 per key.
+const CAS_STRING: &str = r"
+local out = {}
+for i = 1, #KEYS do
+  if redis.pcall('GET', KEYS[i]) == ARGV[2 * i - 1] then
+    redis.call('SET', KEYS[i], ARGV[2 * i], 'KEEPTTL')
+    out[i] = 1
+  else
+    out[i] = 0
   end
 end
-local d = tonumber(ARGV[2 * n + 2])
-local first = 2 * n + 3
-for i = first, first + d - 1, 1000 do
-  redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, first + d - 1)))
+return out";
+
+/// Compare-and-set of hashes, changed in place (so TTLs stay as they
+/// are): per key, ARGV holds n, the n field/value pairs it must hold
+/// exactly, d, the d fields to delete, m, the m field/value pairs to set.
+/// Returns 1 (written) or 0 per key. Fields go in slices of 1000 because
+/// Lua's unpack has a stack limit.
+const CAS_HASH: &str = r"
+local out = {}
+local a = 1
+for i = 1, #KEYS do
+  local k = KEYS[i]
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  local cur = redis.pcall('HGETALL', k)
+  local same = type(cur) == 'table' and not cur.err and #cur == 2 * n
+  if same then
+    local want = {}
+    for j = a, a + 2 * n - 1, 2 do
+      want[ARGV[j]] = ARGV[j + 1]
+    end
+    for j = 1, #cur, 2 do
+      if want[cur[j]] ~= cur[j + 1] then
+        same = false
+        break
+      end
+    end
+  end
+  a = a + 2 * n
+  local d = tonumber(ARGV[a])
+  local dels = a + 1
+  a = dels + d
+  local m = tonumber(ARGV[a])
+  local sets = a + 1
+  a = sets + 2 * m
+  if same then
+    for j = dels, dels + d - 1, 1000 do
+      redis.call('HDEL', k, unpack(ARGV, j, math.min(j + 999, dels + d - 1)))
+    end
+    for j = sets, sets + 2 * m - 1, 1000 do
+      redis.call('HSET', k, unpack(ARGV, j, math.min(j + 999, sets + 2 * m - 1)))
+    end
+    out[i] = 1
+  else
+    out[i] = 0
+  end
 end
-for i = first + d, #ARGV, 1000 do
-  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
-return 1";
+return out";
 
 /// Puts a key back as it was: its value (ARGV[1] 's' string or 'h' hash,
 /// ARGV[3...]) and its expiry (ARGV[2], Unix ms or -1).
@@ -162,6 +200,8 @@ pub struct Outcome {
     pub failed: Vec<(Vec<u8>, String)>,
     /// Keys that changed between the read and the write: read them again.
     pub conflicts: Vec<Vec<u8>>,
+    /// Bytes of the values read (to size the next batches).
+    pub bytes_read: usize,
 }
 
 fn reply_error(key: &[u8], e: impl std::fmt::Display) -> (Vec<u8>, String) {
@@ -211,7 +251,10 @@ pub fn migrate(plan: &Plan<'_>, key: &str, raw: &Raw) -> Result<Option<Raw>, Ski
             "it changed since the migration and {why}; `ferry schema restore` puts back the backup's value"
         )));
     }
-    let mut doc = decode(plan.storage, raw).map_err(|e| Skip::Failed(e.to_string()))?;
+    // The document stays a `Value` so the validators see it without a copy.
+    let mut doc = serde_json::Value::Object(
+        decode(plan.storage, raw).map_err(|e| Skip::Failed(e.to_string()))?,
+    );
     if let (Some(source), Some(last)) = (plan.source, plan.stages.last()) {
         if last.check.is_valid(&doc) && !source.is_valid(&doc) {
             return Err(Skip::Already);
@@ -220,9 +263,11 @@ pub fn migrate(plan: &Plan<'_>, key: &str, raw: &Raw) -> Result<Option<Raw>, Ski
     let before = doc.clone();
     let ctx = Context { key, now: plan.now };
     for stage in plan.stages {
-        for t in stage.transforms.iter() {
-            t.apply(&mut doc, &ctx)
-                .map_err(|e| Skip::Failed(e.to_string()))?;
+        if let serde_json::Value::Object(map) = &mut doc {
+            for t in stage.transforms.iter() {
+                t.apply(map, &ctx)
+                    .map_err(|e| Skip::Failed(e.to_string()))?;
+            }
         }
         stage
             .check
@@ -232,9 +277,104 @@ pub fn migrate(plan: &Plan<'_>, key: &str, raw: &Raw) -> Result<Option<Raw>, Ski
     if doc == before {
         return Ok(None);
     }
-    encode(plan.storage, &doc)
-        .map(Some)
-        .map_err(|e| Skip::Failed(e.to_string()))
+    match &doc {
+        serde_json::Value::Object(map) => encode(plan.storage, map)
+            .map(Some)
+            .map_err(|e| Skip::Failed(e.to_string())),
+        _ => Ok(None),
+    }
+}
+
+/// A key's value from its read reply: None when the key is gone, Err
+/// when it holds another type (or the read failed).
+fn read_value(storage: Storage, reply: &Value) -> Result<Option<Raw>, String> {
+    let pairs = |items: &[Value]| -> Vec<(Vec<u8>, Vec<u8>)> {
+        items
+            .chunks(2)
+            .filter_map(|p| match p {
+                [Value::BulkString(f), Value::BulkString(v)] => Some((f.clone(), v.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    match (storage, reply) {
+        (_, Value::Nil) => Ok(None),
+        (Storage::JsonString, Value::BulkString(b)) => Ok(Some(Raw::String(b.clone()))),
+        (Storage::Hash, Value::Array(items)) if items.is_empty() => Ok(None),
+        (Storage::Hash, Value::Array(items)) => Ok(Some(Raw::Hash(pairs(items)))),
+        (Storage::Hash, Value::Map(m)) if m.is_empty() => Ok(None),
+        (Storage::Hash, Value::Map(m)) => Ok(Some(Raw::Hash(
+            m.iter()
+                .filter_map(|(f, v)| match (f, v) {
+                    (Value::BulkString(f), Value::BulkString(v)) => Some((f.clone(), v.clone())),
+                    _ => None,
+                })
+                .collect(),
+        ))),
+        (_, Value::ServerError(e)) if e.code() == "WRONGTYPE" => Err(format!(
+            "it is not a {}, the schema stores values as {storage:?}",
+            match storage {
+                Storage::JsonString => "string",
+                Storage::Hash => "hash",
+            }
+        )),
+        (_, other) => Err(format!("reading it failed: {other:?}")),
+    }
+}
+
+/// Reads each key's expiry time and value: per key `[PEXPIRETIME, value]`.
+/// On one server the batch is one script call (the server's work per key
+/// is then two lookups, not two commands to parse and answer); in a
+/// cluster, a pipeline per master.
+async fn read(
+    conn: &mut Conn,
+    storage: Storage,
+    keys: &[Vec<u8>],
+) -> ferry_migrate::Result<Vec<ferry_migrate::endpoint::KeyReplies>> {
+    let value_cmd = match storage {
+        Storage::JsonString => "GET",
+        Storage::Hash => "HGETALL",
+    };
+    if let Conn::Single(_) = conn {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut c = redis::cmd("EVAL");
+        c.arg(READ).arg(keys.len());
+        for k in keys {
+            c.arg(k);
+        }
+        c.arg(value_cmd);
+        return Ok(match conn.cmd(&c).await? {
+            Value::Array(items) if items.len() == 2 * keys.len() => {
+                let mut items = items.into_iter();
+                keys.iter()
+                    .map(|_| Ok(items.by_ref().take(2).collect()))
+                    .collect()
+            }
+            other => {
+                let detail = format!("{other:?}");
+                keys.iter()
+                    .map(|_| {
+                        Err(redis::RedisError::from((
+                            redis::ErrorKind::ResponseError,
+                            "unexpected reply to the read script",
+                            detail.clone(),
+                        )))
+                    })
+                    .collect()
+            }
+        });
+    }
+    let reads: Vec<Pipeline> = keys
+        .iter()
+        .map(|k| {
+            let mut p = redis::pipe();
+            p.cmd("PEXPIRETIME").arg(k).cmd(value_cmd).arg(k);
+            p
+        })
+        .collect();
+    conn.per_key(&reads).await
 }
 
 /// Migrates `keys` (a dry run reads and reports but writes nothing).
@@ -247,25 +387,24 @@ pub async fn run(
     dry_run: bool,
     before_write: impl FnOnce(&[(Original, Raw)]) -> ferry_migrate::Result<()>,
 ) -> ferry_migrate::Result<Outcome> {
-    let reads: Vec<Pipeline> = keys
-        .iter()
-        .map(|k| {
-            let mut p = redis::pipe();
-            p.cmd("TYPE").arg(k).cmd("PEXPIRETIME").arg(k);
-            match plan.storage {
-                Storage::JsonString => p.cmd("GET").arg(k),
-                Storage::Hash => p.cmd("HGETALL").arg(k),
-            };
-            p
-        })
-        .collect();
-    let replies = conn.per_key(&reads).await?;
+    let mut out = prepare(conn, plan, keys).await?;
+    if dry_run || out.changed.is_empty() {
+        return Ok(out);
+    }
+    before_write(&out.changed)?;
+    commit(conn, &mut out).await?;
+    Ok(out)
+}
+
+/// Reads and transforms `keys`: `changed` holds what would be written.
+pub async fn prepare(
+    conn: &mut Conn,
+    plan: &Plan<'_>,
+    keys: &[Vec<u8>],
+) -> ferry_migrate::Result<Outcome> {
+    let replies = read(conn, plan.storage, keys).await?;
     let mut out = Outcome::default();
-    let shown: Vec<String> = keys
-        .iter()
-        .map(|k| String::from_utf8_lossy(k).into_owned())
-        .collect();
-    for ((key, shown), reply) in keys.iter().zip(&shown).zip(replies) {
+    for (key, reply) in keys.iter().zip(replies) {
         let values = match reply {
             Ok(v) => v,
             Err(e) => {
@@ -273,53 +412,25 @@ pub async fn run(
                 continue;
             }
         };
-        let [ty, expire_at, value] = values.as_slice() else {
+        let [expire_at, value] = values.as_slice() else {
             out.failed.push(reply_error(key, "short reply"));
             continue;
-        };
-        let ty = match ty {
-            Value::SimpleString(s) => s.as_str(),
-            Value::Okay => "ok",
-            _ => "",
         };
         let expire_at = match expire_at {
             Value::Int(i) => *i,
             _ => -1,
         };
-        let raw = match (ty, value) {
-            ("none", _) => {
+        let raw = match read_value(plan.storage, value) {
+            Ok(Some(raw)) => {
+                out.bytes_read += raw.size();
+                raw
+            }
+            Ok(None) => {
                 out.gone += 1;
                 continue;
             }
-            ("string", Value::BulkString(b)) => Raw::String(b.clone()),
-            ("hash", Value::Array(items)) => {
-                let mut fields = Vec::with_capacity(items.len() / 2);
-                for pair in items.chunks(2) {
-                    if let [Value::BulkString(f), Value::BulkString(v)] = pair {
-                        fields.push((f.clone(), v.clone()));
-                    }
-                }
-                Raw::Hash(fields)
-            }
-            ("hash", Value::Map(pairs)) => Raw::Hash(
-                pairs
-                    .iter()
-                    .filter_map(|(f, v)| match (f, v) {
-                        (Value::BulkString(f), Value::BulkString(v)) => {
-                            Some((f.clone(), v.clone()))
-                        }
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            (other, _) => {
-                out.failed.push((
-                    key.clone(),
-                    format!(
-                        "it is a {other}, the schema stores values as {:?}",
-                        plan.storage
-                    ),
-                ));
+            Err(why) => {
+                out.failed.push((key.clone(), why));
                 continue;
             }
         };
@@ -334,69 +445,128 @@ pub async fn run(
                 continue;
             }
         }
-        match migrate(plan, shown, &orig.raw) {
+        match migrate(plan, &String::from_utf8_lossy(key), &orig.raw) {
             Ok(Some(new)) => out.changed.push((orig, new)),
             Ok(None) => out.unchanged += 1,
             Err(Skip::Already) => out.already += 1,
             Err(Skip::Failed(why)) => out.failed.push((orig.key, why)),
         }
     }
-    if dry_run || out.changed.is_empty() {
-        return Ok(out);
+    Ok(out)
+}
+
+/// Writes what [`prepare`] found to change: `changed` keeps the keys
+/// written, the others move to `conflicts` (changed meanwhile) or
+/// `failed`.
+pub async fn commit(conn: &mut Conn, out: &mut Outcome) -> ferry_migrate::Result<()> {
+    if out.changed.is_empty() {
+        return Ok(());
     }
-    before_write(&out.changed)?;
-    let writes: Vec<Pipeline> = out
-        .changed
-        .iter()
-        .map(|(orig, new)| {
-            let mut p = redis::pipe();
-            match (&orig.raw, new) {
-                (Raw::String(old), Raw::String(new)) => {
-                    p.cmd("EVAL")
-                        .arg(CAS_STRING)
-                        .arg(1)
-                        .arg(&orig.key)
-                        .arg(old)
-                        .arg(new);
-                }
-                (Raw::Hash(old), Raw::Hash(new)) => {
-                    let c = p
-                        .cmd("EVAL")
-                        .arg(CAS_HASH)
-                        .arg(1)
-                        .arg(&orig.key)
-                        .arg(old.len());
-                    for (f, v) in old {
-                        c.arg(f).arg(v);
-                    }
-                    let (gone, set) = hash_changes(old, new);
-                    c.arg(gone.len());
-                    for f in gone {
-                        c.arg(f);
-                    }
-                    for (f, v) in set {
-                        c.arg(f).arg(v);
-                    }
-                }
-                _ => {}
-            }
-            p
-        })
-        .collect();
-    let results = conn.per_key(&writes).await?;
+    let results = write(conn, &out.changed).await?;
     let mut written = Vec::with_capacity(out.changed.len());
     for ((orig, new), r) in std::mem::take(&mut out.changed).into_iter().zip(results) {
-        match r.as_deref() {
-            Ok([Value::Int(1)]) => written.push((orig, new)),
-            Ok([Value::Int(0)]) => out.conflicts.push(orig.key),
-            Ok(other) => out
-                .failed
-                .push((orig.key, format!("the write answered {other:?}"))),
-            Err(e) => out
-                .failed
-                .push((orig.key, format!("the write failed: {e}"))),
+        match r {
+            Ok(true) => written.push((orig, new)),
+            Ok(false) => out.conflicts.push(orig.key),
+            Err(why) => out.failed.push((orig.key, why)),
         }
     }
     out.changed = written;
-    Ok(out)
+    Ok(())
+}
+
+/// Adds one key's compare-and-set arguments: a string's old and new
+/// value; a hash's old fields (n, pairs), the fields to delete (d,
+/// names) and the pairs to set (m, pairs).
+fn cas_args(c: &mut redis::Cmd, old: &Raw, new: &Raw) {
+    match (old, new) {
+        (Raw::String(old), Raw::String(new)) => {
+            c.arg(old).arg(new);
+        }
+        (Raw::Hash(old), Raw::Hash(new)) => {
+            c.arg(old.len());
+            for (f, v) in old {
+                c.arg(f).arg(v);
+            }
+            let (gone, set) = hash_changes(old, new);
+            c.arg(gone.len());
+            for f in gone {
+                c.arg(f);
+            }
+            c.arg(set.len());
+            for (f, v) in set {
+                c.arg(f).arg(v);
+            }
+        }
+        // Both sides always have the plan's storage.
+        _ => {}
+    }
+}
+
+/// Writes the new values, each only if its key still holds what was read:
+/// per key Ok(true) written, Ok(false) changed meanwhile, Err why not.
+/// On one server the whole batch is one script call (the call's own cost
+/// paid once, not per key); in a cluster, where one script cannot touch
+/// keys of different slots, one call per key.
+async fn write(
+    conn: &mut Conn,
+    changed: &[(Original, Raw)],
+) -> ferry_migrate::Result<Vec<Result<bool, String>>> {
+    let script = |o: &Original| match o.raw {
+        Raw::String(_) => CAS_STRING,
+        Raw::Hash(_) => CAS_HASH,
+    };
+    if let Conn::Single(_) = conn {
+        let Some((first, _)) = changed.first() else {
+            return Ok(Vec::new());
+        };
+        let mut c = redis::cmd("EVAL");
+        c.arg(script(first)).arg(changed.len());
+        for (orig, _) in changed {
+            c.arg(&orig.key);
+        }
+        for (orig, new) in changed {
+            cas_args(&mut c, &orig.raw, new);
+        }
+        let reply = conn.cmd(&c).await?;
+        return Ok(match reply {
+            Value::Array(items) if items.len() == changed.len() => items
+                .iter()
+                .map(|v| match v {
+                    Value::Int(1) => Ok(true),
+                    Value::Int(0) => Ok(false),
+                    other => Err(format!("the write answered {other:?}")),
+                })
+                .collect(),
+            other => {
+                let why = format!("the write answered {other:?}");
+                changed.iter().map(|_| Err(why.clone())).collect()
+            }
+        });
+    }
+    let writes: Vec<Pipeline> = changed
+        .iter()
+        .map(|(orig, new)| {
+            let mut p = redis::pipe();
+            let mut c = redis::cmd("EVAL");
+            c.arg(script(orig)).arg(1).arg(&orig.key);
+            cas_args(&mut c, &orig.raw, new);
+            p.add_command(c);
+            p
+        })
+        .collect();
+    Ok(conn
+        .per_key(&writes)
+        .await?
+        .into_iter()
+        .map(|r| match r.as_deref() {
+            Ok([Value::Array(items)]) => match items.as_slice() {
+                [Value::Int(1)] => Ok(true),
+                [Value::Int(0)] => Ok(false),
+                other => Err(format!("the write answered {other:?}")),
+            },
+            Ok(other) => Err(format!("the write answered {other:?}")),
+            Err(e) => Err(format!("the write failed: {e}")),
+        })
+        .collect())
 }

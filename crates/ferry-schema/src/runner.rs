@@ -259,18 +259,17 @@ pub async fn apply(
         }
     };
     let backup = match (&run.backup, req.opts.dry_run) {
-        (Some(p), false) => Some(Mutex::new(Backup::open(Path::new(p), resumed).map_err(
-            |e| {
-                usage(format!(
-                    "backup file {p}: {e}{}",
-                    if resumed {
-                        " (the run's backup is needed to resume it)"
-                    } else {
-                        ""
-                    }
-                ))
-            },
-        )?)),
+        (Some(p), false) => {
+            let file = Backup::open(Path::new(p), resumed).map_err(|e| {
+                let why = if resumed {
+                    " (the run's backup is needed to resume it)"
+                } else {
+                    ""
+                };
+                usage(format!("backup file {p}: {e}{why}"))
+            })?;
+            Some(std::sync::Arc::new(Mutex::new(file)))
+        }
         _ => None,
     };
     if !req.opts.dry_run && !resumed {
@@ -290,7 +289,7 @@ pub async fn apply(
             irreversible: None,
             now: &run.now,
         },
-        backup: backup.as_ref(),
+        backup,
         cursors: if resumed {
             state.cursors.clone()
         } else {

@@ -3,7 +3,7 @@
 
 use crate::model::{SchemaFile, Storage};
 use crate::value::typed_for_validation;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// How many problems one failed value reports.
 const SHOWN: usize = 3;
@@ -35,41 +35,46 @@ impl Check {
         })
     }
 
-    /// The document as the validator sees it: a hash's text values read as
-    /// the types the schema declares.
-    fn instance(&self, doc: &Map<String, Value>) -> Value {
-        match self.storage {
-            Storage::JsonString => Value::Object(doc.clone()),
-            Storage::Hash => Value::Object(typed_for_validation(doc, &self.fields)),
+    /// Runs `f` on the document as the validator sees it: a hash's text
+    /// values read as the types the schema declares (a new map); a JSON
+    /// document as it is.
+    fn with_instance<T>(&self, doc: &Value, f: impl FnOnce(&Value) -> T) -> T {
+        match (self.storage, doc) {
+            (Storage::Hash, Value::Object(m)) => {
+                f(&Value::Object(typed_for_validation(m, &self.fields)))
+            }
+            _ => f(doc),
         }
     }
 
-    pub fn is_valid(&self, doc: &Map<String, Value>) -> bool {
-        self.validator.is_valid(&self.instance(doc))
+    /// `doc` is the value as a JSON object.
+    pub fn is_valid(&self, doc: &Value) -> bool {
+        self.with_instance(doc, |v| self.validator.is_valid(v))
     }
 
     /// Ok, or the first few problems (`/path: message`).
-    pub fn check(&self, doc: &Map<String, Value>) -> Result<(), String> {
-        let instance = self.instance(doc);
-        if self.validator.is_valid(&instance) {
-            return Ok(());
-        }
-        let mut problems: Vec<String> = Vec::new();
-        let mut more = 0;
-        for e in self.validator.iter_errors(&instance) {
-            if problems.len() < SHOWN {
-                let at = e.instance_path().to_string();
-                let at = if at.is_empty() { "/".to_string() } else { at };
-                problems.push(format!("{at}: {e}"));
-            } else {
-                more += 1;
+    pub fn check(&self, doc: &Value) -> Result<(), String> {
+        self.with_instance(doc, |instance| {
+            if self.validator.is_valid(instance) {
+                return Ok(());
             }
-        }
-        let mut text = format!("not valid for {}: {}", self.label, problems.join("; "));
-        if more > 0 {
-            text.push_str(&format!(" (and {more} more)"));
-        }
-        Err(text)
+            let mut problems: Vec<String> = Vec::new();
+            let mut more = 0;
+            for e in self.validator.iter_errors(instance) {
+                if problems.len() < SHOWN {
+                    let at = e.instance_path().to_string();
+                    let at = if at.is_empty() { "/".to_string() } else { at };
+                    problems.push(format!("{at}: {e}"));
+                } else {
+                    more += 1;
+                }
+            }
+            let mut text = format!("not valid for {}: {}", self.label, problems.join("; "));
+            if more > 0 {
+                text.push_str(&format!(" (and {more} more)"));
+            }
+            Err(text)
+        })
     }
 }
 
@@ -86,13 +91,6 @@ mod tests {
         .unwrap()
     }
 
-    fn obj(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
-
     #[test]
     fn json_documents_are_checked_with_paths_in_the_message() {
         let c = Check::new(&schema(
@@ -104,15 +102,13 @@ mod tests {
             }),
         ))
         .unwrap();
-        assert!(c.check(&obj(json!({"name": "Ada", "age": 36}))).is_ok());
-        let e = c
-            .check(&obj(json!({"age": -1, "email": "nope"})))
-            .unwrap_err();
+        assert!(c.check(&json!({"name": "Ada", "age": 36})).is_ok());
+        let e = c.check(&json!({"age": -1, "email": "nope"})).unwrap_err();
         assert!(e.starts_with("not valid for user 2.0.0: "), "{e}");
         assert!(e.contains("/age: -1 is less than the minimum of 0"), "{e}");
         assert!(e.contains("\"name\" is a required property"), "{e}");
         assert!(e.contains("/email: "), "{e}");
-        assert!(!c.is_valid(&obj(json!({"name": 1}))));
+        assert!(!c.is_valid(&json!({"name": 1})));
     }
 
     #[test]
@@ -122,8 +118,8 @@ mod tests {
             json!({"age": {"type": "integer", "required": true}, "vip": {"type": "boolean"}}),
         ))
         .unwrap();
-        assert!(c.is_valid(&obj(json!({"age": "36", "vip": "true"}))));
-        let e = c.check(&obj(json!({"age": "thirty"}))).unwrap_err();
+        assert!(c.is_valid(&json!({"age": "36", "vip": "true"})));
+        let e = c.check(&json!({"age": "thirty"})).unwrap_err();
         assert!(
             e.contains("/age: \"thirty\" is not of type \"integer\""),
             "{e}"

@@ -15,6 +15,14 @@ pub enum Raw {
 }
 
 impl Raw {
+    /// Bytes of the value (a hash: its fields and values).
+    pub fn size(&self) -> usize {
+        match self {
+            Raw::String(b) => b.len(),
+            Raw::Hash(f) => f.iter().map(|(a, b)| a.len() + b.len()).sum(),
+        }
+    }
+
     /// The same value: a hash's fields in any order (a server returns them
     /// in its own order).
     pub fn same(&self, other: &Raw) -> bool {

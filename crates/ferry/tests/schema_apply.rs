@@ -876,3 +876,38 @@ async fn infer_drafts_a_schema_and_lua_transforms_run() {
     );
     e.close().await;
 }
+
+/// Values of several megabytes go through (batches shrink to keep the
+/// memory in flight bounded), byte for byte back on rollback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_values_are_migrated_and_rolled_back() {
+    let redis = RedisProc::start(&[]);
+    let target = format!("redis://127.0.0.1:{}", redis.port());
+    let (e, mut conn) = connect(&target).await;
+    let blob = "x".repeat(6 << 20);
+    let mut keys = Vec::new();
+    for i in 0..6 {
+        let k = user_key(i);
+        conn.cmd(redis::cmd("SET").arg(&k).arg(format!(
+            r#"{{"userName":"Big {i}","visits":{i},"blob":"{blob}"}}"#
+        )))
+        .await
+        .unwrap();
+        keys.push(k);
+    }
+    let before = snapshot(&mut conn, &keys).await;
+    let dir = schema_dir();
+    let (code, out) = schema(dir.path(), &target, &["apply", "user", "--to", "3.0.0"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("6 changed"), "{out}");
+    let after = snapshot(&mut conn, &keys).await;
+    for i in 0..6 {
+        let v = json_of(&after[&user_key(i)].0);
+        assert_eq!(v["firstName"], "Big");
+        assert_eq!(v["blob"].as_str().map(str::len), Some(6 << 20));
+    }
+    let (code, out) = schema(dir.path(), &target, &["rollback", "user"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(snapshot(&mut conn, &keys).await, before);
+    e.close().await;
+}
