@@ -181,6 +181,12 @@ async fn one_batch(
     Ok(total)
 }
 
+/// A SCAN page being fetched: the master's address, its next cursor and
+/// keys.
+type Scanning<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (String, Result<(String, Vec<Vec<u8>>)>)> + Send + 'a>,
+>;
+
 /// A batch on its way: its keys and, for the last batch of a SCAN page,
 /// the master's cursor after that page (the checkpoint once it is done).
 struct Batch {
@@ -238,15 +244,7 @@ pub async fn run(
     let (mut keys_read, mut bytes_read) = (0usize, 0usize);
     let mut ready: std::collections::VecDeque<Batch> = Default::default();
     let mut queue = FuturesOrdered::new();
-    let mut scanning: Option<
-        std::pin::Pin<
-            Box<
-                dyn std::future::Future<Output = (String, Result<(String, Vec<Vec<u8>>)>)>
-                    + Send
-                    + '_,
-            >,
-        >,
-    > = None;
+    let mut scanning: Option<Scanning<'_>> = None;
     let mut next_node = 0usize;
     let mut stopping = false;
     loop {
@@ -295,9 +293,8 @@ pub async fn run(
                 let out = out?;
                 keys_read += n_keys;
                 bytes_read += out.bytes_read;
-                if keys_read > 0 {
-                    let avg = (bytes_read / keys_read).max(1);
-                    per_batch = (BYTES_IN_FLIGHT / in_flight / avg).clamp(1, batch_size);
+                if let Some(avg) = bytes_read.checked_div(keys_read) {
+                    per_batch = (BYTES_IN_FLIGHT / in_flight / avg.max(1)).clamp(1, batch_size);
                 }
                 let c = &mut report.counts;
                 c.changed += out.changed.len() as u64;
