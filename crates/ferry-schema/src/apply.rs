@@ -4,14 +4,13 @@
 //! writes, the SCAN cursors checkpointed in the target's registry after
 //! every round so a killed run resumes where it stopped.
 
-use crate::backup::{Backup, Saved};
+use crate::backup::{GroupWriter, Saved};
 use crate::batch::{self, Plan};
 use crate::registry::{self, Counts, RESERVED};
 use crate::value::Raw;
 use ferry_migrate::endpoint::{Conn, Endpoint};
 use ferry_migrate::{Error, Result};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How a run goes.
@@ -74,7 +73,7 @@ pub struct Job<'a> {
     pub patterns: &'a [String],
     pub plan: Plan<'a>,
     /// The backup the originals go to before each write.
-    pub backup: Option<SharedBackup>,
+    pub backup: Option<&'a GroupWriter>,
     /// The checkpoint to resume from (master address -> cursor).
     pub cursors: BTreeMap<String, String>,
     /// Counts of the run so far (a resumed run goes on counting).
@@ -112,24 +111,10 @@ async fn scan(
         .ok_or_else(|| Error::Protocol(format!("{}: SCAN answered {v:?}", node.addr)))
 }
 
-/// The backup, shared by the batches in flight; written on a blocking
-/// thread so an fsync never stalls the other batches.
-pub type SharedBackup = std::sync::Arc<Mutex<Backup>>;
-
-/// Runs `f` on the backup on a blocking thread.
-async fn with_backup(
-    backup: &SharedBackup,
-    f: impl FnOnce(&mut Backup) -> std::io::Result<()> + Send + 'static,
-) -> Result<()> {
-    let b = backup.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = b
-            .lock()
-            .map_err(|_| Error::Usage("the backup writer failed earlier".into()))?;
-        f(&mut guard).map_err(|e| Error::Usage(format!("writing the backup failed: {e}")))
-    })
-    .await
-    .map_err(|e| Error::Usage(format!("the backup writer stopped: {e}")))?
+fn backup_failed(e: std::io::Error) -> Error {
+    Error::Usage(format!(
+        "writing the backup failed ({e}); nothing of this batch was written; the run resumes from its checkpoint once the disk is fixed"
+    ))
 }
 
 /// Runs one batch to the end: keys that changed between the read and the
@@ -141,7 +126,7 @@ async fn one_batch(
     plan: &Plan<'_>,
     keys: Vec<Vec<u8>>,
     dry_run: bool,
-    backup: Option<&SharedBackup>,
+    backup: Option<&GroupWriter>,
 ) -> Result<batch::Outcome> {
     let mut total = batch::Outcome::default();
     let mut keys = keys;
@@ -150,12 +135,11 @@ async fn one_batch(
         if !dry_run && !out.changed.is_empty() {
             if let Some(b) = backup {
                 let saved: Vec<Saved> = out.changed.iter().map(|(o, _)| o.into()).collect();
-                with_backup(b, move |b| b.append(&saved)).await?;
+                b.append(saved).await.map_err(backup_failed)?;
             }
             batch::commit(&mut conn, &mut out).await?;
             if let (Some(b), false) = (backup, out.conflicts.is_empty()) {
-                let conflicts = out.conflicts.clone();
-                with_backup(b, move |b| b.void(&conflicts)).await?;
+                b.void(out.conflicts.clone()).await.map_err(backup_failed)?;
             }
         }
         total.changed.extend(out.changed);
@@ -247,12 +231,15 @@ pub async fn run(
     let mut scanning: Option<Scanning<'_>> = None;
     let mut next_node = 0usize;
     let mut stopping = false;
+    // Failures in the page whose batches are finishing (pages finish in
+    // order, their batches one after another).
+    let mut page_failures = 0u64;
     loop {
         while !stopping && queue.len() < in_flight {
             let Some(b) = ready.pop_front() else { break };
             let c = conn.clone();
             let plan = &job.plan;
-            let backup = job.backup.as_ref();
+            let backup = job.backup;
             let dry_run = opts.dry_run;
             queue.push_back(async move {
                 let n = b.keys.len();
@@ -301,6 +288,7 @@ pub async fn run(
                 c.unchanged += out.unchanged as u64;
                 c.already += out.already as u64;
                 c.failed += out.failed.len() as u64;
+                page_failures += out.failed.len() as u64;
                 c.conflicts += out.conflicts.len() as u64;
                 for (orig, new) in out.changed {
                     if report.samples.len() < opts.samples {
@@ -313,21 +301,28 @@ pub async fn run(
                     }
                 }
                 if let Some((addr, next)) = page_done {
-                    checkpoint.insert(addr, next);
-                    if let Some(name) = job.registry {
-                        registry::checkpoint(&mut registry_conn, name, &checkpoint, &report.counts).await?;
+                    if opts.strict && (page_failures > 0 || stopping) {
+                        // The page with the failure is not checkpointed, so
+                        // the resumed run reads it again (the fixed key
+                        // with it). Batches on their way finish; no more
+                        // start, and nothing after it is checkpointed.
+                        if !stopping {
+                            stopping = true;
+                            ready.clear();
+                            scanning = None;
+                            report.stopped = Some(format!(
+                                "--strict: {} key(s) failed; fix them (or drop --strict) and run the same command again to resume",
+                                report.counts.failed
+                            ));
+                        }
+                    } else {
+                        checkpoint.insert(addr, next);
+                        if let Some(name) = job.registry {
+                            registry::checkpoint(&mut registry_conn, name, &checkpoint, &report.counts).await?;
+                        }
                     }
+                    page_failures = 0;
                     progress(&report.counts);
-                    if opts.strict && report.counts.failed > 0 && !stopping {
-                        // Let the batches on their way finish; start no more.
-                        stopping = true;
-                        ready.clear();
-                        scanning = None;
-                        report.stopped = Some(format!(
-                            "--strict: {} key(s) failed; fix them (or drop --strict) and run again to resume",
-                            report.counts.failed
-                        ));
-                    }
                     if opts.max_rps > 0 {
                         let done = (report.counts.scanned - done_before) as f64;
                         let due = Duration::from_secs_f64(done / opts.max_rps as f64);

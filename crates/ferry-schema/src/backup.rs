@@ -162,20 +162,26 @@ impl Backup {
 
     /// Appends a batch's originals and makes them durable.
     pub fn append(&mut self, batch: &[Saved]) -> io::Result<()> {
-        let mut buf = Vec::new();
-        for s in batch {
-            buf.extend(encode(s));
-        }
-        self.file.write_all(&buf)?;
+        self.write_saved(batch)?;
         self.file.sync_data()
     }
 
     /// Records that these keys' last saved values were not written (their
     /// compare-and-set found them changed).
     pub fn void(&mut self, keys: &[Vec<u8>]) -> io::Result<()> {
-        if keys.is_empty() {
-            return Ok(());
+        self.write_void(keys)?;
+        self.file.sync_data()
+    }
+
+    fn write_saved(&mut self, batch: &[Saved]) -> io::Result<()> {
+        let mut buf = Vec::new();
+        for s in batch {
+            buf.extend(encode(s));
         }
+        self.file.write_all(&buf)
+    }
+
+    fn write_void(&mut self, keys: &[Vec<u8>]) -> io::Result<()> {
         let mut buf = Vec::new();
         for k in keys {
             let mut r = Vec::new();
@@ -183,8 +189,79 @@ impl Backup {
             r.push(2);
             buf.extend(frame(r));
         }
-        self.file.write_all(&buf)?;
-        self.file.sync_data()
+        self.file.write_all(&buf)
+    }
+}
+
+/// What a batch asks the writer thread to append.
+enum Entry {
+    Saved(Vec<Saved>),
+    Void(Vec<Vec<u8>>),
+}
+
+type Job = (Entry, tokio::sync::oneshot::Sender<io::Result<()>>);
+
+/// The backup of a run, written by its own thread with group commit: the
+/// records of every batch that arrives while one fsync runs share the
+/// next fsync, so batches in flight do not queue behind each other's
+/// fsyncs. Each caller returns once its records are durable.
+pub struct GroupWriter {
+    tx: std::sync::mpsc::Sender<Job>,
+}
+
+fn stopped() -> io::Error {
+    io::Error::other("the backup writer thread stopped")
+}
+
+impl GroupWriter {
+    pub fn start(backup: Backup) -> io::Result<GroupWriter> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("ferry-backup".into())
+            .spawn(move || {
+                let mut b = backup;
+                while let Ok(first) = rx.recv() {
+                    let mut jobs = vec![first];
+                    jobs.extend(rx.try_iter());
+                    let written = jobs
+                        .iter()
+                        .try_for_each(|(entry, _)| match entry {
+                            Entry::Saved(s) => b.write_saved(s),
+                            Entry::Void(k) => b.write_void(k),
+                        })
+                        .and_then(|()| b.file.sync_data());
+                    for (_, reply) in jobs {
+                        let r = match &written {
+                            Ok(()) => Ok(()),
+                            Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+                        };
+                        let _ = reply.send(r);
+                    }
+                }
+            })?;
+        Ok(GroupWriter { tx })
+    }
+
+    async fn submit(&self, entry: Entry) -> io::Result<()> {
+        let (reply, done) = tokio::sync::oneshot::channel();
+        self.tx.send((entry, reply)).map_err(|_| stopped())?;
+        done.await.map_err(|_| stopped())?
+    }
+
+    /// Appends originals; returns once they are on disk.
+    pub async fn append(&self, batch: Vec<Saved>) -> io::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.submit(Entry::Saved(batch)).await
+    }
+
+    /// Voids the last records of these keys; returns once on disk.
+    pub async fn void(&self, keys: Vec<Vec<u8>>) -> io::Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.submit(Entry::Void(keys)).await
     }
 }
 
@@ -335,6 +412,32 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not a ferry schema backup"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_group_writer_makes_every_batch_durable() {
+        let dir = tempfile_dir().join("group");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("g");
+        let w = GroupWriter::start(Backup::open(&path, false).unwrap()).unwrap();
+        let w = &w;
+        let appends = (0..50u8).map(|i| async move {
+            w.append(vec![Saved {
+                key: format!("k{i}").into_bytes(),
+                raw: Raw::String(vec![i]),
+                expire_at: -1,
+            }])
+            .await
+        });
+        for r in futures_util::future::join_all(appends).await {
+            r.unwrap();
+        }
+        w.void(vec![b"k7".to_vec()]).await.unwrap();
+        // Durable once the calls returned: read while the writer still runs.
+        let got = read(&path).unwrap();
+        assert_eq!(got.len(), 49);
+        assert!(!got.iter().any(|s| s.key == b"k7"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

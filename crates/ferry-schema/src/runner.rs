@@ -3,7 +3,7 @@
 //! registry and a run over the keyspace.
 
 use crate::apply::{self, Job, Options, Report};
-use crate::backup::{self, Backup};
+use crate::backup::{self, Backup, GroupWriter};
 use crate::batch::{self, Exact, Plan, Stage};
 use crate::dir::SchemaDir;
 use crate::graph::{Direction, Step};
@@ -15,7 +15,6 @@ use ferry_migrate::{Error, Result};
 use semver::Version;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 fn usage(e: impl std::fmt::Display) -> Error {
     Error::Usage(e.to_string())
@@ -268,7 +267,7 @@ pub async fn apply(
                 };
                 usage(format!("backup file {p}: {e}{why}"))
             })?;
-            Some(std::sync::Arc::new(Mutex::new(file)))
+            Some(GroupWriter::start(file).map_err(|e| usage(format!("backup file {p}: {e}")))?)
         }
         _ => None,
     };
@@ -289,7 +288,7 @@ pub async fn apply(
             irreversible: None,
             now: &run.now,
         },
-        backup,
+        backup: backup.as_ref(),
         cursors: if resumed {
             state.cursors.clone()
         } else {

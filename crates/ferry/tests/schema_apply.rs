@@ -911,3 +911,44 @@ async fn huge_values_are_migrated_and_rolled_back() {
     assert_eq!(snapshot(&mut conn, &keys).await, before);
     e.close().await;
 }
+
+/// `--strict` stops at the first key that fails and leaves the run
+/// recorded; once the data is fixed the same command resumes and finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_stops_at_a_failure_and_the_same_command_resumes() {
+    let redis = RedisProc::start(&[]);
+    let target = format!("redis://127.0.0.1:{}", redis.port());
+    let (e, mut conn) = connect(&target).await;
+    seed(&mut conn, 3000).await;
+    let dir = schema_dir();
+    let d = dir.path();
+    let (code, out) = schema(d, &target, &["apply", "user", "--strict", "--batch", "50"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("stopped: --strict:"), "{out}");
+    let (_, status) = schema(d, &target, &["status", "user"]);
+    assert!(status.contains("in progress: Apply run user-"), "{status}");
+    // Fixed: one repaired, the others removed.
+    for k in ["user:bad-text", "user:bad-array", "user:bad-cut"] {
+        conn.cmd(redis::cmd("DEL").arg(k)).await.unwrap();
+    }
+    conn.cmd(
+        redis::cmd("SET")
+            .arg("user:bad-text")
+            .arg(r#"{"userName":"Fixed Key","visits":0}"#),
+    )
+    .await
+    .unwrap();
+    let (code, out) = schema(d, &target, &["apply", "user", "--strict"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(", resumed)") && out.contains("0 failed"),
+        "{out}"
+    );
+    let keys: Vec<Vec<u8>> = (0..3000).map(user_key).collect();
+    let now = snapshot(&mut conn, &keys).await;
+    check_users_v3(3000, &now, &now, &HashMap::new());
+    let fixed = snapshot(&mut conn, &[b"user:bad-text".to_vec()]).await;
+    let fixed = json_of(&fixed[b"user:bad-text".as_slice()].0);
+    assert_eq!(fixed.get("firstName"), Some(&"Fixed".into()), "{fixed:?}");
+    e.close().await;
+}
