@@ -153,6 +153,7 @@ pub enum SchemaCommand {
     /// an estimate of the time (a dry run of the first keys).
     #[command(after_help = RUN_EXAMPLES)]
     Plan {
+        /// The schema's name (its folder under schemas/).
         name: String,
         /// The version to reach (default: the newest in the directory).
         #[arg(long)]
@@ -168,6 +169,7 @@ pub enum SchemaCommand {
     /// Migrate every key of a schema to a version (resumes a killed run).
     #[command(after_help = RUN_EXAMPLES)]
     Apply {
+        /// The schema's name (its folder under schemas/).
         name: String,
         /// The version to reach (default: the newest in the directory).
         #[arg(long)]
@@ -196,6 +198,7 @@ pub enum SchemaCommand {
     /// the backup (byte for byte, same expiry), the others go through the inverses.
     #[command(after_help = RUN_EXAMPLES)]
     Rollback {
+        /// The schema's name (its folder under schemas/).
         name: String,
         /// Report what would change and write nothing.
         #[arg(long)]
@@ -216,6 +219,7 @@ pub enum SchemaCommand {
     /// The version recorded on the target, the run in progress, and the history.
     #[command(after_help = RUN_EXAMPLES)]
     Status {
+        /// The schema's name (its folder under schemas/).
         name: String,
         #[command(flatten)]
         target: Target,
@@ -223,6 +227,7 @@ pub enum SchemaCommand {
     /// Forget an unfinished run (the keys it changed stay changed).
     #[command(after_help = RUN_EXAMPLES)]
     Abort {
+        /// The schema's name (its folder under schemas/).
         name: String,
         #[command(flatten)]
         target: Target,
