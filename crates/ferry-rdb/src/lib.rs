@@ -1,10 +1,12 @@
 //! Redis's RDB encodings, the parts ferry needs: length and string
 //! encodings (plain, integer and LZF-compressed forms), Redis's CRC-64, the
-//! framing of DUMP payloads, and key values in every object type DUMP and
-//! RESTORE carry (listpacks, ziplists, intsets, quicklists, streams).
+//! framing of DUMP payloads, key values in every object type DUMP and
+//! RESTORE carry (listpacks, ziplists, intsets, quicklists, streams), and
+//! whole RDB files item by item ([`file`]).
 //!
 //! No I/O: readers work on byte slices.
 
+pub mod file;
 pub mod intset;
 pub mod listpack;
 mod lzf;

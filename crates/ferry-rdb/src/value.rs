@@ -243,6 +243,11 @@ pub fn decode(data: &[u8]) -> Result<Value, RdbError> {
     decode_object(t, &mut r)
 }
 
+/// Reads past one object of type `t` (checking it decodes).
+pub(crate) fn skip_object(t: u8, r: &mut Reader) -> Result<(), RdbError> {
+    decode_object(t, r).map(|_| ())
+}
+
 /// A count read from the payload, checked against the bytes left (every
 /// element takes at least `min_bytes`), so a hostile count cannot make
 /// the decoder reserve or loop beyond the input.
