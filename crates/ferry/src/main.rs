@@ -6,6 +6,7 @@ mod migrate;
 mod raft;
 mod schema;
 mod settings;
+mod sync;
 
 #[global_allocator]
 static GLOBAL: alloc::Switch = alloc::Switch;
@@ -38,6 +39,8 @@ enum Command {
     /// Versioned, reversible migrations of the values stored under key patterns.
     #[command(subcommand)]
     Schema(schema::SchemaCommand),
+    /// Follow a Redis master as a replica (PSYNC) and keep a target identical.
+    Sync(sync::SyncArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Migrate(cmd) => migrate::main(cmd),
         Command::Raft(args) => raft::main(args),
         Command::Schema(cmd) => schema::main(cmd),
+        Command::Sync(args) => sync::main(args),
     }
 }
 

@@ -1,0 +1,263 @@
+//! The replication link to a master, from the replica's side: the
+//! handshake (`REPLCONF`, `PSYNC`), the snapshot a full resync sends (a
+//! length-prefixed RDB, or the diskless `$EOF:<mark>` form), then the
+//! command stream, counted byte by byte so the replica knows its offset,
+//! and `REPLCONF ACK <offset>` back.
+//!
+//! Written here because no maintained crate speaks the replica side of the
+//! protocol; it is small: lines, bulk strings and arrays of bulk strings.
+
+use crate::{Error, Result};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+/// What the master answered to PSYNC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// A full resync: the snapshot follows; the stream starts at `offset`.
+    Full { replid: String, offset: u64 },
+    /// A partial resync: the stream continues (possibly under a new
+    /// replication id after a failover).
+    Continue { replid: Option<String> },
+}
+
+/// One command of the stream and the bytes it took.
+pub struct Command {
+    pub args: Vec<Vec<u8>>,
+    pub bytes: u64,
+}
+
+pub struct Link {
+    addr: String,
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+}
+
+fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+impl Link {
+    /// Connects and authenticates (`AUTH [user] password` when given).
+    pub async fn connect(
+        host: &str,
+        port: u16,
+        user: Option<&str>,
+        password: Option<&str>,
+    ) -> Result<Link> {
+        let addr = format!("{host}:{port}");
+        let stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&addr))
+            .await
+            .map_err(|_| Error::Source(format!("{addr}: timed out connecting")))?
+            .map_err(|e| Error::Source(format!("{addr}: cannot connect ({e})")))?;
+        let _ = stream.set_nodelay(true);
+        let (r, w) = stream.into_split();
+        let mut link = Link {
+            addr,
+            reader: BufReader::with_capacity(1 << 20, r),
+            writer: w,
+        };
+        if let Some(pass) = password {
+            let mut args: Vec<&[u8]> = vec![b"AUTH"];
+            if let Some(u) = user {
+                args.push(u.as_bytes());
+            }
+            args.push(pass.as_bytes());
+            link.request(&args).await?;
+        }
+        Ok(link)
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    async fn send(&mut self, args: &[&[u8]]) -> Result<()> {
+        self.writer
+            .write_all(&encode(args))
+            .await
+            .map_err(|e| Error::Source(format!("{}: write failed ({e})", self.addr)))
+    }
+
+    /// A line of the handshake (master keepalive newlines skipped).
+    async fn line(&mut self) -> Result<String> {
+        loop {
+            let mut buf = Vec::new();
+            let n = self
+                .reader
+                .read_until(b'\n', &mut buf)
+                .await
+                .map_err(|e| Error::Source(format!("{}: read failed ({e})", self.addr)))?;
+            if n == 0 {
+                return Err(Error::Source(format!(
+                    "{}: the master closed the connection",
+                    self.addr
+                )));
+            }
+            let text = String::from_utf8_lossy(&buf).trim_end().to_string();
+            if !text.is_empty() {
+                return Ok(text);
+            }
+        }
+    }
+
+    /// Sends a command and expects `+...` back.
+    async fn request(&mut self, args: &[&[u8]]) -> Result<String> {
+        self.send(args).await?;
+        let reply = self.line().await?;
+        match reply.strip_prefix('+') {
+            Some(ok) => Ok(ok.to_string()),
+            None => Err(Error::Source(format!(
+                "{}: {} answered {reply}",
+                self.addr,
+                String::from_utf8_lossy(args.first().copied().unwrap_or_default())
+            ))),
+        }
+    }
+
+    /// The replica handshake and PSYNC (`replid`/`offset` of the next byte
+    /// wanted, or None for a new full sync).
+    pub async fn psync(&mut self, from: Option<(&str, u64)>) -> Result<Start> {
+        self.request(&[b"REPLCONF", b"listening-port", b"0"])
+            .await?;
+        self.request(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
+            .await?;
+        let (id, off) = match from {
+            Some((id, off)) => (id.to_string(), off.to_string()),
+            None => ("?".to_string(), "-1".to_string()),
+        };
+        self.send(&[b"PSYNC", id.as_bytes(), off.as_bytes()])
+            .await?;
+        let reply = self.line().await?;
+        let mut parts = reply.split_whitespace();
+        match parts.next() {
+            Some("+FULLRESYNC") => {
+                let replid = parts.next().unwrap_or_default().to_string();
+                let offset = parts
+                    .next()
+                    .and_then(|o| o.parse().ok())
+                    .ok_or_else(|| Error::Source(format!("{}: bad reply {reply}", self.addr)))?;
+                Ok(Start::Full { replid, offset })
+            }
+            Some("+CONTINUE") => Ok(Start::Continue {
+                replid: parts.next().map(str::to_string),
+            }),
+            _ => Err(Error::Source(format!(
+                "{}: PSYNC answered {reply} (is it a master that accepts replicas? check `replica-serve-stale-data`, ACLs and `min-replicas`)",
+                self.addr
+            ))),
+        }
+    }
+
+    /// The snapshot after `+FULLRESYNC`, in memory.
+    pub async fn snapshot(&mut self) -> Result<Vec<u8>> {
+        let head = self.line().await?;
+        let Some(rest) = head.strip_prefix('$') else {
+            return Err(Error::Source(format!(
+                "{}: expected the snapshot, got {head}",
+                self.addr
+            )));
+        };
+        let read_err = |e: std::io::Error| Error::Source(format!("snapshot read failed ({e})"));
+        if let Some(mark) = rest.strip_prefix("EOF:") {
+            // Diskless: the RDB ends with the 40-byte mark.
+            let mark = mark.as_bytes().to_vec();
+            let mut data = Vec::new();
+            let mut chunk = vec![0u8; 1 << 16];
+            loop {
+                let n = self.reader.read(&mut chunk).await.map_err(read_err)?;
+                if n == 0 {
+                    return Err(Error::Source(format!(
+                        "{}: the snapshot was cut short",
+                        self.addr
+                    )));
+                }
+                data.extend_from_slice(&chunk[..n]);
+                if data.ends_with(&mark) {
+                    data.truncate(data.len() - mark.len());
+                    return Ok(data);
+                }
+            }
+        }
+        let len: usize = rest
+            .parse()
+            .map_err(|_| Error::Source(format!("{}: bad snapshot length {head}", self.addr)))?;
+        let mut data = vec![0u8; len];
+        self.reader.read_exact(&mut data).await.map_err(read_err)?;
+        Ok(data)
+    }
+
+    /// The next command of the stream (None: the master closed the link).
+    pub async fn command(&mut self) -> Result<Option<Command>> {
+        let mut bytes = 0u64;
+        let mut head = Vec::new();
+        let n = self
+            .reader
+            .read_until(b'\n', &mut head)
+            .await
+            .map_err(|e| Error::Source(format!("{}: read failed ({e})", self.addr)))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        bytes += n as u64;
+        let count = parse_header(&head, b'*').ok_or_else(|| {
+            Error::Source(format!(
+                "{}: unexpected stream data {:?}",
+                self.addr,
+                String::from_utf8_lossy(&head)
+            ))
+        })?;
+        let mut args = Vec::with_capacity(count);
+        for _ in 0..count {
+            let mut h = Vec::new();
+            let n = self
+                .reader
+                .read_until(b'\n', &mut h)
+                .await
+                .map_err(|e| Error::Source(format!("{}: read failed ({e})", self.addr)))?;
+            bytes += n as u64;
+            let len = parse_header(&h, b'$').ok_or_else(|| {
+                Error::Source(format!("{}: bad bulk header in the stream", self.addr))
+            })?;
+            let mut arg = vec![0u8; len + 2];
+            self.reader
+                .read_exact(&mut arg)
+                .await
+                .map_err(|e| Error::Source(format!("{}: read failed ({e})", self.addr)))?;
+            bytes += arg.len() as u64;
+            arg.truncate(len);
+            args.push(arg);
+        }
+        Ok(Some(Command { args, bytes }))
+    }
+
+    /// Whether a whole command may already be buffered (so a batch can go
+    /// on without waiting for the network).
+    pub fn buffered(&self) -> bool {
+        !self.reader.buffer().is_empty()
+    }
+
+    /// Tells the master how far this replica got.
+    pub async fn ack(&mut self, offset: u64) -> Result<()> {
+        self.send(&[b"REPLCONF", b"ACK", offset.to_string().as_bytes()])
+            .await
+    }
+}
+
+/// `*<n>\r\n` or `$<n>\r\n`.
+fn parse_header(line: &[u8], kind: u8) -> Option<usize> {
+    let line = line.strip_suffix(b"\r\n")?;
+    let (first, rest) = line.split_first()?;
+    if *first != kind {
+        return None;
+    }
+    std::str::from_utf8(rest).ok()?.parse().ok()
+}
