@@ -68,26 +68,50 @@ pub struct Counts {
     pub full: bool,
 }
 
-async fn read_checkpoint(conn: &mut Conn, name: &str) -> Result<Option<(String, u64)>> {
+/// Where a run stopped: the replication id, the offset of the last byte
+/// applied, and the database the stream had selected there (a partial
+/// resync continues in it: the master sends SELECT only when it changes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Checkpoint {
+    replid: String,
+    offset: u64,
+    db: i64,
+}
+
+async fn read_checkpoint(conn: &mut Conn, name: &str) -> Result<Option<Checkpoint>> {
     let v = conn
         .cmd(
             redis::cmd("HMGET")
                 .arg(checkpoint_key(name))
                 .arg("replid")
-                .arg("offset"),
+                .arg("offset")
+                .arg("db"),
         )
         .await?;
-    let text = |v: &Value| match v {
-        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+    let text = |v: Option<&Value>| match v {
+        Some(Value::BulkString(b)) => Some(String::from_utf8_lossy(b).into_owned()),
         _ => None,
     };
-    match v {
-        Value::Array(items) => match (items.first().and_then(text), items.get(1).and_then(text)) {
-            (Some(id), Some(off)) => Ok(off.parse().ok().map(|o| (id, o))),
-            _ => Ok(None),
-        },
-        _ => Ok(None),
-    }
+    let Value::Array(items) = v else {
+        return Ok(None);
+    };
+    let (Some(replid), Some(offset)) = (text(items.first()), text(items.get(1))) else {
+        return Ok(None);
+    };
+    let bad = |what: &str| {
+        Error::Target(format!(
+            "{} field '{what}' is not what ferry wrote; was it changed by hand?",
+            checkpoint_key(name)
+        ))
+    };
+    Ok(Some(Checkpoint {
+        replid,
+        offset: offset.parse().map_err(|_| bad("offset"))?,
+        db: text(items.get(2))
+            .unwrap_or_else(|| "0".into())
+            .parse()
+            .map_err(|_| bad("db"))?,
+    }))
 }
 
 /// Keys on the target other than ferry's own.
@@ -203,18 +227,25 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
     }
     let mut link = Link::connect(host, *port, user.as_deref(), password.as_deref()).await?;
     let mut counts = Counts::default();
-    let (mut replid, mut offset) = match &checkpoint {
-        Some((id, off)) => {
+    let (mut replid, mut offset, mut db) = match &checkpoint {
+        Some(c) => {
             log::info!(
-                "resuming: asking {} to continue from {id} offset {off}",
-                link.addr()
+                "resuming: asking {} to continue from {} offset {} (database {})",
+                link.addr(),
+                c.replid,
+                c.offset,
+                c.db
             );
-            (id.clone(), *off)
+            (c.replid.clone(), c.offset, c.db)
         }
-        None => (String::new(), 0),
+        None => (String::new(), 0, 0i64),
     };
     match link
-        .psync(checkpoint.as_ref().map(|(id, off)| (id.as_str(), off + 1)))
+        .psync(
+            checkpoint
+                .as_ref()
+                .map(|c| (c.replid.as_str(), c.offset + 1)),
+        )
         .await?
     {
         Start::Continue { replid: new } => {
@@ -261,7 +292,6 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
     // The stream: batches of commands, each with the checkpoint, in one
     // MULTI/EXEC on a connection of its own (it SELECTs inside).
     let mut apply = target.data(0).await?;
-    let mut db = 0i64;
     let started = Instant::now();
     let mut last_ack = Instant::now();
     loop {
@@ -284,7 +314,8 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
             },
         };
         let mut next = first;
-        let mut selected = db;
+        // Each batch starts on database 0 (the previous one SELECTed back).
+        let mut selected = 0i64;
         let mut in_tx = false;
         while let Some(c) = next.take() {
             bytes += c.bytes;
@@ -334,6 +365,8 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
                 .arg(&replid)
                 .arg("offset")
                 .arg(offset)
+                .arg("db")
+                .arg(db)
                 .ignore();
             let _: () = pipe
                 .query_async(&mut match &mut apply {

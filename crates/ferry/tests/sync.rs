@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 const DISKLESS_NOW: &[&str] = &["--repl-diskless-sync-delay", "0"];
 
 fn start_sync(from: u16, to: u16, log: &std::path::Path) -> Child {
+    start_sync_with(from, to, log, &[])
+}
+
+fn start_sync_with(from: u16, to: u16, log: &std::path::Path, extra: &[&str]) -> Child {
     Command::new(common::ferry_binary())
         .args([
             "sync",
@@ -25,6 +29,7 @@ fn start_sync(from: u16, to: u16, log: &std::path::Path) -> Child {
         ])
         .arg(format!("redis://127.0.0.1:{to}"))
         .args(["--name", "t"])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
@@ -135,7 +140,9 @@ fn scenario(target_port: u16, target: &mut RawConn) {
     common::kill_child(&mut sync);
     writes(&mut s, 3);
     let log2 = dir.path().join("sync2.log");
-    let mut sync = start_sync(src.port(), target_port, &log2);
+    // Tiny batches: every batch boundary, between a SELECT and its
+    // commands too, must keep the database right.
+    let mut sync = start_sync_with(src.port(), target_port, &log2, &["--batch", "3"]);
     writes(&mut s, 4);
     wait_equal(&mut s, target, &log2);
     let master_log = src.log();
