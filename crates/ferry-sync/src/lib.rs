@@ -294,6 +294,7 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
     let mut apply = target.data(0).await?;
     let started = Instant::now();
     let mut last_ack = Instant::now();
+    let mut ack_now = false;
     loop {
         if opts.duration.is_some_and(|d| started.elapsed() >= d) {
             break;
@@ -349,7 +350,14 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
                 pipe.add_command(cmd).ignore();
                 n += 1;
             }
-            if !in_tx && (n >= opts.batch || !link.buffered()) {
+            // The master asks (for a client's WAIT): answer once this
+            // batch is applied, not at the next second.
+            let getack = name == b"REPLCONF"
+                && c.args
+                    .get(1)
+                    .is_some_and(|a| a.eq_ignore_ascii_case(b"GETACK"));
+            ack_now |= getack;
+            if !in_tx && (getack || n >= opts.batch || !link.buffered()) {
                 break;
             }
             next = link.command().await?;
@@ -378,10 +386,13 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
             counts.commands += n as u64;
             counts.offset = offset;
         }
-        if last_ack.elapsed() >= Duration::from_secs(1) {
+        if ack_now || last_ack.elapsed() >= Duration::from_secs(1) {
             link.ack(offset).await?;
+            ack_now = false;
+            if last_ack.elapsed() >= Duration::from_secs(1) {
+                progress(&counts);
+            }
             last_ack = Instant::now();
-            progress(&counts);
         }
     }
     target.close().await;

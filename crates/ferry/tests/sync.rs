@@ -156,6 +156,10 @@ fn scenario(target_port: u16, target: &mut RawConn) {
         "{}",
         common::read_file_lossy(&log2)
     );
+    // WAIT on the master counts ferry sync as a replica (its REPLCONF ACKs).
+    s.cmd(&["SET", "waited", "1"]);
+    let acked = common::parse_one(&s.cmd(&["WAIT", "1", "5000"])).as_int();
+    assert_eq!(acked, Some(1), "WAIT did not see ferry sync");
     let counter = |c: &mut RawConn| common::parse_one(&c.cmd(&["GET", "counter"])).as_str();
     assert_eq!(counter(&mut s), Some("804".to_string()));
     assert_eq!(
