@@ -66,6 +66,11 @@ pub struct Counts {
     pub commands: u64,
     pub offset: u64,
     pub full: bool,
+    /// Bytes of the source's stream not applied yet (its
+    /// `master_repl_offset` minus ours), when last asked.
+    pub lag_bytes: u64,
+    /// Seconds since the target was last fully caught up.
+    pub lag_secs: f64,
 }
 
 /// Where a run stopped: the replication id, the offset of the last byte
@@ -295,6 +300,15 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
     let started = Instant::now();
     let mut last_ack = Instant::now();
     let mut ack_now = false;
+    let mut caught_up = Instant::now();
+    let source = Endpoint::connect(opts.from.clone()).await.ok();
+    let mut side = match &source {
+        Some(e) => match e.nodes.first() {
+            Some(n) => n.conn(0).await.ok(),
+            None => None,
+        },
+        None => None,
+    };
     loop {
         if opts.duration.is_some_and(|d| started.elapsed() >= d) {
             break;
@@ -390,11 +404,30 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
             link.ack(offset).await?;
             ack_now = false;
             if last_ack.elapsed() >= Duration::from_secs(1) {
+                // Lag: the source's own offset, asked on a side connection
+                // (a failed ask only leaves the last figure in place).
+                if let Some(c) = side.as_mut() {
+                    if let Ok(Some(at)) =
+                        ferry_migrate::endpoint::info_field(c, "replication", "master_repl_offset")
+                            .await
+                    {
+                        if let Ok(at) = at.parse::<u64>() {
+                            counts.lag_bytes = at.saturating_sub(offset);
+                            if counts.lag_bytes == 0 {
+                                caught_up = Instant::now();
+                            }
+                            counts.lag_secs = caught_up.elapsed().as_secs_f64();
+                        }
+                    }
+                }
                 progress(&counts);
             }
             last_ack = Instant::now();
         }
     }
     target.close().await;
+    if let Some(s) = source {
+        s.close().await;
+    }
     Ok(counts)
 }

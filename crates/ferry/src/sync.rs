@@ -75,10 +75,12 @@ pub fn main(args: SyncArgs) -> ExitCode {
     };
     let result = runtime.block_on(ferry_sync::run(opts, |c| {
         log::info!(
-            "offset {}, {} commands applied, {} keys from the snapshot",
+            "offset {}, {} commands applied, {} keys from the snapshot, lag {} bytes / {:.1} s",
             c.offset,
             c.commands,
-            c.keys_restored
+            c.keys_restored,
+            c.lag_bytes,
+            c.lag_secs
         )
     }));
     match result {

@@ -135,6 +135,16 @@ fn scenario(target_port: u16, target: &mut RawConn) {
         "{}",
         common::read_file_lossy(&log)
     );
+    // Progress lines report the lag against the source's own offset.
+    let started = Instant::now();
+    while !common::read_file_lossy(&log).contains("lag 0 bytes") {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no caught-up progress line:\n{}",
+            common::read_file_lossy(&log)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // Killed mid-stream: the writes go on; the restart continues.
     writes(&mut s, 2);
     common::kill_child(&mut sync);
