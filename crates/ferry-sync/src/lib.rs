@@ -195,8 +195,81 @@ fn skipped(args: &[Vec<u8>]) -> bool {
     name.eq_ignore_ascii_case(b"PING") || name.eq_ignore_ascii_case(b"REPLCONF")
 }
 
-/// Runs `ferry sync` until the duration ends, the master goes away, or an
-/// error. `progress` sees the counts now and then.
+/// Commands read ahead of the target (the reader task's channel).
+const STREAM_BUFFER: usize = 10_000;
+
+/// How long a dropped link is retried before `ferry sync` gives up.
+const RECONNECT_FOR: Duration = Duration::from_secs(60);
+
+/// A command from the reader task; None (and `lost` set) when the link
+/// closed or failed.
+fn received(
+    got: Option<Result<link::Command>>,
+    addr: &str,
+    lost: &mut bool,
+) -> Option<link::Command> {
+    match got {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => {
+            log::warn!("the replication link failed: {e}");
+            *lost = true;
+            None
+        }
+        None => {
+            log::warn!("{addr} closed the replication link");
+            *lost = true;
+            None
+        }
+    }
+}
+
+/// Connects again and asks for a partial resync from `offset`, retrying
+/// with a growing pause for [`RECONNECT_FOR`]. Returns the new stream and
+/// the master's new replication id if it changed.
+async fn reconnect(
+    (host, port, user, password): (&str, u16, Option<&str>, Option<&str>),
+    replid: &str,
+    offset: u64,
+    name: &str,
+) -> Result<(
+    tokio::sync::mpsc::Receiver<Result<link::Command>>,
+    link::Acker,
+    Option<String>,
+)> {
+    let until = Instant::now() + RECONNECT_FOR;
+    let mut pause = Duration::from_millis(200);
+    loop {
+        let attempt = async {
+            let mut link = Link::connect(host, port, user, password).await?;
+            let start = link.psync(Some((replid, offset + 1))).await?;
+            Ok::<_, Error>((link, start))
+        }
+        .await;
+        match attempt {
+            Ok((link, Start::Continue { replid: new })) => {
+                log::info!("partial resync accepted by {} after reconnecting", link.addr());
+                let (rx, acker) = link.into_stream(STREAM_BUFFER);
+                return Ok((rx, acker, new));
+            }
+            Ok((link, Start::Full { .. })) => {
+                return Err(Error::Usage(format!(
+                    "{} could not continue from offset {offset} after the link dropped (its backlog no longer has it) and wants a full resync; the target holds data from before: flush it and delete {} to sync again from scratch (a larger repl-backlog-size avoids this)",
+                    link.addr(),
+                    checkpoint_key(name)
+                )))
+            }
+            Err(e) if Instant::now() < until => {
+                log::warn!("reconnecting to {host}:{port}: {e}; retrying in {pause:?}");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Runs `ferry sync` until the duration ends, or an error (a dropped link
+/// is resumed with a partial resync, for up to a minute of retries). `progress` sees the counts now and then.
 pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Counts> {
     let Spec::Server {
         host,
@@ -309,26 +382,37 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
         },
         None => None,
     };
+    let addr = link.addr().to_string();
+    let (mut rx, mut acker) = link.into_stream(STREAM_BUFFER);
+    let mut lost = false;
     loop {
         if opts.duration.is_some_and(|d| started.elapsed() >= d) {
             break;
+        }
+        if lost {
+            // The link dropped: ask the same master to continue where the
+            // target is (a restart, a network blip, CLIENT KILL).
+            let (r, a, new) = reconnect(
+                (host, *port, user.as_deref(), password.as_deref()),
+                &replid,
+                offset,
+                &opts.name,
+            )
+            .await?;
+            (rx, acker) = (r, a);
+            if let Some(new) = new {
+                replid = new;
+            }
+            lost = false;
         }
         let mut pipe = redis::pipe();
         pipe.atomic();
         let mut n = 0usize;
         let mut bytes = 0u64;
-        let wait = tokio::time::timeout(Duration::from_millis(200), link.command()).await;
-        let first = match wait {
+        let mut next = match tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
             Err(_) => None,
-            Ok(r) => match r? {
-                Some(c) => Some(c),
-                None => {
-                    log::warn!("{} closed the replication link", link.addr());
-                    break;
-                }
-            },
+            Ok(got) => received(got, &addr, &mut lost),
         };
-        let mut next = first;
         // Each batch starts on database 0 (the previous one SELECTed back).
         let mut selected = 0i64;
         let mut in_tx = false;
@@ -371,10 +455,21 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
                     .get(1)
                     .is_some_and(|a| a.eq_ignore_ascii_case(b"GETACK"));
             ack_now |= getack;
-            if !in_tx && (getack || n >= opts.batch || !link.buffered()) {
+            if !in_tx && (getack || n >= opts.batch) {
                 break;
             }
-            next = link.command().await?;
+            next = if in_tx {
+                // A master transaction stays whole: wait for its EXEC.
+                received(rx.recv().await, &addr, &mut lost)
+            } else {
+                match rx.try_recv() {
+                    Ok(got) => received(Some(got), &addr, &mut lost),
+                    Err(tokio::sync::mpsc::error::TryRecvError::Empty) => None,
+                    Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
+                        received(None, &addr, &mut lost)
+                    }
+                }
+            };
         }
         if bytes > 0 {
             offset += bytes;
@@ -400,8 +495,11 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
             counts.commands += n as u64;
             counts.offset = offset;
         }
-        if ack_now || last_ack.elapsed() >= Duration::from_secs(1) {
-            link.ack(offset).await?;
+        if !lost && (ack_now || last_ack.elapsed() >= Duration::from_secs(1)) {
+            if let Err(e) = acker.ack(offset).await {
+                log::warn!("{e}");
+                lost = true;
+            }
             ack_now = false;
             if last_ack.elapsed() >= Duration::from_secs(1) {
                 // Lag: the source's own offset, asked on a side connection

@@ -195,8 +195,53 @@ impl Link {
         Ok(data)
     }
 
+    /// Hands the stream to a reader task: commands arrive on the channel
+    /// (bounded, so a slow target slows the reading), in order; the channel
+    /// closes when the link does (an error first, if there was one). Reads
+    /// are never cancelled half-way, so no byte of the stream is lost to a
+    /// timeout. The returned [`Acker`] sends the ACKs.
+    pub fn into_stream(
+        self,
+        capacity: usize,
+    ) -> (tokio::sync::mpsc::Receiver<Result<Command>>, Acker) {
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+        let acker = Acker {
+            addr: self.addr.clone(),
+            writer: self.writer,
+        };
+        let mut reader = StreamReader {
+            addr: self.addr,
+            reader: self.reader,
+        };
+        tokio::spawn(async move {
+            loop {
+                match reader.command().await {
+                    Ok(Some(c)) => {
+                        if tx.send(Ok(c)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                }
+            }
+        });
+        (rx, acker)
+    }
+}
+
+/// The read side of a link once the stream runs.
+struct StreamReader {
+    addr: String,
+    reader: BufReader<OwnedReadHalf>,
+}
+
+impl StreamReader {
     /// The next command of the stream (None: the master closed the link).
-    pub async fn command(&mut self) -> Result<Option<Command>> {
+    async fn command(&mut self) -> Result<Option<Command>> {
         let mut bytes = 0u64;
         let mut head = Vec::new();
         let n = self
@@ -238,17 +283,25 @@ impl Link {
         }
         Ok(Some(Command { args, bytes }))
     }
+}
 
-    /// Whether a whole command may already be buffered (so a batch can go
-    /// on without waiting for the network).
-    pub fn buffered(&self) -> bool {
-        !self.reader.buffer().is_empty()
-    }
+/// The write side of a link once the stream runs.
+pub struct Acker {
+    addr: String,
+    writer: OwnedWriteHalf,
+}
 
+impl Acker {
     /// Tells the master how far this replica got.
     pub async fn ack(&mut self, offset: u64) -> Result<()> {
-        self.send(&[b"REPLCONF", b"ACK", offset.to_string().as_bytes()])
+        self.writer
+            .write_all(&encode(&[
+                b"REPLCONF",
+                b"ACK",
+                offset.to_string().as_bytes(),
+            ]))
             .await
+            .map_err(|e| Error::Source(format!("{}: write failed ({e})", self.addr)))
     }
 }
 

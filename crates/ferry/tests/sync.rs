@@ -170,8 +170,27 @@ fn scenario(target_port: u16, target: &mut RawConn) {
     s.cmd(&["SET", "waited", "1"]);
     let acked = common::parse_one(&s.cmd(&["WAIT", "1", "5000"])).as_int();
     assert_eq!(acked, Some(1), "WAIT did not see ferry sync");
+    // The master drops the link (as on a network cut): ferry sync
+    // reconnects by itself and continues with a partial resync.
+    s.cmd(&["CLIENT", "KILL", "TYPE", "replica"]);
+    writes(&mut s, 5);
+    wait_equal(&mut s, target, &log2);
+    assert!(
+        common::read_file_lossy(&log2).contains("partial resync accepted by 127.0.0.1")
+            && common::read_file_lossy(&log2).contains("after reconnecting"),
+        "{}",
+        common::read_file_lossy(&log2)
+    );
+    assert!(
+        src.log()
+            .matches("Partial resynchronization request from")
+            .count()
+            >= 2,
+        "{}",
+        src.log()
+    );
     let counter = |c: &mut RawConn| common::parse_one(&c.cmd(&["GET", "counter"])).as_str();
-    assert_eq!(counter(&mut s), Some("804".to_string()));
+    assert_eq!(counter(&mut s), Some("1005".to_string()));
     assert_eq!(
         counter(target),
         counter(&mut s),
