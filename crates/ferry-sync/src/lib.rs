@@ -67,10 +67,10 @@ pub struct Counts {
     pub offset: u64,
     pub full: bool,
     /// Bytes of the source's stream not applied yet (its
-    /// `master_repl_offset` minus ours), when last asked.
-    pub lag_bytes: u64,
+    /// `master_repl_offset` minus ours), when last asked (None: not yet).
+    pub lag_bytes: Option<u64>,
     /// Seconds since the target was last fully caught up.
-    pub lag_secs: f64,
+    pub lag_secs: Option<f64>,
 }
 
 /// Where a run stopped: the replication id, the offset of the last byte
@@ -510,11 +510,12 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
                             .await
                     {
                         if let Ok(at) = at.parse::<u64>() {
-                            counts.lag_bytes = at.saturating_sub(offset);
-                            if counts.lag_bytes == 0 {
+                            let behind = at.saturating_sub(offset);
+                            if behind == 0 {
                                 caught_up = Instant::now();
                             }
-                            counts.lag_secs = caught_up.elapsed().as_secs_f64();
+                            counts.lag_bytes = Some(behind);
+                            counts.lag_secs = Some(caught_up.elapsed().as_secs_f64());
                         }
                     }
                 }

@@ -39,6 +39,9 @@ pub struct SyncArgs {
     /// Commands per MULTI/EXEC batch.
     #[arg(long, default_value_t = 1000)]
     batch: usize,
+    /// Seconds between progress lines (offset, commands, lag).
+    #[arg(long, default_value_t = 10)]
+    progress_every: u64,
     /// Stop after this many seconds (default: run until stopped).
     #[arg(long)]
     duration: Option<u64>,
@@ -73,14 +76,23 @@ pub fn main(args: SyncArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A line every --progress-every seconds (the run reports every second).
+    let every = Duration::from_secs(args.progress_every.max(1));
+    let mut last_line: Option<std::time::Instant> = None;
     let result = runtime.block_on(ferry_sync::run(opts, |c| {
+        if last_line.is_some_and(|t| t.elapsed() < every) {
+            return;
+        }
+        last_line = Some(std::time::Instant::now());
+        let lag = match (c.lag_bytes, c.lag_secs) {
+            (Some(b), Some(s)) => format!("lag {b} bytes / {s:.1} s"),
+            _ => "lag not measured yet".to_string(),
+        };
         log::info!(
-            "offset {}, {} commands applied, {} keys from the snapshot, lag {} bytes / {:.1} s",
+            "offset {}, {} commands applied, {} keys from the snapshot, {lag}",
             c.offset,
             c.commands,
-            c.keys_restored,
-            c.lag_bytes,
-            c.lag_secs
+            c.keys_restored
         )
     }));
     match result {

@@ -28,7 +28,7 @@ fn start_sync_with(from: u16, to: u16, log: &std::path::Path, extra: &[&str]) ->
             "--to",
         ])
         .arg(format!("redis://127.0.0.1:{to}"))
-        .args(["--name", "t"])
+        .args(["--name", "t", "--progress-every", "1"])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
