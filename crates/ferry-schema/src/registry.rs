@@ -179,39 +179,34 @@ pub async fn finish(conn: &mut Conn, name: &str, run: &Run, counts: &Counts) -> 
         }
     }
     history(conn, name, run, "finished", counts).await?;
-    conn.cmd(
-        redis::cmd("HSET")
-            .arg(state_key(name))
-            .arg("version")
-            .arg(run.to.to_string())
-            .arg("applied")
-            .arg(to_json(&state.applied))
-            .arg("run")
-            .arg("")
-            .arg("cursors")
-            .arg("")
-            .arg("counts")
-            .arg(""),
-    )
-    .await?;
+    let mut set = end_of_run(name);
+    set.arg("version")
+        .arg(run.to.to_string())
+        .arg("applied")
+        .arg(to_json(&state.applied));
+    conn.cmd(&set).await?;
     Ok(())
+}
+
+/// The HSET that forgets the run in progress and its checkpoint; more
+/// fields may be added to it, so everything changes in one command.
+fn end_of_run(name: &str) -> redis::Cmd {
+    let mut c = redis::cmd("HSET");
+    c.arg(state_key(name))
+        .arg("run")
+        .arg("")
+        .arg("cursors")
+        .arg("")
+        .arg("counts")
+        .arg("");
+    c
 }
 
 /// Forgets a run that will not be finished (`ferry schema abort`): the
 /// keys it changed stay changed (its backup can restore them).
 pub async fn abort(conn: &mut Conn, name: &str, run: &Run, counts: &Counts) -> Result<()> {
     history(conn, name, run, "aborted", counts).await?;
-    conn.cmd(
-        redis::cmd("HSET")
-            .arg(state_key(name))
-            .arg("run")
-            .arg("")
-            .arg("cursors")
-            .arg("")
-            .arg("counts")
-            .arg(""),
-    )
-    .await?;
+    conn.cmd(&end_of_run(name)).await?;
     Ok(())
 }
 

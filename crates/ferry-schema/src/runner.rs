@@ -197,7 +197,7 @@ fn in_progress(name: &str, run: &Run) -> Error {
 pub async fn apply(
     endpoint: &Endpoint,
     req: ApplyRequest<'_>,
-    mut progress: impl FnMut(&Counts, u64),
+    progress: impl FnMut(&Counts, u64),
 ) -> Result<Applied> {
     let mut conn = registry_conn(endpoint).await?;
     let state = registry::read(&mut conn, req.name).await?;
@@ -300,17 +300,10 @@ pub async fn apply(
             Default::default()
         },
     };
-    let (_, total) = estimate(endpoint, job.patterns).await?;
-    let report = apply::run(endpoint, job, &req.opts, |c| progress(c, total)).await?;
-    if !req.opts.dry_run && report.stopped.is_none() {
-        registry::finish(&mut conn, req.name, &run, &report.counts).await?;
-    }
-    Ok(Applied {
-        run: Some(run),
-        resumed,
-        report,
-        nothing: None,
-    })
+    finish_run(
+        endpoint, &mut conn, req.name, &run, resumed, job, &req.opts, progress,
+    )
+    .await
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -355,7 +348,7 @@ pub struct RollbackRequest<'a> {
 pub async fn rollback(
     endpoint: &Endpoint,
     req: RollbackRequest<'_>,
-    mut progress: impl FnMut(&Counts, u64),
+    progress: impl FnMut(&Counts, u64),
 ) -> Result<Applied> {
     let mut conn = registry_conn(endpoint).await?;
     let state = registry::read(&mut conn, req.name).await?;
@@ -489,13 +482,31 @@ pub async fn rollback(
             Default::default()
         },
     };
+    finish_run(
+        endpoint, &mut conn, req.name, &run, resumed, job, &req.opts, progress,
+    )
+    .await
+}
+
+/// Runs a job to the end and, unless it was a dry run or stopped, records the run as finished.
+#[allow(clippy::too_many_arguments)]
+async fn finish_run(
+    endpoint: &Endpoint,
+    conn: &mut Conn,
+    name: &str,
+    run: &Run,
+    resumed: bool,
+    job: Job<'_>,
+    opts: &Options,
+    mut progress: impl FnMut(&Counts, u64),
+) -> Result<Applied> {
     let (_, total) = estimate(endpoint, job.patterns).await?;
-    let report = apply::run(endpoint, job, &req.opts, |c| progress(c, total)).await?;
-    if !req.opts.dry_run && report.stopped.is_none() {
-        registry::finish(&mut conn, req.name, &run, &report.counts).await?;
+    let report = apply::run(endpoint, job, opts, |c| progress(c, total)).await?;
+    if !opts.dry_run && report.stopped.is_none() {
+        registry::finish(conn, name, run, &report.counts).await?;
     }
     Ok(Applied {
-        run: Some(run),
+        run: Some(run.clone()),
         resumed,
         report,
         nothing: None,

@@ -65,7 +65,6 @@ pub struct Counts {
     pub keys_restored: u64,
     pub commands: u64,
     pub offset: u64,
-    pub full: bool,
     /// Bytes of the source's stream not applied yet (its
     /// `master_repl_offset` minus ours), when last asked (None: not yet).
     pub lag_bytes: Option<u64>,
@@ -117,15 +116,6 @@ async fn read_checkpoint(conn: &mut Conn, name: &str) -> Result<Option<Checkpoin
             .parse()
             .map_err(|_| bad("db"))?,
     }))
-}
-
-/// Keys on the target other than ferry's own.
-async fn target_keys(conn: &mut Conn) -> Result<i64> {
-    let n = match conn.cmd(&redis::cmd("DBSIZE")).await? {
-        Value::Int(n) => n,
-        _ => 0,
-    };
-    Ok(n)
 }
 
 /// RESTOREs the snapshot's keys (and function libraries) on the target.
@@ -298,7 +288,8 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
     let checkpoint = read_checkpoint(&mut conn, &opts.name).await?;
     // Checked before PSYNC, so the master does not fork a snapshot for a
     // run that cannot use it.
-    if checkpoint.is_none() && target_keys(&mut conn).await? > 0 {
+    // Every database counts (Endpoint::keyspace sums INFO keyspace).
+    if checkpoint.is_none() && target.keyspace().await?.values().sum::<u64>() > 0 {
         return Err(Error::Usage(
             "the target is not empty; ferry sync's first full sync needs an empty target (nothing would remove keys the source does not have)".into(),
         ));
@@ -349,7 +340,6 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
             );
             let data = link.snapshot().await?;
             log::info!("snapshot: {} bytes", data.len());
-            counts.full = true;
             load_snapshot(&target, &data, &mut counts).await?;
             replid = id;
             offset = off;

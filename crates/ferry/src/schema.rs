@@ -419,6 +419,20 @@ fn version(flag: &str, text: &str) -> ferry_migrate::Result<semver::Version> {
         .map_err(|e| ferry_migrate::Error::Usage(format!("{flag} '{text}' is not a version ({e})")))
 }
 
+/// `--to` (default: the newest version in the directory) and `--from`.
+fn versions(
+    dir: &ferry_schema::dir::SchemaDir,
+    name: &str,
+    to: Option<String>,
+    from: Option<String>,
+) -> ferry_migrate::Result<(semver::Version, Option<semver::Version>)> {
+    let to = match to {
+        Some(t) => version("--to", &t)?,
+        None => runner::newest(dir, name)?,
+    };
+    Ok((to, from.map(|f| version("--from", &f)).transpose()?))
+}
+
 async fn connect(target: &Target) -> ferry_migrate::Result<Endpoint> {
     let spec = Spec::parse(&target.target)
         .map_err(|e| ferry_migrate::Error::Usage(format!("--target: {e}")))?;
@@ -519,11 +533,7 @@ async fn run_command(cmd: SchemaCommand) -> ferry_migrate::Result<ExitCode> {
             target,
         } => {
             let dir = SchemaDir::new(&target.dir);
-            let to = match to {
-                Some(t) => version("--to", &t)?,
-                None => runner::newest(&dir, &name)?,
-            };
-            let from = from.map(|f| version("--from", &f)).transpose()?;
+            let (to, from) = versions(&dir, &name, to, from)?;
             let endpoint = connect(&target).await?;
             let p = runner::plan(
                 &endpoint,
@@ -608,11 +618,7 @@ async fn run_command(cmd: SchemaCommand) -> ferry_migrate::Result<ExitCode> {
             target,
         } => {
             let dir = SchemaDir::new(&target.dir);
-            let to = match to {
-                Some(t) => version("--to", &t)?,
-                None => runner::newest(&dir, &name)?,
-            };
-            let from = from.map(|f| version("--from", &f)).transpose()?;
+            let (to, from) = versions(&dir, &name, to, from)?;
             let endpoint = connect(&target).await?;
             let mut bar = Bar::new(format!("schema {name} -> {to}"));
             let req = runner::ApplyRequest {

@@ -920,6 +920,8 @@ async fn strict_stops_at_a_failure_and_the_same_command_resumes() {
     let target = format!("redis://127.0.0.1:{}", redis.port());
     let (e, mut conn) = connect(&target).await;
     seed(&mut conn, 3000).await;
+    let keys: Vec<Vec<u8>> = (0..3000).map(user_key).collect();
+    let before = snapshot(&mut conn, &keys).await;
     let dir = schema_dir();
     let d = dir.path();
     let (code, out) = schema(d, &target, &["apply", "user", "--strict", "--batch", "50"]);
@@ -944,11 +946,22 @@ async fn strict_stops_at_a_failure_and_the_same_command_resumes() {
         out.contains(", resumed)") && out.contains("0 failed"),
         "{out}"
     );
-    let keys: Vec<Vec<u8>> = (0..3000).map(user_key).collect();
     let now = snapshot(&mut conn, &keys).await;
-    check_users_v3(3000, &now, &now, &HashMap::new());
+    check_users_v3(3000, &now, &before, &HashMap::new());
     let fixed = snapshot(&mut conn, &[b"user:bad-text".to_vec()]).await;
     let fixed = json_of(&fixed[b"user:bad-text".as_slice()].0);
     assert_eq!(fixed.get("firstName"), Some(&"Fixed".into()), "{fixed:?}");
+    // `restore FILE` (the last resort) puts every backed-up key back as
+    // it was, with its expiry, from the run's backup (written across both
+    // processes).
+    let backup = out
+        .lines()
+        .find_map(|l| l.strip_prefix("backup: "))
+        .expect("apply names its backup")
+        .to_string();
+    let (code, restored) = schema(d, &target, &["restore", &backup]);
+    assert_eq!(code, Some(0), "{restored}");
+    assert!(restored.contains("restored 3001 keys"), "{restored}");
+    assert_eq!(snapshot(&mut conn, &keys).await, before);
     e.close().await;
 }

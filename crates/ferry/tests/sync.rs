@@ -210,7 +210,10 @@ fn sync_to_redis_follows_the_stream_and_resumes_with_a_partial_resync() {
 fn sync_refuses_a_target_that_is_not_empty_and_a_missing_source() {
     let src = RedisProc::start(&[]);
     let dst = RedisProc::start(&[]);
-    dst.connect().cmd(&["SET", "already", "here"]);
+    // A key in another database than 0 counts too.
+    let mut d = dst.connect();
+    d.cmd(&["SELECT", "5"]);
+    d.cmd(&["SET", "already", "here"]);
     let out = Command::new(common::ferry_binary())
         .args([
             "sync",
@@ -243,8 +246,6 @@ fn sync_refuses_a_target_that_is_not_empty_and_a_missing_source() {
 #[test]
 fn sync_into_ferry() {
     let dst = FerryProc::start(FerryOpts::default());
-    let mut d = dst.connect();
-    let _ = &mut d;
     scenario_ferry(dst.port());
 }
 
