@@ -10,7 +10,7 @@ use crate::registry::{self, Counts, RESERVED};
 use crate::value::Raw;
 use ferry_migrate::endpoint::{Conn, Endpoint};
 use ferry_migrate::{Error, Result};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// How a run goes.
@@ -44,8 +44,16 @@ impl Default for Options {
 }
 
 /// How many times a key that keeps changing under the run is read again
-/// before it is reported as failed.
-const CONFLICT_ROUNDS: usize = 10;
+/// before it is reported as failed. Each round waits a random 0 to
+/// `round` ms (at most [`CONFLICT_PAUSE_MS`]) first, so a writer on a
+/// fixed period does not hit the same read-to-write window every time; a
+/// key written every few milliseconds still gets through (seen: a key
+/// bumped every 10 ms lost 10 rounds in a row on a slow CI disk, where
+/// the backup's fsync sits between the read and the write).
+const CONFLICT_ROUNDS: usize = 100;
+
+/// The longest pause between two conflict rounds.
+const CONFLICT_PAUSE_MS: u64 = 20;
 
 /// The values a run holds in memory at once (read, transformed, being
 /// written) stay around this size: batches shrink when values are big.
@@ -120,7 +128,11 @@ fn backup_failed(e: std::io::Error) -> Error {
 /// Runs one batch to the end: keys that changed between the read and the
 /// write are read again, up to [`CONFLICT_ROUNDS`] times. The originals
 /// of the values that change are in the backup (fsynced) before any is
-/// written.
+/// written; a key read again is written from its new value at once (no
+/// fsync between that read and the write, or a key written every few
+/// milliseconds would never get through on a slow disk), its first
+/// original covering a crash, and the value the write replaced follows
+/// in a record that takes the first one's place.
 async fn one_batch(
     mut conn: Conn,
     plan: &Plan<'_>,
@@ -132,14 +144,32 @@ async fn one_batch(
     let mut keys = keys;
     for round in 0..CONFLICT_ROUNDS {
         let mut out = batch::prepare(&mut conn, plan, &keys).await?;
+        // Keys with a record in the backup whose value was not written.
+        let mut unwritten: HashSet<Vec<u8>> = HashSet::new();
         if !dry_run && !out.changed.is_empty() {
-            if let Some(b) = backup {
-                let saved: Vec<Saved> = out.changed.iter().map(|(o, _)| o.into()).collect();
-                b.append(saved).await.map_err(backup_failed)?;
+            match backup {
+                Some(b) if round == 0 => {
+                    b.append(saved(&out.changed)).await.map_err(backup_failed)?;
+                    unwritten.extend(out.changed.iter().map(|(o, _)| o.key.clone()));
+                }
+                _ => {}
             }
             batch::commit(&mut conn, &mut out).await?;
-            if let (Some(b), false) = (backup, out.conflicts.is_empty()) {
-                b.void(out.conflicts.clone()).await.map_err(backup_failed)?;
+            if let (Some(b), true) = (backup, round > 0) {
+                b.replace(saved(&out.changed))
+                    .await
+                    .map_err(backup_failed)?;
+            }
+        }
+        if backup.is_some() && !dry_run {
+            if round > 0 {
+                unwritten.extend(keys.iter().cloned());
+            }
+            for (o, _) in &out.changed {
+                unwritten.remove(&o.key);
+            }
+            for k in &out.conflicts {
+                unwritten.remove(k);
             }
         }
         total.changed.extend(out.changed);
@@ -148,21 +178,45 @@ async fn one_batch(
         total.gone += out.gone;
         total.bytes_read += out.bytes_read;
         total.failed.extend(out.failed);
+        total.conflicts.extend(out.conflicts.iter().cloned());
+        let mut give_up = Vec::new();
+        if round + 1 == CONFLICT_ROUNDS {
+            give_up = std::mem::take(&mut out.conflicts);
+        }
+        if let Some(b) = backup {
+            let void: Vec<Vec<u8>> = unwritten
+                .into_iter()
+                .chain(give_up.iter().cloned())
+                .collect();
+            b.void(void).await.map_err(backup_failed)?;
+        }
+        for k in give_up {
+            total.failed.push((
+                k,
+                format!("it changed under the run {CONFLICT_ROUNDS} times in a row; run again when writes calm down"),
+            ));
+        }
         if out.conflicts.is_empty() {
             return Ok(total);
         }
-        total.conflicts.extend(out.conflicts.iter().cloned());
         keys = out.conflicts;
-        if round + 1 == CONFLICT_ROUNDS {
-            for k in keys.drain(..) {
-                total.failed.push((
-                    k,
-                    format!("it changed under the run {CONFLICT_ROUNDS} times in a row; run again when writes calm down"),
-                ));
-            }
-        }
+        tokio::time::sleep(conflict_pause(round)).await;
     }
     Ok(total)
+}
+
+/// The backup records of the values a batch read.
+fn saved(changed: &[(batch::Original, Raw)]) -> Vec<Saved> {
+    changed.iter().map(|(o, _)| o.into()).collect()
+}
+
+/// A random pause of 0 to `round` ms (capped): randomness from the
+/// standard library's per-instance hash keys, enough to break a rhythm.
+fn conflict_pause(round: usize) -> std::time::Duration {
+    use std::hash::BuildHasher;
+    let bound = (round as u64).min(CONFLICT_PAUSE_MS) + 1;
+    let r = std::collections::hash_map::RandomState::new().hash_one(round);
+    std::time::Duration::from_millis(r % bound)
 }
 
 /// A SCAN page being fetched: the master's address, its next cursor and

@@ -9,7 +9,11 @@
 //! `[u32 n]` then n × (`[u32 len][field][u32 len][value]`) for a hash,
 //! integers little-endian. Kind 2 ("void", no expiry or value) says the
 //! key's previous record was not written after all (the key changed
-//! between the read and the write): its original is in a later record.
+//! between the read and the write, and the run never wrote it). Kinds 3
+//! (string) and 4 (hash) replace the key's previous record: a key that
+//! changed under the run is written from a later read, without waiting
+//! for another fsync (the first read's record, durable, covers a crash
+//! in between); the value that write replaced follows as such a record.
 //! A record cut short at the end (a crash while appending) belongs to a
 //! batch that never wrote, and is ignored.
 
@@ -55,17 +59,21 @@ fn frame(r: Vec<u8>) -> Vec<u8> {
     framed
 }
 
-fn encode(s: &Saved) -> Vec<u8> {
+/// Kind byte offset of a record that replaces the key's previous one.
+const REPLACES: u8 = 3;
+
+fn encode(s: &Saved, replaces: bool) -> Vec<u8> {
     let mut r = Vec::new();
     put_bytes(&mut r, &s.key);
+    let offset = if replaces { REPLACES } else { 0 };
     match &s.raw {
         Raw::String(v) => {
-            r.push(0);
+            r.push(offset);
             r.extend_from_slice(&s.expire_at.to_le_bytes());
             put_bytes(&mut r, v);
         }
         Raw::Hash(fields) => {
-            r.push(1);
+            r.push(1 + offset);
             r.extend_from_slice(&s.expire_at.to_le_bytes());
             r.extend_from_slice(&(fields.len() as u32).to_le_bytes());
             for (f, v) in fields {
@@ -97,9 +105,11 @@ impl Cursor<'_> {
     }
 }
 
-/// A record: a saved value, or a void for a key.
+/// A record: a saved value, one replacing the key's previous record, or
+/// a void for a key.
 enum Record {
     Saved(Saved),
+    Replaces(Saved),
     Void(Vec<u8>),
 }
 
@@ -111,7 +121,7 @@ fn decode(record: &[u8]) -> Option<Record> {
         return c.0.is_empty().then_some(Record::Void(key));
     }
     let expire_at = i64::from_le_bytes(c.take(8)?.try_into().ok()?);
-    let raw = match kind {
+    let raw = match kind % REPLACES {
         0 => Raw::String(c.bytes()?),
         1 => {
             let n = c.u32()?;
@@ -123,11 +133,16 @@ fn decode(record: &[u8]) -> Option<Record> {
         }
         _ => return None,
     };
-    c.0.is_empty().then_some(Record::Saved(Saved {
+    let saved = Saved {
         key,
         raw,
         expire_at,
-    }))
+    };
+    match kind {
+        0 | 1 if c.0.is_empty() => Some(Record::Saved(saved)),
+        3 | 4 if c.0.is_empty() => Some(Record::Replaces(saved)),
+        _ => None,
+    }
 }
 
 impl Backup {
@@ -162,7 +177,14 @@ impl Backup {
 
     /// Appends a batch's originals and makes them durable.
     pub fn append(&mut self, batch: &[Saved]) -> io::Result<()> {
-        self.write_saved(batch)?;
+        self.write_saved(batch, false)?;
+        self.file.sync_data()
+    }
+
+    /// Appends values that replace these keys' previous records (the
+    /// values a write from a later read replaced) and makes them durable.
+    pub fn replace(&mut self, batch: &[Saved]) -> io::Result<()> {
+        self.write_saved(batch, true)?;
         self.file.sync_data()
     }
 
@@ -173,10 +195,10 @@ impl Backup {
         self.file.sync_data()
     }
 
-    fn write_saved(&mut self, batch: &[Saved]) -> io::Result<()> {
+    fn write_saved(&mut self, batch: &[Saved], replaces: bool) -> io::Result<()> {
         let mut buf = Vec::new();
         for s in batch {
-            buf.extend(encode(s));
+            buf.extend(encode(s, replaces));
         }
         self.file.write_all(&buf)
     }
@@ -196,6 +218,7 @@ impl Backup {
 /// What a batch asks the writer thread to append.
 enum Entry {
     Saved(Vec<Saved>),
+    Replaces(Vec<Saved>),
     Void(Vec<Vec<u8>>),
 }
 
@@ -226,7 +249,8 @@ impl GroupWriter {
                     let written = jobs
                         .iter()
                         .try_for_each(|(entry, _)| match entry {
-                            Entry::Saved(s) => b.write_saved(s),
+                            Entry::Saved(s) => b.write_saved(s, false),
+                            Entry::Replaces(s) => b.write_saved(s, true),
                             Entry::Void(k) => b.write_void(k),
                         })
                         .and_then(|()| b.file.sync_data());
@@ -254,6 +278,15 @@ impl GroupWriter {
             return Ok(());
         }
         self.submit(Entry::Saved(batch)).await
+    }
+
+    /// Appends values replacing these keys' last records; returns once
+    /// they are on disk.
+    pub async fn replace(&self, batch: Vec<Saved>) -> io::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.submit(Entry::Replaces(batch)).await
     }
 
     /// Voids the last records of these keys; returns once on disk.
@@ -305,6 +338,14 @@ pub fn read(path: &Path) -> io::Result<Vec<Saved>> {
         n += 1;
         match decode(record) {
             Some(Record::Saved(s)) => out.push(Some(s)),
+            Some(Record::Replaces(s)) => match out
+                .iter_mut()
+                .rev()
+                .find(|slot| slot.as_ref().is_some_and(|slot| slot.key == s.key))
+            {
+                Some(slot) => *slot = Some(s),
+                None => out.push(Some(s)),
+            },
             Some(Record::Void(key)) => {
                 if let Some(slot) = out
                     .iter_mut()
@@ -384,6 +425,34 @@ mod tests {
             Backup::open(&path, false).err().map(|e| e.kind()),
             Some(io::ErrorKind::AlreadyExists)
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_replacing_record_takes_the_place_of_the_keys_last_one() {
+        let dir = tempfile_dir();
+        let path = dir.join("b3");
+        let mut b = Backup::open(&path, false).unwrap();
+        b.append(&sample()[..2]).unwrap();
+        let hash_later = Saved {
+            key: b"h:\xff".to_vec(),
+            raw: Raw::Hash(vec![(b"f".to_vec(), b"2".to_vec())]),
+            expire_at: 7,
+        };
+        b.replace(&[sample()[2].clone(), hash_later.clone()])
+            .unwrap();
+        // In place, so the key keeps its position and stays its original.
+        let got = read(&path).unwrap();
+        assert_eq!(got, vec![sample()[2].clone(), hash_later.clone()]);
+        assert_eq!(originals(got), vec![sample()[2].clone(), hash_later]);
+        // A replacement without an earlier record is a record of its own.
+        let lone = Saved {
+            key: b"new".to_vec(),
+            raw: Raw::String(b"v".to_vec()),
+            expire_at: -1,
+        };
+        b.replace(std::slice::from_ref(&lone)).unwrap();
+        assert_eq!(read(&path).unwrap().last(), Some(&lone));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
