@@ -1,6 +1,5 @@
-//! `ferry sync`: follow a Redis master as a replica and keep a target
-//! identical (issue 12, first slice: one standalone source, one standalone
-//! target).
+//! `ferry sync`: follow a Redis master (or each master of a cluster) as a
+//! replica and keep a target identical.
 
 use clap::Args;
 use ferry_migrate::endpoint::Spec;
@@ -11,6 +10,9 @@ const EXAMPLES: &str = "\
 Examples:
   ferry sync --from redis://10.0.0.10:6379 --to redis://10.0.0.20:6379
   ferry sync --from redis://:secret@10.0.0.10:6379 --to ./ferry.db --name orders
+  ferry sync --from redis+cluster://10.0.0.11:7000 --to redis://10.0.0.20:6379
+  ferry sync --from redis://10.0.0.10:6379 --to redis://10.0.0.20:6379 \
+      --filter-key 'user:*' --filter-key 'session:*' --filter-db 0 --skip-command flushall
 
 ferry sync connects to the source as one of its replicas (REPLCONF, PSYNC).
 The first time, the source sends a snapshot (a full resync): every key is
@@ -21,12 +23,28 @@ replication offset they reach (hash __ferry:sync:{NAME} on the target), so
 after a crash or a lost connection the same command resumes with a partial
 resync (PSYNC replid offset) and applies nothing twice. If the source no
 longer has that part of its stream (repl-backlog-size too small), ferry
-sync stops and says so.";
+sync stops and says so.
+
+A cluster source is one stream per master, each with its own checkpoint
+(__ferry:sync:{NAME}:slots-<first slot>). When a master goes away, ferry
+sync looks for the server that replaced it (a replica the master listed;
+in a cluster, the node now serving the shard's slots) and continues there
+with a partial resync (PSYNC keeps the history across a promotion).
+
+Filters: --filter-key (globs, Redis's syntax; repeatable), --filter-db,
+--skip-command, --only-command. A command naming keys on both sides of the
+key filter (an MSET of user:1 and order:1 under --filter-key 'user:*') is
+applied whole and counted as mixed; commands without keys (FLUSHDB,
+FUNCTION LOAD) pass the key filter.
+
+Exit codes: 0 stopped after --duration, 2 bad flags or a state ferry sync
+refuses (a non-empty target, a lost backlog), 3 a source or target error.";
 
 #[derive(Args)]
 #[command(after_help = EXAMPLES)]
 pub struct SyncArgs {
-    /// The source: one Redis server (redis://[user:pass@]host:port).
+    /// The source: a Redis master (redis://[user:pass@]host:port) or a
+    /// cluster (redis+cluster://host:port[,host:port...]).
     #[arg(long)]
     from: String,
     /// The target: redis://host:port, or a ferry store path.
@@ -42,6 +60,18 @@ pub struct SyncArgs {
     /// Seconds between progress lines (offset, commands, lag).
     #[arg(long, default_value_t = 10)]
     progress_every: u64,
+    /// Only keys matching this glob (repeatable; default every key).
+    #[arg(long, value_name = "GLOB")]
+    filter_key: Vec<String>,
+    /// Only this database (repeatable; default every database).
+    #[arg(long, value_name = "N")]
+    filter_db: Vec<i64>,
+    /// Never apply this command (repeatable, e.g. flushall).
+    #[arg(long, value_name = "NAME")]
+    skip_command: Vec<String>,
+    /// Apply only these commands (repeatable; default all).
+    #[arg(long, value_name = "NAME")]
+    only_command: Vec<String>,
     /// Stop after this many seconds (default: run until stopped).
     #[arg(long)]
     duration: Option<u64>,
@@ -70,6 +100,24 @@ pub fn main(args: SyncArgs) -> ExitCode {
             to,
             batch: args.batch.max(1),
             duration: args.duration.map(Duration::from_secs),
+            filter: ferry_sync::filter::Filter {
+                keys: args
+                    .filter_key
+                    .iter()
+                    .map(|g| g.as_bytes().to_vec())
+                    .collect(),
+                dbs: args.filter_db.clone(),
+                skip: args
+                    .skip_command
+                    .iter()
+                    .map(|c| c.to_ascii_lowercase())
+                    .collect(),
+                only: args
+                    .only_command
+                    .iter()
+                    .map(|c| c.to_ascii_lowercase())
+                    .collect(),
+            },
         },
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("ferry sync: {e}");
@@ -88,8 +136,18 @@ pub fn main(args: SyncArgs) -> ExitCode {
             (Some(b), Some(s)) => format!("lag {b} bytes / {s:.1} s"),
             _ => "lag not measured yet".to_string(),
         };
+        let streams = if c.streams > 1 {
+            format!("{} streams, offsets summed ", c.streams)
+        } else {
+            String::new()
+        };
+        let filtered = if c.filtered + c.mixed > 0 {
+            format!(", {} filtered out, {} mixed", c.filtered, c.mixed)
+        } else {
+            String::new()
+        };
         log::info!(
-            "offset {}, {} commands applied, {} keys from the snapshot, {lag}",
+            "{streams}offset {}, {} commands applied, {} keys from the snapshot, {lag}{filtered}",
             c.offset,
             c.commands,
             c.keys_restored
