@@ -8,6 +8,7 @@
 mod common;
 
 use common::{FerryOpts, FerryProc, RawConn, RedisProc};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -286,6 +287,324 @@ fn scenario_ferry(target_port: u16) {
     assert_eq!(
         common::parse_one(&t.cmd(&["LLEN", "list"])).as_int(),
         common::parse_one(&s.cmd(&["LLEN", "list"])).as_int()
+    );
+    common::kill_child(&mut sync);
+}
+
+fn role_is_master(c: &mut RawConn) -> bool {
+    common::parse_one(&c.cmd(&["INFO", "replication"]))
+        .as_str()
+        .is_some_and(|i| i.contains("role:master"))
+}
+
+fn wait_for(what: &str, log: &std::path::Path, mut ok: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{what}; ferry sync log:\n{}",
+            common::read_file_lossy(log)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The master fails over twice mid-stream: first a planned FAILOVER (the
+/// old master becomes a replica of the new one), then the new master is
+/// killed and the old one promoted by hand (REPLICAOF NO ONE, what
+/// Sentinel does). ferry sync finds each new master among the replicas it
+/// saw and continues with a partial resync; nothing is lost or doubled.
+#[test]
+fn sync_follows_a_failover_of_the_source() {
+    let a = RedisProc::start(DISKLESS_NOW);
+    let a_port = a.port().to_string();
+    let b = RedisProc::start(&[
+        "--replicaof",
+        "127.0.0.1",
+        &a_port,
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let dst = RedisProc::start(&[]);
+    let (mut sa, mut sb, mut t) = (a.connect(), b.connect(), dst.connect());
+    wait_for("the replica did not link", Path::new("/dev/null"), || {
+        common::parse_one(&sb.cmd(&["INFO", "replication"]))
+            .as_str()
+            .is_some_and(|i| i.contains("master_link_status:up"))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("sync.log");
+    let mut sync = start_sync(a.port(), dst.port(), &log);
+    writes(&mut sa, 1);
+    wait_equal(&mut sa, &mut t, &log);
+    // ferry sync reads the master's replicas once a second.
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // 1. A planned failover: a waits for b to catch up, then swaps roles.
+    let reply = common::parse_one(&sa.cmd(&["FAILOVER", "TO", "127.0.0.1", &b.port().to_string()]));
+    assert_eq!(reply.as_str().as_deref(), Some("OK"), "{reply:?}");
+    wait_for("b did not become the master", &log, || {
+        role_is_master(&mut sb)
+    });
+    writes(&mut sb, 2);
+    wait_equal(&mut sb, &mut t, &log);
+    let text = common::read_file_lossy(&log);
+    assert!(
+        text.contains(&format!(
+            "127.0.0.1:{} is the master now (failover from 127.0.0.1:{}): partial resync accepted",
+            b.port(),
+            a.port()
+        )),
+        "{text}"
+    );
+    assert!(
+        b.log().contains("Partial resynchronization request from"),
+        "{}",
+        b.log()
+    );
+
+    // 2. b dies after everyone has its writes; a is promoted by hand.
+    std::thread::sleep(Duration::from_millis(1500));
+    let waited = common::parse_one(&sb.cmd(&["WAIT", "2", "5000"])).as_int();
+    assert_eq!(waited, Some(2), "a and ferry sync did not both acknowledge");
+    drop(sb);
+    drop(b);
+    let mut sa = a.connect();
+    wait_for("a did not notice", &log, || {
+        common::parse_one(&sa.cmd(&["INFO", "replication"]))
+            .as_str()
+            .is_some_and(|i| i.contains("master_link_status:down"))
+    });
+    sa.cmd(&["REPLICAOF", "NO", "ONE"]);
+    writes(&mut sa, 3);
+    wait_equal(&mut sa, &mut t, &log);
+    let text = common::read_file_lossy(&log);
+    assert!(
+        text.contains(&format!("127.0.0.1:{} is the master now", a.port())),
+        "{text}"
+    );
+    let counter = |c: &mut RawConn| common::parse_one(&c.cmd(&["GET", "counter"])).as_str();
+    assert_eq!(counter(&mut sa), Some("603".to_string()));
+    assert_eq!(
+        counter(&mut t),
+        counter(&mut sa),
+        "a command was applied twice or lost"
+    );
+    common::kill_child(&mut sync);
+}
+
+/// Every key of database 0 (a cluster node has no other).
+fn contents_db0(c: &mut RawConn) -> Vec<(String, Vec<u8>)> {
+    let keys = common::parse_one(&c.cmd(&["KEYS", "*"]));
+    let mut out: Vec<(String, Vec<u8>)> = keys
+        .elements()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|k| k.as_str())
+        .filter(|k| !k.starts_with("__ferry:"))
+        .map(|k| {
+            let dump = common::parse_one(&c.cmd(&["DUMP", &k]))
+                .as_bytes()
+                .unwrap_or_default();
+            (k, dump)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A 3-master cluster (one master with a replica) into one redis-server:
+/// one stream per master under a writer, SIGKILL of ferry sync and a
+/// restart (a partial resync per master), then a CLUSTER FAILOVER of one
+/// shard mid-stream; the target ends equal to the union of the masters.
+#[test]
+fn sync_from_a_cluster_follows_each_master() {
+    let mut cluster = common::cluster::RedisCluster::start();
+    let replica = cluster.add_replica(0);
+    let masters: Vec<u16> = cluster.ports().to_vec();
+    let dst = RedisProc::start(&[]);
+    let mut t = dst.connect();
+    let client = cluster.client();
+    let mut w = client.get_connection().unwrap();
+    let write_round = |w: &mut redis::cluster::ClusterConnection, round: usize| {
+        for i in 0..300 {
+            let _: () = redis::cmd("SET")
+                .arg(format!("k:{i}"))
+                .arg(format!("{round}-{i}"))
+                .query(w)
+                .unwrap();
+            let _: i64 = redis::cmd("INCR")
+                .arg(format!("c:{}", i % 7))
+                .query(w)
+                .unwrap();
+            let _: i64 = redis::cmd("RPUSH")
+                .arg(format!("l:{}", i % 5))
+                .arg(i)
+                .query(w)
+                .unwrap();
+            let _: i64 = redis::cmd("HSET")
+                .arg(format!("h:{}", i % 11))
+                .arg("f")
+                .arg(i)
+                .query(w)
+                .unwrap();
+        }
+    };
+    write_round(&mut w, 0);
+    let union = |ports: &[u16]| {
+        let mut all = Vec::new();
+        for p in ports {
+            all.extend(contents_db0(&mut RawConn::connect(*p)));
+        }
+        all.sort();
+        all
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("sync.log");
+    let spawn = |log: &std::path::Path| {
+        Command::new(common::ferry_binary())
+            .args(["sync", "--from", &cluster.url()])
+            .arg("--to")
+            .arg(format!("redis://127.0.0.1:{}", dst.port()))
+            .args(["--name", "c", "--progress-every", "1"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let mut sync = spawn(&log);
+    let wait_same = |t: &mut RawConn, ports: &[u16], log: &std::path::Path| {
+        let started = Instant::now();
+        loop {
+            let (a, b) = (union(ports), contents_db0(t));
+            if a == b {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the target did not catch up: {} vs {} keys\nferry sync log:\n{}",
+                a.len(),
+                b.len(),
+                common::read_file_lossy(log)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    write_round(&mut w, 1);
+    wait_same(&mut t, &masters, &log);
+    let text = common::read_file_lossy(&log);
+    assert_eq!(text.matches("full resync from").count(), 3, "{text}");
+    // Three checkpoints, one per shard.
+    let ck = common::parse_one(&t.cmd(&["KEYS", "__ferry:sync:{c}:slots-*"]));
+    assert_eq!(ck.elements().map(|e| e.len()), Some(3), "{ck:?}");
+
+    // Killed and restarted: each master continues where its stream was.
+    write_round(&mut w, 2);
+    common::kill_child(&mut sync);
+    write_round(&mut w, 3);
+    let log2 = dir.path().join("sync2.log");
+    let mut sync = spawn(&log2);
+    write_round(&mut w, 4);
+    wait_same(&mut t, &masters, &log2);
+    let text = common::read_file_lossy(&log2);
+    assert_eq!(
+        text.matches("partial resync accepted by").count(),
+        3,
+        "{text}"
+    );
+
+    // A shard fails over: its replica takes the slots.
+    let mut r = RawConn::connect(replica);
+    let reply = common::parse_one(&r.cmd(&["CLUSTER", "FAILOVER"]));
+    assert_eq!(reply.as_str().as_deref(), Some("OK"), "{reply:?}");
+    wait_for("the replica did not take over", &log2, || {
+        role_is_master(&mut r)
+    });
+    // The cluster client learns the new map after a MOVED.
+    let mut w = client.get_connection().unwrap();
+    write_round(&mut w, 5);
+    let now_masters = [replica, masters[1], masters[2]];
+    wait_same(&mut t, &now_masters, &log2);
+    let text = common::read_file_lossy(&log2);
+    assert!(
+        text.contains(&format!("127.0.0.1:{replica} is the master now")),
+        "{text}"
+    );
+    let c0: Option<String> = redis::cmd("GET").arg("c:0").query(&mut w).unwrap();
+    assert_eq!(
+        c0.as_deref(),
+        Some("258"),
+        "300/7 rounded up, times 6 rounds"
+    );
+    common::kill_child(&mut sync);
+}
+
+/// --filter-key, --filter-db and --skip-command on the snapshot and the
+/// stream; a mixed MSET is applied whole and counted.
+#[test]
+fn sync_filters_keys_databases_and_commands() {
+    let src = RedisProc::start(DISKLESS_NOW);
+    let dst = RedisProc::start(&[]);
+    let (mut s, mut t) = (src.connect(), dst.connect());
+    for k in ["user:1", "user:2", "order:1"] {
+        s.cmd(&["SET", k, "snap"]);
+    }
+    s.cmd(&["SELECT", "3"]);
+    s.cmd(&["SET", "user:9", "db3"]);
+    s.cmd(&["SELECT", "0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("sync.log");
+    let mut sync = start_sync_with(
+        src.port(),
+        dst.port(),
+        &log,
+        &[
+            "--filter-key",
+            "user:*",
+            "--filter-db",
+            "0",
+            "--skip-command",
+            "del",
+        ],
+    );
+    wait_for("the snapshot was not applied", &log, || {
+        common::read_file_lossy(&log).contains("snapshot applied")
+    });
+    s.cmd(&["SET", "user:3", "stream"]);
+    s.cmd(&["SET", "order:2", "stream"]);
+    s.cmd(&["DEL", "user:2"]);
+    s.cmd(&["MSET", "user:4", "m", "order:4", "m"]);
+    s.cmd(&["SELECT", "3"]);
+    s.cmd(&["SET", "user:10", "db3"]);
+    s.cmd(&["SELECT", "0"]);
+    s.cmd(&["SET", "user:last", "x"]);
+    wait_for("user:last never arrived", &log, || {
+        common::parse_one(&t.cmd(&["GET", "user:last"]))
+            .as_str()
+            .is_some()
+    });
+    let got: Vec<(String, Vec<u8>)> = contents_db0(&mut t);
+    let names: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "order:4",
+            "user:1",
+            "user:2",
+            "user:3",
+            "user:4",
+            "user:last"
+        ],
+        "user:2's DEL skipped, order:4 came with the mixed MSET"
+    );
+    t.cmd(&["SELECT", "3"]);
+    assert_eq!(common::parse_one(&t.cmd(&["DBSIZE"])).as_int(), Some(0));
+    wait_for("no progress line with the filter counts", &log, || {
+        let text = common::read_file_lossy(&log);
+        text.contains("filtered out, 1 mixed")
+    });
+    assert!(
+        common::read_file_lossy(&log).contains("MSET names keys inside and outside --filter-key")
     );
     common::kill_child(&mut sync);
 }

@@ -179,6 +179,39 @@ impl RedisCluster {
         }
     }
 
+    /// Starts one more node and makes it a replica of master `index`;
+    /// returns its port once its link to the master is up.
+    pub fn add_replica(&mut self, index: usize) -> u16 {
+        let bin = require_binary("redis-server");
+        self.start_node(&bin, self.nodes.len());
+        // The masters' list stays the masters'.
+        let port = self.ports.pop().expect("the node just started");
+        let master = self.ports[index];
+        let id = match node_cmd(master, &["CLUSTER", "MYID"]) {
+            Ok(redis::Value::BulkString(b)) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("CLUSTER MYID on 127.0.0.1:{master}: {other:?}"),
+        };
+        node_cmd(port, &["CLUSTER", "MEET", "127.0.0.1", &master.to_string()])
+            .unwrap_or_else(|e| panic!("CLUSTER MEET: {e}"));
+        let deadline = Instant::now() + STATE_TIMEOUT;
+        // Once the node knows the master (the gossip after MEET); asking
+        // again would restart its sync.
+        let mut replicated = false;
+        loop {
+            replicated = replicated || node_cmd(port, &["CLUSTER", "REPLICATE", &id]).is_ok();
+            let up = replicated
+                && matches!(node_cmd(port, &["INFO", "replication"]),
+                Ok(redis::Value::BulkString(b)) if String::from_utf8_lossy(&b).contains("master_link_status:up"));
+            if replicated && up {
+                return port;
+            }
+            if Instant::now() >= deadline {
+                panic!("127.0.0.1:{port} did not become a replica of {id} within {STATE_TIMEOUT:?}\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The client ports of the three masters.
     pub fn ports(&self) -> &[u16] {
         &self.ports
@@ -216,6 +249,22 @@ impl RedisCluster {
         }
         s
     }
+}
+
+/// One command to one node, with bounded timeouts.
+pub fn node_cmd(port: u16, args: &[&str]) -> Result<redis::Value, String> {
+    let client =
+        redis::Client::open(format!("redis://127.0.0.1:{port}/")).map_err(|e| e.to_string())?;
+    let mut con = client
+        .get_connection_with_timeout(Duration::from_secs(2))
+        .map_err(|e| e.to_string())?;
+    con.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c.query::<redis::Value>(&mut con).map_err(|e| e.to_string())
 }
 
 fn cluster_info(port: u16) -> Result<String, String> {
