@@ -242,6 +242,44 @@ fn sync_refuses_a_target_that_is_not_empty_and_a_missing_source() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("cannot connect"), "{err}");
+    // A replica as the source: its stream would end at its next failover.
+    let replica = RedisProc::start(&["--replicaof", "127.0.0.1", &src.port().to_string()]);
+    let out = Command::new(common::ferry_binary())
+        .args([
+            "sync",
+            "--from",
+            &format!("redis://127.0.0.1:{}", replica.port()),
+        ])
+        .args(["--to", &format!("redis://127.0.0.1:{}", dst.port())])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("is a replica; give ferry sync its master"),
+        "{err}"
+    );
+    // A cluster target and a store file as the source are refused up front.
+    for (from, to, why) in [
+        (
+            format!("redis://127.0.0.1:{}", src.port()),
+            format!("redis+cluster://127.0.0.1:{}", dst.port()),
+            "a cluster target cannot apply a batch atomically",
+        ),
+        (
+            "./some.db".to_string(),
+            format!("redis://127.0.0.1:{}", dst.port()),
+            "a ferry store file has no replication stream",
+        ),
+    ] {
+        let out = Command::new(common::ferry_binary())
+            .args(["sync", "--from", &from, "--to", &to])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(why), "{err}");
+    }
 }
 
 #[test]
