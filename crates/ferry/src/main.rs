@@ -3,6 +3,7 @@
 
 mod alloc;
 mod migrate;
+mod proxy;
 mod raft;
 mod schema;
 mod settings;
@@ -41,6 +42,8 @@ enum Command {
     Schema(schema::SchemaCommand),
     /// Follow a Redis master as a replica (PSYNC) and keep a target identical.
     Sync(sync::SyncArgs),
+    /// A RESP proxy that serves clients from one store and mirrors their writes to another.
+    Proxy(proxy::ProxyArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Raft(args) => raft::main(args),
         Command::Schema(cmd) => schema::main(cmd),
         Command::Sync(args) => sync::main(args),
+        Command::Proxy(args) => proxy::main(args),
     }
 }
 

@@ -251,6 +251,50 @@ impl RedisProc {
         panic!("could not start redis-server after 5 attempts: {last_err}");
     }
 
+    /// SIGKILL (the process is gone when this returns).
+    pub fn kill9(&mut self) {
+        kill_child(&mut self.child);
+    }
+
+    /// A new redis-server on the same port and directory after
+    /// [`RedisProc::kill9`] (so with `--appendonly yes` it comes back with
+    /// its data).
+    pub fn restart(&mut self, extra_args: &[&str]) {
+        let bin = require_binary("redis-server");
+        let log = self.dir.path().join("redis-restarted.log");
+        let started = std::time::Instant::now();
+        loop {
+            let out = std::fs::File::create(&log).expect("create log");
+            let mut child = Command::new(&bin)
+                .arg("--port")
+                .arg(self.port.to_string())
+                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(self.dir.path())
+                .args(extra_args)
+                .stdin(Stdio::null())
+                .stdout(out.try_clone().unwrap())
+                .stderr(out)
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawning {}: {e}", bin.display()));
+            match wait_ready(&mut child, self.port, &log, "redis-server") {
+                Wait::Ready => {
+                    self.child = child;
+                    self.log = log;
+                    return;
+                }
+                // The old socket may linger a moment.
+                Wait::Exited(msg) if started.elapsed() > Duration::from_secs(10) => {
+                    panic!(
+                        "could not restart redis-server on port {}: {msg}",
+                        self.port
+                    )
+                }
+                Wait::Exited(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

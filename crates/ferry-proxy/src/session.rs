@@ -1,0 +1,418 @@
+//! One client connection: its own connection to the serving store (so
+//! AUTH, SELECT, MULTI/WATCH, blocking commands and client state work as
+//! they do directly), commands decoded to see what they are, replies
+//! framed and forwarded as the store sent them. Writes the store answered
+//! without an error go to the backlog (in the form [`classify::mirror`]
+//! gives) before their replies reach the client.
+
+use crate::backlog::encode_command;
+use crate::classify::{self, Kind};
+use crate::frame;
+use crate::order::{Held, Need};
+use crate::Shared;
+use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+/// A command sent upstream whose reply has not come back.
+struct Pending {
+    kind: Kind,
+    /// The command (kept for writes, transaction members and SELECT).
+    args: Vec<Bytes>,
+    /// Queued inside MULTI (its reply is +QUEUED).
+    queued: bool,
+    held: Held,
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    client_w: OwnedWriteHalf,
+    up_r: OwnedReadHalf,
+    up_w: OwnedWriteHalf,
+    ubuf: BytesMut,
+    pending: VecDeque<Pending>,
+    /// The database writes run in (the client's SELECT once it succeeded).
+    db: u32,
+    /// MULTI was sent and EXEC/DISCARD not yet.
+    in_multi: bool,
+    /// Writes queued in the open transaction (and whether one was refused).
+    tx: Vec<Vec<Bytes>>,
+    tx_broken: bool,
+    /// After SUBSCRIBE: bytes pass through both ways.
+    passthrough: bool,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub async fn run(client: TcpStream, shared: Arc<Shared>) {
+    let peer = client
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let (host, port) = shared.serving.clone();
+    let upstream = match TcpStream::connect((host.as_str(), port)).await {
+        Ok(u) => u,
+        Err(e) => {
+            log::warn!("client {peer}: cannot connect to {host}:{port} ({e})");
+            let mut client = client;
+            let msg = format!("-ERR ferry proxy: cannot reach {host}:{port} ({e})\r\n");
+            let _ = client.write_all(msg.as_bytes()).await;
+            return;
+        }
+    };
+    let _ = upstream.set_nodelay(true);
+    let _ = client.set_nodelay(true);
+    let (client_r, client_w) = client.into_split();
+    let (up_r, up_w) = upstream.into_split();
+    let mut s = Session {
+        shared,
+        client_w,
+        up_r,
+        up_w,
+        ubuf: BytesMut::with_capacity(16 << 10),
+        pending: VecDeque::new(),
+        db: 0,
+        in_multi: false,
+        tx: Vec::new(),
+        tx_broken: false,
+        passthrough: false,
+    };
+    s.shared.stats.clients.fetch_add(1, Ordering::Relaxed);
+    if let Err(e) = s.serve(client_r).await {
+        log::debug!("client {peer}: {e}");
+    }
+    s.shared.stats.clients.fetch_sub(1, Ordering::Relaxed);
+}
+
+type Res<T> = std::result::Result<T, String>;
+
+impl Session {
+    async fn serve(&mut self, mut client_r: OwnedReadHalf) -> Res<()> {
+        let mut cbuf = BytesMut::with_capacity(16 << 10);
+        let limits = ferry_resp::Limits::default();
+        loop {
+            tokio::select! {
+                n = client_r.read_buf(&mut cbuf) => {
+                    let n = n.map_err(|e| e.to_string())?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    if self.passthrough {
+                        self.up_w.write_all(&cbuf).await.map_err(|e| e.to_string())?;
+                        cbuf.clear();
+                        continue;
+                    }
+                    let mut out = Vec::with_capacity(cbuf.len() + 64);
+                    loop {
+                        let args = match ferry_resp::decode_command(&mut cbuf, &limits) {
+                            Ok(Some(a)) => a,
+                            Ok(None) => break,
+                            Err(e) => {
+                                // As the store would: the error, then close.
+                                self.up_w.write_all(&out).await.map_err(|e| e.to_string())?;
+                                self.drain().await?;
+                                let msg = format!("-ERR {e}\r\n");
+                                let _ = self.client_w.write_all(msg.as_bytes()).await;
+                                return Err(e.to_string());
+                            }
+                        };
+                        if args.is_empty() {
+                            continue;
+                        }
+                        self.shared.stats.commands.fetch_add(1, Ordering::Relaxed);
+                        self.send(args, &mut out).await?;
+                        if self.passthrough {
+                            out.extend_from_slice(&cbuf);
+                            cbuf.clear();
+                            break;
+                        }
+                    }
+                    self.up_w.write_all(&out).await.map_err(|e| e.to_string())?;
+                }
+                n = self.up_r.read_buf(&mut self.ubuf) => {
+                    let n = n.map_err(|e| e.to_string())?;
+                    if n == 0 {
+                        return Err("the store closed the connection".into());
+                    }
+                    self.replies().await?;
+                }
+            }
+        }
+    }
+
+    /// Queues `args` for the store (in `out`), taking what keeps its
+    /// mirror entry in order first.
+    async fn send(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Res<()> {
+        let kind = classify::kind(&args);
+        let args = match kind {
+            Kind::Write if self.shared.backlog.is_some() => {
+                classify::absolute_expiry(&args, now_ms()).unwrap_or(args)
+            }
+            _ => args,
+        };
+        let queued = self.in_multi && !matches!(kind, Kind::Exec | Kind::Discard | Kind::Multi);
+        let mirrored = self.shared.backlog.is_some();
+        let need = match kind {
+            _ if !mirrored || queued => None,
+            Kind::Write => Some(Need::Keys(classify::keys(&args))),
+            Kind::GlobalWrite => Some(Need::Everything),
+            Kind::Exec if !self.tx.is_empty() || self.pending.iter().any(|p| p.queued) => {
+                // Every write of the transaction, queued so far.
+                let mut keys = Vec::new();
+                let mut global = false;
+                for p in self.pending.iter().filter(|p| p.queued) {
+                    match p.kind {
+                        Kind::Write => keys.extend(classify::keys(&p.args)),
+                        Kind::GlobalWrite | Kind::BlockingWrite => global = true,
+                        _ => {}
+                    }
+                }
+                for c in &self.tx {
+                    let k = classify::keys(c);
+                    global |= k.is_empty();
+                    keys.extend(k);
+                }
+                Some(if global {
+                    Need::Everything
+                } else {
+                    Need::Keys(keys)
+                })
+            }
+            _ => None,
+        };
+        let blocked_before = self.pending.iter().any(|p| p.kind == Kind::BlockingWrite);
+        let held = match need {
+            None => Held::default(),
+            Some(need) => match (blocked_before, self.shared.order.try_take(&need)) {
+                (false, Some(h)) => h,
+                (_, maybe) => {
+                    drop(maybe);
+                    // Wait holding nothing: send what is queued and take
+                    // every reply first.
+                    self.up_w.write_all(out).await.map_err(|e| e.to_string())?;
+                    out.clear();
+                    self.drain().await?;
+                    self.shared.order.take(&need).await
+                }
+            },
+        };
+        encode_command(out, &args);
+        match kind {
+            Kind::Multi => self.in_multi = true,
+            Kind::Exec | Kind::Discard => self.in_multi = false,
+            Kind::Subscribe => self.passthrough = true,
+            _ => {}
+        }
+        let keep = !matches!(kind, Kind::Read) || queued;
+        self.pending.push_back(Pending {
+            kind,
+            args: if keep { args } else { Vec::new() },
+            queued,
+            held,
+        });
+        Ok(())
+    }
+
+    /// Sends nothing more; handles replies until none is pending.
+    async fn drain(&mut self) -> Res<()> {
+        while !self.pending.is_empty() && !self.passthrough {
+            let n = self
+                .up_r
+                .read_buf(&mut self.ubuf)
+                .await
+                .map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("the store closed the connection".into());
+            }
+            self.replies().await?;
+        }
+        Ok(())
+    }
+
+    /// Handles the whole replies in the buffer: mirror entries to the
+    /// backlog, then the bytes to the client, then what was held released.
+    async fn replies(&mut self) -> Res<()> {
+        if self.passthrough && self.pending.is_empty() {
+            let data = self.ubuf.split();
+            return self
+                .client_w
+                .write_all(&data)
+                .await
+                .map_err(|e| e.to_string());
+        }
+        let mut forward = BytesMut::new();
+        let mut entries: Vec<(u32, Vec<Vec<Bytes>>)> = Vec::new();
+        let mut release: Vec<Held> = Vec::new();
+        while let Some(len) = frame::reply_len(&self.ubuf)? {
+            let reply = self.ubuf.split_to(len);
+            if frame::is_push(&reply) {
+                forward.extend_from_slice(&reply);
+                continue;
+            }
+            let Some(p) = self.pending.pop_front() else {
+                // Pub/sub messages after SUBSCRIBE.
+                forward.extend_from_slice(&reply);
+                continue;
+            };
+            self.handle(p, &reply, &mut entries, &mut release).await;
+            forward.extend_from_slice(&reply);
+            if self.passthrough && self.pending.is_empty() {
+                forward.extend_from_slice(&self.ubuf.split());
+                break;
+            }
+        }
+        self.append(entries);
+        drop(release);
+        self.client_w
+            .write_all(&forward)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Appends mirror entries to the backlog. A backlog that cannot be
+    /// written stops mirroring loudly (the writes already ran on the
+    /// serving store; the mirror would silently miss them otherwise).
+    fn append(&self, entries: Vec<(u32, Vec<Vec<Bytes>>)>) {
+        let Some(b) = &self.shared.backlog else {
+            return;
+        };
+        let n = entries.len() as u64;
+        if n == 0 {
+            return;
+        }
+        match tokio::task::block_in_place(|| b.append(entries)) {
+            Ok(()) => {
+                self.shared.stats.backlogged.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.shared
+                    .stats
+                    .backlog_errors
+                    .fetch_add(n, Ordering::Relaxed);
+                log::error!("writing the backlog failed ({e}): {n} write(s) will not reach the mirror; fix the disk and re-sync the stores");
+            }
+        }
+    }
+
+    async fn handle(
+        &mut self,
+        p: Pending,
+        reply: &[u8],
+        entries: &mut Vec<(u32, Vec<Vec<Bytes>>)>,
+        release: &mut Vec<Held>,
+    ) {
+        let mirrored = self.shared.backlog.is_some();
+        let is_error = reply.first() == Some(&b'-') || reply.first() == Some(&b'!');
+        if p.queued {
+            if is_error {
+                self.tx_broken = true;
+            } else if p.kind != Kind::Read {
+                self.tx.push(p.args);
+            }
+            return;
+        }
+        match p.kind {
+            Kind::Select if !is_error => {
+                self.db = p
+                    .args
+                    .get(1)
+                    .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok())
+                    .unwrap_or(self.db);
+            }
+            Kind::Reset => {
+                self.db = 0;
+                self.tx.clear();
+                self.tx_broken = false;
+            }
+            Kind::Multi => {
+                self.tx.clear();
+                self.tx_broken = false;
+            }
+            Kind::Discard => self.tx.clear(),
+            Kind::Exec => {
+                let tx = std::mem::take(&mut self.tx);
+                let db = self.db;
+                if let (true, frame::Value::Array(items)) = (mirrored, frame::parse(reply)) {
+                    let scripts = self
+                        .shared
+                        .scripts
+                        .lock()
+                        .map(|s| s.clone())
+                        .unwrap_or_default();
+                    let mut cmds = Vec::new();
+                    for (c, r) in tx.iter().zip(&items) {
+                        if classify::kind(c) == Kind::Select {
+                            if !matches!(r, frame::Value::Error) {
+                                cmds.push(c.clone());
+                                self.db = c
+                                    .get(1)
+                                    .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok())
+                                    .unwrap_or(self.db);
+                            }
+                            continue;
+                        }
+                        cmds.extend(classify::mirror(c, r, &scripts));
+                    }
+                    if !cmds.is_empty() {
+                        entries.push((db, cmds));
+                    }
+                } else if let frame::Value::Array(items) = frame::parse(reply) {
+                    // Not mirrored: only the database may have changed.
+                    for (c, r) in tx.iter().zip(&items) {
+                        if classify::kind(c) == Kind::Select && !matches!(r, frame::Value::Error) {
+                            self.db = c
+                                .get(1)
+                                .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok())
+                                .unwrap_or(self.db);
+                        }
+                    }
+                }
+                self.tx_broken = false;
+            }
+            Kind::Write | Kind::GlobalWrite | Kind::BlockingWrite if mirrored && !is_error => {
+                let value = frame::parse(reply);
+                if classify::is_script_load(&p.args) {
+                    if let (frame::Value::Bulk(sha), Some(body), Ok(mut s)) =
+                        (&value, p.args.get(2), self.shared.scripts.lock())
+                    {
+                        s.insert(sha.to_ascii_lowercase(), body.clone());
+                    }
+                }
+                let scripts = self
+                    .shared
+                    .scripts
+                    .lock()
+                    .map(|s| s.clone())
+                    .unwrap_or_default();
+                let cmds = classify::mirror(&p.args, &value, &scripts);
+                if cmds.is_empty() {
+                    // Nothing to mirror (an empty pop).
+                } else if p.kind == Kind::BlockingWrite {
+                    // Ordered after the write that woke it, which holds the
+                    // key until its entry is in the backlog: what came
+                    // before goes in and is released first, then the key
+                    // is taken (holding nothing) for this entry.
+                    let keys: Vec<Bytes> = cmds.iter().flat_map(|c| classify::keys(c)).collect();
+                    self.append(std::mem::take(entries));
+                    drop(std::mem::take(release));
+                    let held = self.shared.order.take(&Need::Keys(keys)).await;
+                    self.append(vec![(self.db, cmds)]);
+                    drop(held);
+                } else {
+                    entries.push((self.db, cmds));
+                }
+            }
+            _ => {}
+        }
+        release.push(p.held);
+    }
+}

@@ -1,0 +1,162 @@
+//! `ferry proxy`: serve clients from one store while mirroring their writes
+//! to another (issue 12).
+
+use clap::Args;
+use ferry_migrate::endpoint::Spec;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+const EXAMPLES: &str = "\
+Examples:
+  ferry proxy --listen 127.0.0.1:6380 --primary redis://10.0.0.10:6379 \\
+      --secondary redis://10.0.0.20:6379 --mode dual-write
+  ferry proxy --listen 0.0.0.0:6379 --primary redis://old:6379 \\
+      --secondary redis://new:6379 --mode switched --backlog /var/lib/ferry/backlog
+
+Modes:
+  primary-only  clients are served by the primary; nothing is mirrored
+  dual-write    clients are served by the primary; every write it answers
+                without an error is mirrored to the secondary
+  switched      clients are served by the secondary; writes are mirrored
+                back to the primary, so switching back loses nothing
+
+Each client gets its own connection to the serving store, so AUTH, SELECT,
+MULTI/WATCH, blocking commands and SUBSCRIBE behave as they do directly.
+Mirrored writes go first to a backlog on disk (--backlog), written before
+the client sees the reply, then to the other store in MULTI/EXEC batches
+that record how far it got (hash __ferry:proxy:{NAME} there): a secondary
+that is down or slow only makes the backlog grow, and a restarted proxy or
+store continues exactly where the last batch ended. Two writes to one key
+from two clients are mirrored in the order the serving store ran them.
+Writes are mirrored as their effect where the command alone would differ
+on the other store: SPOP as SREM of what it popped, blocking pops as pops,
+XADD * with the id given, relative expiries as absolute times.
+
+A status line every --status-every seconds: clients, commands, entries
+backlogged and behind, mirror errors.";
+
+#[derive(Args)]
+#[command(after_help = EXAMPLES)]
+pub struct ProxyArgs {
+    /// Address to accept clients on.
+    #[arg(long, default_value = "127.0.0.1:6380")]
+    listen: std::net::SocketAddr,
+    /// The store clients use before the move (redis://[user:pass@]host:port).
+    #[arg(long)]
+    primary: String,
+    /// The store being moved to.
+    #[arg(long)]
+    secondary: String,
+    /// primary-only, dual-write or switched.
+    #[arg(long, default_value = "dual-write")]
+    mode: ferry_proxy::Mode,
+    /// Directory of the backlog (one subdirectory per mirror direction).
+    #[arg(long, default_value = "ferry-proxy-backlog")]
+    backlog: std::path::PathBuf,
+    /// fsync the backlog before every reply (default: once a second; a
+    /// killed proxy loses nothing either way, a crashed machine up to a
+    /// second of mirror entries).
+    #[arg(long)]
+    backlog_fsync_always: bool,
+    /// Names the mirror's checkpoint on the other store.
+    #[arg(long, default_value = "proxy")]
+    name: String,
+    /// Seconds between status lines.
+    #[arg(long, default_value_t = 10)]
+    status_every: u64,
+    /// Log level (error, warn, info, debug).
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+fn store(flag: &str, text: &str) -> Result<ferry_proxy::Store, String> {
+    match Spec::parse(text).map_err(|e| format!("{flag}: {e}"))? {
+        Spec::Server {
+            host,
+            port,
+            tls: false,
+            user,
+            password,
+            db: None | Some(0),
+            ..
+        } => Ok(ferry_proxy::Store {
+            host,
+            port,
+            user,
+            password,
+        }),
+        Spec::Server { tls: true, .. } => Err(format!("{flag}: TLS is not supported by ferry proxy yet")),
+        Spec::Server { .. } => Err(format!(
+            "{flag}: a database in the URL is not supported (clients SELECT their own)"
+        )),
+        _ => Err(format!(
+            "{flag}: must be one server (redis://host:port); clusters and store files are not supported by ferry proxy yet"
+        )),
+    }
+}
+
+pub fn main(args: ProxyArgs) -> ExitCode {
+    crate::alloc::use_mimalloc();
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or(format!("{},rustls=warn", args.log_level)),
+    )
+    .format_target(false)
+    .init();
+    let (primary, secondary) = match (
+        store("--primary", &args.primary),
+        store("--secondary", &args.secondary),
+    ) {
+        (Ok(p), Ok(s)) => (p, s),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("ferry proxy: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(runtime) = crate::runtime(2) else {
+        return ExitCode::FAILURE;
+    };
+    let opts = ferry_proxy::Options {
+        listen: args.listen,
+        primary,
+        secondary,
+        mode: args.mode,
+        backlog: args.backlog,
+        fsync_always: args.backlog_fsync_always,
+        name: args.name,
+    };
+    let mode = opts.mode;
+    let every = Duration::from_secs(args.status_every.max(1));
+    runtime.block_on(async move {
+        let proxy = match ferry_proxy::start(opts).await {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("ferry proxy: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        log::info!("ferry proxy listening on {} ({mode:?})", proxy.addr);
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let s = &proxy.stats;
+                    log::info!(
+                        "{} clients, {} commands, {} mirror entries backlogged, {} behind, mirror {}, {} mirror errors",
+                        s.clients.load(Ordering::Relaxed),
+                        s.commands.load(Ordering::Relaxed),
+                        s.backlogged.load(Ordering::Relaxed),
+                        proxy.behind(),
+                        if s.mirror_connected.load(Ordering::Relaxed) { "connected" } else { "not connected" },
+                        s.mirror_errors.load(Ordering::Relaxed) + s.backlog_errors.load(Ordering::Relaxed),
+                    );
+                }
+                _ = tokio::signal::ctrl_c() => {
+                    log::info!("stopping; {} mirror entries not applied yet stay in the backlog for the next start", proxy.behind());
+                    return ExitCode::SUCCESS;
+                }
+            }
+        }
+    })
+}

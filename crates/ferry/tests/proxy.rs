@@ -1,0 +1,474 @@
+//! `ferry proxy` (issue 12) between two real redis-servers: a client
+//! workload of every kind of write through the proxy in dual-write mode
+//! while the secondary is killed and restarted (the backlog replays, the
+//! stores end equal); switched mode mirrors back; pub/sub, blocking pops,
+//! transactions (aborted ones are not mirrored) and bad input pass
+//! through as the store answers them.
+
+mod common;
+
+use common::{RawConn, RedisProc};
+use redis::Commands;
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The secondary keeps every acknowledged write over a kill -9.
+const DURABLE: &[&str] = &["--appendonly", "yes", "--appendfsync", "always"];
+
+struct Proxy {
+    child: Child,
+    port: u16,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        common::kill_child(&mut self.child);
+    }
+}
+
+impl Proxy {
+    fn start(primary: u16, secondary: u16, mode: &str) -> Proxy {
+        let dir = tempfile::tempdir().unwrap();
+        let port = common::free_port();
+        Proxy::start_in(dir, port, primary, secondary, mode)
+    }
+
+    /// kill -9, then the same proxy again (same port, same backlog).
+    fn kill9_and_restart(self, primary: u16, secondary: u16, mode: &str) -> Proxy {
+        let mut me = self;
+        common::kill_child(&mut me.child);
+        let dir = tempfile::tempdir().unwrap();
+        let old = std::mem::replace(&mut me._dir, dir);
+        let port = me.port;
+        drop(me);
+        Proxy::start_in(old, port, primary, secondary, mode)
+    }
+
+    fn start_in(
+        dir: tempfile::TempDir,
+        port: u16,
+        primary: u16,
+        secondary: u16,
+        mode: &str,
+    ) -> Proxy {
+        // One log per start (a restarted proxy writes its own).
+        static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTS.fetch_add(1, Ordering::Relaxed);
+        let log = dir.path().join(format!("proxy-{n}.log"));
+        let child = Command::new(common::ferry_binary())
+            .args(["proxy", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--primary", &format!("redis://127.0.0.1:{primary}")])
+            .args(["--secondary", &format!("redis://127.0.0.1:{secondary}")])
+            .args(["--mode", mode, "--status-every", "1"])
+            .arg("--backlog")
+            .arg(dir.path().join("backlog"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the proxy did not listen:\n{}",
+                common::read_file_lossy(&log)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Proxy {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn client(&self) -> redis::Connection {
+        let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap();
+        let con = c
+            .get_connection_with_timeout(Duration::from_secs(5))
+            .unwrap();
+        con.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        con
+    }
+
+    fn log(&self) -> String {
+        common::read_file_lossy(&self.log)
+    }
+}
+
+/// Every key of a database as logical values (sets and hashes sorted:
+/// their DUMP order may differ between two servers), with expiry times.
+fn logical(port: u16, db: i64) -> BTreeMap<String, (String, i64)> {
+    let c = redis::Client::open(format!("redis://127.0.0.1:{port}/{db}")).unwrap();
+    let mut c = c
+        .get_connection_with_timeout(Duration::from_secs(5))
+        .unwrap();
+    let keys: Vec<String> = c.keys("*").unwrap();
+    let mut out = BTreeMap::new();
+    for k in keys.into_iter().filter(|k| !k.starts_with("__ferry:")) {
+        let ty: String = redis::cmd("TYPE").arg(&k).query(&mut c).unwrap();
+        let v = match ty.as_str() {
+            "string" => c.get::<_, Vec<u8>>(&k).map(|v| format!("{v:?}")).unwrap(),
+            "list" => format!("{:?}", c.lrange::<_, Vec<String>>(&k, 0, -1).unwrap()),
+            "set" => {
+                let mut m: Vec<String> = c.smembers(&k).unwrap();
+                m.sort();
+                format!("{m:?}")
+            }
+            "hash" => format!(
+                "{:?}",
+                c.hgetall::<_, BTreeMap<String, String>>(&k).unwrap()
+            ),
+            "zset" => format!(
+                "{:?}",
+                c.zrange_withscores::<_, Vec<(String, f64)>>(&k, 0, -1)
+                    .unwrap()
+            ),
+            "stream" => {
+                let v: redis::Value = redis::cmd("XRANGE")
+                    .arg(&k)
+                    .arg("-")
+                    .arg("+")
+                    .query(&mut c)
+                    .unwrap();
+                format!("{v:?}")
+            }
+            other => format!("type {other}"),
+        };
+        let at: i64 = redis::cmd("PEXPIRETIME").arg(&k).query(&mut c).unwrap();
+        out.insert(k, (v, at));
+    }
+    out
+}
+
+fn wait_same(primary: u16, secondary: u16, proxy: &Proxy, dbs: &[i64]) {
+    let started = Instant::now();
+    loop {
+        let same = dbs
+            .iter()
+            .all(|db| logical(primary, *db) == logical(secondary, *db));
+        if same {
+            return;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            for db in dbs {
+                let (a, b) = (logical(primary, *db), logical(secondary, *db));
+                let diff: Vec<_> = a
+                    .iter()
+                    .filter(|(k, v)| b.get(*k) != Some(v))
+                    .take(5)
+                    .collect();
+                eprintln!(
+                    "db {db}: {} vs {} keys; differing on the primary: {diff:?}",
+                    a.len(),
+                    b.len()
+                );
+            }
+            panic!("the stores did not end equal; proxy log:\n{}", proxy.log());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// One client's writes: shared keys written by every client (order per
+/// key matters), counters, lists, sets with SPOP, hashes, sorted sets,
+/// expiries, streams with generated ids, transactions, another database.
+fn workload(con: &mut redis::Connection, id: usize, round: usize) {
+    for i in 0..50 {
+        let _: () = con
+            .set(format!("shared:{}", i % 10), format!("c{id}-r{round}-{i}"))
+            .unwrap();
+        let _: i64 = con.incr(format!("count:{}", i % 5), 1).unwrap();
+        let _: i64 = con.rpush(format!("list:{id}"), i).unwrap();
+        if i % 3 == 0 {
+            let _: Option<String> = con.lpop(format!("list:{id}"), None).unwrap();
+        }
+        let _: i64 = con.sadd("set", format!("m{id}-{round}-{i}")).unwrap();
+        if i % 4 == 0 {
+            let _: Option<String> = redis::cmd("SPOP").arg("set").query(con).unwrap();
+        }
+        let _: i64 = con
+            .hset(format!("h:{}", i % 7), format!("f{id}"), i)
+            .unwrap();
+        let _: i64 = con
+            .zadd("z", format!("m{}", i % 20), (id * 100 + i) as f64)
+            .unwrap();
+        if i % 10 == 0 {
+            let _: () = redis::cmd("SET")
+                .arg(format!("ttl:{id}:{i}"))
+                .arg("x")
+                .arg("EX")
+                .arg(1000)
+                .query(con)
+                .unwrap();
+            let _: i64 = redis::cmd("EXPIRE")
+                .arg(format!("h:{}", i % 7))
+                .arg(500)
+                .query(con)
+                .unwrap();
+            let _: String = redis::cmd("XADD")
+                .arg("stream")
+                .arg("*")
+                .arg("c")
+                .arg(id)
+                .query(con)
+                .unwrap();
+        }
+        if i % 10 == 5 {
+            let (_, _): (i64, i64) = redis::pipe()
+                .atomic()
+                .incr("tx:a", 1)
+                .incr("tx:b", 1)
+                .query(con)
+                .unwrap();
+        }
+    }
+    let _: () = redis::cmd("SELECT").arg(3).query(con).unwrap();
+    let _: i64 = con.incr("db3:counter", 1).unwrap();
+    let _: () = redis::cmd("SELECT").arg(0).query(con).unwrap();
+}
+
+#[test]
+fn proxy_dual_write_survives_a_secondary_restart() {
+    let primary = RedisProc::start(&[]);
+    let mut secondary = RedisProc::start(DURABLE);
+    let proxy = Proxy::start(primary.port(), secondary.port(), "dual-write");
+    let stop = Arc::new(AtomicBool::new(false));
+    // Four writers, and a blocking consumer fed by a producer.
+    let writers: Vec<_> = (0..4)
+        .map(|id| {
+            let mut con = proxy.client();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut round = 0;
+                while !stop.load(Ordering::Relaxed) && round < 10_000 {
+                    workload(&mut con, id, round);
+                    round += 1;
+                }
+                round
+            })
+        })
+        .collect();
+    let consumer = {
+        let mut con = proxy.client();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut got = 0;
+            while !stop.load(Ordering::Relaxed) && got < 100_000 {
+                let v: Option<(String, String)> = redis::cmd("BLPOP")
+                    .arg("jobs")
+                    .arg(0.2)
+                    .query(&mut con)
+                    .unwrap();
+                got += v.is_some() as usize;
+            }
+            got
+        })
+    };
+    let producer = {
+        let mut con = proxy.client();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) && n < 100_000 {
+                let _: i64 = con.lpush("jobs", n).unwrap();
+                n += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            n
+        })
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    // The secondary dies mid-run; writes keep coming into the backlog; it
+    // comes back and the backlog replays.
+    secondary.kill9();
+    let wait_down = Instant::now();
+    while !proxy.log().contains("unreachable") {
+        assert!(
+            wait_down.elapsed() < Duration::from_secs(10),
+            "the mirror did not notice: {}",
+            proxy.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    secondary.restart(DURABLE);
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    let rounds: Vec<usize> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    let (got, sent) = (consumer.join().unwrap(), producer.join().unwrap());
+    assert!(rounds.iter().all(|r| *r > 0), "{rounds:?}");
+    assert!(
+        got > 0 && sent > 0,
+        "the blocking consumer got {got} of {sent}"
+    );
+    wait_same(primary.port(), secondary.port(), &proxy, &[0, 3]);
+    let log = proxy.log();
+    // Reconnected to a store that already had part of the backlog.
+    assert!(
+        log.lines()
+            .filter(|l| l.contains("mirror: connected to"))
+            .nth(1)
+            .is_some_and(|l| !l.ends_with("up to entry 0")),
+        "{log}"
+    );
+    assert!(log.contains(" 0 mirror errors"), "{log}");
+    let total: usize = rounds.iter().sum();
+    let mut p = primary.connect();
+    assert_eq!(
+        common::parse_one(&p.cmd(&["GET", "tx:a"])).as_str(),
+        Some((total * 5).to_string())
+    );
+}
+
+/// The proxy is killed while the secondary is down and its backlog holds
+/// writes: the restarted proxy replays them from disk.
+#[test]
+fn proxy_killed_with_a_backlog_replays_it_after_restart() {
+    let primary = RedisProc::start(&[]);
+    let mut secondary = RedisProc::start(DURABLE);
+    let proxy = Proxy::start(primary.port(), secondary.port(), "dual-write");
+    let mut con = proxy.client();
+    workload(&mut con, 0, 0);
+    secondary.kill9();
+    for round in 1..4 {
+        workload(&mut con, 0, round);
+    }
+    drop(con);
+    let proxy = proxy.kill9_and_restart(primary.port(), secondary.port(), "dual-write");
+    secondary.restart(DURABLE);
+    wait_same(primary.port(), secondary.port(), &proxy, &[0, 3]);
+}
+
+#[test]
+fn proxy_switched_mode_serves_the_secondary_and_mirrors_back() {
+    let primary = RedisProc::start(&[]);
+    let secondary = RedisProc::start(&[]);
+    let proxy = Proxy::start(primary.port(), secondary.port(), "switched");
+    let mut con = proxy.client();
+    for round in 0..3 {
+        workload(&mut con, 0, round);
+    }
+    // Served by the secondary: a key written there directly is visible.
+    secondary.connect().cmd(&["SET", "only-on-secondary", "1"]);
+    let v: Option<String> = con.get("only-on-secondary").unwrap();
+    assert_eq!(v.as_deref(), Some("1"));
+    RawConn::connect(secondary.port()).cmd(&["DEL", "only-on-secondary"]);
+    wait_same(primary.port(), secondary.port(), &proxy, &[0, 3]);
+}
+
+#[test]
+fn proxy_passes_through_what_clients_do() {
+    let primary = RedisProc::start(&[]);
+    let secondary = RedisProc::start(&[]);
+    let proxy = Proxy::start(primary.port(), secondary.port(), "dual-write");
+    let mut con = proxy.client();
+    // Pub/sub through the proxy.
+    let mut sub = RawConn::connect(proxy.port);
+    sub.cmd(&["SUBSCRIBE", "news"]);
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("news")
+        .arg("hello")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 1);
+    let msg = sub.read_reply();
+    assert!(String::from_utf8_lossy(&msg).contains("hello"), "{msg:?}");
+    // An aborted transaction is not mirrored, a refused command neither.
+    let mut raw = RawConn::connect(proxy.port);
+    raw.cmd(&["SET", "w", "0"]);
+    raw.cmd(&["WATCH", "w"]);
+    RawConn::connect(primary.port()).cmd(&["SET", "w", "changed-directly"]);
+    raw.cmd(&["MULTI"]);
+    raw.cmd(&["SET", "w", "from-tx"]);
+    let exec = common::parse_one(&raw.cmd(&["EXEC"]));
+    assert!(exec.is_null(), "{exec:?}");
+    let err = common::parse_one(&raw.cmd(&["SET", "only-one-arg"]));
+    assert!(
+        format!("{err:?}").contains("wrong number of arguments"),
+        "{err:?}"
+    );
+    raw.cmd(&["SET", "last", "1"]);
+    let started = Instant::now();
+    let mut s = RawConn::connect(secondary.port());
+    while common::parse_one(&s.cmd(&["GET", "last"]))
+        .as_str()
+        .is_none()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{}",
+            proxy.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        common::parse_one(&s.cmd(&["GET", "w"])).as_str().as_deref(),
+        Some("0")
+    );
+    // Malformed protocol: the store's error, then the connection closes.
+    let mut bad = RawConn::connect(proxy.port);
+    bad.send_raw(b"*1\r\n$x\r\n");
+    let reply = bad.read_reply();
+    assert!(
+        String::from_utf8_lossy(&reply).contains("Protocol error"),
+        "{reply:?}"
+    );
+    // A store that is down: the client is told, not left hanging.
+    let dead = common::free_port();
+    let proxy2 = Proxy::start(dead, secondary.port(), "primary-only");
+    let mut c = RawConn::connect(proxy2.port);
+    c.send_raw(b"PING\r\n");
+    let reply = c.read_reply();
+    assert!(
+        String::from_utf8_lossy(&reply).contains("cannot reach"),
+        "{reply:?}"
+    );
+}
+
+#[test]
+fn proxy_refuses_bad_flags() {
+    for (args, why) in [
+        (vec!["--mode", "sideways"], "unknown mode"),
+        (
+            vec!["--primary", "redis+cluster://127.0.0.1:1"],
+            "clusters and store files are not supported",
+        ),
+    ] {
+        let mut cmd = Command::new(common::ferry_binary());
+        cmd.arg("proxy");
+        if !args.contains(&"--primary") {
+            cmd.args(["--primary", "redis://127.0.0.1:1"]);
+        }
+        cmd.args(["--secondary", "redis://127.0.0.1:2"]).args(&args);
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(why), "{err}");
+    }
+    // The listen port is taken.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(common::ferry_binary())
+        .args(["proxy", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--primary",
+            "redis://127.0.0.1:1",
+            "--secondary",
+            "redis://127.0.0.1:2",
+        ])
+        .arg("--backlog")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("--listen 127.0.0.1:{port}")), "{err}");
+}
