@@ -9,9 +9,11 @@
 //! - [`order`]: per-key order of mirror entries across connections;
 //! - [`backlog`]: the on-disk log of mirror entries;
 //! - [`mirror`]: applies the backlog to the other store, exactly once;
+//! - [`canary`]: reads compared between the two stores (`read-canary`);
 //! - [`session`]: one client connection.
 
 pub mod backlog;
+pub mod canary;
 pub mod classify;
 pub mod frame;
 pub mod mirror;
@@ -28,6 +30,9 @@ pub enum Mode {
     PrimaryOnly,
     /// Clients on the primary; writes mirrored to the secondary.
     DualWrite,
+    /// As dual-write, and this percentage of reads (by key hash) also sent
+    /// to the secondary and compared.
+    ReadCanary(u8),
     /// Clients on the secondary; writes mirrored back to the primary (so
     /// going back loses nothing).
     Switched,
@@ -40,9 +45,15 @@ impl std::str::FromStr for Mode {
             "primary-only" => Ok(Mode::PrimaryOnly),
             "dual-write" => Ok(Mode::DualWrite),
             "switched" => Ok(Mode::Switched),
-            other => Err(format!(
-                "unknown mode {other:?}: primary-only, dual-write or switched"
-            )),
+            other => match other.strip_prefix("read-canary:") {
+                Some(n) => match n.trim_end_matches('%').parse::<u8>() {
+                    Ok(p) if p <= 100 => Ok(Mode::ReadCanary(p)),
+                    _ => Err(format!("{other:?}: read-canary:N takes a percentage from 0 to 100")),
+                },
+                None => Err(format!(
+                    "unknown mode {other:?}: primary-only, dual-write, read-canary:N (N% of reads compared) or switched"
+                )),
+            },
         }
     }
 }
@@ -61,6 +72,11 @@ pub struct Stats {
     pub mirror_errors: AtomicU64,
     pub backlog_errors: AtomicU64,
     pub mirror_connected: AtomicBool,
+    /// Reads compared with the secondary, those that differed, and those
+    /// the secondary did not answer.
+    pub canary_reads: AtomicU64,
+    pub canary_mismatches: AtomicU64,
+    pub canary_errors: AtomicU64,
 }
 
 /// What every session shares.
@@ -71,6 +87,8 @@ pub struct Shared {
     pub order: order::Order,
     pub stats: Arc<Stats>,
     pub scripts: Mutex<classify::Scripts>,
+    /// read-canary: the secondary and the share of reads compared.
+    pub canary: Option<(Store, u8)>,
 }
 
 /// A store the proxy talks to.
@@ -117,7 +135,9 @@ impl Proxy {
 /// Binds, starts the mirror and accepts clients (in spawned tasks).
 pub async fn start(opts: Options) -> std::io::Result<Proxy> {
     let (serving, mirrored) = match opts.mode {
-        Mode::PrimaryOnly | Mode::DualWrite => (&opts.primary, &opts.secondary),
+        Mode::PrimaryOnly | Mode::DualWrite | Mode::ReadCanary(_) => {
+            (&opts.primary, &opts.secondary)
+        }
         Mode::Switched => (&opts.secondary, &opts.primary),
     };
     let listener = tokio::net::TcpListener::bind(opts.listen)
@@ -170,6 +190,10 @@ pub async fn start(opts: Options) -> std::io::Result<Proxy> {
         order: order::Order::default(),
         stats: stats.clone(),
         scripts: Mutex::new(Default::default()),
+        canary: match opts.mode {
+            Mode::ReadCanary(p) => Some((opts.secondary.clone(), p)),
+            _ => None,
+        },
     });
     tokio::spawn(async move {
         loop {

@@ -26,6 +26,8 @@ struct Pending {
     /// Queued inside MULTI (its reply is +QUEUED).
     queued: bool,
     held: Held,
+    /// A canary read's id: its answer goes to the comparison too.
+    canary: Option<u64>,
 }
 
 struct Session {
@@ -44,6 +46,8 @@ struct Session {
     tx_broken: bool,
     /// After SUBSCRIBE: bytes pass through both ways.
     passthrough: bool,
+    /// read-canary: the connection to the secondary and the share.
+    canary: Option<(crate::canary::Canary, u8)>,
 }
 
 fn now_ms() -> i64 {
@@ -85,7 +89,13 @@ pub async fn run(client: TcpStream, shared: Arc<Shared>) {
         tx: Vec::new(),
         tx_broken: false,
         passthrough: false,
+        canary: None,
     };
+    s.canary = s
+        .shared
+        .canary
+        .clone()
+        .map(|(store, p)| (crate::canary::Canary::new(store), p));
     s.shared.stats.clients.fetch_add(1, Ordering::Relaxed);
     if let Err(e) = s.serve(client_r).await {
         log::debug!("client {peer}: {e}");
@@ -145,6 +155,7 @@ impl Session {
                     }
                     self.replies().await?;
                 }
+                r = canary_read(&mut self.canary, &self.shared.stats) => r?,
             }
         }
     }
@@ -212,12 +223,19 @@ impl Session {
             Kind::Subscribe => self.passthrough = true,
             _ => {}
         }
+        let mut canary = None;
+        if let (Some((c, percent)), Kind::Read, false) = (&mut self.canary, kind, queued) {
+            if crate::canary::chosen(&args, *percent) {
+                canary = c.send(self.db, &args, &self.shared.stats).await;
+            }
+        }
         let keep = !matches!(kind, Kind::Read) || queued;
         self.pending.push_back(Pending {
             kind,
             args: if keep { args } else { Vec::new() },
             queued,
             held,
+            canary,
         });
         Ok(())
     }
@@ -263,6 +281,9 @@ impl Session {
                 forward.extend_from_slice(&reply);
                 continue;
             };
+            if let (Some(id), Some((c, _))) = (p.canary, &mut self.canary) {
+                c.primary(id, &reply, &self.shared.stats);
+            }
             self.handle(p, &reply, &mut entries, &mut release).await;
             forward.extend_from_slice(&reply);
             if self.passthrough && self.pending.is_empty() {
@@ -414,5 +435,16 @@ impl Session {
             _ => {}
         }
         release.push(p.held);
+    }
+}
+
+/// The canary connection's answers (never ready without one).
+async fn canary_read(
+    canary: &mut Option<(crate::canary::Canary, u8)>,
+    stats: &crate::Stats,
+) -> Res<()> {
+    match canary {
+        Some((c, _)) if c.connected() => c.read(stats).await,
+        _ => std::future::pending().await,
     }
 }

@@ -18,6 +18,10 @@ Modes:
   primary-only  clients are served by the primary; nothing is mirrored
   dual-write    clients are served by the primary; every write it answers
                 without an error is mirrored to the secondary
+  read-canary:N as dual-write, and N% of reads (chosen by key hash, so a
+                key is always in or out) are also sent to the secondary
+                and the answers compared; mismatches are counted. Clients
+                always get the primary's answer.
   switched      clients are served by the secondary; writes are mirrored
                 back to the primary, so switching back loses nothing
 
@@ -48,7 +52,8 @@ pub struct ProxyArgs {
     /// The store being moved to.
     #[arg(long)]
     secondary: String,
-    /// primary-only, dual-write or switched.
+    /// primary-only, dual-write, read-canary:N (N% of reads compared) or
+    /// switched.
     #[arg(long, default_value = "dual-write")]
     mode: ferry_proxy::Mode,
     /// Directory of the backlog (one subdirectory per mirror direction).
@@ -142,8 +147,17 @@ pub fn main(args: ProxyArgs) -> ExitCode {
             tokio::select! {
                 _ = tick.tick() => {
                     let s = &proxy.stats;
+                    let canary = match mode {
+                        ferry_proxy::Mode::ReadCanary(_) => format!(
+                            ", canary: {} reads compared, {} mismatches, {} unanswered",
+                            s.canary_reads.load(Ordering::Relaxed),
+                            s.canary_mismatches.load(Ordering::Relaxed),
+                            s.canary_errors.load(Ordering::Relaxed)
+                        ),
+                        _ => String::new(),
+                    };
                     log::info!(
-                        "{} clients, {} commands, {} mirror entries backlogged, {} behind, mirror {}, {} mirror errors",
+                        "{} clients, {} commands, {} mirror entries backlogged, {} behind, mirror {}, {} mirror errors{canary}",
                         s.clients.load(Ordering::Relaxed),
                         s.commands.load(Ordering::Relaxed),
                         s.backlogged.load(Ordering::Relaxed),

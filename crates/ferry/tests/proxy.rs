@@ -432,10 +432,72 @@ fn proxy_passes_through_what_clients_do() {
     );
 }
 
+/// read-canary:100: every keyed read is also asked of the secondary;
+/// equal stores give no mismatch, a key changed behind the proxy's back
+/// on the secondary gives one, and the client still gets the primary's
+/// answer.
+#[test]
+fn proxy_read_canary_compares_reads() {
+    let primary = RedisProc::start(&[]);
+    let secondary = RedisProc::start(&[]);
+    let proxy = Proxy::start(primary.port(), secondary.port(), "read-canary:100");
+    let mut con = proxy.client();
+    workload(&mut con, 0, 0);
+    wait_same(primary.port(), secondary.port(), &proxy, &[0, 3]);
+    for i in 0..10 {
+        let _: Option<String> = con.get(format!("shared:{i}")).unwrap();
+        let _: Vec<String> = con.smembers("set").unwrap();
+        let _: BTreeMap<String, String> = con.hgetall(format!("h:{}", i % 7)).unwrap();
+    }
+    let counts = |p: &Proxy| -> Option<(u64, u64)> {
+        let log = p.log();
+        let line = log.lines().rev().find(|l| l.contains("canary:"))?;
+        let num = |after: &str| -> Option<u64> {
+            let rest = &line[line.find(after)? + after.len()..];
+            rest.split_whitespace().next()?.parse().ok()
+        };
+        let reads = line
+            .split("canary: ")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()?;
+        Some((reads, num("reads compared, ")?))
+    };
+    let started = Instant::now();
+    while counts(&proxy).is_none_or(|(reads, _)| reads < 30) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{}",
+            proxy.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(counts(&proxy).map(|c| c.1), Some(0), "{}", proxy.log());
+    // The secondary differs on one key: counted, not served.
+    RawConn::connect(secondary.port()).cmd(&["SET", "shared:1", "tampered"]);
+    let v: String = con.get("shared:1").unwrap();
+    assert_ne!(v, "tampered");
+    let started = Instant::now();
+    while counts(&proxy).is_none_or(|(_, m)| m < 1) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{}",
+            proxy.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn proxy_refuses_bad_flags() {
     for (args, why) in [
         (vec!["--mode", "sideways"], "unknown mode"),
+        (
+            vec!["--mode", "read-canary:101"],
+            "a percentage from 0 to 100",
+        ),
         (
             vec!["--primary", "redis+cluster://127.0.0.1:1"],
             "clusters and store files are not supported",
