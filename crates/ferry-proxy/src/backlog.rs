@@ -14,7 +14,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Instant;
 
 /// Segments roll over at this size.
 const SEGMENT_BYTES: u64 = 64 << 20;
@@ -28,13 +27,32 @@ pub struct Entry {
     pub commands: Vec<Vec<Bytes>>,
 }
 
+/// `*<n>\r\n` then `$<len>\r\n<arg>\r\n` per argument (on the hot path:
+/// no formatting machinery).
 pub fn encode_command(out: &mut Vec<u8>, args: &[Bytes]) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    header(out, b'*', args.len());
     for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        header(out, b'$', a.len());
         out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
     }
+}
+
+fn header(out: &mut Vec<u8>, kind: u8, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push(kind);
+    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(b"\r\n");
 }
 
 fn encode(e: &Entry) -> Vec<u8> {
@@ -84,7 +102,6 @@ struct Writer {
     first: u64,
     size: u64,
     next_seq: u64,
-    last_sync: Instant,
 }
 
 pub struct Backlog {
@@ -169,7 +186,6 @@ impl Backlog {
                 first,
                 size,
                 next_seq,
-                last_sync: Instant::now(),
             }),
             appended: tokio::sync::Notify::new(),
         })
@@ -203,9 +219,8 @@ impl Backlog {
         }
         w.file.write_all(&buf)?;
         w.size += buf.len() as u64;
-        if self.always_sync || w.last_sync.elapsed().as_secs() >= 1 {
+        if self.always_sync {
             w.file.sync_data()?;
-            w.last_sync = Instant::now();
         }
         drop(w);
         self.appended.notify_one();
@@ -217,13 +232,17 @@ impl Backlog {
         self.w.lock().map(|w| w.next_seq).unwrap_or(0)
     }
 
-    /// Syncs what was written (the once-a-second timer).
+    /// Syncs what was written (the once-a-second timer), on a second
+    /// handle of the file so appends do not wait for the fsync.
     pub fn sync(&self) -> io::Result<()> {
-        let w = self
-            .w
-            .lock()
-            .map_err(|_| io::Error::other("the backlog lock is poisoned"))?;
-        w.file.sync_data()
+        let file = {
+            let w = self
+                .w
+                .lock()
+                .map_err(|_| io::Error::other("the backlog lock is poisoned"))?;
+            w.file.try_clone()?
+        };
+        file.sync_data()
     }
 
     pub fn dir(&self) -> &Path {
@@ -249,6 +268,8 @@ impl Backlog {
 pub struct Reader {
     dir: PathBuf,
     file: Option<(u64, File)>,
+    /// Bytes read from the current segment.
+    read: u64,
     buf: Vec<u8>,
     /// The last seq returned (or skipped as already applied).
     pub last: u64,
@@ -259,6 +280,7 @@ impl Reader {
         Reader {
             dir: dir.to_path_buf(),
             file: None,
+            read: 0,
             buf: Vec::new(),
             last: applied,
         }
@@ -282,15 +304,15 @@ impl Reader {
                     return Ok(out);
                 };
                 self.file = Some((first, File::open(path)?));
+                self.read = 0;
                 self.buf.clear();
             }
             let Some((first, f)) = self.file.as_mut() else {
                 return Ok(out);
             };
             let first = *first;
-            let mut chunk = vec![0u8; 1 << 20];
-            let n = f.read(&mut chunk)?;
-            self.buf.extend_from_slice(&chunk[..n]);
+            let n = f.read_to_end(&mut self.buf)?;
+            self.read += n as u64;
             let mut pos = 0;
             while let Some((e, len)) = decode(&self.buf[pos..])
                 .map_err(|why| io::Error::new(io::ErrorKind::InvalidData, why))?
@@ -310,8 +332,9 @@ impl Reader {
             if size >= max_bytes {
                 return Ok(out);
             }
-            if n == 0 {
-                // At the end of this segment: a later one means it is done.
+            // At the end of a segment the writer rolled over (it rolls
+            // only past SEGMENT_BYTES): a later one means this one is done.
+            if n == 0 && self.read >= SEGMENT_BYTES {
                 let later = segments(&self.dir)?
                     .into_iter()
                     .any(|(f, _)| f > first && f <= self.last + 1);
@@ -319,6 +342,8 @@ impl Reader {
                     self.file = None;
                     continue;
                 }
+            }
+            if n == 0 {
                 return Ok(out);
             }
         }

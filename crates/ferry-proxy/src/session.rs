@@ -310,7 +310,9 @@ impl Session {
         if n == 0 {
             return;
         }
-        match tokio::task::block_in_place(|| b.append(entries)) {
+        // A write to the page cache (the fsync runs once a second on its
+        // own): short enough to do in place.
+        match b.append(entries) {
             Ok(()) => {
                 self.shared.stats.backlogged.fetch_add(n, Ordering::Relaxed);
             }
@@ -408,13 +410,10 @@ impl Session {
                         s.insert(sha.to_ascii_lowercase(), body.clone());
                     }
                 }
-                let scripts = self
-                    .shared
-                    .scripts
-                    .lock()
-                    .map(|s| s.clone())
-                    .unwrap_or_default();
-                let cmds = classify::mirror(&p.args, &value, &scripts);
+                let cmds = match self.shared.scripts.lock() {
+                    Ok(scripts) => classify::mirror(&p.args, &value, &scripts),
+                    Err(_) => classify::mirror(&p.args, &value, &Default::default()),
+                };
                 if cmds.is_empty() {
                     // Nothing to mirror (an empty pop).
                 } else if p.kind == Kind::BlockingWrite {
