@@ -151,6 +151,8 @@ pub struct BulkOptions {
     pub conflict: Conflict,
     pub chunk: usize,
     pub resume: bool,
+    /// The dashboard's board (`--http`): keys, bytes and errors go there too.
+    pub board: Option<Arc<ferry_dashboard::Board>>,
 }
 
 impl Default for BulkOptions {
@@ -165,6 +167,7 @@ impl Default for BulkOptions {
             conflict: Conflict::Fail,
             chunk: 1000,
             resume: false,
+            board: None,
         }
     }
 }
@@ -336,7 +339,8 @@ pub async fn bulk(
     let mut progress = Progress::new(
         &format!("bulk {run_id}"),
         estimated.max(counters.scanned as u64),
-    );
+    )
+    .with_board(opts.board.clone());
     let started = Instant::now();
     let mut gone = 0u64;
     let mut pages: VecDeque<(u64, Page)> = VecDeque::new();
