@@ -2,6 +2,7 @@
 //! `ferry-migrate` crate.
 
 use clap::{Args, Subcommand};
+use ferry_dashboard::Board;
 use ferry_migrate::bulk::{BulkOptions, Scope};
 use ferry_migrate::copy::{Conflict, TtlMode};
 use ferry_migrate::dirty::DirtyOptions;
@@ -11,7 +12,6 @@ use ferry_migrate::registry::{tracker_alive, Control, Registry};
 use ferry_migrate::track::{TrackOptions, Tracker};
 use ferry_migrate::verify::VerifyOptions;
 use ferry_migrate::{Error, Result};
-use ferry_dashboard::Board;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -607,15 +607,9 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
                 let mut opts = a.copy.dirty();
                 opts.board = Dashboard::board(&dash);
                 Dashboard::phase(&dash, "apply-dirty");
-                let s = ferry_migrate::dirty::apply_dirty(
-                    &reg,
-                    &a.run_id,
-                    &src,
-                    &dst,
-                    &opts,
-                    false,
-                )
-                .await?;
+                let s =
+                    ferry_migrate::dirty::apply_dirty(&reg, &a.run_id, &src, &dst, &opts, false)
+                        .await?;
                 println!(
                     "apply-dirty {}: {} applied, {} deleted, {} still dirty",
                     a.run_id, s.applied, s.deleted, s.remaining

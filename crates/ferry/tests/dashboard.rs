@@ -82,7 +82,9 @@ fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
         let (series, value) = line.rsplit_once(' ').expect("sample line has a value");
         out.insert(
             series.to_string(),
-            value.parse::<f64>().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+            value
+                .parse::<f64>()
+                .unwrap_or_else(|_| panic!("bad value in {line:?}")),
         );
     }
     out
@@ -91,7 +93,11 @@ fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
 fn metrics(port: u16) -> BTreeMap<String, f64> {
     let (status, body) = http_get(port, "/metrics").expect("GET /metrics");
     assert_eq!(status, 200, "/metrics: {body}");
-    for name in ["ferry_keys_done_total", "ferry_bytes_total", "ferry_errors_total"] {
+    for name in [
+        "ferry_keys_done_total",
+        "ferry_bytes_total",
+        "ferry_errors_total",
+    ] {
         assert!(
             body.contains(&format!("# TYPE {name} counter")),
             "{name} has no TYPE line:\n{body}"
@@ -200,7 +206,12 @@ fn fill(r: &RedisProc) {
             args.push(format!("value-{i}-{}", "x".repeat(40)));
         }
         let reply = c.cmd(&args);
-        assert_eq!(reply, b"+OK\r\n", "MSET: {}", String::from_utf8_lossy(&reply));
+        assert_eq!(
+            reply,
+            b"+OK\r\n",
+            "MSET: {}",
+            String::from_utf8_lossy(&reply)
+        );
     }
 }
 
@@ -268,10 +279,7 @@ fn page_in_a_browser_shows_what_metrics_says() {
             }
         }
         if Instant::now() > deadline {
-            panic!(
-                "no key copied 30 s after the start:\n{}",
-                stderr_of(child)
-            );
+            panic!("no key copied 30 s after the start:\n{}", stderr_of(child));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -282,7 +290,10 @@ fn page_in_a_browser_shows_what_metrics_says() {
     let dom = browse(&format!("http://{addr}/"));
     let after = metrics(http);
     if let Ok(Some(_)) = child.try_wait() {
-        panic!("ferry migrate finished before the page was read; the test needs a slower copy:\n{}", stderr_of(child));
+        panic!(
+            "ferry migrate finished before the page was read; the test needs a slower copy:\n{}",
+            stderr_of(child)
+        );
     }
 
     // The page's script ran and rendered the state.
@@ -291,7 +302,10 @@ fn page_in_a_browser_shows_what_metrics_says() {
         "the page never rendered /api/state:\n{dom}"
     );
     assert_eq!(dom.matches("id=\"tool\"").count(), 1);
-    assert!(dom.contains(">migrate</span>"), "tool name not shown:\n{dom}");
+    assert!(
+        dom.contains(">migrate</span>"),
+        "tool name not shown:\n{dom}"
+    );
     assert!(dom.contains(">dash</span>"), "run id not shown:\n{dom}");
 
     // Live counters: between the read before and the read after.
@@ -361,7 +375,10 @@ fn page_in_a_browser_shows_what_metrics_says() {
     // /api/state is JSON with the same counters.
     let (status, json) = http_get(http, "/api/state").expect("GET /api/state");
     assert_eq!(status, 200);
-    assert!(json.starts_with('{') && json.contains("\"keys_done_total\":"), "{json}");
+    assert!(
+        json.starts_with('{') && json.contains("\"keys_done_total\":"),
+        "{json}"
+    );
 
     // The run goes on to the end, unharmed by the dashboard.
     let out = wait_bounded(child, Duration::from_secs(120), "ferry migrate run");
@@ -414,7 +431,9 @@ fn port_in_use_fails_before_any_work() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "exit code; stderr:\n{err}");
     assert!(
-        err.contains(&format!("--http {addr}: address in use; choose another port")),
+        err.contains(&format!(
+            "--http {addr}: address in use; choose another port"
+        )),
         "stderr:\n{err}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
