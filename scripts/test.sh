@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The test command of ferry: formatting, lints, and the whole workspace test
 # suite. Works on a fresh Debian/Ubuntu machine: installs redis-server,
-# redis-tools, openssl, Node.js and python3-venv (the tests run a real
-# redis-server and Redis Cluster beside ferry, a TLS server, the BullMQ job
-# queue from npm and redis-py's client-side cache from PyPI) when missing.
+# redis-tools, openssl, Node.js, python3-venv and chromium (the tests run a
+# real redis-server and Redis Cluster beside ferry, a TLS server, the BullMQ
+# job queue from npm, redis-py's client-side cache from PyPI and the
+# migration dashboard in a headless browser) when missing.
 #
 #   bash scripts/test.sh
 #
@@ -23,7 +24,7 @@ run() { printf '+ %s\n' "$*"; "$@"; }
 # --- redis-server / redis-cli / openssl ----------------------------------------
 # The tests run a real redis-server (standalone and a Redis Cluster built with
 # redis-cli) beside ferry, and make a TLS certificate with openssl.
-step "checking for redis-server, redis-cli, openssl, node and npm"
+step "checking for redis-server, redis-cli, openssl, node, npm, python3 and chromium"
 PKGS=()
 command -v redis-server >/dev/null 2>&1 || PKGS+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || PKGS+=(redis-tools)
@@ -34,6 +35,8 @@ command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 # Python with venv runs redis-py's client-side cache in real_client_cache.rs.
 command -v python3 >/dev/null 2>&1 || PKGS+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || PKGS+=(python3-venv)
+# Headless Chromium loads the `--http` dashboard page in dashboard.rs.
+[ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1 || PKGS+=(chromium)
 if [ ${#PKGS[@]} -eq 0 ]; then
     echo "found $(redis-server --version | head -n1); $(openssl version)"
 else
@@ -50,7 +53,7 @@ else
     export DEBIAN_FRONTEND=noninteractive
     run ${SUDO[@]+"${SUDO[@]}"} apt-get update
     run ${SUDO[@]+"${SUDO[@]}"} apt-get install -y "${PKGS[@]}"
-    for b in redis-server redis-cli openssl node npm python3; do
+    for b in redis-server redis-cli openssl node npm python3 chromium; do
         command -v "$b" >/dev/null 2>&1 || die "apt-get install finished but $b is still not on PATH"
     done
     echo "installed: $(redis-server --version | head -n1); $(openssl version)"

@@ -151,6 +151,8 @@ pub struct BulkOptions {
     pub conflict: Conflict,
     pub chunk: usize,
     pub resume: bool,
+    /// The dashboard's board (`--http`): keys, bytes and errors go there too.
+    pub board: Option<Arc<ferry_dashboard::Board>>,
 }
 
 impl Default for BulkOptions {
@@ -165,6 +167,7 @@ impl Default for BulkOptions {
             conflict: Conflict::Fail,
             chunk: 1000,
             resume: false,
+            board: None,
         }
     }
 }
@@ -336,7 +339,11 @@ pub async fn bulk(
     let mut progress = Progress::new(
         &format!("bulk {run_id}"),
         estimated.max(counters.scanned as u64),
-    );
+    )
+    .with_board(opts.board.clone());
+    // Keys whose batch is written: what the bar and the board count (the
+    // scan runs a page ahead, so `counters.scanned` moves in jumps).
+    let mut keys_finished = counters.scanned.max(0) as u64;
     let started = Instant::now();
     let mut gone = 0u64;
     let mut pages: VecDeque<(u64, Page)> = VecDeque::new();
@@ -498,11 +505,8 @@ pub async fn bulk(
                     p.batches_left = p.batches_left.saturating_sub(1);
                 }
                 advance(&mut pages);
-                progress.update(
-                    counters.scanned as u64,
-                    counters.bytes as u64,
-                    counters.errors as u64,
-                );
+                keys_finished += n;
+                progress.update(keys_finished, counters.bytes as u64, counters.errors as u64);
             }
         }
         if last_checkpoint.elapsed() >= Duration::from_secs(2) {
@@ -522,11 +526,7 @@ pub async fn bulk(
         &counters,
         finished,
     )?;
-    progress.finish(
-        counters.scanned as u64,
-        counters.bytes as u64,
-        counters.errors as u64,
-    );
+    progress.finish(keys_finished, counters.bytes as u64, counters.errors as u64);
     let summary = BulkSummary {
         counters,
         gone,

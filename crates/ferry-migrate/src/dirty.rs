@@ -27,6 +27,9 @@ pub struct DirtyOptions {
     pub max_rps: Option<u64>,
     pub ttl: TtlMode,
     pub chunk: usize,
+    /// The dashboard's board (`--http`): keys handled, errors and the
+    /// backlog (dirty keys left) go there too.
+    pub board: Option<Arc<ferry_dashboard::Board>>,
 }
 
 impl Default for DirtyOptions {
@@ -37,6 +40,7 @@ impl Default for DirtyOptions {
             max_rps: None,
             ttl: TtlMode::Preserve,
             chunk: 1000,
+            board: None,
         }
     }
 }
@@ -84,7 +88,16 @@ pub async fn apply_dirty(
         log::info!("run {run_id}: retrying {retried} keys that failed in an earlier pass");
     }
     let budget = reg.dirty_counts(run_id)?.dirty as u64 + opts.batch_keys as u64;
-    let mut progress = (!quiet).then(|| Progress::new(&format!("apply-dirty {run_id}"), budget));
+    let label = format!("apply-dirty {run_id}");
+    let mut progress = if quiet {
+        Progress::quiet(&label)
+    } else {
+        Progress::new(&label, budget)
+    }
+    .with_board(opts.board.clone());
+    if let Some(b) = &opts.board {
+        b.set_backlog_entries(budget.saturating_sub(opts.batch_keys as u64));
+    }
     let mut sum = DirtySummary::default();
     let mut handled = 0u64;
     // Keys sent to the source so far, for --max-rps.
@@ -178,14 +191,13 @@ pub async fn apply_dirty(
             }
             reg.errors(run_id, "dirty_apply", &outcome.errors)?;
             reg.finish_dirty(run_id, &done)?;
-            if let Some(p) = &mut progress {
-                p.update(sum.applied + sum.deleted + sum.errors, 0, sum.errors);
-            }
+            progress.update(sum.applied + sum.deleted + sum.errors, 0, sum.errors);
         }
     }
     sum.remaining = reg.dirty_counts(run_id)?.dirty;
-    if let Some(p) = progress {
-        p.finish(sum.applied + sum.deleted + sum.errors, 0, sum.errors);
+    progress.finish(sum.applied + sum.deleted + sum.errors, 0, sum.errors);
+    if let Some(b) = &opts.board {
+        b.set_backlog_entries(sum.remaining.max(0) as u64);
     }
     if sum.errors > 0 {
         return Err(Error::Failed(format!(

@@ -11,7 +11,9 @@ use crate::registry::Registry;
 use crate::track::{TrackOptions, Tracker};
 use crate::verify::{verify, VerifyOptions};
 use crate::{preflight, Error, Result};
+use ferry_dashboard::Board;
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
@@ -25,6 +27,8 @@ pub struct RunOptions {
     pub type_filter: Option<String>,
     /// Continue to the cutover by itself once fewer keys than this are dirty.
     pub cutover_when_lag_below: Option<i64>,
+    /// The dashboard's board (`--http`): the steps become its phases.
+    pub board: Option<Arc<Board>>,
 }
 
 /// Backlog under which `run` stops repeating live delta passes (and, without
@@ -40,11 +44,17 @@ pub async fn run(
     opts: &RunOptions,
 ) -> Result<()> {
     let started = Instant::now();
+    let phase = |name: &str| {
+        if let Some(b) = &opts.board {
+            b.phase(name);
+        }
+    };
     if opts.cutover_when_lag_below.is_none() && !std::io::stdin().is_terminal() {
         return Err(Error::Usage(
             "no terminal to confirm the cutover on: pass --cutover-when-lag-below N to continue by itself once fewer than N keys are dirty".into(),
         ));
     }
+    phase("preflight");
     let report = preflight::preflight(src, dst).await?;
     for l in &report.lines {
         eprintln!("preflight: {l}");
@@ -71,9 +81,11 @@ pub async fn run(
         "step 1/5: tracking changes on the source (run {run_id}, registry {})",
         reg.path().display()
     );
+    phase("track");
     let tracker = Tracker::start(reg, run_id, src, &opts.track).await?;
     let result = async {
         eprintln!("step 2/5: bulk copy");
+        phase("bulk");
         let mut bulk_opts = opts.bulk.clone();
         bulk_opts.resume = reg.run(run_id)?.bulk_state != "not started";
         let b = bulk(reg, run_id, src, dst, &scope, &bulk_opts).await?;
@@ -85,6 +97,7 @@ pub async fn run(
             b.elapsed.as_secs_f64()
         );
         eprintln!("step 3/5: applying changes made during the copy");
+        phase("delta");
         let mut remaining = i64::MAX;
         for pass in 1..=20 {
             let d = apply_dirty(reg, run_id, src, dst, &opts.dirty, true).await?;
@@ -107,12 +120,14 @@ pub async fn run(
                 eprintln!("step 4/5: backlog {remaining} < {n}: final delta (writes to the source should be frozen now)");
             }
             None => {
+                phase("cutover-wait");
                 eprintln!("ready for cutover: {remaining} keys dirty. Freeze writes to the source, then press Enter");
                 let mut line = String::new();
                 let _ = tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line)).await;
                 eprintln!("step 4/5: final delta");
             }
         }
+        phase("final-delta");
         // Let the tracker record the last events before the final pass.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut left = i64::MAX;
@@ -130,7 +145,11 @@ pub async fn run(
             )));
         }
         eprintln!("step 5/5: verify");
+        phase("verify");
         let v = verify(reg, run_id, src, dst, &opts.verify).await?;
+        if let Some(b) = &opts.board {
+            b.add_mismatches(v.mismatches);
+        }
         for l in &v.examples {
             eprintln!("  mismatch: {l}");
         }
@@ -147,7 +166,8 @@ pub async fn run(
     let stopped = tracker.stop().await;
     match result {
         Ok(()) => {
-            stopped?;
+            stopped.inspect_err(|_| phase("failed"))?;
+            phase("done");
             reg.set_status(run_id, "completed")?;
             let run = reg.run(run_id)?;
             eprintln!(
@@ -166,6 +186,7 @@ pub async fn run(
             } else {
                 "failed"
             };
+            phase(status);
             let _ = reg.set_status(run_id, status);
             let _ = reg.set_last_error(run_id, &e.to_string());
             Err(e)

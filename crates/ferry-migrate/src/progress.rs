@@ -1,9 +1,11 @@
 //! Progress of a long stage: a bar on a terminal (keys done / estimated
 //! total, keys/s, MB/s, ETA, errors), a plain log line every few seconds
-//! elsewhere.
+//! elsewhere, and the dashboard's board when `--http` gave one.
 
+use ferry_dashboard::Board;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub struct Progress {
@@ -12,6 +14,12 @@ pub struct Progress {
     started: Instant,
     last_log: Instant,
     total: u64,
+    /// No bar and no log lines: only the board hears of it.
+    quiet: bool,
+    board: Option<Arc<Board>>,
+    /// What the board was last told (it takes increments, a stage reports
+    /// totals).
+    told: (u64, u64, u64),
 }
 
 impl Progress {
@@ -39,6 +47,49 @@ impl Progress {
             started: Instant::now(),
             last_log: Instant::now(),
             total,
+            quiet: false,
+            board: None,
+            told: (0, 0, 0),
+        }
+    }
+
+    /// A stage that prints nothing (a delta pass inside `migrate run`) but
+    /// still feeds the board.
+    pub fn quiet(label: &str) -> Progress {
+        Progress {
+            label: label.to_string(),
+            bar: None,
+            started: Instant::now(),
+            last_log: Instant::now(),
+            total: 0,
+            quiet: true,
+            board: None,
+            told: (0, 0, 0),
+        }
+    }
+
+    /// Also reports to `board` (keys, bytes and errors as increments, the
+    /// estimate as `keys_estimated`).
+    pub fn with_board(mut self, board: Option<Arc<Board>>) -> Progress {
+        if let Some(b) = &board {
+            if !self.quiet {
+                b.set_keys_estimated(self.total);
+            }
+        }
+        self.board = board;
+        self
+    }
+
+    fn tell_board(&mut self, done: u64, bytes: u64, errors: u64) {
+        if let Some(b) = &self.board {
+            let (d, by, e) = self.told;
+            b.add_keys(done.saturating_sub(d));
+            b.add_bytes(bytes.saturating_sub(by));
+            b.add_errors(errors.saturating_sub(e));
+            if !self.quiet {
+                b.set_keys_estimated(self.total);
+            }
+            self.told = (done.max(d), bytes.max(by), errors.max(e));
         }
     }
 
@@ -46,6 +97,10 @@ impl Progress {
     pub fn update(&mut self, done: u64, bytes: u64, errors: u64) {
         if done > self.total {
             self.total = done;
+        }
+        self.tell_board(done, bytes, errors);
+        if self.quiet {
+            return;
         }
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
         let mbs = bytes as f64 / secs / 1e6;
@@ -85,7 +140,11 @@ impl Progress {
         )
     }
 
-    pub fn finish(self, done: u64, bytes: u64, errors: u64) {
+    pub fn finish(mut self, done: u64, bytes: u64, errors: u64) {
+        self.tell_board(done, bytes, errors);
+        if self.quiet {
+            return;
+        }
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

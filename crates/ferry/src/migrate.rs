@@ -2,6 +2,7 @@
 //! `ferry-migrate` crate.
 
 use clap::{Args, Subcommand};
+use ferry_dashboard::Board;
 use ferry_migrate::bulk::{BulkOptions, Scope};
 use ferry_migrate::copy::{Conflict, TtlMode};
 use ferry_migrate::dirty::DirtyOptions;
@@ -11,8 +12,10 @@ use ferry_migrate::registry::{tracker_alive, Control, Registry};
 use ferry_migrate::track::{TrackOptions, Tracker};
 use ferry_migrate::verify::VerifyOptions;
 use ferry_migrate::{Error, Result};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Subcommand)]
 pub enum MigrateCommand {
@@ -31,18 +34,18 @@ pub enum MigrateCommand {
     TrackStop(RunRef),
     /// Copy every key of the source to the target (resumable).
     #[command(
-        after_help = "Examples:\n  ferry migrate bulk --run-id r1 --from redis://10.0.0.10:6379 --to ./data.db\n  ferry migrate bulk --run-id r1 --from redis://src:6379 --to redis+cluster://dst:7000 --max-concurrency 16 --max-rps 20000\n  ferry migrate bulk --run-id r1 --from redis://src:6379 --to redis://dst:6379 --resume\n\nThe checkpoint (SCAN cursor and counters) is saved every 2 seconds; after a crash or Ctrl-C, the same command with --resume continues."
+        after_help = "Examples:\n  ferry migrate bulk --run-id r1 --from redis://10.0.0.10:6379 --to ./data.db\n  ferry migrate bulk --run-id r1 --from redis://src:6379 --to redis+cluster://dst:7000 --max-concurrency 16 --max-rps 20000\n  ferry migrate bulk --run-id r1 --from redis://src:6379 --to redis://dst:6379 --resume\n  ferry migrate bulk --run-id r1 --from redis://src:6379 --to ./data.db --http 127.0.0.1:9000\n\nWith --http, http://127.0.0.1:9000/ shows the progress live and /metrics serves it to Prometheus (docs/dashboard.md). The checkpoint (SCAN cursor and counters) is saved every 2 seconds; after a crash or Ctrl-C, the same command with --resume continues."
     )]
     Bulk(BulkArgs),
     /// Re-copy the keys the tracker saw change (delete those gone from the source).
     #[command(
         name = "apply-dirty",
-        after_help = "Examples:\n  ferry migrate apply-dirty --run-id r1 --from redis://10.0.0.10:6379 --to ./data.db\n\nRepeatable while the source is live; run it once more with writes frozen for the cutover."
+        after_help = "Examples:\n  ferry migrate apply-dirty --run-id r1 --from redis://10.0.0.10:6379 --to ./data.db\n  ferry migrate apply-dirty --run-id r1 --from redis://10.0.0.10:6379 --to ./data.db --http 127.0.0.1:9000\n\nRepeatable while the source is live; run it once more with writes frozen for the cutover."
     )]
     ApplyDirty(DirtyArgs),
     /// Compare the source and the target.
     #[command(
-        after_help = "Examples:\n  ferry migrate verify --run-id r1 --from redis://src:6379 --to ./data.db --sample 0.5%\n  ferry migrate verify --run-id r1 --from redis://src:6379 --to ./data.db --full --show-diffs 20\n\nExits 1 when anything differs."
+        after_help = "Examples:\n  ferry migrate verify --run-id r1 --from redis://src:6379 --to ./data.db --sample 0.5%\n  ferry migrate verify --run-id r1 --from redis://src:6379 --to ./data.db --full --show-diffs 20 --http 127.0.0.1:9000\n\nExits 1 when anything differs."
     )]
     Verify(VerifyArgs),
     /// Show a run's counters, rates, checkpoint, dirty keys and recent errors.
@@ -61,7 +64,7 @@ pub enum MigrateCommand {
     Abort(RunRef),
     /// The whole migration: preflight, tracker, bulk, deltas, cutover, verify.
     #[command(
-        after_help = "Examples:\n  ferry migrate run --from redis://10.0.0.10:6379 --to ./data.db\n  ferry migrate run --from redis://src:6379 --to redis+cluster://dst:7000 --cutover-when-lag-below 100 --verify-full\n\nWithout --cutover-when-lag-below it stops at \"ready for cutover\" and waits for Enter after you froze writes."
+        after_help = "Examples:\n  ferry migrate run --from redis://10.0.0.10:6379 --to ./data.db\n  ferry migrate run --from redis://src:6379 --to redis+cluster://dst:7000 --cutover-when-lag-below 100 --verify-full\n  ferry migrate run --from redis://src:6379 --to ./data.db --cutover-when-lag-below 100 --http 127.0.0.1:9000\n\nWith --http, http://127.0.0.1:9000/ shows the phases, rates, backlog, mismatches and errors live and /metrics serves them to Prometheus (docs/dashboard.md). Without --cutover-when-lag-below it stops at \"ready for cutover\" and waits for Enter after you froze writes."
     )]
     Run(RunArgs),
 }
@@ -87,6 +90,15 @@ pub struct Pair {
     to: String,
     #[command(flatten)]
     common: Common,
+}
+
+#[derive(Args, Clone)]
+pub struct HttpFlag {
+    /// Serve a live dashboard while the command runs: a web page at
+    /// http://ADDR/ and Prometheus metrics at http://ADDR/metrics
+    /// (e.g. --http 127.0.0.1:9000; port 0 picks a free one, logged at start).
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
 }
 
 #[derive(Args, Clone)]
@@ -174,6 +186,8 @@ pub struct BulkArgs {
     /// Continue from the run's checkpoint.
     #[arg(long)]
     resume: bool,
+    #[command(flatten)]
+    http: HttpFlag,
 }
 
 #[derive(Args, Clone)]
@@ -186,6 +200,8 @@ pub struct DirtyArgs {
     pair: Pair,
     #[command(flatten)]
     copy: CopyFlags,
+    #[command(flatten)]
+    http: HttpFlag,
 }
 
 #[derive(Args, Clone)]
@@ -214,6 +230,8 @@ pub struct VerifyArgs {
     pair: Pair,
     #[command(flatten)]
     verify: VerifyFlags,
+    #[command(flatten)]
+    http: HttpFlag,
 }
 
 #[derive(Args, Clone)]
@@ -240,6 +258,8 @@ pub struct RunArgs {
     /// Verify every key.
     #[arg(long)]
     verify_full: bool,
+    #[command(flatten)]
+    http: HttpFlag,
 }
 
 fn parse_size(s: &str) -> std::result::Result<u64, String> {
@@ -291,6 +311,7 @@ impl CopyFlags {
             max_rps: Some(self.max_rps).filter(|r| *r > 0),
             ttl: self.ttl(),
             chunk: self.chunk.max(1),
+            board: None,
         }
     }
 
@@ -305,6 +326,7 @@ impl CopyFlags {
             conflict: Conflict::parse(&scope.on_conflict).unwrap_or(Conflict::Fail),
             chunk: self.chunk.max(1),
             resume,
+            board: None,
         }
     }
 }
@@ -388,6 +410,50 @@ async fn connect(pair: &Pair) -> Result<(Endpoint, Endpoint)> {
         .await
         .map_err(|e| prefix("target", e))?;
     Ok((src, dst))
+}
+
+/// The dashboard of one command: the board its stages report to and the
+/// server task, stopped when the command ends.
+struct Dashboard {
+    board: Arc<Board>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the `--http` server (before any work, so a port in use fails
+/// fast); `None` without `--http`.
+async fn dashboard(flag: &HttpFlag, run_id: &str, pair: &Pair) -> Result<Option<Dashboard>> {
+    let Some(addr) = flag.http else {
+        return Ok(None);
+    };
+    let (from, to) = specs(pair)?;
+    let board = Arc::new(
+        Board::new("migrate", run_id)
+            .with_label("from", &from.display())
+            .with_label("to", &to.display()),
+    );
+    let (bound, task) = ferry_dashboard::serve(addr, board.clone())
+        .await
+        .map_err(|e| Error::Usage(format!("--http {e}")))?;
+    log::info!("dashboard: http://{bound}/ (Prometheus metrics at http://{bound}/metrics)");
+    Ok(Some(Dashboard { board, task }))
+}
+
+impl Dashboard {
+    fn phase(d: &Option<Dashboard>, name: &str) {
+        if let Some(d) = d {
+            d.board.phase(name);
+        }
+    }
+
+    fn board(d: &Option<Dashboard>) -> Option<Arc<Board>> {
+        d.as_ref().map(|d| d.board.clone())
+    }
 }
 
 fn prefix(side: &str, e: Error) -> Error {
@@ -495,6 +561,8 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
             Ok(())
         }
         MigrateCommand::Bulk(a) => {
+            let dash = dashboard(&a.http, &a.run_id, &a.pair).await?;
+            Dashboard::phase(&dash, "connect");
             let (src, dst) = connect(&a.pair).await?;
             let reg = registry_for(&a.pair)?;
             let result = async {
@@ -503,7 +571,10 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
                     log::warn!("no tracker is running for run {}: changes made during the copy will not be recorded (start `ferry migrate track --run-id {}` first if the source is live)", a.run_id, a.run_id);
                 }
                 let scope = Scope::decide(&src, &dst, a.scope.db, a.scope.pattern.clone(), a.scope.type_filter.clone()).await?;
-                let s = ferry_migrate::bulk::bulk(&reg, &a.run_id, &src, &dst, &scope, &a.copy.bulk(&a.scope, a.resume)).await?;
+                let mut opts = a.copy.bulk(&a.scope, a.resume);
+                opts.board = Dashboard::board(&dash);
+                Dashboard::phase(&dash, "bulk");
+                let s = ferry_migrate::bulk::bulk(&reg, &a.run_id, &src, &dst, &scope, &opts).await?;
                 println!(
                     "bulk {}: {} keys scanned, {} copied, {} skipped, {} gone before they were read, {:.1} MB in {:.1}s ({:.0} keys/s)",
                     a.run_id,
@@ -521,24 +592,24 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
             if let Err(e) = &result {
                 let _ = reg.set_last_error(&a.run_id, &e.to_string());
             }
+            Dashboard::phase(&dash, if result.is_ok() { "done" } else { "failed" });
             src.close().await;
             dst.close().await;
             result
         }
         MigrateCommand::ApplyDirty(a) => {
+            let dash = dashboard(&a.http, &a.run_id, &a.pair).await?;
+            Dashboard::phase(&dash, "connect");
             let (src, dst) = connect(&a.pair).await?;
             let reg = registry_for(&a.pair)?;
             let result = async {
                 reg.run(&a.run_id)?;
-                let s = ferry_migrate::dirty::apply_dirty(
-                    &reg,
-                    &a.run_id,
-                    &src,
-                    &dst,
-                    &a.copy.dirty(),
-                    false,
-                )
-                .await?;
+                let mut opts = a.copy.dirty();
+                opts.board = Dashboard::board(&dash);
+                Dashboard::phase(&dash, "apply-dirty");
+                let s =
+                    ferry_migrate::dirty::apply_dirty(&reg, &a.run_id, &src, &dst, &opts, false)
+                        .await?;
                 println!(
                     "apply-dirty {}: {} applied, {} deleted, {} still dirty",
                     a.run_id, s.applied, s.deleted, s.remaining
@@ -546,17 +617,24 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
                 Ok(())
             }
             .await;
+            Dashboard::phase(&dash, if result.is_ok() { "done" } else { "failed" });
             src.close().await;
             dst.close().await;
             result
         }
         MigrateCommand::Verify(a) => {
             let opts = a.verify.options(None)?;
+            let dash = dashboard(&a.http, &a.run_id, &a.pair).await?;
+            Dashboard::phase(&dash, "connect");
             let (src, dst) = connect(&a.pair).await?;
             let reg = registry_for(&a.pair)?;
             let result = async {
                 reg.run(&a.run_id)?;
+                Dashboard::phase(&dash, "verify");
                 let v = ferry_migrate::verify::verify(&reg, &a.run_id, &src, &dst, &opts).await?;
+                if let Some(d) = &dash {
+                    d.board.add_mismatches(v.mismatches);
+                }
                 for l in &v.examples {
                     println!("mismatch: {l}");
                 }
@@ -573,6 +651,7 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
                 Ok(())
             }
             .await;
+            Dashboard::phase(&dash, if result.is_ok() { "done" } else { "failed" });
             src.close().await;
             dst.close().await;
             result
@@ -593,12 +672,21 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
                 ttl_tolerance_ms: 1000,
             }
             .options(Some(0.01))?;
+            let run_id = a.run_id.clone().unwrap_or_else(default_run_id);
+            let dash = dashboard(&a.http, &run_id, &a.pair).await?;
+            Dashboard::phase(&dash, "connect");
             let (src, dst) = connect(&a.pair).await?;
             let reg = registry_for(&a.pair)?;
-            let run_id = a.run_id.clone().unwrap_or_else(default_run_id);
+            let board = Dashboard::board(&dash);
             let opts = RunOptions {
-                bulk: a.copy.bulk(&a.scope, false),
-                dirty: a.copy.dirty(),
+                bulk: BulkOptions {
+                    board: board.clone(),
+                    ..a.copy.bulk(&a.scope, false)
+                },
+                dirty: DirtyOptions {
+                    board: board.clone(),
+                    ..a.copy.dirty()
+                },
                 verify: verify_opts,
                 track: TrackOptions {
                     enable_notifications: a.enable_notifications,
@@ -607,6 +695,7 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
                 pattern: a.scope.pattern.clone(),
                 type_filter: a.scope.type_filter.clone(),
                 cutover_when_lag_below: a.cutover_when_lag_below,
+                board,
             };
             let r = ferry_migrate::flow::run(&reg, &run_id, &src, &dst, &opts).await;
             src.close().await;
