@@ -11,7 +11,13 @@ use redis::Value;
 /// Keys per RESTORE pipeline.
 const PIPELINE: usize = 500;
 
-async fn flush(target: &Endpoint, db: u64, batch: &mut Vec<redis::Pipeline>) -> Result<()> {
+/// RESTOREs the pipelined keys in database `db` and counts them.
+async fn flush(
+    target: &Endpoint,
+    db: u64,
+    batch: &mut Vec<redis::Pipeline>,
+    counts: &std::sync::Mutex<Counts>,
+) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -22,6 +28,9 @@ async fn flush(target: &Endpoint, db: u64, batch: &mut Vec<redis::Pipeline>) -> 
         if let Some(Value::ServerError(e)) = r.first() {
             return Err(Error::Target(format!("RESTORE failed: {e:?}")));
         }
+    }
+    if let Ok(mut c) = counts.lock() {
+        c.keys_restored += batch.len() as u64;
     }
     batch.clear();
     Ok(())
@@ -44,7 +53,7 @@ pub async fn load(
     while let Some(item) = file.next_item()? {
         match item {
             Item::SelectDb(n) => {
-                flush(target, db, &mut batch).await?;
+                flush(target, db, &mut batch, counts).await?;
                 db = n;
             }
             Item::Function(code) => {
@@ -73,25 +82,17 @@ pub async fn load(
                     p.arg("ABSTTL");
                 }
                 batch.push(p);
+                restored += 1;
                 if batch.len() >= PIPELINE {
-                    flush(target, db, &mut batch).await?;
-                    restored += PIPELINE as u64;
-                    if let Ok(mut c) = counts.lock() {
-                        c.keys_restored += PIPELINE as u64;
-                    }
+                    flush(target, db, &mut batch, counts).await?;
                 }
             }
         }
     }
-    let rest = batch.len() as u64;
-    flush(target, db, &mut batch).await?;
+    flush(target, db, &mut batch, counts).await?;
     if let Ok(mut c) = counts.lock() {
-        c.keys_restored += rest;
         c.filtered += left_out;
     }
-    log::debug!(
-        "snapshot: {} keys restored, {left_out} left out by the filter",
-        restored + rest
-    );
+    log::debug!("snapshot: {restored} keys restored, {left_out} left out by the filter");
     Ok(())
 }

@@ -67,6 +67,11 @@ pub struct ProxyArgs {
     /// Names the mirror's checkpoint on the other store.
     #[arg(long, default_value = "proxy")]
     name: String,
+    /// Serve a live dashboard at http://ADDR/ and Prometheus metrics at
+    /// http://ADDR/metrics (backlog, mirror errors, canary mismatches;
+    /// docs/dashboard.md).
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
     /// Seconds between status lines.
     #[arg(long, default_value_t = 10)]
     status_every: u64,
@@ -132,7 +137,33 @@ pub fn main(args: ProxyArgs) -> ExitCode {
     };
     let mode = opts.mode;
     let every = Duration::from_secs(args.status_every.max(1));
+    let board = std::sync::Arc::new(
+        ferry_dashboard::Board::new("proxy", &opts.name)
+            .with_label(
+                "primary",
+                &format!("{}:{}", opts.primary.host, opts.primary.port),
+            )
+            .with_label(
+                "secondary",
+                &format!("{}:{}", opts.secondary.host, opts.secondary.port),
+            ),
+    );
+    let http = args.http;
     runtime.block_on(async move {
+        // Before listening for clients: a taken port fails first.
+        let _server = match http {
+            Some(addr) => match ferry_dashboard::serve(addr, board.clone()).await {
+                Ok((bound, task)) => {
+                    log::info!("dashboard: http://{bound}/ (Prometheus metrics at http://{bound}/metrics)");
+                    Some(task)
+                }
+                Err(e) => {
+                    eprintln!("ferry proxy: --http {e}");
+                    return ExitCode::from(2);
+                }
+            },
+            None => None,
+        };
         let proxy = match ferry_proxy::start(opts).await {
             Ok(p) => p,
             Err(e) => {
@@ -141,10 +172,36 @@ pub fn main(args: ProxyArgs) -> ExitCode {
             }
         };
         log::info!("ferry proxy listening on {} ({mode:?})", proxy.addr);
+        board.phase(match mode {
+            ferry_proxy::Mode::PrimaryOnly => "primary-only",
+            ferry_proxy::Mode::DualWrite => "dual-write",
+            ferry_proxy::Mode::ReadCanary(_) => "read-canary",
+            ferry_proxy::Mode::Switched => "switched",
+        });
+        let mirrored = board.counter("mirrored_entries_total", "Backlog entries the mirror applied to the other store");
+        let mut shown = [0u64; 4];
+        let mut board_tick = tokio::time::interval(Duration::from_secs(1));
         let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
             tokio::select! {
+                _ = board_tick.tick() => {
+                    let s = &proxy.stats;
+                    let now = [
+                        s.commands.load(Ordering::Relaxed),
+                        s.canary_mismatches.load(Ordering::Relaxed),
+                        s.mirror_errors.load(Ordering::Relaxed) + s.backlog_errors.load(Ordering::Relaxed),
+                        s.mirrored.load(Ordering::Relaxed),
+                    ];
+                    board.add_commands(now[0].saturating_sub(shown[0]));
+                    board.add_mismatches(now[1].saturating_sub(shown[1]));
+                    board.add_errors(now[2].saturating_sub(shown[2]));
+                    mirrored.add(now[3].saturating_sub(shown[3]));
+                    shown = now;
+                    if mode != ferry_proxy::Mode::PrimaryOnly {
+                        board.set_backlog_entries(proxy.behind());
+                    }
+                }
                 _ = tick.tick() => {
                     let s = &proxy.stats;
                     let canary = match mode {

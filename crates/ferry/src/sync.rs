@@ -72,6 +72,10 @@ pub struct SyncArgs {
     /// Apply only these commands (repeatable; default all).
     #[arg(long, value_name = "NAME")]
     only_command: Vec<String>,
+    /// Serve a live dashboard at http://ADDR/ and Prometheus metrics at
+    /// http://ADDR/metrics (e.g. 127.0.0.1:9000; docs/dashboard.md).
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
     /// Stop after this many seconds (default: run until stopped).
     #[arg(long)]
     duration: Option<u64>,
@@ -127,7 +131,48 @@ pub fn main(args: SyncArgs) -> ExitCode {
     // A line every --progress-every seconds (the run reports every second).
     let every = Duration::from_secs(args.progress_every.max(1));
     let mut last_line: Option<std::time::Instant> = None;
+    let board = args.http.map(|_| {
+        std::sync::Arc::new(
+            ferry_dashboard::Board::new("sync", &opts.name)
+                .with_label("from", &opts.from.display())
+                .with_label("to", &opts.to.display()),
+        )
+    });
+    let _server = match (args.http, &board) {
+        (Some(addr), Some(b)) => match runtime.block_on(ferry_dashboard::serve(addr, b.clone())) {
+            Ok((bound, task)) => {
+                log::info!(
+                    "dashboard: http://{bound}/ (Prometheus metrics at http://{bound}/metrics)"
+                );
+                b.phase("connect");
+                Some(task)
+            }
+            Err(e) => {
+                eprintln!("ferry sync: --http {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
+    let mut shown = ferry_sync::Counts::default();
     let result = runtime.block_on(ferry_sync::run(opts, |c| {
+        if let Some(b) = &board {
+            // The offset is known once the snapshot is applied (or at once
+            // on a partial resync).
+            let phase = if c.offset > 0 { "stream" } else { "snapshot" };
+            if b.current_phase() != phase {
+                b.phase(phase);
+            }
+            b.add_keys(c.keys_restored.saturating_sub(shown.keys_restored));
+            b.add_commands(c.commands.saturating_sub(shown.commands));
+            if let Some(l) = c.lag_bytes {
+                b.set_lag_bytes(l);
+            }
+            if let Some(s) = c.lag_secs {
+                b.set_lag_seconds(s);
+            }
+            shown = c.clone();
+        }
         if last_line.is_some_and(|t| t.elapsed() < every) {
             return;
         }

@@ -14,8 +14,7 @@ mod common;
 
 use common::{free_port, kill_child, RedisProc};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -54,42 +53,7 @@ fn chromium() -> PathBuf {
     );
 }
 
-/// GET `path` from 127.0.0.1:`port` with HTTP/1.0; returns (status, body).
-fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other(format!("no header end in {text:?}")))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line in {head:?}")))?;
-    Ok((status, body.to_string()))
-}
-
-/// Samples of a Prometheus text exposition: `name{labels}` -> value.
-fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let (series, value) = line.rsplit_once(' ').expect("sample line has a value");
-        out.insert(
-            series.to_string(),
-            value
-                .parse::<f64>()
-                .unwrap_or_else(|_| panic!("bad value in {line:?}")),
-        );
-    }
-    out
-}
+use common::http::{http_get, parse_metrics};
 
 fn metrics(port: u16) -> BTreeMap<String, f64> {
     let (status, body) = http_get(port, "/metrics").expect("GET /metrics");

@@ -35,7 +35,7 @@ impl Proxy {
     fn start(primary: u16, secondary: u16, mode: &str) -> Proxy {
         let dir = tempfile::tempdir().unwrap();
         let port = common::free_port();
-        Proxy::start_in(dir, port, primary, secondary, mode)
+        Proxy::start_in(dir, port, primary, secondary, mode, &[])
     }
 
     /// kill -9, then the same proxy again (same port, same backlog).
@@ -46,7 +46,7 @@ impl Proxy {
         let old = std::mem::replace(&mut me._dir, dir);
         let port = me.port;
         drop(me);
-        Proxy::start_in(old, port, primary, secondary, mode)
+        Proxy::start_in(old, port, primary, secondary, mode, &[])
     }
 
     fn start_in(
@@ -55,6 +55,7 @@ impl Proxy {
         primary: u16,
         secondary: u16,
         mode: &str,
+        extra: &[&str],
     ) -> Proxy {
         // One log per start (a restarted proxy writes its own).
         static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -65,6 +66,7 @@ impl Proxy {
             .args(["--primary", &format!("redis://127.0.0.1:{primary}")])
             .args(["--secondary", &format!("redis://127.0.0.1:{secondary}")])
             .args(["--mode", mode, "--status-every", "1"])
+            .args(extra)
             .arg("--backlog")
             .arg(dir.path().join("backlog"))
             .stdout(Stdio::null())
@@ -238,7 +240,15 @@ fn workload(con: &mut redis::Connection, id: usize, round: usize) {
 fn proxy_dual_write_survives_a_secondary_restart() {
     let primary = RedisProc::start(&[]);
     let mut secondary = RedisProc::start(DURABLE);
-    let proxy = Proxy::start(primary.port(), secondary.port(), "dual-write");
+    let http = common::free_port();
+    let proxy = Proxy::start_in(
+        tempfile::tempdir().unwrap(),
+        common::free_port(),
+        primary.port(),
+        secondary.port(),
+        "dual-write",
+        &["--http", &format!("127.0.0.1:{http}")],
+    );
     let stop = Arc::new(AtomicBool::new(false));
     // Four writers, and a blocking consumer fed by a producer.
     let writers: Vec<_> = (0..4)
@@ -285,6 +295,17 @@ fn proxy_dual_write_survives_a_secondary_restart() {
         })
     };
     std::thread::sleep(Duration::from_secs(2));
+    // The dashboard's metrics count the traffic and show the backlog.
+    let (status, body) = common::http::http_get(http, "/metrics").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let m = common::http::parse_metrics(&body);
+    assert!(m["ferry_commands_total"] > 0.0, "{body}");
+    assert!(m.contains_key("ferry_backlog_entries"), "{body}");
+    assert_eq!(
+        m.get(r#"ferry_phase_info{phase="dual-write"}"#),
+        Some(&1.0),
+        "{body}"
+    );
     // The secondary dies mid-run; writes keep coming into the backlog; it
     // comes back and the backlog replays.
     secondary.kill9();

@@ -592,6 +592,8 @@ fn sync_filters_keys_databases_and_commands() {
     s.cmd(&["SELECT", "0"]);
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("sync.log");
+    let http = common::free_port();
+    let http_addr = format!("127.0.0.1:{http}");
     let mut sync = start_sync_with(
         src.port(),
         dst.port(),
@@ -603,6 +605,8 @@ fn sync_filters_keys_databases_and_commands() {
             "0",
             "--skip-command",
             "del",
+            "--http",
+            &http_addr,
         ],
     );
     wait_for("the snapshot was not applied", &log, || {
@@ -644,5 +648,28 @@ fn sync_filters_keys_databases_and_commands() {
     assert!(
         common::read_file_lossy(&log).contains("MSET names keys inside and outside --filter-key")
     );
+    // The dashboard (updated once a second): the stream phase, the two
+    // snapshot keys (user:1 and user:2, in database 0 before database 3's
+    // user:9), the three commands applied (SET user:3, the MSET, SET
+    // user:last), the lag measured.
+    let started = Instant::now();
+    loop {
+        let (status, body) = common::http::http_get(http, "/metrics").unwrap();
+        assert_eq!(status, 200, "{body}");
+        let m = common::http::parse_metrics(&body);
+        let ok = m.get(r#"ferry_phase_info{phase="stream"}"#) == Some(&1.0)
+            && m.get("ferry_keys_done_total") == Some(&2.0)
+            && m.get("ferry_commands_total") == Some(&3.0)
+            && m.contains_key("ferry_lag_bytes");
+        if ok {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{body}\n{}",
+            common::read_file_lossy(&log)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     common::kill_child(&mut sync);
 }

@@ -20,6 +20,7 @@
 
 pub mod cluster;
 pub mod dataset;
+pub mod http;
 pub mod raft_cluster;
 pub mod random;
 
