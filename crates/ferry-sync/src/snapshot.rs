@@ -4,36 +4,37 @@
 
 use crate::filter::Filter;
 use crate::{Counts, Error, Result};
-use ferry_migrate::endpoint::Endpoint;
+use ferry_migrate::endpoint::{Conn, Endpoint};
 use ferry_rdb::file::{Item, RdbFile};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use redis::Value;
 
 /// Keys per RESTORE pipeline.
 const PIPELINE: usize = 500;
 
-/// RESTOREs the pipelined keys in database `db` and counts them.
-async fn flush(
-    target: &Endpoint,
-    db: u64,
-    batch: &mut Vec<redis::Pipeline>,
-    counts: &std::sync::Mutex<Counts>,
-) -> Result<()> {
-    if batch.is_empty() {
-        return Ok(());
-    }
+/// RESTORE pipelines in flight at once (on one multiplexed connection, so
+/// the target never waits for the next pipeline to arrive).
+const IN_FLIGHT: usize = 4;
+
+type Flush = std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64>> + Send>>;
+
+/// Sends `pipe` (RESTOREs of `n` keys) to database `db` of the target.
+async fn flush(target: &Endpoint, db: u64, pipe: redis::Pipeline, n: u64) -> Result<Flush> {
     let db = i64::try_from(db).map_err(|_| Error::Usage(format!("database {db}")))?;
-    let mut conn = target.data(db).await?;
-    for r in conn.per_key(batch).await? {
-        let r = r.map_err(|e| Error::Target(e.to_string()))?;
-        if let Some(Value::ServerError(e)) = r.first() {
+    let mut conn = match target.data(db).await? {
+        Conn::Single(c) => (*c).clone(),
+        Conn::Cluster(_) => return Err(Error::Usage("a cluster target".into())),
+    };
+    Ok(Box::pin(async move {
+        let replies: Vec<Value> = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| Error::Target(format!("RESTORE failed: {e}")))?;
+        if let Some(e) = replies.iter().find(|v| matches!(v, Value::ServerError(_))) {
             return Err(Error::Target(format!("RESTORE failed: {e:?}")));
         }
-    }
-    if let Ok(mut c) = counts.lock() {
-        c.keys_restored += batch.len() as u64;
-    }
-    batch.clear();
-    Ok(())
+        Ok(n)
+    }))
 }
 
 /// RESTOREs the snapshot `data` on the target.
@@ -46,14 +47,24 @@ pub async fn load(
     let mut file = RdbFile::new(data)?;
     let version = file.version;
     let now = ferry_migrate::now_ms();
-    let mut batch: Vec<redis::Pipeline> = Vec::new();
+    let mut pipe = redis::pipe();
+    let mut in_pipe = 0u64;
+    let mut inflight: FuturesUnordered<Flush> = FuturesUnordered::new();
     let mut db = 0u64;
     let mut restored = 0u64;
     let mut left_out = 0u64;
+    let done = |n: u64| {
+        if let Ok(mut c) = counts.lock() {
+            c.keys_restored += n;
+        }
+    };
     while let Some(item) = file.next_item()? {
         match item {
             Item::SelectDb(n) => {
-                flush(target, db, &mut batch, counts).await?;
+                if in_pipe > 0 {
+                    inflight.push(flush(target, db, std::mem::take(&mut pipe), in_pipe).await?);
+                    in_pipe = 0;
+                }
                 db = n;
             }
             Item::Function(code) => {
@@ -72,24 +83,34 @@ pub async fn load(
                     continue;
                 }
                 let payload = ferry_rdb::file::dump_payload(k.kind, k.object, version);
-                let mut p = redis::pipe();
-                p.cmd("RESTORE")
+                pipe.cmd("RESTORE")
                     .arg(&k.name)
                     .arg(k.expire_at_ms.unwrap_or(0))
                     .arg(payload)
                     .arg("REPLACE");
                 if k.expire_at_ms.is_some() {
-                    p.arg("ABSTTL");
+                    pipe.arg("ABSTTL");
                 }
-                batch.push(p);
+                in_pipe += 1;
                 restored += 1;
-                if batch.len() >= PIPELINE {
-                    flush(target, db, &mut batch, counts).await?;
+                if in_pipe as usize >= PIPELINE {
+                    inflight.push(flush(target, db, std::mem::take(&mut pipe), in_pipe).await?);
+                    in_pipe = 0;
+                    while inflight.len() >= IN_FLIGHT {
+                        if let Some(r) = inflight.next().await {
+                            done(r?);
+                        }
+                    }
                 }
             }
         }
     }
-    flush(target, db, &mut batch, counts).await?;
+    if in_pipe > 0 {
+        inflight.push(flush(target, db, pipe, in_pipe).await?);
+    }
+    while let Some(r) = inflight.next().await {
+        done(r?);
+    }
     if let Ok(mut c) = counts.lock() {
         c.filtered += left_out;
     }
