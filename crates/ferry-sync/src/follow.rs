@@ -14,6 +14,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::error::TryRecvError;
 
+/// How often the source's offset is asked (the lag's resolution).
+const PROBE: Duration = Duration::from_millis(250);
+
 /// Commands read ahead of the target (the reader task's channel).
 const STREAM_BUFFER: usize = 10_000;
 
@@ -213,7 +216,10 @@ pub async fn follow(
     };
     let mut last_ack = Instant::now();
     let mut ack_now = false;
-    let mut caught_up = Instant::now();
+    // The source's offset over time (for the lag in seconds), sampled
+    // every PROBE on the side connection.
+    let mut clock = crate::lag::Clock::default();
+    let mut last_probe = Instant::now() - PROBE;
     let mut side = source::connect(&shard.master, &run.auth).await.ok();
     let mut addr = link.addr().to_string();
     let (mut rx, mut acker) = link.into_stream(STREAM_BUFFER);
@@ -352,33 +358,31 @@ pub async fn follow(
                 lost = true;
             }
             ack_now = false;
-            if last_ack.elapsed() >= Duration::from_secs(1) {
-                // Lag: the source's own offset, asked on a side connection
-                // (a failed ask only leaves the last figure in place); its
-                // replicas are noted for a failover.
-                if let Some(c) = side.as_mut() {
-                    if let Ok(r) = source::replication(c, &shard.master).await {
-                        if let Some(at) = r.offset {
-                            let behind = at.saturating_sub(offset);
-                            if behind == 0 {
-                                caught_up = Instant::now();
-                            }
-                            set(counts, |c| {
-                                c.lag_bytes = Some(behind);
-                                c.lag_secs = Some(caught_up.elapsed().as_secs_f64());
-                            });
-                        }
-                        if shard.first_slot.is_none() {
-                            for a in r.replicas {
-                                if !shard.others.contains(&a) {
-                                    shard.others.push(a);
-                                }
+            last_ack = Instant::now();
+        }
+        if last_probe.elapsed() >= PROBE {
+            last_probe = Instant::now();
+            // Lag: the source's own offset, asked on a side connection (a
+            // failed ask only leaves the last figures in place); its
+            // replicas are noted for a failover.
+            if let Some(c) = side.as_mut() {
+                if let Ok(r) = source::replication(c, &shard.master).await {
+                    if let Some(at) = r.offset {
+                        clock.record(last_probe, at);
+                        set(counts, |c| {
+                            c.lag_bytes = Some(at.saturating_sub(offset));
+                            c.lag_secs = clock.lag(offset, Instant::now());
+                        });
+                    }
+                    if shard.first_slot.is_none() {
+                        for a in r.replicas {
+                            if !shard.others.contains(&a) {
+                                shard.others.push(a);
                             }
                         }
                     }
                 }
             }
-            last_ack = Instant::now();
         }
     }
 }

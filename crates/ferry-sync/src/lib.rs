@@ -19,6 +19,7 @@
 
 pub mod filter;
 pub mod follow;
+pub mod lag;
 pub mod link;
 pub mod snapshot;
 pub mod source;
@@ -97,7 +98,7 @@ pub struct Counts {
     /// Bytes of the source's stream not applied yet (its
     /// `master_repl_offset` minus ours), when last asked (None: not yet).
     pub lag_bytes: Option<u64>,
-    /// Seconds since the target was last fully caught up.
+    /// How long ago the source wrote the first byte not applied yet.
     pub lag_secs: Option<f64>,
     /// Commands and snapshot keys the filter left out.
     pub filtered: u64,
