@@ -72,6 +72,9 @@ pub struct ProxyArgs {
     /// docs/dashboard.md).
     #[arg(long, value_name = "ADDR")]
     http: Option<std::net::SocketAddr>,
+    /// Worker threads (the proxy's event loops).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
     /// Seconds between status lines.
     #[arg(long, default_value_t = 10)]
     status_every: u64,
@@ -123,7 +126,7 @@ pub fn main(args: ProxyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Some(runtime) = crate::runtime(2) else {
+    let Some(runtime) = crate::runtime(args.threads.max(1)) else {
         return ExitCode::FAILURE;
     };
     let opts = ferry_proxy::Options {
