@@ -219,7 +219,8 @@ impl Session {
         encode_command(out, &args);
         match kind {
             Kind::Multi => self.in_multi = true,
-            Kind::Exec | Kind::Discard => self.in_multi = false,
+            // RESET discards an open transaction too.
+            Kind::Exec | Kind::Discard | Kind::Reset => self.in_multi = false,
             Kind::Subscribe => self.passthrough = true,
             _ => {}
         }
