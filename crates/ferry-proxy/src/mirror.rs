@@ -5,9 +5,9 @@
 //! twice, nothing skipped. While the store is down the backlog grows on
 //! disk; the mirror reconnects every half second.
 
-use crate::backlog::{encode_command, Backlog, Entry, Reader};
+use crate::backlog::{encode_command, Entry, Reader};
 use crate::frame;
-use crate::Stats;
+use crate::{Direction, Stats};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -198,18 +198,19 @@ async fn apply(
 }
 
 /// Runs the mirror until the process ends.
-pub async fn run(target: Target, name: String, backlog: Arc<Backlog>, stats: Arc<Stats>) {
-    let where_ = format!("{}:{}", target.host, target.port);
+pub async fn run(target: Target, name: String, dir: Arc<Direction>, stats: Arc<Stats>) {
+    let backlog = dir.backlog.clone();
+    let where_ = format!("{} {}:{}", dir.name, target.host, target.port);
     let mut down_logged = false;
     loop {
         let mut c = match Conn::connect(&target).await {
             Ok(c) => c,
             Err(e) => {
                 if !down_logged {
-                    log::warn!("mirror: {where_} unreachable ({e}); the backlog keeps the writes, retrying every 0.5 s");
+                    log::warn!("mirror {where_}: unreachable ({e}); the backlog keeps the writes, retrying every 0.5 s");
                     down_logged = true;
                 }
-                stats.mirror_connected.store(false, Ordering::Relaxed);
+                dir.connected.store(false, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
@@ -217,15 +218,15 @@ pub async fn run(target: Target, name: String, backlog: Arc<Backlog>, stats: Arc
         let done = match applied(&mut c, &name).await {
             Ok(s) => s,
             Err(e) => {
-                log::warn!("mirror: {where_}: {e}");
+                log::warn!("mirror {where_}: {e}");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
         };
-        log::info!("mirror: connected to {where_}; it has applied the backlog up to entry {done}");
+        log::info!("mirror {where_}: connected; it has applied the backlog up to entry {done}");
         down_logged = false;
-        stats.mirror_connected.store(true, Ordering::Relaxed);
-        stats.applied.store(done, Ordering::Relaxed);
+        dir.connected.store(true, Ordering::Relaxed);
+        dir.applied.store(done, Ordering::Relaxed);
         let mut reader = Reader::new(backlog.dir(), done);
         let failed = loop {
             let entries = match reader.read(BATCH_BYTES) {
@@ -282,7 +283,7 @@ pub async fn run(target: Target, name: String, backlog: Arc<Backlog>, stats: Arc
                 break e;
             }
             let last = reader.last;
-            stats.applied.store(last, Ordering::Relaxed);
+            dir.applied.store(last, Ordering::Relaxed);
             stats
                 .mirrored
                 .fetch_add(entries.len() as u64, Ordering::Relaxed);
@@ -290,8 +291,8 @@ pub async fn run(target: Target, name: String, backlog: Arc<Backlog>, stats: Arc
                 log::warn!("mirror: trimming the backlog failed: {e}");
             }
         };
-        log::warn!("mirror: {where_}: {failed}; reconnecting");
-        stats.mirror_connected.store(false, Ordering::Relaxed);
+        log::warn!("mirror {where_}: {failed}; reconnecting");
+        dir.connected.store(false, Ordering::Relaxed);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -9,7 +9,7 @@ use crate::backlog::encode_command;
 use crate::classify::{self, Kind};
 use crate::frame;
 use crate::order::{Held, Need};
-use crate::Shared;
+use crate::{Route, Shared};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -48,6 +48,36 @@ struct Session {
     passthrough: bool,
     /// read-canary: the connection to the secondary and the share.
     canary: Option<(crate::canary::Canary, u8)>,
+    /// The route this session's upstream connection follows.
+    route: Route,
+    /// WATCH sent and not yet ended by EXEC/DISCARD/UNWATCH/RESET.
+    watching: bool,
+    /// The connection state to replay on another store after a switch:
+    /// the last successful AUTH, HELLO and CLIENT SETNAME.
+    auth: Option<Vec<Bytes>>,
+    hello: Option<Vec<Bytes>>,
+    setname: Option<Vec<Bytes>>,
+}
+
+/// A connection to `store`, with Nagle off.
+async fn dial(store: &crate::Store) -> std::io::Result<TcpStream> {
+    let s = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        TcpStream::connect((store.host.as_str(), store.port)),
+    )
+    .await
+    .map_err(|_| std::io::Error::other("timed out connecting"))??;
+    s.set_nodelay(true)?;
+    Ok(s)
+}
+
+fn canary_for(route: &Route, shared: &Shared) -> Option<(crate::canary::Canary, u8)> {
+    match route.mode {
+        crate::Mode::ReadCanary(p) => {
+            Some((crate::canary::Canary::new(shared.secondary.clone()), p))
+        }
+        _ => None,
+    }
 }
 
 fn now_ms() -> i64 {
@@ -62,8 +92,9 @@ pub async fn run(client: TcpStream, shared: Arc<Shared>) {
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let (host, port) = shared.serving.clone();
-    let upstream = match TcpStream::connect((host.as_str(), port)).await {
+    let route = shared.route();
+    let (host, port) = (route.serving.host.clone(), route.serving.port);
+    let upstream = match dial(&route.serving).await {
         Ok(u) => u,
         Err(e) => {
             log::warn!("client {peer}: cannot connect to {host}:{port} ({e})");
@@ -73,10 +104,10 @@ pub async fn run(client: TcpStream, shared: Arc<Shared>) {
             return;
         }
     };
-    let _ = upstream.set_nodelay(true);
     let _ = client.set_nodelay(true);
     let (client_r, client_w) = client.into_split();
     let (up_r, up_w) = upstream.into_split();
+    let canary = canary_for(&route, &shared);
     let mut s = Session {
         shared,
         client_w,
@@ -89,13 +120,13 @@ pub async fn run(client: TcpStream, shared: Arc<Shared>) {
         tx: Vec::new(),
         tx_broken: false,
         passthrough: false,
-        canary: None,
+        canary,
+        route,
+        watching: false,
+        auth: None,
+        hello: None,
+        setname: None,
     };
-    s.canary = s
-        .shared
-        .canary
-        .clone()
-        .map(|(store, p)| (crate::canary::Canary::new(store), p));
     s.shared.stats.clients.fetch_add(1, Ordering::Relaxed);
     if let Err(e) = s.serve(client_r).await {
         log::debug!("client {peer}: {e}");
@@ -163,15 +194,35 @@ impl Session {
     /// Queues `args` for the store (in `out`), taking what keeps its
     /// mirror entry in order first.
     async fn send(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Res<()> {
+        if self.shared.generation.load(Ordering::SeqCst) != self.route.generation {
+            self.up_w.write_all(out).await.map_err(|e| e.to_string())?;
+            out.clear();
+            self.drain().await?;
+            self.follow_switch().await?;
+        }
+        if args
+            .first()
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"ferry.proxy"))
+        {
+            self.up_w.write_all(out).await.map_err(|e| e.to_string())?;
+            out.clear();
+            self.drain().await?;
+            let reply = self.admin(&args).await;
+            return self
+                .client_w
+                .write_all(reply.as_bytes())
+                .await
+                .map_err(|e| e.to_string());
+        }
         let kind = classify::kind(&args);
         let args = match kind {
-            Kind::Write if self.shared.backlog.is_some() => {
+            Kind::Write if self.route.mirror.is_some() => {
                 classify::absolute_expiry(&args, now_ms()).unwrap_or(args)
             }
             _ => args,
         };
         let queued = self.in_multi && !matches!(kind, Kind::Exec | Kind::Discard | Kind::Multi);
-        let mirrored = self.shared.backlog.is_some();
+        let mirrored = self.route.mirror.is_some();
         let need = match kind {
             _ if !mirrored || queued => None,
             Kind::Write => Some(Need::Keys(classify::keys(&args))),
@@ -220,7 +271,10 @@ impl Session {
         match kind {
             Kind::Multi => self.in_multi = true,
             // RESET discards an open transaction too.
-            Kind::Exec | Kind::Discard | Kind::Reset => self.in_multi = false,
+            Kind::Exec | Kind::Discard | Kind::Reset => {
+                self.in_multi = false;
+                self.watching = false;
+            }
             Kind::Subscribe => self.passthrough = true,
             _ => {}
         }
@@ -230,7 +284,22 @@ impl Session {
                 canary = c.send(self.db, &args, &self.shared.stats).await;
             }
         }
-        let keep = !matches!(kind, Kind::Read) || queued;
+        let name = args
+            .first()
+            .map(|n| n.to_ascii_lowercase())
+            .unwrap_or_default();
+        match name.as_slice() {
+            b"watch" => self.watching = true,
+            b"unwatch" => self.watching = false,
+            _ => {}
+        }
+        // AUTH, HELLO and CLIENT SETNAME are kept to replay after a switch.
+        let state = matches!(name.as_slice(), b"auth" | b"hello")
+            || (name.as_slice() == b"client"
+                && args
+                    .get(1)
+                    .is_some_and(|a| a.eq_ignore_ascii_case(b"setname")));
+        let keep = !matches!(kind, Kind::Read) || queued || state;
         self.pending.push_back(Pending {
             kind,
             args: if keep { args } else { Vec::new() },
@@ -239,6 +308,102 @@ impl Session {
             canary,
         });
         Ok(())
+    }
+
+    /// The proxy switched stores: a session holding server-side state
+    /// (MULTI, WATCH, SUBSCRIBE) is closed (its client reconnects); any
+    /// other re-dials the serving store and replays AUTH, HELLO, CLIENT
+    /// SETNAME and SELECT. Called with nothing pending.
+    async fn follow_switch(&mut self) -> Res<()> {
+        if self.in_multi || self.watching || self.passthrough {
+            return Err("the proxy switched stores inside a transaction or subscription; closing (reconnect)".into());
+        }
+        let route = self.shared.route();
+        let up = dial(&route.serving).await.map_err(|e| {
+            format!(
+                "re-dialing {}:{} after a switch: {e}",
+                route.serving.host, route.serving.port
+            )
+        })?;
+        let (r, w) = up.into_split();
+        self.up_r = r;
+        self.up_w = w;
+        self.ubuf.clear();
+        let mut replay: Vec<Vec<Bytes>> = Vec::new();
+        replay.extend(self.auth.clone());
+        replay.extend(self.hello.clone());
+        replay.extend(self.setname.clone());
+        if self.db != 0 {
+            replay.push(vec![
+                Bytes::from_static(b"SELECT"),
+                Bytes::from(self.db.to_string()),
+            ]);
+        }
+        let mut out = Vec::new();
+        for c in &replay {
+            encode_command(&mut out, c);
+        }
+        self.up_w.write_all(&out).await.map_err(|e| e.to_string())?;
+        let mut got = 0;
+        while got < replay.len() {
+            match frame::reply_len(&self.ubuf)? {
+                Some(len) => {
+                    let reply = self.ubuf.split_to(len);
+                    if reply.first() == Some(&b'-') {
+                        return Err(format!(
+                            "replaying the connection's state after a switch failed: {}",
+                            String::from_utf8_lossy(&reply).trim_end()
+                        ));
+                    }
+                    got += 1;
+                }
+                None => {
+                    let n = self
+                        .up_r
+                        .read_buf(&mut self.ubuf)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if n == 0 {
+                        return Err("the store closed the connection".into());
+                    }
+                }
+            }
+        }
+        self.canary = canary_for(&route, &self.shared);
+        self.route = route;
+        Ok(())
+    }
+
+    /// `FERRY.PROXY MODE <mode>` (switch, fenced) and `FERRY.PROXY STATUS`,
+    /// answered by the proxy itself.
+    async fn admin(&mut self, args: &[Bytes]) -> String {
+        let word = |i: usize| {
+            args.get(i)
+                .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+                .unwrap_or_default()
+        };
+        let bulk = |s: &str| format!("${}\r\n{s}\r\n", s.len());
+        match (word(1).as_str(), args.len()) {
+            ("mode", 3) => match word(2).parse::<crate::Mode>() {
+                Ok(mode) => match self.shared.switch(mode).await {
+                    Ok(msg) => bulk(&msg),
+                    Err(e) => format!("-ERR {e}\r\n"),
+                },
+                Err(e) => format!("-ERR {e}\r\n"),
+            },
+            ("status", 2) => {
+                let r = self.shared.route();
+                let behind = r.mirror.as_ref().map(|d| d.behind()).unwrap_or(0);
+                bulk(&format!(
+                    "mode:{:?} serving:{}:{} behind:{behind} switches:{}",
+                    r.mode,
+                    r.serving.host,
+                    r.serving.port,
+                    self.shared.stats.switches.load(Ordering::Relaxed)
+                ))
+            }
+            _ => "-ERR usage: FERRY.PROXY MODE dual-write|read-canary:N|switched, or FERRY.PROXY STATUS\r\n".into(),
+        }
     }
 
     /// Sends nothing more; handles replies until none is pending.
@@ -304,9 +469,10 @@ impl Session {
     /// written stops mirroring loudly (the writes already ran on the
     /// serving store; the mirror would silently miss them otherwise).
     fn append(&self, entries: Vec<(u32, Vec<Vec<Bytes>>)>) {
-        let Some(b) = &self.shared.backlog else {
+        let Some(d) = &self.route.mirror else {
             return;
         };
+        let b = &d.backlog;
         let n = entries.len() as u64;
         if n == 0 {
             return;
@@ -334,8 +500,17 @@ impl Session {
         entries: &mut Vec<(u32, Vec<Vec<Bytes>>)>,
         release: &mut Vec<Held>,
     ) {
-        let mirrored = self.shared.backlog.is_some();
+        let mirrored = self.route.mirror.is_some();
         let is_error = reply.first() == Some(&b'-') || reply.first() == Some(&b'!');
+        if !is_error && p.kind == Kind::Read && !p.args.is_empty() && !p.queued {
+            let name = p.args[0].to_ascii_lowercase();
+            match name.as_slice() {
+                b"auth" => self.auth = Some(p.args.clone()),
+                b"hello" => self.hello = Some(p.args.clone()),
+                b"client" => self.setname = Some(p.args.clone()),
+                _ => {}
+            }
+        }
         if p.queued {
             if is_error {
                 self.tx_broken = true;

@@ -37,7 +37,16 @@ Writes are mirrored as their effect where the command alone would differ
 on the other store: SPOP as SREM of what it popped, blocking pops as pops,
 XADD * with the id given, relative expiries as absolute times.
 
-A status line every --status-every seconds: clients, commands, entries
+Switching while clients run: FERRY.PROXY MODE switched (sent to the proxy's
+own port, e.g. with redis-cli) pauses new writes, lets writes in flight
+finish, waits until the mirror applied the whole backlog (up to 30 s, else
+nothing changes), then serves from the secondary and mirrors back to the
+primary; FERRY.PROXY MODE dual-write goes back the same way. Sessions
+re-dial the other store by themselves (AUTH, HELLO, CLIENT SETNAME and
+SELECT replayed); a session inside MULTI, WATCH or SUBSCRIBE is closed so
+its client reconnects. FERRY.PROXY STATUS says where things stand.
+
+A status line every --status-every seconds: mode, clients, commands, entries
 backlogged and behind, mirror errors.";
 
 #[derive(Args)]
@@ -175,12 +184,13 @@ pub fn main(args: ProxyArgs) -> ExitCode {
             }
         };
         log::info!("ferry proxy listening on {} ({mode:?})", proxy.addr);
-        board.phase(match mode {
+        let phase = |m: ferry_proxy::Mode| match m {
             ferry_proxy::Mode::PrimaryOnly => "primary-only",
             ferry_proxy::Mode::DualWrite => "dual-write",
             ferry_proxy::Mode::ReadCanary(_) => "read-canary",
             ferry_proxy::Mode::Switched => "switched",
-        });
+        };
+        board.phase(phase(mode));
         let mirrored = board.counter("mirrored_entries_total", "Backlog entries the mirror applied to the other store");
         let mut shown = [0u64; 4];
         let mut board_tick = tokio::time::interval(Duration::from_secs(1));
@@ -190,6 +200,11 @@ pub fn main(args: ProxyArgs) -> ExitCode {
             tokio::select! {
                 _ = board_tick.tick() => {
                     let s = &proxy.stats;
+                    // The mode changes with FERRY.PROXY MODE.
+                    let current = phase(proxy.mode());
+                    if board.current_phase() != current {
+                        board.phase(current);
+                    }
                     let now = [
                         s.commands.load(Ordering::Relaxed),
                         s.canary_mismatches.load(Ordering::Relaxed),
@@ -201,13 +216,13 @@ pub fn main(args: ProxyArgs) -> ExitCode {
                     board.add_errors(now[2].saturating_sub(shown[2]));
                     mirrored.add(now[3].saturating_sub(shown[3]));
                     shown = now;
-                    if mode != ferry_proxy::Mode::PrimaryOnly {
+                    if proxy.mode() != ferry_proxy::Mode::PrimaryOnly {
                         board.set_backlog_entries(proxy.behind());
                     }
                 }
                 _ = tick.tick() => {
                     let s = &proxy.stats;
-                    let canary = match mode {
+                    let canary = match proxy.mode() {
                         ferry_proxy::Mode::ReadCanary(_) => format!(
                             ", canary: {} reads compared, {} mismatches, {} unanswered",
                             s.canary_reads.load(Ordering::Relaxed),
@@ -217,12 +232,13 @@ pub fn main(args: ProxyArgs) -> ExitCode {
                         _ => String::new(),
                     };
                     log::info!(
-                        "{} clients, {} commands, {} mirror entries backlogged, {} behind, mirror {}, {} mirror errors{canary}",
+                        "{:?}: {} clients, {} commands, {} mirror entries backlogged, {} behind, mirror {}, {} mirror errors{canary}",
+                        proxy.mode(),
                         s.clients.load(Ordering::Relaxed),
                         s.commands.load(Ordering::Relaxed),
                         s.backlogged.load(Ordering::Relaxed),
                         proxy.behind(),
-                        if s.mirror_connected.load(Ordering::Relaxed) { "connected" } else { "not connected" },
+                        if proxy.mirror_connected() { "connected" } else { "not connected" },
                         s.mirror_errors.load(Ordering::Relaxed) + s.backlog_errors.load(Ordering::Relaxed),
                     );
                 }

@@ -334,7 +334,10 @@ fn proxy_dual_write_survives_a_secondary_restart() {
     // Reconnected to a store that already had part of the backlog.
     assert!(
         log.lines()
-            .filter(|l| l.contains("mirror: connected to"))
+            .filter(|l| l.contains(&format!(
+                "mirror to-secondary 127.0.0.1:{}: connected",
+                secondary.port()
+            )))
             .nth(1)
             .is_some_and(|l| !l.ends_with("up to entry 0")),
         "{log}"
@@ -509,6 +512,88 @@ fn proxy_read_canary_compares_reads() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// FERRY.PROXY MODE switched while a writer runs: writes pause, the
+/// mirror drains, the secondary serves and writes flow back to the
+/// primary; then back to dual-write. The writer's connection follows both
+/// switches by itself; a WATCHing connection is closed. Nothing acknowledged
+/// is lost on either side.
+#[test]
+fn proxy_switches_stores_under_a_writer_and_back() {
+    let primary = RedisProc::start(&[]);
+    let secondary = RedisProc::start(&[]);
+    let proxy = Proxy::start(primary.port(), secondary.port(), "dual-write");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let mut con = proxy.client();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            let _: () = redis::cmd("SELECT").arg(2).query(&mut con).unwrap();
+            while !stop.load(Ordering::Relaxed) && n < 1_000_000 {
+                let _: i64 = con.incr("counter", 1).unwrap();
+                let _: () = con.set(format!("k:{}", n % 50), n).unwrap();
+                let _: i64 = con.rpush("log", n).unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    let mut watcher = RawConn::connect(proxy.port);
+    watcher.cmd(&["WATCH", "x"]);
+    std::thread::sleep(Duration::from_millis(700));
+    let mut admin = RawConn::connect(proxy.port);
+    let reply =
+        String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "MODE", "switched"])).into_owned();
+    assert!(
+        reply.contains("DualWrite -> Switched"),
+        "{reply}\n{}",
+        proxy.log()
+    );
+    let status = String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "STATUS"])).into_owned();
+    assert!(
+        status.contains("mode:Switched")
+            && status.contains(&format!("serving:127.0.0.1:{}", secondary.port())),
+        "{status}"
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    // Served by the secondary now; the primary gets the writes mirrored.
+    let mut on_secondary = RawConn::connect(secondary.port());
+    on_secondary.cmd(&["SET", "direct", "1"]);
+    assert_eq!(
+        common::parse_one(&admin.cmd(&["GET", "direct"]))
+            .as_str()
+            .as_deref(),
+        Some("1")
+    );
+    on_secondary.cmd(&["DEL", "direct"]);
+    // The WATCHing connection was closed at the switch.
+    watcher.send_raw(b"PING\r\n");
+    assert!(
+        watcher.try_read_reply().is_err(),
+        "a WATCHing session survived the switch"
+    );
+    let reply =
+        String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "MODE", "dual-write"])).into_owned();
+    assert!(reply.contains("Switched -> DualWrite"), "{reply}");
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    let n = writer.join().unwrap();
+    assert!(n > 0);
+    wait_same(primary.port(), secondary.port(), &proxy, &[0, 2]);
+    for port in [primary.port(), secondary.port()] {
+        let mut c = RawConn::connect(port);
+        c.cmd(&["SELECT", "2"]);
+        assert_eq!(
+            common::parse_one(&c.cmd(&["GET", "counter"])).as_str(),
+            Some(n.to_string()),
+            "127.0.0.1:{port} lost or doubled a write"
+        );
+    }
+    let bad =
+        String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "MODE", "primary-only"])).into_owned();
+    assert!(bad.contains("not supported"), "{bad}");
 }
 
 #[test]
