@@ -254,18 +254,32 @@ impl Session {
         let blocked_before = self.pending.iter().any(|p| p.kind == Kind::BlockingWrite);
         let held = match need {
             None => Held::default(),
-            Some(need) => match (blocked_before, self.shared.order.try_take(&need)) {
-                (false, Some(h)) => h,
-                (_, maybe) => {
-                    drop(maybe);
-                    // Wait holding nothing: send what is queued and take
-                    // every reply first.
+            Some(need) => {
+                let mut held = match (blocked_before, self.shared.order.try_take(&need)) {
+                    (false, Some(h)) => h,
+                    (_, maybe) => {
+                        drop(maybe);
+                        // Wait holding nothing: send what is queued and
+                        // take every reply first.
+                        self.up_w.write_all(out).await.map_err(|e| e.to_string())?;
+                        out.clear();
+                        self.drain().await?;
+                        self.shared.order.take(&need).await
+                    }
+                };
+                // A switch may have completed while this write waited (the
+                // fence is the same lock): it must go to the store serving
+                // now, mirrored the new way.
+                while self.shared.generation.load(Ordering::SeqCst) != self.route.generation {
+                    drop(held);
                     self.up_w.write_all(out).await.map_err(|e| e.to_string())?;
                     out.clear();
                     self.drain().await?;
-                    self.shared.order.take(&need).await
+                    self.follow_switch().await?;
+                    held = self.shared.order.take(&need).await;
                 }
-            },
+                held
+            }
         };
         encode_command(out, &args);
         match kind {

@@ -525,21 +525,27 @@ fn proxy_switches_stores_under_a_writer_and_back() {
     let secondary = RedisProc::start(&[]);
     let proxy = Proxy::start(primary.port(), secondary.port(), "dual-write");
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let mut con = proxy.client();
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut n = 0u64;
-            let _: () = redis::cmd("SELECT").arg(2).query(&mut con).unwrap();
-            while !stop.load(Ordering::Relaxed) && n < 1_000_000 {
-                let _: i64 = con.incr("counter", 1).unwrap();
-                let _: () = con.set(format!("k:{}", n % 50), n).unwrap();
-                let _: i64 = con.rpush("log", n).unwrap();
-                n += 1;
-            }
-            n
+    // Three writers on the same keys: the order per key across
+    // connections matters around the switch too.
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let mut con = proxy.client();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                let _: () = redis::cmd("SELECT").arg(2).query(&mut con).unwrap();
+                while !stop.load(Ordering::Relaxed) && n < 1_000_000 {
+                    let _: i64 = con.incr("counter", 1).unwrap();
+                    let _: () = con
+                        .set(format!("k:{}", n % 50), format!("w{w}-{n}"))
+                        .unwrap();
+                    let _: i64 = con.rpush("log", format!("w{w}-{n}")).unwrap();
+                    n += 1;
+                }
+                n
+            })
         })
-    };
+        .collect();
     let mut watcher = RawConn::connect(proxy.port);
     watcher.cmd(&["WATCH", "x"]);
     std::thread::sleep(Duration::from_millis(700));
@@ -579,7 +585,7 @@ fn proxy_switches_stores_under_a_writer_and_back() {
     assert!(reply.contains("Switched -> DualWrite"), "{reply}");
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
-    let n = writer.join().unwrap();
+    let n: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
     assert!(n > 0);
     wait_same(primary.port(), secondary.port(), &proxy, &[0, 2]);
     for port in [primary.port(), secondary.port()] {
