@@ -72,6 +72,14 @@ CREATE TABLE IF NOT EXISTS migration_errors (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS migration_errors_at_idx ON migration_errors (run_id, at);
+-- ferry cutover: every step of a run with when it happened.
+CREATE TABLE IF NOT EXISTS cutover_steps (
+    run_id TEXT NOT NULL,
+    at     INTEGER NOT NULL, -- unix ms
+    step   TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cutover_steps_run_idx ON cutover_steps (run_id, at);
 ";
 
 /// One logged error: (at, stage, key, message).
@@ -652,6 +660,29 @@ impl Registry {
             )
         })?;
         Ok(())
+    }
+
+    /// Records a cutover step of `run_id` (now).
+    pub fn record_step(&self, run_id: &str, step: &str, detail: &str) -> Result<()> {
+        validate_run_id(run_id)?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO cutover_steps (run_id, at, step, detail) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![run_id, crate::now_ms(), step, detail],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// The cutover steps of `run_id`, oldest first: (unix ms, step, detail).
+    pub fn steps(&self, run_id: &str) -> Result<Vec<(i64, String, String)>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT at, step, detail FROM cutover_steps WHERE run_id = ?1 ORDER BY at, rowid",
+            )?;
+            let rows = st.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect()
+        })
     }
 
     pub fn set_verify(&self, run_id: &str, result: &str) -> Result<()> {

@@ -192,6 +192,21 @@ async fn probe(c: &mut Conn, keys: &[Vec<u8>]) -> Result<Vec<(String, i64, i64)>
         .collect())
 }
 
+/// Compares `keys` on both sides (value, type, expiry within the
+/// tolerance), as `verify` does for each batch it scans.
+pub async fn compare_keys(
+    s: &mut Conn,
+    t: &mut Conn,
+    keys: &[Vec<u8>],
+    opts: &VerifyOptions,
+) -> Result<VerifyReport> {
+    let mut report = VerifyReport::default();
+    for batch in keys.chunks(200) {
+        compare_batch(s, t, batch, opts, &mut report).await?;
+    }
+    Ok(report)
+}
+
 async fn compare_batch(
     s: &mut Conn,
     t: &mut Conn,

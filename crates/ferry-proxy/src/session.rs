@@ -409,11 +409,17 @@ impl Session {
                 let r = self.shared.route();
                 let behind = r.mirror.as_ref().map(|d| d.behind()).unwrap_or(0);
                 bulk(&format!(
-                    "mode:{:?} serving:{}:{} behind:{behind} switches:{}",
+                    "mode:{:?} serving:{}:{} behind:{behind} switches:{} primary:{}:{} secondary:{}:{} canary_reads:{} canary_mismatches:{}",
                     r.mode,
                     r.serving.host,
                     r.serving.port,
-                    self.shared.stats.switches.load(Ordering::Relaxed)
+                    self.shared.stats.switches.load(Ordering::Relaxed),
+                    self.shared.primary.host,
+                    self.shared.primary.port,
+                    self.shared.secondary.host,
+                    self.shared.secondary.port,
+                    self.shared.stats.canary_reads.load(Ordering::Relaxed),
+                    self.shared.stats.canary_mismatches.load(Ordering::Relaxed),
                 ))
             }
             _ => "-ERR usage: FERRY.PROXY MODE dual-write|read-canary:N|switched, or FERRY.PROXY STATUS\r\n".into(),

@@ -2,6 +2,7 @@
 //! and hands them to the crates that do the work.
 
 mod alloc;
+mod cutover;
 mod migrate;
 mod proxy;
 mod raft;
@@ -44,6 +45,9 @@ enum Command {
     Sync(sync::SyncArgs),
     /// A RESP proxy that serves clients from one store and mirrors their writes to another.
     Proxy(proxy::ProxyArgs),
+    /// Move clients to the secondary through a ferry proxy: drain, verify, fenced switch, rollback.
+    #[command(subcommand)]
+    Cutover(cutover::CutoverCommand),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Command::Schema(cmd) => schema::main(cmd),
         Command::Sync(args) => sync::main(args),
         Command::Proxy(args) => proxy::main(args),
+        Command::Cutover(cmd) => cutover::main(cmd),
     }
 }
 

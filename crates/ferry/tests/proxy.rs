@@ -602,6 +602,129 @@ fn proxy_switches_stores_under_a_writer_and_back() {
     assert!(bad.contains("not supported"), "{bad}");
 }
 
+fn cutover(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(common::ferry_binary())
+        .arg("cutover")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// `ferry cutover` through a dual-write proxy: a key that differs stops it
+/// at the verify step (nothing switched); then, with a writer running, it
+/// drains, verifies, switches; `status` lists the recorded steps;
+/// `rollback` goes back; nothing acknowledged is lost.
+#[test]
+fn cutover_verifies_switches_and_rolls_back() {
+    let primary = RedisProc::start(&[]);
+    let secondary = RedisProc::start(&[]);
+    let proxy = Proxy::start(primary.port(), secondary.port(), "dual-write");
+    let mut con = proxy.client();
+    for i in 0..30 {
+        let _: () = con.set(format!("k:{i}"), i).unwrap();
+    }
+    wait_same(primary.port(), secondary.port(), &proxy, &[0]);
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("registry.db");
+    let reg = reg.to_str().unwrap();
+    let at = format!("127.0.0.1:{}", proxy.port);
+    // A key changed behind the proxy's back on the secondary.
+    RawConn::connect(secondary.port()).cmd(&["SET", "k:7", "tampered"]);
+    let (code, out) = cutover(&[
+        "start",
+        "--run-id",
+        "c1",
+        "--proxy",
+        &at,
+        "--state",
+        reg,
+        "--verify-sample",
+        "500",
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("verify found 1 key(s) that differ"), "{out}");
+    let mut admin = RawConn::connect(proxy.port);
+    let status = String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "STATUS"])).into_owned();
+    assert!(status.contains("mode:DualWrite"), "{status}");
+    let _: () = con.set("k:7", 7).unwrap();
+    // Now under a writer.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let mut con = proxy.client();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) && n < 1_000_000 {
+                let _: i64 = con.incr("counter", 1).unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    let (code, out) = cutover(&[
+        "start",
+        "--run-id",
+        "c1",
+        "--proxy",
+        &at,
+        "--state",
+        reg,
+        "--verify-sample",
+        "500",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let status = String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "STATUS"])).into_owned();
+    assert!(status.contains("mode:Switched"), "{status}");
+    let (code, steps) = cutover(&["status", "--run-id", "c1", "--state", reg]);
+    assert_eq!(code, Some(0), "{steps}");
+    let names: Vec<&str> = steps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "baseline:",
+            "drained:",
+            "stopped:",
+            "baseline:",
+            "drained:",
+            "verify:",
+            "switched:"
+        ],
+        "{steps}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, out) = cutover(&["rollback", "--run-id", "c1", "--proxy", &at, "--state", reg]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Switched -> DualWrite"), "{out}");
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let n = writer.join().unwrap();
+    wait_same(primary.port(), secondary.port(), &proxy, &[0]);
+    assert_eq!(
+        common::parse_one(&RawConn::connect(primary.port()).cmd(&["GET", "counter"])).as_str(),
+        Some(n.to_string())
+    );
+    // Unknown run, and a proxy that is not there.
+    let (code, out) = cutover(&["status", "--run-id", "nope", "--state", reg]);
+    assert_eq!(code, Some(2), "{out}");
+    let dead = format!("127.0.0.1:{}", common::free_port());
+    let (code, out) = cutover(&[
+        "rollback", "--run-id", "c1", "--proxy", &dead, "--state", reg,
+    ]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("cannot connect"), "{out}");
+}
+
 #[test]
 fn proxy_refuses_bad_flags() {
     for (args, why) in [
