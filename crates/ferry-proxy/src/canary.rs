@@ -17,7 +17,6 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 
 /// Reads that differ between two equal stores.
 const NEVER: &[&str] = &[
@@ -145,20 +144,13 @@ impl Canary {
     }
 
     async fn connect(&mut self) -> std::io::Result<()> {
-        let s = TcpStream::connect((self.store.host.as_str(), self.store.port)).await?;
-        s.set_nodelay(true)?;
-        let (r, w) = s.into_split();
+        let (r, w) = self.store.dial().await?.into_split();
         self.r = Some(r);
         self.w = Some(w);
         self.db = 0;
         self.buf.clear();
-        if let Some(p) = self.store.password.clone() {
-            let mut c = vec![Bytes::from_static(b"AUTH")];
-            if let Some(u) = &self.store.user {
-                c.push(Bytes::copy_from_slice(u.as_bytes()));
-            }
-            c.push(Bytes::copy_from_slice(p.as_bytes()));
-            self.write(&c, true).await?;
+        if let Some(auth) = self.store.auth() {
+            self.write(&auth, true).await?;
         }
         Ok(())
     }

@@ -98,6 +98,14 @@ pub fn kind(args: &[Bytes]) -> Kind {
     Kind::Write
 }
 
+/// The database a SELECT switches to (None: not a SELECT, or not a number).
+pub fn selected_db(args: &[Bytes]) -> Option<u32> {
+    if !is(args.first()?, "select") {
+        return None;
+    }
+    std::str::from_utf8(args.get(1)?).ok()?.parse().ok()
+}
+
 /// SCRIPT LOAD (its reply is the SHA1 of its body).
 pub fn is_script_load(args: &[Bytes]) -> bool {
     args.first().is_some_and(|n| is(n, "script")) && args.get(1).is_some_and(|s| is(s, "load"))

@@ -212,6 +212,31 @@ pub struct Store {
     pub password: Option<String>,
 }
 
+impl Store {
+    /// A connection to the store (5 s to connect, Nagle off).
+    pub async fn dial(&self) -> std::io::Result<tokio::net::TcpStream> {
+        let s = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| std::io::Error::other("timed out connecting"))??;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+
+    /// The AUTH the proxy's own connections send (None without a password).
+    pub fn auth(&self) -> Option<Vec<bytes::Bytes>> {
+        let p = self.password.as_ref()?;
+        let mut c = vec![bytes::Bytes::from_static(b"AUTH")];
+        if let Some(u) = &self.user {
+            c.push(bytes::Bytes::copy_from_slice(u.as_bytes()));
+        }
+        c.push(bytes::Bytes::copy_from_slice(p.as_bytes()));
+        Some(c)
+    }
+}
+
 pub struct Options {
     pub listen: std::net::SocketAddr,
     pub primary: Store,
@@ -269,14 +294,8 @@ fn direction(
         applied: AtomicU64::new(0),
         connected: AtomicBool::new(false),
     });
-    let t = mirror::Target {
-        host: target.host.clone(),
-        port: target.port,
-        user: target.user.clone(),
-        password: target.password.clone(),
-    };
     tokio::spawn(mirror::run(
-        t,
+        target.clone(),
         format!("{}:{name}", opts.name),
         d.clone(),
         stats.clone(),

@@ -7,22 +7,13 @@
 
 use crate::backlog::{encode_command, Entry, Reader};
 use crate::frame;
-use crate::{Direction, Stats};
+use crate::{Direction, Stats, Store};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// Where the mirror writes.
-#[derive(Clone, Debug)]
-pub struct Target {
-    pub host: String,
-    pub port: u16,
-    pub user: Option<String>,
-    pub password: Option<String>,
-}
 
 pub fn checkpoint_key(name: &str) -> String {
     format!("__ferry:proxy:{{{name}}}")
@@ -37,25 +28,13 @@ struct Conn {
 }
 
 impl Conn {
-    async fn connect(t: &Target) -> std::io::Result<Conn> {
-        let stream = tokio::time::timeout(
-            Duration::from_secs(5),
-            TcpStream::connect((t.host.as_str(), t.port)),
-        )
-        .await
-        .map_err(|_| std::io::Error::other("timed out connecting"))??;
-        stream.set_nodelay(true)?;
+    async fn connect(t: &Store) -> std::io::Result<Conn> {
         let mut c = Conn {
-            stream,
+            stream: t.dial().await?,
             buf: bytes::BytesMut::with_capacity(64 << 10),
         };
-        if let Some(p) = &t.password {
-            let mut args = vec![Bytes::from_static(b"AUTH")];
-            if let Some(u) = &t.user {
-                args.push(Bytes::copy_from_slice(u.as_bytes()));
-            }
-            args.push(Bytes::copy_from_slice(p.as_bytes()));
-            let r = c.call(&[args]).await?;
+        if let Some(auth) = t.auth() {
+            let r = c.call(&[auth]).await?;
             if r.first().is_some_and(|r| r.starts_with(b"-")) {
                 return Err(std::io::Error::other(format!(
                     "AUTH refused: {}",
@@ -144,14 +123,8 @@ async fn apply(
         for cmd in &e.commands {
             encode_command(&mut out, cmd);
             n += 1;
-            if cmd
-                .first()
-                .is_some_and(|x| x.eq_ignore_ascii_case(b"select"))
-            {
-                db = cmd
-                    .get(1)
-                    .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok())
-                    .unwrap_or(db);
+            if let Some(d) = crate::classify::selected_db(cmd) {
+                db = d;
             }
         }
     }
@@ -198,7 +171,7 @@ async fn apply(
 }
 
 /// Runs the mirror until the process ends.
-pub async fn run(target: Target, name: String, dir: Arc<Direction>, stats: Arc<Stats>) {
+pub async fn run(target: Store, name: String, dir: Arc<Direction>, stats: Arc<Stats>) {
     let backlog = dir.backlog.clone();
     let where_ = format!("{} {}:{}", dir.name, target.host, target.port);
     let mut down_logged = false;

@@ -41,9 +41,8 @@ struct Session {
     db: u32,
     /// MULTI was sent and EXEC/DISCARD not yet.
     in_multi: bool,
-    /// Writes queued in the open transaction (and whether one was refused).
+    /// Writes queued in the open transaction.
     tx: Vec<Vec<Bytes>>,
-    tx_broken: bool,
     /// After SUBSCRIBE: bytes pass through both ways.
     passthrough: bool,
     /// read-canary: the connection to the secondary and the share.
@@ -57,18 +56,6 @@ struct Session {
     auth: Option<Vec<Bytes>>,
     hello: Option<Vec<Bytes>>,
     setname: Option<Vec<Bytes>>,
-}
-
-/// A connection to `store`, with Nagle off.
-async fn dial(store: &crate::Store) -> std::io::Result<TcpStream> {
-    let s = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        TcpStream::connect((store.host.as_str(), store.port)),
-    )
-    .await
-    .map_err(|_| std::io::Error::other("timed out connecting"))??;
-    s.set_nodelay(true)?;
-    Ok(s)
 }
 
 fn canary_for(route: &Route, shared: &Shared) -> Option<(crate::canary::Canary, u8)> {
@@ -94,7 +81,7 @@ pub async fn run(client: TcpStream, shared: Arc<Shared>) {
         .unwrap_or_default();
     let route = shared.route();
     let (host, port) = (route.serving.host.clone(), route.serving.port);
-    let upstream = match dial(&route.serving).await {
+    let upstream = match route.serving.dial().await {
         Ok(u) => u,
         Err(e) => {
             log::warn!("client {peer}: cannot connect to {host}:{port} ({e})");
@@ -118,7 +105,6 @@ pub async fn run(client: TcpStream, shared: Arc<Shared>) {
         db: 0,
         in_multi: false,
         tx: Vec::new(),
-        tx_broken: false,
         passthrough: false,
         canary,
         route,
@@ -298,18 +284,16 @@ impl Session {
                 canary = c.send(self.db, &args, &self.shared.stats).await;
             }
         }
-        let name = args
-            .first()
-            .map(|n| n.to_ascii_lowercase())
-            .unwrap_or_default();
-        match name.as_slice() {
-            b"watch" => self.watching = true,
-            b"unwatch" => self.watching = false,
-            _ => {}
+        let named = |n: &[u8]| args.first().is_some_and(|a| a.eq_ignore_ascii_case(n));
+        if named(b"watch") {
+            self.watching = true;
+        } else if named(b"unwatch") {
+            self.watching = false;
         }
         // AUTH, HELLO and CLIENT SETNAME are kept to replay after a switch.
-        let state = matches!(name.as_slice(), b"auth" | b"hello")
-            || (name.as_slice() == b"client"
+        let state = named(b"auth")
+            || named(b"hello")
+            || (named(b"client")
                 && args
                     .get(1)
                     .is_some_and(|a| a.eq_ignore_ascii_case(b"setname")));
@@ -333,7 +317,7 @@ impl Session {
             return Err("the proxy switched stores inside a transaction or subscription; closing (reconnect)".into());
         }
         let route = self.shared.route();
-        let up = dial(&route.serving).await.map_err(|e| {
+        let up = route.serving.dial().await.map_err(|e| {
             format!(
                 "re-dialing {}:{} after a switch: {e}",
                 route.serving.host, route.serving.port
@@ -513,6 +497,15 @@ impl Session {
         }
     }
 
+    /// What to mirror for a write the store answered `value`, with the
+    /// scripts seen so far (for EVALSHA).
+    fn mirror_of(&self, args: &[Bytes], value: &frame::Value) -> Vec<Vec<Bytes>> {
+        match self.shared.scripts.lock() {
+            Ok(scripts) => classify::mirror(args, value, &scripts),
+            Err(p) => classify::mirror(args, value, &p.into_inner()),
+        }
+    }
+
     async fn handle(
         &mut self,
         p: Pending,
@@ -532,70 +525,43 @@ impl Session {
             }
         }
         if p.queued {
-            if is_error {
-                self.tx_broken = true;
-            } else if p.kind != Kind::Read {
+            // A refused one makes EXEC abort (EXECABORT): nothing to keep.
+            if !is_error && p.kind != Kind::Read {
                 self.tx.push(p.args);
             }
             return;
         }
         match p.kind {
             Kind::Select if !is_error => {
-                self.db = p
-                    .args
-                    .get(1)
-                    .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok())
-                    .unwrap_or(self.db);
+                self.db = classify::selected_db(&p.args).unwrap_or(self.db);
             }
             Kind::Reset => {
                 self.db = 0;
                 self.tx.clear();
-                self.tx_broken = false;
             }
-            Kind::Multi => {
-                self.tx.clear();
-                self.tx_broken = false;
-            }
+            Kind::Multi => self.tx.clear(),
             Kind::Discard => self.tx.clear(),
             Kind::Exec => {
                 let tx = std::mem::take(&mut self.tx);
                 let db = self.db;
-                if let (true, frame::Value::Array(items)) = (mirrored, frame::parse(reply)) {
-                    let scripts = self
-                        .shared
-                        .scripts
-                        .lock()
-                        .map(|s| s.clone())
-                        .unwrap_or_default();
+                // EXEC ran them (nil: WATCH aborted it, nothing ran).
+                if let frame::Value::Array(items) = frame::parse(reply) {
                     let mut cmds = Vec::new();
                     for (c, r) in tx.iter().zip(&items) {
-                        if classify::kind(c) == Kind::Select {
-                            if !matches!(r, frame::Value::Error) {
-                                cmds.push(c.clone());
-                                self.db = c
-                                    .get(1)
-                                    .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok())
-                                    .unwrap_or(self.db);
-                            }
+                        if matches!(r, frame::Value::Error) {
                             continue;
                         }
-                        cmds.extend(classify::mirror(c, r, &scripts));
-                    }
-                    if !cmds.is_empty() {
-                        entries.push((db, cmds));
-                    }
-                } else if let frame::Value::Array(items) = frame::parse(reply) {
-                    // Not mirrored: only the database may have changed.
-                    for (c, r) in tx.iter().zip(&items) {
-                        if classify::kind(c) == Kind::Select && !matches!(r, frame::Value::Error) {
-                            self.db = c
-                                .get(1)
-                                .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok())
-                                .unwrap_or(self.db);
+                        if let Some(d) = classify::selected_db(c) {
+                            self.db = d;
+                            cmds.push(c.clone());
+                        } else if mirrored {
+                            cmds.extend(self.mirror_of(c, r));
                         }
                     }
+                    if mirrored && !cmds.is_empty() {
+                        entries.push((db, cmds));
+                    }
                 }
-                self.tx_broken = false;
             }
             Kind::Write | Kind::GlobalWrite | Kind::BlockingWrite if mirrored && !is_error => {
                 let value = frame::parse(reply);
@@ -606,10 +572,7 @@ impl Session {
                         s.insert(sha.to_ascii_lowercase(), body.clone());
                     }
                 }
-                let cmds = match self.shared.scripts.lock() {
-                    Ok(scripts) => classify::mirror(&p.args, &value, &scripts),
-                    Err(_) => classify::mirror(&p.args, &value, &Default::default()),
-                };
+                let cmds = self.mirror_of(&p.args, &value);
                 if cmds.is_empty() {
                     // Nothing to mirror (an empty pop).
                 } else if p.kind == Kind::BlockingWrite {
