@@ -41,7 +41,7 @@ struct Session {
     db: u32,
     /// MULTI was sent and EXEC/DISCARD not yet.
     in_multi: bool,
-    /// Writes queued in the open transaction.
+    /// The commands queued in the open transaction, in order.
     tx: Vec<Vec<Bytes>>,
     /// After SUBSCRIBE: bytes pass through both ways.
     passthrough: bool,
@@ -224,7 +224,11 @@ impl Session {
                         _ => {}
                     }
                 }
-                for c in &self.tx {
+                let writes = self
+                    .tx
+                    .iter()
+                    .filter(|c| !matches!(classify::kind(c), Kind::Read | Kind::Select));
+                for c in writes {
                     let k = classify::keys(c);
                     global |= k.is_empty();
                     keys.extend(k);
@@ -525,8 +529,10 @@ impl Session {
             }
         }
         if p.queued {
-            // A refused one makes EXEC abort (EXECABORT): nothing to keep.
-            if !is_error && p.kind != Kind::Read {
+            // Every queued command, reads too: EXEC's results line up with
+            // them one for one. A refused one makes EXEC abort
+            // (EXECABORT): nothing to keep.
+            if !is_error {
                 self.tx.push(p.args);
             }
             return;
@@ -554,7 +560,7 @@ impl Session {
                         if let Some(d) = classify::selected_db(c) {
                             self.db = d;
                             cmds.push(c.clone());
-                        } else if mirrored {
+                        } else if mirrored && classify::kind(c) != Kind::Read {
                             cmds.extend(self.mirror_of(c, r));
                         }
                     }

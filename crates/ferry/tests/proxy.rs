@@ -404,6 +404,40 @@ fn proxy_passes_through_what_clients_do() {
     assert_eq!(n, 1);
     let msg = sub.read_reply();
     assert!(String::from_utf8_lossy(&msg).contains("hello"), "{msg:?}");
+    // A transaction mixing reads and writes: each write is mirrored from
+    // its own result (SPOP's popped member), not a neighbour's.
+    let mut raw = RawConn::connect(proxy.port);
+    raw.cmd(&["SADD", "pool", "a", "b", "c", "d"]);
+    raw.cmd(&["SET", "note", "b"]);
+    raw.cmd(&["MULTI"]);
+    raw.cmd(&["GET", "note"]);
+    raw.cmd(&["SPOP", "pool"]);
+    raw.cmd(&["EXEC"]);
+    raw.cmd(&["SET", "after-tx", "1"]);
+    let mut s = RawConn::connect(secondary.port());
+    let started = Instant::now();
+    while common::parse_one(&s.cmd(&["GET", "after-tx"]))
+        .as_str()
+        .is_none()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{}",
+            proxy.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let members = |port: u16| {
+        let mut m = common::parse_one(&RawConn::connect(port).cmd(&["SMEMBERS", "pool"]))
+            .elements()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| e.as_str())
+            .collect::<Vec<_>>();
+        m.sort();
+        m
+    };
+    assert_eq!(members(secondary.port()), members(primary.port()));
     // An aborted transaction is not mirrored, a refused command neither.
     let mut raw = RawConn::connect(proxy.port);
     raw.cmd(&["SET", "w", "0"]);
