@@ -119,3 +119,17 @@ start_server() {
     die "could not start $kind; see the log above"
 }
 
+
+# build_ferry: `cargo build --release -p ferry --bin ferry` unless SKIP_BUILD=1,
+# then sets FERRY_BIN (default: the release binary of CARGO_TARGET_DIR or
+# target/) and checks it is there. ROOT must be the repository.
+build_ferry() {
+    if [ "${SKIP_BUILD:-0}" != 1 ]; then
+        command -v cargo >/dev/null 2>&1 \
+            || die "cargo not found; install Rust (https://rustup.rs) or set SKIP_BUILD=1 FERRY_BIN=/path/to/ferry"
+        log "cargo build --release -p ferry --bin ferry"
+        (cd "$ROOT" && cargo build --release -p ferry --bin ferry) >&2
+    fi
+    FERRY_BIN="${FERRY_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/ferry}"
+    [ -x "$FERRY_BIN" ] || die "ferry binary not found at $FERRY_BIN (build it, or set SKIP_BUILD=1 FERRY_BIN=...)"
+}

@@ -37,13 +37,7 @@ for b in redis-server redis-cli redis-benchmark; do
     command -v "$b" >/dev/null 2>&1 || die "$b missing: sudo apt-get install -y redis-server redis-tools"
 done
 
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    log "cargo build --release -p ferry --bin ferry"
-    cargo build --release -p ferry --bin ferry >&2
-fi
-FERRY_BIN="${FERRY_BIN:-$TARGET/release/ferry}"
-[ -x "$FERRY_BIN" ] || die "ferry binary not found at $FERRY_BIN (build it, or set FERRY_BIN)"
+build_ferry
 
 start_server redis "$TMP/primary"
 PRIMARY=$SERVER_PORT

@@ -35,13 +35,8 @@ command -v redis-server >/dev/null 2>&1 || die "redis-server missing: sudo apt-g
 command -v redis-cli >/dev/null 2>&1 || die "redis-cli missing: sudo apt-get install -y redis-tools"
 command -v python3 >/dev/null 2>&1 || die "python3 missing: sudo apt-get install -y python3 python3-venv"
 
+build_ferry
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    log "cargo build --release -p ferry --bin ferry"
-    cargo build --release -p ferry --bin ferry >&2
-fi
-FERRY_BIN="${FERRY_BIN:-$TARGET/release/ferry}"
-[ -x "$FERRY_BIN" ] || die "ferry binary not found at $FERRY_BIN (build it, or set FERRY_BIN)"
 
 VENV="$TARGET/bench-venv"
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import redis' 2>/dev/null; then
