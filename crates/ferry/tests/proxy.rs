@@ -637,19 +637,7 @@ fn proxy_switches_stores_under_a_writer_and_back() {
 }
 
 fn cutover(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(common::ferry_binary())
-        .arg("cutover")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    common::ferry_output(&[&["cutover"], args].concat())
 }
 
 /// `ferry cutover` through a dual-write proxy: a key that differs stops it
@@ -670,9 +658,7 @@ fn cutover_verifies_switches_and_rolls_back() {
     let reg = dir.path().join("registry.db");
     let reg = reg.to_str().unwrap();
     let at = format!("127.0.0.1:{}", proxy.port);
-    // A key changed behind the proxy's back on the secondary.
-    RawConn::connect(secondary.port()).cmd(&["SET", "k:7", "tampered"]);
-    let (code, out) = cutover(&[
+    let start = [
         "start",
         "--run-id",
         "c1",
@@ -682,7 +668,10 @@ fn cutover_verifies_switches_and_rolls_back() {
         reg,
         "--verify-sample",
         "500",
-    ]);
+    ];
+    // A key changed behind the proxy's back on the secondary.
+    RawConn::connect(secondary.port()).cmd(&["SET", "k:7", "tampered"]);
+    let (code, out) = cutover(&start);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("verify found 1 key(s) that differ"), "{out}");
     let mut admin = RawConn::connect(proxy.port);
@@ -703,17 +692,7 @@ fn cutover_verifies_switches_and_rolls_back() {
             n
         })
     };
-    let (code, out) = cutover(&[
-        "start",
-        "--run-id",
-        "c1",
-        "--proxy",
-        &at,
-        "--state",
-        reg,
-        "--verify-sample",
-        "500",
-    ]);
+    let (code, out) = cutover(&start);
     assert_eq!(code, Some(0), "{out}");
     let status = String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "STATUS"])).into_owned();
     assert!(status.contains("mode:Switched"), "{status}");

@@ -66,6 +66,23 @@ pub fn require_binary(name: &str) -> PathBuf {
 }
 
 /// The ferry binary built by cargo for this test run.
+/// Runs `ferry ARGS...` to the end: its exit code and its stdout then
+/// stderr.
+pub fn ferry_output(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(ferry_binary())
+        .args(args)
+        .output()
+        .expect("running the ferry binary");
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 pub fn ferry_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ferry"))
 }
