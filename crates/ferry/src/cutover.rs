@@ -84,9 +84,7 @@ pub struct StartArgs {
 }
 
 pub fn main(cmd: CutoverCommand) -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_target(false)
-        .init();
+    crate::init_logging("info");
     let Some(runtime) = crate::runtime(2) else {
         return ExitCode::FAILURE;
     };

@@ -86,6 +86,16 @@ fn serve(args: settings::ServeArgs) -> ExitCode {
     }
 }
 
+/// Logs to stderr at `level` (error, warn, info, debug), without module
+/// names; rustls kept to warnings.
+fn init_logging(level: &str) {
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or(format!("{level},rustls=warn")),
+    )
+    .format_target(false)
+    .init();
+}
+
 /// The tokio runtime, or None after saying why it could not start.
 fn runtime(workers: usize) -> Option<tokio::runtime::Runtime> {
     match tokio::runtime::Builder::new_multi_thread()

@@ -370,11 +370,7 @@ pub fn main(cmd: MigrateCommand) -> ExitCode {
         | MigrateCommand::Resume(r)
         | MigrateCommand::Abort(r) => r.common.log_level.clone(),
     };
-    env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or(format!("{level},rustls=warn")),
-    )
-    .format_target(false)
-    .init();
+    crate::init_logging(&level);
     let Some(runtime) = crate::runtime(2) else {
         return ExitCode::FAILURE;
     };

@@ -120,11 +120,7 @@ fn store(flag: &str, text: &str) -> Result<ferry_proxy::Store, String> {
 
 pub fn main(args: ProxyArgs) -> ExitCode {
     crate::alloc::use_mimalloc();
-    env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or(format!("{},rustls=warn", args.log_level)),
-    )
-    .format_target(false)
-    .init();
+    crate::init_logging(&args.log_level);
     let (primary, secondary) = match (
         store("--primary", &args.primary),
         store("--secondary", &args.secondary),

@@ -393,11 +393,7 @@ fn against_target(cmd: SchemaCommand) -> ExitCode {
         | SchemaCommand::Infer { target, .. } => target.log_level.clone(),
         _ => "info".into(),
     };
-    env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or(format!("{level},rustls=warn")),
-    )
-    .format_target(false)
-    .init();
+    crate::init_logging(&level);
     let Some(runtime) = crate::runtime(2) else {
         return ExitCode::FAILURE;
     };

@@ -86,11 +86,7 @@ pub struct SyncArgs {
 
 pub fn main(args: SyncArgs) -> ExitCode {
     crate::alloc::use_mimalloc();
-    env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or(format!("{},rustls=warn", args.log_level)),
-    )
-    .format_target(false)
-    .init();
+    crate::init_logging(&args.log_level);
     let Some(runtime) = crate::runtime(2) else {
         return ExitCode::FAILURE;
     };
