@@ -11,6 +11,15 @@
 //! - [`mirror`]: applies the backlog to the other store, exactly once;
 //! - [`canary`]: reads compared between the two stores (`read-canary`);
 //! - [`session`]: one client connection.
+//!
+//! In `split:N` (a canary batch of a cutover) each store serves a share of
+//! the keys, by hash slot: N% on the secondary (mirrored back to the
+//! primary), the rest on the primary (mirrored to the secondary). A
+//! command whose keys are on both sides, a keyless write, and every
+//! transaction run on the primary *in sync*: first the primary gets
+//! everything the secondary served so far, then the command, then the
+//! secondary its mirror entry, before the client hears back and the keys
+//! are released. Slower, but no key ever has two writers.
 
 pub mod backlog;
 pub mod canary;
@@ -33,9 +42,48 @@ pub enum Mode {
     /// As dual-write, and this percentage of reads (by key hash) also sent
     /// to the secondary and compared.
     ReadCanary(u8),
+    /// N% of keys (by hash slot, the ones whose slot is below N% of 16384)
+    /// served by the secondary, the rest by the primary; each side's
+    /// writes mirrored to the other. A cutover's canary batches.
+    Split(u8),
     /// Clients on the secondary; writes mirrored back to the primary (so
     /// going back loses nothing).
     Switched,
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mode::PrimaryOnly => write!(f, "primary-only"),
+            Mode::DualWrite => write!(f, "dual-write"),
+            Mode::ReadCanary(p) => write!(f, "read-canary:{p}"),
+            Mode::Split(p) => write!(f, "split:{p}"),
+            Mode::Switched => write!(f, "switched"),
+        }
+    }
+}
+
+/// One of the two stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Primary,
+    Secondary,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::Primary => Side::Secondary,
+            Side::Secondary => Side::Primary,
+        }
+    }
+}
+
+/// Whether `key` is in the share of `percent`% of keys a split moves: its
+/// Redis Cluster hash slot (hash tags honoured, so `{user1}:a` and
+/// `{user1}:b` move together) is below `percent`% of 16384.
+pub fn moved(key: &[u8], percent: u8) -> bool {
+    u32::from(redis::cluster_routing::get_slot(key)) * 100 < u32::from(percent.min(100)) * 16384
 }
 
 impl std::str::FromStr for Mode {
@@ -45,15 +93,21 @@ impl std::str::FromStr for Mode {
             "primary-only" => Ok(Mode::PrimaryOnly),
             "dual-write" => Ok(Mode::DualWrite),
             "switched" => Ok(Mode::Switched),
-            other => match other.strip_prefix("read-canary:") {
-                Some(n) => match n.trim_end_matches('%').parse::<u8>() {
-                    Ok(p) if p <= 100 => Ok(Mode::ReadCanary(p)),
-                    _ => Err(format!("{other:?}: read-canary:N takes a percentage from 0 to 100")),
-                },
-                None => Err(format!(
-                    "unknown mode {other:?}: primary-only, dual-write, read-canary:N (N% of reads compared) or switched"
-                )),
-            },
+            other => {
+                let percent = |n: &str| match n.trim_end_matches('%').parse::<u8>() {
+                    Ok(p) if p <= 100 => Ok(p),
+                    _ => Err(format!("{other:?}: takes a percentage from 0 to 100")),
+                };
+                if let Some(n) = other.strip_prefix("read-canary:") {
+                    Ok(Mode::ReadCanary(percent(n)?))
+                } else if let Some(n) = other.strip_prefix("split:") {
+                    Ok(Mode::Split(percent(n)?))
+                } else {
+                    Err(format!(
+                        "unknown mode {other:?}: primary-only, dual-write, read-canary:N (N% of reads compared), split:N (N% of keys served by the secondary) or switched"
+                    ))
+                }
+            }
         }
     }
 }
@@ -97,14 +151,37 @@ impl Direction {
     }
 }
 
-/// Where clients are served and where their writes are mirrored now.
-#[derive(Clone)]
+/// Which store serves what now.
+#[derive(Clone, Copy)]
 pub struct Route {
     pub mode: Mode,
-    pub serving: Store,
-    pub mirror: Option<Arc<Direction>>,
-    /// Bumped by every switch of the serving store: sessions re-dial.
+    /// Bumped by every switch that moves keys between the stores.
     pub generation: u64,
+}
+
+impl Route {
+    /// Where a connection's own state lives (transactions, pub/sub,
+    /// commands without keys): the secondary once switched, else the
+    /// primary.
+    pub fn home(&self) -> Side {
+        match self.mode {
+            Mode::Switched => Side::Secondary,
+            _ => Side::Primary,
+        }
+    }
+
+    /// The store that serves `key`.
+    pub fn owner(&self, key: &[u8]) -> Side {
+        match self.mode {
+            Mode::Split(p) if moved(key, p) => Side::Secondary,
+            _ => self.home(),
+        }
+    }
+
+    /// Whether writes are mirrored at all.
+    pub fn mirrored(&self) -> bool {
+        self.mode != Mode::PrimaryOnly
+    }
 }
 
 /// What every session shares.
@@ -121,80 +198,116 @@ pub struct Shared {
     pub scripts: Mutex<classify::Scripts>,
 }
 
+/// How long a switch waits for open transactions to end.
+const FENCE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How long a switch waits for the mirror to apply everything.
 const DRAIN_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Shared {
     pub fn route(&self) -> Route {
         match self.route.read() {
-            Ok(r) => r.clone(),
-            Err(p) => p.into_inner().clone(),
+            Ok(r) => *r,
+            Err(p) => *p.into_inner(),
         }
     }
 
-    fn route_for(&self, mode: Mode, generation: u64) -> Route {
-        let (serving, mirror) = match mode {
-            Mode::PrimaryOnly => (self.primary.clone(), None),
-            Mode::DualWrite | Mode::ReadCanary(_) => {
-                (self.primary.clone(), self.to_secondary.clone())
-            }
-            Mode::Switched => (self.secondary.clone(), self.to_primary.clone()),
+    pub fn store(&self, side: Side) -> &Store {
+        match side {
+            Side::Primary => &self.primary,
+            Side::Secondary => &self.secondary,
+        }
+    }
+
+    /// The mirror of the writes `side` serves (None: primary-only).
+    pub fn mirror_from(&self, side: Side) -> Option<&Arc<Direction>> {
+        match side {
+            Side::Primary => self.to_secondary.as_ref(),
+            Side::Secondary => self.to_primary.as_ref(),
+        }
+    }
+
+    /// Entries either mirror has not applied yet.
+    pub fn behind(&self) -> u64 {
+        [Side::Primary, Side::Secondary]
+            .iter()
+            .filter_map(|s| self.mirror_from(*s))
+            .map(|d| d.behind())
+            .sum()
+    }
+
+    /// Waits until the mirror of `side`'s writes has applied everything
+    /// appended before this call (up to 30 s).
+    pub async fn caught_up(&self, side: Side) -> Result<(), String> {
+        let Some(d) = self.mirror_from(side) else {
+            return Ok(());
         };
-        Route {
-            mode,
-            serving,
-            mirror,
-            generation,
+        let target = d.backlog.next_seq().saturating_sub(1);
+        let started = std::time::Instant::now();
+        while d.applied.load(Ordering::Acquire) < target {
+            if started.elapsed() > DRAIN_FOR {
+                return Err(format!(
+                    "the mirror {} is {} entries behind after {DRAIN_FOR:?} ({})",
+                    d.name,
+                    d.behind(),
+                    if d.connected.load(Ordering::Relaxed) {
+                        "connected"
+                    } else {
+                        "not connected"
+                    }
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
+        Ok(())
     }
 
-    /// Changes the mode while clients run. Between dual-write (or
-    /// read-canary) and switched the serving store changes, fenced: new
-    /// writes wait, writes in flight finish, the mirror applies everything
-    /// (up to 30 s, else nothing changes), then the stores swap roles and
-    /// sessions re-dial (those inside MULTI, WATCH or SUBSCRIBE are closed).
+    /// Changes the mode while clients run. A change that moves keys from
+    /// one store to the other (to or from switched or split:N) is fenced:
+    /// new writes wait, writes in flight reach the backlog, both mirrors
+    /// apply everything (up to 30 s, else nothing changes), then the new
+    /// route applies; sessions inside MULTI, WATCH or SUBSCRIBE whose store
+    /// changes are closed (their clients reconnect).
     pub async fn switch(&self, mode: Mode) -> Result<String, String> {
         let now = self.route();
         if now.mode == mode {
-            return Ok(format!("already {mode:?}"));
+            return Ok(format!("already {mode}"));
         }
         if now.mode == Mode::PrimaryOnly || mode == Mode::PrimaryOnly {
             return Err(
                 "switching to or from primary-only is not supported: the secondary would miss writes; restart the proxy instead".into(),
             );
         }
-        let serving_changes = (now.mode == Mode::Switched) != (mode == Mode::Switched);
-        if !serving_changes {
+        let on_primary = |m: Mode| matches!(m, Mode::DualWrite | Mode::ReadCanary(_));
+        if on_primary(now.mode) && on_primary(mode) {
             if let Ok(mut r) = self.route.write() {
                 r.mode = mode;
             }
-            return Ok(format!("{:?} -> {mode:?}", now.mode));
+            return Ok(format!("{} -> {mode}", now.mode));
         }
         let started = std::time::Instant::now();
-        // The fence: every write in flight done and in the backlog, no new one.
-        let fence = self.order.take(&order::Need::Everything).await;
-        if let Some(dir) = &now.mirror {
-            while dir.behind() > 0 {
-                if started.elapsed() > DRAIN_FOR {
-                    return Err(format!(
-                        "the mirror did not apply its backlog within {DRAIN_FOR:?} ({} entries behind, target {}); nothing changed",
-                        dir.behind(),
-                        if dir.connected.load(Ordering::Relaxed) { "connected" } else { "not connected" }
-                    ));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        // The fence: every write in flight done and in the backlog, no new
+        // one. New writes wait while it is being taken, so a client holding
+        // a transaction open (MULTI without EXEC) may delay it only briefly.
+        let fence = tokio::time::timeout(FENCE_FOR, self.order.take(&order::Need::Everything))
+            .await
+            .map_err(|_| {
+                format!("a transaction stayed open (MULTI without EXEC) for {FENCE_FOR:?}; nothing changed, try again")
+            })?;
+        for side in [Side::Primary, Side::Secondary] {
+            if let Err(e) = self.caught_up(side).await {
+                return Err(format!("{e}; nothing changed"));
             }
         }
         let generation = now.generation + 1;
-        let next = self.route_for(mode, generation);
         if let Ok(mut r) = self.route.write() {
-            *r = next;
+            *r = Route { mode, generation };
         }
         self.generation.store(generation, Ordering::SeqCst);
         self.stats.switches.fetch_add(1, Ordering::Relaxed);
         drop(fence);
         let msg = format!(
-            "{:?} -> {mode:?}: writes paused {} ms while the mirror caught up",
+            "{} -> {mode}: writes paused {} ms while the mirrors caught up",
             now.mode,
             started.elapsed().as_millis()
         );
@@ -257,21 +370,28 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Entries in the current mirror's backlog its target does not have yet.
+    /// Entries in the mirrors' backlogs their targets do not have yet.
     pub fn behind(&self) -> u64 {
-        self.shared.route().mirror.map(|d| d.behind()).unwrap_or(0)
+        self.shared.behind()
     }
 
     pub fn mode(&self) -> Mode {
         self.shared.route().mode
     }
 
-    /// Whether the current mirror is connected to its target.
+    /// Whether the mirrors in use are connected to their targets.
     pub fn mirror_connected(&self) -> bool {
-        self.shared
-            .route()
-            .mirror
-            .is_some_and(|d| d.connected.load(Ordering::Relaxed))
+        let r = self.shared.route();
+        let used = match r.mode {
+            Mode::PrimaryOnly => return false,
+            Mode::Split(_) => vec![Side::Primary, Side::Secondary],
+            _ => vec![r.home()],
+        };
+        used.iter().all(|s| {
+            self.shared
+                .mirror_from(*s)
+                .is_some_and(|d| d.connected.load(Ordering::Relaxed))
+        })
     }
 }
 
@@ -328,11 +448,9 @@ pub async fn start(opts: Options) -> std::io::Result<Proxy> {
             Some(direction(&opts, "to-primary", &opts.primary, &stats)?),
         ),
     };
-    let mut shared = Shared {
+    let shared = Shared {
         route: std::sync::RwLock::new(Route {
             mode: opts.mode,
-            serving: opts.primary.clone(),
-            mirror: None,
             generation: 0,
         }),
         generation: AtomicU64::new(0),
@@ -344,8 +462,6 @@ pub async fn start(opts: Options) -> std::io::Result<Proxy> {
         stats: stats.clone(),
         scripts: Mutex::new(Default::default()),
     };
-    let first = shared.route_for(opts.mode, 0);
-    shared.route = std::sync::RwLock::new(first);
     let shared = Arc::new(shared);
     let accepting = shared.clone();
     tokio::spawn(async move {

@@ -5,9 +5,15 @@
 //! keys (FLUSHALL) holds every write back instead (the write side of one
 //! lock whose read side every keyed write holds).
 //!
+//! An open transaction (MULTI to EXEC) holds the read side from MULTI on,
+//! so a switch's fence (the write side) waits for it to end instead of
+//! cutting it in two; at EXEC it takes only its keys' stripes.
+//!
 //! No deadlock: a connection that cannot take a stripe at once first
 //! drains its own pending replies (releasing what it holds) and only then
-//! waits, so nobody waits while holding anything.
+//! waits, so nobody waits while holding anything but an open
+//! transaction's read side, which blocks only a fence; stripes are taken
+//! in one global order.
 
 use bytes::Bytes;
 use std::hash::BuildHasher;
@@ -34,11 +40,23 @@ impl Held {
     pub fn is_empty(&self) -> bool {
         self.stripes.is_empty() && self.shared.is_none() && self.exclusive.is_none()
     }
+
+    /// Holds what `other` holds too.
+    pub fn absorb(&mut self, other: Held) {
+        self.stripes.extend(other.stripes);
+        self.shared = self.shared.take().or(other.shared);
+        self.exclusive = self.exclusive.take().or(other.exclusive);
+    }
 }
 
 /// What to take: the stripes of these keys, or everything.
 pub enum Need {
     Keys(Vec<Bytes>),
+    /// The stripes alone (the caller holds the read side: an open
+    /// transaction at EXEC).
+    Stripes(Vec<Bytes>),
+    /// The read side alone (MULTI: holds a fence back until EXEC).
+    Shared,
     Everything,
 }
 
@@ -70,15 +88,22 @@ impl Order {
                 exclusive: Some(self.all.clone().try_write_owned().ok()?),
                 ..Held::default()
             }),
-            Need::Keys(keys) => {
-                let shared = self.all.clone().try_read_owned().ok()?;
+            Need::Shared => Some(Held {
+                shared: Some(self.all.clone().try_read_owned().ok()?),
+                ..Held::default()
+            }),
+            Need::Keys(keys) | Need::Stripes(keys) => {
+                let shared = match need {
+                    Need::Keys(_) => Some(self.all.clone().try_read_owned().ok()?),
+                    _ => None,
+                };
                 let mut stripes = Vec::new();
                 for i in self.indices(keys) {
                     stripes.push(self.stripes[i].clone().try_lock_owned().ok()?);
                 }
                 Some(Held {
                     stripes,
-                    shared: Some(shared),
+                    shared,
                     exclusive: None,
                 })
             }
@@ -92,15 +117,22 @@ impl Order {
                 exclusive: Some(self.all.clone().write_owned().await),
                 ..Held::default()
             },
-            Need::Keys(keys) => {
-                let shared = self.all.clone().read_owned().await;
+            Need::Shared => Held {
+                shared: Some(self.all.clone().read_owned().await),
+                ..Held::default()
+            },
+            Need::Keys(keys) | Need::Stripes(keys) => {
+                let shared = match need {
+                    Need::Keys(_) => Some(self.all.clone().read_owned().await),
+                    _ => None,
+                };
                 let mut stripes = Vec::new();
                 for i in self.indices(keys) {
                     stripes.push(self.stripes[i].clone().lock_owned().await);
                 }
                 Held {
                     stripes,
-                    shared: Some(shared),
+                    shared,
                     exclusive: None,
                 }
             }

@@ -4,12 +4,19 @@
 //! framed and forwarded as the store sent them. Writes the store answered
 //! without an error go to the backlog (in the form [`classify::mirror`]
 //! gives) before their replies reach the client.
+//!
+//! A session has up to one connection to each store, dialed when a
+//! command first goes there; replies come from one of them at a time (the
+//! *active* one): a command for the other store waits until every reply
+//! pending on the active one is in. The connection state a client set up
+//! (AUTH, HELLO, CLIENT SETNAME, SELECT) is replayed on a connection that
+//! has not seen it yet.
 
 use crate::backlog::encode_command;
 use crate::classify::{self, Kind};
 use crate::frame;
 use crate::order::{Held, Need};
-use crate::{Route, Shared};
+use crate::{Route, Shared, Side};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -28,13 +35,35 @@ struct Pending {
     held: Held,
     /// A canary read's id: its answer goes to the comparison too.
     canary: Option<u64>,
+    /// Ran on the primary in sync (split mode): its mirror entry must be
+    /// applied on the other store before the reply goes out.
+    sync: bool,
+}
+
+/// A session's connection to one store.
+struct Upstream {
+    r: OwnedReadHalf,
+    w: OwnedWriteHalf,
+    /// The database selected on it.
+    db: u32,
+    /// The session's state generation it has seen (AUTH, HELLO, SETNAME).
+    state: u64,
+}
+
+fn ix(side: Side) -> usize {
+    match side {
+        Side::Primary => 0,
+        Side::Secondary => 1,
+    }
 }
 
 struct Session {
     shared: Arc<Shared>,
     client_w: OwnedWriteHalf,
-    up_r: OwnedReadHalf,
-    up_w: OwnedWriteHalf,
+    /// The connections to the primary and the secondary (by [`ix`]).
+    ups: [Option<Upstream>; 2],
+    /// The store pending replies come from.
+    active: Side,
     ubuf: BytesMut,
     pending: VecDeque<Pending>,
     /// The database writes run in (the client's SELECT once it succeeded).
@@ -56,6 +85,11 @@ struct Session {
     auth: Option<Vec<Bytes>>,
     hello: Option<Vec<Bytes>>,
     setname: Option<Vec<Bytes>>,
+    /// Bumped when AUTH, HELLO, CLIENT SETNAME or RESET changed the state.
+    state: u64,
+    /// From MULTI to EXEC: what holds a switch's fence back (see
+    /// [`crate::order`]).
+    tx_guard: Option<Held>,
 }
 
 fn canary_for(route: &Route, shared: &Shared) -> Option<(crate::canary::Canary, u8)> {
@@ -80,8 +114,10 @@ pub async fn run(client: TcpStream, shared: Arc<Shared>) {
         .map(|a| a.to_string())
         .unwrap_or_default();
     let route = shared.route();
-    let (host, port) = (route.serving.host.clone(), route.serving.port);
-    let upstream = match route.serving.dial().await {
+    let home = route.home();
+    let store = shared.store(home);
+    let (host, port) = (store.host.clone(), store.port);
+    let upstream = match store.dial().await {
         Ok(u) => u,
         Err(e) => {
             log::warn!("client {peer}: cannot connect to {host}:{port} ({e})");
@@ -93,13 +129,20 @@ pub async fn run(client: TcpStream, shared: Arc<Shared>) {
     };
     let _ = client.set_nodelay(true);
     let (client_r, client_w) = client.into_split();
-    let (up_r, up_w) = upstream.into_split();
+    let (r, w) = upstream.into_split();
+    let mut ups = [None, None];
+    ups[ix(home)] = Some(Upstream {
+        r,
+        w,
+        db: 0,
+        state: 0,
+    });
     let canary = canary_for(&route, &shared);
     let mut s = Session {
         shared,
         client_w,
-        up_r,
-        up_w,
+        ups,
+        active: home,
         ubuf: BytesMut::with_capacity(16 << 10),
         pending: VecDeque::new(),
         db: 0,
@@ -112,6 +155,8 @@ pub async fn run(client: TcpStream, shared: Arc<Shared>) {
         auth: None,
         hello: None,
         setname: None,
+        state: 0,
+        tx_guard: None,
     };
     s.shared.stats.clients.fetch_add(1, Ordering::Relaxed);
     if let Err(e) = s.serve(client_r).await {
@@ -134,7 +179,7 @@ impl Session {
                         return Ok(());
                     }
                     if self.passthrough {
-                        self.up_w.write_all(&cbuf).await.map_err(|e| e.to_string())?;
+                        self.up()?.w.write_all(&cbuf).await.map_err(|e| e.to_string())?;
                         cbuf.clear();
                         continue;
                     }
@@ -145,7 +190,7 @@ impl Session {
                             Ok(None) => break,
                             Err(e) => {
                                 // As the store would: the error, then close.
-                                self.up_w.write_all(&out).await.map_err(|e| e.to_string())?;
+                                self.flush(&mut out).await?;
                                 self.drain().await?;
                                 let msg = format!("-ERR {e}\r\n");
                                 let _ = self.client_w.write_all(msg.as_bytes()).await;
@@ -163,9 +208,9 @@ impl Session {
                             break;
                         }
                     }
-                    self.up_w.write_all(&out).await.map_err(|e| e.to_string())?;
+                    self.flush(&mut out).await?;
                 }
-                n = self.up_r.read_buf(&mut self.ubuf) => {
+                n = read_active(&mut self.ups, self.active, &mut self.ubuf) => {
                     let n = n.map_err(|e| e.to_string())?;
                     if n == 0 {
                         return Err("the store closed the connection".into());
@@ -181,68 +226,51 @@ impl Session {
     /// mirror entry in order first.
     async fn send(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Res<()> {
         if self.shared.generation.load(Ordering::SeqCst) != self.route.generation {
-            self.up_w.write_all(out).await.map_err(|e| e.to_string())?;
-            out.clear();
+            self.flush(out).await?;
             self.drain().await?;
-            self.follow_switch().await?;
+            self.follow_switch()?;
         }
         if args
             .first()
             .is_some_and(|n| n.eq_ignore_ascii_case(b"ferry.proxy"))
         {
-            self.up_w.write_all(out).await.map_err(|e| e.to_string())?;
-            out.clear();
+            self.flush(out).await?;
             self.drain().await?;
             let reply = self.admin(&args).await;
-            return self
-                .client_w
-                .write_all(reply.as_bytes())
-                .await
-                .map_err(|e| e.to_string());
+            return self.reply_now(reply.as_bytes()).await;
         }
         let kind = classify::kind(&args);
+        let mirrored = self.route.mirrored();
         let args = match kind {
-            Kind::Write if self.route.mirror.is_some() => {
-                classify::absolute_expiry(&args, now_ms()).unwrap_or(args)
-            }
+            Kind::Write if mirrored => classify::absolute_expiry(&args, now_ms()).unwrap_or(args),
             _ => args,
         };
         let queued = self.in_multi && !matches!(kind, Kind::Exec | Kind::Discard | Kind::Multi);
-        let mirrored = self.route.mirror.is_some();
-        let need = match kind {
+        // What a transaction writes, at EXEC: its keys, and whether some
+        // write has none (ordered with everything).
+        let tx_writes = (kind == Kind::Exec).then(|| self.tx_writes());
+        if matches!(kind, Kind::Discard | Kind::Reset)
+            || (kind == Kind::Exec && tx_writes.as_ref().is_some_and(|(_, global)| *global))
+        {
+            // Nothing to hold a fence back for; a keyless write in the
+            // transaction takes everything below (not while holding a part).
+            self.tx_guard = None;
+        }
+        let in_tx = self.tx_guard.is_some();
+        let need = match (kind, &tx_writes) {
             _ if !mirrored || queued => None,
-            Kind::Write => Some(Need::Keys(classify::keys(&args))),
-            Kind::GlobalWrite => Some(Need::Everything),
-            Kind::Exec if !self.tx.is_empty() || self.pending.iter().any(|p| p.queued) => {
-                // Every write of the transaction, queued so far.
-                let mut keys = Vec::new();
-                let mut global = false;
-                for p in self.pending.iter().filter(|p| p.queued) {
-                    match p.kind {
-                        Kind::Write => keys.extend(classify::keys(&p.args)),
-                        Kind::GlobalWrite | Kind::BlockingWrite => global = true,
-                        _ => {}
-                    }
-                }
-                let writes = self
-                    .tx
-                    .iter()
-                    .filter(|c| !matches!(classify::kind(c), Kind::Read | Kind::Select));
-                for c in writes {
-                    let k = classify::keys(c);
-                    global |= k.is_empty();
-                    keys.extend(k);
-                }
-                Some(if global {
-                    Need::Everything
-                } else {
-                    Need::Keys(keys)
-                })
+            (Kind::Multi, _) if !in_tx => Some(Need::Shared),
+            (Kind::Write, _) => Some(Need::Keys(classify::keys(&args))),
+            (Kind::GlobalWrite, _) => Some(Need::Everything),
+            (Kind::Exec, Some((_, true))) => Some(Need::Everything),
+            (Kind::Exec, Some((keys, false))) if !keys.is_empty() && in_tx => {
+                Some(Need::Stripes(keys.clone()))
             }
+            (Kind::Exec, Some((keys, false))) if !keys.is_empty() => Some(Need::Keys(keys.clone())),
             _ => None,
         };
         let blocked_before = self.pending.iter().any(|p| p.kind == Kind::BlockingWrite);
-        let held = match need {
+        let mut held = match need {
             None => Held::default(),
             Some(need) => {
                 let mut held = match (blocked_before, self.shared.order.try_take(&need)) {
@@ -251,8 +279,7 @@ impl Session {
                         drop(maybe);
                         // Wait holding nothing: send what is queued and
                         // take every reply first.
-                        self.up_w.write_all(out).await.map_err(|e| e.to_string())?;
-                        out.clear();
+                        self.flush(out).await?;
                         self.drain().await?;
                         self.shared.order.take(&need).await
                     }
@@ -262,15 +289,45 @@ impl Session {
                 // now, mirrored the new way.
                 while self.shared.generation.load(Ordering::SeqCst) != self.route.generation {
                     drop(held);
-                    self.up_w.write_all(out).await.map_err(|e| e.to_string())?;
-                    out.clear();
+                    self.flush(out).await?;
                     self.drain().await?;
-                    self.follow_switch().await?;
+                    self.follow_switch()?;
                     held = self.shared.order.take(&need).await;
                 }
                 held
             }
         };
+        match kind {
+            Kind::Multi => {
+                self.tx_guard = Some(std::mem::take(&mut held));
+            }
+            Kind::Exec => {
+                if let Some(g) = self.tx_guard.take() {
+                    held.absorb(g);
+                }
+            }
+            _ => {}
+        }
+        // Which store runs it. Another than the active one: what is pending
+        // there is answered first (nothing pending blocks: a blocking
+        // command pending was drained before taking keys above).
+        let (side, sync) = self.place(kind, &args, queued, tx_writes.as_ref());
+        if side != self.active {
+            self.flush(out).await?;
+            self.drain().await?;
+            self.activate(side).await?;
+        }
+        if sync {
+            // The primary gets what the other store served so far first
+            // (the keys are held: nothing new for them comes in).
+            if let Err(e) = self.shared.caught_up(side.other()).await {
+                drop(held);
+                self.flush(out).await?;
+                self.drain().await?;
+                let msg = format!("-TRYAGAIN ferry proxy: {e}; not run, retry\r\n");
+                return self.reply_now(msg.as_bytes()).await;
+            }
+        }
         encode_command(out, &args);
         match kind {
             Kind::Multi => self.in_multi = true,
@@ -308,68 +365,168 @@ impl Session {
             queued,
             held,
             canary,
+            // A read has nothing to wait for once answered.
+            sync: sync && kind != Kind::Read,
         });
         Ok(())
     }
 
-    /// The proxy switched stores: a session holding server-side state
-    /// (MULTI, WATCH, SUBSCRIBE) is closed (its client reconnects); any
-    /// other re-dials the serving store and replays AUTH, HELLO, CLIENT
-    /// SETNAME and SELECT. Called with nothing pending.
-    async fn follow_switch(&mut self) -> Res<()> {
-        if self.in_multi || self.watching || self.passthrough {
-            return Err("the proxy switched stores inside a transaction or subscription; closing (reconnect)".into());
+    /// The keys the open transaction writes (queued so far) and whether a
+    /// write of it has no key.
+    fn tx_writes(&self) -> (Vec<Bytes>, bool) {
+        let mut keys = Vec::new();
+        let mut global = false;
+        for p in self.pending.iter().filter(|p| p.queued) {
+            match p.kind {
+                Kind::Write => keys.extend(classify::keys(&p.args)),
+                Kind::GlobalWrite | Kind::BlockingWrite => global = true,
+                _ => {}
+            }
         }
-        let route = self.shared.route();
-        let up = route.serving.dial().await.map_err(|e| {
-            format!(
-                "re-dialing {}:{} after a switch: {e}",
-                route.serving.host, route.serving.port
-            )
-        })?;
-        let (r, w) = up.into_split();
-        self.up_r = r;
-        self.up_w = w;
-        self.ubuf.clear();
-        let mut replay: Vec<Vec<Bytes>> = Vec::new();
-        replay.extend(self.auth.clone());
-        replay.extend(self.hello.clone());
-        replay.extend(self.setname.clone());
-        if self.db != 0 {
-            replay.push(vec![
-                Bytes::from_static(b"SELECT"),
-                Bytes::from(self.db.to_string()),
-            ]);
+        let writes = self
+            .tx
+            .iter()
+            .filter(|c| !matches!(classify::kind(c), Kind::Read | Kind::Select));
+        for c in writes {
+            let k = classify::keys(c);
+            global |= k.is_empty();
+            keys.extend(k);
         }
-        let mut out = Vec::new();
-        for c in &replay {
-            encode_command(&mut out, c);
+        (keys, global)
+    }
+
+    /// The store a command runs on, and whether it runs in sync (see the
+    /// crate's doc). Only `split:N` has a choice: a command whose keys are
+    /// all on one side goes there; transactions, WATCH, pub/sub and
+    /// keyless writes go to the primary (home), in sync when they touch
+    /// the moved share; other keyless commands (PING, AUTH, SELECT, INFO)
+    /// stay on the active connection.
+    fn place(
+        &self,
+        kind: Kind,
+        args: &[Bytes],
+        queued: bool,
+        tx_writes: Option<&(Vec<Bytes>, bool)>,
+    ) -> (Side, bool) {
+        let home = self.route.home();
+        if !matches!(self.route.mode, crate::Mode::Split(_)) {
+            return (home, false);
         }
-        self.up_w.write_all(&out).await.map_err(|e| e.to_string())?;
-        let mut got = 0;
-        while got < replay.len() {
-            match frame::reply_len(&self.ubuf)? {
-                Some(len) => {
-                    let reply = self.ubuf.split_to(len);
-                    if reply.first() == Some(&b'-') {
-                        return Err(format!(
-                            "replaying the connection's state after a switch failed: {}",
-                            String::from_utf8_lossy(&reply).trim_end()
-                        ));
-                    }
-                    got += 1;
-                }
-                None => {
-                    let n = self
-                        .up_r
-                        .read_buf(&mut self.ubuf)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    if n == 0 {
-                        return Err("the store closed the connection".into());
-                    }
+        let moved = |keys: &[Bytes]| keys.iter().any(|k| self.route.owner(k) != home);
+        let named = |n: &[u8]| args.first().is_some_and(|a| a.eq_ignore_ascii_case(n));
+        match kind {
+            _ if queued => (home, false),
+            Kind::Exec => {
+                // Its reads too must see the moved keys' latest values.
+                let queued = self.pending.iter().filter(|p| p.queued).map(|p| &p.args);
+                let read = self
+                    .tx
+                    .iter()
+                    .chain(queued)
+                    .any(|c| moved(&classify::keys(c)));
+                (home, tx_writes.is_some_and(|(_, global)| *global) || read)
+            }
+            Kind::Multi | Kind::Discard | Kind::Subscribe | Kind::Reset => (home, false),
+            Kind::GlobalWrite => (home, true),
+            _ if named(b"watch") || named(b"unwatch") => (home, false),
+            _ if named(b"publish") || named(b"spublish") => (home, false),
+            Kind::Select => (self.active, false),
+            _ => {
+                let keys = classify::keys(args);
+                let Some(first) = keys.first() else {
+                    return (self.active, false);
+                };
+                let side = self.route.owner(first);
+                if self.watching {
+                    // The transaction's reads see the latest values.
+                    (home, moved(&keys))
+                } else if keys.iter().all(|k| self.route.owner(k) == side) {
+                    (side, false)
+                } else {
+                    (home, true)
                 }
             }
+        }
+    }
+
+    /// The active connection.
+    fn up(&mut self) -> Res<&mut Upstream> {
+        self.ups[ix(self.active)]
+            .as_mut()
+            .ok_or_else(|| "no connection to the store".to_string())
+    }
+
+    /// Sends what is queued in `out` to the active connection.
+    async fn flush(&mut self, out: &mut Vec<u8>) -> Res<()> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.up()?
+            .w
+            .write_all(out)
+            .await
+            .map_err(|e| e.to_string())?;
+        out.clear();
+        Ok(())
+    }
+
+    /// A reply the proxy gives itself (nothing pending).
+    async fn reply_now(&mut self, reply: &[u8]) -> Res<()> {
+        self.client_w
+            .write_all(reply)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Makes `side` the active connection (nothing pending): dialed, with
+    /// the session's state replayed, when it has none or an old state;
+    /// SELECTed when its database differs.
+    async fn activate(&mut self, side: Side) -> Res<()> {
+        let fresh = self.ups[ix(side)]
+            .as_ref()
+            .is_some_and(|u| u.state == self.state);
+        let mut replay: Vec<Vec<Bytes>> = Vec::new();
+        if !fresh {
+            let store = self.shared.store(side).clone();
+            let up = store
+                .dial()
+                .await
+                .map_err(|e| format!("connecting to {}:{}: {e}", store.host, store.port))?;
+            let (r, w) = up.into_split();
+            self.ups[ix(side)] = Some(Upstream {
+                r,
+                w,
+                db: 0,
+                state: self.state,
+            });
+            replay.extend(self.auth.clone());
+            replay.extend(self.hello.clone());
+            replay.extend(self.setname.clone());
+        }
+        let db = self.db;
+        let Some(up) = self.ups[ix(side)].as_mut() else {
+            return Err("no connection to the store".into());
+        };
+        if up.db != db {
+            replay.push(vec![
+                Bytes::from_static(b"SELECT"),
+                Bytes::from(db.to_string()),
+            ]);
+        }
+        call(up, &replay).await?;
+        up.db = db;
+        self.active = side;
+        Ok(())
+    }
+
+    /// The proxy moved keys between the stores: a session holding
+    /// server-side state (MULTI, WATCH, SUBSCRIBE) on a store that no longer
+    /// serves it is closed (its client reconnects); any other follows the
+    /// new route from its next command. Called with nothing pending.
+    fn follow_switch(&mut self) -> Res<()> {
+        let route = self.shared.route();
+        if (self.in_multi || self.watching || self.passthrough) && route.home() != self.active {
+            return Err("the proxy switched stores inside a transaction or subscription; closing (reconnect)".into());
         }
         self.canary = canary_for(&route, &self.shared);
         self.route = route;
@@ -395,12 +552,13 @@ impl Session {
             },
             ("status", 2) => {
                 let r = self.shared.route();
-                let behind = r.mirror.as_ref().map(|d| d.behind()).unwrap_or(0);
+                let behind = self.shared.behind();
+                let serving = self.shared.store(r.home());
                 bulk(&format!(
-                    "mode:{:?} serving:{}:{} behind:{behind} switches:{} primary:{}:{} secondary:{}:{} canary_reads:{} canary_mismatches:{}",
+                    "mode:{} serving:{}:{} behind:{behind} switches:{} primary:{}:{} secondary:{}:{} canary_reads:{} canary_mismatches:{} mirror_errors:{}",
                     r.mode,
-                    r.serving.host,
-                    r.serving.port,
+                    serving.host,
+                    serving.port,
                     self.shared.stats.switches.load(Ordering::Relaxed),
                     self.shared.primary.host,
                     self.shared.primary.port,
@@ -408,18 +566,18 @@ impl Session {
                     self.shared.secondary.port,
                     self.shared.stats.canary_reads.load(Ordering::Relaxed),
                     self.shared.stats.canary_mismatches.load(Ordering::Relaxed),
+                    self.shared.stats.mirror_errors.load(Ordering::Relaxed)
+                        + self.shared.stats.backlog_errors.load(Ordering::Relaxed),
                 ))
             }
-            _ => "-ERR usage: FERRY.PROXY MODE dual-write|read-canary:N|switched, or FERRY.PROXY STATUS\r\n".into(),
+            _ => "-ERR usage: FERRY.PROXY MODE dual-write|read-canary:N|split:N|switched, or FERRY.PROXY STATUS\r\n".into(),
         }
     }
 
     /// Sends nothing more; handles replies until none is pending.
     async fn drain(&mut self) -> Res<()> {
         while !self.pending.is_empty() && !self.passthrough {
-            let n = self
-                .up_r
-                .read_buf(&mut self.ubuf)
+            let n = read_active(&mut self.ups, self.active, &mut self.ubuf)
                 .await
                 .map_err(|e| e.to_string())?;
             if n == 0 {
@@ -444,6 +602,7 @@ impl Session {
         let mut forward = BytesMut::new();
         let mut entries: Vec<(u32, Vec<Vec<Bytes>>)> = Vec::new();
         let mut release: Vec<Held> = Vec::new();
+        let mut sync = false;
         while let Some(len) = frame::reply_len(&self.ubuf)? {
             let reply = self.ubuf.split_to(len);
             if frame::is_push(&reply) {
@@ -458,6 +617,7 @@ impl Session {
             if let (Some(id), Some((c, _))) = (p.canary, &mut self.canary) {
                 c.primary(id, &reply, &self.shared.stats);
             }
+            sync |= p.sync;
             self.handle(p, &reply, &mut entries, &mut release).await;
             forward.extend_from_slice(&reply);
             if self.passthrough && self.pending.is_empty() {
@@ -466,6 +626,13 @@ impl Session {
             }
         }
         self.append(entries);
+        if sync {
+            // The other store has it before the keys are free and the
+            // client hears back (its next read there sees it).
+            if let Err(e) = self.shared.caught_up(self.active).await {
+                log::warn!("a write run in sync was not mirrored in time: {e}");
+            }
+        }
         drop(release);
         self.client_w
             .write_all(&forward)
@@ -477,7 +644,10 @@ impl Session {
     /// written stops mirroring loudly (the writes already ran on the
     /// serving store; the mirror would silently miss them otherwise).
     fn append(&self, entries: Vec<(u32, Vec<Vec<Bytes>>)>) {
-        let Some(d) = &self.route.mirror else {
+        if !self.route.mirrored() {
+            return;
+        }
+        let Some(d) = self.shared.mirror_from(self.active) else {
             return;
         };
         let b = &d.backlog;
@@ -517,15 +687,19 @@ impl Session {
         entries: &mut Vec<(u32, Vec<Vec<Bytes>>)>,
         release: &mut Vec<Held>,
     ) {
-        let mirrored = self.route.mirror.is_some();
+        let mirrored = self.route.mirrored();
         let is_error = reply.first() == Some(&b'-') || reply.first() == Some(&b'!');
         if !is_error && p.kind == Kind::Read && !p.args.is_empty() && !p.queued {
             let name = p.args[0].to_ascii_lowercase();
-            match name.as_slice() {
-                b"auth" => self.auth = Some(p.args.clone()),
-                b"hello" => self.hello = Some(p.args.clone()),
-                b"client" => self.setname = Some(p.args.clone()),
-                _ => {}
+            let slot = match name.as_slice() {
+                b"auth" => Some(&mut self.auth),
+                b"hello" => Some(&mut self.hello),
+                b"client" => Some(&mut self.setname),
+                _ => None,
+            };
+            if let Some(slot) = slot {
+                *slot = Some(p.args.clone());
+                self.state_changed();
             }
         }
         if p.queued {
@@ -539,11 +713,13 @@ impl Session {
         }
         match p.kind {
             Kind::Select if !is_error => {
-                self.db = classify::selected_db(&p.args).unwrap_or(self.db);
+                self.set_db(classify::selected_db(&p.args).unwrap_or(self.db));
             }
             Kind::Reset => {
-                self.db = 0;
+                self.set_db(0);
                 self.tx.clear();
+                (self.auth, self.hello, self.setname) = (None, None, None);
+                self.state_changed();
             }
             Kind::Multi => self.tx.clear(),
             Kind::Discard => self.tx.clear(),
@@ -558,7 +734,7 @@ impl Session {
                             continue;
                         }
                         if let Some(d) = classify::selected_db(c) {
-                            self.db = d;
+                            self.set_db(d);
                             cmds.push(c.clone());
                         } else if mirrored && classify::kind(c) != Kind::Read {
                             cmds.extend(self.mirror_of(c, r));
@@ -591,6 +767,11 @@ impl Session {
                     drop(std::mem::take(release));
                     let held = self.shared.order.take(&Need::Keys(keys)).await;
                     self.append(vec![(self.db, cmds)]);
+                    if p.sync {
+                        if let Err(e) = self.shared.caught_up(self.active).await {
+                            log::warn!("a pop run in sync was not mirrored in time: {e}");
+                        }
+                    }
                     drop(held);
                 } else {
                     entries.push((self.db, cmds));
@@ -600,6 +781,73 @@ impl Session {
         }
         release.push(p.held);
     }
+}
+
+impl Session {
+    /// The database the client selected (on the active connection).
+    fn set_db(&mut self, db: u32) {
+        self.db = db;
+        if let Some(up) = self.ups[ix(self.active)].as_mut() {
+            up.db = db;
+        }
+    }
+
+    /// AUTH, HELLO, CLIENT SETNAME or RESET ran on the active connection:
+    /// the other one, if any, is stale (re-dialed when used again).
+    fn state_changed(&mut self) {
+        self.state += 1;
+        let state = self.state;
+        if let Some(up) = self.ups[ix(self.active)].as_mut() {
+            up.state = state;
+        }
+    }
+}
+
+/// Reads from the active connection.
+async fn read_active(
+    ups: &mut [Option<Upstream>; 2],
+    active: Side,
+    buf: &mut BytesMut,
+) -> std::io::Result<usize> {
+    match ups[ix(active)].as_mut() {
+        Some(up) => up.r.read_buf(buf).await,
+        None => Err(std::io::Error::other("no connection to the store")),
+    }
+}
+
+/// Sends `cmds` on `up` and reads their replies (none may be an error).
+async fn call(up: &mut Upstream, cmds: &[Vec<Bytes>]) -> Res<()> {
+    if cmds.is_empty() {
+        return Ok(());
+    }
+    let mut out = Vec::new();
+    for c in cmds {
+        encode_command(&mut out, c);
+    }
+    up.w.write_all(&out).await.map_err(|e| e.to_string())?;
+    let mut buf = BytesMut::new();
+    let mut got = 0;
+    while got < cmds.len() {
+        match frame::reply_len(&buf)? {
+            Some(len) => {
+                let reply = buf.split_to(len);
+                if reply.first() == Some(&b'-') {
+                    return Err(format!(
+                        "replaying the connection's state on the other store failed: {}",
+                        String::from_utf8_lossy(&reply).trim_end()
+                    ));
+                }
+                got += 1;
+            }
+            None => {
+                let n = up.r.read_buf(&mut buf).await.map_err(|e| e.to_string())?;
+                if n == 0 {
+                    return Err("the store closed the connection".into());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The canary connection's answers (never ready without one).

@@ -22,6 +22,14 @@ Modes:
                 key is always in or out) are also sent to the secondary
                 and the answers compared; mismatches are counted. Clients
                 always get the primary's answer.
+  split:N       N% of the keys (by Redis Cluster hash slot, hash tags
+                honoured) are served by the secondary, the rest by the
+                primary, each side's writes mirrored to the other: a
+                cutover's canary batch. Commands with keys on both sides,
+                keyless writes and transactions run on the primary in sync
+                (the primary first catches up with the secondary's writes,
+                the secondary applies the result before the client hears
+                back): slower, never divergent.
   switched      clients are served by the secondary; writes are mirrored
                 back to the primary, so switching back loses nothing
 
@@ -41,10 +49,11 @@ Switching while clients run: FERRY.PROXY MODE switched (sent to the proxy's
 own port, e.g. with redis-cli) pauses new writes, lets writes in flight
 finish, waits until the mirror applied the whole backlog (up to 30 s, else
 nothing changes), then serves from the secondary and mirrors back to the
-primary; FERRY.PROXY MODE dual-write goes back the same way. Sessions
-re-dial the other store by themselves (AUTH, HELLO, CLIENT SETNAME and
-SELECT replayed); a session inside MULTI, WATCH or SUBSCRIBE is closed so
-its client reconnects. FERRY.PROXY STATUS says where things stand.
+primary; FERRY.PROXY MODE dual-write goes back the same way, and
+FERRY.PROXY MODE split:N moves N% of the keys (fenced the same way). Sessions
+dial the other store by themselves (AUTH, HELLO, CLIENT SETNAME and SELECT
+replayed); a session inside MULTI, WATCH or SUBSCRIBE whose store changes is
+closed so its client reconnects. FERRY.PROXY STATUS says where things stand.
 
 A status line every --status-every seconds: mode, clients, commands, entries
 backlogged and behind, mirror errors.";
@@ -61,8 +70,8 @@ pub struct ProxyArgs {
     /// The store being moved to.
     #[arg(long)]
     secondary: String,
-    /// primary-only, dual-write, read-canary:N (N% of reads compared) or
-    /// switched.
+    /// primary-only, dual-write, read-canary:N (N% of reads compared),
+    /// split:N (N% of keys served by the secondary) or switched.
     #[arg(long, default_value = "dual-write")]
     mode: ferry_proxy::Mode,
     /// Directory of the backlog (one subdirectory per mirror direction).
@@ -179,14 +188,10 @@ pub fn main(args: ProxyArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        log::info!("ferry proxy listening on {} ({mode:?})", proxy.addr);
-        let phase = |m: ferry_proxy::Mode| match m {
-            ferry_proxy::Mode::PrimaryOnly => "primary-only",
-            ferry_proxy::Mode::DualWrite => "dual-write",
-            ferry_proxy::Mode::ReadCanary(_) => "read-canary",
-            ferry_proxy::Mode::Switched => "switched",
-        };
-        board.phase(phase(mode));
+        log::info!("ferry proxy listening on {} ({mode})", proxy.addr);
+        // The dashboard's phase: the mode (split:N and read-canary:N with their share).
+        let phase = |m: ferry_proxy::Mode| m.to_string();
+        board.phase(&phase(mode));
         let mirrored = board.counter("mirrored_entries_total", "Backlog entries the mirror applied to the other store");
         let mut shown = [0u64; 4];
         let mut board_tick = tokio::time::interval(Duration::from_secs(1));
@@ -199,7 +204,7 @@ pub fn main(args: ProxyArgs) -> ExitCode {
                     // The mode changes with FERRY.PROXY MODE.
                     let current = phase(proxy.mode());
                     if board.current_phase() != current {
-                        board.phase(current);
+                        board.phase(&current);
                     }
                     let now = [
                         s.commands.load(Ordering::Relaxed),
@@ -228,7 +233,7 @@ pub fn main(args: ProxyArgs) -> ExitCode {
                         _ => String::new(),
                     };
                     log::info!(
-                        "{:?}: {} clients, {} commands, {} mirror entries backlogged, {} behind, mirror {}, {} mirror errors{canary}",
+                        "{}: {} clients, {} commands, {} mirror entries backlogged, {} behind, mirror {}, {} mirror errors{canary}",
                         proxy.mode(),
                         s.clients.load(Ordering::Relaxed),
                         s.commands.load(Ordering::Relaxed),

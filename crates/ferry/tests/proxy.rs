@@ -166,8 +166,13 @@ fn wait_same(primary: u16, secondary: u16, proxy: &Proxy, dbs: &[i64]) {
                     .filter(|(k, v)| b.get(*k) != Some(v))
                     .take(5)
                     .collect();
+                let mut diff = format!("{diff:?}");
+                if diff.len() > 2000 {
+                    diff.truncate(2000);
+                    diff.push_str("...");
+                }
                 eprintln!(
-                    "db {db}: {} vs {} keys; differing on the primary: {diff:?}",
+                    "db {db}: {} vs {} keys; differing on the primary: {diff}",
                     a.len(),
                     b.len()
                 );
@@ -587,13 +592,13 @@ fn proxy_switches_stores_under_a_writer_and_back() {
     let reply =
         String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "MODE", "switched"])).into_owned();
     assert!(
-        reply.contains("DualWrite -> Switched"),
+        reply.contains("dual-write -> switched"),
         "{reply}\n{}",
         proxy.log()
     );
     let status = String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "STATUS"])).into_owned();
     assert!(
-        status.contains("mode:Switched")
+        status.contains("mode:switched")
             && status.contains(&format!("serving:127.0.0.1:{}", secondary.port())),
         "{status}"
     );
@@ -616,7 +621,7 @@ fn proxy_switches_stores_under_a_writer_and_back() {
     );
     let reply =
         String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "MODE", "dual-write"])).into_owned();
-    assert!(reply.contains("Switched -> DualWrite"), "{reply}");
+    assert!(reply.contains("switched -> dual-write"), "{reply}");
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
     let n: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
@@ -676,7 +681,7 @@ fn cutover_verifies_switches_and_rolls_back() {
     assert!(out.contains("verify found 1 key(s) that differ"), "{out}");
     let mut admin = RawConn::connect(proxy.port);
     let status = String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "STATUS"])).into_owned();
-    assert!(status.contains("mode:DualWrite"), "{status}");
+    assert!(status.contains("mode:dual-write"), "{status}");
     let _: () = con.set("k:7", 7).unwrap();
     // Now under a writer.
     let stop = Arc::new(AtomicBool::new(false));
@@ -695,7 +700,7 @@ fn cutover_verifies_switches_and_rolls_back() {
     let (code, out) = cutover(&start);
     assert_eq!(code, Some(0), "{out}");
     let status = String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "STATUS"])).into_owned();
-    assert!(status.contains("mode:Switched"), "{status}");
+    assert!(status.contains("mode:switched"), "{status}");
     let (code, steps) = cutover(&["status", "--run-id", "c1", "--state", reg]);
     assert_eq!(code, Some(0), "{steps}");
     let names: Vec<&str> = steps
@@ -706,10 +711,10 @@ fn cutover_verifies_switches_and_rolls_back() {
         names,
         [
             "baseline:",
-            "drained:",
+            "fenced:",
             "stopped:",
             "baseline:",
-            "drained:",
+            "fenced:",
             "verify:",
             "switched:"
         ],
@@ -718,7 +723,7 @@ fn cutover_verifies_switches_and_rolls_back() {
     std::thread::sleep(Duration::from_millis(300));
     let (code, out) = cutover(&["rollback", "--run-id", "c1", "--proxy", &at, "--state", reg]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("Switched -> DualWrite"), "{out}");
+    assert!(out.contains("switched -> dual-write"), "{out}");
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
     let n = writer.join().unwrap();
@@ -736,6 +741,311 @@ fn cutover_verifies_switches_and_rolls_back() {
     ]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("cannot connect"), "{out}");
+}
+
+/// Whether the proxy's `split:N` serves `key` from the secondary (the same
+/// rule: its cluster hash slot below N% of 16384).
+fn moved(key: &str, percent: u32) -> bool {
+    u32::from(redis::cluster_routing::get_slot(key.as_bytes())) * 100 < percent * 16384
+}
+
+fn get(port: u16, key: &str) -> Option<String> {
+    common::parse_one(&RawConn::connect(port).cmd(&["GET", key])).as_str()
+}
+
+/// `split:N` routes each key to the store that serves its share: a key
+/// changed behind the proxy's back on one store shows which store served
+/// it. A command with keys on both sides (MSET, a transaction) runs on
+/// the primary and reaches both stores before its reply; the session's
+/// SELECT follows it to the other store.
+#[test]
+fn split_mode_serves_each_share_from_its_store() {
+    let primary = RedisProc::start(&[]);
+    let secondary = RedisProc::start(&[]);
+    let proxy = Proxy::start(primary.port(), secondary.port(), "dual-write");
+    let mut admin = RawConn::connect(proxy.port);
+    let keys: Vec<String> = (0..200).map(|i| format!("key:{i}")).collect();
+    let out: Vec<&String> = keys.iter().filter(|k| moved(k, 30)).collect();
+    let home: Vec<&String> = keys.iter().filter(|k| !moved(k, 30)).collect();
+    assert!(!out.is_empty() && !home.is_empty());
+    let mut c = RawConn::connect(proxy.port);
+    c.cmd(&["SELECT", "3"]);
+    let reply =
+        String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "MODE", "split:30"])).into_owned();
+    assert!(reply.contains("dual-write -> split:30"), "{reply}");
+    let status = String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "STATUS"])).into_owned();
+    assert!(status.contains("mode:split:30"), "{status}");
+    // The same key, different on each store: the proxy answers from the
+    // store serving it.
+    for (k, want) in [(out[0], "secondary"), (home[0], "primary")] {
+        for (port, v) in [(primary.port(), "primary"), (secondary.port(), "secondary")] {
+            let mut d = RawConn::connect(port);
+            d.cmd(&["SELECT", "3"]);
+            d.cmd(&["SET", k, v]);
+        }
+        let got = common::parse_one(&c.cmd(&["GET", k])).as_str();
+        assert_eq!(got.as_deref(), Some(want), "{k}\n{}", proxy.log());
+    }
+    // Writes through the proxy: single-side, cross-side and transactions.
+    for (i, k) in keys.iter().enumerate() {
+        c.cmd(&["SET", k, &format!("v{i}")]);
+    }
+    c.cmd(&["MSET", out[1], "m1", home[1], "m2"]);
+    c.cmd(&["SET", out[2], "10"]);
+    c.cmd(&["SET", home[2], "20"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["INCR", out[2]]);
+    c.cmd(&["INCR", home[2]]);
+    assert_eq!(
+        common::parse_one(&c.cmd(&["EXEC"])),
+        common::parse_one(b"*2\r\n:11\r\n:21\r\n")
+    );
+    // A read right after a cross-side write sees it on either store.
+    assert_eq!(
+        common::parse_one(&c.cmd(&["GET", out[1]]))
+            .as_str()
+            .as_deref(),
+        Some("m1")
+    );
+    assert_eq!(
+        common::parse_one(&c.cmd(&["MGET", out[1], home[1]])),
+        common::parse_one(b"*2\r\n$2\r\nm1\r\n$2\r\nm2\r\n")
+    );
+    wait_same(primary.port(), secondary.port(), &proxy, &[3]);
+    for port in [primary.port(), secondary.port()] {
+        let mut d = RawConn::connect(port);
+        d.cmd(&["SELECT", "3"]);
+        for (k, v) in [(out[2], "11"), (home[2], "21"), (out[1], "m1")] {
+            let got = common::parse_one(&d.cmd(&["GET", k])).as_str();
+            assert_eq!(got.as_deref(), Some(v), "127.0.0.1:{port} {k}");
+        }
+    }
+    // Writers racing on a list of the primary's share: pushes, and moves
+    // from a list of the secondary's share (LMOVE: a command with keys on
+    // both sides). The lists' orders end equal on both stores only if the
+    // cross-side moves are ordered the same way on both.
+    let (from, to) = (out[10].clone(), home[10].clone());
+    let mut filler = proxy.client();
+    for i in 0..1200 {
+        let _: i64 = filler.rpush(&from, format!("m{i}")).unwrap();
+    }
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let mut con = proxy.client();
+            let (from, to) = (from.clone(), to.clone());
+            std::thread::spawn(move || {
+                for n in 0..400usize {
+                    let _: i64 = con.rpush(&to, format!("{w}-{n}")).unwrap();
+                    let _: Option<String> = redis::cmd("LMOVE")
+                        .arg(&from)
+                        .arg(&to)
+                        .arg("LEFT")
+                        .arg("RIGHT")
+                        .query(&mut con)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let moved_all: i64 = filler.llen(&to).unwrap();
+    assert_eq!(moved_all, 2400);
+    wait_same(primary.port(), secondary.port(), &proxy, &[0, 3]);
+    // Back to one store, fenced; the session follows.
+    let reply =
+        String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "MODE", "dual-write"])).into_owned();
+    assert!(reply.contains("split:30 -> dual-write"), "{reply}");
+    c.cmd(&["SET", out[3], "after"]);
+    wait_same(primary.port(), secondary.port(), &proxy, &[3]);
+    let mut d = RawConn::connect(primary.port());
+    d.cmd(&["SELECT", "3"]);
+    assert_eq!(
+        common::parse_one(&d.cmd(&["GET", out[3]]))
+            .as_str()
+            .as_deref(),
+        Some("after")
+    );
+}
+
+/// The full cutover in canary batches (1, 10, 50, 100% of the keys moved,
+/// each gated), then switched and rolled back, with writers of counters
+/// (on both sides of every split), cross-side MSETs and transactions
+/// running the whole time: every acknowledged increment is on both stores
+/// at the end. Then a batch whose gate fails (a key tampered with on the
+/// secondary) returns every key to the primary by itself.
+#[test]
+fn cutover_in_canary_batches_with_a_rollback() {
+    let primary = RedisProc::start(&[]);
+    let secondary = RedisProc::start(&[]);
+    let proxy = Proxy::start(primary.port(), secondary.port(), "dual-write");
+    let mut con = proxy.client();
+    for i in 0..100 {
+        let _: () = con.set(format!("seed:{i}"), i).unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let mut con = proxy.client();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) && n < 1_000_000 {
+                    let k = format!("c:{}", n % 64);
+                    let _: i64 = con.incr(&k, 1).unwrap();
+                    *counts.entry(k).or_default() += 1;
+                    // Keys shared by the writers, written alone and
+                    // together: the last write wins the same way on both
+                    // stores only if a cross-side MSET is ordered on both.
+                    let _: () = con
+                        .mset(&[
+                            (format!("a:{}", n % 7), format!("{w}-{n}")),
+                            (format!("b:{}", n % 5), format!("{w}-{n}")),
+                        ])
+                        .unwrap();
+                    let _: () = con.set(format!("b:{}", (n + 1) % 5), w).unwrap();
+                    let _: () = con.set(format!("a:{}", (n + 3) % 7), w).unwrap();
+                    let (x, y): (i64, i64) = redis::pipe()
+                        .atomic()
+                        .incr(format!("t:{}", n % 3), 1)
+                        .incr(format!("u:{}", n % 11), 1)
+                        .query(&mut con)
+                        .unwrap();
+                    assert!(x > 0 && y > 0);
+                    *counts.entry(format!("t:{}", n % 3)).or_default() += 1;
+                    *counts.entry(format!("u:{}", n % 11)).or_default() += 1;
+                    n += 1;
+                }
+                counts
+            })
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("registry.db");
+    let reg = reg.to_str().unwrap();
+    let at = format!("127.0.0.1:{}", proxy.port);
+    let http = format!("127.0.0.1:{}", common::free_port());
+    let (code, plan) = cutover(&[
+        "plan",
+        "--run-id",
+        "b1",
+        "--proxy",
+        &at,
+        "--state",
+        reg,
+        "--batches",
+        "1,10,50,100",
+    ]);
+    assert_eq!(code, Some(0), "{plan}");
+    assert!(
+        plan.contains("batch 50%: FERRY.PROXY MODE split:50"),
+        "{plan}"
+    );
+    let (code, out) = cutover(&[
+        "start",
+        "--run-id",
+        "b1",
+        "--proxy",
+        &at,
+        "--state",
+        reg,
+        "--batches",
+        "1,10,50,100",
+        "--soak",
+        "1",
+        "--verify-sample",
+        "300",
+        "--http",
+        &http,
+    ]);
+    assert_eq!(code, Some(0), "{out}\n{}", proxy.log());
+    let mut admin = RawConn::connect(proxy.port);
+    let status = String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "STATUS"])).into_owned();
+    assert!(status.contains("mode:switched"), "{status}");
+    let (code, steps) = cutover(&["status", "--run-id", "b1", "--state", reg]);
+    assert_eq!(code, Some(0), "{steps}");
+    let names: Vec<&str> = steps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "baseline:",
+            "fenced:",
+            "verify:",
+            "batch-1%:",
+            "batch-1%-ok:",
+            "batch-10%:",
+            "batch-10%-ok:",
+            "batch-50%:",
+            "batch-50%-ok:",
+            "batch-100%:",
+            "batch-100%-ok:",
+            "switched:"
+        ],
+        "{steps}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, out) = cutover(&["rollback", "--run-id", "b1", "--proxy", &at, "--state", reg]);
+    assert_eq!(code, Some(0), "{out}");
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let mut want: BTreeMap<String, i64> = BTreeMap::new();
+    for w in writers {
+        for (k, n) in w.join().unwrap() {
+            *want.entry(k).or_default() += n;
+        }
+    }
+    assert!(want.len() > 10);
+    wait_same(primary.port(), secondary.port(), &proxy, &[0]);
+    for port in [primary.port(), secondary.port()] {
+        for (k, n) in &want {
+            assert_eq!(
+                get(port, k),
+                Some(n.to_string()),
+                "127.0.0.1:{port} lost or doubled an increment of {k}"
+            );
+        }
+    }
+    // A gate that fails: a key tampered with on the secondary once the
+    // first batch runs (a 3 s soak leaves time to do it).
+    let child = Command::new(common::ferry_binary())
+        .args([
+            "cutover", "start", "--run-id", "b2", "--proxy", &at, "--state", reg,
+        ])
+        .args(["--batches", "5,100", "--soak", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let (_, steps) = cutover(&["status", "--run-id", "b2", "--state", reg]);
+        if steps.contains("batch-5%:") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{steps}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    RawConn::connect(secondary.port()).cmd(&["SET", "seed:3", "tampered"]);
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("batch 5% failed its gate"), "{text}");
+    let status = String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "STATUS"])).into_owned();
+    assert!(status.contains("mode:dual-write"), "{status}");
+    let (_, steps) = cutover(&["status", "--run-id", "b2", "--state", reg]);
+    assert!(
+        steps.contains("rolled-back:") && steps.contains("stopped: batch 5%"),
+        "{steps}"
+    );
 }
 
 #[test]
