@@ -271,12 +271,42 @@ async fn wait_drained(proxy: &mut Proxy, timeout: Duration) -> Result<Status> {
     }
 }
 
+/// Waits until the proxy's mirrors have applied every entry they had
+/// when called (both directions): every write acknowledged before this
+/// call is then on both stores.
+async fn mirrors_caught_up(proxy: &mut Proxy, timeout: Duration) -> Result<()> {
+    let num = |s: &Status, k: &str| s.get(k).parse::<u64>().unwrap_or(0);
+    let first = proxy.status().await?;
+    let targets = [
+        num(&first, "to_secondary_seq"),
+        num(&first, "to_primary_seq"),
+    ];
+    let started = Instant::now();
+    loop {
+        let s = proxy.status().await?;
+        if num(&s, "to_secondary_applied") >= targets[0]
+            && num(&s, "to_primary_applied") >= targets[1]
+        {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            return Err(Error::Usage(format!(
+                "the proxy's mirrors did not catch up within {timeout:?} ({} entries behind): is the other store reachable?",
+                s.get("behind")
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Random keys of database 0 of `src` compared with `dst`: (keys
 /// compared, keys that differ, examples).
 async fn verify_sample(
+    proxy: &mut Proxy,
     src: &Endpoint,
     dst: &Endpoint,
     n: usize,
+    drain_timeout: Duration,
 ) -> Result<(u64, u64, Vec<String>)> {
     let mut s = src.data(0).await?;
     let mut t = dst.data(0).await?;
@@ -304,14 +334,20 @@ async fn verify_sample(
     }
     // Which keys differ, one at a time. A key the application keeps
     // writing differs for as long as its last write is on its way through
-    // the mirror: it counts only once its value on the primary stays the
-    // same between two reads and the secondary still differs. A key written
-    // the whole time is left out (logged), not counted.
+    // a mirror. A key counts only when it still differs after the mirrors
+    // applied everything they had once its values were read, and neither
+    // value changed meanwhile (no write was in flight for it): then the
+    // difference is not a write on its way. A key written the whole time
+    // (10 tries) is left out (logged), not counted.
     let mut mismatches = 0;
     let mut examples = Vec::new();
     let mut hot = 0;
+    let dump = |k: &[u8]| {
+        let mut c = redis::cmd("DUMP");
+        c.arg(k);
+        c
+    };
     for k in &keys {
-        let mut before: Option<redis::Value> = None;
         let mut settled = false;
         for _ in 0..10 {
             let r = compare_keys(&mut s, &mut t, std::slice::from_ref(k), &opts).await?;
@@ -319,15 +355,19 @@ async fn verify_sample(
                 settled = true;
                 break;
             }
-            let now = s.cmd(redis::cmd("DUMP").arg(k)).await?;
-            if before.as_ref() == Some(&now) {
-                mismatches += 1;
-                examples.extend(r.examples);
+            let before = (s.cmd(&dump(k)).await?, t.cmd(&dump(k)).await?);
+            mirrors_caught_up(proxy, drain_timeout).await?;
+            let after = (s.cmd(&dump(k)).await?, t.cmd(&dump(k)).await?);
+            if before == after {
+                let r = compare_keys(&mut s, &mut t, std::slice::from_ref(k), &opts).await?;
+                if r.mismatches > 0 {
+                    mismatches += 1;
+                    examples.extend(r.examples);
+                }
                 settled = true;
                 break;
             }
-            before = Some(now);
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         if !settled {
             hot += 1;
@@ -343,11 +383,15 @@ async fn verify_sample(
 }
 
 /// A verify sample of both stores: (detail, mismatches, examples).
-async fn sample(s: &Status, opts: &StartOptions) -> Result<(String, u64, Vec<String>)> {
+async fn sample(
+    proxy: &mut Proxy,
+    s: &Status,
+    opts: &StartOptions,
+) -> Result<(String, u64, Vec<String>)> {
     let (primary, secondary) = stores(s, opts)?;
     let src = Endpoint::connect(primary).await?;
     let dst = Endpoint::connect(secondary).await?;
-    let r = verify_sample(&src, &dst, opts.verify_sample).await;
+    let r = verify_sample(proxy, &src, &dst, opts.verify_sample, opts.drain_timeout).await;
     src.close().await;
     dst.close().await;
     let (checked, mismatches, examples) = r?;
@@ -409,7 +453,7 @@ pub async fn start(reg: &Registry, proxy: &mut Proxy, opts: &StartOptions) -> Re
             started.elapsed().as_millis()
         ),
     )?;
-    let (detail, mismatches, examples) = sample(&s, opts).await?;
+    let (detail, mismatches, examples) = sample(proxy, &s, opts).await?;
     if mismatches > opts.max_mismatches {
         step(
             reg,
@@ -449,7 +493,7 @@ pub async fn start(reg: &Registry, proxy: &mut Proxy, opts: &StartOptions) -> Re
                 "{} mirror error(s) during the soak (see the proxy's log)",
                 s.mirror_errors() - errors_before
             )),
-            Ok(s) => match sample(&s, opts).await {
+            Ok(s) => match sample(proxy, &s, opts).await {
                 Ok((detail, m, _)) if m <= opts.max_mismatches => Ok(detail),
                 Ok((detail, m, _)) => Err(format!(
                     "{m} key(s) differ (more than --max-mismatches {}): {detail}",

@@ -236,6 +236,24 @@ impl Shared {
             .sum()
     }
 
+    /// Each mirror's last entry and the last its target applied, as
+    /// ` to_secondary_seq:N to_secondary_applied:M ...` (STATUS fields: a
+    /// cutover waits on them).
+    pub fn positions(&self) -> String {
+        let mut out = String::new();
+        for side in [Side::Primary, Side::Secondary] {
+            if let Some(d) = self.mirror_from(side) {
+                let name = d.name.replace('-', "_");
+                out.push_str(&format!(
+                    " {name}_seq:{} {name}_applied:{}",
+                    d.backlog.next_seq().saturating_sub(1),
+                    d.applied.load(Ordering::Acquire)
+                ));
+            }
+        }
+        out
+    }
+
     /// Waits until the mirror of `side`'s writes has applied everything
     /// appended before this call (up to 30 s).
     pub async fn caught_up(&self, side: Side) -> Result<(), String> {

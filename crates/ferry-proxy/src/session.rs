@@ -555,7 +555,7 @@ impl Session {
                 let behind = self.shared.behind();
                 let serving = self.shared.store(r.home());
                 bulk(&format!(
-                    "mode:{} serving:{}:{} behind:{behind} switches:{} primary:{}:{} secondary:{}:{} canary_reads:{} canary_mismatches:{} mirror_errors:{}",
+                    "mode:{} serving:{}:{} behind:{behind} switches:{} primary:{}:{} secondary:{}:{} canary_reads:{} canary_mismatches:{} mirror_errors:{}{}",
                     r.mode,
                     serving.host,
                     serving.port,
@@ -568,6 +568,7 @@ impl Session {
                     self.shared.stats.canary_mismatches.load(Ordering::Relaxed),
                     self.shared.stats.mirror_errors.load(Ordering::Relaxed)
                         + self.shared.stats.backlog_errors.load(Ordering::Relaxed),
+                    self.shared.positions(),
                 ))
             }
             _ => "-ERR usage: FERRY.PROXY MODE dual-write|read-canary:N|split:N|switched, or FERRY.PROXY STATUS\r\n".into(),
