@@ -243,7 +243,25 @@ fn workload(con: &mut redis::Connection, id: usize, round: usize) {
 
 #[test]
 fn proxy_dual_write_survives_a_secondary_restart() {
-    let primary = RedisProc::start(&[]);
+    survives_a_restart_of_the_mirror_target("dual-write");
+}
+
+#[test]
+fn proxy_read_canary_survives_a_secondary_restart() {
+    survives_a_restart_of_the_mirror_target("read-canary:30");
+}
+
+#[test]
+fn proxy_switched_survives_a_primary_restart() {
+    survives_a_restart_of_the_mirror_target("switched");
+}
+
+/// Four writers of every type and a blocking consumer through the proxy in
+/// `mode` while the store the writes are mirrored to is kill -9'd and
+/// restarted: the backlog replays and the stores end logically equal.
+fn survives_a_restart_of_the_mirror_target(mode: &str) {
+    let switched = mode == "switched";
+    let mut primary = RedisProc::start(DURABLE);
     let mut secondary = RedisProc::start(DURABLE);
     let http = common::free_port();
     let proxy = Proxy::start_in(
@@ -251,7 +269,7 @@ fn proxy_dual_write_survives_a_secondary_restart() {
         common::free_port(),
         primary.port(),
         secondary.port(),
-        "dual-write",
+        mode,
         &["--http", &format!("127.0.0.1:{http}")],
     );
     let stop = Arc::new(AtomicBool::new(false));
@@ -307,13 +325,19 @@ fn proxy_dual_write_survives_a_secondary_restart() {
     assert!(m["ferry_commands_total"] > 0.0, "{body}");
     assert!(m.contains_key("ferry_backlog_entries"), "{body}");
     assert_eq!(
-        m.get(r#"ferry_phase_info{phase="dual-write"}"#),
+        m.get(&format!(r#"ferry_phase_info{{phase="{mode}"}}"#)),
         Some(&1.0),
         "{body}"
     );
-    // The secondary dies mid-run; writes keep coming into the backlog; it
-    // comes back and the backlog replays.
-    secondary.kill9();
+    // The mirror's target dies mid-run; writes keep coming into the
+    // backlog; it comes back and the backlog replays.
+    let (target, direction) = if switched {
+        (&mut primary, "to-primary")
+    } else {
+        (&mut secondary, "to-secondary")
+    };
+    let target_port = target.port();
+    target.kill9();
     let wait_down = Instant::now();
     while !proxy.log().contains("unreachable") {
         assert!(
@@ -324,7 +348,7 @@ fn proxy_dual_write_survives_a_secondary_restart() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_secs(1));
-    secondary.restart(DURABLE);
+    target.restart(DURABLE);
     std::thread::sleep(Duration::from_secs(2));
     stop.store(true, Ordering::Relaxed);
     let rounds: Vec<usize> = writers.into_iter().map(|w| w.join().unwrap()).collect();
@@ -340,8 +364,7 @@ fn proxy_dual_write_survives_a_secondary_restart() {
     assert!(
         log.lines()
             .filter(|l| l.contains(&format!(
-                "mirror to-secondary 127.0.0.1:{}: connected",
-                secondary.port()
+                "mirror {direction} 127.0.0.1:{target_port}: connected"
             )))
             .nth(1)
             .is_some_and(|l| !l.ends_with("up to entry 0")),
@@ -349,11 +372,12 @@ fn proxy_dual_write_survives_a_secondary_restart() {
     );
     assert!(log.contains(" 0 mirror errors"), "{log}");
     let total: usize = rounds.iter().sum();
-    let mut p = primary.connect();
-    assert_eq!(
-        common::parse_one(&p.cmd(&["GET", "tx:a"])).as_str(),
-        Some((total * 5).to_string())
-    );
+    for store in [&primary, &secondary] {
+        assert_eq!(
+            common::parse_one(&store.connect().cmd(&["GET", "tx:a"])).as_str(),
+            Some((total * 5).to_string())
+        );
+    }
 }
 
 /// The proxy is killed while the secondary is down and its backlog holds
@@ -1016,7 +1040,7 @@ fn cutover_in_canary_batches_with_a_rollback() {
         .args([
             "cutover", "start", "--run-id", "b2", "--proxy", &at, "--state", reg,
         ])
-        .args(["--batches", "5,100", "--soak", "3"])
+        .args(["--batches", "5,100", "--soak", "3", "--http", &http])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -1030,6 +1054,17 @@ fn cutover_in_canary_batches_with_a_rollback() {
         assert!(started.elapsed() < Duration::from_secs(30), "{steps}");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The live page's metrics show the step as the phase.
+    let http_port: u16 = http.rsplit(':').next().unwrap().parse().unwrap();
+    let (code, body) = common::http::http_get(http_port, "/metrics").unwrap();
+    assert_eq!(code, 200, "{body}");
+    let m = common::http::parse_metrics(&body);
+    assert_eq!(
+        m.get(r#"ferry_phase_info{phase="batch-5%"}"#),
+        Some(&1.0),
+        "{body}"
+    );
+    assert!(m.contains_key("ferry_backlog_entries"), "{body}");
     RawConn::connect(secondary.port()).cmd(&["SET", "seed:3", "tampered"]);
     let out = child.wait_with_output().unwrap();
     let text = format!(
