@@ -4,10 +4,13 @@
 # lists of 20, 5% sets of 20, 5% sorted sets of 20) in a redis-server
 # started here; then (1) the time a native `redis-server --replicaof` takes
 # to finish its full sync, (2) the time `ferry sync` takes to apply the
-# snapshot to an empty redis-server, (3) ferry sync's lag (its progress
-# lines, every second) while bench/rate_writer.py sends RATE writes a second
-# to the source for LOAD_SECONDS, (4) once it caught up, the target against
-# the source (DBSIZE and DEBUG DIGEST, ferry's checkpoint key aside).
+# snapshot to an empty redis-server, (3) ferry sync's lag while
+# bench/rate_writer.py sends RATE writes a second to the source for
+# LOAD_SECONDS, read twice: from ferry's progress lines (--progress-every 1)
+# and by a probe here every 100 ms (the target's checkpoint offset against
+# the source's master_repl_offset), steady state apart from the stream's
+# first STEADY_AFTER seconds, (4) once it caught up, the target against the
+# source (DBSIZE and DEBUG DIGEST, ferry's checkpoint key aside).
 # Targets: full sync ≤ 1.5 × the native replica's, lag under 1 s. Prints
 # Markdown (progress on stderr).
 #
@@ -22,6 +25,8 @@
 #   VALUE         string size in bytes for MIX=strings (default 100)
 #   RATE          writes a second during the stream (default 50000)
 #   LOAD_SECONDS  length of the write stream (default 20)
+#   STEADY_AFTER  seconds into the stream where the steady-state lag starts
+#                 (default 2; the start is reported on its own row)
 #   SKIP_BUILD=1  do not run cargo; use FERRY_BIN
 #   KEEP_TMP=1    keep the temporary directory (logs)
 #
@@ -42,6 +47,7 @@ MIX="${MIX:-mix}"
 VALUE="${VALUE:-100}"
 RATE="${RATE:-50000}"
 LOAD_SECONDS="${LOAD_SECONDS:-20}"
+STEADY_AFTER="${STEADY_AFTER:-2}"
 HOST=127.0.0.1
 NAME=bench
 CHECKPOINT="__ferry:sync:{$NAME}"
@@ -172,6 +178,52 @@ LOAD_DURING="$(loadavg)"
 OFF0="$(field "$SRC" replication master_repl_offset)"
 c_src0="$(cpu_secs "$SRC_PID")"; c_dst0="$(cpu_secs "$DST_PID")"; c_sync0="$(cpu_secs "$SYNC_PID")"
 MARK0="$(wc -l <"$TMP/sync.log")"
+# An outside view of the lag besides ferry's progress lines (one every 1-2 s,
+# seconds to 0.1): every 100 ms the target's checkpoint offset (read first)
+# against the source's master_repl_offset; seconds = how long ago the source
+# passed the offset applied (interpolated between this probe's samples).
+cat >"$TMP/probe.py" <<'PY'
+import socket, sys, time
+host, src, dst, key, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+def conn(port):
+    s = socket.create_connection((host, port), timeout=10)
+    return s, s.makefile("rb")
+def ask(c, *args):
+    s, r = c
+    s.sendall(b"".join([b"*%d\r\n" % len(args)] + [b"$%d\r\n%s\r\n" % (len(a), a) for a in args]))
+    line = r.readline()
+    if line[:1] != b"$":
+        raise SystemExit("probe: unexpected reply %r" % line)
+    n = int(line[1:])
+    return None if n < 0 else r.read(n + 2)[:-2]
+cs, cd = conn(src), conn(dst)
+hist = []  # (t, source offset), increasing
+t0 = time.monotonic()
+while True:
+    now = time.monotonic()
+    if now - t0 > secs:
+        break
+    applied = int(ask(cd, b"HGET", key.encode(), b"offset") or 0)
+    info = ask(cs, b"INFO", b"replication").decode()
+    t = time.monotonic()
+    at = int(info.split("master_repl_offset:")[1].split()[0])
+    if not hist or at != hist[-1][1]:
+        hist.append((t, at))
+    lag_s = 0.0
+    if applied < at:
+        i = next(j for j, (_, o) in enumerate(hist) if o > applied)
+        if i == 0:
+            written = hist[0][0]
+        else:
+            (ta, oa), (tb, ob) = hist[i - 1], hist[i]
+            written = ta + (tb - ta) * min(1.0, (applied + 1 - oa) / (ob - oa))
+        lag_s = t - written
+    print("%.3f %d %.3f" % (t - t0, max(0, at - applied), lag_s), flush=True)
+    time.sleep(max(0.0, 0.1 - (time.monotonic() - now)))
+PY
+"$PYTHON" "$TMP/probe.py" "$HOST" "$SRC" "$DST" "$CHECKPOINT" "$LOAD_SECONDS" >"$TMP/probe.out" 2>"$TMP/probe.err" &
+PROBE_PID=$!
+PIDS+=("$PROBE_PID")
 set +e
 timeout $(( LOAD_SECONDS + 90 )) "$PYTHON" "$ROOT/bench/rate_writer.py" --host "$HOST" --port "$SRC" \
     --rate "$RATE" --seconds "$LOAD_SECONDS" --keys "$KEYS" >"$TMP/writer.out" 2>"$TMP/writer.err"
@@ -179,6 +231,8 @@ WRITER_RC=$?
 set -e
 w1="$(now)"
 MARK1="$(wc -l <"$TMP/sync.log")"
+wait "$PROBE_PID" || log "the lag probe failed: $(tail -n 2 "$TMP/probe.err")"
+forget_pid "$PROBE_PID"
 c_src1="$(cpu_secs "$SRC_PID")"; c_dst1="$(cpu_secs "$DST_PID")"; c_sync1="$(cpu_secs "$SYNC_PID")"
 LOAD_DURING="$LOAD_DURING → $(loadavg)"
 WRITER="$(tail -n 1 "$TMP/writer.out" 2>/dev/null || true)"
@@ -211,21 +265,32 @@ stop_pid "$SYNC_PID"; forget_pid "$SYNC_PID"
 # Lag over the stream: progress lines logged while the writer ran.
 sed -n "$(( MARK0 + 1 )),${MARK1}p" "$TMP/sync.log" \
     | sed -n 's/.*lag \([0-9]*\) bytes \/ \([0-9.]*\) s.*/\1 \2/p' >"$TMP/lags"
-LAG_STATS="$("$PYTHON" - "$TMP/lags" <<'PY'
+# lag_stats FILE BYTES_COLUMN SECONDS_COLUMN [FROM TO] -> s50 s95 smax b50 b95 bmax n
+# (columns 1-based; FROM TO: only rows whose first column is in [FROM, TO))
+lag_stats() {
+    "$PYTHON" - "$@" <<'PY'
 import sys
+bc, sc = int(sys.argv[2]) - 1, int(sys.argv[3]) - 1
+lo, hi = (float(sys.argv[4]), float(sys.argv[5])) if len(sys.argv) > 5 else (-1e18, 1e18)
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+rows = [r for r in rows if lo <= float(r[0]) < hi] if len(sys.argv) > 5 else rows
 if not rows:
     print("- - - - - - 0")
     raise SystemExit
-b = sorted(int(r[0]) for r in rows)
-s = sorted(float(r[1]) for r in rows)
+import math
+b = sorted(int(r[bc]) for r in rows)
+s = sorted(float(r[sc]) for r in rows)
 def q(v, p):  # nearest rank
-    import math
     return v[max(0, math.ceil(p * len(v)) - 1)]
-print(q(s, .5), q(s, .95), s[-1], q(b, .5), q(b, .95), b[-1], len(rows))
+f = lambda x: "%.2f" % x
+print(f(q(s, .5)), f(q(s, .95)), f(s[-1]), q(b, .5), q(b, .95), b[-1], len(rows))
 PY
-)"
-read -r S50 S95 SMAX B50 B95 BMAX NLAG <<<"$LAG_STATS"
+}
+read -r S50 S95 SMAX B50 B95 BMAX NLAG <<<"$(lag_stats "$TMP/lags" 1 2)"
+# Steady state: from STEADY_AFTER s into the stream. Before that, the first
+# second after the snapshot (see the "start" row).
+read -r P50 P95 PMAX PB50 PB95 PBMAX NPROBE <<<"$(lag_stats "$TMP/probe.out" 2 3 "$STEADY_AFTER" 1e9)"
+read -r _ _ QMAX _ _ QBMAX NSTART <<<"$(lag_stats "$TMP/probe.out" 2 3 0 "$STEADY_AFTER")"
 
 # Target against source once caught up, the checkpoint aside.
 SRC_N="$(cli "$SRC" dbsize)"
@@ -265,8 +330,11 @@ cat <<MD
 | native replica full sync | $NATIVE s |
 | ferry sync full sync (snapshot applied) | $FERRY s ($RATIO × native; target ≤ 1.5 ×: $(verdict "$RATIO" '<=' 1.5)) |
 | write stream (bench/rate_writer.py) | ${W_SENT:-?} commands in ${W_SECS:-?} s = ${W_RATE:-?}/s of $RATE asked ($KEPT; errors ${W_ERR:-?}; worst ${W_BEHIND:-?} behind the clock); $STREAM_MB MB of replication stream |
-| ferry sync lag over the stream, seconds ($NLAG lines) | p50 $S50, p95 $S95, max $SMAX (target < 1 s: $(verdict "$SMAX" '<' 1)) |
+| ferry sync lag over the stream, seconds ($NLAG progress lines) | p50 $S50, p95 $S95, max $SMAX (target < 1 s: $(verdict "$SMAX" '<' 1)) |
 | ferry sync lag over the stream, bytes | p50 $B50, p95 $B95, max $BMAX |
+| lag probed by the script every 100 ms, steady state (from ${STEADY_AFTER} s into the stream, $NPROBE samples), seconds | p50 $P50, p95 $P95, max $PMAX (target < 1 s: $(verdict "$PMAX" '<' 1)) |
+| lag probed by the script, steady state, bytes | p50 $PB50, p95 $PB95, max $PBMAX |
+| lag probed by the script in the first ${STEADY_AFTER} s of the stream ($NSTART samples) | max $QMAX s, max $QBMAX bytes |
 | caught up after the stream ended | $CATCHUP s |
 | CPU seconds during the stream | source $(secs "$c_src0" "$c_src1"), target $(secs "$c_dst0" "$c_dst1"), ferry sync $(secs "$c_sync0" "$c_sync1"), writer ${W_CPU:-?} |
 | target vs source after the stream | $CHECK |
