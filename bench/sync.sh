@@ -318,7 +318,7 @@ verdict() { # verdict VALUE OP LIMIT
 if [ "$W_KEPT" = yes ]; then
     KEPT="kept up"
 else
-    KEPT="**did not keep up**: the source took $W_RATE of $RATE writes/s on this machine"
+    KEPT="**did not keep up**: $W_RATE of $RATE writes/s reached on this machine (the source or the writer saturated: see the CPU row)"
 fi
 cat <<MD
 - $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs, redis-server $REDIS_V, ferry $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') ($FERRY_BIN)
