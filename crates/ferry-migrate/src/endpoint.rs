@@ -871,6 +871,12 @@ impl Endpoint {
         self.cluster.is_some()
     }
 
+    /// For a cluster: the index in [`Endpoint::nodes`] of the master that
+    /// serves each slot (`u16::MAX`: none), as read when connecting.
+    pub fn slot_owners(&self) -> Option<&[u16]> {
+        self.cluster.as_ref().map(|c| c.slots.as_slice())
+    }
+
     /// The connection that reaches any key of `db`.
     pub async fn data(&self, db: i64) -> Result<Conn> {
         match &self.cluster {

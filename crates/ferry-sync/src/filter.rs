@@ -49,13 +49,14 @@ impl Filter {
 
     /// The verdict on `args` (name first) run in database `db`.
     pub fn command(&self, db: i64, args: &[Vec<u8>]) -> Verdict {
-        if !self.db(db) {
-            return Verdict::Skip;
-        }
         let Some(name) = args.first() else {
             return Verdict::Skip;
         };
         let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+        // FLUSHALL empties every database, whichever was selected.
+        if !self.db(db) && name != "flushall" {
+            return Verdict::Skip;
+        }
         if self.skip.contains(&name) || (!self.only.is_empty() && !self.only.contains(&name)) {
             return Verdict::Skip;
         }
@@ -78,6 +79,22 @@ impl Filter {
 /// The key arguments of a command (`name` lowercase), subcommands
 /// (`XGROUP CREATE`) included.
 fn keys_of<'a>(name: &str, args: &'a [Vec<u8>]) -> Vec<&'a [u8]> {
+    positions(name, args)
+        .into_iter()
+        .filter_map(|p| args.get(p).map(|a| a.as_slice()))
+        .collect()
+}
+
+/// Where a command's keys are among its arguments (name first, any case),
+/// from the same key specs.
+pub fn key_positions(args: &[Vec<u8>]) -> Vec<usize> {
+    let Some(name) = args.first() else {
+        return Vec::new();
+    };
+    positions(&String::from_utf8_lossy(name).to_ascii_lowercase(), args)
+}
+
+fn positions(name: &str, args: &[Vec<u8>]) -> Vec<usize> {
     let full = match args.get(1) {
         Some(sub) => {
             let f = format!(
@@ -95,7 +112,8 @@ fn keys_of<'a>(name: &str, args: &'a [Vec<u8>]) -> Vec<&'a [u8]> {
     let argv: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
     getkeys::key_refs(&full, &argv)
         .into_iter()
-        .filter_map(|k| args.get(k.pos).map(|a| a.as_slice()))
+        .map(|k| k.pos)
+        .filter(|p| *p < args.len())
         .collect()
 }
 
@@ -135,6 +153,12 @@ mod tests {
             Verdict::Skip
         );
         assert_eq!(f.command(0, &args("FLUSHALL")), Verdict::Skip);
+        let db0 = Filter {
+            dbs: vec![0],
+            ..Filter::default()
+        };
+        assert_eq!(db0.command(4, &args("FLUSHALL")), Verdict::Apply);
+        assert_eq!(db0.command(4, &args("FLUSHDB")), Verdict::Skip);
         assert_eq!(f.command(0, &args("FLUSHDB")), Verdict::Apply);
         let only = Filter {
             only: vec!["set".into()],

@@ -2,9 +2,12 @@
 //! snapshot, or a partial one from the checkpoint), then the commands in
 //! batches, each one `MULTI ... EXEC` with the checkpoint (replication id,
 //! offset, database) so applied commands and the checkpoint commit
-//! together. A dropped link is resumed with a partial resync, on the same
-//! master or on the one that took its place after a failover.
+//! together (into a cluster: one transaction per slot with the slot's
+//! checkpoint, see [`crate::cluster`]). A dropped link is resumed with a
+//! partial resync, on the same master or on the one that took its place
+//! after a failover.
 
+use crate::cluster::{self, Entry};
 use crate::filter::Verdict;
 use crate::link::{self, Link, Start};
 use crate::source::{self, Shard};
@@ -138,6 +141,11 @@ pub async fn follow(
 ) -> Result<()> {
     let key = checkpoint_key_of(&run.name, shard.first_slot);
     let mut conn = run.target.data(0).await?;
+    // A cluster target: the slot checkpoints of this stream.
+    let mut slots = run
+        .cluster
+        .as_ref()
+        .map(|t| (t, cluster::Stream::new(&run.name, &shard)));
     let (mut replid, mut offset, mut db) = match &checkpoint {
         Some(c) => {
             log::info!(
@@ -175,6 +183,12 @@ pub async fn follow(
             if let Some(new) = new {
                 replid = new;
             }
+            if let Some((t, s)) = slots.as_mut() {
+                let ahead = s.resume(t, offset).await?;
+                log::info!(
+                    "{ahead} slot(s) of the target are past the checkpoint: their commands up to there are skipped"
+                );
+            }
         }
         Start::Full {
             replid: id,
@@ -195,6 +209,9 @@ pub async fn follow(
             crate::snapshot::load(&run.target, &data, &run.filter, counts).await?;
             replid = id;
             offset = off;
+            if let Some((_, s)) = slots.as_mut() {
+                s.start_at(offset);
+            }
             conn.cmd(
                 redis::cmd("HSET")
                     .arg(&key)
@@ -209,13 +226,17 @@ pub async fn follow(
     }
     set(counts, |c| c.offset = offset);
     // The stream: batches of commands, each with the checkpoint, in one
-    // MULTI/EXEC on a connection of its own (it SELECTs inside).
+    // MULTI/EXEC on a connection of its own (it SELECTs inside); into a
+    // cluster, one per slot.
     let apply = match run.target.data(0).await? {
-        Conn::Single(c) => (*c).clone(),
-        Conn::Cluster(_) => return Err(Error::Usage("a cluster target".into())),
+        Conn::Single(c) => Some((*c).clone()),
+        Conn::Cluster(_) => None,
     };
+    let mut floor_written = Instant::now();
     let mut last_ack = Instant::now();
-    let mut ack_now = false;
+    // At once: after a diskless full resync the master starts the stream
+    // only once the replica's first ACK says it loaded the snapshot.
+    let mut ack_now = true;
     // The source's offset over time (for the lag in seconds), sampled
     // every PROBE on the side connection.
     let mut clock = crate::lag::Clock::default();
@@ -227,6 +248,9 @@ pub async fn follow(
     let mut mixed_seen = std::collections::HashSet::new();
     loop {
         if run.duration.is_some_and(|d| run.started.elapsed() >= d) {
+            if slots.is_some() {
+                write_floor(&mut conn, &key, &replid, offset).await?;
+            }
             return Ok(());
         }
         if lost {
@@ -247,6 +271,7 @@ pub async fn follow(
         }
         let mut pipe = redis::pipe();
         pipe.atomic();
+        let mut entries: Vec<Entry> = Vec::new();
         let mut n = 0usize;
         let mut filtered = 0u64;
         let mut bytes = 0u64;
@@ -264,6 +289,12 @@ pub async fn follow(
                 .first()
                 .map(|a| a.to_ascii_uppercase())
                 .unwrap_or_default();
+            // The master asks (for a client's WAIT): answer once this
+            // batch is applied, not at the next second.
+            let getack = name == b"REPLCONF"
+                && c.args
+                    .get(1)
+                    .is_some_and(|a| a.eq_ignore_ascii_case(b"GETACK"));
             if name == b"MULTI" || name == b"EXEC" {
                 // The batch is a transaction already; the master's own
                 // stays whole inside one batch.
@@ -295,24 +326,34 @@ pub async fn follow(
                     if verdict == Verdict::Mixed {
                         set(counts, |c| c.mixed += 1);
                     }
-                    if db != selected {
-                        pipe.cmd("SELECT").arg(db).ignore();
-                        selected = db;
+                    if slots.is_some() {
+                        // FLUSHALL empties database 0 whichever is selected.
+                        if db != 0 && name != b"FLUSHALL" {
+                            return Err(Error::Usage(format!(
+                                "the source wrote to database {db} ({}), and a cluster target has only database 0: ferry sync stopped before that command (its checkpoints are intact); restart it with --filter-db 0 to leave the other databases out",
+                                String::from_utf8_lossy(&name)
+                            )));
+                        }
+                        entries.push(Entry {
+                            start: offset + bytes - c.bytes,
+                            end: offset + bytes,
+                            args: c.args,
+                        });
+                        n += 1;
+                    } else {
+                        if db != selected {
+                            pipe.cmd("SELECT").arg(db).ignore();
+                            selected = db;
+                        }
+                        let mut cmd = redis::cmd(&String::from_utf8_lossy(&c.args[0]));
+                        for a in &c.args[1..] {
+                            cmd.arg(a);
+                        }
+                        pipe.add_command(cmd).ignore();
+                        n += 1;
                     }
-                    let mut cmd = redis::cmd(&String::from_utf8_lossy(&c.args[0]));
-                    for a in &c.args[1..] {
-                        cmd.arg(a);
-                    }
-                    pipe.add_command(cmd).ignore();
-                    n += 1;
                 }
             }
-            // The master asks (for a client's WAIT): answer once this
-            // batch is applied, not at the next second.
-            let getack = name == b"REPLCONF"
-                && c.args
-                    .get(1)
-                    .is_some_and(|a| a.eq_ignore_ascii_case(b"GETACK"));
             ack_now |= getack;
             if !in_tx && (getack || n >= run.batch) {
                 break;
@@ -328,7 +369,22 @@ pub async fn follow(
                 }
             };
         }
-        if bytes > 0 {
+        if let (true, Some((t, s))) = (bytes > 0, slots.as_mut()) {
+            let end = offset + bytes;
+            s.apply(t, &entries, end).await?;
+            offset = end;
+            // Every slot has everything up to here: the floor a restart
+            // starts from.
+            if floor_written.elapsed() >= cluster::FLOOR_EVERY {
+                write_floor(&mut conn, &key, &replid, offset).await?;
+                floor_written = Instant::now();
+            }
+            set(counts, |c| {
+                c.commands += n as u64;
+                c.filtered += filtered;
+                c.offset = offset;
+            });
+        } else if let (true, Some(apply)) = (bytes > 0, apply.as_ref()) {
             offset += bytes;
             if selected != 0 {
                 pipe.cmd("SELECT").arg(0).ignore();
@@ -385,6 +441,23 @@ pub async fn follow(
             }
         }
     }
+}
+
+/// The stream's checkpoint on a cluster target: everything up to `offset`
+/// is applied in every slot (the slots' own checkpoints say more).
+async fn write_floor(conn: &mut Conn, key: &str, replid: &str, offset: u64) -> Result<()> {
+    conn.cmd(
+        redis::cmd("HSET")
+            .arg(key)
+            .arg("replid")
+            .arg(replid)
+            .arg("offset")
+            .arg(offset)
+            .arg("db")
+            .arg(0),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Updates a stream's counts (a poisoned lock only loses a figure).

@@ -11,12 +11,18 @@
 //!   applied commands and the checkpoint commit together, so a killed
 //!   `ferry sync` resumes with `PSYNC <replid> <offset>` (a partial
 //!   resync) and applies nothing twice;
+//! - [`cluster`]: a Redis Cluster target, where no transaction spans
+//!   slots: each slot's share of a batch commits with that slot's own
+//!   checkpoint, and the stream's checkpoint is the floor every slot has
+//!   reached;
 //! - [`filter`]: which keys, databases and commands reach the target;
 //! - this module: the run (checks, one task per stream, the counts).
 //!
-//! Targets: one server (Redis, Valkey, ferry) or a ferry store. A cluster
-//! target cannot yet commit a batch atomically with its checkpoint.
+//! Targets: one server (Redis, Valkey, ferry), a ferry store, or a Redis
+//! Cluster (database 0 only: a source with keys in other databases needs
+//! `--filter-db 0`).
 
+pub mod cluster;
 pub mod filter;
 pub mod follow;
 pub mod lag;
@@ -81,6 +87,8 @@ pub struct Options {
 /// What every stream of a run shares.
 pub struct Run {
     pub target: Endpoint,
+    /// The target's slot map and tags when it is a cluster.
+    pub cluster: Option<cluster::Target>,
     pub auth: source::Auth,
     pub name: String,
     pub batch: usize,
@@ -206,14 +214,28 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
     if tls {
         return Err(Error::Usage("--from over TLS is not supported yet".into()));
     }
-    if matches!(opts.to, Spec::Cluster { .. }) {
-        return Err(Error::Usage(
-            "--to must be one server or a ferry store: a cluster target cannot apply a batch atomically with its checkpoint yet".into(),
-        ));
-    }
     let auth = source::Auth { user, password };
     let shards = source::shards(&opts.from, &auth).await?;
     let target = Endpoint::connect(opts.to.clone()).await?;
+    let cluster = if target.is_cluster() {
+        // Database 0 only: a source with keys elsewhere is refused before
+        // its snapshot, unless the filter leaves them out.
+        if let Spec::Server { host, port, .. } = &opts.from {
+            let others: Vec<i64> = source::databases(&(host.clone(), *port), &auth)
+                .await?
+                .into_iter()
+                .filter(|d| *d != 0 && opts.filter.db(*d))
+                .collect();
+            if !others.is_empty() {
+                return Err(Error::Usage(format!(
+                    "the source has keys in database(s) {others:?} and a Redis Cluster target has only database 0: pass --filter-db 0 to sync database 0 alone"
+                )));
+            }
+        }
+        Some(cluster::Target::new(&target).await?)
+    } else {
+        None
+    };
     let mut conn = target.data(0).await?;
     let mut checkpoints = Vec::with_capacity(shards.len());
     for s in &shards {
@@ -240,6 +262,7 @@ pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Cou
     }
     let run = Run {
         target,
+        cluster,
         auth,
         name: opts.name,
         batch: opts.batch,

@@ -1,6 +1,9 @@
 //! A full resync's snapshot, applied to the target: each key RESTOREd as
 //! the master encoded it (with its absolute expiry), function libraries
-//! loaded, keys outside the filter left out.
+//! loaded, keys outside the filter left out. Into a cluster each key goes
+//! to the master serving its slot (ferry-migrate's routing: one pipeline
+//! per node, MOVED and ASK followed through the cluster client), and
+//! function libraries to every master.
 
 use crate::filter::Filter;
 use crate::{Counts, Error, Result};
@@ -23,7 +26,34 @@ async fn flush(target: &Endpoint, db: u64, pipe: redis::Pipeline, n: u64) -> Res
     let db = i64::try_from(db).map_err(|_| Error::Usage(format!("database {db}")))?;
     let mut conn = match target.data(db).await? {
         Conn::Single(c) => (*c).clone(),
-        Conn::Cluster(_) => return Err(Error::Usage("a cluster target".into())),
+        Conn::Cluster(c) => {
+            if db != 0 {
+                return Err(Error::Usage(format!(
+                    "the snapshot has keys in database {db} and a Redis Cluster target has only database 0: flush the target and sync again with --filter-db 0"
+                )));
+            }
+            let pipes: Vec<redis::Pipeline> = pipe
+                .cmd_iter()
+                .map(|c| {
+                    let mut p = redis::pipe();
+                    p.add_command(c.clone());
+                    p
+                })
+                .collect();
+            // Sent here rather than left in flight: the per-node pipelines
+            // already run at once.
+            for r in Conn::Cluster(c).per_key(&pipes).await? {
+                match r {
+                    Err(e) => return Err(Error::Target(format!("RESTORE failed: {e}"))),
+                    Ok(v) => {
+                        if let Some(e) = v.iter().find(|v| matches!(v, Value::ServerError(_))) {
+                            return Err(Error::Target(format!("RESTORE failed: {e:?}")));
+                        }
+                    }
+                }
+            }
+            return Ok(Box::pin(async move { Ok(n) }));
+        }
     };
     Ok(Box::pin(async move {
         let replies: Vec<Value> = pipe
@@ -68,9 +98,21 @@ pub async fn load(
                 db = n;
             }
             Item::Function(code) => {
-                let mut conn = target.data(0).await?;
-                conn.cmd(redis::cmd("FUNCTION").arg("LOAD").arg("REPLACE").arg(code))
-                    .await?;
+                let load = redis::cmd("FUNCTION")
+                    .arg("LOAD")
+                    .arg("REPLACE")
+                    .arg(code)
+                    .clone();
+                if target.is_cluster() {
+                    // Every master runs the functions of its keys.
+                    for node in &target.nodes {
+                        Conn::Single(Box::new(node.conn(0).await?))
+                            .cmd(&load)
+                            .await?;
+                    }
+                } else {
+                    target.data(0).await?.cmd(&load).await?;
+                }
             }
             Item::Aux(..) => {}
             Item::Key(k) => {

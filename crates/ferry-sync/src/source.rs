@@ -32,6 +32,9 @@ pub struct Shard {
     pub others: Vec<Addr>,
     /// The first slot it serves (a cluster), None for a standalone source.
     pub first_slot: Option<u16>,
+    /// The slot ranges it serves (a cluster; empty for a standalone
+    /// source, whose stream carries every slot).
+    pub slots: Vec<(u16, u16)>,
 }
 
 impl Shard {
@@ -156,6 +159,18 @@ fn cluster_nodes(text: &str) -> Vec<NodeLine> {
         .collect()
 }
 
+/// The databases of a standalone server that hold keys (`INFO keyspace`).
+pub async fn databases(addr: &Addr, auth: &Auth) -> Result<Vec<i64>> {
+    let mut conn = connect(addr, auth).await?;
+    let info = text(&mut conn, redis::cmd("INFO").arg("keyspace"), addr).await?;
+    Ok(info
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(_, rest)| !rest.contains("keys=0,"))
+        .filter_map(|(db, _)| db.strip_prefix("db")?.parse().ok())
+        .collect())
+}
+
 /// The source's streams: the server itself, or each master of a cluster
 /// (found through the first seed that answers).
 pub async fn shards(spec: &ferry_migrate::endpoint::Spec, auth: &Auth) -> Result<Vec<Shard>> {
@@ -174,6 +189,7 @@ pub async fn shards(spec: &ferry_migrate::endpoint::Spec, auth: &Auth) -> Result
                 master: addr,
                 others: r.replicas,
                 first_slot: None,
+                slots: Vec::new(),
             }])
         }
         Spec::Cluster { seeds, .. } => {
@@ -212,6 +228,7 @@ async fn cluster_shards(seed: &Addr, auth: &Auth) -> Result<Vec<Shard>> {
                 master: n.addr.clone(),
                 others,
                 first_slot: Some(first),
+                slots: n.slots.clone(),
             })
         })
         .collect();
@@ -253,6 +270,7 @@ pub async fn find_master(shard: &Shard, auth: &Auth) -> Option<Shard> {
                         master: addr,
                         others,
                         first_slot: None,
+                        slots: Vec::new(),
                     });
                 }
             }
@@ -276,6 +294,7 @@ pub async fn find_master(shard: &Shard, auth: &Auth) -> Option<Shard> {
                     master: owner.addr.clone(),
                     others,
                     first_slot: Some(slot),
+                    slots: owner.slots.clone(),
                 });
             }
         }

@@ -11,6 +11,7 @@ Examples:
   ferry sync --from redis://10.0.0.10:6379 --to redis://10.0.0.20:6379
   ferry sync --from redis://:secret@10.0.0.10:6379 --to ./ferry.db --name orders
   ferry sync --from redis+cluster://10.0.0.11:7000 --to redis://10.0.0.20:6379
+  ferry sync --from redis://10.0.0.10:6379 --to redis+cluster://10.0.0.21:7000
   ferry sync --from redis://10.0.0.10:6379 --to redis://10.0.0.20:6379 \
       --filter-key 'user:*' --filter-key 'session:*' --filter-db 0 --skip-command flushall
 
@@ -31,6 +32,15 @@ sync looks for the server that replaced it (a replica the master listed;
 in a cluster, the node now serving the shard's slots) and continues there
 with a partial resync (PSYNC keeps the history across a promotion).
 
+A cluster target (database 0 only: --filter-db 0 for a source with other
+databases) commits each slot's share of a batch in its own MULTI/EXEC with
+a checkpoint kept in that slot (__ferry:sync:{<tag>}:NAME:slot-<n>);
+__ferry:sync:{NAME} is then the point every slot has reached. Atomicity
+holds per slot, not across slots. DEL, UNLINK, MSET and MSETNX across slots
+are split per slot; another command with keys in several slots stops ferry
+sync before it (exit 2). FLUSHALL empties the stream's slots on every node.
+See docs/sync.md.
+
 Filters: --filter-key (globs, Redis's syntax; repeatable), --filter-db,
 --skip-command, --only-command. A command naming keys on both sides of the
 key filter (an MSET of user:1 and order:1 under --filter-key 'user:*') is
@@ -47,7 +57,8 @@ pub struct SyncArgs {
     /// cluster (redis+cluster://host:port[,host:port...]).
     #[arg(long)]
     from: String,
-    /// The target: redis://host:port, or a ferry store path.
+    /// The target: redis://host:port, a cluster
+    /// (redis+cluster://host:port[,host:port...]), or a ferry store path.
     #[arg(long)]
     to: String,
     /// The run's name: its checkpoint is __ferry:sync:{NAME} on the target

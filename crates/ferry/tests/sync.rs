@@ -3,7 +3,8 @@
 //! type, then the stream under a writer in two databases; SIGKILL of
 //! `ferry sync`, more writes, and the restart resumes with a partial
 //! resync (the master's log says so) and applies nothing twice (a counter
-//! INCRed through it all matches).
+//! INCRed through it all matches). Then the same into a Redis Cluster
+//! target, from a standalone master and from a cluster.
 
 mod common;
 
@@ -259,27 +260,14 @@ fn sync_refuses_a_target_that_is_not_empty_and_a_missing_source() {
         err.contains("is a replica; give ferry sync its master"),
         "{err}"
     );
-    // A cluster target and a store file as the source are refused up front.
-    for (from, to, why) in [
-        (
-            format!("redis://127.0.0.1:{}", src.port()),
-            format!("redis+cluster://127.0.0.1:{}", dst.port()),
-            "a cluster target cannot apply a batch atomically",
-        ),
-        (
-            "./some.db".to_string(),
-            format!("redis://127.0.0.1:{}", dst.port()),
-            "a ferry store file has no replication stream",
-        ),
-    ] {
-        let out = Command::new(common::ferry_binary())
-            .args(["sync", "--from", &from, "--to", &to])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{err}");
-        assert!(err.contains(why), "{err}");
-    }
+    // A store file as the source is refused up front.
+    let to = format!("redis://127.0.0.1:{}", dst.port());
+    let (code, err) = common::ferry_output(&["sync", "--from", "./some.db", "--to", &to]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("a ferry store file has no replication stream"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -671,5 +659,380 @@ fn sync_filters_keys_databases_and_commands() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    common::kill_child(&mut sync);
+}
+
+// ---------------------------------------------------------------------------
+// Into a Redis Cluster.
+
+/// Every key of database 0 (ferry's checkpoints left out) with its DUMP and
+/// whether it has a TTL.
+fn keys_ttl(c: &mut RawConn) -> Vec<(String, Vec<u8>, bool)> {
+    contents_db0(c)
+        .into_iter()
+        .map(|(k, dump)| {
+            let ttl = common::parse_one(&c.cmd(&["PTTL", &k]))
+                .as_int()
+                .unwrap_or(-2)
+                > 0;
+            (k, dump, ttl)
+        })
+        .collect()
+}
+
+/// The keys of every node of a cluster, together.
+fn keys_of_nodes(ports: &[u16]) -> Vec<(String, Vec<u8>, bool)> {
+    let mut all = Vec::new();
+    for p in ports {
+        all.extend(keys_ttl(&mut RawConn::connect(*p)));
+    }
+    all.sort();
+    all
+}
+
+type Keys = Vec<(String, Vec<u8>, bool)>;
+
+/// Waits until `target()` equals `source()` (bounded).
+fn wait_same(mut source: impl FnMut() -> Keys, mut target: impl FnMut() -> Keys, log: &Path) {
+    let started = Instant::now();
+    loop {
+        let (a, b) = (source(), target());
+        if a == b {
+            return;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let missing: Vec<&String> = a
+                .iter()
+                .filter(|x| !b.contains(x))
+                .map(|x| &x.0)
+                .take(5)
+                .collect();
+            let extra: Vec<&String> = b
+                .iter()
+                .filter(|x| !a.contains(x))
+                .map(|x| &x.0)
+                .take(5)
+                .collect();
+            panic!(
+                "the target did not catch up: {} vs {} keys, differing {missing:?}, extra {extra:?}\nferry sync log:\n{}",
+                a.len(),
+                b.len(),
+                common::read_file_lossy(log)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn start_sync_to(from: &str, to: &str, log: &Path, extra: &[&str]) -> Child {
+    Command::new(common::ferry_binary())
+        .args(["sync", "--from", from, "--to", to])
+        .args(["--name", "t", "--progress-every", "1"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// Writes of every type into one master, many of them across slots: MSET
+/// and DEL of keys in several slots, and a transaction whose keys live on
+/// several nodes.
+fn writes_across_slots(c: &mut RawConn, round: usize) {
+    for i in 0..150 {
+        c.cmd(&["SET", &format!("s:{}", i % 50), &format!("v{round}-{i}")]);
+        c.cmd(&["INCR", "counter"]);
+        c.cmd(&["RPUSH", &format!("list:{}", i % 3), &i.to_string()]);
+        c.cmd(&["HSET", &format!("h:{}", i % 10), "f", &i.to_string()]);
+        c.cmd(&["ZADD", "z", &i.to_string(), &format!("m{}", i % 30)]);
+        c.cmd(&["SADD", &format!("set:{}", i % 4), &format!("{}", i % 40)]);
+        c.cmd(&["XADD", "stream", "*", "i", &i.to_string()]);
+        if i % 10 == 0 {
+            c.cmd(&["SET", &format!("ttl:{i}"), "x", "EX", "1000"]);
+            c.cmd(&["PEXPIRE", &format!("h:{}", (i + 3) % 10), "5000000"]);
+            c.cmd(&[
+                "MSET",
+                &format!("m:a{i}"),
+                "1",
+                &format!("m:b{i}"),
+                &format!("{round}"),
+                &format!("m:c{i}"),
+                "3",
+            ]);
+            c.cmd(&[
+                "DEL",
+                &format!("h:{}", (i + 1) % 10),
+                &format!("s:{}", (i + 7) % 50),
+                &format!("m:a{i}"),
+            ]);
+            c.cmd(&["MULTI"]);
+            c.cmd(&["INCR", "counter"]);
+            c.cmd(&["LPUSH", "list:0", "tx"]);
+            c.cmd(&["SET", &format!("s:{}", i % 50), "tx"]);
+            c.cmd(&["HINCRBY", "h:5", "n", "1"]);
+            c.cmd(&["EXEC"]);
+        }
+    }
+}
+
+/// The stream's checkpoint (the floor) on a cluster target.
+fn floor(client: &redis::cluster::ClusterClient, key: &str) -> Option<String> {
+    let mut c = client.get_connection().unwrap();
+    redis::cmd("HGET")
+        .arg(key)
+        .arg("offset")
+        .query(&mut c)
+        .unwrap()
+}
+
+/// The number in "N slot(s) of the target are past the checkpoint".
+fn slots_ahead(log: &Path) -> Option<usize> {
+    let text = common::read_file_lossy(log);
+    let at = text.find(" slot(s) of the target are past the checkpoint")?;
+    text[..at].rsplit(' ').next()?.parse().ok()
+}
+
+/// A standalone master into a 3-master cluster under a writer of every
+/// type; ferry sync is SIGKILLed while the writer runs, and the restart's
+/// floor is moved back to an older point of the stream, so everything
+/// since must be skipped by the slots' own checkpoints: the restart is a
+/// partial resync and nothing is applied twice (the counter and every
+/// key's DUMP match).
+#[test]
+fn sync_into_a_cluster_resumes_with_per_slot_checkpoints() {
+    let src = RedisProc::start(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--repl-backlog-size",
+        "64mb",
+    ]);
+    let cluster = common::cluster::RedisCluster::start();
+    let mut s = src.connect();
+    s.cmd(&["HSET", "snap:h", "a", "1", "b", "2"]);
+    s.cmd(&["SET", "snap:ttl", "x", "PX", "100000000"]);
+    for i in 0..1000 {
+        s.cmd(&["SET", &format!("snap:{i}"), &i.to_string()]);
+    }
+    s.cmd(&["XADD", "snap:stream", "*", "a", "1"]);
+    s.cmd(&["XGROUP", "CREATE", "snap:stream", "g", "0"]);
+    s.cmd(&["ZADD", "snap:z", "1", "a", "2", "b"]);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("sync.log");
+    let from = format!("redis://127.0.0.1:{}", src.port());
+    let mut sync = start_sync_to(&from, &cluster.url(), &log, &[]);
+    writes_across_slots(&mut s, 1);
+    let ports = cluster.ports().to_vec();
+    wait_same(|| keys_ttl(&mut s), || keys_of_nodes(&ports), &log);
+    assert!(
+        common::read_file_lossy(&log).contains("full resync"),
+        "{}",
+        common::read_file_lossy(&log)
+    );
+    // Every node holds data.
+    for p in &ports {
+        assert!(
+            !keys_ttl(&mut RawConn::connect(*p)).is_empty(),
+            "node {p} is empty"
+        );
+    }
+    let client = cluster.client();
+    let old_floor = floor(&client, "__ferry:sync:{t}").expect("the stream's checkpoint");
+
+    // Killed while the writer runs, once the stream has reached the target.
+    let port = src.port();
+    let writer = std::thread::spawn(move || {
+        let mut c = RawConn::connect(port);
+        writes_across_slots(&mut c, 2);
+        writes_across_slots(&mut c, 3);
+    });
+    let mut c = client.get_connection().unwrap();
+    wait_for("the stream did not reach the target", &log, || {
+        let n: Option<i64> = redis::cmd("GET").arg("counter").query(&mut c).unwrap();
+        n.is_some_and(|n| n > 165)
+    });
+    common::kill_child(&mut sync);
+    writer.join().unwrap();
+    // As if the kill had come long after the last floor was written.
+    let _: () = redis::cmd("HSET")
+        .arg("__ferry:sync:{t}")
+        .arg("offset")
+        .arg(&old_floor)
+        .query(&mut c)
+        .unwrap();
+    let log2 = dir.path().join("sync2.log");
+    let mut sync = start_sync_to(&from, &cluster.url(), &log2, &["--batch", "5"]);
+    writes_across_slots(&mut s, 4);
+    wait_same(|| keys_ttl(&mut s), || keys_of_nodes(&ports), &log2);
+    let master_log = src.log();
+    assert!(
+        master_log.contains("Partial resynchronization request from")
+            && master_log.contains("accepted"),
+        "the master did not log a partial resync:\n{master_log}"
+    );
+    assert_eq!(
+        master_log.matches("Full resync requested").count(),
+        1,
+        "{master_log}"
+    );
+    let ahead = slots_ahead(&log2);
+    assert!(
+        ahead.is_some_and(|n| n > 0),
+        "no slot was ahead of the rewound floor: {ahead:?}\n{}\nthe first run:\n{}",
+        common::read_file_lossy(&log2),
+        common::read_file_lossy(&log)
+    );
+    let counter = |c: &mut RawConn| common::parse_one(&c.cmd(&["GET", "counter"])).as_str();
+    assert_eq!(counter(&mut s), Some("660".to_string()));
+    let got: Option<String> = redis::cmd("GET").arg("counter").query(&mut c).unwrap();
+    assert_eq!(got, counter(&mut s), "a command was applied twice or lost");
+    common::kill_child(&mut sync);
+}
+
+/// A 3-master cluster into another: one stream per source master, each
+/// with checkpoints of its own, a kill and a restart.
+#[test]
+fn sync_from_a_cluster_into_a_cluster() {
+    let source = common::cluster::RedisCluster::start();
+    let target = common::cluster::RedisCluster::start();
+    let mut w = source.client().get_connection().unwrap();
+    let write_round = |w: &mut redis::cluster::ClusterConnection, round: usize| {
+        for i in 0..200 {
+            let _: () = redis::cmd("SET")
+                .arg(format!("k:{i}"))
+                .arg(format!("{round}-{i}"))
+                .query(w)
+                .unwrap();
+            let _: i64 = redis::cmd("INCR")
+                .arg(format!("c:{}", i % 7))
+                .query(w)
+                .unwrap();
+            let _: i64 = redis::cmd("RPUSH")
+                .arg(format!("l:{}", i % 5))
+                .arg(i)
+                .query(w)
+                .unwrap();
+            let _: () = redis::cmd("MSET")
+                .arg(format!("{{u{}}}a", i % 9))
+                .arg(round)
+                .arg(format!("{{u{}}}b", i % 9))
+                .arg(i)
+                .query(w)
+                .unwrap();
+        }
+    };
+    write_round(&mut w, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("sync.log");
+    let mut sync = start_sync_to(&source.url(), &target.url(), &log, &[]);
+    write_round(&mut w, 1);
+    let (sp, tp) = (source.ports().to_vec(), target.ports().to_vec());
+    wait_same(|| keys_of_nodes(&sp), || keys_of_nodes(&tp), &log);
+    let text = common::read_file_lossy(&log);
+    assert_eq!(text.matches("full resync from").count(), 3, "{text}");
+    write_round(&mut w, 2);
+    common::kill_child(&mut sync);
+    write_round(&mut w, 3);
+    let log2 = dir.path().join("sync2.log");
+    let mut sync = start_sync_to(&source.url(), &target.url(), &log2, &["--batch", "4"]);
+    write_round(&mut w, 4);
+    wait_same(|| keys_of_nodes(&sp), || keys_of_nodes(&tp), &log2);
+    let text = common::read_file_lossy(&log2);
+    assert_eq!(
+        text.matches("partial resync accepted by").count(),
+        3,
+        "{text}"
+    );
+    // Each stream's slot checkpoints are its own (named after the source
+    // shard's first slot) and only in that shard's slots.
+    let mut shards = std::collections::BTreeSet::new();
+    for p in &tp {
+        let keys = common::parse_one(&RawConn::connect(*p).cmd(&["KEYS", "__ferry:sync:*slot-*"]));
+        for k in keys.elements().unwrap_or_default() {
+            let k = k.as_str().unwrap_or_default();
+            let shard = k.split(":slots-").nth(1).and_then(|r| r.split(':').next());
+            shards.insert(shard.unwrap_or("none").to_string());
+        }
+    }
+    assert_eq!(shards.len(), 3, "{shards:?}");
+    let mut t = target.client().get_connection().unwrap();
+    let c0: Option<String> = redis::cmd("GET").arg("c:0").query(&mut t).unwrap();
+    assert_eq!(
+        c0.as_deref(),
+        Some("145"),
+        "200/7 rounded up, times 5 rounds"
+    );
+    common::kill_child(&mut sync);
+}
+
+/// FLUSHALL on the source mid-stream empties every node of the target
+/// (ferry's checkpoints kept); a restart from before it does not erase
+/// what came after. A source with keys in another database than 0 is
+/// refused unless --filter-db 0 leaves them out.
+#[test]
+fn sync_into_a_cluster_applies_flushall_on_every_node() {
+    let src = RedisProc::start(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--repl-backlog-size",
+        "64mb",
+    ]);
+    let cluster = common::cluster::RedisCluster::start();
+    let mut s = src.connect();
+    s.cmd(&["SELECT", "1"]);
+    s.cmd(&["SET", "elsewhere", "1"]);
+    s.cmd(&["SELECT", "0"]);
+    let from = format!("redis://127.0.0.1:{}", src.port());
+    let (code, out) = common::ferry_output(&["sync", "--from", &from, "--to", &cluster.url()]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("pass --filter-db 0"), "{out}");
+
+    for i in 0..300 {
+        s.cmd(&["SET", &format!("before:{i}"), "x"]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("sync.log");
+    let mut sync = start_sync_to(&from, &cluster.url(), &log, &["--filter-db", "0"]);
+    for i in 0..300 {
+        s.cmd(&["HSET", &format!("h:{i}"), "f", "v"]);
+    }
+    let ports = cluster.ports().to_vec();
+    wait_same(|| keys_ttl(&mut s), || keys_of_nodes(&ports), &log);
+    let client = cluster.client();
+    let old_floor = floor(&client, "__ferry:sync:{t}").expect("the stream's checkpoint");
+    s.cmd(&["FLUSHALL"]);
+    s.cmd(&["SELECT", "1"]);
+    s.cmd(&["SET", "still-elsewhere", "1"]);
+    s.cmd(&["SELECT", "0"]);
+    for i in 0..100 {
+        s.cmd(&["SET", &format!("after:{i}"), "y"]);
+    }
+    wait_same(|| keys_ttl(&mut s), || keys_of_nodes(&ports), &log);
+    for p in &ports {
+        let keys = keys_ttl(&mut RawConn::connect(*p));
+        assert!(
+            !keys.is_empty() && keys.iter().all(|(k, _, _)| k.starts_with("after:")),
+            "node {p}: {:?}",
+            keys.iter().map(|k| &k.0).take(5).collect::<Vec<_>>()
+        );
+    }
+    // Restarted from before the FLUSHALL: it is replayed, and must leave
+    // the keys written after it.
+    common::kill_child(&mut sync);
+    let mut c = client.get_connection().unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg("__ferry:sync:{t}")
+        .arg("offset")
+        .arg(&old_floor)
+        .query(&mut c)
+        .unwrap();
+    let log2 = dir.path().join("sync2.log");
+    let mut sync = start_sync_to(&from, &cluster.url(), &log2, &["--filter-db", "0"]);
+    s.cmd(&["SET", "after:last", "z"]);
+    wait_same(|| keys_ttl(&mut s), || keys_of_nodes(&ports), &log2);
+    assert!(
+        common::read_file_lossy(&log2).contains("partial resync accepted"),
+        "{}",
+        common::read_file_lossy(&log2)
+    );
     common::kill_child(&mut sync);
 }
