@@ -124,6 +124,7 @@ async fn psync(run: &Run, shard: &Shard, from: Option<(&str, u64)>) -> Result<(L
     let mut link = Link::connect(
         host,
         *port,
+        run.auth.security,
         run.auth.user.as_deref(),
         run.auth.password.as_deref(),
     )

@@ -29,6 +29,7 @@ pub mod lag;
 pub mod link;
 pub mod snapshot;
 pub mod source;
+pub mod tls;
 
 use ferry_migrate::endpoint::{Conn, Endpoint, Spec};
 use redis::Value;
@@ -192,29 +193,37 @@ async fn read_checkpoint(conn: &mut Conn, key: &str) -> Result<Option<Checkpoint
 /// replaced it, for up to a minute of retries). `progress` sees the
 /// counts about once a second.
 pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Counts> {
-    let (tls, user, password) = match &opts.from {
+    let (tls, insecure, user, password) = match &opts.from {
         Spec::Server {
             tls,
+            insecure,
             user,
             password,
             ..
         }
         | Spec::Cluster {
             tls,
+            insecure,
             user,
             password,
             ..
-        } => (*tls, user.clone(), password.clone()),
+        } => (*tls, *insecure, user.clone(), password.clone()),
         Spec::Store { .. } => {
             return Err(Error::Usage(
                 "--from must be a Redis server or cluster (a ferry store file has no replication stream; use ferry migrate)".into(),
             ))
         }
     };
-    if tls {
-        return Err(Error::Usage("--from over TLS is not supported yet".into()));
-    }
-    let auth = source::Auth { user, password };
+    let security = match (tls, insecure) {
+        (false, _) => tls::Security::Plain,
+        (true, false) => tls::Security::Tls,
+        (true, true) => tls::Security::TlsInsecure,
+    };
+    let auth = source::Auth {
+        user,
+        password,
+        security,
+    };
     let shards = source::shards(&opts.from, &auth).await?;
     let target = Endpoint::connect(opts.to.clone()).await?;
     let cluster = if target.is_cluster() {

@@ -10,8 +10,11 @@
 use crate::{Error, Result};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+
+/// The link's two directions: a TCP socket's halves, or a TLS stream's.
+type ReadHalf = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+type WriteHalf = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
 
 /// What the master answered to PSYNC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +34,8 @@ pub struct Command {
 
 pub struct Link {
     addr: String,
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    reader: BufReader<ReadHalf>,
+    writer: WriteHalf,
 }
 
 fn encode(args: &[&[u8]]) -> Vec<u8> {
@@ -50,6 +53,7 @@ impl Link {
     pub async fn connect(
         host: &str,
         port: u16,
+        security: crate::tls::Security,
         user: Option<&str>,
         password: Option<&str>,
     ) -> Result<Link> {
@@ -59,7 +63,18 @@ impl Link {
             .map_err(|_| Error::Source(format!("{addr}: timed out connecting")))?
             .map_err(|e| Error::Source(format!("{addr}: cannot connect ({e})")))?;
         let _ = stream.set_nodelay(true);
-        let (r, w) = stream.into_split();
+        let (r, w): (ReadHalf, WriteHalf) = match security {
+            crate::tls::Security::Plain => {
+                let (r, w) = stream.into_split();
+                (Box::new(r), Box::new(w))
+            }
+            crate::tls::Security::Tls | crate::tls::Security::TlsInsecure => {
+                let insecure = security == crate::tls::Security::TlsInsecure;
+                let tls = crate::tls::connect(stream, host, insecure).await?;
+                let (r, w) = tokio::io::split(tls);
+                (Box::new(r), Box::new(w))
+            }
+        };
         let mut link = Link {
             addr,
             reader: BufReader::with_capacity(1 << 20, r),
@@ -236,7 +251,7 @@ impl Link {
 /// The read side of a link once the stream runs.
 struct StreamReader {
     addr: String,
-    reader: BufReader<OwnedReadHalf>,
+    reader: BufReader<ReadHalf>,
 }
 
 impl StreamReader {
@@ -288,7 +303,7 @@ impl StreamReader {
 /// The write side of a link once the stream runs.
 pub struct Acker {
     addr: String,
-    writer: OwnedWriteHalf,
+    writer: WriteHalf,
 }
 
 impl Acker {

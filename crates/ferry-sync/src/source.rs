@@ -18,6 +18,8 @@ use std::time::Duration;
 pub struct Auth {
     pub user: Option<String>,
     pub password: Option<String>,
+    /// Plain TCP or TLS (`rediss://`), for every node of the source.
+    pub security: crate::tls::Security,
 }
 
 pub type Addr = (String, u16);
@@ -50,7 +52,15 @@ impl Shard {
 /// A short-lived connection to one node (discovery, lag).
 pub async fn connect(addr: &Addr, auth: &Auth) -> Result<MultiplexedConnection> {
     let info = redis::ConnectionInfo {
-        addr: redis::ConnectionAddr::Tcp(addr.0.clone(), addr.1),
+        addr: match auth.security {
+            crate::tls::Security::Plain => redis::ConnectionAddr::Tcp(addr.0.clone(), addr.1),
+            sec => redis::ConnectionAddr::TcpTls {
+                host: addr.0.clone(),
+                port: addr.1,
+                insecure: sec == crate::tls::Security::TlsInsecure,
+                tls_params: None,
+            },
+        },
         redis: redis::RedisConnectionInfo {
             db: 0,
             username: auth.user.clone(),
@@ -66,7 +76,15 @@ pub async fn connect(addr: &Addr, auth: &Auth) -> Result<MultiplexedConnection> 
     )
     .await
     .map_err(|_| Error::Source(format!("{where_}: timed out connecting")))?
-    .map_err(|e| Error::Source(format!("{where_}: cannot connect ({e})")))
+    .map_err(|e| {
+        let hint = match auth.security {
+            crate::tls::Security::Tls if e.to_string().contains("certificate") => {
+                "; a self-signed or private certificate is accepted with rediss://...#insecure"
+            }
+            _ => "",
+        };
+        Error::Source(format!("{where_}: cannot connect ({e}){hint}"))
+    })
 }
 
 async fn text(conn: &mut MultiplexedConnection, cmd: &redis::Cmd, addr: &Addr) -> Result<String> {

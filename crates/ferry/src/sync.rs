@@ -11,6 +11,7 @@ Examples:
   ferry sync --from redis://10.0.0.10:6379 --to redis://10.0.0.20:6379
   ferry sync --from redis://:secret@10.0.0.10:6379 --to ./ferry.db --name orders
   ferry sync --from redis+cluster://10.0.0.11:7000 --to redis://10.0.0.20:6379
+  ferry sync --from 'rediss://:secret@10.0.0.10:6380#insecure' --to redis://10.0.0.20:6379
   ferry sync --from redis://10.0.0.10:6379 --to redis+cluster://10.0.0.21:7000
   ferry sync --from redis://10.0.0.10:6379 --to redis://10.0.0.20:6379 \
       --filter-key 'user:*' --filter-key 'session:*' --filter-db 0 --skip-command flushall
@@ -25,6 +26,9 @@ after a crash or a lost connection the same command resumes with a partial
 resync (PSYNC replid offset) and applies nothing twice. If the source no
 longer has that part of its stream (repl-backlog-size too small), ferry
 sync stops and says so.
+
+A rediss:// source is followed over TLS (the system's trusted roots; add
+#insecure to accept a self-signed or private certificate).
 
 A cluster source is one stream per master, each with its own checkpoint
 (__ferry:sync:{NAME}:slots-<first slot>). When a master goes away, ferry

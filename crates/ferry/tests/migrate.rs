@@ -1158,53 +1158,12 @@ fn q(c: &mut common::RawConn, args: &[&str]) -> common::Resp {
 
 #[test]
 fn tls_source() {
-    let openssl = common::require_binary("openssl");
     let dir = tempdir();
-    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
-    let made = Command::new(openssl)
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .args([
-            "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            "-keyout",
-        ])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(made.success(), "openssl could not make a certificate");
-    let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let (k, c) = (key.to_str().expect("utf8"), cert.to_str().expect("utf8"));
-    let p = tls_port.to_string();
-    let src = RedisProc::start(&[
-        "--tls-port",
-        &p,
-        "--tls-cert-file",
-        c,
-        "--tls-key-file",
-        k,
-        "--tls-ca-cert-file",
-        c,
-        "--tls-auth-clients",
-        "no",
-    ]);
+    let (key, cert) = common::self_signed_cert(dir.path());
+    let tls_port = common::free_port();
+    let args = common::tls_server_args(tls_port, &key, &cert);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let src = RedisProc::start(&args);
     let dst = RedisProc::start(&[]);
     let srct = Target::Single(src.port(), 0);
     seed(&srct, 500, 2);

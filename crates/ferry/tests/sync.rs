@@ -208,6 +208,56 @@ fn sync_to_redis_follows_the_stream_and_resumes_with_a_partial_resync() {
     scenario(dst.port(), &mut d);
 }
 
+/// A source reached over TLS (`rediss://`): a self-signed certificate is
+/// refused with a message naming `#insecure`; with it, the snapshot and
+/// the stream arrive, and a killed `ferry sync` resumes with a partial
+/// resync over TLS too.
+#[test]
+fn sync_from_a_tls_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = common::self_signed_cert(dir.path());
+    let tls_port = common::free_port();
+    let mut args = common::tls_server_args(tls_port, &key, &cert);
+    args.extend(DISKLESS_NOW.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let src = RedisProc::start(&args);
+    let mut s = src.connect();
+    for i in 0..300 {
+        s.cmd(&["SET", &format!("snap:{i}"), &i.to_string()]);
+    }
+    let dst = RedisProc::start(&[]);
+    let to = format!("redis://127.0.0.1:{}", dst.port());
+    let strict = Command::new(common::ferry_binary())
+        .args(["sync", "--from", &format!("rediss://127.0.0.1:{tls_port}")])
+        .args(["--to", &to, "--name", "t"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&strict.stderr);
+    assert!(!strict.status.success(), "{err}");
+    assert!(
+        err.contains("certificate") && err.contains("#insecure"),
+        "{err}"
+    );
+    let from = format!("rediss://127.0.0.1:{tls_port}#insecure");
+    let log = dir.path().join("sync.log");
+    let mut sync = start_sync_to(&from, &to, &log, &[]);
+    writes(&mut s, 1);
+    let mut d = dst.connect();
+    wait_equal(&mut s, &mut d, &log);
+    common::kill_child(&mut sync);
+    writes(&mut s, 2);
+    let log2 = dir.path().join("sync2.log");
+    let mut sync = start_sync_to(&from, &to, &log2, &[]);
+    writes(&mut s, 3);
+    wait_equal(&mut s, &mut d, &log2);
+    assert!(
+        common::read_file_lossy(&log2).contains("partial resync accepted"),
+        "{}",
+        common::read_file_lossy(&log2)
+    );
+    common::kill_child(&mut sync);
+}
+
 #[test]
 fn sync_refuses_a_target_that_is_not_empty_and_a_missing_source() {
     let src = RedisProc::start(&[]);

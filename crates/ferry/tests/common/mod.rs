@@ -92,6 +92,50 @@ pub fn side_b_is_redis() -> bool {
     matches!(std::env::var("FERRY_DIFF_B").as_deref(), Ok("redis"))
 }
 
+/// A self-signed certificate for 127.0.0.1/localhost made with openssl in
+/// `dir`: (key file, certificate file).
+pub fn self_signed_cert(dir: &Path) -> (PathBuf, PathBuf) {
+    let openssl = require_binary("openssl");
+    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+    let made = Command::new(openssl)
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(made.success(), "openssl could not make a certificate");
+    (key, cert)
+}
+
+/// redis-server arguments for a TLS port with that certificate (clients
+/// need no certificate of their own).
+pub fn tls_server_args(tls_port: u16, key: &Path, cert: &Path) -> Vec<String> {
+    let (k, c) = (key.display().to_string(), cert.display().to_string());
+    [
+        "--tls-port",
+        &tls_port.to_string(),
+        "--tls-cert-file",
+        &c,
+        "--tls-key-file",
+        &k,
+        "--tls-ca-cert-file",
+        &c,
+        "--tls-auth-clients",
+        "no",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().unwrap().port()
