@@ -25,6 +25,7 @@ pub mod progress;
 pub mod registry;
 pub mod reply;
 pub mod streams;
+pub mod tls;
 pub mod track;
 pub mod verify;
 

@@ -16,7 +16,6 @@ use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 /// Reads that differ between two equal stores.
 const NEVER: &[&str] = &[
@@ -117,8 +116,8 @@ struct Item {
 /// One session's connection to the secondary, for canary reads.
 pub struct Canary {
     store: crate::Store,
-    r: Option<OwnedReadHalf>,
-    w: Option<OwnedWriteHalf>,
+    r: Option<crate::ReadHalf>,
+    w: Option<crate::WriteHalf>,
     db: u32,
     buf: BytesMut,
     queue: VecDeque<Item>,
@@ -144,7 +143,7 @@ impl Canary {
     }
 
     async fn connect(&mut self) -> std::io::Result<()> {
-        let (r, w) = self.store.dial().await?.into_split();
+        let (r, w) = self.store.dial().await?;
         self.r = Some(r);
         self.w = Some(w);
         self.db = 0;

@@ -341,19 +341,39 @@ pub struct Store {
     pub port: u16,
     pub user: Option<String>,
     pub password: Option<String>,
+    /// Plain TCP or TLS (`rediss://`).
+    pub security: ferry_migrate::tls::Security,
 }
 
+/// The two directions of a connection to a store (a TCP socket's halves
+/// or a TLS stream's).
+pub type ReadHalf = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+pub type WriteHalf = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+
 impl Store {
-    /// A connection to the store (5 s to connect, Nagle off).
-    pub async fn dial(&self) -> std::io::Result<tokio::net::TcpStream> {
+    /// A connection to the store (5 s to connect and shake hands, Nagle off).
+    pub async fn dial(&self) -> std::io::Result<(ReadHalf, WriteHalf)> {
+        use ferry_migrate::tls::Security;
+        let within = std::time::Duration::from_secs(5);
         let s = tokio::time::timeout(
-            std::time::Duration::from_secs(5),
+            within,
             tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
         )
         .await
         .map_err(|_| std::io::Error::other("timed out connecting"))??;
         s.set_nodelay(true)?;
-        Ok(s)
+        if self.security == Security::Plain {
+            let (r, w) = s.into_split();
+            return Ok((Box::new(r), Box::new(w)));
+        }
+        let insecure = self.security == Security::TlsInsecure;
+        let tls =
+            tokio::time::timeout(within, ferry_migrate::tls::connect(s, &self.host, insecure))
+                .await
+                .map_err(|_| std::io::Error::other("timed out in the TLS handshake"))?
+                .map_err(std::io::Error::other)?;
+        let (r, w) = tokio::io::split(tls);
+        Ok((Box::new(r), Box::new(w)))
     }
 
     /// The AUTH the proxy's own connections send (None without a password).

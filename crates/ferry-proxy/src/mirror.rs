@@ -13,7 +13,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 pub fn checkpoint_key(name: &str) -> String {
     format!("__ferry:proxy:{{{name}}}")
@@ -23,14 +22,17 @@ pub fn checkpoint_key(name: &str) -> String {
 const BATCH_BYTES: usize = 1 << 20;
 
 struct Conn {
-    stream: TcpStream,
+    r: crate::ReadHalf,
+    w: crate::WriteHalf,
     buf: bytes::BytesMut,
 }
 
 impl Conn {
     async fn connect(t: &Store) -> std::io::Result<Conn> {
+        let (r, w) = t.dial().await?;
         let mut c = Conn {
-            stream: t.dial().await?,
+            r,
+            w,
             buf: bytes::BytesMut::with_capacity(64 << 10),
         };
         if let Some(auth) = t.auth() {
@@ -46,7 +48,7 @@ impl Conn {
     }
 
     async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.stream.write_all(bytes).await
+        self.w.write_all(bytes).await
     }
 
     async fn reply(&mut self) -> std::io::Result<Vec<u8>> {
@@ -56,7 +58,7 @@ impl Conn {
                 Ok(None) => {}
                 Err(e) => return Err(std::io::Error::other(e)),
             }
-            if self.stream.read_buf(&mut self.buf).await? == 0 {
+            if self.r.read_buf(&mut self.buf).await? == 0 {
                 return Err(std::io::Error::other("the connection closed"));
             }
         }

@@ -42,8 +42,8 @@ struct Pending {
 
 /// A session's connection to one store.
 struct Upstream {
-    r: OwnedReadHalf,
-    w: OwnedWriteHalf,
+    r: crate::ReadHalf,
+    w: crate::WriteHalf,
     /// The database selected on it.
     db: u32,
     /// The session's state generation it has seen (AUTH, HELLO, SETNAME).
@@ -129,7 +129,7 @@ pub async fn run(client: TcpStream, shared: Arc<Shared>) {
     };
     let _ = client.set_nodelay(true);
     let (client_r, client_w) = client.into_split();
-    let (r, w) = upstream.into_split();
+    let (r, w) = upstream;
     let mut ups = [None, None];
     ups[ix(home)] = Some(Upstream {
         r,
@@ -492,7 +492,7 @@ impl Session {
                 .dial()
                 .await
                 .map_err(|e| format!("connecting to {}:{}: {e}", store.host, store.port))?;
-            let (r, w) = up.into_split();
+            let (r, w) = up;
             self.ups[ix(side)] = Some(Upstream {
                 r,
                 w,

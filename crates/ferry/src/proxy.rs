@@ -13,6 +13,12 @@ Examples:
       --secondary redis://10.0.0.20:6379 --mode dual-write
   ferry proxy --listen 0.0.0.0:6379 --primary redis://old:6379 \\
       --secondary redis://new:6379 --mode switched --backlog /var/lib/ferry/backlog
+  ferry proxy --primary redis://10.0.0.10:6379 \\
+      --secondary 'rediss://default:secret@new.example.com:6380#insecure'
+
+rediss:// stores are reached over TLS (the system's trusted roots; #insecure
+accepts a self-signed or private certificate). Clients talk to the proxy
+itself in plain RESP: bind --listen to a private address.
 
 Modes:
   primary-only  clients are served by the primary; nothing is mirrored
@@ -102,22 +108,27 @@ pub struct ProxyArgs {
 }
 
 fn store(flag: &str, text: &str) -> Result<ferry_proxy::Store, String> {
+    use ferry_migrate::tls::Security;
     match Spec::parse(text).map_err(|e| format!("{flag}: {e}"))? {
         Spec::Server {
             host,
             port,
-            tls: false,
+            tls,
+            insecure,
             user,
             password,
             db: None | Some(0),
-            ..
         } => Ok(ferry_proxy::Store {
             host,
             port,
             user,
             password,
+            security: match (tls, insecure) {
+                (false, _) => Security::Plain,
+                (true, false) => Security::Tls,
+                (true, true) => Security::TlsInsecure,
+            },
         }),
-        Spec::Server { tls: true, .. } => Err(format!("{flag}: TLS is not supported by ferry proxy yet")),
         Spec::Server { .. } => Err(format!(
             "{flag}: a database in the URL is not supported (clients SELECT their own)"
         )),

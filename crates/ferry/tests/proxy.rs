@@ -57,14 +57,31 @@ impl Proxy {
         mode: &str,
         extra: &[&str],
     ) -> Proxy {
+        Proxy::start_urls(
+            dir,
+            port,
+            &format!("redis://127.0.0.1:{primary}"),
+            &format!("redis://127.0.0.1:{secondary}"),
+            mode,
+            extra,
+        )
+    }
+
+    fn start_urls(
+        dir: tempfile::TempDir,
+        port: u16,
+        primary: &str,
+        secondary: &str,
+        mode: &str,
+        extra: &[&str],
+    ) -> Proxy {
         // One log per start (a restarted proxy writes its own).
         static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = STARTS.fetch_add(1, Ordering::Relaxed);
         let log = dir.path().join(format!("proxy-{n}.log"));
         let child = Command::new(common::ferry_binary())
             .args(["proxy", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--primary", &format!("redis://127.0.0.1:{primary}")])
-            .args(["--secondary", &format!("redis://127.0.0.1:{secondary}")])
+            .args(["--primary", primary, "--secondary", secondary])
             .args(["--mode", mode, "--status-every", "1"])
             .args(extra)
             .arg("--backlog")
@@ -1080,6 +1097,62 @@ fn cutover_in_canary_batches_with_a_rollback() {
     assert!(
         steps.contains("rolled-back:") && steps.contains("stopped: batch 5%"),
         "{steps}"
+    );
+}
+
+/// Both stores reached over TLS (`rediss://...#insecure`: a self-signed
+/// certificate): clients, the mirror and a switch all work through TLS;
+/// without `#insecure` the certificate is refused with a message that
+/// names it.
+#[test]
+fn proxy_reaches_stores_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = common::self_signed_cert(dir.path());
+    let tls = |port: u16| {
+        let args = common::tls_server_args(port, &key, &cert);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        RedisProc::start(&args)
+    };
+    let (ptls, stls) = (common::free_port(), common::free_port());
+    let (primary, secondary) = (tls(ptls), tls(stls));
+    let url = |port: u16| format!("rediss://127.0.0.1:{port}#insecure");
+    let proxy = Proxy::start_urls(
+        tempfile::tempdir().unwrap(),
+        common::free_port(),
+        &url(ptls),
+        &url(stls),
+        "dual-write",
+        &[],
+    );
+    let mut con = proxy.client();
+    for i in 0..200 {
+        let _: () = con.set(format!("k:{i}"), i).unwrap();
+        let _: i64 = con.incr("counter", 1).unwrap();
+    }
+    wait_same(primary.port(), secondary.port(), &proxy, &[0]);
+    let mut admin = RawConn::connect(proxy.port);
+    let reply =
+        String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "MODE", "switched"])).into_owned();
+    assert!(reply.contains("dual-write -> switched"), "{reply}");
+    let _: i64 = con.incr("counter", 1).unwrap();
+    wait_same(primary.port(), secondary.port(), &proxy, &[0]);
+    assert_eq!(
+        common::parse_one(&primary.connect().cmd(&["GET", "counter"])).as_str(),
+        Some("201".to_string())
+    );
+    // Without #insecure: refused, and the error says what to do.
+    let strict = Proxy::start_urls(
+        tempfile::tempdir().unwrap(),
+        common::free_port(),
+        &format!("rediss://127.0.0.1:{ptls}"),
+        &url(stls),
+        "dual-write",
+        &[],
+    );
+    let reply = String::from_utf8_lossy(&RawConn::connect(strict.port).cmd(&["PING"])).into_owned();
+    assert!(
+        reply.starts_with("-ERR") && reply.contains("certificate") && reply.contains("#insecure"),
+        "{reply}"
     );
 }
 
