@@ -298,7 +298,8 @@ impl Session {
             }
         };
         match kind {
-            Kind::Multi => {
+            // (A nested MULTI, which the store refuses, keeps the first one's.)
+            Kind::Multi if self.tx_guard.is_none() => {
                 self.tx_guard = Some(std::mem::take(&mut held));
             }
             Kind::Exec => {
