@@ -686,6 +686,23 @@ fn cutover(args: &[&str]) -> (Option<i32>, String) {
     common::ferry_output(&[&["cutover"], args].concat())
 }
 
+/// The steps `ferry cutover status` lists for `run` (names with their colon).
+fn step_names(run: &str, reg: &str) -> Vec<String> {
+    let (code, steps) = cutover(&["status", "--run-id", run, "--state", reg]);
+    assert_eq!(code, Some(0), "{steps}");
+    steps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The proxy says it is in `mode`.
+fn assert_mode(admin: &mut RawConn, mode: &str) {
+    let status = String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "STATUS"])).into_owned();
+    assert!(status.contains(&format!("mode:{mode} ")), "{status}");
+}
+
 /// `ferry cutover` through a dual-write proxy: a key that differs stops it
 /// at the verify step (nothing switched); then, with a writer running, it
 /// drains, verifies, switches; `status` lists the recorded steps;
@@ -721,8 +738,7 @@ fn cutover_verifies_switches_and_rolls_back() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("verify found 1 key(s) that differ"), "{out}");
     let mut admin = RawConn::connect(proxy.port);
-    let status = String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "STATUS"])).into_owned();
-    assert!(status.contains("mode:dual-write"), "{status}");
+    assert_mode(&mut admin, "dual-write");
     let _: () = con.set("k:7", 7).unwrap();
     // Now under a writer.
     let stop = Arc::new(AtomicBool::new(false));
@@ -740,16 +756,9 @@ fn cutover_verifies_switches_and_rolls_back() {
     };
     let (code, out) = cutover(&start);
     assert_eq!(code, Some(0), "{out}");
-    let status = String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "STATUS"])).into_owned();
-    assert!(status.contains("mode:switched"), "{status}");
-    let (code, steps) = cutover(&["status", "--run-id", "c1", "--state", reg]);
-    assert_eq!(code, Some(0), "{steps}");
-    let names: Vec<&str> = steps
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .collect();
+    assert_mode(&mut admin, "switched");
     assert_eq!(
-        names,
+        step_names("c1", reg),
         [
             "baseline:",
             "fenced:",
@@ -758,8 +767,7 @@ fn cutover_verifies_switches_and_rolls_back() {
             "fenced:",
             "verify:",
             "switched:"
-        ],
-        "{steps}"
+        ]
     );
     std::thread::sleep(Duration::from_millis(300));
     let (code, out) = cutover(&["rollback", "--run-id", "c1", "--proxy", &at, "--state", reg]);
@@ -1003,16 +1011,9 @@ fn cutover_in_canary_batches_with_a_rollback() {
     ]);
     assert_eq!(code, Some(0), "{out}\n{}", proxy.log());
     let mut admin = RawConn::connect(proxy.port);
-    let status = String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "STATUS"])).into_owned();
-    assert!(status.contains("mode:switched"), "{status}");
-    let (code, steps) = cutover(&["status", "--run-id", "b1", "--state", reg]);
-    assert_eq!(code, Some(0), "{steps}");
-    let names: Vec<&str> = steps
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .collect();
+    assert_mode(&mut admin, "switched");
     assert_eq!(
-        names,
+        step_names("b1", reg),
         [
             "baseline:",
             "fenced:",
@@ -1026,8 +1027,7 @@ fn cutover_in_canary_batches_with_a_rollback() {
             "batch-100%:",
             "batch-100%-ok:",
             "switched:"
-        ],
-        "{steps}"
+        ]
     );
     std::thread::sleep(Duration::from_millis(300));
     let (code, out) = cutover(&["rollback", "--run-id", "b1", "--proxy", &at, "--state", reg]);
@@ -1091,8 +1091,7 @@ fn cutover_in_canary_batches_with_a_rollback() {
     );
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("batch 5% failed its gate"), "{text}");
-    let status = String::from_utf8_lossy(&admin.cmd(&["FERRY.PROXY", "STATUS"])).into_owned();
-    assert!(status.contains("mode:dual-write"), "{status}");
+    assert_mode(&mut admin, "dual-write");
     let (_, steps) = cutover(&["status", "--run-id", "b2", "--state", reg]);
     assert!(
         steps.contains("rolled-back:") && steps.contains("stopped: batch 5%"),

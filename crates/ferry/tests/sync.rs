@@ -68,28 +68,7 @@ fn contents(c: &mut RawConn) -> Vec<(String, Vec<u8>, bool)> {
 }
 
 fn wait_equal(src: &mut RawConn, dst: &mut RawConn, log: &std::path::Path) {
-    let started = Instant::now();
-    loop {
-        let (a, b) = (contents(src), contents(dst));
-        if a == b {
-            return;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let diff: Vec<&String> = a
-                .iter()
-                .filter(|x| !b.contains(x))
-                .map(|x| &x.0)
-                .take(5)
-                .collect();
-            panic!(
-                "the target did not catch up: {} vs {} keys, differing {diff:?}\nferry sync log:\n{}",
-                a.len(),
-                b.len(),
-                common::read_file_lossy(log)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_same(|| contents(src), || contents(dst), log);
 }
 
 fn writes(c: &mut RawConn, round: usize) {
