@@ -161,8 +161,14 @@ pub fn find_full(name: &str) -> Option<&'static Meta> {
 pub fn find(name: &[u8]) -> Option<&'static Meta> {
     static BY_NAME: OnceLock<HashMap<&'static str, &'static Meta>> = OnceLock::new();
     let map = BY_NAME.get_or_init(|| info::COMMANDS.iter().map(|m| (m.name, m)).collect());
-    let name = std::str::from_utf8(name).ok()?;
-    map.get(name.to_ascii_lowercase().as_str()).copied()
+    // Lower-cased on the stack: this runs for every command ferry proxy
+    // and ferry sync look at (no command name is longer than 32 bytes).
+    let mut lower = [0u8; 32];
+    let lower = lower.get_mut(..name.len())?;
+    for (l, c) in lower.iter_mut().zip(name) {
+        *l = c.to_ascii_lowercase();
+    }
+    map.get(std::str::from_utf8(lower).ok()?).copied()
 }
 
 /// ferry's one-line summary of the command `fullname` (`client|list`).
