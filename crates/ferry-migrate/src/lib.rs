@@ -21,6 +21,7 @@ pub mod dirty;
 pub mod endpoint;
 pub mod flow;
 pub mod preflight;
+pub mod probe;
 pub mod progress;
 pub mod registry;
 pub mod reply;

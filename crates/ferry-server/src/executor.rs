@@ -664,7 +664,7 @@ impl Executor {
             Err(e) => e.into_reply(),
         };
         let micros = started.elapsed().as_micros() as u64;
-        let stat = self.state.stats.commands.entry(full_name).or_default();
+        let stat = self.state.stats.commands.entry(spec, full_name);
         stat.calls += 1;
         stat.usec += micros;
         stat.histogram.record(micros);

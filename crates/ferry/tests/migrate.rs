@@ -1420,3 +1420,83 @@ fn two_migrations_share_a_store_target() {
     ferry.restart();
     same_data(&srct, &Target::Single(ferry.port(), 0));
 }
+
+/// The calls INFO commandstats counts for `cmd` (0 when it never ran).
+fn command_calls(c: &mut common::RawConn, cmd: &str) -> i64 {
+    let info = common::parse_one(&c.cmd(&["INFO", "commandstats"]));
+    let text = info.as_str().unwrap_or_default();
+    let prefix = format!("cmdstat_{cmd}:calls=");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// On a standalone source one read-only script (EVAL_RO) reads a whole
+/// batch: every key's type, TTL and DUMP payload, or only the length of a
+/// collection longer than the window (the three big keys, then copied
+/// window by window). The source runs one command per batch where the
+/// pipelined reads cost it three or four per key.
+#[test]
+fn batch_read_script_reads_a_batch_in_one_command() {
+    let src = RedisProc::start(&[]);
+    let dst = RedisProc::start(&[]);
+    let srct = Target::Single(src.port(), 0);
+    seed(&srct, 3000, 31);
+    let mut s = src.connect();
+    s.cmd(&["CONFIG", "RESETSTAT"]);
+    let dir = tempdir();
+    let run = Run::new(
+        "script",
+        &redis_url(src.port()),
+        &redis_url(dst.port()),
+        &dir,
+    );
+    let out = run.ok("bulk", &["--batch-keys", "500"]);
+    assert!(!out.contains("refuses the batch read script"), "{out}");
+    same_data(&srct, &Target::Single(dst.port(), 0));
+    let scripts = command_calls(&mut s, "eval_ro");
+    // 3003 keys in batches of at most 500: 7 or more (SCAN pages vary).
+    assert!(
+        (7..=60).contains(&scripts),
+        "{scripts} EVAL_RO calls for 3003 keys in batches of 500"
+    );
+    // The big keys are read window by window (HSCAN, LRANGE, ZSCAN).
+    assert!(command_calls(&mut s, "lrange") >= 2, "list:big in windows");
+}
+
+/// A source user without `@scripting` (or a server that renamed EVAL
+/// away): the first batch finds the script refused, says so once, and the
+/// run reads keys with pipelined TYPE, PTTL and DUMP instead.
+#[test]
+fn batch_read_script_refused_falls_back_to_pipelined_reads() {
+    let src = RedisProc::start(&[]);
+    let dst = RedisProc::start(&[]);
+    let srct = Target::Single(src.port(), 0);
+    seed(&srct, 1500, 32);
+    let mut s = src.connect();
+    let acl = s.cmd(&[
+        "ACL",
+        "SETUSER",
+        "mover",
+        "on",
+        ">secret",
+        "~*",
+        "&*",
+        "+@all",
+        "-@scripting",
+    ]);
+    assert_eq!(acl, b"+OK\r\n", "{}", String::from_utf8_lossy(&acl));
+    let dir = tempdir();
+    let from = format!("redis://mover:secret@127.0.0.1:{}", src.port());
+    let run = Run::new("noscript", &from, &redis_url(dst.port()), &dir);
+    let out = run.ok("bulk", &["--batch-keys", "500"]);
+    assert_eq!(
+        out.matches("refuses the batch read script").count(),
+        1,
+        "said once:\n{out}"
+    );
+    same_data(&srct, &Target::Single(dst.port(), 0));
+    assert!(command_calls(&mut s, "dump") >= 1500, "read with DUMP");
+}

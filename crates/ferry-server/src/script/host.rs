@@ -58,7 +58,7 @@ impl Host for ScriptHost<'_, '_> {
             Err(CmdError::Block(req)) => req.timeout_reply,
             Err(e) => e.into_reply(),
         };
-        let stat = ctx.server.stats.commands.entry(full_name).or_default();
+        let stat = ctx.server.stats.commands.entry(spec, full_name);
         stat.calls += 1;
         stat.usec += started.elapsed().as_micros() as u64;
         if reply.is_error() {
