@@ -2,11 +2,13 @@
 //! encodings (plain, integer and LZF-compressed forms), Redis's CRC-64, the
 //! framing of DUMP payloads, key values in every object type DUMP and
 //! RESTORE carry (listpacks, ziplists, intsets, quicklists, streams), and
-//! whole RDB files item by item ([`file`]).
+//! whole RDB files item by item ([`file`]), held whole in memory or read
+//! as they arrive ([`file::Incremental`]).
 //!
 //! No I/O: readers work on byte slices.
 
 pub mod file;
+mod frame;
 pub mod intset;
 pub mod listpack;
 mod lzf;

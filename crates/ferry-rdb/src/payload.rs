@@ -7,11 +7,16 @@ use crate::RdbError;
 /// The RDB version Redis 7.0 writes.
 pub const RDB_VERSION: u16 = 10;
 
-const CRC: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+static CRC: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
 
 /// Redis's CRC-64 (Jones polynomial, reflected).
 pub fn crc64(data: &[u8]) -> u64 {
     CRC.checksum(data)
+}
+
+/// Redis's CRC-64 over bytes given piece by piece.
+pub(crate) fn crc64_digest() -> crc::Digest<'static, u64> {
+    CRC.digest()
 }
 
 /// Appends the version and checksum to `body`.

@@ -76,6 +76,34 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads past a string in any of its forms, checking it as
+    /// [`Reader::string`] does but without copying a plain one (an
+    /// LZF-compressed string is still decompressed to check it).
+    pub fn skip_string(&mut self) -> Result<(), RdbError> {
+        match self.raw_length()? {
+            Len::Plain(n) => {
+                let n = usize::try_from(n).map_err(|_| RdbError::Truncated)?;
+                self.take(n)?;
+            }
+            Len::Int8 => {
+                self.byte()?;
+            }
+            Len::Int16 => {
+                self.take(2)?;
+            }
+            Len::Int32 => {
+                self.take(4)?;
+            }
+            Len::Lzf => {
+                let clen = usize::try_from(self.length()?).map_err(|_| RdbError::Truncated)?;
+                let len = usize::try_from(self.length()?).map_err(|_| RdbError::Truncated)?;
+                let compressed = self.take(clen)?;
+                crate::lzf::decompress(compressed, len)?;
+            }
+        }
+        Ok(())
+    }
+
     /// A string in any of its forms: plain, an integer, or LZF-compressed.
     pub fn string(&mut self) -> Result<Vec<u8>, RdbError> {
         Ok(match self.raw_length()? {

@@ -32,6 +32,24 @@ pub struct Command {
     pub bytes: u64,
 }
 
+/// How a full resync's snapshot is framed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// `$<len>`: that many bytes (a snapshot saved to disk first).
+    Sized(u64),
+    /// `$EOF:<mark>`: a diskless transfer, ended by the 40-byte mark.
+    Diskless { mark: Vec<u8> },
+}
+
+/// The diskless end mark's length (`CONFIG_RUN_ID_SIZE`).
+const EOF_MARK: usize = 40;
+
+/// Bytes read from the socket at a time while the snapshot arrives.
+pub const SNAPSHOT_CHUNK: usize = 256 * 1024;
+
+/// Chunks read ahead of the snapshot's loader (so at most 4 MB).
+pub const SNAPSHOT_AHEAD: usize = 16;
+
 pub struct Link {
     addr: String,
     reader: BufReader<ReadHalf>,
@@ -172,8 +190,9 @@ impl Link {
         }
     }
 
-    /// The snapshot after `+FULLRESYNC`, in memory.
-    pub async fn snapshot(&mut self) -> Result<Vec<u8>> {
+    /// The head of the snapshot after `+FULLRESYNC`: its length, or the
+    /// diskless form's end mark.
+    pub async fn snapshot_head(&mut self) -> Result<Body> {
         let head = self.line().await?;
         let Some(rest) = head.strip_prefix('$') else {
             return Err(Error::Source(format!(
@@ -181,33 +200,99 @@ impl Link {
                 self.addr
             )));
         };
-        let read_err = |e: std::io::Error| Error::Source(format!("snapshot read failed ({e})"));
         if let Some(mark) = rest.strip_prefix("EOF:") {
-            // Diskless: the RDB ends with the 40-byte mark.
             let mark = mark.as_bytes().to_vec();
-            let mut data = Vec::new();
-            let mut chunk = vec![0u8; 1 << 16];
-            loop {
-                let n = self.reader.read(&mut chunk).await.map_err(read_err)?;
-                if n == 0 {
-                    return Err(Error::Source(format!(
-                        "{}: the snapshot was cut short",
-                        self.addr
-                    )));
+            if mark.len() != EOF_MARK {
+                return Err(Error::Source(format!(
+                    "{}: bad snapshot end mark {head}",
+                    self.addr
+                )));
+            }
+            return Ok(Body::Diskless { mark });
+        }
+        let len = rest
+            .parse()
+            .map_err(|_| Error::Source(format!("{}: bad snapshot length {head}", self.addr)))?;
+        Ok(Body::Sized(len))
+    }
+
+    /// Hands the snapshot's bytes over as they arrive: a reader task sends
+    /// them in chunks on a bounded channel (at most [`SNAPSHOT_AHEAD`]
+    /// chunks of at most [`SNAPSHOT_CHUNK`] bytes read ahead of the
+    /// loader), so a loader slower than the source stops the reading of
+    /// the socket, and the master buffers. The channel closes after the
+    /// snapshot's last byte (an error first if the link failed); the task
+    /// then hands the link back for the stream. Of the diskless form the
+    /// 40-byte end mark is not passed on (nor are the 40 last bytes read,
+    /// until more arrive or they turn out to be the mark).
+    pub fn read_snapshot(
+        mut self,
+        body: Body,
+    ) -> (
+        tokio::sync::mpsc::Receiver<Result<Vec<u8>>>,
+        tokio::task::JoinHandle<Link>,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::channel(SNAPSHOT_AHEAD);
+        let task = tokio::spawn(async move {
+            if let Err(e) = self.pass_snapshot(body, &tx).await {
+                let _ = tx.send(Err(e)).await;
+            }
+            self
+        });
+        (rx, task)
+    }
+
+    async fn pass_snapshot(
+        &mut self,
+        body: Body,
+        tx: &tokio::sync::mpsc::Sender<Result<Vec<u8>>>,
+    ) -> Result<()> {
+        let read_err = |e: std::io::Error| Error::Source(format!("snapshot read failed ({e})"));
+        let cut = |addr: &str| Error::Source(format!("{addr}: the snapshot was cut short"));
+        // The loader hung up (it failed): stop reading.
+        let gone = || Error::Source("the snapshot loader stopped".into());
+        let mut chunk = vec![0u8; SNAPSHOT_CHUNK];
+        match body {
+            Body::Sized(mut left) => {
+                while left > 0 {
+                    let want = usize::try_from(left).unwrap_or(usize::MAX).min(chunk.len());
+                    let n = self
+                        .reader
+                        .read(&mut chunk[..want])
+                        .await
+                        .map_err(read_err)?;
+                    if n == 0 {
+                        return Err(cut(&self.addr));
+                    }
+                    left -= n as u64;
+                    tx.send(Ok(chunk[..n].to_vec())).await.map_err(|_| gone())?;
                 }
-                data.extend_from_slice(&chunk[..n]);
-                if data.ends_with(&mark) {
-                    data.truncate(data.len() - mark.len());
-                    return Ok(data);
+                Ok(())
+            }
+            Body::Diskless { mark } => {
+                // The last EOF_MARK bytes read, held back: they may be
+                // the mark (the master sends nothing after it until the
+                // first ACK, so a read ending with it ends the snapshot).
+                let mut tail: Vec<u8> = Vec::with_capacity(EOF_MARK);
+                loop {
+                    let n = self.reader.read(&mut chunk).await.map_err(read_err)?;
+                    if n == 0 {
+                        return Err(cut(&self.addr));
+                    }
+                    let mut data = std::mem::take(&mut tail);
+                    data.extend_from_slice(&chunk[..n]);
+                    let ended = data.ends_with(&mark);
+                    let keep = data.len().min(EOF_MARK);
+                    tail = data.split_off(data.len() - keep);
+                    if !data.is_empty() {
+                        tx.send(Ok(data)).await.map_err(|_| gone())?;
+                    }
+                    if ended {
+                        return Ok(());
+                    }
                 }
             }
         }
-        let len: usize = rest
-            .parse()
-            .map_err(|_| Error::Source(format!("{}: bad snapshot length {head}", self.addr)))?;
-        let mut data = vec![0u8; len];
-        self.reader.read_exact(&mut data).await.map_err(read_err)?;
-        Ok(data)
     }
 
     /// Hands the stream to a reader task: commands arrive on the channel

@@ -1,23 +1,41 @@
-//! A full resync's snapshot, applied to the target: each key RESTOREd as
-//! the master encoded it (with its absolute expiry), function libraries
-//! loaded, keys outside the filter left out. Into a cluster each key goes
-//! to the master serving its slot (ferry-migrate's routing: one pipeline
-//! per node, MOVED and ASK followed through the cluster client), and
-//! function libraries to every master.
+//! A full resync's snapshot, applied to the target while it arrives: each
+//! key RESTOREd as soon as it is read whole, as the master encoded it
+//! (with its absolute expiry), function libraries loaded, keys outside the
+//! filter left out. Into a cluster each key goes to the master serving its
+//! slot (ferry-migrate's routing: one pipeline per node, MOVED and ASK
+//! followed through the cluster client), and function libraries to every
+//! master.
+//!
+//! Three things run at once: the link's reader task reads the socket into
+//! a bounded queue ([`crate::link::Link::read_snapshot`]); [`load`] parses
+//! what arrived ([`ferry_rdb::file::Incremental`]) and fills RESTORE
+//! pipelines; each full pipeline is a task of its own, up to
+//! [`IN_FLIGHT`] of them and [`IN_FLIGHT_BYTES`]. When all are busy, `load` waits for one before
+//! parsing on, the queue fills, the reader stops reading, and the master
+//! holds the rest (the back-pressure; see docs/sync.md on the master's
+//! `client-output-buffer-limit`).
 
 use crate::filter::Filter;
 use crate::{Counts, Error, Result};
 use ferry_migrate::endpoint::{Conn, Endpoint};
-use ferry_rdb::file::{Item, RdbFile};
+use ferry_rdb::file::{Incremental, Item, Next};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use redis::Value;
 
 /// Keys per RESTORE pipeline.
 const PIPELINE: usize = 500;
 
+/// Bytes of RESTOREs per pipeline (big keys: fewer per pipeline).
+const PIPELINE_BYTES: usize = 1 << 20;
+
 /// RESTORE pipelines in flight at once (on one multiplexed connection, so
 /// the target never waits for the next pipeline to arrive).
 const IN_FLIGHT: usize = 4;
+
+/// Bytes of RESTOREs in flight at once, a pipeline with a bigger key
+/// aside (it goes alone). A pipeline in flight is held about three times
+/// (the commands, the packed pipeline, the connection's write buffer).
+const IN_FLIGHT_BYTES: usize = 4 << 20;
 
 type Flush = std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64>> + Send>>;
 
@@ -67,37 +85,152 @@ async fn flush(target: &Endpoint, db: u64, pipe: redis::Pipeline, n: u64) -> Res
     }))
 }
 
-/// RESTOREs the snapshot `data` on the target.
-pub async fn load(
-    target: &Endpoint,
-    data: &[u8],
-    filter: &Filter,
-    counts: &std::sync::Mutex<Counts>,
-) -> Result<()> {
-    let mut file = RdbFile::new(data)?;
-    let version = file.version;
-    let now = ferry_migrate::now_ms();
-    let mut pipe = redis::pipe();
-    let mut in_pipe = 0u64;
-    let mut inflight: FuturesUnordered<Flush> = FuturesUnordered::new();
-    let mut db = 0u64;
-    let mut restored = 0u64;
-    let mut left_out = 0u64;
-    let done = |n: u64| {
-        if let Ok(mut c) = counts.lock() {
+/// What one pipeline being filled holds.
+struct Pending {
+    pipe: redis::Pipeline,
+    keys: u64,
+    bytes: usize,
+}
+
+impl Pending {
+    fn new() -> Pending {
+        Pending {
+            pipe: redis::pipe(),
+            keys: 0,
+            bytes: 0,
+        }
+    }
+}
+
+/// The loader's state: the pipeline being filled and those in flight.
+struct Loader<'a> {
+    target: &'a Endpoint,
+    counts: &'a std::sync::Mutex<Counts>,
+    pending: Pending,
+    /// Each resolves to its keys and bytes.
+    inflight: FuturesUnordered<tokio::task::JoinHandle<Result<(u64, usize)>>>,
+    /// The bytes of the pipelines in flight.
+    inflight_bytes: usize,
+    db: u64,
+}
+
+impl Loader<'_> {
+    /// A pipeline finished: its keys count as restored.
+    fn done(
+        &mut self,
+        r: std::result::Result<Result<(u64, usize)>, tokio::task::JoinError>,
+    ) -> Result<()> {
+        let (n, bytes) =
+            r.map_err(|e| Error::Target(format!("a RESTORE pipeline failed: {e}")))??;
+        self.inflight_bytes = self.inflight_bytes.saturating_sub(bytes);
+        if let Ok(mut c) = self.counts.lock() {
             c.keys_restored += n;
         }
-    };
-    while let Some(item) = file.next_item()? {
-        match item {
-            Item::SelectDb(n) => {
-                if in_pipe > 0 {
-                    inflight.push(flush(target, db, std::mem::take(&mut pipe), in_pipe).await?);
-                    in_pipe = 0;
-                }
-                db = n;
+        Ok(())
+    }
+
+    /// Sends the pipeline being filled; with [`IN_FLIGHT`] already out,
+    /// or [`IN_FLIGHT_BYTES`] with this one, waits for one first. This
+    /// wait is the back-pressure: meanwhile no byte of the snapshot is
+    /// read.
+    async fn flush(&mut self) -> Result<()> {
+        if self.pending.keys == 0 {
+            return Ok(());
+        }
+        let bytes = self.pending.bytes;
+        while self.inflight.len() >= IN_FLIGHT
+            || (!self.inflight.is_empty()
+                && self.inflight_bytes.saturating_add(bytes) > IN_FLIGHT_BYTES)
+        {
+            if let Some(r) = self.inflight.next().await {
+                self.done(r)?;
             }
-            Item::Function(code) => {
+        }
+        let p = std::mem::replace(&mut self.pending, Pending::new());
+        let sent = flush(self.target, self.db, p.pipe, p.keys).await?;
+        self.inflight_bytes += bytes;
+        // A task: it runs while the snapshot is parsed on.
+        self.inflight
+            .push(tokio::spawn(async move { sent.await.map(|n| (n, bytes)) }));
+        Ok(())
+    }
+
+    async fn finish(&mut self) -> Result<()> {
+        self.flush().await?;
+        while let Some(r) = self.inflight.next().await {
+            self.done(r)?;
+        }
+        Ok(())
+    }
+}
+
+/// RESTOREs the snapshot on the target as its bytes arrive on `chunks`
+/// (the channel closes after the last one; an error ends it early), and
+/// returns its size in bytes. Each key is RESTOREd as soon as the reader
+/// has it whole ([`Incremental`]): memory holds the bytes read ahead (the
+/// link's channel), the key being read, and the pipelines in flight (at
+/// most [`IN_FLIGHT`] of [`PIPELINE`] keys or [`PIPELINE_BYTES`] bytes,
+/// [`IN_FLIGHT_BYTES`] in all or one bigger key), never the whole
+/// snapshot. `total` is the snapshot's length when the
+/// master said it (a length-prefixed transfer).
+pub async fn load(
+    target: &Endpoint,
+    chunks: &mut tokio::sync::mpsc::Receiver<Result<Vec<u8>>>,
+    total: Option<u64>,
+    filter: &Filter,
+    counts: &std::sync::Mutex<Counts>,
+) -> Result<u64> {
+    let mut rdb = Incremental::new(total);
+    let now = ferry_migrate::now_ms();
+    let mut l = Loader {
+        target,
+        counts,
+        pending: Pending::new(),
+        inflight: FuturesUnordered::new(),
+        inflight_bytes: 0,
+        db: 0,
+    };
+    let mut size = 0u64;
+    let mut at_end = false;
+    let mut restored = 0u64;
+    let mut left_out = 0u64;
+    let mut version = None;
+    // A full pipeline is sent once the reader let go of the key's bytes.
+    let mut flush_due = false;
+    loop {
+        rdb.release();
+        if flush_due {
+            flush_due = false;
+            l.flush().await?;
+        }
+        if version.is_none() {
+            version = rdb.read_header(at_end)?;
+        }
+        let next = match version {
+            Some(_) => rdb.next_item(at_end)?,
+            None => Next::More,
+        };
+        match next {
+            Next::End => break,
+            Next::More => {
+                // Wait for bytes; in-flight pipelines complete meanwhile.
+                tokio::select! {
+                    got = chunks.recv() => match got {
+                        Some(Ok(bytes)) => {
+                            size += bytes.len() as u64;
+                            rdb.feed(&bytes);
+                        }
+                        Some(Err(e)) => return Err(e),
+                        None => at_end = true,
+                    },
+                    Some(r) = l.inflight.next(), if !l.inflight.is_empty() => l.done(r)?,
+                }
+            }
+            Next::Item(Item::SelectDb(n)) => {
+                l.flush().await?;
+                l.db = n;
+            }
+            Next::Item(Item::Function(code)) => {
                 let load = redis::cmd("FUNCTION")
                     .arg("LOAD")
                     .arg("REPLACE")
@@ -114,8 +247,8 @@ pub async fn load(
                     target.data(0).await?.cmd(&load).await?;
                 }
             }
-            Item::Aux(..) => {}
-            Item::Key(k) => {
+            Next::Item(Item::Aux(..)) => {}
+            Next::Item(Item::Key(k)) => {
                 if k.expire_at_ms.is_some_and(|at| at <= now) {
                     continue;
                 }
@@ -124,38 +257,38 @@ pub async fn load(
                     left_out += 1;
                     continue;
                 }
+                // A key comes after the header: the version is known.
+                let version = version.unwrap_or(ferry_rdb::RDB_VERSION);
                 let payload = ferry_rdb::file::dump_payload(k.kind, k.object, version);
-                pipe.cmd("RESTORE")
+                l.pending.bytes += payload.len() + k.name.len();
+                // Sized at once: a big key's command is not regrown (a
+                // copy more at its peak).
+                let mut cmd = redis::Cmd::with_capacity(6, payload.len() + k.name.len() + 48);
+                cmd.arg("RESTORE")
                     .arg(&k.name)
                     .arg(k.expire_at_ms.unwrap_or(0))
                     .arg(payload)
                     .arg("REPLACE");
                 if k.expire_at_ms.is_some() {
-                    pipe.arg("ABSTTL");
+                    cmd.arg("ABSTTL");
                 }
-                in_pipe += 1;
+                l.pending.pipe.add_command(cmd);
+                l.pending.keys += 1;
                 restored += 1;
-                if in_pipe as usize >= PIPELINE {
-                    inflight.push(flush(target, db, std::mem::take(&mut pipe), in_pipe).await?);
-                    in_pipe = 0;
-                    while inflight.len() >= IN_FLIGHT {
-                        if let Some(r) = inflight.next().await {
-                            done(r?);
-                        }
-                    }
-                }
+                flush_due =
+                    l.pending.keys as usize >= PIPELINE || l.pending.bytes >= PIPELINE_BYTES;
             }
         }
     }
-    if in_pipe > 0 {
-        inflight.push(flush(target, db, pipe, in_pipe).await?);
-    }
-    while let Some(r) = inflight.next().await {
-        done(r?);
+    l.finish().await?;
+    // Bytes after the end marker (there should be none) are read and
+    // left, so the link is at the stream when the channel closes.
+    while let Some(got) = chunks.recv().await {
+        size += got?.len() as u64;
     }
     if let Ok(mut c) = counts.lock() {
         c.filtered += left_out;
     }
     log::debug!("snapshot: {restored} keys restored, {left_out} left out by the filter");
-    Ok(())
+    Ok(size)
 }

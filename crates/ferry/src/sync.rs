@@ -18,8 +18,10 @@ Examples:
 
 ferry sync connects to the source as one of its replicas (REPLCONF, PSYNC).
 The first time, the source sends a snapshot (a full resync): every key is
-RESTOREd on the target as the source encoded it, with its expiry; the
-target must be empty. Then every write the source makes reaches the target
+RESTOREd on the target as the source encoded it, with its expiry, while the
+snapshot arrives (memory holds some MB and the largest key a few times
+over, not the snapshot; a slow target slows the reading, see docs/sync.md about the
+source's client-output-buffer-limit); the target must be empty. Then every write the source makes reaches the target
 in order. Batches of commands are applied in MULTI/EXEC together with the
 replication offset they reach (hash __ferry:sync:{NAME} on the target), so
 after a crash or a lost connection the same command resumes with a partial
