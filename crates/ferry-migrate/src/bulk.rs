@@ -9,12 +9,12 @@
 
 use crate::copy::{copy_keys, Conflict, CopyOptions, Outcome, TtlMode};
 use crate::endpoint::Endpoint;
-use crate::probe::ReadMode;
 use crate::progress::Progress;
 use crate::registry::{Control, Counters, Registry};
 use crate::{reply, Error, Result};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -335,7 +335,7 @@ pub async fn bulk(
     if src.flavor.speaks_dump() && dst.flavor.speaks_dump() && !src.dump_to(dst) {
         log::warn!("DUMP or RESTORE is not available (renamed or denied by ACL): copying with typed commands");
     }
-    let reads = Arc::new(ReadMode::new(src, dst));
+    let use_dump = Arc::new(AtomicBool::new(src.dump_to(dst)));
     let mut progress = Progress::new(
         &format!("bulk {run_id}"),
         estimated.max(counters.scanned as u64),
@@ -408,10 +408,10 @@ pub async fn bulk(
             let mut s = src.data(u.src_db).await?;
             let mut d = dst.data(u.dst_db).await?;
             let copy_opts = copy_opts.clone();
-            let reads = reads.clone();
+            let use_dump = use_dump.clone();
             in_flight.push(async move {
                 let n = keys.len() as u64;
-                let r = copy_keys(&mut s, &mut d, keys, &copy_opts, &reads).await;
+                let r = copy_keys(&mut s, &mut d, keys, &copy_opts, &use_dump).await;
                 (seq, n, r)
             });
         }

@@ -2,13 +2,9 @@
 //!
 //! Each batch takes a few pipelined round trips, whatever its size:
 //! 1. probe: `TYPE` and `PTTL` of every key;
-//! 2. read: `DUMP` (when both sides speak it; collections longer than a
-//!    window are counted first) or a typed read (`GET`, or the first window
-//!    of `LRANGE`/`HSCAN`/`SSCAN`/`ZSCAN`);
+//! 2. read: `DUMP` (when both sides speak it) or a typed read (`GET`, or the
+//!    first window of `LRANGE`/`HSCAN`/`SSCAN`/`ZSCAN`);
 //! 3. write: `RESTORE`, or `DEL` + typed writes + `PEXPIRE`.
-//!
-//! On a standalone source with DUMP, one read-only script does 1 and 2 for
-//! the whole batch in one command ([`crate::probe`]).
 //!
 //! A collection longer than one window (`chunk` elements) is a big key: it
 //! is copied window by window, so memory stays bounded by the window, not
@@ -21,11 +17,10 @@
 //! key that expires during the copy does not appear there.
 
 use crate::endpoint::Conn;
-use crate::probe::{self, ReadMode};
 use crate::reply;
 use crate::{now_ms, Result};
 use redis::{Pipeline, Value};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What to do with a key that already exists on the target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,91 +213,82 @@ struct Probed {
     kind: Kind,
     /// Deadline in ms since the epoch, None without TTL.
     deadline: Option<i64>,
-    /// What the batch script already read of it.
-    read: Read,
-}
-
-/// What the batch read script ([`crate::probe`]) read of a key.
-#[derive(PartialEq, Eq)]
-enum Read {
-    /// Nothing yet (the pipelined probe read only its type and TTL).
-    Nothing,
-    /// Its DUMP payload.
-    Dump(Vec<u8>),
-    /// It is longer than a window.
-    Big,
 }
 
 /// Copies `keys` (all of one database) from `src` to `dst`.
 ///
-/// `reads` is shared by the batches of a run: its DUMP switch is cleared
-/// the first time the target refuses a DUMP payload, its script switch
-/// the first time the source refuses the batch read script.
+/// `use_dump` is shared by the batches of a run: it is cleared the first
+/// time the target refuses a DUMP payload.
 pub async fn copy_keys(
     src: &mut Conn,
     dst: &mut Conn,
     keys: Vec<Vec<u8>>,
     opts: &CopyOptions,
-    reads: &ReadMode,
+    use_dump: &AtomicBool,
 ) -> Result<Outcome> {
     let mut out = Outcome::default();
     if keys.is_empty() {
         return Ok(out);
     }
-    let use_dump = &reads.dump;
-    let dump_ok = use_dump.load(Ordering::Relaxed) && !opts.basic_types_only;
-    // 1. probe (with the script: probe and read)
+    // 1. probe
+    let pipes: Vec<Pipeline> = keys
+        .iter()
+        .map(|k| {
+            let mut p = redis::pipe();
+            p.cmd("TYPE").arg(k).cmd("PTTL").arg(k);
+            p
+        })
+        .collect();
     let read_at = now_ms();
-    let scripted = if use_dump.load(Ordering::Relaxed) && reads.script.enabled() {
-        reads.script.read(src, &keys, opts.chunk).await
-    } else {
-        None
-    };
+    let replies = src.per_key(&pipes).await?;
     let mut live = Vec::with_capacity(keys.len());
     let mut missing = Vec::new();
-    if let Some(rows) = scripted {
-        for row in rows {
-            let read = match row.body {
-                probe::Body::None => Read::Nothing,
-                probe::Body::Dump(b) => Read::Dump(b),
-                probe::Body::Big(_) => Read::Big,
-            };
-            let seen = (row.key, row.kind, row.pttl, read);
-            if let Some(p) = probed(seen, read_at, opts, dump_ok, &mut out, &mut missing) {
-                live.push(p);
-            }
-        }
-    } else {
-        let pipes: Vec<Pipeline> = keys
-            .iter()
-            .map(|k| {
-                let mut p = redis::pipe();
-                p.cmd("TYPE").arg(k).cmd("PTTL").arg(k);
-                p
-            })
-            .collect();
-        let replies = src.per_key(&pipes).await?;
-        for (key, r) in keys.into_iter().zip(replies) {
-            let r = match r {
-                Ok(r) => r,
-                Err(e) => {
-                    out.errors
-                        .push((key, format!("reading from the source: {e}")));
-                    continue;
-                }
-            };
-            if let Some(e) = r.iter().find_map(reply::error_text) {
+    for (key, r) in keys.into_iter().zip(replies) {
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
                 out.errors
                     .push((key, format!("reading from the source: {e}")));
                 continue;
             }
-            let ty = r.first().and_then(reply::text).unwrap_or_default();
-            let pttl = r.get(1).and_then(reply::int).unwrap_or(-2);
-            let seen = (key, ty, pttl, Read::Nothing);
-            if let Some(p) = probed(seen, read_at, opts, dump_ok, &mut out, &mut missing) {
-                live.push(p);
-            }
+        };
+        if let Some(e) = r.iter().find_map(reply::error_text) {
+            out.errors
+                .push((key, format!("reading from the source: {e}")));
+            continue;
         }
+        let ty = r.first().and_then(reply::text).unwrap_or_default();
+        let pttl = r.get(1).and_then(reply::int).unwrap_or(-2);
+        if ty == "none" || pttl == -2 {
+            missing.push(key);
+            continue;
+        }
+        if opts
+            .type_filter
+            .as_ref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case(&ty))
+        {
+            out.out_of_scope.push(key);
+            continue;
+        }
+        let dump_ok = use_dump.load(Ordering::Relaxed) && !opts.basic_types_only;
+        let Some(kind) = Kind::of(&ty).or(if dump_ok { Some(Kind::Other) } else { None }) else {
+            out.skipped += 1;
+            out.errors.push((
+                key,
+                format!("type {ty} cannot be copied to this target; the key was skipped"),
+            ));
+            continue;
+        };
+        let deadline = match (opts.ttl, pttl) {
+            (TtlMode::Preserve, t) if t >= 0 => Some(read_at + t),
+            _ => None,
+        };
+        live.push(Probed {
+            key,
+            kind,
+            deadline,
+        });
     }
     if !missing.is_empty() {
         if opts.delete_missing {
@@ -342,23 +328,11 @@ pub async fn copy_keys(
     let (typed_streams, live): (Vec<Probed>, Vec<Probed>) = live
         .into_iter()
         .partition(|p| p.kind == Kind::Stream && !dump);
-    // Keys the script read: their payloads are here, or they are big.
-    let mut whole = Vec::new();
-    let mut big = Vec::new();
-    let mut unread = Vec::with_capacity(live.len());
-    for mut p in live {
-        match std::mem::replace(&mut p.read, Read::Nothing) {
-            Read::Dump(b) if dump => whole.push((p, Body::Dump(b))),
-            Read::Big if dump => big.push(p),
-            _ => unread.push(p),
-        }
-    }
-    let (small, more_big) = if dump {
-        split_by_length(src, unread, opts.chunk).await?
+    let (small, big) = if dump {
+        split_by_length(src, live, opts.chunk).await?
     } else {
-        (unread, Vec::new())
+        (live, Vec::new())
     };
-    big.extend(more_big);
     let pipes: Vec<Pipeline> = small
         .iter()
         .map(|p| {
@@ -372,6 +346,7 @@ pub async fn copy_keys(
         })
         .collect();
     let replies = src.per_key(&pipes).await?;
+    let mut whole = Vec::new();
     let mut windows = Vec::new();
     // Keys that vanished between the probe and the read, or whose TTL
     // passed before the write: not on the target afterwards.
@@ -460,52 +435,10 @@ pub async fn copy_keys(
             log::warn!("the target refuses DUMP payloads from this source; copying with typed commands instead");
         }
         let keys = refused.into_iter().map(|p| p.key).collect();
-        let again = Box::pin(copy_keys(src, dst, keys, opts, reads)).await?;
+        let again = Box::pin(copy_keys(src, dst, keys, opts, use_dump)).await?;
         out.add(again);
     }
     Ok(out)
-}
-
-/// A key's type and PTTL (and what the script read of it) turned into a
-/// key to copy, or counted as missing, out of scope or not copyable.
-fn probed(
-    (key, ty, pttl, read): (Vec<u8>, String, i64, Read),
-    read_at: i64,
-    opts: &CopyOptions,
-    dump_ok: bool,
-    out: &mut Outcome,
-    missing: &mut Vec<Vec<u8>>,
-) -> Option<Probed> {
-    if ty == "none" || pttl == -2 {
-        missing.push(key);
-        return None;
-    }
-    if opts
-        .type_filter
-        .as_ref()
-        .is_some_and(|t| !t.eq_ignore_ascii_case(&ty))
-    {
-        out.out_of_scope.push(key);
-        return None;
-    }
-    let Some(kind) = Kind::of(&ty).or(if dump_ok { Some(Kind::Other) } else { None }) else {
-        out.skipped += 1;
-        out.errors.push((
-            key,
-            format!("type {ty} cannot be copied to this target; the key was skipped"),
-        ));
-        return None;
-    };
-    let deadline = match (opts.ttl, pttl) {
-        (TtlMode::Preserve, t) if t >= 0 => Some(read_at + t),
-        _ => None,
-    };
-    Some(Probed {
-        key,
-        kind,
-        deadline,
-        read,
-    })
 }
 
 fn describe(r: &crate::endpoint::KeyReplies) -> String {

@@ -11,12 +11,12 @@
 use crate::bulk::Scope;
 use crate::copy::{copy_keys, Conflict, CopyOptions, TtlMode};
 use crate::endpoint::Endpoint;
-use crate::probe::ReadMode;
 use crate::progress::Progress;
 use crate::registry::{Control, DirtyKey, Registry};
 use crate::{Error, Result};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,13 +73,13 @@ pub async fn apply_dirty(
         type_filter: scope.type_filter.clone(),
         basic_types_only: dst.flavor.basic_types_only(),
     };
-    let reads = Arc::new(ReadMode::new(src, dst));
+    let use_dump = Arc::new(AtomicBool::new(src.dump_to(dst)));
     if run.tracker_gaps > run.gaps_swept {
         log::warn!(
             "run {run_id}: the tracker missed changes ({} disconnects); sweeping: every key is copied again and keys only the target has are deleted",
             run.tracker_gaps - run.gaps_swept
         );
-        let (copied, deleted) = sweep(src, dst, &scope, &copy_opts, opts, &reads).await?;
+        let (copied, deleted) = sweep(src, dst, &scope, &copy_opts, opts, &use_dump).await?;
         log::info!("sweep: {copied} keys copied again, {deleted} deleted on the target");
         reg.set_gaps_swept(run_id, run.tracker_gaps)?;
     }
@@ -154,10 +154,10 @@ pub async fn apply_dirty(
                 let mut d = dst.data(tdb).await?;
                 let batch = batch.to_vec();
                 let copy_opts = copy_opts.clone();
-                let reads = reads.clone();
+                let use_dump = use_dump.clone();
                 in_flight.push(async move {
                     let names = batch.iter().map(|k| k.key.clone()).collect();
-                    let r = copy_keys(&mut s, &mut d, names, &copy_opts, &reads).await;
+                    let r = copy_keys(&mut s, &mut d, names, &copy_opts, &use_dump).await;
                     (batch, r)
                 });
             }
@@ -216,7 +216,7 @@ async fn sweep(
     scope: &Scope,
     copy_opts: &CopyOptions,
     opts: &DirtyOptions,
-    reads: &ReadMode,
+    use_dump: &AtomicBool,
 ) -> Result<(u64, u64)> {
     use crate::endpoint::Conn;
     use futures_util::stream;
@@ -237,7 +237,7 @@ async fn sweep(
                 let (next, keys) = crate::bulk::scan_keys(&mut nc, &cursor, 1000, scope).await?;
                 let batches = keys.chunks(opts.batch_keys.max(1)).map(|b| {
                     let (mut s, mut d) = (s.clone(), d.clone());
-                    async move { copy_keys(&mut s, &mut d, b.to_vec(), copy_opts, reads).await }
+                    async move { copy_keys(&mut s, &mut d, b.to_vec(), copy_opts, use_dump).await }
                 });
                 let mut done = stream::iter(batches).buffer_unordered(opts.max_concurrency.max(1));
                 while let Some(r) = done.next().await {

@@ -21,7 +21,6 @@ pub mod dirty;
 pub mod endpoint;
 pub mod flow;
 pub mod preflight;
-pub mod probe;
 pub mod progress;
 pub mod registry;
 pub mod reply;
