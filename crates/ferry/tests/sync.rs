@@ -483,20 +483,7 @@ fn sync_from_a_cluster_follows_each_master() {
     let mut w = client.get_connection().unwrap();
     let write_round = |w: &mut redis::cluster::ClusterConnection, round: usize| {
         for i in 0..300 {
-            let _: () = redis::cmd("SET")
-                .arg(format!("k:{i}"))
-                .arg(format!("{round}-{i}"))
-                .query(w)
-                .unwrap();
-            let _: i64 = redis::cmd("INCR")
-                .arg(format!("c:{}", i % 7))
-                .query(w)
-                .unwrap();
-            let _: i64 = redis::cmd("RPUSH")
-                .arg(format!("l:{}", i % 5))
-                .arg(i)
-                .query(w)
-                .unwrap();
+            cluster_writes(w, round, i);
             let _: i64 = redis::cmd("HSET")
                 .arg(format!("h:{}", i % 11))
                 .arg("f")
@@ -926,20 +913,7 @@ fn sync_from_a_cluster_into_a_cluster() {
     let mut w = source.client().get_connection().unwrap();
     let write_round = |w: &mut redis::cluster::ClusterConnection, round: usize| {
         for i in 0..200 {
-            let _: () = redis::cmd("SET")
-                .arg(format!("k:{i}"))
-                .arg(format!("{round}-{i}"))
-                .query(w)
-                .unwrap();
-            let _: i64 = redis::cmd("INCR")
-                .arg(format!("c:{}", i % 7))
-                .query(w)
-                .unwrap();
-            let _: i64 = redis::cmd("RPUSH")
-                .arg(format!("l:{}", i % 5))
-                .arg(i)
-                .query(w)
-                .unwrap();
+            cluster_writes(w, round, i);
             let _: () = redis::cmd("MSET")
                 .arg(format!("{{u{}}}a", i % 9))
                 .arg(round)
@@ -1191,4 +1165,23 @@ fn sync_memory_stays_bounded_while_a_large_snapshot_arrives() {
             peak_kb / 1024
         );
     }
+}
+
+/// The writes every cluster round of these tests makes for its `i`th step:
+/// a SET, an INCR of one of 7 counters, an RPUSH to one of 5 lists.
+fn cluster_writes(w: &mut redis::cluster::ClusterConnection, round: usize, i: usize) {
+    let _: () = redis::cmd("SET")
+        .arg(format!("k:{i}"))
+        .arg(format!("{round}-{i}"))
+        .query(w)
+        .unwrap();
+    let _: i64 = redis::cmd("INCR")
+        .arg(format!("c:{}", i % 7))
+        .query(w)
+        .unwrap();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg(format!("l:{}", i % 5))
+        .arg(i)
+        .query(w)
+        .unwrap();
 }
