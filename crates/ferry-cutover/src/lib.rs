@@ -94,6 +94,18 @@ impl Proxy {
         ))
     }
 
+    /// The mirrors' positions once every write the stores ran is in a
+    /// backlog (`FERRY.PROXY POSITIONS`: the proxy's fence for a moment).
+    pub async fn positions(&mut self) -> Result<Status> {
+        let text = self.admin(&["POSITIONS"]).await?;
+        Ok(Status(
+            text.split_whitespace()
+                .filter_map(|f| f.split_once(':'))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ))
+    }
+
     pub async fn mode(&mut self, mode: &str) -> Result<String> {
         self.admin(&["MODE", mode]).await
     }
@@ -271,12 +283,12 @@ async fn wait_drained(proxy: &mut Proxy, timeout: Duration) -> Result<Status> {
     }
 }
 
-/// Waits until the proxy's mirrors have applied every entry they had
-/// when called (both directions): every write acknowledged before this
-/// call is then on both stores.
+/// Waits until the proxy's mirrors have applied every write the stores
+/// had run when called (both directions; marked under the proxy's fence):
+/// every write made before this call is then on both stores.
 async fn mirrors_caught_up(proxy: &mut Proxy, timeout: Duration) -> Result<()> {
     let num = |s: &Status, k: &str| s.get(k).parse::<u64>().unwrap_or(0);
-    let first = proxy.status().await?;
+    let first = proxy.positions().await?;
     let targets = [
         num(&first, "to_secondary_seq"),
         num(&first, "to_primary_seq"),
@@ -298,6 +310,14 @@ async fn mirrors_caught_up(proxy: &mut Proxy, timeout: Duration) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// Catch-ups a differing key must stay unchanged through, and the pause
+/// after each, before it counts as differing: on a starved machine a
+/// difference was seen to outlast one catch-up (and 200 ms) and then go
+/// away with nothing lost (every key equal once the writers stopped);
+/// a real divergence stays.
+const STABLE_ROUNDS: usize = 3;
+const STABLE_GAP: Duration = Duration::from_millis(300);
 
 /// Random keys of database 0 of `src` compared with `dst`: (keys
 /// compared, keys that differ, examples).
@@ -335,9 +355,12 @@ async fn verify_sample(
     // Which keys differ, one at a time. A key the application keeps
     // writing differs for as long as its last write is on its way through
     // a mirror. A key counts only when it still differs after the mirrors
-    // applied everything they had once its values were read (twice, 200 ms
-    // apart), and neither value changed meanwhile (no write was in flight
-    // for it): then the difference is not a write on its way. A key written the whole time
+    // applied every write the stores had run once its values were read
+    // (`mirrors_caught_up` marks the backlogs under the proxy's fence, so
+    // a write the primary ran but whose reply the proxy had not read yet
+    // is waited for too), three times over about a second, and neither
+    // value changed meanwhile: then the difference is not a write on its
+    // way. A key written the whole time
     // (10 tries) is left out (logged), not counted.
     let mut mismatches = 0;
     let mut examples = Vec::new();
@@ -356,18 +379,19 @@ async fn verify_sample(
                 break;
             }
             let before = (s.cmd(&dump(k)).await?, t.cmd(&dump(k)).await?);
-            mirrors_caught_up(proxy, drain_timeout).await?;
-            let mut after = (s.cmd(&dump(k)).await?, t.cmd(&dump(k)).await?);
-            if before == after {
-                // A write the primary applied just before `before` was
-                // read is in the proxy's backlog only once the primary's
-                // reply reached the proxy, which may be after the catch-up
-                // above took its mark: give it a moment and catch up again.
-                tokio::time::sleep(Duration::from_millis(200)).await;
+            // Stable means: the same values on both sides across
+            // STABLE_ROUNDS catch-ups spread over about a second.
+            let mut stable = true;
+            for _ in 0..STABLE_ROUNDS {
                 mirrors_caught_up(proxy, drain_timeout).await?;
-                after = (s.cmd(&dump(k)).await?, t.cmd(&dump(k)).await?);
+                let after = (s.cmd(&dump(k)).await?, t.cmd(&dump(k)).await?);
+                if after != before {
+                    stable = false;
+                    break;
+                }
+                tokio::time::sleep(STABLE_GAP).await;
             }
-            if before == after {
+            if stable {
                 let r = compare_keys(&mut s, &mut t, std::slice::from_ref(k), &opts).await?;
                 if r.mismatches > 0 {
                     mismatches += 1;

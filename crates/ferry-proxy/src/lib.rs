@@ -237,6 +237,24 @@ impl Shared {
     }
 
     /// Each mirror's last entry and the last its target applied, as
+    /// [`Shared::positions`] once every write a store has run is in its
+    /// mirror's backlog: the fence is taken for a moment (a write holds
+    /// its keys from being sent until its entry is appended), so a
+    /// cutover that waits for `applied >= seq` waits for every write made
+    /// so far, not only for those already appended.
+    pub async fn settled_positions(&self) -> Result<String, String> {
+        let fence = tokio::time::timeout(FENCE_FOR, self.order.take(&order::Need::Everything))
+            .await
+            .map_err(|_| {
+                format!(
+                    "a transaction stayed open (MULTI without EXEC) for {FENCE_FOR:?}; try again"
+                )
+            })?;
+        let at = self.positions();
+        drop(fence);
+        Ok(at)
+    }
+
     /// ` to_secondary_seq:N to_secondary_applied:M ...` (STATUS fields: a
     /// cutover waits on them).
     pub fn positions(&self) -> String {

@@ -572,7 +572,11 @@ impl Session {
                     self.shared.positions(),
                 ))
             }
-            _ => "-ERR usage: FERRY.PROXY MODE dual-write|read-canary:N|split:N|switched, or FERRY.PROXY STATUS\r\n".into(),
+            ("positions", 2) => match self.shared.settled_positions().await {
+                Ok(at) => bulk(at.trim()),
+                Err(e) => format!("-ERR {e}\r\n"),
+            },
+            _ => "-ERR usage: FERRY.PROXY MODE dual-write|read-canary:N|split:N|switched, FERRY.PROXY STATUS or FERRY.PROXY POSITIONS\r\n".into(),
         }
     }
 

@@ -1052,12 +1052,22 @@ fn cutover_in_canary_batches_with_a_rollback() {
         }
     }
     // A gate that fails: a key tampered with on the secondary once the
-    // first batch runs (a 3 s soak leaves time to do it).
+    // first batch runs (a 5 s soak leaves time to do it).
     let child = Command::new(common::ferry_binary())
         .args([
             "cutover", "start", "--run-id", "b2", "--proxy", &at, "--state", reg,
         ])
-        .args(["--batches", "5,100", "--soak", "3", "--http", &http])
+        // Enough random draws that the tampered key is among them (300
+        // draws of ~190 keys missed a given key one time in five).
+        .args([
+            "--batches",
+            "5,100",
+            "--soak",
+            "5",
+            "--verify-sample",
+            "3000",
+        ])
+        .args(["--http", &http])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
