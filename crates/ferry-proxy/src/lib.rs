@@ -236,7 +236,6 @@ impl Shared {
             .sum()
     }
 
-    /// Each mirror's last entry and the last its target applied, as
     /// [`Shared::positions`] once every write a store has run is in its
     /// mirror's backlog: the fence is taken for a moment (a write holds
     /// its keys from being sent until its entry is appended), so a
@@ -255,6 +254,7 @@ impl Shared {
         Ok(at)
     }
 
+    /// Each mirror's last entry and the last its target applied, as
     /// ` to_secondary_seq:N to_secondary_applied:M ...` (STATUS fields: a
     /// cutover waits on them).
     pub fn positions(&self) -> String {
