@@ -87,7 +87,8 @@ wait_ping() { # wait_ping NAME PID PORT LOG
     return 1
 }
 
-# start_server KIND DIR -> sets SERVER_PID and SERVER_PORT. KIND is redis or ferry.
+# start_server KIND DIR -> sets SERVER_PID and SERVER_PORT. KIND is redis or ferry;
+# FERRY_SERVE_ARGS (optional) adds flags to `ferry serve`.
 start_server() {
     local kind="$1" dir="$2" attempt port pid logf
     mkdir -p "$dir"
@@ -101,8 +102,9 @@ start_server() {
                     --daemonize no --dir "$dir" --logfile "$logf" &
                 ;;
             ferry)
+                # shellcheck disable=SC2086 # FERRY_SERVE_ARGS is a list of flags
                 "$FERRY_BIN" serve --bind "$HOST" --port "$port" --data "$dir/ferry.db" \
-                    --durability "$DURABILITY" >"$logf" 2>&1 &
+                    --durability "$DURABILITY" ${FERRY_SERVE_ARGS:-} >"$logf" 2>&1 &
                 ;;
         esac
         pid=$!

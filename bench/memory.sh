@@ -71,18 +71,8 @@ echo
 echo "| server | keys | VmRSS | RssAnon | RssFile | RssShmem | VmHWM (peak so far) | step load time |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for server in $SERVERS; do
-    if [ "$server" = ferry ] && [ -n "${CACHE_MB:-}" ]; then
-        # start_server has no extra flags: start ferry here.
-        dir="$TMP/$server"; mkdir -p "$dir"
-        port="$(random_free_port)"
-        "$FERRY_BIN" serve --bind "$HOST" --port "$port" --data "$dir/ferry.db" \
-            --durability "$DURABILITY" --cache-mb "$CACHE_MB" >"$dir/ferry.log" 2>&1 &
-        pid=$!; PIDS+=("$pid")
-        wait_ping ferry "$pid" "$port" "$dir/ferry.log" || die "ferry did not start"
-    else
-        start_server "$server" "$TMP/$server"
-        pid="$SERVER_PID"; port="$SERVER_PORT"
-    fi
+    FERRY_SERVE_ARGS="${CACHE_MB:+--cache-mb $CACHE_MB}" start_server "$server" "$TMP/$server"
+    pid="$SERVER_PID"; port="$SERVER_PORT"
     loaded=0
     for step in $STEPS; do
         [ "$step" -gt "$loaded" ] || continue

@@ -84,8 +84,9 @@ impl Proxy {
         })
     }
 
-    pub async fn status(&mut self) -> Result<Status> {
-        let text = self.admin(&["STATUS"]).await?;
+    /// An admin reply of `name:value` fields.
+    async fn fields(&mut self, what: &str) -> Result<Status> {
+        let text = self.admin(&[what]).await?;
         Ok(Status(
             text.split_whitespace()
                 .filter_map(|f| f.split_once(':'))
@@ -94,16 +95,14 @@ impl Proxy {
         ))
     }
 
+    pub async fn status(&mut self) -> Result<Status> {
+        self.fields("STATUS").await
+    }
+
     /// The mirrors' positions once every write the stores ran is in a
     /// backlog (`FERRY.PROXY POSITIONS`: the proxy's fence for a moment).
     pub async fn positions(&mut self) -> Result<Status> {
-        let text = self.admin(&["POSITIONS"]).await?;
-        Ok(Status(
-            text.split_whitespace()
-                .filter_map(|f| f.split_once(':'))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
+        self.fields("POSITIONS").await
     }
 
     pub async fn mode(&mut self, mode: &str) -> Result<String> {

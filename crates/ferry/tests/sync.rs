@@ -111,11 +111,7 @@ fn scenario(target_port: u16, target: &mut RawConn) {
     let mut sync = start_sync(src.port(), target_port, &log);
     writes(&mut s, 1);
     wait_equal(&mut s, target, &log);
-    assert!(
-        common::read_file_lossy(&log).contains("full resync"),
-        "{}",
-        common::read_file_lossy(&log)
-    );
+    assert_logged(&log, "full resync");
     // Progress lines report the lag against the source's own offset.
     let started = Instant::now();
     while !common::read_file_lossy(&log).contains("lag 0 bytes") {
@@ -142,11 +138,7 @@ fn scenario(target_port: u16, target: &mut RawConn) {
             && master_log.contains("accepted"),
         "the master did not log a partial resync:\n{master_log}"
     );
-    assert!(
-        common::read_file_lossy(&log2).contains("partial resync accepted"),
-        "{}",
-        common::read_file_lossy(&log2)
-    );
+    assert_logged(&log2, "partial resync accepted");
     // WAIT on the master counts ferry sync as a replica (its REPLCONF ACKs).
     s.cmd(&["SET", "waited", "1"]);
     let acked = common::parse_one(&s.cmd(&["WAIT", "1", "5000"])).as_int();
@@ -229,11 +221,7 @@ fn sync_from_a_tls_source() {
     let mut sync = start_sync_to(&from, &to, &log2, &[]);
     writes(&mut s, 3);
     wait_equal(&mut s, &mut d, &log2);
-    assert!(
-        common::read_file_lossy(&log2).contains("partial resync accepted"),
-        "{}",
-        common::read_file_lossy(&log2)
-    );
+    assert_logged(&log2, "partial resync accepted");
     common::kill_child(&mut sync);
 }
 
@@ -350,6 +338,13 @@ fn role_is_master(c: &mut RawConn) -> bool {
     common::parse_one(&c.cmd(&["INFO", "replication"]))
         .as_str()
         .is_some_and(|i| i.contains("role:master"))
+}
+
+/// The log of ferry sync holds `needle` (the log is the failure message).
+#[track_caller]
+fn assert_logged(log: &Path, needle: &str) {
+    let text = common::read_file_lossy(log);
+    assert!(text.contains(needle), "{needle:?} not in the log:\n{text}");
 }
 
 fn wait_for(what: &str, log: &std::path::Path, mut ok: impl FnMut() -> bool) {
@@ -839,11 +834,7 @@ fn sync_into_a_cluster_resumes_with_per_slot_checkpoints() {
     writes_across_slots(&mut s, 1);
     let ports = cluster.ports().to_vec();
     wait_same(|| keys_ttl(&mut s), || keys_of_nodes(&ports), &log);
-    assert!(
-        common::read_file_lossy(&log).contains("full resync"),
-        "{}",
-        common::read_file_lossy(&log)
-    );
+    assert_logged(&log, "full resync");
     // Every node holds data.
     for p in &ports {
         assert!(
@@ -1032,11 +1023,7 @@ fn sync_into_a_cluster_applies_flushall_on_every_node() {
     let mut sync = start_sync_to(&from, &cluster.url(), &log2, &["--filter-db", "0"]);
     s.cmd(&["SET", "after:last", "z"]);
     wait_same(|| keys_ttl(&mut s), || keys_of_nodes(&ports), &log2);
-    assert!(
-        common::read_file_lossy(&log2).contains("partial resync accepted"),
-        "{}",
-        common::read_file_lossy(&log2)
-    );
+    assert_logged(&log2, "partial resync accepted");
     common::kill_child(&mut sync);
 }
 
