@@ -236,19 +236,23 @@ impl Shared {
             .sum()
     }
 
+    /// The fence: every write in flight done and in its backlog, no new
+    /// one until the guard is dropped; at most [`FENCE_FOR`] of waiting.
+    async fn fence(&self) -> Result<order::Held, String> {
+        tokio::time::timeout(FENCE_FOR, self.order.take(&order::Need::Everything))
+            .await
+            .map_err(|_| {
+                format!("a transaction stayed open (MULTI without EXEC) for {FENCE_FOR:?}; nothing changed, try again")
+            })
+    }
+
     /// [`Shared::positions`] once every write a store has run is in its
     /// mirror's backlog: the fence is taken for a moment (a write holds
     /// its keys from being sent until its entry is appended), so a
     /// cutover that waits for `applied >= seq` waits for every write made
     /// so far, not only for those already appended.
     pub async fn settled_positions(&self) -> Result<String, String> {
-        let fence = tokio::time::timeout(FENCE_FOR, self.order.take(&order::Need::Everything))
-            .await
-            .map_err(|_| {
-                format!(
-                    "a transaction stayed open (MULTI without EXEC) for {FENCE_FOR:?}; try again"
-                )
-            })?;
+        let fence = self.fence().await?;
         let at = self.positions();
         drop(fence);
         Ok(at)
@@ -325,11 +329,7 @@ impl Shared {
         // The fence: every write in flight done and in the backlog, no new
         // one. New writes wait while it is being taken, so a client holding
         // a transaction open (MULTI without EXEC) may delay it only briefly.
-        let fence = tokio::time::timeout(FENCE_FOR, self.order.take(&order::Need::Everything))
-            .await
-            .map_err(|_| {
-                format!("a transaction stayed open (MULTI without EXEC) for {FENCE_FOR:?}; nothing changed, try again")
-            })?;
+        let fence = self.fence().await?;
         for side in [Side::Primary, Side::Secondary] {
             if let Err(e) = self.caught_up(side).await {
                 return Err(format!("{e}; nothing changed"));
