@@ -2,9 +2,7 @@
 
 use ferry_resp::Protocol;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::Notify;
 
 /// One connected client as the executor sees it.
 #[derive(Debug)]
@@ -25,8 +23,6 @@ pub struct ClientState {
     pub last_active: Instant,
     /// Full name of the last command (`client|list`), for CLIENT LIST.
     pub last_cmd: Option<crate::cmd::FullName>,
-    /// Wakes the connection task so it closes (CLIENT KILL, SHUTDOWN).
-    pub kill: Arc<Notify>,
     /// Set when the connection must close once the current replies are sent.
     pub close_after_reply: bool,
     /// Commands queued since MULTI; None outside a transaction.
@@ -41,8 +37,9 @@ pub struct ClientState {
     /// WATCHed keys with the identity and version they had then (None
     /// when missing); EXEC fails if any of them changed.
     pub watched: Vec<WatchedKey>,
-    /// The connection task's queue: replies and pushed messages, in order.
-    pub out: tokio::sync::mpsc::UnboundedSender<crate::executor::Outgoing>,
+    /// The connection's queue: replies and pushed messages, in order; also
+    /// how the connection is closed (CLIENT KILL).
+    pub out: crate::eventloop::Outbox,
     /// Channels and patterns subscribed to, in subscription order.
     pub channels: Vec<bytes::Bytes>,
     pub patterns: Vec<bytes::Bytes>,
@@ -76,8 +73,7 @@ impl ClientState {
         id: u64,
         addr: SocketAddr,
         laddr: SocketAddr,
-        kill: Arc<Notify>,
-        out: tokio::sync::mpsc::UnboundedSender<crate::executor::Outgoing>,
+        out: crate::eventloop::Outbox,
         authenticated: bool,
     ) -> ClientState {
         let now = Instant::now();
@@ -94,7 +90,6 @@ impl ClientState {
             created: now,
             last_active: now,
             last_cmd: None,
-            kill,
             close_after_reply: false,
             multi: None,
             multi_failed: false,

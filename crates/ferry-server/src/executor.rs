@@ -18,7 +18,6 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -32,8 +31,7 @@ pub enum Job {
         id: u64,
         addr: SocketAddr,
         laddr: SocketAddr,
-        kill: Arc<Notify>,
-        out: tokio::sync::mpsc::UnboundedSender<Outgoing>,
+        out: crate::eventloop::Outbox,
     },
     Batch {
         id: u64,
@@ -94,7 +92,6 @@ pub struct Shared {
     pub shutdown: Notify,
     /// Whether new connections start unauthenticated (requirepass is set).
     pub auth_required: Arc<std::sync::atomic::AtomicBool>,
-    pub connected: AtomicU64,
     /// The Raft node and its Raft address, once started (RAFT admin
     /// commands run in the connection tasks).
     pub raft: std::sync::OnceLock<(ferry_raft::RaftNode, String)>,
@@ -125,10 +122,10 @@ impl Executor {
     pub fn new(
         mut store: Store,
         state: ServerState,
-        rx: Receiver<Job>,
+        events: crate::eventloop::Setup,
         shared: Arc<Shared>,
     ) -> Result<Self, String> {
-        let jobs = Rc::new(JobQueue::new(rx));
+        let jobs = Rc::new(JobQueue::new(crate::eventloop::EventLoop::new(events)));
         let gate = Rc::new(BusyGate::new(jobs.clone()));
         let mut scripting = Scripting::new(gate)?;
         let codes = store
@@ -159,14 +156,10 @@ impl Executor {
         })
     }
 
-    /// Runs until every sender is gone or SHUTDOWN ran.
+    /// Runs until SHUTDOWN (the command, a signal or the embedding's stop).
     pub fn run(mut self) {
         loop {
-            let job = match self.jobs.recv_timeout(self.next_wait()) {
-                Ok(job) => Some(job),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => break,
-            };
+            let job = self.jobs.recv_timeout(self.next_wait());
             if let Err(e) = self.store.begin() {
                 log::error!("cannot begin a transaction: {e}");
             }
@@ -215,7 +208,6 @@ impl Executor {
                 return;
             }
         }
-        self.finish(ShutdownMode::Save);
     }
 
     /// Makes the group durable, sends its replies, and commits SQLite when a
@@ -300,16 +292,14 @@ impl Executor {
                 id,
                 addr,
                 laddr,
-                kill,
                 out,
             } => {
                 let authenticated = !self.state.acl.auth_required();
                 self.state.stats.connections_received += 1;
                 self.jobs.register(id, out.clone());
-                self.state.clients.insert(
-                    id,
-                    ClientState::new(id, addr, laddr, kill, out, authenticated),
-                );
+                self.state
+                    .clients
+                    .insert(id, ClientState::new(id, addr, laddr, out, authenticated));
                 0
             }
             Job::Disconnect { id } => {
@@ -775,7 +765,7 @@ impl Executor {
 
     fn send(&self, id: u64, what: Outgoing) {
         if let Some(c) = self.state.clients.get(&id) {
-            let _ = c.out.send(what);
+            c.out.send(what);
         }
     }
 
@@ -872,9 +862,7 @@ impl Executor {
                 log::error!("final checkpoint failed: {e}");
             }
         }
-        for client in self.state.clients.values() {
-            client.kill.notify_one();
-        }
+        self.jobs.close_all();
         self.shared.shutdown.notify_one();
         log::info!("ferry is now ready to exit, bye bye...");
     }

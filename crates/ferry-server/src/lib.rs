@@ -1,7 +1,7 @@
 //! The Redis-compatible server.
 //!
-//! [`serve`] binds the listeners, starts the executor thread (which owns the
-//! store, see [`executor`]) and one tokio task per connection ([`conn`]).
+//! [`serve`] binds the listeners and starts the executor thread, which owns
+//! the store (see [`executor`]) and every client socket (see [`eventloop`]).
 //! Commands are described in the table in [`cmd`]: one file per family.
 
 pub mod acl;
@@ -9,8 +9,8 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 mod config_defaults;
-pub mod conn;
 pub mod diagnostics;
+pub mod eventloop;
 pub mod executor;
 pub mod handoff;
 mod longdouble;
@@ -32,15 +32,14 @@ const EXECUTOR_STACK: usize = 64 << 20;
 /// The Redis version ferry reports (HELLO, INFO): the one whose replies it matches.
 pub const REDIS_VERSION: &str = "7.0.15";
 
-use executor::{Executor, Job, Shared};
-use ferry_resp::Limits;
+use eventloop::Remote;
+use executor::{Executor, Shared};
 use ferry_store::{Durability, Store, StoreOptions};
 use state::ServerState;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::net::TcpListener;
 
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -97,50 +96,61 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
     let mut listeners = Vec::new();
     for ip in &config.bind {
         let addr = std::net::SocketAddr::new(*ip, config.port);
-        let l = TcpListener::bind(addr)
-            .await
-            .map_err(|e| ServeError::Bind {
-                addr: addr.to_string(),
-                source: e,
-            })?;
+        let l = mio::net::TcpListener::bind(addr).map_err(|e| ServeError::Bind {
+            addr: addr.to_string(),
+            source: e,
+        })?;
         listeners.push(l);
     }
     let shared = Arc::new(Shared {
         write_epoch: AtomicU64::new(0),
         shutdown: tokio::sync::Notify::new(),
         auth_required: Arc::new(AtomicBool::new(config.requirepass.is_some())),
-        connected: AtomicU64::new(0),
         raft: std::sync::OnceLock::new(),
     });
     spawn_storage_sync(&store, shared.clone())?;
-    let (jobs, rx) = std::sync::mpsc::channel::<Job>();
-    let mut state = ServerState::new(config.clone(), shared.auth_required.clone());
+    let bound = eventloop::local_addrs(&listeners);
+    let (events, remote) = eventloop::setup(
+        listeners,
+        shared.clone(),
+        tokio::runtime::Handle::current(),
+        config.maxclients,
+    )?;
+    let mut acl_users = None;
     if let Some(path) = &config.aclfile {
         // As Redis, a broken ACL file stops the start-up.
-        let pubsub_all = state
+        let pubsub_all = ServerState::new(config.clone(), shared.auth_required.clone())
             .config
             .get("acl-pubsub-default")
             .is_some_and(|v| v.eq_ignore_ascii_case("allchannels"));
-        state.acl.users = acl::file::load(path, pubsub_all).map_err(ServeError::Startup)?;
-        shared.auth_required.store(
-            state.acl.auth_required(),
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        let users = acl::file::load(path, pubsub_all).map_err(ServeError::Startup)?;
+        acl_users = Some(users);
     }
     let exec_shared = shared.clone();
+    let state_config = config.clone();
     // The executor is built on its own thread (Lua is not Send); it says
     // whether it started before the server announces itself.
     let (started_tx, started_rx) = std::sync::mpsc::sync_channel::<Result<(), String>>(1);
     let executor = std::thread::Builder::new()
         .name("ferry-executor".into())
         .stack_size(EXECUTOR_STACK)
-        .spawn(move || match Executor::new(store, state, rx, exec_shared) {
-            Ok(executor) => {
-                let _ = started_tx.send(Ok(()));
-                executor.run()
+        .spawn(move || {
+            // Built here: client states hold this thread's connection queues.
+            let mut state = ServerState::new(state_config, exec_shared.auth_required.clone());
+            if let Some(users) = acl_users {
+                state.acl.users = users;
+                exec_shared
+                    .auth_required
+                    .store(state.acl.auth_required(), Ordering::Relaxed);
             }
-            Err(e) => {
-                let _ = started_tx.send(Err(e));
+            match Executor::new(store, state, events, exec_shared) {
+                Ok(executor) => {
+                    let _ = started_tx.send(Ok(()));
+                    executor.run()
+                }
+                Err(e) => {
+                    let _ = started_tx.send(Err(e));
+                }
             }
         })?;
     let started = tokio::task::spawn_blocking(move || started_rx.recv())
@@ -155,21 +165,17 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
             ))
         }
     }
-    for l in &listeners {
+    for addr in &bound {
         log::info!(
             "ferry {} ready to accept connections on {} (data: {}, durability: {})",
             env!("CARGO_PKG_VERSION"),
-            l.local_addr()?,
+            addr,
             config.data.display(),
             config.durability.as_str()
         );
     }
-    let bound: Vec<std::net::SocketAddr> = listeners
-        .iter()
-        .filter_map(|l| l.local_addr().ok())
-        .collect();
     let raft = match &config.raft {
-        Some(rc) => Some(start_raft(rc, &config, &bound, &jobs, &shared).await?),
+        Some(rc) => Some(start_raft(rc, &config, &bound, &remote, &shared).await?),
         None => None,
     };
     // Tell other ferry processes that want this file where to reach it
@@ -182,39 +188,8 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
     if let Some(ready) = ready {
         let _ = ready.send(bound.clone());
     }
-    let next_id = Arc::new(AtomicU64::new(1));
-    let mut accept_tasks = Vec::new();
-    for listener in listeners {
-        let jobs = jobs.clone();
-        let shared = shared.clone();
-        let next_id = next_id.clone();
-        let maxclients = config.maxclients as u64;
-        accept_tasks.push(tokio::spawn(async move {
-            loop {
-                let Ok((mut stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                if shared.connected.load(Ordering::Relaxed) >= maxclients {
-                    use tokio::io::AsyncWriteExt;
-                    let _ = stream
-                        .write_all(b"-ERR max number of clients reached\r\n")
-                        .await;
-                    continue;
-                }
-                let id = next_id.fetch_add(1, Ordering::Relaxed);
-                let jobs = jobs.clone();
-                let shared = shared.clone();
-                shared.connected.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(async move {
-                    conn::serve_connection(stream, id, jobs, shared.clone(), Limits::default())
-                        .await;
-                    shared.connected.fetch_sub(1, Ordering::Relaxed);
-                });
-            }
-        }));
-    }
-    let signal_jobs = jobs.clone();
-    drop(jobs);
+    remote.listen();
+    let signal_jobs = remote;
     let embedded = stop.is_some();
     let embedded_stop = async {
         match stop.as_mut() {
@@ -234,17 +209,14 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
     tokio::select! {
         _ = shared.shutdown.notified() => {}
         _ = embedded_stop => {
-            let _ = signal_jobs.send(Job::Shutdown);
+            signal_jobs.shutdown();
             shared.shutdown.notified().await;
         }
         _ = signals => {
             log::info!("received a shutdown signal, committing and exiting");
-            let _ = signal_jobs.send(Job::Shutdown);
+            signal_jobs.shutdown();
             shared.shutdown.notified().await;
         }
-    }
-    for t in accept_tasks {
-        t.abort();
     }
     let _ = tokio::task::spawn_blocking(move || executor.join()).await;
     if let Some(node) = raft {
@@ -261,17 +233,17 @@ async fn start_raft(
     rc: &config::RaftConfig,
     config: &ServerConfig,
     bound: &[std::net::SocketAddr],
-    jobs: &std::sync::mpsc::Sender<Job>,
+    jobs: &Remote,
     shared: &Arc<Shared>,
 ) -> Result<ferry_raft::RaftNode, ServeError> {
     use executor::RaftJob;
     let sm_jobs = jobs.clone();
     let sm_sink: ferry_raft::SmSink = Arc::new(move |event| {
-        let _ = sm_jobs.send(Job::Raft(RaftJob::Sm(event)));
+        sm_jobs.raft(RaftJob::Sm(event));
     });
     let done_jobs = jobs.clone();
     let done: ferry_raft::DoneSink = Arc::new(move |ticket, result| {
-        let _ = done_jobs.send(Job::Raft(RaftJob::Done { ticket, result }));
+        done_jobs.raft(RaftJob::Done { ticket, result });
     });
     let client_addr = bound
         .first()
@@ -299,7 +271,7 @@ async fn start_raft(
         rc.raft_addr,
         rc.cluster
     );
-    let _ = jobs.send(Job::Raft(RaftJob::Attach(node.clone())));
+    jobs.raft(RaftJob::Attach(node.clone()));
     let _ = shared.raft.set((node.clone(), rc.raft_addr.clone()));
     Ok(node)
 }

@@ -151,7 +151,7 @@ fn kill_revoked_subscribers(ctx: &mut Ctx) {
     }
     for c in ctx.server.clients.values() {
         if revoked(c) {
-            c.kill.notify_one();
+            c.out.kill();
         }
     }
 }
@@ -164,7 +164,7 @@ fn kill_clients_of(ctx: &mut Ctx, gone: &dyn Fn(&[u8]) -> bool) {
     }
     for c in ctx.server.clients.values() {
         if gone(&c.user) {
-            c.kill.notify_one();
+            c.out.kill();
         }
     }
 }

@@ -505,7 +505,7 @@ fn kill(ctx: &mut Ctx, id: u64) {
     if id == ctx.client.id {
         ctx.client.close_after_reply = true;
     } else if let Some(c) = ctx.server.clients.get(&id) {
-        c.kill.notify_one();
+        c.out.kill();
     }
 }
 

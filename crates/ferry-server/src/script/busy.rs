@@ -20,6 +20,7 @@
 
 use super::RunKind;
 use crate::cmd;
+use crate::eventloop::{EventLoop, Outbox};
 use crate::executor::{BatchReply, Job, Outgoing};
 use bytes::{Bytes, BytesMut};
 use ferry_resp::{Protocol, Reply};
@@ -27,9 +28,7 @@ use ferry_script::{Verdict, Watchdog};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedSender;
 
 pub const SLOW_EVAL: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
@@ -40,7 +39,10 @@ const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write com
 /// The executor's incoming jobs, shared with the gate, which reads them
 /// while a script is busy and sets aside what must wait for it.
 pub struct JobQueue {
-    rx: Receiver<Job>,
+    /// The sockets and the other threads' messages the jobs come from.
+    source: RefCell<EventLoop>,
+    /// Jobs the event loop made and the executor has not taken yet.
+    fresh: RefCell<VecDeque<Job>>,
     /// Jobs to handle before new ones (set aside during a busy script).
     deferred: RefCell<VecDeque<Job>>,
     /// Each connected client's outgoing queue and protocol, so a reply can
@@ -50,30 +52,43 @@ pub struct JobQueue {
 
 /// How to answer a client from the gate.
 struct Link {
-    out: UnboundedSender<Outgoing>,
+    out: Outbox,
     protocol: Protocol,
 }
 
 impl JobQueue {
-    pub fn new(rx: Receiver<Job>) -> JobQueue {
+    pub fn new(source: EventLoop) -> JobQueue {
         JobQueue {
-            rx,
+            source: RefCell::new(source),
+            fresh: RefCell::new(VecDeque::new()),
             deferred: RefCell::new(VecDeque::new()),
             outs: RefCell::new(HashMap::new()),
         }
     }
 
-    /// The next job: a deferred one, or one from the channel within `wait`.
-    pub fn recv_timeout(&self, wait: Duration) -> Result<Job, RecvTimeoutError> {
+    /// The next job: a deferred one, or a new one within `wait`.
+    pub fn recv_timeout(&self, wait: Duration) -> Option<Job> {
         if let Some(job) = self.deferred.borrow_mut().pop_front() {
-            return Ok(job);
+            return Some(job);
         }
-        self.rx.recv_timeout(wait)
+        self.recv_new(wait)
     }
 
-    /// The next job from the channel, skipping the deferred ones.
+    /// The next new job within `wait`, skipping the deferred ones.
     pub fn recv_new(&self, wait: Duration) -> Option<Job> {
-        self.rx.recv_timeout(wait).ok()
+        let until = Instant::now() + wait;
+        loop {
+            if let Some(job) = self.fresh.borrow_mut().pop_front() {
+                return Some(job);
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            self.source
+                .borrow_mut()
+                .turn(left, &mut self.fresh.borrow_mut());
+            if left.is_zero() {
+                return self.fresh.borrow_mut().pop_front();
+            }
+        }
     }
 
     /// Sets a job aside to handle after the current wait.
@@ -86,15 +101,33 @@ impl JobQueue {
         self.deferred.borrow_mut().drain(..).collect()
     }
 
-    /// A job already waiting, if any.
+    /// A job already waiting (or ready on a socket now), if any.
     pub fn try_recv(&self) -> Option<Job> {
         if let Some(job) = self.deferred.borrow_mut().pop_front() {
             return Some(job);
         }
-        self.rx.try_recv().ok()
+        self.recv_new(Duration::ZERO)
     }
 
-    pub fn register(&self, id: u64, out: UnboundedSender<Outgoing>) {
+    /// Every new job there is now (the gate answers them while busy).
+    fn take_new(&self) -> Vec<Job> {
+        self.source
+            .borrow_mut()
+            .turn(Duration::ZERO, &mut self.fresh.borrow_mut());
+        self.fresh.borrow_mut().drain(..).collect()
+    }
+
+    /// Writes what was sent to clients, without waiting for anything.
+    fn flush(&self) {
+        self.source.borrow_mut().flush(&mut self.fresh.borrow_mut());
+    }
+
+    /// At shutdown: writes what can be written and closes every connection.
+    pub fn close_all(&self) {
+        self.source.borrow_mut().close_all();
+    }
+
+    pub fn register(&self, id: u64, out: Outbox) {
         self.outs.borrow_mut().insert(
             id,
             Link {
@@ -241,7 +274,7 @@ impl BusyGate {
 
     /// Answers the jobs waiting now, as Redis answers clients while busy.
     fn serve_waiting_jobs(&self) {
-        while let Ok(job) = self.jobs.rx.try_recv() {
+        for job in self.jobs.take_new() {
             match job {
                 Job::Connect { id, ref out, .. } => {
                     self.jobs.register(id, out.clone());
@@ -251,6 +284,7 @@ impl BusyGate {
                 other => self.jobs.deferred.borrow_mut().push_back(other),
             }
         }
+        self.jobs.flush();
     }
 
     fn answer_batch(&self, id: u64, cmds: Vec<Vec<Bytes>>) {
@@ -305,7 +339,7 @@ impl BusyGate {
             cmds.pop_front();
         }
         if let Some(link) = self.jobs.outs.borrow().get(&id) {
-            let _ = link.out.send(Outgoing::Reply(BatchReply {
+            link.out.send(Outgoing::Reply(BatchReply {
                 bytes: out.freeze(),
                 close: false,
                 authenticated: None,
