@@ -286,8 +286,10 @@ impl EventLoop {
                 continue;
             }
             let out = Outbox::new(id, self.ready.clone());
-            let mut limits = Limits::default();
-            limits.unauthenticated = self.shared.auth_required.load(Ordering::Relaxed);
+            let limits = Limits {
+                unauthenticated: self.shared.auth_required.load(Ordering::Relaxed),
+                ..Limits::default()
+            };
             jobs.push_back(Job::Connect {
                 id,
                 addr,
