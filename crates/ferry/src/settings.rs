@@ -242,16 +242,9 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved, String> {
     Ok(Resolved {
         server: cfg,
         log_level: args.log_level,
-        // The executor thread does the storage work; the connections' I/O
-        // runs on one worker thread unless FERRY_IO_THREADS asks for more.
-        // On two cores one worker served GET and SET without pipelining
-        // 15-25% faster than two (a reply wakes the one worker, not one of
-        // two that then hand over) and pipelined as fast (issue 13,
-        // docs/benchmarks.md).
-        worker_threads: std::env::var("FERRY_IO_THREADS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1),
+        // The executor's thread runs the client event loop; the runtime
+        // only carries Raft, RAFT admin commands and signals.
+        worker_threads: 1,
     })
 }
 
