@@ -19,6 +19,8 @@ pub struct ServerConfig {
     pub aclfile: Option<PathBuf>,
     /// SQLite page cache, MiB.
     pub cache_mb: u32,
+    /// The store's key cache, MiB (0: none).
+    pub key_cache_mb: u32,
     pub maxclients: usize,
     /// Raft replication (`ferry serve --raft`); None: a single server.
     pub raft: Option<RaftConfig>,
@@ -52,6 +54,7 @@ impl Default for ServerConfig {
             requirepass: None,
             aclfile: None,
             cache_mb: 32,
+            key_cache_mb: 16,
             maxclients: 10000,
             raft: None,
         }

@@ -86,6 +86,7 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
         &StoreOptions {
             durability: config.durability,
             cache_mb: config.cache_mb,
+            key_cache_mb: config.key_cache_mb,
             background_checkpoint: true,
             // In Raft mode the Raft log is the redo log.
             journal: config.raft.is_none(),

@@ -3,6 +3,7 @@
 //! background expiry sweep.
 
 use crate::glob::{glob_match, literal_prefix};
+use crate::keycache::{Row, Value};
 use crate::ops::Op;
 use crate::{Store, StoreError, StoreResult, DATABASES};
 use rusqlite::{params, OptionalExtension};
@@ -150,22 +151,35 @@ impl Store {
     /// deleted (and reported by [`Store::take_events`]), as Redis does on access.
     pub fn lookup(&mut self, db: usize, key: &[u8]) -> StoreResult<Option<KeyInfo>> {
         let slot = self.slot(db);
-        let row = self
-            .conn
-            .prepare_cached("SELECT id, type, expire_at, len FROM keys WHERE db = ?1 AND key = ?2")?
-            .query_row(params![slot, key], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                ))
-            })
-            .optional()?;
-        let Some((id, code, expire_at, len)) = row else {
-            return Ok(None);
+        let info = match self.key_cache.get(slot as u8, key) {
+            Some(Row::Missing) => return Ok(None),
+            Some(Row::Present { info, .. }) => *info,
+            None => {
+                let row = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT id, type, expire_at, len FROM keys WHERE db = ?1 AND key = ?2",
+                    )?
+                    .query_row(params![slot, key], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                        ))
+                    })
+                    .optional()?;
+                let Some((id, code, expire_at, len)) = row else {
+                    self.key_cache.put(slot as u8, key, Row::Missing);
+                    return Ok(None);
+                };
+                let info = row_to_info(id, code, expire_at, len)?;
+                let value = Value::Unknown;
+                self.key_cache
+                    .put(slot as u8, key, Row::Present { info, value });
+                info
+            }
         };
-        let info = row_to_info(id, code, expire_at, len)?;
         if self.is_expired(&info) {
             self.expire_now(db, key, &info)?;
             return Ok(None);
@@ -581,6 +595,20 @@ impl Store {
     /// Carries out one change: the SQL and the in-memory counters. Used both
     /// for new changes (after journaling them) and for replay.
     pub(crate) fn apply(&mut self, op: &Op) -> StoreResult<()> {
+        let applied = self.apply_sql(op);
+        match applied {
+            Ok(()) => {
+                let slots = self.db_slots;
+                self.key_cache.note(op, |db| slots[db as usize]);
+            }
+            // Part of the change may have been made: trust SQLite alone.
+            Err(_) => self.key_cache.clear(),
+        }
+        applied
+    }
+
+    /// The SQL and the in-memory counters of [`Store::apply`].
+    fn apply_sql(&mut self, op: &Op) -> StoreResult<()> {
         match op {
             Op::Insert {
                 db,

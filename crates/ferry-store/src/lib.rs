@@ -17,6 +17,7 @@ mod functions;
 pub mod glob;
 mod hashes;
 mod journal;
+mod keycache;
 mod keyspace;
 pub mod lists;
 mod ops;
@@ -96,6 +97,9 @@ pub struct StoreOptions {
     pub durability: Durability,
     /// SQLite page cache size in MiB: the main knob for resident memory.
     pub cache_mb: u32,
+    /// The key cache in front of SQLite's `keys` table, in MiB (0: none;
+    /// see `keycache.rs`).
+    pub key_cache_mb: u32,
     /// Leave WAL checkpoints to a [`Checkpointer`] running on another
     /// thread, so the writer never pays for copying pages back.
     pub background_checkpoint: bool,
@@ -117,6 +121,7 @@ impl Default for StoreOptions {
         StoreOptions {
             durability: Durability::Everysec,
             cache_mb: 32,
+            key_cache_mb: 16,
             background_checkpoint: false,
             journal: false,
             commit_interval: std::time::Duration::from_millis(250),
@@ -136,6 +141,8 @@ pub fn unix_ms() -> i64 {
 /// The keyspace, through one SQLite write connection.
 pub struct Store {
     conn: Connection,
+    /// Recently used key rows (see `keycache.rs`).
+    key_cache: keycache::KeyCache,
     path: PathBuf,
     durability: Durability,
     in_tx: bool,
@@ -206,6 +213,7 @@ impl Store {
         schema::migrate(&conn)?;
         let mut store = Store {
             conn,
+            key_cache: keycache::KeyCache::new(opts.key_cache_mb),
             path,
             durability: opts.durability,
             in_tx: false,
@@ -395,6 +403,7 @@ impl Store {
     /// confirm) and reloads what depends on it: the store is back at its
     /// last commit.
     pub fn rollback_uncommitted(&mut self) -> StoreResult<()> {
+        self.key_cache.clear();
         if self.in_tx {
             self.conn.execute_batch("ROLLBACK")?;
             self.in_tx = false;
@@ -403,6 +412,12 @@ impl Store {
         self.events.clear();
         self.load_meta()?;
         self.recount()
+    }
+
+    /// The key cache's bytes held, hits and misses (INFO).
+    pub fn key_cache_stats(&self) -> (usize, u64, u64) {
+        let c = &self.key_cache;
+        (c.bytes(), c.hits, c.misses)
     }
 
     /// Replaces the whole store with the SQLite file at `src` (a Raft
@@ -442,6 +457,7 @@ impl Store {
         schema::configure(&self.conn, &self.opts)?;
         schema::migrate(&self.conn)?;
         self.db_slots = std::array::from_fn(|i| i as u8);
+        self.key_cache.clear();
         self.load_meta()?;
         self.recount()
     }
@@ -547,6 +563,7 @@ impl Store {
     /// Returns to the last durable state: the last SQLite commit plus the
     /// journal.
     fn rebuild(&mut self) -> StoreResult<()> {
+        self.key_cache.clear();
         if self.in_tx {
             let _ = self.conn.execute_batch("ROLLBACK");
             self.in_tx = false;

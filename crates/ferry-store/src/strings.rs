@@ -1,5 +1,6 @@
 //! String values, stored inline in the key row (`keys.value`).
 
+use crate::keycache::{Row as CachedRow, Value};
 use crate::keyspace::{KeyInfo, KeyType, Ttl};
 use crate::{Store, StoreError, StoreResult};
 use rusqlite::{params, OptionalExtension};
@@ -101,24 +102,46 @@ impl Store {
         db: usize,
         key: &[u8],
     ) -> StoreResult<Option<(KeyInfo, Option<Vec<u8>>)>> {
-        let row: Option<Row> = self
-            .conn
-            .prepare_cached(
-                "SELECT id, type, expire_at, len, value FROM keys WHERE db = ?1 AND key = ?2",
-            )?
-            .query_row(params![self.slot(db), key], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .optional()?;
-        let Some((id, code, expire_at, len, value)) = row else {
-            return Ok(None);
-        };
-        let ktype = KeyType::from_code(code).ok_or(StoreError::Corrupt("unknown key type"))?;
-        let info = KeyInfo {
-            id,
-            ktype,
-            expire_at,
-            len,
+        let slot = self.slot(db);
+        let (info, value) = match self.key_cache.get(slot as u8, key) {
+            Some(CachedRow::Missing) => return Ok(None),
+            Some(CachedRow::Present {
+                info,
+                value: Value::Known(value),
+            }) => (*info, value.clone()),
+            _ => {
+                let row: Option<Row> = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT id, type, expire_at, len, value FROM keys WHERE db = ?1 AND key = ?2",
+                    )?
+                    .query_row(params![slot, key], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })
+                    .optional()?;
+                let Some((id, code, expire_at, len, value)) = row else {
+                    self.key_cache.put(slot as u8, key, CachedRow::Missing);
+                    return Ok(None);
+                };
+                let ktype =
+                    KeyType::from_code(code).ok_or(StoreError::Corrupt("unknown key type"))?;
+                let info = KeyInfo {
+                    id,
+                    ktype,
+                    expire_at,
+                    len,
+                };
+                let cached = Value::of(value.as_deref());
+                self.key_cache.put(
+                    slot as u8,
+                    key,
+                    CachedRow::Present {
+                        info,
+                        value: cached,
+                    },
+                );
+                (info, value)
+            }
         };
         if self.is_expired(&info) {
             self.expire_now(db, key, &info)?;

@@ -32,6 +32,7 @@ ferry.toml (every key optional; flags win over the file):
   durability = \"everysec\"
   requirepass = \"s3cret\"
   cache-mb = 32
+  key-cache-mb = 16
   raft = true                 # and: node-id, raft-addr, peers, raft-cluster, stale-reads";
 
 #[derive(Args, Debug)]
@@ -73,6 +74,11 @@ pub struct ServeArgs {
     /// SQLite page cache in MiB: the main knob for resident memory. Default 32.
     #[arg(long, value_name = "MIB")]
     cache_mb: Option<u32>,
+
+    /// Key cache in MiB: recently used keys (their row, and string values up
+    /// to 512 bytes) kept in memory in front of SQLite. 0 turns it off. Default 16.
+    #[arg(long, value_name = "MIB")]
+    key_cache_mb: Option<u32>,
 
     /// Settings file with the same keys as these flags. Default ./ferry.toml when it exists.
     #[arg(long, value_name = "FILE")]
@@ -133,6 +139,7 @@ struct FileSettings {
     requirepass: Option<String>,
     aclfile: Option<PathBuf>,
     cache_mb: Option<u32>,
+    key_cache_mb: Option<u32>,
     raft: Option<bool>,
     node_id: Option<u64>,
     raft_addr: Option<String>,
@@ -196,6 +203,10 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved, String> {
         .filter(|p| !p.is_empty());
     cfg.aclfile = args.aclfile.or(file.aclfile);
     cfg.cache_mb = args.cache_mb.or(file.cache_mb).unwrap_or(cfg.cache_mb);
+    cfg.key_cache_mb = args
+        .key_cache_mb
+        .or(file.key_cache_mb)
+        .unwrap_or(cfg.key_cache_mb);
     if args.raft || file.raft.unwrap_or(false) {
         let node_id = args
             .node_id

@@ -163,15 +163,20 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         );
     }
     if show("memory") {
+        let key_cache = ctx.store.key_cache_stats();
         let _ = write!(
             out,
-            "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\n{}maxmemory:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\nferry_cache_mb:{}\r\n\r\n",
+            "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\n{}maxmemory:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\nferry_cache_mb:{}\r\nferry_key_cache_mb:{}\r\nferry_key_cache_bytes:{}\r\nferry_key_cache_hits:{}\r\nferry_key_cache_misses:{}\r\n\r\n",
             human_bytes(rss),
             human_bytes(rss),
             scripting_memory(ctx.scripting),
             st.config.get("maxmemory").unwrap_or("0"),
             st.config.get("maxmemory-policy").unwrap_or("noeviction"),
             st.startup.cache_mb,
+            st.startup.key_cache_mb,
+            key_cache.0,
+            key_cache.1,
+            key_cache.2,
         );
     }
     if show("persistence") {
