@@ -27,8 +27,10 @@ const MAX_VALUE: usize = 512;
 /// Bytes an entry costs besides its key and value (the entry, its box,
 /// allocator overhead), counted against the budget.
 const ENTRY_OVERHEAD: usize = 96;
-/// Expected bytes per entry, to size the table for a budget.
-const TYPICAL_ENTRY: usize = 192;
+/// Places in the table per budget byte: one per 64 bytes, so a budget full
+/// of small entries (~110 bytes) leaves most places empty and keys rarely
+/// push each other out (8 bytes a place: an eighth of the budget).
+const BYTES_PER_PLACE: usize = 64;
 
 /// What the cache knows of a key in one database slot.
 #[derive(Clone, Debug, PartialEq)]
@@ -98,7 +100,7 @@ impl KeyCache {
         let places = if budget == 0 {
             0
         } else {
-            (budget / TYPICAL_ENTRY).next_power_of_two()
+            (budget / BYTES_PER_PLACE).next_power_of_two()
         };
         let mut table = Vec::new();
         table.resize_with(places, || None);
