@@ -58,6 +58,18 @@ impl Value {
         }
     }
 
+    /// Becomes [`Value::of`]`(column)`, reusing the buffer it holds (a SET
+    /// of a cached key replaces its value without an allocation).
+    fn set(&mut self, column: Option<&[u8]>) {
+        match (self, column) {
+            (Value::Known(Some(buf)), Some(new)) if new.len() <= MAX_VALUE => {
+                buf.clear();
+                buf.extend_from_slice(new);
+            }
+            (this, column) => *this = Value::of(column),
+        }
+    }
+
     fn bytes(&self) -> usize {
         match self {
             Value::Known(Some(v)) => v.len(),
@@ -234,7 +246,7 @@ impl KeyCache {
                 Row::Present { info, value: v } => {
                     info.len = *len;
                     info.expire_at = *expire_at;
-                    *v = Value::of(value.as_deref());
+                    v.set(value.as_deref());
                     true
                 }
                 Row::Missing => false,
@@ -248,7 +260,7 @@ impl KeyCache {
             }),
             Op::StreamMeta { db, key, meta } => self.update(slot(*db), key, |row| match row {
                 Row::Present { value, .. } => {
-                    *value = Value::of(Some(meta));
+                    value.set(Some(meta));
                     true
                 }
                 Row::Missing => false,
