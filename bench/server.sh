@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Throughput and memory of `ferry serve` next to a real redis-server, on this
 # machine, in the same run. Prints Markdown ready to paste into
-# docs/benchmarks.md (progress goes to stderr).
+# docs/benchmarks.md (progress goes to stderr). Each row also has each server's
+# CPU time per request (user + system from /proc/PID/stat during that run): on a
+# busy or noisy machine the CPU ratio is steadier than the throughput ratio.
 #
 #   bash bench/server.sh                      # defaults below
 #   N=50000 PIPELINES=1 bash bench/server.sh  # quicker
@@ -104,27 +106,47 @@ EOF
 
 # --- throughput ---------------------------------------------------------------
 start_server redis "$TMP/redis"
-REDIS_PORT="$SERVER_PORT"
+REDIS_PORT="$SERVER_PORT"; REDIS_PID="$SERVER_PID"
 start_server ferry "$TMP/ferry"
-FERRY_PORT="$SERVER_PORT"
+FERRY_PORT="$SERVER_PORT"; FERRY_PID="$SERVER_PID"
 
-RESULTS="$TMP/results.tsv" # server \t pipeline \t test-name \t rps-or-error
+RESULTS="$TMP/results.tsv" # server \t pipeline \t test-name \t rps-or-error \t server CPU us per request
 : >"$RESULTS"
+
+# cpu_ticks PID: user + system CPU of a process so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+TICK_HZ="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+
+# server_pid SERVER
+server_pid() { if [ "$1" = redis ]; then echo "$REDIS_PID"; else echo "$FERRY_PID"; fi; }
+
+# record OUT SERVER PIPELINE TICKS: the rows of a redis-benchmark CSV, with the
+# server's CPU microseconds per request when the run measured one command.
+record() {
+    local out="$1" server="$2" pipeline="$3" ticks="$4" rows us="-"
+    rows="$(grep -c '^"[A-Z]' "$out" || true)"
+    if [ "$rows" = 1 ]; then
+        us="$(awk -v t="$ticks" -v hz="$TICK_HZ" -v n="$N" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+    fi
+    awk -F'","' -v s="$server" -v p="$pipeline" -v us="$us" \
+        'NR > 1 && /^"/ { gsub(/"/, "", $1); gsub(/"/, "", $2); print s "\t" p "\t" $1 "\t" $2 "\t" us }' \
+        "$out" >>"$RESULTS"
+}
 
 # bench_one SERVER PORT PIPELINE TEST
 bench_one() {
     local server="$1" port="$2" pipeline="$3" t="$4" out err rc
     out="$TMP/out.csv"; err="$TMP/err.txt"
     log "$server: -P $pipeline -t $t"
+    local pid c0
+    pid="$(server_pid "$server")"; c0="$(cpu_ticks "$pid")"
     set +e
     timeout "$RUN_TIMEOUT" redis-benchmark -h "$HOST" -p "$port" -c "$CLIENTS" -r "$KEYSPACE" \
         -n "$N" -t "$t" -P "$pipeline" -q --csv >"$out" 2>"$err"
     rc=$?
     set -e
     if [ "$rc" -eq 0 ] && grep -q '^"' "$out"; then
-        awk -F'","' -v s="$server" -v p="$pipeline" \
-            'NR > 1 && /^"/ { gsub(/"/, "", $1); gsub(/"/, "", $2); print s "\t" p "\t" $1 "\t" $2 }' \
-            "$out" >>"$RESULTS"
+        record "$out" "$server" "$pipeline" "$(( $(cpu_ticks "$pid") - c0 ))"
     else
         local why
         if [ "$rc" -eq 124 ]; then
@@ -159,14 +181,17 @@ bench_custom() {
     shift 4
     out="$TMP/out.csv"; err="$TMP/err.txt"
     log "$server: -P $pipeline $name"
+    local pid c0 us
+    pid="$(server_pid "$server")"; c0="$(cpu_ticks "$pid")"
     set +e
     timeout "$RUN_TIMEOUT" redis-benchmark -h "$HOST" -p "$port" -c "$CLIENTS" -r "$KEYSPACE" \
         -n "$N" -P "$pipeline" -q --csv "$@" >"$out" 2>"$err"
     rc=$?
     set -e
+    us="$(awk -v t="$(( $(cpu_ticks "$pid") - c0 ))" -v hz="$TICK_HZ" -v n="$N" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
     rps="$(awk -F'","' 'NR > 1 && /^"/ { gsub(/"/, "", $2); print $2; exit }' "$out")"
     if [ "$rc" -eq 0 ] && [[ "$rps" =~ ^[0-9.]+$ ]] && ! grep -qi 'error' "$err"; then
-        printf '%s\t%s\t%s\t%s\n' "$server" "$pipeline" "$name" "$rps" >>"$RESULTS"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$server" "$pipeline" "$name" "$rps" "$us" >>"$RESULTS"
     else
         local why
         why="$(tr -d '\r' <"$err" | grep -v '^$' | head -n 1 | cut -c1-70)"
@@ -224,8 +249,8 @@ fmt() { if [[ "$1" =~ ^[0-9.]+$ ]]; then awk -v x="$1" 'BEGIN { printf "%.0f", x
 
 echo "### Throughput (requests/s, higher is better)"
 echo
-echo "| test | pipeline | redis-server req/s | ferry req/s | ferry/redis | target |"
-echo "|------|---------:|-------------------:|------------:|------------:|--------|"
+echo "| test | pipeline | redis-server req/s | ferry req/s | ferry/redis | target | redis CPU µs/req | ferry CPU µs/req | CPU redis/ferry |"
+echo "|------|---------:|-------------------:|------------:|------------:|--------|-----:|-----:|-----:|"
 # Rows in the order redis-benchmark printed them, per pipeline.
 for pipeline in $PIPELINES; do
     awk -F'\t' -v p="$pipeline" '$2 == p && !seen[$3]++ { print $3 }' "$RESULTS" | while IFS= read -r name; do
@@ -248,7 +273,14 @@ for pipeline in $PIPELINES; do
                 tcell="≥ $tgt: **missed**"
             fi
         fi
-        printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$pipeline" "$(fmt "$r")" "$(fmt "$f")" "$ratio" "$tcell"
+        rc="$(awk -F'\t' -v p="$pipeline" -v n="$name" '$1 == "redis" && $2 == p && $3 == n { print $5; exit }' "$RESULTS")"
+        fc="$(awk -F'\t' -v p="$pipeline" -v n="$name" '$1 == "ferry" && $2 == p && $3 == n { print $5; exit }' "$RESULTS")"
+        cratio="-"
+        if [[ "$rc" =~ ^[0-9.]+$ && "$fc" =~ ^[0-9.]+$ ]]; then
+            cratio="$(awk -v a="$rc" -v b="$fc" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
+        fi
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$pipeline" "$(fmt "$r")" "$(fmt "$f")" \
+            "$ratio" "$tcell" "${rc:--}" "${fc:--}" "$cratio"
     done
 done
 echo
