@@ -18,7 +18,8 @@
 //! journaled helpers of `collections.rs`.
 
 use crate::keyspace::{KeyInfo, KeyType};
-use crate::{Store, StoreResult};
+use crate::{Store, StoreError, StoreResult};
+use bytes::{Bytes, BytesMut};
 use rusqlite::{params, OptionalExtension};
 
 /// Distance between consecutive positions after a push or a renumbering.
@@ -232,31 +233,75 @@ impl Store {
         start: i64,
         end: i64,
     ) -> StoreResult<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        self.list_range_each(info, start, end, |v| out.push(v.to_vec()))?;
+        Ok(out)
+    }
+
+    /// LRANGE's elements as slices of one buffer: one allocation for all of
+    /// them instead of one each (a 100-element LRANGE spent about a fifth of
+    /// its time allocating and freeing them).
+    pub fn list_range_shared(
+        &mut self,
+        info: &KeyInfo,
+        start: i64,
+        end: i64,
+    ) -> StoreResult<Vec<Bytes>> {
+        let mut buf = BytesMut::new();
+        let mut ends = Vec::new();
+        self.list_range_each(info, start, end, |v| {
+            buf.extend_from_slice(v);
+            ends.push(buf.len());
+        })?;
+        let buf = buf.freeze();
+        let mut from = 0;
+        Ok(ends
+            .into_iter()
+            .map(|to| {
+                let v = buf.slice(from..to);
+                from = to;
+                v
+            })
+            .collect())
+    }
+
+    /// Calls `f` with each element of the range, head to tail.
+    fn list_range_each(
+        &mut self,
+        info: &KeyInfo,
+        start: i64,
+        end: i64,
+        mut f: impl FnMut(&[u8]),
+    ) -> StoreResult<()> {
         let Some((start, end)) = list_range_bounds(info.len, start, end) else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let count = end - start + 1;
         let from_tail = info.len - 1 - end;
-        let (sql, offset, reverse) = if start <= from_tail {
-            (
-                "SELECT value FROM lists WHERE key_id = ?1 ORDER BY pos LIMIT ?2 OFFSET ?3",
-                start,
-                false,
-            )
+        if start <= from_tail {
+            let sql = "SELECT value FROM lists WHERE key_id = ?1 ORDER BY pos LIMIT ?2 OFFSET ?3";
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut rows = stmt.query(params![info.id, count, start])?;
+            while let Some(row) = rows.next()? {
+                let v = row.get_ref(0)?;
+                f(v.as_bytes()
+                    .map_err(|_| StoreError::Corrupt("a list element is not a blob"))?);
+            }
         } else {
-            (
-                "SELECT value FROM lists WHERE key_id = ?1 ORDER BY pos DESC LIMIT ?2 OFFSET ?3",
-                from_tail,
-                true,
-            )
-        };
-        let mut stmt = self.conn.prepare_cached(sql)?;
-        let rows = stmt.query_map(params![info.id, count, offset], |r| r.get(0))?;
-        let mut out: Vec<Vec<u8>> = rows.collect::<Result<_, _>>()?;
-        if reverse {
-            out.reverse();
+            // Nearer the tail: read backwards, then hand out in order.
+            let sql =
+                "SELECT value FROM lists WHERE key_id = ?1 ORDER BY pos DESC LIMIT ?2 OFFSET ?3";
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut rows = stmt.query(params![info.id, count, from_tail])?;
+            let mut back = Vec::new();
+            while let Some(row) = rows.next()? {
+                back.push(row.get::<_, Vec<u8>>(0)?);
+            }
+            for v in back.iter().rev() {
+                f(v);
+            }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// LINDEX: the element at `index` (negative counts from the tail).

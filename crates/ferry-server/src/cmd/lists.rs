@@ -192,7 +192,8 @@ fn lrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let Some(info) = read_list(ctx, &argv[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
-    Ok(bulks(ctx.store.list_range(&info, start, end)?))
+    let values = ctx.store.list_range_shared(&info, start, end)?;
+    Ok(Reply::Array(values.into_iter().map(Reply::Bulk).collect()))
 }
 
 fn lindex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
