@@ -1,21 +1,24 @@
-//! The key cache: recently used rows of the `keys` table in memory, so a
-//! command on a hot key does not descend SQLite's b-tree to find it (issue
-//! 13: at `-P 16` the descent, with its key compares, was about 40% of a
-//! GET). A SET reads the row and then writes it; with the cache only the
-//! write descends.
+//! The key cache: rows of the `keys` table that were read recently, kept in
+//! memory so a command on a hot key does not descend SQLite's b-tree to find
+//! it (issue 13: at `-P 16` the descent, with its key compares, was about
+//! 40% of a GET).
+//!
+//! Reads fill it (a lookup that found a row); writes keep the entries it
+//! has true but add none: a bulk load of new keys would otherwise pay an
+//! entry per key and push the hot ones out (measured: loading 1M new keys
+//! took 30% longer when inserts and misses were cached).
 //!
 //! It holds exactly what the table holds: [`crate::Store::apply`] updates
 //! it after each change it makes (every change to the keyspace, new or
 //! replayed, goes through there), and anything that changes the table
 //! another way (a rollback, a replaced file) or many keys at once (FLUSHDB,
-//! FLUSHALL) empties it.
-//! A row read from the cache is then checked for expiry exactly as one read
-//! from SQLite.
+//! FLUSHALL) empties it. A row read from the cache is then checked for
+//! expiry exactly as one read from SQLite.
 //!
 //! Direct-mapped: a key has one place, chosen by its hash; a newcomer
-//! replaces whatever was there. No LRU bookkeeping on a hit, and the memory
-//! stays under its budget (`--key-cache-mb`): entries are only added while
-//! the bytes they hold fit.
+//! replaces whatever was there, in the same allocation. No LRU bookkeeping
+//! on a hit, and the memory stays under its budget (`--key-cache-mb`):
+//! entries are only added while the bytes they hold fit.
 
 use crate::keyspace::KeyInfo;
 use crate::ops::Op;
@@ -32,13 +35,12 @@ const ENTRY_OVERHEAD: usize = 96;
 /// push each other out (8 bytes a place: an eighth of the budget).
 const BYTES_PER_PLACE: usize = 64;
 
-/// What the cache knows of a key in one database slot.
+/// A key's row as the cache keeps it: the row, and its `value` column when
+/// it is known and small.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Row {
-    /// No row: the key does not exist.
-    Missing,
-    /// The row, and its `value` column when it is known and small.
-    Present { info: KeyInfo, value: Value },
+pub(crate) struct Row {
+    pub(crate) info: KeyInfo,
+    pub(crate) value: Value,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -72,7 +74,7 @@ impl Value {
 
     fn bytes(&self) -> usize {
         match self {
-            Value::Known(Some(v)) => v.len(),
+            Value::Known(Some(v)) => v.capacity(),
             _ => 0,
         }
     }
@@ -80,18 +82,17 @@ impl Value {
 
 struct Entry {
     slot: u8,
-    key: Box<[u8]>,
+    key: Vec<u8>,
     row: Row,
 }
 
 impl Entry {
     fn cost(&self) -> usize {
-        ENTRY_OVERHEAD
-            + self.key.len()
-            + match &self.row {
-                Row::Missing => 0,
-                Row::Present { value, .. } => value.bytes(),
-            }
+        ENTRY_OVERHEAD + self.key.capacity() + self.row.value.bytes()
+    }
+
+    fn is(&self, slot: u8, key: &[u8]) -> bool {
+        self.slot == slot && self.key == key
     }
 }
 
@@ -140,7 +141,7 @@ impl KeyCache {
     pub(crate) fn get(&mut self, slot: u8, key: &[u8]) -> Option<&Row> {
         let at = self.place(slot, key)?;
         match &self.table[at] {
-            Some(e) if e.slot == slot && *e.key == *key => {
+            Some(e) if e.is(slot, key) => {
                 self.hits += 1;
                 Some(&e.row)
             }
@@ -151,57 +152,83 @@ impl KeyCache {
         }
     }
 
-    /// Remembers `row` for `key` (replacing what had its place), if it fits
-    /// the budget.
-    pub(crate) fn put(&mut self, slot: u8, key: &[u8], row: Row) {
+    /// Remembers the row just read for `key` (replacing what had its place,
+    /// in the same allocation), if it fits the budget. `column` is the
+    /// `value` column when it was read (None: it was not).
+    pub(crate) fn put(
+        &mut self,
+        slot: u8,
+        key: &[u8],
+        info: KeyInfo,
+        column: Option<Option<&[u8]>>,
+    ) {
         let Some(at) = self.place(slot, key) else {
             return;
         };
-        if let Some(old) = self.table[at].take() {
-            self.bytes -= old.cost();
-        }
-        let entry = Entry {
-            slot,
-            key: key.into(),
-            row,
+        let mut entry = match self.table[at].take() {
+            Some(mut old) => {
+                self.bytes -= old.cost();
+                old.slot = slot;
+                old.key.clear();
+                old.key.extend_from_slice(key);
+                old.row.info = info;
+                match column {
+                    Some(c) => old.row.value.set(c),
+                    None => old.row.value = Value::Unknown,
+                }
+                old
+            }
+            None => Box::new(Entry {
+                slot,
+                key: key.to_vec(),
+                row: Row {
+                    info,
+                    value: column.map_or(Value::Unknown, Value::of),
+                },
+            }),
         };
         let cost = entry.cost();
         if self.bytes + cost <= self.budget {
             self.bytes += cost;
-            self.table[at] = Some(Box::new(entry));
+            self.table[at] = Some(entry);
+        } else {
+            // Over budget: drop the value before giving up the entry.
+            entry.row.value = Value::Unknown;
+            entry.key.shrink_to_fit();
+            let cost = entry.cost();
+            if self.bytes + cost <= self.budget {
+                self.bytes += cost;
+                self.table[at] = Some(entry);
+            }
         }
     }
 
-    /// Changes the cached row of `key` in place; drops it when `f` cannot
-    /// tell the new row (returns false).
-    pub(crate) fn update(&mut self, slot: u8, key: &[u8], f: impl FnOnce(&mut Row) -> bool) {
+    /// Changes the cached row of `key` in place, if the cache has it.
+    fn update(&mut self, slot: u8, key: &[u8], f: impl FnOnce(&mut Row)) {
         let Some(at) = self.place(slot, key) else {
             return;
         };
         let Some(e) = self.table[at].as_mut() else {
             return;
         };
-        if e.slot != slot || *e.key != *key {
+        if !e.is(slot, key) {
             return;
         }
         let before = e.cost();
-        let keep = f(&mut e.row);
+        f(&mut e.row);
         let after = e.cost();
         self.bytes = self.bytes - before + after;
-        if !keep || self.bytes > self.budget {
+        if self.bytes > self.budget {
             self.forget_at(at);
         }
     }
 
     /// Forgets `key`.
-    pub(crate) fn forget(&mut self, slot: u8, key: &[u8]) {
+    fn forget(&mut self, slot: u8, key: &[u8]) {
         let Some(at) = self.place(slot, key) else {
             return;
         };
-        if self.table[at]
-            .as_ref()
-            .is_some_and(|e| e.slot == slot && *e.key == *key)
-        {
+        if self.table[at].as_ref().is_some_and(|e| e.is(slot, key)) {
             self.forget_at(at);
         }
     }
@@ -216,25 +243,6 @@ impl KeyCache {
     /// just made; `slot` maps a database to its slot.
     pub(crate) fn note(&mut self, op: &Op, slot: impl Fn(u8) -> u8) {
         match op {
-            Op::Insert {
-                db,
-                key,
-                id,
-                ktype,
-                expire_at,
-                len,
-                value,
-                ..
-            } => {
-                let info = KeyInfo {
-                    id: *id,
-                    ktype: *ktype,
-                    expire_at: *expire_at,
-                    len: *len,
-                };
-                let value = Value::of(value.as_deref());
-                self.put(slot(*db), key, Row::Present { info, value });
-            }
             Op::Update {
                 db,
                 key,
@@ -242,45 +250,36 @@ impl KeyCache {
                 len,
                 value,
                 ..
-            } => self.update(slot(*db), key, |row| match row {
-                Row::Present { info, value: v } => {
-                    info.len = *len;
-                    info.expire_at = *expire_at;
-                    v.set(value.as_deref());
-                    true
-                }
-                Row::Missing => false,
+            } => self.update(slot(*db), key, |row| {
+                row.info.len = *len;
+                row.info.expire_at = *expire_at;
+                row.value.set(value.as_deref());
             }),
-            Op::SetExpire { db, key, at, .. } => self.update(slot(*db), key, |row| match row {
-                Row::Present { info, .. } => {
-                    info.expire_at = *at;
-                    true
-                }
-                Row::Missing => false,
-            }),
-            Op::StreamMeta { db, key, meta } => self.update(slot(*db), key, |row| match row {
-                Row::Present { value, .. } => {
-                    value.set(Some(meta));
-                    true
-                }
-                Row::Missing => false,
-            }),
-            Op::Remove { db, key, .. } => self.put(slot(*db), key, Row::Missing),
+            Op::SetExpire { db, key, at, .. } => {
+                self.update(slot(*db), key, |row| row.info.expire_at = *at)
+            }
+            Op::StreamMeta { db, key, meta } => {
+                self.update(slot(*db), key, |row| row.value.set(Some(meta)))
+            }
+            // A new row, or a row gone: the place is left to the next read.
+            // (An Insert finds no entry for its key: a lookup caches only
+            // rows it found, and a Remove forgets.)
+            Op::Insert { db, key, .. } | Op::Remove { db, key, .. } => self.forget(slot(*db), key),
             Op::Rename { db, src, dst } => {
-                self.put(slot(*db), src, Row::Missing);
+                self.forget(slot(*db), src);
                 self.forget(slot(*db), dst);
             }
             Op::Move {
                 db, key, dst_db, ..
             } => {
-                self.put(slot(*db), key, Row::Missing);
+                self.forget(slot(*db), key);
                 self.forget(slot(*dst_db), key);
             }
             Op::FlushDb { .. } | Op::FlushAll => self.clear(),
             // Entries are by database slot, and SWAPDB swaps which slot a
-            // database number names: they stay true.
-            // The rest change elements, streams' parts or the FUNCTION
-            // libraries, never a key row (a length changes by an Update).
+            // database number names: they stay true. The rest change
+            // elements, streams' parts or the FUNCTION libraries, never a
+            // key row (a length changes by an Update).
             _ => {}
         }
     }
@@ -306,38 +305,54 @@ mod tests {
     use super::*;
     use crate::keyspace::KeyType;
 
-    fn present(len: i64, value: &[u8]) -> Row {
-        Row::Present {
-            info: KeyInfo {
-                id: 1,
-                ktype: KeyType::String,
-                expire_at: None,
-                len,
-            },
-            value: Value::of(Some(value)),
+    fn info(len: i64) -> KeyInfo {
+        KeyInfo {
+            id: 1,
+            ktype: KeyType::String,
+            expire_at: None,
+            len,
         }
+    }
+
+    fn update(c: &mut KeyCache, key: &[u8], len: i64, value: &[u8]) {
+        c.note(
+            &Op::Update {
+                db: 0,
+                key: key.to_vec(),
+                had_expire: false,
+                len,
+                expire_at: None,
+                value: Some(value.to_vec()),
+                enc: 0,
+            },
+            |db| db,
+        );
     }
 
     #[test]
     fn keeps_updates_and_forgets_rows() {
         let mut c = KeyCache::new(1);
         assert_eq!(c.get(0, b"k"), None);
-        c.put(0, b"k", present(1, b"a"));
-        assert_eq!(c.get(0, b"k"), Some(&present(1, b"a")));
+        c.put(0, b"k", info(1), Some(Some(b"a")));
+        let want = Row {
+            info: info(1),
+            value: Value::of(Some(b"a")),
+        };
+        assert_eq!(c.get(0, b"k"), Some(&want));
         // Same key in another database slot: another entry.
         assert_eq!(c.get(1, b"k"), None);
-        c.update(0, b"k", |row| {
-            *row = present(2, b"bb");
-            true
-        });
-        assert_eq!(c.get(0, b"k"), Some(&present(2, b"bb")));
-        c.update(0, b"k", |_| false);
-        assert_eq!(c.get(0, b"k"), None);
-        c.put(0, b"k", Row::Missing);
-        assert_eq!(c.get(0, b"k"), Some(&Row::Missing));
+        update(&mut c, b"k", 2, b"bb");
+        let want = Row {
+            info: info(2),
+            value: Value::of(Some(b"bb")),
+        };
+        assert_eq!(c.get(0, b"k"), Some(&want));
+        // An update of a key the cache does not have adds nothing.
+        update(&mut c, b"other", 2, b"bb");
+        assert_eq!(c.get(0, b"other"), None);
         c.forget(0, b"k");
         assert_eq!(c.get(0, b"k"), None);
-        c.put(0, b"k", Row::Missing);
+        c.put(0, b"k", info(1), None);
         c.clear();
         assert_eq!(c.get(0, b"k"), None);
     }
@@ -348,7 +363,8 @@ mod tests {
         assert_eq!(Value::of(Some(&big)), Value::Unknown);
         let mut c = KeyCache::new(1);
         for i in 0..100_000u32 {
-            c.put(0, &i.to_le_bytes(), present(3, b"abc"));
+            c.put(0, &i.to_le_bytes(), info(3), Some(Some(b"abc")));
+            update(&mut c, &i.to_le_bytes(), 300, &[b'y'; 300]);
             assert!(c.bytes <= c.budget, "{} bytes over {}", c.bytes, c.budget);
         }
         let held: usize = c.table.iter().flatten().map(|e| e.cost()).sum();
@@ -360,7 +376,7 @@ mod tests {
     #[test]
     fn a_zero_budget_caches_nothing() {
         let mut c = KeyCache::new(0);
-        c.put(0, b"k", Row::Missing);
+        c.put(0, b"k", info(1), None);
         assert_eq!(c.get(0, b"k"), None);
     }
 }

@@ -3,7 +3,6 @@
 //! background expiry sweep.
 
 use crate::glob::{glob_match, literal_prefix};
-use crate::keycache::{Row, Value};
 use crate::ops::Op;
 use crate::{Store, StoreError, StoreResult, DATABASES};
 use rusqlite::{params, OptionalExtension};
@@ -152,8 +151,7 @@ impl Store {
     pub fn lookup(&mut self, db: usize, key: &[u8]) -> StoreResult<Option<KeyInfo>> {
         let slot = self.slot(db);
         let info = match self.key_cache.get(slot as u8, key) {
-            Some(Row::Missing) => return Ok(None),
-            Some(Row::Present { info, .. }) => *info,
+            Some(row) => row.info,
             None => {
                 let row = self
                     .conn
@@ -170,13 +168,10 @@ impl Store {
                     })
                     .optional()?;
                 let Some((id, code, expire_at, len)) = row else {
-                    self.key_cache.put(slot as u8, key, Row::Missing);
                     return Ok(None);
                 };
                 let info = row_to_info(id, code, expire_at, len)?;
-                let value = Value::Unknown;
-                self.key_cache
-                    .put(slot as u8, key, Row::Present { info, value });
+                self.key_cache.put(slot as u8, key, info, None);
                 info
             }
         };

@@ -104,8 +104,7 @@ impl Store {
     ) -> StoreResult<Option<(KeyInfo, Option<Vec<u8>>)>> {
         let slot = self.slot(db);
         let (info, value) = match self.key_cache.get(slot as u8, key) {
-            Some(CachedRow::Missing) => return Ok(None),
-            Some(CachedRow::Present {
+            Some(CachedRow {
                 info,
                 value: Value::Known(value),
             }) => (*info, value.clone()),
@@ -120,7 +119,6 @@ impl Store {
                     })
                     .optional()?;
                 let Some((id, code, expire_at, len, value)) = row else {
-                    self.key_cache.put(slot as u8, key, CachedRow::Missing);
                     return Ok(None);
                 };
                 let ktype =
@@ -131,15 +129,8 @@ impl Store {
                     expire_at,
                     len,
                 };
-                let cached = Value::of(value.as_deref());
-                self.key_cache.put(
-                    slot as u8,
-                    key,
-                    CachedRow::Present {
-                        info,
-                        value: cached,
-                    },
-                );
+                self.key_cache
+                    .put(slot as u8, key, info, Some(value.as_deref()));
                 (info, value)
             }
         };
