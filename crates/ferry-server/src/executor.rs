@@ -1,9 +1,10 @@
 //! The executor: one thread that owns the store and runs every command, one
 //! at a time, in arrival order (Redis's model).
 //!
-//! Connections send whole pipelined batches as [`Job::Batch`]. The executor
-//! runs as many queued jobs as are waiting (up to a bound) inside one SQLite
-//! transaction, commits once, and only then sends the replies: a reply that
+//! The event loop on the same thread (`crate::eventloop`) turns each
+//! connection's pipelined commands into a [`Job::Batch`]. The executor runs
+//! as many jobs as are waiting (up to a bound) inside one SQLite
+//! transaction, commits once, and only then queues the replies: a reply that
 //! acknowledges a write always follows the commit of that write (group
 //! commit). Between groups it runs the expiry sweep.
 
@@ -93,7 +94,7 @@ pub struct Shared {
     /// Whether new connections start unauthenticated (requirepass is set).
     pub auth_required: Arc<std::sync::atomic::AtomicBool>,
     /// The Raft node and its Raft address, once started (RAFT admin
-    /// commands run in the connection tasks).
+    /// commands run on the tokio runtime, see `eventloop::run_admin`).
     pub raft: std::sync::OnceLock<(ferry_raft::RaftNode, String)>,
 }
 

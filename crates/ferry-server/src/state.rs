@@ -132,8 +132,8 @@ pub struct ServerState {
     /// The error the running command returns was counted in errorstats
     /// already (a script returning a command's error).
     pub error_already_counted: bool,
-    /// Whether new connections start unauthenticated; shared with the
-    /// connection tasks, updated when requirepass changes.
+    /// Whether new connections start unauthenticated (the event loop reads
+    /// it when it accepts one); updated when requirepass changes.
     pub auth_required: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Client-side caching: who may cache which key.
     pub tracking: crate::tracking::Tracking,

@@ -38,7 +38,7 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Keeps the connection tasks' view of "must authenticate" in step with
+/// Keeps the event loop's view of "must authenticate" in step with
 /// the default user.
 fn sync_auth_required(ctx: &mut Ctx) {
     let required = ctx.server.acl.auth_required();

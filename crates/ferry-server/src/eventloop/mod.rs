@@ -119,7 +119,7 @@ pub fn setup(
 pub struct EventLoop {
     poll: Poll,
     events: Events,
-    /// (token, readable or closed, writable) of the last poll's events.
+    /// (token, readable or closed) of the last poll's events.
     fired: Vec<(Token, bool)>,
     listeners: Vec<TcpListener>,
     conns: HashMap<u64, Conn>,
