@@ -52,6 +52,7 @@ fn serve_help_explains_every_flag_with_examples() {
         "--durability",
         "--requirepass",
         "--cache-mb",
+        "--key-cache-mb",
         "--config",
         "Examples:",
         "ferry.toml",

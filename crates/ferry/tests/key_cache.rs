@@ -1,0 +1,50 @@
+//! The key cache seen from a client (`--key-cache-mb`, INFO memory): repeated
+//! reads of a key hit it, a write's new value is what the next read sees,
+//! and `--key-cache-mb 0` turns it off. That it never disagrees with SQLite
+//! is tested in `crates/ferry-store/tests/key_cache.rs`.
+
+mod common;
+
+use common::{FerryOpts, FerryProc, RawConn};
+
+/// INFO's key-cache fields, as (size in MiB, hits).
+fn key_cache_info(c: &mut RawConn) -> (String, u64) {
+    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "memory"])).to_string();
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+            .unwrap_or_else(|| panic!("INFO memory has no {name}:\n{info}"))
+    };
+    let hits = field("ferry_key_cache_hits:").parse().expect("a count");
+    (field("ferry_key_cache_mb:"), hits)
+}
+
+#[test]
+fn the_key_cache_serves_repeated_reads_and_zero_turns_it_off() {
+    for (args, mb) in [(vec![], "16"), (vec!["--key-cache-mb", "0"], "0")] {
+        let mut opts = FerryOpts::default();
+        for a in &args {
+            opts = opts.arg(a);
+        }
+        let ferry = FerryProc::start(opts);
+        let mut c = ferry.connect();
+        assert_eq!(c.cmd(&["SET", "k", "v1"]), b"+OK\r\n");
+        for _ in 0..3 {
+            assert_eq!(c.cmd(&["GET", "k"]), b"$2\r\nv1\r\n");
+        }
+        assert_eq!(c.cmd(&["SET", "k", "v2"]), b"+OK\r\n");
+        assert_eq!(c.cmd(&["GET", "k"]), b"$2\r\nv2\r\n");
+        assert_eq!(c.cmd(&["DEL", "k"]), b":1\r\n");
+        assert_eq!(c.cmd(&["GET", "k"]), b"$-1\r\n");
+        let (size, hits) = key_cache_info(&mut c);
+        assert_eq!(size, mb, "{args:?}");
+        if mb == "0" {
+            assert_eq!(hits, 0, "a disabled cache answered reads");
+        } else {
+            assert!(
+                hits >= 3,
+                "repeated GETs of one key hit the cache {hits} times"
+            );
+        }
+    }
+}
