@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# A/B of two (or more) ferry builds by the server's CPU time per request: each
+# binary in turn gets a fresh `ferry serve` on a free loopback port, the same
+# redis-benchmark tests run against it, and the server's CPU (user + system,
+# from /proc/PID/stat) is divided by the requests. The builds alternate
+# REPS times, so drift of the machine hits both alike. On a shared VM whose
+# throughput swings between minutes, CPU per request is the steadier figure.
+#
+#   bash bench/ab.sh /path/to/ferry-before /path/to/ferry-after
+#   TESTS=set,get,sadd P=16 N=200000 REPS=3 bash bench/ab.sh A B
+#
+# Environment:
+#   TESTS  redis-benchmark tests, comma separated, run in order on one server
+#          (default set,get: GET reads what SET wrote)
+#   P      pipeline depth (default 16)
+#   N      requests per test (default 200000)
+#   REPS   alternations (default 3)
+#   CLIENTS, KEYSPACE  redis-benchmark -c and -r (default 50, 100000)
+#
+# A test that runs two commands (lrange_100 fills with LPUSH first) reports the
+# CPU of both per request of one. Network: only the servers started here, on
+# 127.0.0.1; only they are stopped (by pid).
+set -euo pipefail
+
+[ "$#" -ge 2 ] || { echo "usage: bash bench/ab.sh FERRY_A FERRY_B [more...]" >&2; exit 2; }
+for b in "$@"; do
+    [ -x "$b" ] || { echo "not an executable: $b (build with cargo build --release -p ferry and copy the binary aside)" >&2; exit 2; }
+done
+for tool in redis-benchmark redis-cli; do
+    command -v "$tool" >/dev/null 2>&1 \
+        || { echo "missing $tool; install with: sudo apt-get install -y redis-tools" >&2; exit 2; }
+done
+
+TESTS="${TESTS:-set,get}"
+P="${P:-16}"
+N="${N:-200000}"
+REPS="${REPS:-3}"
+CLIENTS="${CLIENTS:-50}"
+KEYSPACE="${KEYSPACE:-100000}"
+HZ="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+PID=""
+DIR=""
+cleanup() {
+    if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+    if [ -n "$DIR" ]; then rm -rf "$DIR"; fi
+}
+trap cleanup EXIT
+
+echo "ferry CPU µs per request (and req/s): -P $P, -n $N, -c $CLIENTS, -r $KEYSPACE, tests $TESTS"
+for rep in $(seq 1 "$REPS"); do
+    for bin in "$@"; do
+        DIR="$(mktemp -d)"
+        port="$(free_port)"
+        "$bin" serve --bind 127.0.0.1 --port "$port" --data "$DIR/ferry.db" >"$DIR/log" 2>&1 &
+        PID=$!
+        for _ in $(seq 100); do
+            redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && break
+            sleep 0.1
+        done
+        line="rep $rep $(basename "$bin"):"
+        IFS=',' read -r -a tests <<<"$TESTS"
+        for t in "${tests[@]}"; do
+            c0="$(cpu_ticks "$PID")"
+            rps="$(redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -r "$KEYSPACE" -n "$N" -P "$P" \
+                -t "$t" -q --csv 2>/dev/null | tail -n 1 | cut -d, -f2 | tr -d '"')"
+            c1="$(cpu_ticks "$PID")"
+            us="$(awk -v a="$c0" -v b="$c1" -v n="$N" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) * 1e6 / hz / n }')"
+            line="$line $t=${us}µs (${rps%.*}/s)"
+        done
+        echo "$line"
+        cleanup
+        PID=""; DIR=""
+    done
+done
