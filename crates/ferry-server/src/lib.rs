@@ -120,8 +120,7 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
     let mut acl_users = None;
     if let Some(path) = &config.aclfile {
         // As Redis, a broken ACL file stops the start-up.
-        let pubsub_all = ServerState::new(config.clone(), shared.auth_required.clone())
-            .config
+        let pubsub_all = config::ConfigTable::new(&config)
             .get("acl-pubsub-default")
             .is_some_and(|v| v.eq_ignore_ascii_case("allchannels"));
         let users = acl::file::load(path, pubsub_all).map_err(ServeError::Startup)?;

@@ -456,8 +456,8 @@ impl Store {
         })?;
         schema::configure(&self.conn, &self.opts)?;
         schema::migrate(&self.conn)?;
+        // The key cache was emptied by the rollback above.
         self.db_slots = std::array::from_fn(|i| i as u8);
-        self.key_cache.clear();
         self.load_meta()?;
         self.recount()
     }

@@ -74,7 +74,9 @@ fn serve(args: settings::ServeArgs) -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(&config.log_level))
         .format_target(false)
         .init();
-    let Some(runtime) = runtime(config.worker_threads) else {
+    // The executor's thread runs the client event loop; the runtime only
+    // carries Raft, RAFT admin commands and signals.
+    let Some(runtime) = runtime(1) else {
         return ExitCode::FAILURE;
     };
     match runtime.block_on(ferry_server::serve(config.server)) {

@@ -159,7 +159,6 @@ enum OneOrMany {
 pub struct Resolved {
     pub server: ServerConfig,
     pub log_level: String,
-    pub worker_threads: usize,
 }
 
 /// Merges flags over the settings file over defaults.
@@ -254,9 +253,6 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved, String> {
     Ok(Resolved {
         server: cfg,
         log_level: args.log_level,
-        // The executor's thread runs the client event loop; the runtime
-        // only carries Raft, RAFT admin commands and signals.
-        worker_threads: 1,
     })
 }
 

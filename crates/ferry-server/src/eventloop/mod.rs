@@ -126,6 +126,9 @@ pub struct EventLoop {
     rx: Receiver<Wake>,
     remote: Remote,
     ready: outbox::Ready,
+    /// The ids `flush` is working through (swapped with `ready`, so neither
+    /// list gives up its allocation between turns).
+    flushing: Vec<u64>,
     next_id: u64,
     shared: Arc<Shared>,
     runtime: tokio::runtime::Handle,
@@ -144,6 +147,7 @@ impl EventLoop {
             rx: setup.rx,
             remote: setup.remote,
             ready: Default::default(),
+            flushing: Vec::new(),
             next_id: 1,
             shared: setup.shared,
             runtime: setup.runtime,
@@ -197,13 +201,14 @@ impl EventLoop {
     /// the next batch of a connection whose replies were written).
     pub fn flush(&mut self, jobs: &mut VecDeque<Job>) {
         loop {
-            let ids = std::mem::take(&mut *self.ready.borrow_mut());
-            if ids.is_empty() {
+            std::mem::swap(&mut *self.ready.borrow_mut(), &mut self.flushing);
+            if self.flushing.is_empty() {
                 return;
             }
-            for id in ids {
-                self.drive(id, jobs);
+            for i in 0..self.flushing.len() {
+                self.drive(self.flushing[i], jobs);
             }
+            self.flushing.clear();
         }
     }
 
