@@ -16,6 +16,7 @@
 #   N      requests per test (default 200000)
 #   REPS   alternations (default 3)
 #   CLIENTS, KEYSPACE  redis-benchmark -c and -r (default 50, 100000)
+#   DURABILITY         ferry --durability (default everysec)
 #
 # A test that runs two commands (lrange_100 fills with LPUSH first) reports the
 # CPU of both per request of one. Network: only the servers started here, on
@@ -37,44 +38,31 @@ N="${N:-200000}"
 REPS="${REPS:-3}"
 CLIENTS="${CLIENTS:-50}"
 KEYSPACE="${KEYSPACE:-100000}"
-HZ="$(getconf CLK_TCK 2>/dev/null || echo 100)"
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
-PID=""
-DIR=""
-cleanup() {
-    if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-    if [ -n "$DIR" ]; then rm -rf "$DIR"; fi
-}
-trap cleanup EXIT
+DURABILITY="${DURABILITY:-everysec}"
+HOST=127.0.0.1
+BENCH_NAME=ferry-ab
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 echo "ferry CPU µs per request (and req/s): -P $P, -n $N, -c $CLIENTS, -r $KEYSPACE, tests $TESTS"
+IFS=',' read -r -a tests <<<"$TESTS"
+run=0
 for rep in $(seq 1 "$REPS"); do
-    for bin in "$@"; do
-        DIR="$(mktemp -d)"
-        port="$(free_port)"
-        "$bin" serve --bind 127.0.0.1 --port "$port" --data "$DIR/ferry.db" >"$DIR/log" 2>&1 &
-        PID=$!
-        for _ in $(seq 100); do
-            redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && break
-            sleep 0.1
-        done
-        line="rep $rep $(basename "$bin"):"
-        IFS=',' read -r -a tests <<<"$TESTS"
+    for FERRY_BIN in "$@"; do
+        run=$((run + 1))
+        start_server ferry "$TMP/run$run"
+        line="rep $rep $(basename "$FERRY_BIN"):"
         for t in "${tests[@]}"; do
-            c0="$(cpu_ticks "$PID")"
-            rps="$(redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -r "$KEYSPACE" -n "$N" -P "$P" \
+            c0="$(cpu_ticks "$SERVER_PID")"
+            rps="$(redis-benchmark -h "$HOST" -p "$SERVER_PORT" -c "$CLIENTS" -r "$KEYSPACE" -n "$N" -P "$P" \
                 -t "$t" -q --csv 2>/dev/null | tail -n 1 | cut -d, -f2 | tr -d '"')"
-            c1="$(cpu_ticks "$PID")"
-            us="$(awk -v a="$c0" -v b="$c1" -v n="$N" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) * 1e6 / hz / n }')"
+            us="$(us_per_request "$(( $(cpu_ticks "$SERVER_PID") - c0 ))" "$N")"
             line="$line $t=${us}µs (${rps%.*}/s)"
         done
         echo "$line"
-        cleanup
-        PID=""; DIR=""
+        stop_pid "$SERVER_PID"
+        forget_pid "$SERVER_PID"
+        rm -rf "$TMP/run$run"
     done
 done

@@ -64,6 +64,15 @@ random_free_port() {
     die "no free port found on $HOST"
 }
 
+# cpu_ticks PID: user + system CPU of a process so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+TICK_HZ="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+
+# us_per_request TICKS REQUESTS: CPU microseconds per request.
+us_per_request() {
+    awk -v t="$1" -v hz="$TICK_HZ" -v n="$2" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }'
+}
+
 cli() { # cli PORT ARGS... (bounded: never waits more than CLI_TIMEOUT s)
     local port="$1"; shift
     timeout "${CLI_TIMEOUT:-5}" redis-cli -h "$HOST" -p "$port" "$@"

@@ -113,10 +113,6 @@ FERRY_PORT="$SERVER_PORT"; FERRY_PID="$SERVER_PID"
 RESULTS="$TMP/results.tsv" # server \t pipeline \t test-name \t rps-or-error \t server CPU us per request
 : >"$RESULTS"
 
-# cpu_ticks PID: user + system CPU of a process so far, in clock ticks.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-TICK_HZ="$(getconf CLK_TCK 2>/dev/null || echo 100)"
-
 # server_pid SERVER
 server_pid() { if [ "$1" = redis ]; then echo "$REDIS_PID"; else echo "$FERRY_PID"; fi; }
 
@@ -126,7 +122,7 @@ record() {
     local out="$1" server="$2" pipeline="$3" ticks="$4" rows us="-"
     rows="$(grep -c '^"[A-Z]' "$out" || true)"
     if [ "$rows" = 1 ]; then
-        us="$(awk -v t="$ticks" -v hz="$TICK_HZ" -v n="$N" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+        us="$(us_per_request "$ticks" "$N")"
     fi
     awk -F'","' -v s="$server" -v p="$pipeline" -v us="$us" \
         'NR > 1 && /^"/ { gsub(/"/, "", $1); gsub(/"/, "", $2); print s "\t" p "\t" $1 "\t" $2 "\t" us }' \
@@ -188,7 +184,7 @@ bench_custom() {
         -n "$N" -P "$pipeline" -q --csv "$@" >"$out" 2>"$err"
     rc=$?
     set -e
-    us="$(awk -v t="$(( $(cpu_ticks "$pid") - c0 ))" -v hz="$TICK_HZ" -v n="$N" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+    us="$(us_per_request "$(( $(cpu_ticks "$pid") - c0 ))" "$N")"
     rps="$(awk -F'","' 'NR > 1 && /^"/ { gsub(/"/, "", $2); print $2; exit }' "$out")"
     if [ "$rc" -eq 0 ] && [[ "$rps" =~ ^[0-9.]+$ ]] && ! grep -qi 'error' "$err"; then
         printf '%s\t%s\t%s\t%s\t%s\n' "$server" "$pipeline" "$name" "$rps" "$us" >>"$RESULTS"
