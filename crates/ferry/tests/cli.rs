@@ -3,20 +3,12 @@
 
 mod common;
 
-use common::RawConn;
+use common::{free_port, RawConn};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn ferry() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ferry"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// Kills the child by pid when dropped.

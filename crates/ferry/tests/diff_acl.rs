@@ -917,11 +917,7 @@ fn broken_aclfile_stops_start() {
         (&broken, "broken.acl:2: Error in applying operation '+nocmd': Unknown command or category name in ACL. WARNING: ACL errors detected"),
         (&missing, "Error loading ACLs, opening file"),
     ] {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = common::free_port();
         let out = std::process::Command::new(common::ferry_binary())
             .args(["serve", "--port", &port.to_string(), "--data"])
             .arg(dir.path().join("ferry.db"))

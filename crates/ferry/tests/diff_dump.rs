@@ -834,8 +834,7 @@ fn migrate_to(p: &mut Pair, target_port: u16, target: &mut RawConn, password: &s
 }
 
 fn unused_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().map(|a| a.port()).unwrap_or(1)
+    common::free_port()
 }
 
 #[test]

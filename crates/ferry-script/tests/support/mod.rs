@@ -54,10 +54,7 @@ impl RedisServer {
         let binary = find_on_path("redis-server").unwrap_or_else(|| {
             panic!("redis-server not found on PATH: install with apt-get install -y redis-server")
         });
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free loopback port");
+        let port = free_port();
         let dir = std::env::temp_dir();
         let mut command = Command::new(binary);
         command
@@ -153,4 +150,20 @@ pub fn run_redis(con: &mut redis::Connection, script: &str) -> Vec<u8> {
         Ok(v) => v,
         Err(e) => format!("<script failed: {e}>").into_bytes(),
     }
+}
+
+/// A free loopback port below the kernel's ephemeral range (32768 up by
+/// default), where no outgoing connection of a concurrent test can take it
+/// before redis-server binds it (ports from `bind(0)` come from that range).
+fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    for _ in 0..5000 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let port = 10000 + (h.finish() % 22000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port between 10000 and 32000 after 5000 tries");
 }

@@ -2,7 +2,9 @@
 //! that read from a cluster. Every process is our own child, killed on drop;
 //! every wait is bounded.
 
-use super::{free_port, kill_child, read_file_lossy, require_binary, wait_ready, Wait};
+use super::{
+    ephemeral_low, free_port, kill_child, read_file_lossy, require_binary, wait_ready, Wait,
+};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -38,6 +40,10 @@ fn free_cluster_port(taken: &[u16]) -> u16 {
             continue;
         }
         let bus = p + BUS_OFFSET;
+        // The bus port too stays below the ephemeral range (see free_port).
+        if bus >= ephemeral_low() {
+            continue;
+        }
         if taken.contains(&bus) || taken.iter().any(|t| t + BUS_OFFSET == p) {
             continue;
         }

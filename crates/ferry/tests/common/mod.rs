@@ -136,9 +136,48 @@ pub fn tls_server_args(tls_port: u16, key: &Path, cert: &Path) -> Vec<String> {
     .collect()
 }
 
+/// A loopback port that is free now, chosen below the kernel's ephemeral range.
+///
+/// A port from `bind(0)` comes from the ephemeral range, the same range the kernel
+/// uses for the local end of outgoing connections: between this choice and the
+/// server's own bind, any outgoing connection on the machine (a Raft node dialing
+/// its peers, a concurrent test) may take it. Below that range only a listener
+/// can, so a port is picked at random in `[10000, low)` and checked by binding.
+/// Ports handed out before by this process are never given again.
 pub fn free_port() -> u16 {
+    use std::collections::HashSet;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    const LOW: u16 = 10000;
+    let high = ephemeral_low();
+    if high > LOW + 1000 {
+        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+        let given = given.get_or_insert_with(HashSet::new);
+        for _ in 0..5000 {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u32(std::process::id());
+            let p = LOW + (h.finish() % u64::from(high - LOW)) as u16;
+            if given.contains(&p) {
+                continue;
+            }
+            if TcpListener::bind(("127.0.0.1", p)).is_ok() {
+                given.insert(p);
+                return p;
+            }
+        }
+    }
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().unwrap().port()
+    l.local_addr().expect("local address").port()
+}
+
+/// The first port of the kernel's ephemeral range (`ip_local_port_range`),
+/// 32768 where it cannot be read.
+pub fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768)
 }
 
 pub fn read_file_lossy(p: &Path) -> String {
