@@ -1,6 +1,6 @@
 //! String values, stored inline in the key row (`keys.value`).
 
-use crate::keycache::{Row as CachedRow, Value};
+use crate::keycache::Row as CachedRow;
 use crate::keyspace::{KeyInfo, KeyType, Ttl};
 use crate::{Store, StoreError, StoreResult};
 use rusqlite::{params, OptionalExtension};
@@ -106,8 +106,8 @@ impl Store {
         let (info, value) = match self.key_cache.get(slot as u8, key) {
             Some(CachedRow {
                 info,
-                value: Value::Known(value),
-            }) => (*info, value.clone()),
+                value: Some(value),
+            }) => (info, value.map(<[u8]>::to_vec)),
             _ => {
                 let row: Option<Row> = self
                     .conn
