@@ -443,6 +443,7 @@ for args in "${VARIANTS[@]}"; do
     dst_pid="$SERVER_PID"; dst_port="$SERVER_PORT"
     shown="ferry migrate bulk${args:+ ${args# }}"
     log "$shown: source $SRC_PORT -> target $dst_port"
+    cli "$SRC_PORT" config resetstat >/dev/null
     s0="$(cpu_secs "$SRC_PID")"; d0="$(cpu_secs "$dst_pid")"
     run_client "ferry-$i" "$TMP/ferry-$i.out" \
         "$FERRY_BIN" migrate bulk --run-id bench \
@@ -456,6 +457,10 @@ for args in "${VARIANTS[@]}"; do
     fi
     s1="$(cpu_secs "$SRC_PID")"
     log "$shown: $CLIENT_SECS s, $check, peak RSS $CLIENT_RSS_MB MB"
+    # What the copy asked of the source: calls per key and µs per call.
+    log "$shown: source commands (calls per key, µs per call): $(cli "$SRC_PORT" info commandstats \
+        | tr -d '\r' | awk -F'[:=,]' -v n="$N" '/^cmdstat_/ && $1 !~ /_(info|config)$/ {
+            sub(/^cmdstat_/, "", $1); printf "%s %.2f %s; ", $1, $3 / n, $7 }')"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$shown" "$CLIENT_SECS" "$check" "$CLIENT_CPU" \
         "$CLIENT_RSS_MB" "$(sub "$s0" "$s1")" "$(sub "$d0" "$d1")" >>"$RESULTS"
     stop_server "$dst_pid"

@@ -231,16 +231,14 @@ pub async fn copy_keys(
         return Ok(out);
     }
     // 1. probe
-    let pipes: Vec<Pipeline> = keys
-        .iter()
-        .map(|k| {
-            let mut p = redis::pipe();
+    let mut probe = src.key_pipes(keys.len());
+    for k in &keys {
+        probe.add(|p| {
             p.cmd("TYPE").arg(k).cmd("PTTL").arg(k);
-            p
-        })
-        .collect();
+        });
+    }
     let read_at = now_ms();
-    let replies = src.per_key(&pipes).await?;
+    let replies = src.run_keys(probe).await?;
     let mut live = Vec::with_capacity(keys.len());
     let mut missing = Vec::new();
     for (key, r) in keys.into_iter().zip(replies) {
@@ -333,19 +331,17 @@ pub async fn copy_keys(
     } else {
         (live, Vec::new())
     };
-    let pipes: Vec<Pipeline> = small
-        .iter()
-        .map(|p| {
-            let mut pp = redis::pipe();
+    let mut read = src.key_pipes(small.len());
+    for p in &small {
+        read.add(|pp| {
             if dump {
                 pp.cmd("DUMP").arg(&p.key);
             } else {
-                first_window(&mut pp, p, opts.chunk);
+                first_window(pp, p, opts.chunk);
             }
-            pp
-        })
-        .collect();
-    let replies = src.per_key(&pipes).await?;
+        });
+    }
+    let replies = src.run_keys(read).await?;
     let mut whole = Vec::new();
     let mut windows = Vec::new();
     // Keys that vanished between the probe and the read, or whose TTL
@@ -378,7 +374,7 @@ pub async fn copy_keys(
     }
     // 3. write
     let mut refused = Vec::new();
-    let mut pipes = Vec::with_capacity(whole.len());
+    let mut writes = dst.key_pipes(whole.len());
     let mut written = Vec::with_capacity(whole.len());
     for (p, body) in whole {
         out.bytes += body.bytes();
@@ -389,12 +385,10 @@ pub async fn copy_keys(
             }
             r => r,
         };
-        let mut pp = redis::pipe();
-        write_whole(&mut pp, &p.key, &body, ttl, opts);
-        pipes.push(pp);
+        writes.add(|pp| write_whole(pp, &p.key, &body, ttl, opts));
         written.push((p, matches!(body, Body::Dump(_))));
     }
-    let replies = dst.per_key(&pipes).await?;
+    let replies = dst.run_keys(writes).await?;
     for ((p, was_dump), r) in written.into_iter().zip(replies) {
         match r {
             Ok(vals) => match vals.iter().find_map(reply::error_text) {
@@ -472,16 +466,14 @@ async fn split_by_length(
     if need.is_empty() {
         return Ok((live, Vec::new()));
     }
-    let pipes: Vec<Pipeline> = need
-        .iter()
-        .map(|i| {
-            let mut p = redis::pipe();
+    let mut lengths = src.key_pipes(need.len());
+    for i in &need {
+        lengths.add(|p| {
             p.cmd(crate::endpoint::length_command(live[*i].kind.name()))
                 .arg(&live[*i].key);
-            p
-        })
-        .collect();
-    let replies = src.per_key(&pipes).await?;
+        });
+    }
+    let replies = src.run_keys(lengths).await?;
     let mut big_at = vec![false; live.len()];
     for (i, r) in need.into_iter().zip(replies) {
         if let Some(n) = r.ok().and_then(|v| v.first().and_then(reply::int)) {
