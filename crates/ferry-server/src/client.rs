@@ -66,6 +66,9 @@ pub struct WatchedKey {
     pub key: bytes::Bytes,
     /// (key id, version), or None when the key did not exist.
     pub version: Option<(i64, i64)>,
+    /// A clone of [`crate::state::ServerState::watch_token`]: while any
+    /// watched key exists, the store keeps versions exact.
+    pub token: std::rc::Rc<()>,
 }
 
 impl ClientState {

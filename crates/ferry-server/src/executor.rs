@@ -635,6 +635,8 @@ impl Executor {
         self.state.stats.commands_processed += 1;
         self.store.set_now(ferry_store::unix_ms());
         self.store.record_modified(self.state.tracking.active());
+        self.store
+            .set_versions_watched(std::rc::Rc::strong_count(&self.state.watch_token) > 1);
         let mut ctx = Ctx {
             store: &mut self.store,
             client,

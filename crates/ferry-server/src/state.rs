@@ -151,6 +151,10 @@ pub struct ServerState {
     pub acl: crate::acl::Acl,
     /// The Raft node, once started (`ferry serve --raft`).
     pub raft: Option<ferry_raft::RaftNode>,
+    /// Every [`crate::client::WatchedKey`] holds a clone: more than one
+    /// reference means some client WATCHes a key, and writes must then bump
+    /// key versions even where nothing else of the key's row changes.
+    pub watch_token: std::rc::Rc<()>,
 }
 
 impl HotConfig {
@@ -223,6 +227,7 @@ impl ServerState {
         ServerState {
             raft: None,
             hot_config: HotConfig::read(&config),
+            watch_token: std::rc::Rc::new(()),
             config,
             startup,
             stats: Stats::default(),

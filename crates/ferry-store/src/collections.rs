@@ -58,8 +58,13 @@ impl Store {
             self.remove(db, key, info)?;
             return Ok(None);
         }
-        // Always rewritten, even when the count did not change: the row's
-        // version is what WATCH compares.
+        // The row's version is what WATCH compares: with a key WATCHed
+        // somewhere the row is rewritten even when the count did not
+        // change; otherwise an unchanged count leaves the row alone (one
+        // b-tree write less for SADD/HSET/ZADD of existing elements).
+        if len == info.len && !self.versions_watched {
+            return Ok(Some(*info));
+        }
         self.update_key(db, key, info, len, Ttl::Keep, None)?;
         Ok(Some(KeyInfo { len, ..*info }))
     }

@@ -143,6 +143,8 @@ pub struct Store {
     conn: Connection,
     /// Recently used key rows (see `keycache.rs`).
     key_cache: keycache::KeyCache,
+    /// See [`Store::set_versions_watched`].
+    versions_watched: bool,
     path: PathBuf,
     durability: Durability,
     in_tx: bool,
@@ -214,6 +216,7 @@ impl Store {
         let mut store = Store {
             conn,
             key_cache: keycache::KeyCache::new(opts.key_cache_mb),
+            versions_watched: true,
             path,
             durability: opts.durability,
             in_tx: false,
@@ -270,6 +273,13 @@ impl Store {
             .execute_batch(&format!("PRAGMA synchronous={sync}"))?;
         self.durability = d;
         Ok(())
+    }
+
+    /// Whether some client WATCHes a key, so every write must bump the
+    /// key's version (see [`Store::set_collection_len`]). On by default:
+    /// only a server that tracks its WATCHes may turn it off.
+    pub fn set_versions_watched(&mut self, watched: bool) {
+        self.versions_watched = watched;
     }
 
     /// Sets the clock that expiry checks use (ms since the epoch).

@@ -145,3 +145,44 @@ diff_test!(watch_sees_lset_not_noop_writes, |p| {
     p.same(&["PING"]);
     p.same(&["EXEC"]);
 });
+
+// Writes that keep a collection's length (a new score, a new field value,
+// LSET) skip rewriting the key's row while nobody WATCHes anything: WATCH
+// must still see them once a client watches, also one that watches
+// another key or starts watching after earlier such writes, and again
+// after the previous watcher left.
+diff_test!(watch_sees_same_length_changes, |p| {
+    let mut other = p.connect();
+    p.same(&["ZADD", "z", "1", "m", "2", "n"]);
+    p.same(&["HSET", "h", "f", "1"]);
+    // Nobody watches: these rewrite elements only.
+    other.same(&["ZADD", "z", "5", "m"]);
+    other.same(&["HSET", "h", "f", "2"]);
+    p.same(&["WATCH", "z"]);
+    other.same(&["ZADD", "z", "7", "m"]);
+    p.same(&["MULTI"]);
+    p.same(&["ZSCORE", "z", "m"]);
+    p.same(&["EXEC"]);
+    p.same(&["WATCH", "h"]);
+    other.same(&["HSET", "h", "f", "3"]);
+    p.same(&["MULTI"]);
+    p.same(&["HGET", "h", "f"]);
+    p.same(&["EXEC"]);
+    // A client that leaves while watching; a new one on another connection
+    // still sees a change made after its WATCH.
+    let mut leaver = p.connect();
+    leaver.same(&["WATCH", "z"]);
+    drop(leaver);
+    let mut third = p.connect();
+    third.same(&["WATCH", "z"]);
+    other.same(&["ZINCRBY", "z", "1", "n"]);
+    third.same(&["MULTI"]);
+    third.same(&["ZSCORE", "z", "n"]);
+    third.same(&["EXEC"]);
+    // And without interference the transaction runs.
+    third.same(&["WATCH", "z"]);
+    third.same(&["MULTI"]);
+    third.same(&["ZADD", "z", "9", "m"]);
+    third.same(&["EXEC"]);
+    p.same(&["ZRANGE", "z", "0", "-1", "WITHSCORES"]);
+});

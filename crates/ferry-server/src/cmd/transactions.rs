@@ -75,6 +75,7 @@ fn watch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             db,
             key: key.clone(),
             version,
+            token: ctx.server.watch_token.clone(),
         });
         if version.is_none() && ctx.store.watch_creation(db, key) {
             let still_watched = ctx
