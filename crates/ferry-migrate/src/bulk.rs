@@ -624,7 +624,7 @@ fn checkpoint_units(units: &[Unit], pages: &VecDeque<(u64, Page)>) -> Vec<Unit> 
 
 /// `--on-conflict fail`: refuse before the first write when the target
 /// holds keys in the databases we write.
-async fn check_target_empty(dst: &Endpoint, scope: &Scope, conflict: Conflict) -> Result<()> {
+pub async fn check_target_empty(dst: &Endpoint, scope: &Scope, conflict: Conflict) -> Result<()> {
     if conflict != Conflict::Fail {
         return Ok(());
     }

@@ -35,6 +35,19 @@ pub mod types {
     pub const STREAM_LISTPACKS_2: u8 = 19;
     pub const SET_LISTPACK: u8 = 20;
     pub const STREAM_LISTPACKS_3: u8 = 21;
+
+    /// The name TYPE gives a value stored with object type `kind`.
+    pub fn name(kind: u8) -> &'static str {
+        match kind {
+            STRING => "string",
+            LIST | LIST_ZIPLIST | LIST_QUICKLIST | LIST_QUICKLIST_2 => "list",
+            SET | SET_INTSET | SET_LISTPACK => "set",
+            ZSET | ZSET_2 | ZSET_ZIPLIST | ZSET_LISTPACK => "zset",
+            HASH | HASH_ZIPMAP | HASH_ZIPLIST | HASH_LISTPACK => "hash",
+            STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => "stream",
+            _ => "module",
+        }
+    }
 }
 
 /// Redis 7.0's defaults for the compact encodings.

@@ -63,6 +63,11 @@ impl Store {
         // change; otherwise an unchanged count leaves the row alone (one
         // b-tree write less for SADD/HSET/ZADD of existing elements).
         if len == info.len && !self.versions_watched {
+            // Client-side caching still hears of the change (the key row's
+            // Update would have told it).
+            if self.record_modified {
+                self.modified.push(crate::Modified::Key(key.to_vec()));
+            }
             return Ok(Some(*info));
         }
         self.update_key(db, key, info, len, Ttl::Keep, None)?;

@@ -16,6 +16,8 @@
 //!   checkpoint, and the stream's checkpoint is the floor every slot has
 //!   reached;
 //! - [`filter`]: which keys, databases and commands reach the target;
+//! - [`copy`]: a one-time copy through the snapshot alone, for
+//!   `ferry migrate bulk --method snapshot`;
 //! - this module: the run (checks, one task per stream, the counts).
 //!
 //! Targets: one server (Redis, Valkey, ferry), a ferry store, or a Redis
@@ -23,6 +25,7 @@
 //! `--filter-db 0`).
 
 pub mod cluster;
+pub mod copy;
 pub mod filter;
 pub mod follow;
 pub mod lag;
@@ -111,6 +114,9 @@ pub struct Counts {
     pub lag_secs: Option<f64>,
     /// Commands and snapshot keys the filter left out.
     pub filtered: u64,
+    /// Snapshot keys the target already had, left as they were (a copy
+    /// without REPLACE: `ferry migrate bulk --on-conflict skip`).
+    pub skipped: u64,
     /// Commands naming keys inside and outside the key filter (applied).
     pub mixed: u64,
     /// Streams (masters) followed.
@@ -131,6 +137,7 @@ impl Counts {
             t.commands += c.commands;
             t.offset += c.offset;
             t.filtered += c.filtered;
+            t.skipped += c.skipped;
             t.mixed += c.mixed;
             if let Some(b) = c.lag_bytes {
                 t.lag_bytes = Some(t.lag_bytes.unwrap_or(0) + b);
@@ -193,37 +200,7 @@ async fn read_checkpoint(conn: &mut Conn, key: &str) -> Result<Option<Checkpoint
 /// replaced it, for up to a minute of retries). `progress` sees the
 /// counts about once a second.
 pub async fn run(opts: Options, mut progress: impl FnMut(&Counts)) -> Result<Counts> {
-    let (tls, insecure, user, password) = match &opts.from {
-        Spec::Server {
-            tls,
-            insecure,
-            user,
-            password,
-            ..
-        }
-        | Spec::Cluster {
-            tls,
-            insecure,
-            user,
-            password,
-            ..
-        } => (*tls, *insecure, user.clone(), password.clone()),
-        Spec::Store { .. } => {
-            return Err(Error::Usage(
-                "--from must be a Redis server or cluster (a ferry store file has no replication stream; use ferry migrate)".into(),
-            ))
-        }
-    };
-    let security = match (tls, insecure) {
-        (false, _) => tls::Security::Plain,
-        (true, false) => tls::Security::Tls,
-        (true, true) => tls::Security::TlsInsecure,
-    };
-    let auth = source::Auth {
-        user,
-        password,
-        security,
-    };
+    let auth = source::Auth::of(&opts.from)?;
     let shards = source::shards(&opts.from, &auth).await?;
     let target = Endpoint::connect(opts.to.clone()).await?;
     let cluster = if target.is_cluster() {

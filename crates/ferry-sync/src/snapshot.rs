@@ -37,10 +37,81 @@ const IN_FLIGHT: usize = 4;
 /// (the commands, the packed pipeline, the connection's write buffer).
 const IN_FLIGHT_BYTES: usize = 4 << 20;
 
-type Flush = std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64>> + Send>>;
+/// How the snapshot's keys are written. `ferry sync` takes the default
+/// (every key, REPLACE, expiries kept, same database numbers);
+/// `ferry migrate bulk --method snapshot` maps its flags here.
+#[derive(Clone, Debug)]
+pub struct Restore {
+    /// RESTORE ... REPLACE; without it a key the target already has is
+    /// left as it is and counted in [`Counts::skipped`].
+    pub replace: bool,
+    /// Keep each key's expiry (ABSTTL); without it copied keys never
+    /// expire (keys already expired are never copied).
+    pub keep_ttl: bool,
+    /// Only keys of these types (TYPE's names); empty: every type.
+    pub types: Vec<String>,
+    /// (source database, target database); empty: the same number.
+    pub dbs: Vec<(u64, u64)>,
+}
+
+impl Default for Restore {
+    fn default() -> Restore {
+        Restore {
+            replace: true,
+            keep_ttl: true,
+            types: Vec::new(),
+            dbs: Vec::new(),
+        }
+    }
+}
+
+impl Restore {
+    fn target_db(&self, db: u64) -> u64 {
+        self.dbs
+            .iter()
+            .find(|(s, _)| *s == db)
+            .map_or(db, |(_, t)| *t)
+    }
+
+    fn wants(&self, kind: u8) -> bool {
+        self.types.is_empty()
+            || self
+                .types
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(ferry_rdb::value::types::name(kind)))
+    }
+}
+
+/// Keys restored and keys skipped (already on the target) by a pipeline.
+type Flush = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(u64, u64)>> + Send>>;
+
+/// Whether a RESTORE's error says the key exists (and was not replaced).
+fn busy_key(v: &Value) -> bool {
+    matches!(v, Value::ServerError(e) if e.code() == "BUSYKEY")
+}
+
+/// Counts the replies of `n` RESTOREs: restored, and skipped for a key the
+/// target has (only without REPLACE); any other error fails the pipeline.
+fn tally(replies: &[Value], n: u64, replace: bool) -> Result<(u64, u64)> {
+    let mut skipped = 0;
+    for v in replies {
+        if !replace && busy_key(v) {
+            skipped += 1;
+        } else if matches!(v, Value::ServerError(_)) {
+            return Err(Error::Target(format!("RESTORE failed: {v:?}")));
+        }
+    }
+    Ok((n - skipped, skipped))
+}
 
 /// Sends `pipe` (RESTOREs of `n` keys) to database `db` of the target.
-async fn flush(target: &Endpoint, db: u64, pipe: redis::Pipeline, n: u64) -> Result<Flush> {
+async fn flush(
+    target: &Endpoint,
+    db: u64,
+    pipe: redis::Pipeline,
+    n: u64,
+    replace: bool,
+) -> Result<Flush> {
     let db = i64::try_from(db).map_err(|_| Error::Usage(format!("database {db}")))?;
     let mut conn = match target.data(db).await? {
         Conn::Single(c) => (*c).clone(),
@@ -60,28 +131,25 @@ async fn flush(target: &Endpoint, db: u64, pipe: redis::Pipeline, n: u64) -> Res
                 .collect();
             // Sent here rather than left in flight: the per-node pipelines
             // already run at once.
+            let mut skipped = 0;
             for r in Conn::Cluster(c).per_key(&pipes).await? {
                 match r {
                     Err(e) => return Err(Error::Target(format!("RESTORE failed: {e}"))),
-                    Ok(v) => {
-                        if let Some(e) = v.iter().find(|v| matches!(v, Value::ServerError(_))) {
-                            return Err(Error::Target(format!("RESTORE failed: {e:?}")));
-                        }
-                    }
+                    Ok(v) => skipped += tally(&v, v.len() as u64, replace)?.1,
                 }
             }
-            return Ok(Box::pin(async move { Ok(n) }));
+            return Ok(Box::pin(async move { Ok((n - skipped, skipped)) }));
         }
     };
     Ok(Box::pin(async move {
-        let replies: Vec<Value> = pipe
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| Error::Target(format!("RESTORE failed: {e}")))?;
-        if let Some(e) = replies.iter().find(|v| matches!(v, Value::ServerError(_))) {
-            return Err(Error::Target(format!("RESTORE failed: {e:?}")));
-        }
-        Ok(n)
+        // Each reply on its own (a server error among them stays a value),
+        // so BUSYKEY can be told from a failure.
+        let count = pipe.cmd_iter().count();
+        let replies: Vec<Value> =
+            redis::aio::ConnectionLike::req_packed_commands(&mut conn, &pipe, 0, count)
+                .await
+                .map_err(|e| Error::Target(format!("RESTORE failed: {e}")))?;
+        tally(&replies, n, replace)
     }))
 }
 
@@ -107,24 +175,26 @@ struct Loader<'a> {
     target: &'a Endpoint,
     counts: &'a std::sync::Mutex<Counts>,
     pending: Pending,
-    /// Each resolves to its keys and bytes.
-    inflight: FuturesUnordered<tokio::task::JoinHandle<Result<(u64, usize)>>>,
+    /// Each resolves to its keys restored, keys skipped and bytes.
+    inflight: FuturesUnordered<tokio::task::JoinHandle<Result<(u64, u64, usize)>>>,
     /// The bytes of the pipelines in flight.
     inflight_bytes: usize,
     db: u64,
+    restore: &'a Restore,
 }
 
 impl Loader<'_> {
     /// A pipeline finished: its keys count as restored.
     fn done(
         &mut self,
-        r: std::result::Result<Result<(u64, usize)>, tokio::task::JoinError>,
+        r: std::result::Result<Result<(u64, u64, usize)>, tokio::task::JoinError>,
     ) -> Result<()> {
-        let (n, bytes) =
+        let (n, skipped, bytes) =
             r.map_err(|e| Error::Target(format!("a RESTORE pipeline failed: {e}")))??;
         self.inflight_bytes = self.inflight_bytes.saturating_sub(bytes);
         if let Ok(mut c) = self.counts.lock() {
             c.keys_restored += n;
+            c.skipped += skipped;
         }
         Ok(())
     }
@@ -147,11 +217,12 @@ impl Loader<'_> {
             }
         }
         let p = std::mem::replace(&mut self.pending, Pending::new());
-        let sent = flush(self.target, self.db, p.pipe, p.keys).await?;
+        let sent = flush(self.target, self.db, p.pipe, p.keys, self.restore.replace).await?;
         self.inflight_bytes += bytes;
         // A task: it runs while the snapshot is parsed on.
-        self.inflight
-            .push(tokio::spawn(async move { sent.await.map(|n| (n, bytes)) }));
+        self.inflight.push(tokio::spawn(async move {
+            sent.await.map(|(n, skipped)| (n, skipped, bytes))
+        }));
         Ok(())
     }
 
@@ -180,6 +251,18 @@ pub async fn load(
     filter: &Filter,
     counts: &std::sync::Mutex<Counts>,
 ) -> Result<u64> {
+    load_with(target, chunks, total, filter, &Restore::default(), counts).await
+}
+
+/// [`load`], writing keys as `restore` says.
+pub async fn load_with(
+    target: &Endpoint,
+    chunks: &mut tokio::sync::mpsc::Receiver<Result<Vec<u8>>>,
+    total: Option<u64>,
+    filter: &Filter,
+    restore: &Restore,
+    counts: &std::sync::Mutex<Counts>,
+) -> Result<u64> {
     let mut rdb = Incremental::new(total);
     let now = ferry_migrate::now_ms();
     let mut l = Loader {
@@ -188,7 +271,8 @@ pub async fn load(
         pending: Pending::new(),
         inflight: FuturesUnordered::new(),
         inflight_bytes: 0,
-        db: 0,
+        db: restore.target_db(0),
+        restore,
     };
     let mut size = 0u64;
     let mut at_end = false;
@@ -228,7 +312,7 @@ pub async fn load(
             }
             Next::Item(Item::SelectDb(n)) => {
                 l.flush().await?;
-                l.db = n;
+                l.db = restore.target_db(n);
             }
             Next::Item(Item::Function(code)) => {
                 let load = redis::cmd("FUNCTION")
@@ -253,7 +337,7 @@ pub async fn load(
                     continue;
                 }
                 let in_db = i64::try_from(k.db).map(|d| filter.db(d)).unwrap_or(false);
-                if !in_db || !filter.key(&k.name) {
+                if !in_db || !filter.key(&k.name) || !restore.wants(k.kind) {
                     left_out += 1;
                     continue;
                 }
@@ -264,12 +348,15 @@ pub async fn load(
                 // Sized at once: a big key's command is not regrown (a
                 // copy more at its peak).
                 let mut cmd = redis::Cmd::with_capacity(6, payload.len() + k.name.len() + 48);
+                let expire_at = k.expire_at_ms.filter(|_| restore.keep_ttl);
                 cmd.arg("RESTORE")
                     .arg(&k.name)
-                    .arg(k.expire_at_ms.unwrap_or(0))
-                    .arg(payload)
-                    .arg("REPLACE");
-                if k.expire_at_ms.is_some() {
+                    .arg(expire_at.unwrap_or(0))
+                    .arg(payload);
+                if restore.replace {
+                    cmd.arg("REPLACE");
+                }
+                if expire_at.is_some() {
                     cmd.arg("ABSTTL");
                 }
                 l.pending.pipe.add_command(cmd);

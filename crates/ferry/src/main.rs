@@ -2,6 +2,7 @@
 //! and hands them to the crates that do the work.
 
 mod alloc;
+mod bulk_snapshot;
 mod cutover;
 mod migrate;
 mod proxy;

@@ -186,6 +186,16 @@ pub struct BulkArgs {
     /// Continue from the run's checkpoint.
     #[arg(long)]
     resume: bool,
+    /// How keys are read. scan: SCAN, then TYPE, PTTL and DUMP per key
+    /// (any source; resumable; --max-rps applies). snapshot: ferry asks
+    /// the source for a replica's full resync and RESTOREs its snapshot
+    /// as it arrives (one Redis/Valkey server as --from; about the cost
+    /// and speed of attaching a replica: the source forks, and holds its
+    /// writes for ferry in its replica output buffer meanwhile; not
+    /// resumable: an interrupted copy starts over; needs an ACL user
+    /// allowed PSYNC and REPLCONF).
+    #[arg(long, default_value = "scan", value_parser = ["scan", "snapshot"])]
+    method: String,
     #[command(flatten)]
     http: HttpFlag,
 }
@@ -570,7 +580,17 @@ async fn dispatch(cmd: MigrateCommand) -> Result<()> {
                 let mut opts = a.copy.bulk(&a.scope, a.resume);
                 opts.board = Dashboard::board(&dash);
                 Dashboard::phase(&dash, "bulk");
-                let s = ferry_migrate::bulk::bulk(&reg, &a.run_id, &src, &dst, &scope, &opts).await?;
+                let s = if a.method == "snapshot" {
+                    if a.resume {
+                        return Err(Error::Usage("--method snapshot cannot resume (a snapshot is read whole); run it again without --resume to start over, or use --method scan".into()));
+                    }
+                    if opts.max_rps.is_some() {
+                        return Err(Error::Usage("--max-rps needs --method scan: a snapshot arrives at the source's pace".into()));
+                    }
+                    crate::bulk_snapshot::bulk(&reg, &a.run_id, &src, &dst, &scope, &opts).await?
+                } else {
+                    ferry_migrate::bulk::bulk(&reg, &a.run_id, &src, &dst, &scope, &opts).await?
+                };
                 println!(
                     "bulk {}: {} keys scanned, {} copied, {} skipped, {} gone before they were read, {:.1} MB in {:.1}s ({:.0} keys/s)",
                     a.run_id,

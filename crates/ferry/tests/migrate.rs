@@ -1420,3 +1420,180 @@ fn two_migrations_share_a_store_target() {
     ferry.restart();
     same_data(&srct, &Target::Single(ferry.port(), 0));
 }
+
+/// `bulk --method snapshot`: the source's replication snapshot RESTOREd on
+/// the target gives the same data as the scan (every type, big keys, TTLs,
+/// several databases); filters, TTL mode and conflict modes act as with
+/// scan; an interrupted or repeated run is explained; what it cannot do is
+/// refused with the way out.
+#[test]
+fn bulk_from_the_replication_snapshot() {
+    // No 5 s wait before a diskless snapshot.
+    let src = RedisProc::start(&["--repl-diskless-sync-delay", "0"]);
+    let dst = RedisProc::start(&[]);
+    let dir = tempdir();
+    let (from, to) = (redis_url(src.port()), redis_url(dst.port()));
+    let (s0, d0) = (Target::Single(src.port(), 0), Target::Single(dst.port(), 0));
+    seed(&s0, 3000, 41);
+    let mut s = src.connect();
+    for cmd in [
+        vec!["XADD", "stream:1", "1-1", "f", "v"],
+        vec!["XGROUP", "CREATE", "stream:1", "g", "0"],
+        vec!["SET", "gone:soon", "x", "PX", "1"],
+        vec!["SELECT", "3"],
+        vec!["SET", "user:9", "in-db3"],
+        vec!["HSET", "user:10", "f", "v"],
+    ] {
+        q(&mut s, &cmd);
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    let run = Run::new("snap", &from, &to, &dir);
+    let out = run.ok("bulk", &["--method", "snapshot"]);
+    assert!(out.contains("bulk snap:"), "{out}");
+    same_data(&s0, &d0);
+    same_data(
+        &Target::Single(src.port(), 3),
+        &Target::Single(dst.port(), 3),
+    );
+    let mut d = dst.connect();
+    assert_eq!(q(&mut d, &["EXISTS", "gone:soon"]).as_int(), Some(0));
+    assert!(run.status().contains("done"), "{}", run.status());
+    run.verify_full_is_clean();
+    // The same run again: done already.
+    run.fails(
+        "bulk",
+        &["--method", "snapshot"],
+        2,
+        "already copied everything",
+    );
+    // A new run into the now full target: refused unless told what to do.
+    let again = Run::new("snap2", &from, &to, &dir);
+    again.fails(
+        "bulk",
+        &["--method", "snapshot"],
+        2,
+        "the target is not empty",
+    );
+    // --on-conflict skip keeps the target's keys and counts them.
+    q(&mut d, &["SELECT", "3"]);
+    q(&mut d, &["SET", "user:9", "kept"]);
+    let live = q(&mut s, &["DBSIZE"]).as_int().unwrap_or(0);
+    q(&mut s, &["SELECT", "0"]);
+    let live = live + q(&mut s, &["DBSIZE"]).as_int().unwrap_or(0);
+    let out = again.ok("bulk", &["--method", "snapshot", "--on-conflict", "skip"]);
+    assert_eq!(
+        q(&mut d, &["GET", "user:9"]).as_str().as_deref(),
+        Some("kept")
+    );
+    // "bulk snap2: N keys scanned, C copied, S skipped, ...": every key is
+    // on the target already (a few with a 1-3 s TTL may expire meanwhile).
+    let number_before = |what: &str| -> i64 {
+        out.lines()
+            .find(|l| l.starts_with("bulk snap2:"))
+            .and_then(|l| l.split(", ").find(|p| p.ends_with(what)))
+            .and_then(|p| p.trim_end_matches(what).split_whitespace().last())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(-1)
+    };
+    let (copied, skipped) = (number_before(" copied"), number_before(" skipped"));
+    assert!((0..=40).contains(&copied), "{out}");
+    assert!(skipped > live - 40 && skipped <= live, "{live} keys: {out}");
+    // Filters and TTL mode: only hashes matching user:* of database 3,
+    // into database 5, without TTLs.
+    q(&mut s, &["SELECT", "3"]);
+    assert_eq!(q(&mut s, &["EXPIRE", "user:10", "1000"]).as_int(), Some(1));
+    let filtered = Run::new("snap3", &from, &format!("{to}/5"), &dir);
+    filtered.ok(
+        "bulk",
+        &[
+            "--method",
+            "snapshot",
+            "--db",
+            "3",
+            "--match",
+            "user:*",
+            "--type",
+            "hash",
+            "--ttl-mode",
+            "drop",
+        ],
+    );
+    q(&mut d, &["SELECT", "5"]);
+    assert_eq!(q(&mut d, &["DBSIZE"]).as_int(), Some(1));
+    assert_eq!(q(&mut d, &["PTTL", "user:10"]).as_int(), Some(-1));
+    // What it cannot do.
+    let other = Run::new("snap4", &from, &to, &dir);
+    other.fails(
+        "bulk",
+        &["--method", "snapshot", "--resume"],
+        2,
+        "cannot resume",
+    );
+    other.fails(
+        "bulk",
+        &[
+            "--method",
+            "snapshot",
+            "--max-rps",
+            "10",
+            "--on-conflict",
+            "replace",
+        ],
+        2,
+        "--max-rps needs --method scan",
+    );
+    let store = dir.path().join("src.db");
+    let store = store.to_str().expect("utf8");
+    Run::new("snap5", store, &to, &dir).fails(
+        "bulk",
+        &["--method", "snapshot", "--on-conflict", "replace"],
+        2,
+        "use --method scan",
+    );
+    // A user the source does not let replicate.
+    q(
+        &mut s,
+        &[
+            "ACL", "SETUSER", "reader", "on", ">pw", "~*", "&*", "+@all", "-psync", "-sync",
+        ],
+    );
+    let denied = format!("redis://reader:pw@127.0.0.1:{}", src.port());
+    Run::new("snap6", &denied, &to, &dir).fails(
+        "bulk",
+        &["--method", "snapshot", "--on-conflict", "replace"],
+        1,
+        "use --method scan",
+    );
+}
+
+/// A snapshot copy interrupted by Ctrl-C says how to go on, and the same
+/// command afterwards starts it over and copies everything.
+#[test]
+fn snapshot_bulk_interrupted_then_started_over() {
+    let src = RedisProc::start(&["--repl-diskless-sync-delay", "0"]);
+    let dst = RedisProc::start(&[]);
+    let dir = tempdir();
+    let (from, to) = (redis_url(src.port()), redis_url(dst.port()));
+    let run = Run::new("cut", &from, &to, &dir);
+    load_strings(src.port(), 20_000);
+    // A target that holds every write: the copy waits on it.
+    let mut d = dst.connect();
+    q(&mut d, &["CLIENT", "PAUSE", "20000", "WRITE"]);
+    let mut p = run.spawn("bulk", &["--method", "snapshot"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    // Ctrl-C.
+    let _ = Command::new("kill")
+        .args(["-INT", &p.pid().to_string()])
+        .status();
+    let out = p.wait(Duration::from_secs(60));
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert!(all.contains("run the same command again"), "{all}");
+    q(&mut d, &["CLIENT", "UNPAUSE"]);
+    let again = run.ok("bulk", &["--method", "snapshot"]);
+    assert!(again.contains("starting it over"), "{again}");
+    same_data(
+        &Target::Single(src.port(), 0),
+        &Target::Single(dst.port(), 0),
+    );
+}
