@@ -9,6 +9,7 @@
 #   FERRY_ARGS="--max-concurrency 16 --batch-keys 1000" bash bench/migrate.sh
 #   FERRY_VARIANTS="; --max-concurrency 16 --batch-keys 1000; --max-concurrency 32 --batch-keys 200" \
 #       bash bench/migrate.sh                   # several ferry settings, one load
+#   FERRY_VARIANTS="; --method snapshot" bash bench/migrate.sh   # SCAN copy and snapshot copy
 #
 # Environment:
 #   N               keys in the source (default 1000000): 70% strings of 100 bytes,
@@ -435,6 +436,9 @@ if [ "${SKIP_SYNC:-0}" != 1 ]; then
 fi
 
 # --- 4. ferry migrate bulk ----------------------------------------------------
+# A `--method snapshot` variant starts the source's snapshot at once, as the
+# full sync above does (Redis 7's default waits 5 s for more replicas).
+cli "$SRC_PORT" config set repl-diskless-sync-delay 0 >/dev/null
 i=0
 for args in "${VARIANTS[@]}"; do
     i=$(( i + 1 ))

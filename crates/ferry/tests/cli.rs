@@ -57,6 +57,22 @@ fn serve_help_explains_every_flag_with_examples() {
 }
 
 #[test]
+fn migrate_bulk_help_explains_the_methods() {
+    let out = ferry()
+        .args(["migrate", "bulk", "--help"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in ["--method", "snapshot", "--resume", "--max-rps", "Examples:"] {
+        assert!(
+            text.contains(needle),
+            "`ferry migrate bulk --help` lacks {needle}:\n{text}"
+        );
+    }
+}
+
+#[test]
 fn bad_durability_is_refused_with_the_choices() {
     let out = ferry()
         .args(["serve", "--durability", "sometimes"])
