@@ -354,7 +354,7 @@ pub async fn bulk(
     let mut last_checkpoint = Instant::now();
     let mut last_control = Instant::now();
     let mut control = Control::Run;
-    let mut dispatched_keys = 0u64;
+    let mut rate = crate::rate::Rate::new(opts.max_rps);
     let mut avg_key_bytes = 0f64;
     let mut interrupted = false;
     let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
@@ -375,6 +375,7 @@ pub async fn bulk(
                     Control::Run => {
                         log::info!("run {run_id}: resuming");
                         reg.set_status(run_id, "running")?;
+                        rate.restart();
                     }
                     Control::Abort => {
                         log::warn!("run {run_id}: aborting (in-flight batches finish first)")
@@ -393,17 +394,14 @@ pub async fn bulk(
             if queue.is_empty() {
                 break;
             }
-            if let Some(rps) = opts.max_rps.filter(|r| *r > 0) {
-                let due = Duration::from_secs_f64(dispatched_keys as f64 / rps as f64);
-                if let Some(wait) = due.checked_sub(started.elapsed()).filter(|w| !w.is_zero()) {
-                    throttled = Some(wait);
-                    break;
-                }
+            if let Some(wait) = rate.wait() {
+                throttled = Some(wait);
+                break;
             }
             let Some((seq, unit, keys)) = queue.pop_front() else {
                 break;
             };
-            dispatched_keys += keys.len() as u64;
+            rate.sent(keys.len() as u64);
             let u = &units[unit];
             let mut s = src.data(u.src_db).await?;
             let mut d = dst.data(u.dst_db).await?;

@@ -100,9 +100,7 @@ pub async fn apply_dirty(
     }
     let mut sum = DirtySummary::default();
     let mut handled = 0u64;
-    // Keys sent to the source so far, for --max-rps.
-    let mut sent = 0u64;
-    let started = std::time::Instant::now();
+    let mut rate = crate::rate::Rate::new(opts.max_rps);
     let page = opts.batch_keys.max(1) * opts.max_concurrency.max(1);
     loop {
         match reg.control(run_id)? {
@@ -113,6 +111,7 @@ pub async fn apply_dirty(
             }
             Control::Pause => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
+                rate.restart();
                 continue;
             }
             Control::Run => {}
@@ -143,13 +142,10 @@ pub async fn apply_dirty(
             };
             for batch in keys.chunks(opts.batch_keys.max(1)) {
                 // --max-rps: wait until the keys sent so far are due.
-                if let Some(rps) = opts.max_rps.filter(|r| *r > 0) {
-                    let due = Duration::from_secs_f64(sent as f64 / rps as f64);
-                    if let Some(wait) = due.checked_sub(started.elapsed()) {
-                        tokio::time::sleep(wait).await;
-                    }
+                if let Some(wait) = rate.wait() {
+                    tokio::time::sleep(wait).await;
                 }
-                sent += batch.len() as u64;
+                rate.sent(batch.len() as u64);
                 let mut s = src.data(db).await?;
                 let mut d = dst.data(tdb).await?;
                 let batch = batch.to_vec();

@@ -22,6 +22,7 @@ pub mod endpoint;
 pub mod flow;
 pub mod preflight;
 pub mod progress;
+pub mod rate;
 pub mod registry;
 pub mod reply;
 pub mod streams;
