@@ -40,6 +40,8 @@ const BYTES_PER_PLACE: usize = 64;
 /// Bytes of key and value an entry holds inside itself; longer ones take an
 /// allocation of their own.
 const INLINE: usize = 64;
+/// Longer keys are not cached (their length must also fit the entry's u32).
+const MAX_KEY: usize = 64 * 1024;
 
 /// A cached row as [`KeyCache::get`] shows it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -205,6 +207,9 @@ impl KeyCache {
         info: KeyInfo,
         column: Option<Option<&[u8]>>,
     ) {
+        if key.len() > MAX_KEY {
+            return;
+        }
         let Some(at) = self.place(slot, key) else {
             return;
         };
@@ -393,6 +398,9 @@ mod tests {
         c.put(0, b"big", info(1), Some(Some(&big)));
         assert_eq!(c.get(0, b"big").map(|r| r.value), Some(None));
         // A long key and value spill out of the entry and are counted.
+        let huge = vec![b'k'; MAX_KEY + 1];
+        c.put(0, &huge, info(1), Some(Some(b"v")));
+        assert_eq!(c.get(0, &huge), None);
         let long = vec![b'k'; 100];
         c.put(0, &long, info(1), Some(Some(b"v")));
         assert_eq!(
