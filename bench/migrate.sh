@@ -463,7 +463,7 @@ for args in "${VARIANTS[@]}"; do
     log "$shown: $CLIENT_SECS s, $check, peak RSS $CLIENT_RSS_MB MB"
     # What the copy asked of the source: calls per key and µs per call.
     log "$shown: source commands (calls per key, µs per call): $(cli "$SRC_PORT" info commandstats \
-        | tr -d '\r' | awk -F'[:=,]' -v n="$N" '/^cmdstat_/ && $1 !~ /_(info|config)$/ {
+        | tr -d '\r' | awk -F'[:=,]' -v n="$N" '/^cmdstat_/ && $1 !~ /^cmdstat_(info|config|command)/ {
             sub(/^cmdstat_/, "", $1); printf "%s %.2f %s; ", $1, $3 / n, $7 }')"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$shown" "$CLIENT_SECS" "$check" "$CLIENT_CPU" \
         "$CLIENT_RSS_MB" "$(sub "$s0" "$s1")" "$(sub "$d0" "$d1")" >>"$RESULTS"

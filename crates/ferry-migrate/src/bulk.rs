@@ -105,6 +105,17 @@ impl Scope {
     }
 
     /// One line per setting, stored with the run.
+    /// Keys the source holds in the scope's databases (INFO keyspace): the
+    /// progress bar's total.
+    pub async fn source_keys(&self, src: &Endpoint) -> Result<u64> {
+        let keyspace = src.keyspace().await?;
+        Ok(self
+            .dbs
+            .iter()
+            .map(|(s, _)| keyspace.get(s).copied().unwrap_or(0))
+            .sum())
+    }
+
     pub fn encode(&self) -> String {
         let dbs: Vec<String> = self.dbs.iter().map(|(s, t)| format!("{s}>{t}")).collect();
         let mut out = format!("dbs={}\n", dbs.join(","));
@@ -312,12 +323,7 @@ pub async fn bulk(
     } else {
         apply_checkpoint(&mut units, &run.scan_cursor)?;
     }
-    let keyspace = src.keyspace().await?;
-    let estimated: u64 = scope
-        .dbs
-        .iter()
-        .map(|(s, _)| keyspace.get(s).copied().unwrap_or(0))
-        .sum();
+    let estimated = scope.source_keys(src).await?;
     reg.begin_bulk(run_id, &scope.encode(), estimated as i64, fresh)?;
     let mut counters = if fresh {
         Counters::default()

@@ -204,7 +204,8 @@ impl Spec {
         }
     }
 
-    fn tls_and_auth(&self) -> (bool, bool, Option<String>, Option<String>) {
+    /// (tls, insecure, user, password); a store has none.
+    pub fn tls_and_auth(&self) -> (bool, bool, Option<String>, Option<String>) {
         match self {
             Spec::Server {
                 tls,

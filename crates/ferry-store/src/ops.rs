@@ -189,7 +189,9 @@ pub(crate) enum Op {
 
 impl Op {
     /// Appends the keys this op changes to `out`. Ops on a collection's
-    /// elements name no key: the same change also updates the key row.
+    /// elements name no key: the same change also updates the key row, or,
+    /// where it leaves the row alone, `Store::set_collection_len` records
+    /// the key itself.
     /// `StreamMeta` alone is XSETID, which Redis does not signal (WATCH and
     /// tracking ignore it alike).
     pub(crate) fn modified_keys(&self, out: &mut Vec<crate::Modified>) {

@@ -1,13 +1,13 @@
 //! A one-time copy of a Redis server through its replication snapshot
 //! (`ferry migrate bulk --method snapshot`): ferry connects as a replica,
 //! asks for a full resync, RESTOREs the snapshot's keys while it arrives
-//! (the same loader as `ferry sync`, [`crate::snapshot::load_with`]) and
+//! (the same loader as `ferry sync`, [`crate::snapshot::receive`]) and
 //! leaves when the snapshot ends. The source pays what a replica's full
 //! sync costs it (a fork and an RDB, its replication output buffer for the
 //! writes made meanwhile), not a SCAN and a DUMP per key.
 
 use crate::filter::Filter;
-use crate::link::{self, Link, Start};
+use crate::link::{Link, Start};
 use crate::snapshot::{self, Restore};
 use crate::{Counts, Error, Result};
 use ferry_migrate::endpoint::{Endpoint, Spec};
@@ -53,23 +53,8 @@ pub async fn copy(
             )))
         }
     }
-    let body = link.snapshot_head().await?;
-    let total = match &body {
-        link::Body::Sized(n) => Some(*n),
-        link::Body::Diskless { .. } => None,
-    };
-    log::info!(
-        "{}: snapshot of {}, RESTOREd as it arrives",
-        link.addr(),
-        total.map_or("unknown size (diskless)".to_string(), |n| format!(
-            "{n} bytes"
-        ))
-    );
-    let (mut chunks, reader) = link.read_snapshot(body);
-    let loaded = snapshot::load_with(target, &mut chunks, total, filter, restore, counts).await;
-    // The link is not needed after the snapshot: ending the reader closes
-    // it, and the source drops this replica.
-    drop(chunks);
-    reader.abort();
-    loaded
+    // The link is not needed after the snapshot: dropping it closes it,
+    // and the source drops this replica.
+    let (_link, size) = snapshot::receive(link, target, filter, restore, counts).await?;
+    Ok(size)
 }

@@ -205,36 +205,15 @@ pub async fn follow(
                 "full resync from {} (replid {id}, offset {off})",
                 link.addr()
             );
-            let body = link.snapshot_head().await?;
-            let total = match &body {
-                link::Body::Sized(n) => Some(*n),
-                link::Body::Diskless { .. } => None,
-            };
-            log::info!(
-                "{}: snapshot of {}, applied as it arrives",
-                link.addr(),
-                total.map_or("unknown size (diskless)".to_string(), |n| format!(
-                    "{n} bytes"
-                ))
-            );
-            // Read by a task of its own while the keys are RESTOREd.
-            let (mut chunks, reader) = link.read_snapshot(body);
-            let loaded =
-                crate::snapshot::load(&run.target, &mut chunks, total, &run.filter, counts).await;
-            drop(chunks);
-            let size = match loaded {
-                Ok(size) => size,
-                Err(e) => {
-                    // The reader task may be waiting on the socket: stop
-                    // it (and so close the link) rather than leave it.
-                    reader.abort();
-                    return Err(e);
-                }
-            };
-            link = reader
-                .await
-                .map_err(|e| Error::Source(format!("the snapshot reader failed: {e}")))?;
-            log::info!("{}: snapshot of {size} bytes read", link.addr());
+            let (back, _) = crate::snapshot::receive(
+                link,
+                &run.target,
+                &run.filter,
+                &crate::snapshot::Restore::default(),
+                counts,
+            )
+            .await?;
+            link = back;
             replid = id;
             offset = off;
             if let Some((_, s)) = slots.as_mut() {

@@ -16,6 +16,7 @@
 //! `client-output-buffer-limit`).
 
 use crate::filter::Filter;
+use crate::link::{Body, Link};
 use crate::{Counts, Error, Result};
 use ferry_migrate::endpoint::{Conn, Endpoint};
 use ferry_rdb::file::{Incremental, Item, Next};
@@ -235,6 +236,48 @@ impl Loader<'_> {
     }
 }
 
+/// After `+FULLRESYNC`: reads the snapshot from `link` (by a task of its
+/// own, see [`Link::read_snapshot`]) and RESTOREs it on `target` as it
+/// arrives ([`load`]). Returns the link, at the stream that follows,
+/// and the snapshot's size in bytes.
+pub async fn receive(
+    mut link: Link,
+    target: &Endpoint,
+    filter: &Filter,
+    restore: &Restore,
+    counts: &std::sync::Mutex<Counts>,
+) -> Result<(Link, u64)> {
+    let body = link.snapshot_head().await?;
+    let total = match &body {
+        Body::Sized(n) => Some(*n),
+        Body::Diskless { .. } => None,
+    };
+    log::info!(
+        "{}: snapshot of {}, applied as it arrives",
+        link.addr(),
+        total.map_or("unknown size (diskless)".to_string(), |n| format!(
+            "{n} bytes"
+        ))
+    );
+    let (mut chunks, reader) = link.read_snapshot(body);
+    let loaded = load(target, &mut chunks, total, filter, restore, counts).await;
+    drop(chunks);
+    let size = match loaded {
+        Ok(size) => size,
+        Err(e) => {
+            // The reader task may be waiting on the socket: stop it (and
+            // so close the link) rather than leave it.
+            reader.abort();
+            return Err(e);
+        }
+    };
+    let link = reader
+        .await
+        .map_err(|e| Error::Source(format!("the snapshot reader failed: {e}")))?;
+    log::info!("{}: snapshot of {size} bytes read", link.addr());
+    Ok((link, size))
+}
+
 /// RESTOREs the snapshot on the target as its bytes arrive on `chunks`
 /// (the channel closes after the last one; an error ends it early), and
 /// returns its size in bytes. Each key is RESTOREd as soon as the reader
@@ -244,18 +287,7 @@ impl Loader<'_> {
 /// [`IN_FLIGHT_BYTES`] in all or one bigger key), never the whole
 /// snapshot. `total` is the snapshot's length when the
 /// master said it (a length-prefixed transfer).
-pub async fn load(
-    target: &Endpoint,
-    chunks: &mut tokio::sync::mpsc::Receiver<Result<Vec<u8>>>,
-    total: Option<u64>,
-    filter: &Filter,
-    counts: &std::sync::Mutex<Counts>,
-) -> Result<u64> {
-    load_with(target, chunks, total, filter, &Restore::default(), counts).await
-}
-
-/// [`load`], writing keys as `restore` says.
-pub async fn load_with(
+async fn load(
     target: &Endpoint,
     chunks: &mut tokio::sync::mpsc::Receiver<Result<Vec<u8>>>,
     total: Option<u64>,

@@ -26,28 +26,12 @@ impl Auth {
     /// The credentials and transport of a server or cluster source; a
     /// ferry store has no replication stream.
     pub fn of(spec: &ferry_migrate::endpoint::Spec) -> Result<Auth> {
-        use ferry_migrate::endpoint::Spec;
-        let (tls, insecure, user, password) = match spec {
-            Spec::Server {
-                tls,
-                insecure,
-                user,
-                password,
-                ..
-            }
-            | Spec::Cluster {
-                tls,
-                insecure,
-                user,
-                password,
-                ..
-            } => (*tls, *insecure, user.clone(), password.clone()),
-            Spec::Store { .. } => {
-                return Err(crate::Error::Usage(
-                    "--from must be a Redis server or cluster (a ferry store file has no replication stream; use ferry migrate)".into(),
-                ))
-            }
-        };
+        if matches!(spec, ferry_migrate::endpoint::Spec::Store { .. }) {
+            return Err(crate::Error::Usage(
+                "--from must be a Redis server or cluster (a ferry store file has no replication stream; use ferry migrate)".into(),
+            ));
+        }
+        let (tls, insecure, user, password) = spec.tls_and_auth();
         let security = match (tls, insecure) {
             (false, _) => crate::tls::Security::Plain,
             (true, false) => crate::tls::Security::Tls,

@@ -53,12 +53,7 @@ pub async fn bulk(
         check_target_empty(dst, scope, conflict).await?;
         conflict
     };
-    let keyspace = src.keyspace().await?;
-    let estimated: u64 = scope
-        .dbs
-        .iter()
-        .map(|(s, _)| keyspace.get(s).copied().unwrap_or(0))
-        .sum();
+    let estimated = scope.source_keys(src).await?;
     reg.begin_bulk(run_id, &scope.encode(), estimated as i64, true)?;
     let filter = ferry_sync::filter::Filter {
         keys: scope

@@ -32,44 +32,46 @@ fn wait_for_port(port: u16, child: &mut Child) {
     }
 }
 
-#[test]
-fn serve_help_explains_every_flag_with_examples() {
-    let out = ferry().args(["serve", "--help"]).output().expect("run");
+/// `ferry ARGS --help` succeeds and mentions every one of `needles`.
+#[track_caller]
+fn help_lists(args: &[&str], needles: &[&str]) {
+    let out = ferry().args(args).arg("--help").output().expect("run");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for flag in [
-        "--bind",
-        "--port",
-        "--data",
-        "--durability",
-        "--requirepass",
-        "--cache-mb",
-        "--key-cache-mb",
-        "--config",
-        "Examples:",
-        "ferry.toml",
-    ] {
+    for needle in needles {
         assert!(
-            text.contains(flag),
-            "`ferry serve --help` lacks {flag}:\n{text}"
+            text.contains(needle),
+            "`ferry {} --help` lacks {needle}:\n{text}",
+            args.join(" ")
         );
     }
 }
 
 #[test]
+fn serve_help_explains_every_flag_with_examples() {
+    help_lists(
+        &["serve"],
+        &[
+            "--bind",
+            "--port",
+            "--data",
+            "--durability",
+            "--requirepass",
+            "--cache-mb",
+            "--key-cache-mb",
+            "--config",
+            "Examples:",
+            "ferry.toml",
+        ],
+    );
+}
+
+#[test]
 fn migrate_bulk_help_explains_the_methods() {
-    let out = ferry()
-        .args(["migrate", "bulk", "--help"])
-        .output()
-        .expect("run");
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
-    for needle in ["--method", "snapshot", "--resume", "--max-rps", "Examples:"] {
-        assert!(
-            text.contains(needle),
-            "`ferry migrate bulk --help` lacks {needle}:\n{text}"
-        );
-    }
+    help_lists(
+        &["migrate", "bulk"],
+        &["--method", "snapshot", "--resume", "--max-rps", "Examples:"],
+    );
 }
 
 #[test]
