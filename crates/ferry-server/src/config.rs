@@ -21,6 +21,8 @@ pub struct ServerConfig {
     pub cache_mb: u32,
     /// The store's key cache, MiB (0: none).
     pub key_cache_mb: u32,
+    /// The write-ahead log's size bound, MiB.
+    pub wal_limit_mb: u32,
     pub maxclients: usize,
     /// Raft replication (`ferry serve --raft`); None: a single server.
     pub raft: Option<RaftConfig>,
@@ -55,6 +57,7 @@ impl Default for ServerConfig {
             aclfile: None,
             cache_mb: 32,
             key_cache_mb: 16,
+            wal_limit_mb: 64,
             maxclients: 10000,
             raft: None,
         }

@@ -80,15 +80,14 @@ const GROUP_MAX_TIME: Duration = Duration::from_millis(20);
 /// How often the background expiry sweep runs (Redis's hz 10).
 const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
 const SWEEP_BATCH: usize = 200;
-/// When the WAL outgrows this, the executor checkpoints it itself: under a
-/// constant write load the background checkpointer may never catch up with
-/// the end of the log, and the log only restarts once it has.
-const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Shared with the listener and the fsync thread.
 pub struct Shared {
     /// Bumped after each commit that wrote (the everysec syncer reads it).
     pub write_epoch: AtomicU64,
+    /// Bytes of the write-ahead log in use, as the storage thread's last
+    /// checkpoint saw them (see [`Executor::bound_wal`]).
+    pub wal_log_bytes: AtomicU64,
     /// Set when SHUTDOWN ran; the listener stops accepting.
     pub shutdown: Notify,
     /// Whether new connections start unauthenticated (requirepass is set).
@@ -843,12 +842,25 @@ impl Executor {
         }
     }
 
+    /// Restarts the write-ahead log when it outgrows its bound. The log
+    /// restarts (is reused from its start) only when a transaction begins
+    /// with every frame already checkpointed, and this executor begins its
+    /// next one right after each commit, before the storage thread can
+    /// have copied that commit's frames: under a steady write load the log
+    /// would grow for ever. So once it passes the bound, the executor
+    /// commits and finishes the checkpoint itself (the frames the storage
+    /// thread has not copied yet, usually the last commit's), and the
+    /// next transaction restarts the log.
+    ///
+    /// The size in use comes from the storage thread's checkpoints, not
+    /// from the file, which SQLite keeps at its largest until a restart.
     fn bound_wal(&mut self) {
-        if self.store.wal_bytes() > WAL_LIMIT_BYTES {
-            log::info!(
-                "write-ahead log over {} MiB, checkpointing",
-                WAL_LIMIT_BYTES >> 20
-            );
+        let in_use = self.shared.wal_log_bytes.load(Ordering::Relaxed);
+        if in_use > self.store.wal_limit_bytes() {
+            log::debug!("write-ahead log at {} MiB, restarting it", in_use >> 20);
+            // Seen again only once the storage thread has looked anew.
+            self.shared.wal_log_bytes.store(0, Ordering::Relaxed);
+            self.state.stats.wal_restarts += 1;
             if let Err(e) = self.store.checkpoint_passive() {
                 log::warn!("checkpoint failed: {e}");
             }

@@ -87,6 +87,7 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
             durability: config.durability,
             cache_mb: config.cache_mb,
             key_cache_mb: config.key_cache_mb,
+            wal_limit_mb: config.wal_limit_mb,
             background_checkpoint: true,
             // In Raft mode the Raft log is the redo log.
             journal: config.raft.is_none(),
@@ -105,6 +106,7 @@ async fn run(config: ServerConfig, embedding: Option<Embedding>) -> Result<(), S
     }
     let shared = Arc::new(Shared {
         write_epoch: AtomicU64::new(0),
+        wal_log_bytes: AtomicU64::new(0),
         shutdown: tokio::sync::Notify::new(),
         auth_required: Arc::new(AtomicBool::new(config.requirepass.is_some())),
         raft: std::sync::OnceLock::new(),
@@ -321,8 +323,14 @@ fn spawn_storage_sync(store: &Store, shared: Arc<Shared>) -> Result<(), ServeErr
                     checkpointed_epoch = epoch;
                     // A complete checkpoint also fsyncs the WAL.
                     match checkpointer.run() {
-                        Ok(r) if r.checkpointed == r.wal_frames => synced_epoch = epoch,
-                        Ok(_) => {}
+                        Ok(r) => {
+                            shared
+                                .wal_log_bytes
+                                .store(checkpointer.log_bytes(&r), Ordering::Relaxed);
+                            if r.complete() {
+                                synced_epoch = epoch;
+                            }
+                        }
                         Err(e) => log::warn!("background checkpoint failed: {e}"),
                     }
                 }

@@ -23,6 +23,9 @@ pub struct Stats {
     pub commands: CommandStats,
     /// Error replies by their code (`ERR`, `WRONGTYPE`): INFO errorstats.
     pub errors: HashMap<String, u64>,
+    /// Times the executor restarted an outgrown write-ahead log itself
+    /// (INFO persistence `ferry_wal_restarts`).
+    pub wal_restarts: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]

@@ -13,6 +13,8 @@ use std::path::Path;
 
 pub struct Checkpointer {
     conn: Connection,
+    /// Bytes of one WAL frame: a page and its 24-byte header.
+    frame_bytes: u64,
 }
 
 /// What one checkpoint did, in WAL frames (pages).
@@ -20,6 +22,13 @@ pub struct Checkpointer {
 pub struct CheckpointReport {
     pub wal_frames: i64,
     pub checkpointed: i64,
+}
+
+impl CheckpointReport {
+    /// Whether every frame of the log is in the database file.
+    pub fn complete(&self) -> bool {
+        self.checkpointed == self.wal_frames
+    }
 }
 
 impl Checkpointer {
@@ -36,7 +45,18 @@ impl Checkpointer {
         // The writer decides durability; a checkpoint always fsyncs the WAL
         // before copying and the database file after, when synchronous is on.
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA cache_size=-2048;")?;
-        Ok(Checkpointer { conn })
+        let page: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        Ok(Checkpointer {
+            conn,
+            frame_bytes: page + 24,
+        })
+    }
+
+    /// Bytes of the log in use when `report` was made (frames since the
+    /// log last restarted; the file itself may be larger, as SQLite
+    /// reuses it from its start).
+    pub fn log_bytes(&self, report: &CheckpointReport) -> u64 {
+        report.wal_frames.max(0) as u64 * self.frame_bytes
     }
 
     /// Runs one PASSIVE checkpoint: copies as many committed frames as

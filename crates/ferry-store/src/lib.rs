@@ -26,7 +26,7 @@ pub mod streams;
 mod strings;
 pub mod zsets;
 
-pub use checkpoint::Checkpointer;
+pub use checkpoint::{CheckpointReport, Checkpointer};
 pub use error::{StoreError, StoreResult};
 pub use keyspace::{KeyInfo, KeyType, ScanPage, Ttl};
 pub use strings::{parse_canonical_i64, StringEncoding};
@@ -109,6 +109,9 @@ pub struct StoreOptions {
     pub journal: bool,
     /// Longest time between two SQLite commits when journaling.
     pub commit_interval: std::time::Duration,
+    /// The write-ahead log's size bound in MiB (see
+    /// [`Store::wal_limit_bytes`]).
+    pub wal_limit_mb: u32,
     /// Changes are made durable by a log the caller keeps (Raft): no
     /// journal, [`Store::flush_group`] writes nothing, the caller takes each
     /// group's changes with [`Store::take_group_payload`] and decides when
@@ -126,6 +129,7 @@ impl Default for StoreOptions {
             journal: false,
             commit_interval: std::time::Duration::from_millis(250),
             external_log: false,
+            wal_limit_mb: 64,
         }
     }
 }
@@ -658,15 +662,20 @@ impl Store {
         Ok(())
     }
 
-    /// Size of the write-ahead log in bytes (0 when there is none).
-    pub fn wal_bytes(&self) -> u64 {
-        std::fs::metadata(self.wal_path())
-            .map(|m| m.len())
-            .unwrap_or(0)
+    /// The write-ahead log's size bound. SQLite reuses the log file from
+    /// its start once a checkpoint has copied every frame (a restart) but
+    /// never shrinks it by itself; `journal_size_limit` cuts a log that a
+    /// large transaction grew back to this at the restart. A server
+    /// checkpoints on its own thread when the log in use outgrows it
+    /// ([`Store::checkpoint_passive`]).
+    pub fn wal_limit_bytes(&self) -> u64 {
+        u64::from(self.opts.wal_limit_mb.max(1)) << 20
     }
 
-    /// Copies committed WAL frames back into the database file without
-    /// truncating the log; used when background checkpoints fall behind.
+    /// Commits, then copies the committed WAL frames not checkpointed yet
+    /// back into the database file, so that the next transaction restarts
+    /// the log (a server does this when its log outgrows
+    /// [`Store::wal_limit_bytes`]).
     pub fn checkpoint_passive(&mut self) -> StoreResult<()> {
         let was_open = self.in_tx;
         self.commit()?;

@@ -154,6 +154,16 @@ pub(crate) fn configure(conn: &Connection, opts: &StoreOptions) -> StoreResult<(
          PRAGMA foreign_keys=OFF;",
         u64::from(opts.cache_mb.max(1)) * 1024
     ))?;
+    // See Store::wal_limit_bytes. Answers with the limit set (a row),
+    // hence not in the batch above.
+    let _: i64 = conn.query_row(
+        &format!(
+            "PRAGMA journal_size_limit={}",
+            u64::from(opts.wal_limit_mb.max(1)) << 20
+        ),
+        [],
+        |r| r.get(0),
+    )?;
     Ok(())
 }
 

@@ -33,6 +33,7 @@ ferry.toml (every key optional; flags win over the file):
   requirepass = \"s3cret\"
   cache-mb = 32
   key-cache-mb = 16
+  wal-limit-mb = 64
   raft = true                 # and: node-id, raft-addr, peers, raft-cluster, stale-reads";
 
 #[derive(Args, Debug)]
@@ -80,6 +81,13 @@ pub struct ServeArgs {
     /// skip a b-tree lookup. 0 turns it off. Default 16.
     #[arg(long, value_name = "MIB")]
     key_cache_mb: Option<u32>,
+
+    /// Write-ahead log bound in MiB: when the log SQLite keeps beside the
+    /// data file holds more than this, ferry checkpoints it into the data
+    /// file and starts it over (a pause of a few ms under heavy writes);
+    /// the file is cut back to this size. Default 64.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..))]
+    wal_limit_mb: Option<u32>,
 
     /// Settings file with the same keys as these flags. Default ./ferry.toml when it exists.
     #[arg(long, value_name = "FILE")]
@@ -141,6 +149,7 @@ struct FileSettings {
     aclfile: Option<PathBuf>,
     cache_mb: Option<u32>,
     key_cache_mb: Option<u32>,
+    wal_limit_mb: Option<u32>,
     raft: Option<bool>,
     node_id: Option<u64>,
     raft_addr: Option<String>,
@@ -207,6 +216,11 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved, String> {
         .key_cache_mb
         .or(file.key_cache_mb)
         .unwrap_or(cfg.key_cache_mb);
+    cfg.wal_limit_mb = args
+        .wal_limit_mb
+        .or(file.wal_limit_mb)
+        .unwrap_or(cfg.wal_limit_mb)
+        .max(1);
     if args.raft || file.raft.unwrap_or(false) {
         let node_id = args
             .node_id

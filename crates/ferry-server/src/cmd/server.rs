@@ -184,10 +184,12 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             .unwrap_or_default();
         let _ = write!(
             out,
-            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\nferry_data_file:{}\r\nferry_durability:{}\r\n\r\n",
+            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\nferry_data_file:{}\r\nferry_durability:{}\r\nferry_wal_limit_bytes:{}\r\nferry_wal_restarts:{}\r\n\r\n",
             st.lastsave,
             ctx.store.path().display(),
             durability.as_str(),
+            ctx.store.wal_limit_bytes(),
+            st.stats.wal_restarts,
         );
     }
     if show("stats") {
