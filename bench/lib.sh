@@ -97,7 +97,9 @@ wait_ping() { # wait_ping NAME PID PORT LOG
 }
 
 # start_server KIND DIR -> sets SERVER_PID and SERVER_PORT. KIND is redis or ferry;
-# FERRY_SERVE_ARGS (optional) adds flags to `ferry serve`.
+# FERRY_SERVE_ARGS (optional) adds flags to `ferry serve`; REDIS_SERVE_ARGS to
+# redis-server, after the defaults (a later directive wins: `--appendonly yes
+# --appendfsync everysec` gives the reference ferry's own durability).
 start_server() {
     local kind="$1" dir="$2" attempt port pid logf
     mkdir -p "$dir"
@@ -107,7 +109,8 @@ start_server() {
         [ -n "$port" ] || die "no free port found on $HOST"
         case "$kind" in
             redis)
-                redis-server --bind "$HOST" --port "$port" --save "" --appendonly no \
+                # shellcheck disable=SC2086 # REDIS_SERVE_ARGS is a list of flags
+                redis-server --bind "$HOST" --port "$port" --save "" --appendonly no ${REDIS_SERVE_ARGS:-} \
                     --daemonize no --dir "$dir" --logfile "$logf" &
                 ;;
             ferry)

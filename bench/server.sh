@@ -21,6 +21,9 @@
 #   CLIENTS      parallel connections (default 50)
 #   KEYSPACE     -r keyspace for random keys (default 100000)
 #   DURABILITY   ferry --durability (default everysec, ferry's default)
+#   REDIS_SERVE_ARGS  flags added to redis-server's (default none: no persistence);
+#                "--appendonly yes --appendfsync everysec" makes the reference as
+#                durable as ferry's default (an AOF in TMPDIR, fsynced every second)
 #   RSS_KEYS     keys loaded for the memory measurement (default 1000000; 0 skips it)
 #   RSS_VALUE    value stored under every key of the memory load (default xxx, 3 bytes
 #                like redis-benchmark's default -d 3)
@@ -92,7 +95,7 @@ cat <<EOF
 - Commands (\`bench/server.sh\` with N=$N TESTS=$TESTS PIPELINES="$PIPELINES" CLIENTS=$CLIENTS KEYSPACE=$KEYSPACE):
 
 \`\`\`sh
-redis-server --bind $HOST --port PORT --save "" --appendonly no
+redis-server --bind $HOST --port PORT --save "" --appendonly no${REDIS_SERVE_ARGS:+ $REDIS_SERVE_ARGS}
 ferry serve --bind $HOST --port PORT --data TMPDIR/ferry.db --durability $DURABILITY
 # for each pipeline depth: FLUSHALL, then one run per test, in this order: ${TESTS//,/ }
 $BENCH_CMD
