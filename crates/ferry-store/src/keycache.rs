@@ -15,9 +15,14 @@
 //! FLUSHALL) empties it. A row read from the cache is then checked for
 //! expiry exactly as one read from SQLite.
 //!
-//! Direct-mapped: a key has one place, chosen by its hash; a newcomer
-//! replaces whatever was there, in the same allocation. No LRU bookkeeping
-//! on a hit, and the memory stays under its budget (`--key-cache-mb`):
+//! Two-way set-associative: a key has two neighbouring places (one cache
+//! line), chosen by its hash, each with a tag of the hash beside the
+//! entry's pointer so that a look at the other place rarely reads its
+//! entry. A hit in the second place swaps the two, so the first holds the
+//! more recently used and a newcomer replaces the second, in the same
+//! allocation. (Direct-mapped, one place a key, about a fifth of the reads
+//! of 100k hot keys in a 16 MiB cache missed: keys sharing a place pushed
+//! each other out.) The memory stays under its budget (`--key-cache-mb`):
 //! entries are only added while the bytes they hold fit.
 
 use crate::keyspace::KeyInfo;
@@ -34,7 +39,7 @@ const MAX_VALUE: usize = 512;
 const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>() + 16;
 /// Places in the table per budget byte: one per 64 bytes, so a budget full
 /// of small entries (~110 bytes) leaves most places empty and keys rarely
-/// push each other out (8 bytes a place: an eighth of the budget).
+/// push each other out (16 bytes a place: a quarter of the budget).
 const BYTES_PER_PLACE: usize = 64;
 
 /// Bytes of key and value an entry holds inside itself; longer ones take an
@@ -141,8 +146,22 @@ impl Entry {
     }
 }
 
+/// One place of the table: an entry and the tag of its key's hash.
+#[derive(Default)]
+struct Place {
+    tag: u32,
+    entry: Option<Box<Entry>>,
+}
+
+/// Where a key may be: the first of its two places, and its tag.
+#[derive(Clone, Copy)]
+struct Spot {
+    first: usize,
+    tag: u32,
+}
+
 pub(crate) struct KeyCache {
-    table: Vec<Option<Box<Entry>>>,
+    table: Vec<Place>,
     /// Bytes held by the entries (see [`Entry::cost`]) and the table.
     bytes: usize,
     budget: usize,
@@ -160,10 +179,12 @@ impl KeyCache {
         } else {
             (budget / BYTES_PER_PLACE).next_power_of_two()
         };
+        // Two places a key: at least two.
+        let places = if places == 1 { 2 } else { places };
         let mut table = Vec::new();
-        table.resize_with(places, || None);
+        table.resize_with(places, Place::default);
         KeyCache {
-            bytes: places * std::mem::size_of::<Option<Box<Entry>>>(),
+            bytes: places * std::mem::size_of::<Place>(),
             table,
             budget,
             hasher: foldhash::fast::FixedState::with_seed(0x6665_7272_795f_6b63),
@@ -172,25 +193,41 @@ impl KeyCache {
         }
     }
 
-    fn place(&self, slot: u8, key: &[u8]) -> Option<usize> {
+    fn spot(&self, slot: u8, key: &[u8]) -> Option<Spot> {
         if self.table.is_empty() {
             return None;
         }
         let mut h = self.hasher.build_hasher();
         h.write_u8(slot);
         h.write(key);
-        Some(h.finish() as usize & (self.table.len() - 1))
+        let h = h.finish();
+        Some(Spot {
+            first: h as usize & (self.table.len() - 1) & !1,
+            tag: (h >> 32) as u32,
+        })
+    }
+
+    /// The place holding `key`, if one does.
+    fn find(&self, spot: Spot, slot: u8, key: &[u8]) -> Option<usize> {
+        (spot.first..spot.first + 2).find(|&at| {
+            let place = &self.table[at];
+            place.tag == spot.tag && place.entry.as_ref().is_some_and(|e| e.is(slot, key))
+        })
     }
 
     /// The cached row of `key`, if the cache has it.
     pub(crate) fn get(&mut self, slot: u8, key: &[u8]) -> Option<Row<'_>> {
-        let at = self.place(slot, key)?;
-        match &self.table[at] {
-            Some(e) if e.is(slot, key) => {
+        let spot = self.spot(slot, key)?;
+        match self.find(spot, slot, key) {
+            Some(at) => {
                 self.hits += 1;
-                Some(e.row())
+                if at != spot.first {
+                    // The more recently used goes first.
+                    self.table.swap(at, spot.first);
+                }
+                self.table[spot.first].entry.as_ref().map(|e| e.row())
             }
-            _ => {
+            None => {
                 self.misses += 1;
                 None
             }
@@ -210,10 +247,19 @@ impl KeyCache {
         if key.len() > MAX_KEY {
             return;
         }
-        let Some(at) = self.place(slot, key) else {
+        let Some(spot) = self.spot(slot, key) else {
             return;
         };
-        let mut entry = match self.table[at].take() {
+        // Its own place if it has one, else the second (the less recently
+        // used) after the first moved there: the newcomer goes first.
+        let at = match self.find(spot, slot, key) {
+            Some(at) => at,
+            None => {
+                self.table.swap(spot.first, spot.first + 1);
+                spot.first
+            }
+        };
+        let mut entry = match self.table[at].entry.take() {
             Some(mut old) => {
                 self.bytes -= old.cost();
                 old.fill(slot, key, info, column);
@@ -221,10 +267,11 @@ impl KeyCache {
             }
             None => Box::new(Entry::new(slot, key, info, column)),
         };
+        self.table[at].tag = spot.tag;
         let cost = entry.cost();
         if self.bytes + cost <= self.budget {
             self.bytes += cost;
-            self.table[at] = Some(entry);
+            self.table[at].entry = Some(entry);
         } else {
             // Over budget: drop the value before giving up the entry.
             entry.set_column(None);
@@ -232,22 +279,19 @@ impl KeyCache {
             let cost = entry.cost();
             if self.bytes + cost <= self.budget {
                 self.bytes += cost;
-                self.table[at] = Some(entry);
+                self.table[at].entry = Some(entry);
             }
         }
     }
 
     /// Changes the cached row of `key` in place, if the cache has it.
     fn update(&mut self, slot: u8, key: &[u8], f: impl FnOnce(&mut Entry)) {
-        let Some(at) = self.place(slot, key) else {
+        let Some(at) = self.spot(slot, key).and_then(|spot| self.find(spot, slot, key)) else {
             return;
         };
-        let Some(e) = self.table[at].as_mut() else {
+        let Some(e) = self.table[at].entry.as_mut() else {
             return;
         };
-        if !e.is(slot, key) {
-            return;
-        }
         let before = e.cost();
         f(e);
         let after = e.cost();
@@ -259,16 +303,13 @@ impl KeyCache {
 
     /// Forgets `key`.
     fn forget(&mut self, slot: u8, key: &[u8]) {
-        let Some(at) = self.place(slot, key) else {
-            return;
-        };
-        if self.table[at].as_ref().is_some_and(|e| e.is(slot, key)) {
+        if let Some(at) = self.spot(slot, key).and_then(|spot| self.find(spot, slot, key)) {
             self.forget_at(at);
         }
     }
 
     fn forget_at(&mut self, at: usize) {
-        if let Some(old) = self.table[at].take() {
+        if let Some(old) = self.table[at].entry.take() {
             self.bytes -= old.cost();
         }
     }
@@ -325,12 +366,12 @@ impl KeyCache {
 
     /// Forgets everything (the table changed under the cache).
     pub(crate) fn clear(&mut self) {
-        if self.table.iter().any(Option::is_some) {
+        if self.table.iter().any(|p| p.entry.is_some()) {
             for place in &mut self.table {
-                *place = None;
+                place.entry = None;
             }
         }
-        self.bytes = self.table.len() * std::mem::size_of::<Option<Box<Entry>>>();
+        self.bytes = self.table.len() * std::mem::size_of::<Place>();
     }
 }
 
@@ -412,10 +453,47 @@ mod tests {
             update(&mut c, &i.to_le_bytes(), 300, &[b'y'; 300]);
             assert!(c.bytes <= c.budget, "{} bytes over {}", c.bytes, c.budget);
         }
-        let held: usize = c.table.iter().flatten().map(|e| e.cost()).sum();
-        let table = c.table.len() * std::mem::size_of::<Option<Box<Entry>>>();
+        let held: usize = c
+            .table
+            .iter()
+            .filter_map(|p| p.entry.as_ref())
+            .map(|e| e.cost())
+            .sum();
+        let table = c.table.len() * std::mem::size_of::<Place>();
         assert_eq!(c.bytes, held + table);
         assert!(held > 0);
+    }
+
+    #[test]
+    fn two_keys_of_one_place_pair_both_stay_and_the_least_recent_goes() {
+        let mut c = KeyCache::new(1);
+        // Three keys whose two places are the same pair.
+        let first = |c: &KeyCache, k: &[u8]| c.spot(0, k).map(|s| s.first);
+        let a = b"key:0".to_vec();
+        let same: Vec<Vec<u8>> = (1..1_000_000u32)
+            .map(|i| format!("key:{i}").into_bytes())
+            .filter(|k| first(&c, k) == first(&c, &a))
+            .take(2)
+            .collect();
+        let (b, d) = (&same[0], &same[1]);
+        c.put(0, &a, info(1), Some(Some(b"a")));
+        c.put(0, b, info(2), Some(Some(b"b")));
+        assert_eq!(c.get(0, &a).map(|r| r.info.len), Some(1));
+        assert_eq!(c.get(0, b).map(|r| r.info.len), Some(2));
+        // `b` was used last: the newcomer replaces `a`.
+        c.put(0, d, info(3), None);
+        assert_eq!(c.get(0, &a), None);
+        assert_eq!(c.get(0, b).map(|r| r.info.len), Some(2));
+        assert_eq!(c.get(0, d).map(|r| r.info.len), Some(3));
+        // Updates and forgetting find a key in either place.
+        update(&mut c, b, 5, b"bbb");
+        assert_eq!(
+            c.get(0, b).map(|r| r.value),
+            Some(Some(Some(&b"bbb"[..])))
+        );
+        c.forget(0, d);
+        assert_eq!(c.get(0, d), None);
+        assert_eq!(c.get(0, b).map(|r| r.info.len), Some(5));
     }
 
     #[test]
