@@ -56,7 +56,7 @@ impl Default for ServerConfig {
             requirepass: None,
             aclfile: None,
             cache_mb: 32,
-            key_cache_mb: 16,
+            key_cache_mb: 32,
             wal_limit_mb: 64,
             maxclients: 10000,
             raft: None,

@@ -286,7 +286,10 @@ impl KeyCache {
 
     /// Changes the cached row of `key` in place, if the cache has it.
     fn update(&mut self, slot: u8, key: &[u8], f: impl FnOnce(&mut Entry)) {
-        let Some(at) = self.spot(slot, key).and_then(|spot| self.find(spot, slot, key)) else {
+        let Some(at) = self
+            .spot(slot, key)
+            .and_then(|spot| self.find(spot, slot, key))
+        else {
             return;
         };
         let Some(e) = self.table[at].entry.as_mut() else {
@@ -303,7 +306,10 @@ impl KeyCache {
 
     /// Forgets `key`.
     fn forget(&mut self, slot: u8, key: &[u8]) {
-        if let Some(at) = self.spot(slot, key).and_then(|spot| self.find(spot, slot, key)) {
+        if let Some(at) = self
+            .spot(slot, key)
+            .and_then(|spot| self.find(spot, slot, key))
+        {
             self.forget_at(at);
         }
     }
@@ -487,10 +493,7 @@ mod tests {
         assert_eq!(c.get(0, d).map(|r| r.info.len), Some(3));
         // Updates and forgetting find a key in either place.
         update(&mut c, b, 5, b"bbb");
-        assert_eq!(
-            c.get(0, b).map(|r| r.value),
-            Some(Some(Some(&b"bbb"[..])))
-        );
+        assert_eq!(c.get(0, b).map(|r| r.value), Some(Some(Some(&b"bbb"[..]))));
         c.forget(0, d);
         assert_eq!(c.get(0, d), None);
         assert_eq!(c.get(0, b).map(|r| r.info.len), Some(5));

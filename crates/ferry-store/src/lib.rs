@@ -124,7 +124,7 @@ impl Default for StoreOptions {
         StoreOptions {
             durability: Durability::Everysec,
             cache_mb: 32,
-            key_cache_mb: 16,
+            key_cache_mb: 32,
             background_checkpoint: false,
             journal: false,
             commit_interval: std::time::Duration::from_millis(250),

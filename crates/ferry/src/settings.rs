@@ -32,7 +32,7 @@ ferry.toml (every key optional; flags win over the file):
   durability = \"everysec\"
   requirepass = \"s3cret\"
   cache-mb = 32
-  key-cache-mb = 16
+  key-cache-mb = 32
   wal-limit-mb = 64
   raft = true                 # and: node-id, raft-addr, peers, raft-cluster, stale-reads";
 
@@ -78,7 +78,7 @@ pub struct ServeArgs {
 
     /// Key cache in MiB: recently read keys (their row, and string values up
     /// to 512 bytes) kept in memory in front of SQLite, so reads of hot keys
-    /// skip a b-tree lookup. 0 turns it off. Default 16.
+    /// skip a b-tree lookup. 0 turns it off. Default 32.
     #[arg(long, value_name = "MIB")]
     key_cache_mb: Option<u32>,
 

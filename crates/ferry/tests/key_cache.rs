@@ -21,7 +21,7 @@ fn key_cache_info(c: &mut RawConn) -> (String, u64) {
 
 #[test]
 fn the_key_cache_serves_repeated_reads_and_zero_turns_it_off() {
-    for (args, mb) in [(vec![], "16"), (vec!["--key-cache-mb", "0"], "0")] {
+    for (args, mb) in [(vec![], "32"), (vec!["--key-cache-mb", "0"], "0")] {
         let mut opts = FerryOpts::default();
         for a in &args {
             opts = opts.arg(a);
