@@ -860,9 +860,11 @@ impl Executor {
             log::debug!("write-ahead log at {} MiB, restarting it", in_use >> 20);
             // Seen again only once the storage thread has looked anew.
             self.shared.wal_log_bytes.store(0, Ordering::Relaxed);
-            self.state.stats.wal_restarts += 1;
-            if let Err(e) = self.store.checkpoint_passive() {
-                log::warn!("checkpoint failed: {e}");
+            match self.store.checkpoint_passive() {
+                Ok(true) => self.state.stats.wal_restarts += 1,
+                // Commits are held (Raft): tried again after the next report.
+                Ok(false) => {}
+                Err(e) => log::warn!("checkpoint failed: {e}"),
             }
         }
     }

@@ -675,19 +675,21 @@ impl Store {
     /// Commits, then copies the committed WAL frames not checkpointed yet
     /// back into the database file, so that the next transaction restarts
     /// the log (a server does this when its log outgrows
-    /// [`Store::wal_limit_bytes`]).
-    pub fn checkpoint_passive(&mut self) -> StoreResult<()> {
+    /// [`Store::wal_limit_bytes`]). False when the transaction could not
+    /// be committed yet (commits held, or changes an external log has not
+    /// taken): nothing was done.
+    pub fn checkpoint_passive(&mut self) -> StoreResult<bool> {
         let was_open = self.in_tx;
         self.commit()?;
         if self.in_tx {
-            return Ok(());
+            return Ok(false);
         }
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         if was_open {
             self.begin()?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Keys created and keys removed by expiry since the last call, in the
