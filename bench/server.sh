@@ -326,7 +326,11 @@ if [ "$RSS_KEYS" -gt 0 ]; then
             disk="$(du -cm "$TMP/mem-ferry"/ferry.db* 2>/dev/null | awk 'END { print $1 " MB (db + wal)" }')"
             name="ferry"
         else
-            disk="- (no persistence)"
+            if [ -n "${REDIS_SERVE_ARGS:-}" ]; then
+                disk="$(du -cm "$TMP/mem-redis" 2>/dev/null | awk 'END { print $1 " MB (" ENVIRON["REDIS_SERVE_ARGS"] ")" }')"
+            else
+                disk="- (no persistence)"
+            fi
             name="redis-server"
         fi
         case "$summary" in
