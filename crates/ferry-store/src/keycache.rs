@@ -504,17 +504,22 @@ mod tests {
         assert!(held > 0);
     }
 
+    /// Two keys (`key:N`) whose two places are those of `a`.
+    fn sharing_places(c: &KeyCache, a: &[u8]) -> Vec<Vec<u8>> {
+        let first = |k: &[u8]| c.spot(0, k).map(|s| s.first);
+        (1..1_000_000u32)
+            .map(|i| format!("key:{i}").into_bytes())
+            .filter(|k| first(k) == first(a))
+            .take(2)
+            .collect()
+    }
+
     #[test]
     fn two_keys_of_one_place_pair_both_stay_and_the_least_recent_goes() {
         let mut c = KeyCache::new(1);
         // Three keys whose two places are the same pair.
-        let first = |c: &KeyCache, k: &[u8]| c.spot(0, k).map(|s| s.first);
         let a = b"key:0".to_vec();
-        let same: Vec<Vec<u8>> = (1..1_000_000u32)
-            .map(|i| format!("key:{i}").into_bytes())
-            .filter(|k| first(&c, k) == first(&c, &a))
-            .take(2)
-            .collect();
+        let same = sharing_places(&c, &a);
         let (b, d) = (&same[0], &same[1]);
         c.put(0, &a, info(1), Some(Some(b"a")));
         c.put(0, b, info(2), Some(Some(b"b")));
@@ -560,13 +565,8 @@ mod tests {
             })
         );
         // A pair of places full of read keys keeps them.
-        let first = |c: &KeyCache, k: &[u8]| c.spot(0, k).map(|s| s.first);
         let a = b"key:0".to_vec();
-        let same: Vec<Vec<u8>> = (1..1_000_000u32)
-            .map(|i| format!("key:{i}").into_bytes())
-            .filter(|k| first(&c, k) == first(&c, &a))
-            .take(2)
-            .collect();
+        let same = sharing_places(&c, &a);
         c.put(0, &a, info(7), None);
         c.put(0, &same[0], info(8), None);
         insert(&mut c, &same[1], 1);

@@ -119,6 +119,13 @@ pub struct StoreOptions {
     pub external_log: bool,
 }
 
+impl StoreOptions {
+    /// [`StoreOptions::wal_limit_mb`] in bytes (at least 1 MiB).
+    pub(crate) fn wal_limit_bytes(&self) -> u64 {
+        u64::from(self.wal_limit_mb.max(1)) << 20
+    }
+}
+
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
@@ -669,7 +676,7 @@ impl Store {
     /// checkpoints on its own thread when the log in use outgrows it
     /// ([`Store::checkpoint_passive`]).
     pub fn wal_limit_bytes(&self) -> u64 {
-        u64::from(self.opts.wal_limit_mb.max(1)) << 20
+        self.opts.wal_limit_bytes()
     }
 
     /// Commits, then copies the committed WAL frames not checkpointed yet

@@ -157,10 +157,7 @@ pub(crate) fn configure(conn: &Connection, opts: &StoreOptions) -> StoreResult<(
     // See Store::wal_limit_bytes. Answers with the limit set (a row),
     // hence not in the batch above.
     let _: i64 = conn.query_row(
-        &format!(
-            "PRAGMA journal_size_limit={}",
-            u64::from(opts.wal_limit_mb.max(1)) << 20
-        ),
+        &format!("PRAGMA journal_size_limit={}", opts.wal_limit_bytes()),
         [],
         |r| r.get(0),
     )?;

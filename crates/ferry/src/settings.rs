@@ -219,8 +219,7 @@ pub fn resolve(args: ServeArgs) -> Result<Resolved, String> {
     cfg.wal_limit_mb = args
         .wal_limit_mb
         .or(file.wal_limit_mb)
-        .unwrap_or(cfg.wal_limit_mb)
-        .max(1);
+        .unwrap_or(cfg.wal_limit_mb);
     if args.raft || file.raft.unwrap_or(false) {
         let node_id = args
             .node_id
