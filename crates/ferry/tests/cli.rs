@@ -59,6 +59,7 @@ fn serve_help_explains_every_flag_with_examples() {
             "--requirepass",
             "--cache-mb",
             "--key-cache-mb",
+            "--wal-limit-mb",
             "--config",
             "Examples:",
             "ferry.toml",
@@ -122,7 +123,9 @@ fn settings_file_is_read_and_flags_win_over_it() {
     let file_port = free_port();
     std::fs::write(
         dir.path().join("ferry.toml"),
-        format!("port = {file_port}\ndurability = \"always\"\ndata = \"from-file.db\"\n"),
+        format!(
+            "port = {file_port}\ndurability = \"always\"\ndata = \"from-file.db\"\nwal-limit-mb = 3\n"
+        ),
     )
     .expect("write ferry.toml");
     // The file in the working directory is picked up by default.
@@ -138,6 +141,8 @@ fn settings_file_is_read_and_flags_win_over_it() {
     let mut c = RawConn::connect(file_port);
     let reply = String::from_utf8_lossy(&c.cmd(&["CONFIG", "GET", "appendfsync"])).into_owned();
     assert!(reply.ends_with("$6\r\nalways\r\n"), "{reply}");
+    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "persistence"])).into_owned();
+    assert!(info.contains("ferry_wal_limit_bytes:3145728\r\n"), "{info}");
     drop(running);
     assert!(dir.path().join("from-file.db").exists());
 
