@@ -10,6 +10,12 @@
 //! took 30% longer when every insert took a place), while a key read soon
 //! after it was written (a cache-aside fill, a session) is found.
 //!
+//! It also remembers keys the table does not have (a lookup that found no
+//! row, a key deleted or expired): a read of a missing key, the first step
+//! of every cache-aside fill and of SET NX, LPOP or SPOP on a drained key,
+//! then costs no b-tree descent either. Such an entry takes only a free
+//! place, never pushing out a row.
+//!
 //! It holds exactly what the table holds: [`crate::Store::apply`] updates
 //! it after each change it makes (every change to the keyspace, new or
 //! replayed, goes through there), and anything that changes the table
@@ -50,6 +56,15 @@ const INLINE: usize = 64;
 /// Longer keys are not cached (their length must also fit the entry's u32).
 const MAX_KEY: usize = 64 * 1024;
 
+/// What [`KeyCache::get`] knows of a key.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Cached<'a> {
+    /// The key's row.
+    Row(Row<'a>),
+    /// The table has no row for the key.
+    Absent,
+}
+
 /// A cached row as [`KeyCache::get`] shows it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Row<'a> {
@@ -74,7 +89,8 @@ enum Column {
 /// (with a separate allocation each for key and value it was four, about a
 /// quarter of a GET at `-P 16`).
 struct Entry {
-    info: KeyInfo,
+    /// None: the table has no row for the key.
+    info: Option<KeyInfo>,
     key_len: u32,
     slot: u8,
     column: Column,
@@ -82,7 +98,7 @@ struct Entry {
 }
 
 impl Entry {
-    fn new(slot: u8, key: &[u8], info: KeyInfo, column: Option<Option<&[u8]>>) -> Entry {
+    fn new(slot: u8, key: &[u8], info: Option<KeyInfo>, column: Option<Option<&[u8]>>) -> Entry {
         let mut e = Entry {
             info,
             key_len: 0,
@@ -95,7 +111,13 @@ impl Entry {
     }
 
     /// Becomes the entry of `key`, in the same allocation.
-    fn fill(&mut self, slot: u8, key: &[u8], info: KeyInfo, column: Option<Option<&[u8]>>) {
+    fn fill(
+        &mut self,
+        slot: u8,
+        key: &[u8],
+        info: Option<KeyInfo>,
+        column: Option<Option<&[u8]>>,
+    ) {
         self.slot = slot;
         self.info = info;
         self.bytes.clear();
@@ -123,15 +145,18 @@ impl Entry {
         &self.bytes[..self.key_len as usize]
     }
 
-    fn row(&self) -> Row<'_> {
-        Row {
-            info: self.info,
+    fn cached(&self) -> Cached<'_> {
+        let Some(info) = self.info else {
+            return Cached::Absent;
+        };
+        Cached::Row(Row {
+            info,
             value: match self.column {
                 Column::Unknown => None,
                 Column::Null => Some(None),
                 Column::Bytes => Some(Some(&self.bytes[self.key_len as usize..])),
             },
-        }
+        })
     }
 
     fn cost(&self) -> usize {
@@ -217,8 +242,8 @@ impl KeyCache {
         })
     }
 
-    /// The cached row of `key`, if the cache has it.
-    pub(crate) fn get(&mut self, slot: u8, key: &[u8]) -> Option<Row<'_>> {
+    /// What the cache knows of `key`, if anything.
+    pub(crate) fn get(&mut self, slot: u8, key: &[u8]) -> Option<Cached<'_>> {
         let spot = self.spot(slot, key)?;
         match self.find(spot, slot, key) {
             Some(at) => {
@@ -227,7 +252,7 @@ impl KeyCache {
                     // The more recently used goes first.
                     self.table.swap(at, spot.first);
                 }
-                self.table[spot.first].entry.as_ref().map(|e| e.row())
+                self.table[spot.first].entry.as_ref().map(|e| e.cached())
             }
             None => {
                 self.misses += 1;
@@ -246,15 +271,22 @@ impl KeyCache {
         info: KeyInfo,
         column: Option<Option<&[u8]>>,
     ) {
-        self.put_as(slot, key, info, column, true)
+        self.put_as(slot, key, Some(info), column, true)
     }
 
-    /// [`KeyCache::put`]; without `evict`, only into a free place.
+    /// Remembers that the table has no row for `key` (a lookup found none),
+    /// in a free place only.
+    pub(crate) fn put_absent(&mut self, slot: u8, key: &[u8]) {
+        self.put_as(slot, key, None, None, false)
+    }
+
+    /// [`KeyCache::put`] (`info` None: the key has no row); without
+    /// `evict`, only into a free place or the key's own.
     fn put_as(
         &mut self,
         slot: u8,
         key: &[u8],
-        info: KeyInfo,
+        info: Option<KeyInfo>,
         column: Option<Option<&[u8]>>,
         evict: bool,
     ) {
@@ -302,7 +334,8 @@ impl KeyCache {
         }
     }
 
-    /// Changes the cached row of `key` in place, if the cache has it.
+    /// Changes the cached row of `key` in place, if the cache has it (`f`
+    /// sees an entry with a row).
     fn update(&mut self, slot: u8, key: &[u8], f: impl FnOnce(&mut Entry)) {
         let Some(at) = self
             .spot(slot, key)
@@ -313,6 +346,12 @@ impl KeyCache {
         let Some(e) = self.table[at].entry.as_mut() else {
             return;
         };
+        if e.info.is_none() {
+            // A change to a row the cache thought missing cannot happen
+            // while the cache is true; should it, trust the table.
+            self.forget_at(at);
+            return;
+        }
         let before = e.cost();
         f(e);
         let after = e.cost();
@@ -329,6 +368,22 @@ impl KeyCache {
             .and_then(|spot| self.find(spot, slot, key))
         {
             self.forget_at(at);
+        }
+    }
+
+    /// Turns the entry of `key`, if the cache has one, into one saying the
+    /// key has no row (its row was just deleted).
+    fn make_absent(&mut self, slot: u8, key: &[u8]) {
+        let Some(at) = self
+            .spot(slot, key)
+            .and_then(|spot| self.find(spot, slot, key))
+        else {
+            return;
+        };
+        if let Some(e) = self.table[at].entry.as_mut() {
+            // Same allocation: the cost does not change.
+            e.info = None;
+            e.set_column(None);
         }
     }
 
@@ -350,13 +405,17 @@ impl KeyCache {
                 value,
                 ..
             } => self.update(slot(*db), key, |e| {
-                e.info.len = *len;
-                e.info.expire_at = *expire_at;
+                if let Some(info) = e.info.as_mut() {
+                    info.len = *len;
+                    info.expire_at = *expire_at;
+                }
                 e.set_column(Some(value.as_deref()));
             }),
-            Op::SetExpire { db, key, at, .. } => {
-                self.update(slot(*db), key, |e| e.info.expire_at = *at)
-            }
+            Op::SetExpire { db, key, at, .. } => self.update(slot(*db), key, |e| {
+                if let Some(info) = e.info.as_mut() {
+                    info.expire_at = *at;
+                }
+            }),
             Op::StreamMeta { db, key, meta } => {
                 self.update(slot(*db), key, |e| e.set_column(Some(Some(meta))))
             }
@@ -377,17 +436,19 @@ impl KeyCache {
                     expire_at: *expire_at,
                     len: *len,
                 };
-                self.put_as(slot(*db), key, info, Some(value.as_deref()), false)
+                self.put_as(slot(*db), key, Some(info), Some(value.as_deref()), false)
             }
-            Op::Remove { db, key, .. } => self.forget(slot(*db), key),
+            // A key just deleted is often asked for again (SPOP, LPOP or
+            // a lock's SET NX until it is back): its entry says so.
+            Op::Remove { db, key, .. } => self.make_absent(slot(*db), key),
             Op::Rename { db, src, dst } => {
-                self.forget(slot(*db), src);
+                self.make_absent(slot(*db), src);
                 self.forget(slot(*db), dst);
             }
             Op::Move {
                 db, key, dst_db, ..
             } => {
-                self.forget(slot(*db), key);
+                self.make_absent(slot(*db), key);
                 self.forget(slot(*dst_db), key);
             }
             Op::FlushDb { .. } | Op::FlushAll => self.clear(),
@@ -429,6 +490,16 @@ mod tests {
         }
     }
 
+    /// The row the cache holds for `key` (None: nothing known); a test
+    /// that meets an absent-key entry here fails.
+    fn row<'a>(c: &'a mut KeyCache, slot: u8, key: &[u8]) -> Option<Row<'a>> {
+        match c.get(slot, key) {
+            Some(Cached::Row(r)) => Some(r),
+            Some(Cached::Absent) => panic!("{key:?} is cached as absent"),
+            None => None,
+        }
+    }
+
     fn update(c: &mut KeyCache, key: &[u8], len: i64, value: &[u8]) {
         c.note(
             &Op::Update {
@@ -447,29 +518,29 @@ mod tests {
     #[test]
     fn keeps_updates_and_forgets_rows() {
         let mut c = KeyCache::new(1);
-        assert_eq!(c.get(0, b"k"), None);
+        assert_eq!(row(&mut c, 0, b"k"), None);
         c.put(0, b"k", info(1), Some(Some(b"a")));
         let want = Row {
             info: info(1),
             value: Some(Some(b"a")),
         };
-        assert_eq!(c.get(0, b"k"), Some(want));
+        assert_eq!(row(&mut c, 0, b"k"), Some(want));
         // Same key in another database slot: another entry.
-        assert_eq!(c.get(1, b"k"), None);
+        assert_eq!(row(&mut c, 1, b"k"), None);
         update(&mut c, b"k", 2, b"bb");
         let want = Row {
             info: info(2),
             value: Some(Some(b"bb")),
         };
-        assert_eq!(c.get(0, b"k"), Some(want));
+        assert_eq!(row(&mut c, 0, b"k"), Some(want));
         // An update of a key the cache does not have adds nothing.
         update(&mut c, b"other", 2, b"bb");
-        assert_eq!(c.get(0, b"other"), None);
+        assert_eq!(row(&mut c, 0, b"other"), None);
         c.forget(0, b"k");
-        assert_eq!(c.get(0, b"k"), None);
+        assert_eq!(row(&mut c, 0, b"k"), None);
         c.put(0, b"k", info(1), None);
         c.clear();
-        assert_eq!(c.get(0, b"k"), None);
+        assert_eq!(row(&mut c, 0, b"k"), None);
     }
 
     #[test]
@@ -477,15 +548,15 @@ mod tests {
         let big = vec![b'x'; MAX_VALUE + 1];
         let mut c = KeyCache::new(1);
         c.put(0, b"big", info(1), Some(Some(&big)));
-        assert_eq!(c.get(0, b"big").map(|r| r.value), Some(None));
+        assert_eq!(row(&mut c, 0, b"big").map(|r| r.value), Some(None));
         // A long key and value spill out of the entry and are counted.
         let huge = vec![b'k'; MAX_KEY + 1];
         c.put(0, &huge, info(1), Some(Some(b"v")));
-        assert_eq!(c.get(0, &huge), None);
+        assert_eq!(row(&mut c, 0, &huge), None);
         let long = vec![b'k'; 100];
         c.put(0, &long, info(1), Some(Some(b"v")));
         assert_eq!(
-            c.get(0, &long).map(|r| r.value),
+            row(&mut c, 0, &long).map(|r| r.value),
             Some(Some(Some(&b"v"[..])))
         );
         for i in 0..100_000u32 {
@@ -523,19 +594,19 @@ mod tests {
         let (b, d) = (&same[0], &same[1]);
         c.put(0, &a, info(1), Some(Some(b"a")));
         c.put(0, b, info(2), Some(Some(b"b")));
-        assert_eq!(c.get(0, &a).map(|r| r.info.len), Some(1));
-        assert_eq!(c.get(0, b).map(|r| r.info.len), Some(2));
+        assert_eq!(row(&mut c, 0, &a).map(|r| r.info.len), Some(1));
+        assert_eq!(row(&mut c, 0, b).map(|r| r.info.len), Some(2));
         // `b` was used last: the newcomer replaces `a`.
         c.put(0, d, info(3), None);
-        assert_eq!(c.get(0, &a), None);
-        assert_eq!(c.get(0, b).map(|r| r.info.len), Some(2));
-        assert_eq!(c.get(0, d).map(|r| r.info.len), Some(3));
+        assert_eq!(row(&mut c, 0, &a), None);
+        assert_eq!(row(&mut c, 0, b).map(|r| r.info.len), Some(2));
+        assert_eq!(row(&mut c, 0, d).map(|r| r.info.len), Some(3));
         // Updates and forgetting find a key in either place.
         update(&mut c, b, 5, b"bbb");
-        assert_eq!(c.get(0, b).map(|r| r.value), Some(Some(Some(&b"bbb"[..]))));
+        assert_eq!(row(&mut c, 0, b).map(|r| r.value), Some(Some(Some(&b"bbb"[..]))));
         c.forget(0, d);
-        assert_eq!(c.get(0, d), None);
-        assert_eq!(c.get(0, b).map(|r| r.info.len), Some(5));
+        assert_eq!(row(&mut c, 0, d), None);
+        assert_eq!(row(&mut c, 0, b).map(|r| r.info.len), Some(5));
     }
 
     #[test]
@@ -558,7 +629,7 @@ mod tests {
         };
         insert(&mut c, b"new", 1);
         assert_eq!(
-            c.get(0, b"new"),
+            row(&mut c, 0, b"new"),
             Some(Row {
                 info: info(1),
                 value: Some(Some(b"v"))
@@ -570,15 +641,73 @@ mod tests {
         c.put(0, &a, info(7), None);
         c.put(0, &same[0], info(8), None);
         insert(&mut c, &same[1], 1);
+        assert_eq!(row(&mut c, 0, &same[1]), None);
+        assert_eq!(row(&mut c, 0, &a).map(|r| r.info.len), Some(7));
+        assert_eq!(row(&mut c, 0, &same[0]).map(|r| r.info.len), Some(8));
+    }
+
+    #[test]
+    fn a_missing_key_is_remembered_until_a_row_comes() {
+        let mut c = KeyCache::new(1);
+        let op_insert = |key: &[u8]| Op::Insert {
+            db: 0,
+            key: key.to_vec(),
+            id: 1,
+            ktype: KeyType::String,
+            expire_at: None,
+            len: 1,
+            value: Some(b"v".to_vec()),
+            enc: 0,
+        };
+        let op_remove = |key: &[u8]| Op::Remove {
+            db: 0,
+            key: key.to_vec(),
+            id: 1,
+            ktype: KeyType::String,
+            had_expire: false,
+        };
+        c.put_absent(0, b"gone");
+        assert_eq!(c.get(0, b"gone"), Some(Cached::Absent));
+        // Only in its database slot.
+        assert_eq!(c.get(1, b"gone"), None);
+        // A new row replaces it, even with every other place full.
+        c.note(&op_insert(b"gone"), |db| db);
+        assert_eq!(row(&mut c, 0, b"gone").map(|r| r.info.len), Some(1));
+        // Deleting the row makes it absent again, as does renaming it away;
+        // the name it was renamed to is forgotten (read again from SQLite).
+        c.note(&op_remove(b"gone"), |db| db);
+        assert_eq!(c.get(0, b"gone"), Some(Cached::Absent));
+        c.put(0, b"src", info(4), None);
+        c.put_absent(0, b"dst");
+        c.note(
+            &Op::Rename {
+                db: 0,
+                src: b"src".to_vec(),
+                dst: b"dst".to_vec(),
+            },
+            |db| db,
+        );
+        assert_eq!(c.get(0, b"src"), Some(Cached::Absent));
+        assert_eq!(c.get(0, b"dst"), None);
+        // An update of a key cached as absent (the cache was wrong) drops
+        // the entry rather than inventing a row.
+        update(&mut c, b"gone", 2, b"x");
+        assert_eq!(c.get(0, b"gone"), None);
+        // An absent key never pushes a row out.
+        let a = b"key:0".to_vec();
+        let same = sharing_places(&c, &a);
+        c.put(0, &a, info(7), None);
+        c.put(0, &same[0], info(8), None);
+        c.put_absent(0, &same[1]);
         assert_eq!(c.get(0, &same[1]), None);
-        assert_eq!(c.get(0, &a).map(|r| r.info.len), Some(7));
-        assert_eq!(c.get(0, &same[0]).map(|r| r.info.len), Some(8));
+        assert_eq!(row(&mut c, 0, &a).map(|r| r.info.len), Some(7));
+        assert_eq!(row(&mut c, 0, &same[0]).map(|r| r.info.len), Some(8));
     }
 
     #[test]
     fn a_zero_budget_caches_nothing() {
         let mut c = KeyCache::new(0);
         c.put(0, b"k", info(1), None);
-        assert_eq!(c.get(0, b"k"), None);
+        assert_eq!(row(&mut c, 0, b"k"), None);
     }
 }

@@ -3,6 +3,7 @@
 //! background expiry sweep.
 
 use crate::glob::{glob_match, literal_prefix};
+use crate::keycache::Cached;
 use crate::ops::Op;
 use crate::{Store, StoreError, StoreResult, DATABASES};
 use rusqlite::{params, OptionalExtension};
@@ -151,7 +152,8 @@ impl Store {
     pub fn lookup(&mut self, db: usize, key: &[u8]) -> StoreResult<Option<KeyInfo>> {
         let slot = self.slot(db);
         let info = match self.key_cache.get(slot as u8, key) {
-            Some(row) => row.info,
+            Some(Cached::Row(row)) => row.info,
+            Some(Cached::Absent) => return Ok(None),
             None => {
                 let row = self
                     .conn
@@ -168,6 +170,7 @@ impl Store {
                     })
                     .optional()?;
                 let Some((id, code, expire_at, len)) = row else {
+                    self.key_cache.put_absent(slot as u8, key);
                     return Ok(None);
                 };
                 let info = row_to_info(id, code, expire_at, len)?;

@@ -1,6 +1,6 @@
 //! String values, stored inline in the key row (`keys.value`).
 
-use crate::keycache::Row as CachedRow;
+use crate::keycache::{Cached, Row as CachedRow};
 use crate::keyspace::{KeyInfo, KeyType, Ttl};
 use crate::{Store, StoreError, StoreResult};
 use rusqlite::{params, OptionalExtension};
@@ -104,10 +104,11 @@ impl Store {
     ) -> StoreResult<Option<(KeyInfo, Option<Vec<u8>>)>> {
         let slot = self.slot(db);
         let (info, value) = match self.key_cache.get(slot as u8, key) {
-            Some(CachedRow {
+            Some(Cached::Row(CachedRow {
                 info,
                 value: Some(value),
-            }) => (info, value.map(<[u8]>::to_vec)),
+            })) => (info, value.map(<[u8]>::to_vec)),
+            Some(Cached::Absent) => return Ok(None),
             _ => {
                 let row: Option<Row> = self
                     .conn
@@ -119,6 +120,7 @@ impl Store {
                     })
                     .optional()?;
                 let Some((id, code, expire_at, len, value)) = row else {
+                    self.key_cache.put_absent(slot as u8, key);
                     return Ok(None);
                 };
                 let ktype =
