@@ -81,8 +81,7 @@ impl Store {
             return Ok(None);
         }
         Ok(self
-            .conn
-            .prepare_cached("SELECT id, version FROM keys WHERE db = ?1 AND key = ?2")?
+            .stmt("SELECT id, version FROM keys WHERE db = ?1 AND key = ?2")?
             .query_row(rusqlite::params![self.slot(db), key], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
@@ -153,8 +152,7 @@ impl Store {
             KeyType::Stream => "SELECT count(*), total(l) FROM (SELECT length(fields) + 16 AS l FROM stream_entries WHERE key_id = ?1 LIMIT ?2)",
         };
         Ok(self
-            .conn
-            .prepare_cached(sql)?
+            .stmt(sql)?
             .query_row(rusqlite::params![info.id, limit], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)? as i64))
             })?)

@@ -8,9 +8,7 @@ use crate::{Store, StoreResult};
 impl Store {
     /// The stored libraries' code, in the order they were stored.
     pub fn function_codes(&mut self) -> StoreResult<Vec<Vec<u8>>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT code FROM functions ORDER BY pos")?;
+        let mut stmt = self.stmt("SELECT code FROM functions ORDER BY pos")?;
         let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -25,9 +23,7 @@ impl Store {
 
     pub(crate) fn apply_set_functions(&mut self, codes: &[Vec<u8>]) -> StoreResult<()> {
         self.conn.execute("DELETE FROM functions", [])?;
-        let mut insert = self
-            .conn
-            .prepare_cached("INSERT INTO functions (pos, code) VALUES (?1, ?2)")?;
+        let mut insert = self.stmt("INSERT INTO functions (pos, code) VALUES (?1, ?2)")?;
         for (pos, code) in codes.iter().enumerate() {
             insert.execute(rusqlite::params![pos as i64, code])?;
         }

@@ -195,8 +195,7 @@ impl Store {
     /// The value of `field` in the hash with id `id`.
     pub fn hash_field(&mut self, id: i64, field: &[u8]) -> StoreResult<Option<Vec<u8>>> {
         Ok(self
-            .conn
-            .prepare_cached("SELECT value FROM hashes WHERE key_id = ?1 AND field = ?2")?
+            .stmt("SELECT value FROM hashes WHERE key_id = ?1 AND field = ?2")?
             .query_row(params![id, field], |r| r.get::<_, Vec<u8>>(0))
             .optional()?)
     }
@@ -234,8 +233,7 @@ impl Store {
 
     fn hash_field_exists(&mut self, id: i64, field: &[u8]) -> StoreResult<bool> {
         Ok(self
-            .conn
-            .prepare_cached("SELECT 1 FROM hashes WHERE key_id = ?1 AND field = ?2")?
+            .stmt("SELECT 1 FROM hashes WHERE key_id = ?1 AND field = ?2")?
             .query_row(params![id, field], |_| Ok(()))
             .optional()?
             .is_some())
@@ -261,9 +259,8 @@ impl Store {
 
     /// Every (field, value) of the hash, in field order.
     pub fn hash_entries(&mut self, id: i64) -> StoreResult<HashEntries> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT field, value FROM hashes WHERE key_id = ?1 ORDER BY field")?;
+        let mut stmt =
+            self.stmt("SELECT field, value FROM hashes WHERE key_id = ?1 ORDER BY field")?;
         let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -274,9 +271,7 @@ impl Store {
         id: i64,
         offset: i64,
     ) -> StoreResult<Option<(Vec<u8>, Vec<u8>)>> {
-        Ok(self
-            .conn
-            .prepare_cached(
+        Ok(self.stmt(
                 "SELECT field, value FROM hashes WHERE key_id = ?1 ORDER BY field LIMIT 1 OFFSET ?2",
             )?
             .query_row(params![id, offset], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -287,9 +282,8 @@ impl Store {
     /// ascending, repeats allowed), in one pass that stops at the last
     /// position: random picks without loading the whole hash.
     pub fn hash_entries_at(&mut self, id: i64, offsets: &[u64]) -> StoreResult<HashEntries> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT field, value FROM hashes WHERE key_id = ?1 ORDER BY field")?;
+        let mut stmt =
+            self.stmt("SELECT field, value FROM hashes WHERE key_id = ?1 ORDER BY field")?;
         let mut rows = stmt.query([id])?;
         picks_from(offsets, || match rows.next()? {
             Some(r) => Ok(Some((r.get(0)?, r.get(1)?))),
@@ -311,7 +305,7 @@ impl Store {
         } else {
             (ScanCursor::parse(info.id, cursor), count.max(1))
         };
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.stmt(
             "SELECT field, value FROM hashes WHERE key_id = ?1 AND field >= ?2 ORDER BY field",
         )?;
         let mut rows = stmt.query(params![info.id, cursor.start])?;
@@ -340,9 +334,7 @@ impl Store {
         if info.len > HASH_MAX_LISTPACK_ENTRIES {
             return Ok("hashtable");
         }
-        let long: bool = self
-            .conn
-            .prepare_cached(
+        let long: bool = self.stmt(
                 "SELECT EXISTS (SELECT 1 FROM hashes WHERE key_id = ?1 AND (length(field) > ?2 OR length(value) > ?2))",
             )?
             .query_row(params![info.id, HASH_MAX_LISTPACK_VALUE], |r| r.get(0))?;

@@ -111,13 +111,7 @@ impl Entry {
     }
 
     /// Becomes the entry of `key`, in the same allocation.
-    fn fill(
-        &mut self,
-        slot: u8,
-        key: &[u8],
-        info: Option<KeyInfo>,
-        column: Option<Option<&[u8]>>,
-    ) {
+    fn fill(&mut self, slot: u8, key: &[u8], info: Option<KeyInfo>, column: Option<Option<&[u8]>>) {
         self.slot = slot;
         self.info = info;
         self.bytes.clear();
@@ -603,7 +597,10 @@ mod tests {
         assert_eq!(row(&mut c, 0, d).map(|r| r.info.len), Some(3));
         // Updates and forgetting find a key in either place.
         update(&mut c, b, 5, b"bbb");
-        assert_eq!(row(&mut c, 0, b).map(|r| r.value), Some(Some(Some(&b"bbb"[..]))));
+        assert_eq!(
+            row(&mut c, 0, b).map(|r| r.value),
+            Some(Some(Some(&b"bbb"[..])))
+        );
         c.forget(0, d);
         assert_eq!(row(&mut c, 0, d), None);
         assert_eq!(row(&mut c, 0, b).map(|r| r.info.len), Some(5));

@@ -156,10 +156,7 @@ impl Store {
             Some(Cached::Absent) => return Ok(None),
             None => {
                 let row = self
-                    .conn
-                    .prepare_cached(
-                        "SELECT id, type, expire_at, len FROM keys WHERE db = ?1 AND key = ?2",
-                    )?
+                    .stmt("SELECT id, type, expire_at, len FROM keys WHERE db = ?1 AND key = ?2")?
                     .query_row(params![slot, key], |r| {
                         Ok((
                             r.get::<_, i64>(0)?,
@@ -190,8 +187,7 @@ impl Store {
     pub fn is_live(&mut self, db: usize, key: &[u8]) -> StoreResult<bool> {
         let slot = self.slot(db);
         let expire_at: Option<Option<i64>> = self
-            .conn
-            .prepare_cached("SELECT expire_at FROM keys WHERE db = ?1 AND key = ?2")?
+            .stmt("SELECT expire_at FROM keys WHERE db = ?1 AND key = ?2")?
             .query_row(params![slot, key], |r| r.get(0))
             .optional()?;
         Ok(matches!(expire_at, Some(at) if at.is_none_or(|at| at > self.now)))
@@ -485,7 +481,7 @@ impl Store {
         let limit = count.max(1) as i64;
         let after = i64::try_from(cursor).unwrap_or(i64::MAX);
         let slot = self.slot(db);
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.stmt(
             "SELECT id, key, type, expire_at FROM keys WHERE db = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
         )?;
         let mut rows = stmt.query(params![slot, after, limit])?;
@@ -522,7 +518,7 @@ impl Store {
         let slot = self.slot(db);
         let now = self.now;
         let mut out = Vec::new();
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.stmt(
             "SELECT key, expire_at FROM keys WHERE db = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3)",
         )?;
         let mut rows = stmt.query(params![slot, prefix, upper])?;
@@ -542,18 +538,14 @@ impl Store {
         let slot = self.slot(db);
         for _ in 0..100 {
             let bounds: (Option<i64>, Option<i64>) = self
-                .conn
-                .prepare_cached("SELECT min(id), max(id) FROM keys WHERE db = ?1")?
+                .stmt("SELECT min(id), max(id) FROM keys WHERE db = ?1")?
                 .query_row([slot], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let (Some(lo), Some(hi)) = bounds else {
                 return Ok(None);
             };
             let pick = rand::Rng::gen_range(&mut rand::thread_rng(), lo..=hi);
             let row = self
-                .conn
-                .prepare_cached(
-                    "SELECT key FROM keys WHERE db = ?1 AND id >= ?2 ORDER BY id LIMIT 1",
-                )?
+                .stmt("SELECT key FROM keys WHERE db = ?1 AND id >= ?2 ORDER BY id LIMIT 1")?
                 .query_row(params![slot, pick], |r| r.get::<_, Vec<u8>>(0))
                 .optional()?;
             if let Some(key) = row {
@@ -619,8 +611,7 @@ impl Store {
                 enc,
             } => {
                 let db = *db as usize;
-                self.conn
-                    .prepare_cached(
+                self.stmt(
                         "INSERT INTO keys (db, key, id, type, expire_at, len, value, enc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     )?
                     .execute(params![self.slot(db), key, id, *ktype as i64, expire_at, len, value, enc ])?;
@@ -640,8 +631,7 @@ impl Store {
                 enc,
             } => {
                 let db = *db as usize;
-                self.conn
-                    .prepare_cached(
+                self.stmt(
                         "UPDATE keys SET len = ?3, expire_at = ?4, value = ?5, enc = ?6, version = version + 1
                          WHERE db = ?1 AND key = ?2",
                     )?
@@ -658,10 +648,9 @@ impl Store {
                 let db = *db as usize;
                 let (delete_sql, _) = ktype.data_sql();
                 for sql in delete_sql {
-                    self.conn.prepare_cached(sql)?.execute([id])?;
+                    self.stmt(sql)?.execute([id])?;
                 }
-                self.conn
-                    .prepare_cached("DELETE FROM keys WHERE db = ?1 AND key = ?2")?
+                self.stmt("DELETE FROM keys WHERE db = ?1 AND key = ?2")?
                     .execute(params![self.slot(db), key])?;
                 self.key_counts[db] -= 1;
                 if *had_expire {
@@ -675,19 +664,17 @@ impl Store {
                 at,
             } => {
                 let db = *db as usize;
-                self.conn
-                    .prepare_cached(
+                self.stmt(
                         "UPDATE keys SET expire_at = ?3, version = version + 1 WHERE db = ?1 AND key = ?2",
                     )?
                     .execute(params![self.slot(db), key, at])?;
                 self.adjust_expire_count(db, *had_expire, at.is_some());
             }
             Op::Rename { db, src, dst } => {
-                self.conn
-                    .prepare_cached(
-                        "UPDATE keys SET key = ?3, version = version + 1 WHERE db = ?1 AND key = ?2",
-                    )?
-                    .execute(params![self.slot(*db as usize), src, dst])?;
+                self.stmt(
+                    "UPDATE keys SET key = ?3, version = version + 1 WHERE db = ?1 AND key = ?2",
+                )?
+                .execute(params![self.slot(*db as usize), src, dst])?;
             }
             Op::Move {
                 db,
@@ -696,11 +683,10 @@ impl Store {
                 had_expire,
             } => {
                 let (db, dst_db) = (*db as usize, *dst_db as usize);
-                self.conn
-                    .prepare_cached(
-                        "UPDATE keys SET db = ?3, version = version + 1 WHERE db = ?1 AND key = ?2",
-                    )?
-                    .execute(params![self.slot(db), key, self.slot(dst_db)])?;
+                self.stmt(
+                    "UPDATE keys SET db = ?3, version = version + 1 WHERE db = ?1 AND key = ?2",
+                )?
+                .execute(params![self.slot(db), key, self.slot(dst_db)])?;
                 self.key_counts[db] -= 1;
                 self.key_counts[dst_db] += 1;
                 if *had_expire {
@@ -715,9 +701,7 @@ impl Store {
             } => {
                 let (_, copy_sql) = ktype.data_sql();
                 for sql in copy_sql {
-                    self.conn
-                        .prepare_cached(sql)?
-                        .execute(params![to_id, from_id])?;
+                    self.stmt(sql)?.execute(params![to_id, from_id])?;
                 }
             }
             Op::FlushDb { db } => {
@@ -731,8 +715,7 @@ impl Store {
                         [slot],
                     )?;
                 }
-                self.conn
-                    .prepare_cached("DELETE FROM keys WHERE db = ?1")?
+                self.stmt("DELETE FROM keys WHERE db = ?1")?
                     .execute([slot])?;
                 self.key_counts[db] = 0;
                 self.expire_counts[db] = 0;
@@ -746,29 +729,23 @@ impl Store {
                 self.expire_counts = [0; DATABASES];
             }
             Op::HashPut { id, field, value } => {
-                self.conn
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO hashes (key_id, field, value) VALUES (?1, ?2, ?3)",
-                    )?
-                    .execute(params![id, field, value])?;
+                self.stmt(
+                    "INSERT OR REPLACE INTO hashes (key_id, field, value) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![id, field, value])?;
             }
             Op::SetAdd { id, member } => {
-                self.conn
-                    .prepare_cached("INSERT OR IGNORE INTO sets (key_id, member) VALUES (?1, ?2)")?
+                self.stmt("INSERT OR IGNORE INTO sets (key_id, member) VALUES (?1, ?2)")?
                     .execute(params![id, member])?;
             }
             Op::ZPut { id, member, score } => {
-                self.conn
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO zsets (key_id, member, score) VALUES (?1, ?2, ?3)",
-                    )?
-                    .execute(params![id, member, score])?;
+                self.stmt(
+                    "INSERT OR REPLACE INTO zsets (key_id, member, score) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![id, member, score])?;
             }
             Op::ListPut { id, pos, value } => {
-                self.conn
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO lists (key_id, pos, value) VALUES (?1, ?2, ?3)",
-                    )?
+                self.stmt("INSERT OR REPLACE INTO lists (key_id, pos, value) VALUES (?1, ?2, ?3)")?
                     .execute(params![id, pos, value])?;
             }
             Op::ElemDel { ktype, id, elem } => {
@@ -782,13 +759,10 @@ impl Store {
                         ))
                     }
                 };
-                self.conn.prepare_cached(sql)?.execute(params![id, elem])?;
+                self.stmt(sql)?.execute(params![id, elem])?;
             }
             Op::ListDelRange { id, from, to } => {
-                self.conn
-                    .prepare_cached(
-                        "DELETE FROM lists WHERE key_id = ?1 AND pos BETWEEN ?2 AND ?3",
-                    )?
+                self.stmt("DELETE FROM lists WHERE key_id = ?1 AND pos BETWEEN ?2 AND ?3")?
                     .execute(params![id, from, to])?;
             }
             Op::Barrier => {}
@@ -810,11 +784,10 @@ impl Store {
                 self.key_counts.swap(a, b);
                 self.expire_counts.swap(a, b);
                 let map: Vec<String> = self.db_slots.iter().map(|s| s.to_string()).collect();
-                self.conn
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO ferry_meta (name, value) VALUES ('db_slots', ?1)",
-                    )?
-                    .execute([map.join(",")])?;
+                self.stmt(
+                    "INSERT OR REPLACE INTO ferry_meta (name, value) VALUES ('db_slots', ?1)",
+                )?
+                .execute([map.join(",")])?;
             }
         }
         Ok(())
@@ -824,7 +797,7 @@ impl Store {
     /// many were removed; they are reported by [`Store::take_events`].
     pub fn sweep_expired(&mut self, limit: usize) -> StoreResult<usize> {
         let due: Vec<DueRow> = {
-            let mut stmt = self.conn.prepare_cached(
+            let mut stmt = self.stmt(
                 "SELECT db, key, id, type, expire_at, len FROM keys
                  WHERE expire_at IS NOT NULL AND expire_at <= ?1 ORDER BY expire_at LIMIT ?2",
             )?;

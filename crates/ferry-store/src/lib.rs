@@ -22,6 +22,7 @@ mod keyspace;
 pub mod lists;
 mod ops;
 mod schema;
+mod statements;
 pub mod streams;
 mod strings;
 pub mod zsets;
@@ -151,7 +152,10 @@ pub fn unix_ms() -> i64 {
 
 /// The keyspace, through one SQLite write connection.
 pub struct Store {
-    conn: Connection,
+    /// Declared before `conn`: its statements go first (see `statements.rs`).
+    statements: statements::Statements,
+    /// Boxed: kept statements point at it.
+    conn: Box<Connection>,
     /// Recently used key rows (see `keycache.rs`).
     key_cache: keycache::KeyCache,
     /// See [`Store::set_versions_watched`].
@@ -215,6 +219,11 @@ pub struct Store {
 const WATCH_ABSENT_MIN: usize = 1024;
 
 impl Store {
+    /// The kept statement of a SQL literal (see `statements.rs`).
+    pub(crate) fn stmt(&self, sql: &'static str) -> StoreResult<statements::Stmt<'_>> {
+        Ok(self.statements.get(&self.conn, sql)?)
+    }
+
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: impl AsRef<Path>, opts: &StoreOptions) -> StoreResult<Store> {
         let path = path.as_ref().to_path_buf();
@@ -225,7 +234,8 @@ impl Store {
         schema::configure(&conn, opts)?;
         schema::migrate(&conn)?;
         let mut store = Store {
-            conn,
+            statements: statements::Statements::default(),
+            conn: Box::new(conn),
             key_cache: keycache::KeyCache::new(opts.key_cache_mb),
             versions_watched: true,
             path,
@@ -448,7 +458,8 @@ impl Store {
         self.rollback_uncommitted()?;
         // Close the data file (a Connection closes on drop) before moving
         // another file over it.
-        let old = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
+        self.statements.clear();
+        let old = std::mem::replace(&mut self.conn, Box::new(Connection::open_in_memory()?));
         drop(old);
         // The old file's write-ahead log goes first: left beside the new
         // file, SQLite would replay it into it.
@@ -471,7 +482,8 @@ impl Store {
             path: self.path.display().to_string(),
             source: e,
         })?;
-        self.conn = Connection::open(&self.path).map_err(|e| StoreError::Open {
+        self.statements.clear();
+        *self.conn = Connection::open(&self.path).map_err(|e| StoreError::Open {
             path: self.path.display().to_string(),
             source: e,
         })?;
@@ -535,16 +547,12 @@ impl Store {
         let wrote = self.tx_wrote;
         let result = (|| -> StoreResult<()> {
             if wrote {
-                self.conn
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO ferry_meta (name, value) VALUES ('applied_seq', ?1)",
-                    )?
-                    .execute([self.seq as i64])?;
+                self.stmt(
+                    "INSERT OR REPLACE INTO ferry_meta (name, value) VALUES ('applied_seq', ?1)",
+                )?
+                .execute([self.seq as i64])?;
                 for (name, value) in &self.commit_meta {
-                    self.conn
-                        .prepare_cached(
-                            "INSERT OR REPLACE INTO ferry_meta (name, value) VALUES (?1, ?2)",
-                        )?
+                    self.stmt("INSERT OR REPLACE INTO ferry_meta (name, value) VALUES (?1, ?2)")?
                         .execute(rusqlite::params![name, value])?;
                 }
             }

@@ -79,11 +79,7 @@ impl Store {
             ListEnd::Head => "SELECT pos FROM lists WHERE key_id = ?1 ORDER BY pos LIMIT 1",
             ListEnd::Tail => "SELECT pos FROM lists WHERE key_id = ?1 ORDER BY pos DESC LIMIT 1",
         };
-        Ok(self
-            .conn
-            .prepare_cached(sql)?
-            .query_row([id], |r| r.get(0))
-            .optional()?)
+        Ok(self.stmt(sql)?.query_row([id], |r| r.get(0)).optional()?)
     }
 
     /// The position of the element at `index` (0-based from the head, already
@@ -101,8 +97,7 @@ impl Store {
             )
         };
         Ok(self
-            .conn
-            .prepare_cached(sql)?
+            .stmt(sql)?
             .query_row(params![id, offset], |r| r.get(0))
             .optional()?)
     }
@@ -154,7 +149,7 @@ impl Store {
             }
         };
         let rows: Vec<(i64, Vec<u8>)> = {
-            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut stmt = self.stmt(sql)?;
             let rows = stmt.query_map(params![id, count], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };
@@ -280,7 +275,7 @@ impl Store {
         let from_tail = info.len - 1 - end;
         if start <= from_tail {
             let sql = "SELECT value FROM lists WHERE key_id = ?1 ORDER BY pos LIMIT ?2 OFFSET ?3";
-            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut stmt = self.stmt(sql)?;
             let mut rows = stmt.query(params![info.id, count, start])?;
             while let Some(row) = rows.next()? {
                 let v = row.get_ref(0)?;
@@ -291,7 +286,7 @@ impl Store {
             // Nearer the tail: read backwards, then hand out in order.
             let sql =
                 "SELECT value FROM lists WHERE key_id = ?1 ORDER BY pos DESC LIMIT ?2 OFFSET ?3";
-            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut stmt = self.stmt(sql)?;
             let mut rows = stmt.query(params![info.id, count, from_tail])?;
             let mut back = Vec::new();
             while let Some(row) = rows.next()? {
@@ -314,8 +309,7 @@ impl Store {
             return Ok(None);
         };
         Ok(self
-            .conn
-            .prepare_cached("SELECT value FROM lists WHERE key_id = ?1 AND pos = ?2")?
+            .stmt("SELECT value FROM lists WHERE key_id = ?1 AND pos = ?2")?
             .query_row(params![info.id, pos], |r| r.get(0))
             .optional()?)
     }
@@ -354,8 +348,7 @@ impl Store {
             }
         };
         Ok(self
-            .conn
-            .prepare_cached(sql)?
+            .stmt(sql)?
             .query_row(params![id, pos], |r| r.get(0))
             .optional()?)
     }
@@ -388,10 +381,7 @@ impl Store {
         value: &[u8],
     ) -> StoreResult<i64> {
         let found: Option<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT pos FROM lists WHERE key_id = ?1 AND value = ?2 ORDER BY pos LIMIT 1",
-            )?
+            .stmt("SELECT pos FROM lists WHERE key_id = ?1 AND value = ?2 ORDER BY pos LIMIT 1")?
             .query_row(params![info.id, pivot], |r| r.get(0))
             .optional()?;
         let Some(mut pivot_pos) = found else {
@@ -449,7 +439,7 @@ impl Store {
         let mut runs: Vec<(i64, i64)> = Vec::new();
         let mut removed = 0i64;
         {
-            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut stmt = self.stmt(sql)?;
             let mut rows = stmt.query(params![info.id, value])?;
             let mut in_run = false;
             while let Some(row) = rows.next()? {
@@ -530,7 +520,7 @@ impl Store {
             "SELECT value = ?2 FROM lists WHERE key_id = ?1 ORDER BY pos LIMIT ?3"
         };
         let limit = if maxlen == 0 { -1 } else { maxlen };
-        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut stmt = self.stmt(sql)?;
         let mut rows = stmt.query(params![info.id, value, limit])?;
         let mut out = Vec::new();
         let (mut index, mut matches) = (0i64, 0i64);
@@ -611,8 +601,7 @@ impl Store {
             }
         };
         Ok(self
-            .conn
-            .prepare_cached(sql)?
+            .stmt(sql)?
             .query_row(params![id, pos, k - 1], |r| r.get(0))
             .optional()?)
     }
@@ -633,7 +622,7 @@ impl Store {
             let from = lower.map(|l| l + 1).unwrap_or(i64::MIN);
             let to = upper.map(|u| u - 1).unwrap_or(i64::MAX);
             let rows: Vec<(i64, Vec<u8>)> = {
-                let mut stmt = self.conn.prepare_cached(
+                let mut stmt = self.stmt(
                     "SELECT pos, value FROM lists WHERE key_id = ?1 AND pos BETWEEN ?2 AND ?3 \
                      ORDER BY pos",
                 )?;
@@ -691,8 +680,7 @@ impl Store {
             return Ok(None);
         };
         let n: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM lists WHERE key_id = ?1")?
+            .stmt("SELECT count(*) FROM lists WHERE key_id = ?1")?
             .query_row([id], |r| r.get(0))?;
         let gap = LIST_GAP as i128;
         let span = (n as i128 - 1) * gap;
@@ -720,9 +708,8 @@ impl Store {
         let Some(base) = base else {
             // No free range of the size needed: rewrite the list in memory.
             let rows: Vec<(i64, Vec<u8>)> = {
-                let mut stmt = self.conn.prepare_cached(
-                    "SELECT pos, value FROM lists WHERE key_id = ?1 ORDER BY pos",
-                )?;
+                let mut stmt =
+                    self.stmt("SELECT pos, value FROM lists WHERE key_id = ?1 ORDER BY pos")?;
                 let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 rows.collect::<Result<_, _>>()?
             };
@@ -740,7 +727,7 @@ impl Store {
         let mut cursor = min;
         loop {
             let rows: Vec<(i64, Vec<u8>)> = {
-                let mut stmt = self.conn.prepare_cached(
+                let mut stmt = self.stmt(
                     "SELECT pos, value FROM lists WHERE key_id = ?1 AND pos BETWEEN ?2 AND ?3 \
                      ORDER BY pos LIMIT ?4",
                 )?;

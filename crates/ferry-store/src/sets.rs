@@ -22,8 +22,7 @@ impl Store {
     /// Whether `member` is in the set with id `id`.
     pub fn set_contains(&mut self, id: i64, member: &[u8]) -> StoreResult<bool> {
         Ok(self
-            .conn
-            .prepare_cached("SELECT 1 FROM sets WHERE key_id = ?1 AND member = ?2")?
+            .stmt("SELECT 1 FROM sets WHERE key_id = ?1 AND member = ?2")?
             .query_row(params![id, member], |_| Ok(()))
             .optional()?
             .is_some())
@@ -87,9 +86,7 @@ impl Store {
 
     /// Every member, in member order.
     pub fn set_members(&mut self, id: i64) -> StoreResult<Vec<Vec<u8>>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT member FROM sets WHERE key_id = ?1 ORDER BY member")?;
+        let mut stmt = self.stmt("SELECT member FROM sets WHERE key_id = ?1 ORDER BY member")?;
         let rows = stmt.query_map([id], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -103,23 +100,18 @@ impl Store {
     /// SPOP on a 100k-member set 20 times slower than Redis.
     pub fn set_random_member(&mut self, id: i64) -> StoreResult<Option<Vec<u8>>> {
         let first: Option<Vec<u8>> = self
-            .conn
-            .prepare_cached("SELECT member FROM sets WHERE key_id = ?1 ORDER BY member LIMIT 1")?
+            .stmt("SELECT member FROM sets WHERE key_id = ?1 ORDER BY member LIMIT 1")?
             .query_row(params![id], |r| r.get(0))
             .optional()?;
         let Some(first) = first else {
             return Ok(None);
         };
         let last: Vec<u8> = self
-            .conn
-            .prepare_cached(
-                "SELECT member FROM sets WHERE key_id = ?1 ORDER BY member DESC LIMIT 1",
-            )?
+            .stmt("SELECT member FROM sets WHERE key_id = ?1 ORDER BY member DESC LIMIT 1")?
             .query_row(params![id], |r| r.get(0))?;
         let probe = random_point_between(&first, &last);
         Ok(Some(
-            self.conn
-                .prepare_cached(
+            self.stmt(
                     "SELECT member FROM sets WHERE key_id = ?1 AND member >= ?2 ORDER BY member LIMIT 1",
                 )?
                 .query_row(params![id, probe], |r| r.get(0))
@@ -132,9 +124,7 @@ impl Store {
     /// ascending, repeats allowed), in one pass that stops at the last
     /// position: random picks without loading the whole set.
     pub fn set_members_at(&mut self, id: i64, offsets: &[u64]) -> StoreResult<Vec<Vec<u8>>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT member FROM sets WHERE key_id = ?1 ORDER BY member")?;
+        let mut stmt = self.stmt("SELECT member FROM sets WHERE key_id = ?1 ORDER BY member")?;
         let mut rows = stmt.query([id])?;
         picks_from(offsets, || match rows.next()? {
             Some(r) => Ok(Some(r.get(0)?)),
@@ -172,9 +162,8 @@ impl Store {
         } else {
             (ScanCursor::parse(info.id, cursor), count.max(1))
         };
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT member FROM sets WHERE key_id = ?1 AND member >= ?2 ORDER BY member",
-        )?;
+        let mut stmt = self
+            .stmt("SELECT member FROM sets WHERE key_id = ?1 AND member >= ?2 ORDER BY member")?;
         let mut rows = stmt.query(params![info.id, cursor.start])?;
         let (next, page) = scan_page(
             info.id,
@@ -201,9 +190,7 @@ impl Store {
         if info.len > SET_MAX_INTSET_ENTRIES {
             return Ok("hashtable");
         }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT member FROM sets WHERE key_id = ?1")?;
+        let mut stmt = self.stmt("SELECT member FROM sets WHERE key_id = ?1")?;
         let mut rows = stmt.query([info.id])?;
         while let Some(r) = rows.next()? {
             let m: Vec<u8> = r.get(0)?;

@@ -110,9 +110,7 @@ impl Store {
             })) => (info, value.map(<[u8]>::to_vec)),
             Some(Cached::Absent) => return Ok(None),
             _ => {
-                let row: Option<Row> = self
-                    .conn
-                    .prepare_cached(
+                let row: Option<Row> = self.stmt(
                         "SELECT id, type, expire_at, len, value FROM keys WHERE db = ?1 AND key = ?2",
                     )?
                     .query_row(params![slot, key], |r| {
@@ -227,8 +225,7 @@ impl Store {
         key: &[u8],
     ) -> StoreResult<(Option<Vec<u8>>, u8)> {
         Ok(self
-            .conn
-            .prepare_cached("SELECT value, enc FROM keys WHERE db = ?1 AND key = ?2")?
+            .stmt("SELECT value, enc FROM keys WHERE db = ?1 AND key = ?2")?
             .query_row(params![self.slot(db), key], |r| {
                 Ok((r.get(0)?, r.get::<_, Option<u8>>(1)?.unwrap_or(0)))
             })

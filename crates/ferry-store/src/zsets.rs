@@ -95,9 +95,7 @@ fn entry(r: &rusqlite::Row) -> rusqlite::Result<ZEntry> {
 impl Store {
     /// A member's score: a primary-key lookup.
     pub fn zset_score(&mut self, id: i64, member: &[u8]) -> StoreResult<Option<f64>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT score FROM zsets WHERE key_id = ?1 AND member = ?2")?;
+        let mut stmt = self.stmt("SELECT score FROM zsets WHERE key_id = ?1 AND member = ?2")?;
         let mut rows = stmt.query(params![id, member])?;
         Ok(match rows.next()? {
             Some(r) => Some(r.get(0)?),
@@ -112,10 +110,7 @@ impl Store {
             return Ok(None);
         };
         let n: i64 = self
-            .conn
-            .prepare_cached(
-                "SELECT count(*) FROM zsets WHERE key_id = ?1 AND (score, member) < (?2, ?3)",
-            )?
+            .stmt("SELECT count(*) FROM zsets WHERE key_id = ?1 AND (score, member) < (?2, ?3)")?
             .query_row(params![id, score, member], |r| r.get(0))?;
         Ok(Some(n))
     }
@@ -146,7 +141,7 @@ impl Store {
         } else {
             "SELECT member, score FROM zsets WHERE key_id = ?1 ORDER BY score, member LIMIT ?2 OFFSET ?3"
         };
-        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut stmt = self.stmt(sql)?;
         let mut out = stmt
             .query_map(params![info.id, count, offset], entry)?
             .collect::<Result<Vec<_>, _>>()?;
@@ -214,7 +209,7 @@ impl Store {
         } else {
             "SELECT member, score FROM zsets WHERE key_id = ?1 ORDER BY score, member LIMIT 1"
         };
-        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut stmt = self.stmt(sql)?;
         let mut rows = stmt.query_map(params![id], entry)?;
         Ok(rows.next().transpose()?)
     }
@@ -342,7 +337,7 @@ impl Store {
         } else {
             "SELECT member, score FROM zsets WHERE key_id = ?1 ORDER BY score, member"
         };
-        let mut stmt = self.conn.prepare_cached(q)?;
+        let mut stmt = self.stmt(q)?;
         let mut rows = stmt.query(params![id])?;
         let mut started = false;
         while let Some(r) = rows.next()? {
@@ -363,9 +358,8 @@ impl Store {
 
     /// Every element in order (set operations over whole sets).
     pub fn zset_all(&mut self, id: i64) -> StoreResult<Vec<ZEntry>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT member, score FROM zsets WHERE key_id = ?1 ORDER BY score, member",
-        )?;
+        let mut stmt =
+            self.stmt("SELECT member, score FROM zsets WHERE key_id = ?1 ORDER BY score, member")?;
         let rows = stmt
             .query_map(params![id], entry)?
             .collect::<Result<Vec<_>, _>>()?;
@@ -375,9 +369,7 @@ impl Store {
     /// A plain set's members, each with score 1 (ZUNION and friends accept
     /// sets as inputs).
     pub fn zset_set_members(&mut self, id: i64) -> StoreResult<Vec<ZEntry>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT member FROM sets WHERE key_id = ?1 ORDER BY member")?;
+        let mut stmt = self.stmt("SELECT member FROM sets WHERE key_id = ?1 ORDER BY member")?;
         let rows = stmt
             .query_map(params![id], |r| Ok((r.get::<_, Vec<u8>>(0)?, 1.0)))?
             .collect::<Result<Vec<_>, _>>()?;
@@ -386,9 +378,7 @@ impl Store {
 
     /// Whether a plain set holds `member`.
     pub fn zset_set_has(&mut self, id: i64, member: &[u8]) -> StoreResult<bool> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT 1 FROM sets WHERE key_id = ?1 AND member = ?2")?;
+        let mut stmt = self.stmt("SELECT 1 FROM sets WHERE key_id = ?1 AND member = ?2")?;
         Ok(stmt.exists(params![id, member])?)
     }
 
@@ -409,7 +399,7 @@ impl Store {
         count: usize,
     ) -> StoreResult<(u64, Vec<ZEntry>)> {
         let from = decode_scan_cursor(cursor);
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.stmt(
             "SELECT member, score FROM zsets WHERE key_id = ?1 AND member >= ?2 ORDER BY member LIMIT ?3",
         )?;
         let mut rows = stmt
@@ -427,16 +417,12 @@ impl Store {
         // More than `count` members start with `from`: return all of them.
         let upper = prefix_successor(&from);
         let all = match &upper {
-            Some(u) => self
-                .conn
-                .prepare_cached(
+            Some(u) => self.stmt(
                     "SELECT member, score FROM zsets WHERE key_id = ?1 AND member >= ?2 AND member < ?3 ORDER BY member",
                 )?
                 .query_map(params![id, from, u], entry)?
                 .collect::<Result<Vec<_>, _>>()?,
-            None => self
-                .conn
-                .prepare_cached(
+            None => self.stmt(
                     "SELECT member, score FROM zsets WHERE key_id = ?1 AND member >= ?2 ORDER BY member",
                 )?
                 .query_map(params![id, from], entry)?
@@ -454,8 +440,7 @@ impl Store {
             return Ok("skiplist");
         }
         let longest: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT max(length(member)) FROM zsets WHERE key_id = ?1")?
+            .stmt("SELECT max(length(member)) FROM zsets WHERE key_id = ?1")?
             .query_row(params![info.id], |r| r.get(0))?;
         Ok(if longest.unwrap_or(0) > 64 {
             "skiplist"

@@ -9,8 +9,7 @@ impl Store {
         match op {
             Op::StreamAdd { id, entry, fields } => {
                 let (ms, seq) = entry.to_sql();
-                self.conn
-                    .prepare_cached(
+                self.stmt(
                         "INSERT OR REPLACE INTO stream_entries (key_id, ms, seq, fields) VALUES (?1, ?2, ?3, ?4)",
                     )?
                     .execute(params![id, ms, seq, fields])?;
@@ -18,12 +17,11 @@ impl Store {
             Op::StreamDelRange { id, from, to } => {
                 let (a_ms, a_seq) = from.to_sql();
                 let (b_ms, b_seq) = to.to_sql();
-                self.conn
-                    .prepare_cached(
-                        "DELETE FROM stream_entries WHERE key_id = ?1 \
+                self.stmt(
+                    "DELETE FROM stream_entries WHERE key_id = ?1 \
                          AND (ms, seq) >= (?2, ?3) AND (ms, seq) <= (?4, ?5)",
-                    )?
-                    .execute(params![id, a_ms, a_seq, b_ms, b_seq])?;
+                )?
+                .execute(params![id, a_ms, a_seq, b_ms, b_seq])?;
             }
             Op::StreamNodePut {
                 id,
@@ -36,22 +34,18 @@ impl Store {
             } => {
                 let (ms, seq) = start.to_sql();
                 let (last_ms, last_seq) = last.to_sql();
-                self.conn
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO stream_nodes \
+                self.stmt(
+                    "INSERT OR REPLACE INTO stream_nodes \
                          (key_id, ms, seq, live, deleted, bytes, last_ms, last_seq, fields) \
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    )?
-                    .execute(params![
-                        id, ms, seq, live, deleted, bytes, last_ms, last_seq, fields
-                    ])?;
+                )?
+                .execute(params![
+                    id, ms, seq, live, deleted, bytes, last_ms, last_seq, fields
+                ])?;
             }
             Op::StreamNodeDel { id, start } => {
                 let (ms, seq) = start.to_sql();
-                self.conn
-                    .prepare_cached(
-                        "DELETE FROM stream_nodes WHERE key_id = ?1 AND ms = ?2 AND seq = ?3",
-                    )?
+                self.stmt("DELETE FROM stream_nodes WHERE key_id = ?1 AND ms = ?2 AND seq = ?3")?
                     .execute(params![id, ms, seq])?;
             }
             Op::StreamGroupPut {
@@ -61,8 +55,7 @@ impl Store {
                 entries_read,
             } => {
                 let (ms, seq) = last.to_sql();
-                self.conn
-                    .prepare_cached(
+                self.stmt(
                         "INSERT OR REPLACE INTO stream_groups (key_id, name, last_ms, last_seq, entries_read) \
                          VALUES (?1, ?2, ?3, ?4, ?5)",
                     )?
@@ -74,7 +67,7 @@ impl Store {
                     "DELETE FROM stream_consumers WHERE key_id = ?1 AND grp = ?2",
                     "DELETE FROM stream_groups WHERE key_id = ?1 AND name = ?2",
                 ] {
-                    self.conn.prepare_cached(sql)?.execute(params![id, group])?;
+                    self.stmt(sql)?.execute(params![id, group])?;
                 }
             }
             Op::StreamConsumerPut {
@@ -83,8 +76,7 @@ impl Store {
                 consumer,
                 seen,
             } => {
-                self.conn
-                    .prepare_cached(
+                self.stmt(
                         "INSERT OR REPLACE INTO stream_consumers (key_id, grp, name, seen) VALUES (?1, ?2, ?3, ?4)",
                     )?
                     .execute(params![id, group, consumer, seen])?;
@@ -98,9 +90,7 @@ impl Store {
                     "DELETE FROM stream_pel WHERE key_id = ?1 AND grp = ?2 AND consumer = ?3",
                     "DELETE FROM stream_consumers WHERE key_id = ?1 AND grp = ?2 AND name = ?3",
                 ] {
-                    self.conn
-                        .prepare_cached(sql)?
-                        .execute(params![id, group, consumer])?;
+                    self.stmt(sql)?.execute(params![id, group, consumer])?;
                 }
             }
             Op::StreamPelPut {
@@ -112,8 +102,7 @@ impl Store {
                 count,
             } => {
                 let (ms, seq) = entry.to_sql();
-                self.conn
-                    .prepare_cached(
+                self.stmt(
                         "INSERT OR REPLACE INTO stream_pel (key_id, grp, ms, seq, consumer, delivered, count) \
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     )?
@@ -121,15 +110,13 @@ impl Store {
             }
             Op::StreamPelDel { id, group, entry } => {
                 let (ms, seq) = entry.to_sql();
-                self.conn
-                    .prepare_cached(
+                self.stmt(
                         "DELETE FROM stream_pel WHERE key_id = ?1 AND grp = ?2 AND ms = ?3 AND seq = ?4",
                     )?
                     .execute(params![id, group, ms, seq])?;
             }
             Op::StreamMeta { db, key, meta } => {
-                self.conn
-                    .prepare_cached("UPDATE keys SET value = ?3 WHERE db = ?1 AND key = ?2")?
+                self.stmt("UPDATE keys SET value = ?3 WHERE db = ?1 AND key = ?2")?
                     .execute(params![self.slot(*db as usize), key, meta])?;
             }
             _ => return Err(StoreError::Corrupt("not a stream op")),

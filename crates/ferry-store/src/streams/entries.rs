@@ -187,7 +187,7 @@ impl Store {
         let (a_ms, a_seq) = start.to_sql();
         let (b_ms, b_seq) = end.to_sql();
         let limit = count.map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX));
-        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut stmt = self.stmt(sql)?;
         let rows = stmt.query_map(params![key_id, a_ms, a_seq, b_ms, b_seq, limit], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -215,10 +215,7 @@ impl Store {
     pub fn stream_has(&mut self, key_id: i64, id: StreamId) -> StoreResult<bool> {
         let (ms, seq) = id.to_sql();
         Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT 1 FROM stream_entries WHERE key_id = ?1 AND ms = ?2 AND seq = ?3",
-            )?
+            .stmt("SELECT 1 FROM stream_entries WHERE key_id = ?1 AND ms = ?2 AND seq = ?3")?
             .query_row(params![key_id, ms, seq], |_| Ok(()))
             .optional()?
             .is_some())
@@ -235,10 +232,7 @@ impl Store {
     /// `recorded-first-entry-id`, which Redis keeps up to date the same way).
     pub fn stream_first_id(&mut self, key_id: i64) -> StoreResult<StreamId> {
         Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT ms, seq FROM stream_entries WHERE key_id = ?1 ORDER BY ms, seq LIMIT 1",
-            )?
+            .stmt("SELECT ms, seq FROM stream_entries WHERE key_id = ?1 ORDER BY ms, seq LIMIT 1")?
             .query_row([key_id], |r| Ok(StreamId::from_sql(r.get(0)?, r.get(1)?)))
             .optional()?
             .unwrap_or(StreamId::MIN))
@@ -306,8 +300,7 @@ impl Store {
                 TrimStrategy::MaxLen(max) => {
                     let n = len - max;
                     let (ms, seq): (i64, i64) = self
-                        .conn
-                        .prepare_cached(
+                        .stmt(
                             "SELECT ms, seq FROM stream_entries WHERE key_id = ?1 \
                              ORDER BY ms, seq LIMIT 1 OFFSET ?2",
                         )?
@@ -319,9 +312,7 @@ impl Store {
                 TrimStrategy::MinId(min) => {
                     let Some(cut) = min.prev() else { break };
                     let (ms, seq) = min.to_sql();
-                    let n: i64 = self
-                        .conn
-                        .prepare_cached(
+                    let n: i64 = self.stmt(
                             "SELECT count(*) FROM stream_entries WHERE key_id = ?1 AND (ms, seq) < (?2, ?3)",
                         )?
                         .query_row(params![key_id, ms, seq], |r| r.get(0))?;
@@ -344,9 +335,8 @@ impl Store {
     /// XINFO's `radix-tree-keys` and `radix-tree-nodes`: the macro nodes
     /// Redis would hold and the nodes of its radix tree over them.
     pub fn stream_tree_stats(&mut self, key_id: i64) -> StoreResult<(u64, u64)> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT ms, seq FROM stream_nodes WHERE key_id = ?1 ORDER BY ms, seq",
-        )?;
+        let mut stmt =
+            self.stmt("SELECT ms, seq FROM stream_nodes WHERE key_id = ?1 ORDER BY ms, seq")?;
         let rows = stmt.query_map([key_id], |r| Ok(StreamId::from_sql(r.get(0)?, r.get(1)?)))?;
         let mut keys = Vec::new();
         for r in rows {

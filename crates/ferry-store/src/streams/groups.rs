@@ -87,7 +87,7 @@ fn pending_from_row(r: &rusqlite::Row) -> rusqlite::Result<Pending> {
 impl Store {
     /// Every group of stream `key_id`, by name.
     pub fn stream_groups(&mut self, key_id: i64) -> StoreResult<Vec<Group>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.stmt(
             "SELECT name, last_ms, last_seq, entries_read FROM stream_groups WHERE key_id = ?1 ORDER BY name",
         )?;
         let rows = stmt.query_map([key_id], |r| {
@@ -103,16 +103,13 @@ impl Store {
     /// How many groups stream `key_id` has.
     pub fn stream_group_count(&mut self, key_id: i64) -> StoreResult<u64> {
         let n: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM stream_groups WHERE key_id = ?1")?
+            .stmt("SELECT count(*) FROM stream_groups WHERE key_id = ?1")?
             .query_row([key_id], |r| r.get(0))?;
         Ok(n as u64)
     }
 
     pub fn stream_group(&mut self, key_id: i64, name: &[u8]) -> StoreResult<Option<Group>> {
-        Ok(self
-            .conn
-            .prepare_cached(
+        Ok(self.stmt(
                 "SELECT last_ms, last_seq, entries_read FROM stream_groups WHERE key_id = ?1 AND name = ?2",
             )?
             .query_row(params![key_id, name], |r| {
@@ -145,7 +142,7 @@ impl Store {
 
     /// The consumers of a group, by name.
     pub fn stream_consumers(&mut self, key_id: i64, group: &[u8]) -> StoreResult<Vec<Consumer>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.stmt(
             "SELECT name, seen FROM stream_consumers WHERE key_id = ?1 AND grp = ?2 ORDER BY name",
         )?;
         let rows = stmt.query_map(params![key_id, group], |r| {
@@ -159,8 +156,7 @@ impl Store {
 
     pub fn stream_consumer_count(&mut self, key_id: i64, group: &[u8]) -> StoreResult<u64> {
         let n: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM stream_consumers WHERE key_id = ?1 AND grp = ?2")?
+            .stmt("SELECT count(*) FROM stream_consumers WHERE key_id = ?1 AND grp = ?2")?
             .query_row(params![key_id, group], |r| r.get(0))?;
         Ok(n as u64)
     }
@@ -172,10 +168,7 @@ impl Store {
         name: &[u8],
     ) -> StoreResult<Option<Consumer>> {
         Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT seen FROM stream_consumers WHERE key_id = ?1 AND grp = ?2 AND name = ?3",
-            )?
+            .stmt("SELECT seen FROM stream_consumers WHERE key_id = ?1 AND grp = ?2 AND name = ?3")?
             .query_row(params![key_id, group, name], |r| {
                 Ok(Consumer {
                     name: name.to_vec(),
@@ -223,8 +216,7 @@ impl Store {
     ) -> StoreResult<Option<Pending>> {
         let (ms, seq) = id.to_sql();
         Ok(self
-            .conn
-            .prepare_cached(
+            .stmt(
                 "SELECT ms, seq, consumer, delivered, count FROM stream_pel \
                  WHERE key_id = ?1 AND grp = ?2 AND ms = ?3 AND seq = ?4",
             )?
@@ -284,7 +276,7 @@ impl Store {
              AND (ms, seq) >= (?4, ?5) AND (ms, seq) <= (?6, ?7) \
              AND (?8 IS NULL OR delivered <= ?8) ORDER BY ms, seq LIMIT ?9"
         };
-        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut stmt = self.stmt(sql)?;
         let rows = stmt.query_map(
             params![
                 key_id,
@@ -311,15 +303,13 @@ impl Store {
     ) -> StoreResult<u64> {
         let n: i64 = match consumer {
             Some(c) => self
-                .conn
-                .prepare_cached(
+                .stmt(
                     "SELECT count(*) FROM stream_pel INDEXED BY stream_pel_by_consumer \
                      WHERE key_id = ?1 AND grp = ?2 AND consumer = ?3",
                 )?
                 .query_row(params![key_id, group, c], |r| r.get(0))?,
             None => self
-                .conn
-                .prepare_cached("SELECT count(*) FROM stream_pel WHERE key_id = ?1 AND grp = ?2")?
+                .stmt("SELECT count(*) FROM stream_pel WHERE key_id = ?1 AND grp = ?2")?
                 .query_row(params![key_id, group], |r| r.get(0))?,
         };
         Ok(n as u64)
@@ -350,7 +340,7 @@ impl Store {
             (Some(a), Some(b)) => Some((a, b)),
             _ => None,
         };
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.stmt(
             "SELECT consumer, count(*) FROM stream_pel INDEXED BY stream_pel_by_consumer \
              WHERE key_id = ?1 AND grp = ?2 GROUP BY consumer ORDER BY consumer",
         )?;
