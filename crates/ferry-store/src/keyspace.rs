@@ -590,9 +590,13 @@ impl Store {
             Ok(()) => {
                 let slots = self.db_slots;
                 self.key_cache.note(op, |db| slots[db as usize]);
+                self.list_ends.note(op);
             }
             // Part of the change may have been made: trust SQLite alone.
-            Err(_) => self.key_cache.clear(),
+            Err(_) => {
+                self.key_cache.clear();
+                self.list_ends.clear();
+            }
         }
         applied
     }

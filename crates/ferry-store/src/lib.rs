@@ -19,6 +19,7 @@ mod hashes;
 mod journal;
 mod keycache;
 mod keyspace;
+mod listends;
 pub mod lists;
 mod ops;
 mod schema;
@@ -158,6 +159,8 @@ pub struct Store {
     conn: Box<Connection>,
     /// Recently used key rows (see `keycache.rs`).
     key_cache: keycache::KeyCache,
+    /// Known end positions of lists (see `listends.rs`).
+    list_ends: listends::ListEnds,
     /// See [`Store::set_versions_watched`].
     versions_watched: bool,
     path: PathBuf,
@@ -237,6 +240,7 @@ impl Store {
             statements: statements::Statements::default(),
             conn: Box::new(conn),
             key_cache: keycache::KeyCache::new(opts.key_cache_mb),
+            list_ends: listends::ListEnds::default(),
             versions_watched: true,
             path,
             durability: opts.durability,
@@ -435,6 +439,7 @@ impl Store {
     /// last commit.
     pub fn rollback_uncommitted(&mut self) -> StoreResult<()> {
         self.key_cache.clear();
+        self.list_ends.clear();
         if self.in_tx {
             self.conn.execute_batch("ROLLBACK")?;
             self.in_tx = false;
@@ -593,6 +598,7 @@ impl Store {
     /// journal.
     fn rebuild(&mut self) -> StoreResult<()> {
         self.key_cache.clear();
+        self.list_ends.clear();
         if self.in_tx {
             let _ = self.conn.execute_batch("ROLLBACK");
             self.in_tx = false;

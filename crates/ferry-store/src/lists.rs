@@ -73,13 +73,21 @@ impl Store {
         self.lookup_typed(db, key, KeyType::List)
     }
 
-    /// The smallest (Head) or largest (Tail) position of list `id`.
-    fn list_edge(&self, id: i64, end: ListEnd) -> StoreResult<Option<i64>> {
+    /// The smallest (Head) or largest (Tail) position of list `id`: from
+    /// memory when known (see `listends.rs`), else read and remembered.
+    fn list_edge(&mut self, id: i64, end: ListEnd) -> StoreResult<Option<i64>> {
+        if let Some(pos) = self.list_ends.get(id, end) {
+            return Ok(Some(pos));
+        }
         let sql = match end {
             ListEnd::Head => "SELECT pos FROM lists WHERE key_id = ?1 ORDER BY pos LIMIT 1",
             ListEnd::Tail => "SELECT pos FROM lists WHERE key_id = ?1 ORDER BY pos DESC LIMIT 1",
         };
-        Ok(self.stmt(sql)?.query_row([id], |r| r.get(0)).optional()?)
+        let pos: Option<i64> = self.stmt(sql)?.query_row([id], |r| r.get(0)).optional()?;
+        if let Some(pos) = pos {
+            self.list_ends.learn(id, end, pos);
+        }
+        Ok(pos)
     }
 
     /// The position of the element at `index` (0-based from the head, already
