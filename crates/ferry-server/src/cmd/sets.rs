@@ -121,7 +121,7 @@ pub(super) fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         let Some(m) = random_member(ctx, &info)? else {
             return Ok(Reply::Null);
         };
-        ctx.store.set_rem_from(db, &argv[1], &info, &[&m])?;
+        ctx.store.set_remove_present(db, &argv[1], &info, &m)?;
         ctx.notify_removed(notify::SET, "spop", &argv[1])?;
         return Ok(Reply::bulk(m));
     }
