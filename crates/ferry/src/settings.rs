@@ -41,7 +41,7 @@ ferry.toml (every key optional; flags win over the file):
 pub struct ServeArgs {
     /// Address(es) to listen on; repeat or comma-separate for several. Default 127.0.0.1
     /// (loopback only: expose ferry deliberately, with --requirepass).
-    #[arg(long, value_delimiter = ',', value_name = "ADDR")]
+    #[arg(long, value_delimiter = ',', value_name = "ADDR", value_parser = parse_bind)]
     bind: Vec<IpAddr>,
 
     /// TCP port. Default 6379.
@@ -131,6 +131,24 @@ pub struct ServeArgs {
     /// Log filter (error, warn, info, debug). Default info; RUST_LOG overrides.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: String,
+}
+
+/// An address to listen on. `host:port`, as other tools take it, is told
+/// apart from a typo: the port has its own flag.
+fn parse_bind(s: &str) -> Result<IpAddr, String> {
+    if let Ok(ip) = s.parse() {
+        return Ok(ip);
+    }
+    if let Ok(sock) = s.parse::<std::net::SocketAddr>() {
+        return Err(format!(
+            "'{s}' has a port; --bind takes the address alone and --port the port: --bind {} --port {}",
+            sock.ip(),
+            sock.port()
+        ));
+    }
+    Err(format!(
+        "'{s}' is not an IP address (for example 127.0.0.1, ::1 or 0.0.0.0; host names are not resolved)"
+    ))
 }
 
 fn parse_durability(s: &str) -> Result<Durability, String> {

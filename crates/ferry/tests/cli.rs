@@ -87,6 +87,24 @@ fn bad_durability_is_refused_with_the_choices() {
 }
 
 #[test]
+fn bind_with_a_port_says_which_flag_takes_the_port() {
+    let out = ferry()
+        .args(["serve", "--bind", "127.0.0.1:7000"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--bind 127.0.0.1 --port 7000"), "{err}");
+    let out = ferry()
+        .args(["serve", "--bind", "localhost"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not an IP address"), "{err}");
+}
+
+#[test]
 fn missing_data_directory_is_explained() {
     let out = ferry()
         .args(["serve", "--port", &free_port().to_string()])
