@@ -68,6 +68,20 @@ random_free_port() {
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 TICK_HZ="$(getconf CLK_TCK 2>/dev/null || echo 100)"
 
+# settle PID...: waits (at most 5 s) until none of the processes used CPU for
+# 200 ms, so work a server does after a run (ferry's checkpoints, redis's AOF
+# rewrite) is not billed to the next run of another server.
+settle() {
+    local before after i
+    for i in $(seq 1 25); do
+        before="$(for p in "$@"; do cpu_ticks "$p"; done)"
+        sleep 0.2
+        after="$(for p in "$@"; do cpu_ticks "$p"; done)"
+        [ "$before" = "$after" ] && return 0
+    done
+    return 0
+}
+
 # us_per_request TICKS REQUESTS: CPU microseconds per request.
 us_per_request() {
     awk -v t="$1" -v hz="$TICK_HZ" -v n="$2" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }'

@@ -97,7 +97,7 @@ cat <<EOF
 \`\`\`sh
 redis-server --bind $HOST --port PORT --save "" --appendonly no${REDIS_SERVE_ARGS:+ $REDIS_SERVE_ARGS}
 ferry serve --bind $HOST --port PORT --data TMPDIR/ferry.db --durability $DURABILITY
-# for each pipeline depth: FLUSHALL, then one run per test, in this order: ${TESTS//,/ }
+# for each pipeline depth: FLUSHALL both, then each test in this order, redis then ferry (after both went idle): ${TESTS//,/ }
 $BENCH_CMD
 # then (CUSTOM=$CUSTOM), after SCRIPT LOAD of "$SCRIPT_BODY_SHOWN" and 1000 XADDs to bench:range:
 redis-benchmark -h $HOST -p PORT -c $CLIENTS -r $KEYSPACE -n $N -P PIPELINE -q --csv EVALSHA SHA 1 counter:__rand_int__
@@ -159,12 +159,17 @@ bench_one() {
     fi
 }
 
+# The two servers take turns test by test (each server still sees the tests in
+# the same order), after both went idle: a VM whose speed drifts between
+# minutes then hits both sides of a ratio alike.
 IFS=',' read -r -a TEST_LIST <<<"$TESTS"
 for pipeline in $PIPELINES; do
-    for server in redis ferry; do
-        if [ "$server" = redis ]; then port="$REDIS_PORT"; else port="$FERRY_PORT"; fi
-        cli "$port" flushall >/dev/null || log "$server: FLUSHALL failed"
-        for t in "${TEST_LIST[@]}"; do
+    cli "$REDIS_PORT" flushall >/dev/null || log "redis: FLUSHALL failed"
+    cli "$FERRY_PORT" flushall >/dev/null || log "ferry: FLUSHALL failed"
+    for t in "${TEST_LIST[@]}"; do
+        for server in redis ferry; do
+            if [ "$server" = redis ]; then port="$REDIS_PORT"; else port="$FERRY_PORT"; fi
+            settle "$REDIS_PID" "$FERRY_PID"
             bench_one "$server" "$port" "$pipeline" "$t"
         done
     done
@@ -207,10 +212,15 @@ if [ -n "$CUSTOM" ]; then
             if [ "$server" = redis ]; then port="$REDIS_PORT"; else port="$FERRY_PORT"; fi
             cli "$port" flushall >/dev/null || log "$server: FLUSHALL failed"
             sha="$(cli "$port" script load "$SCRIPT_BODY" 2>/dev/null || true)"
+            if [ "$server" = redis ]; then REDIS_SHA="$sha"; else FERRY_SHA="$sha"; fi
             # 1000 entries for XRANGE to read from.
             for i in $(seq 1 1000); do printf 'XADD bench:range * field value%s\n' "$i"; done \
                 | timeout 60 redis-cli -h "$HOST" -p "$port" >/dev/null 2>&1 || log "$server: stream prefill failed"
-            for c in "${CUSTOM_LIST[@]}"; do
+        done
+        for c in "${CUSTOM_LIST[@]}"; do
+            for server in redis ferry; do
+                if [ "$server" = redis ]; then port="$REDIS_PORT"; sha="$REDIS_SHA"; else port="$FERRY_PORT"; sha="$FERRY_SHA"; fi
+                settle "$REDIS_PID" "$FERRY_PID"
                 case "$c" in
                     evalsha) bench_custom "$server" "$port" "$pipeline" EVALSHA \
                         EVALSHA "$sha" 1 counter:__rand_int__ ;;
