@@ -313,7 +313,7 @@ if [ "$RSS_KEYS" -gt 0 ]; then
     echo
     echo "Fresh servers; keys \`key:0\` .. \`key:$((RSS_KEYS - 1))\`, value \`$RSS_VALUE\`, loaded with"
     echo "\`redis-cli -h $HOST -p PORT --pipe < load.resp\` (one SET per key); VmRSS / VmHWM read"
-    echo "from /proc/PID/status 2 s after the load. Target: ferry VmRSS < 150 MB."
+    echo "from /proc/PID/status 2 s after the load. Target (issue 13): ferry VmRSS < 120 MB with 100-byte values (RSS_VALUE)."
     echo
     echo "| server | DBSIZE | VmRSS | VmHWM (peak) | load time | data on disk |"
     echo "|--------|-------:|------:|-------------:|----------:|-------------:|"
