@@ -101,8 +101,8 @@ pub struct Shared {
 /// read at: a command's wall-clock time (what TTLs compare with) is derived
 /// from the monotonic reading its start takes anyway, one clock read less
 /// per command (the clocks were ~10% of a pipelined read-only command).
-/// A wall clock stepped by NTP is seen from the next group on (at most
-/// [`GROUP_MAX_TIME`] later, plus the command running then).
+/// A wall clock stepped by NTP is seen from the next group on (a group
+/// takes jobs for up to [`GROUP_MAX_TIME`], plus the last job's commands).
 #[derive(Clone, Copy)]
 struct WallClock {
     at: Instant,

@@ -14,7 +14,9 @@
 //! row, a key deleted or expired): a read of a missing key, the first step
 //! of every cache-aside fill and of SET NX, LPOP or SPOP on a drained key,
 //! then costs no b-tree descent either. Such an entry takes only a free
-//! place, never pushing out a row.
+//! place (or another missing key's), never pushing out a row, and all of
+//! them together hold at most a quarter of the budget: keys that come and
+//! go (sessions, jobs with a TTL) cannot fill the cache with the dead.
 //!
 //! It holds exactly what the table holds: [`crate::Store::apply`] updates
 //! it after each change it makes (every change to the keyspace, new or
@@ -55,6 +57,8 @@ const BYTES_PER_PLACE: usize = 64;
 const INLINE: usize = 64;
 /// Longer keys are not cached (their length must also fit the entry's u32).
 const MAX_KEY: usize = 64 * 1024;
+/// Entries of missing keys hold at most this share of the budget (1/N).
+const ABSENT_SHARE: usize = 4;
 
 /// What [`KeyCache::get`] knows of a key.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -185,6 +189,8 @@ pub(crate) struct KeyCache {
     table: Vec<Place>,
     /// Bytes held by the entries (see [`Entry::cost`]) and the table.
     bytes: usize,
+    /// Of which entries of missing keys.
+    absent_bytes: usize,
     budget: usize,
     hasher: foldhash::fast::FixedState,
     pub(crate) hits: u64,
@@ -206,6 +212,7 @@ impl KeyCache {
         table.resize_with(places, Place::default);
         KeyCache {
             bytes: places * std::mem::size_of::<Place>(),
+            absent_bytes: 0,
             table,
             budget,
             hasher: foldhash::fast::FixedState::with_seed(0x6665_7272_795f_6b63),
@@ -290,7 +297,9 @@ impl KeyCache {
         let Some(spot) = self.spot(slot, key) else {
             return;
         };
-        let free = |c: &KeyCache, at: usize| c.table[at].entry.is_none();
+        // Free: empty, or holding another missing key (a row is worth more).
+        let free =
+            |c: &KeyCache, at: usize| c.table[at].entry.as_ref().is_none_or(|e| e.info.is_none());
         // Its own place if it has one, else the second (the less recently
         // used) after the first moved there: the newcomer goes first.
         let at = match self.find(spot, slot, key) {
@@ -305,26 +314,45 @@ impl KeyCache {
         };
         let mut entry = match self.table[at].entry.take() {
             Some(mut old) => {
-                self.bytes -= old.cost();
+                self.release(&old);
                 old.fill(slot, key, info, column);
                 old
             }
             None => Box::new(Entry::new(slot, key, info, column)),
         };
         self.table[at].tag = spot.tag;
-        let cost = entry.cost();
-        if self.bytes + cost <= self.budget {
-            self.bytes += cost;
-            self.table[at].entry = Some(entry);
-        } else {
+        if !self.fits(&entry) {
             // Over budget: drop the value before giving up the entry.
             entry.set_column(None);
             entry.bytes.shrink_to_fit();
-            let cost = entry.cost();
-            if self.bytes + cost <= self.budget {
-                self.bytes += cost;
-                self.table[at].entry = Some(entry);
-            }
+        }
+        if self.fits(&entry) {
+            self.hold(&entry);
+            self.table[at].entry = Some(entry);
+        }
+    }
+
+    /// Whether `e` may be added within the budget (and, for a missing key,
+    /// within the share those may hold).
+    fn fits(&self, e: &Entry) -> bool {
+        let cost = e.cost();
+        self.bytes + cost <= self.budget
+            && (e.info.is_some() || self.absent_bytes + cost <= self.budget / ABSENT_SHARE)
+    }
+
+    /// Counts `e` as held.
+    fn hold(&mut self, e: &Entry) {
+        self.bytes += e.cost();
+        if e.info.is_none() {
+            self.absent_bytes += e.cost();
+        }
+    }
+
+    /// Stops counting `e` (taken out, or about to change).
+    fn release(&mut self, e: &Entry) {
+        self.bytes -= e.cost();
+        if e.info.is_none() {
+            self.absent_bytes -= e.cost();
         }
     }
 
@@ -374,16 +402,22 @@ impl KeyCache {
         else {
             return;
         };
-        if let Some(e) = self.table[at].entry.as_mut() {
-            // Same allocation: the cost does not change.
-            e.info = None;
-            e.set_column(None);
+        let Some(mut e) = self.table[at].entry.take() else {
+            return;
+        };
+        self.release(&e);
+        e.info = None;
+        e.set_column(None);
+        // Past the missing keys' share the entry goes instead.
+        if self.fits(&e) {
+            self.hold(&e);
+            self.table[at].entry = Some(e);
         }
     }
 
     fn forget_at(&mut self, at: usize) {
         if let Some(old) = self.table[at].entry.take() {
-            self.bytes -= old.cost();
+            self.release(&old);
         }
     }
 
@@ -467,6 +501,7 @@ impl KeyCache {
             }
         }
         self.bytes = self.table.len() * std::mem::size_of::<Place>();
+        self.absent_bytes = 0;
     }
 }
 
@@ -667,7 +702,7 @@ mod tests {
         assert_eq!(c.get(0, b"gone"), Some(Cached::Absent));
         // Only in its database slot.
         assert_eq!(c.get(1, b"gone"), None);
-        // A new row replaces it, even with every other place full.
+        // A new row replaces it.
         c.note(&op_insert(b"gone"), |db| db);
         assert_eq!(row(&mut c, 0, b"gone").map(|r| r.info.len), Some(1));
         // Deleting the row makes it absent again, as does renaming it away;
@@ -699,6 +734,65 @@ mod tests {
         assert_eq!(c.get(0, &same[1]), None);
         assert_eq!(row(&mut c, 0, &a).map(|r| r.info.len), Some(7));
         assert_eq!(row(&mut c, 0, &same[0]).map(|r| r.info.len), Some(8));
+    }
+
+    #[test]
+    fn missing_keys_hold_at_most_their_share_and_give_way_to_new_rows() {
+        let mut c = KeyCache::new(1);
+        let remove = |c: &mut KeyCache, key: &[u8]| {
+            c.note(
+                &Op::Remove {
+                    db: 0,
+                    key: key.to_vec(),
+                    id: 1,
+                    ktype: KeyType::String,
+                    had_expire: false,
+                },
+                |db| db,
+            )
+        };
+        // Keys that come and go: each read, then deleted.
+        for i in 0..50_000u32 {
+            let key = format!("session:{i}").into_bytes();
+            c.put(0, &key, info(1), None);
+            remove(&mut c, &key);
+            c.put_absent(0, format!("miss:{i}").as_bytes());
+            assert!(c.absent_bytes <= c.budget / ABSENT_SHARE);
+        }
+        let absent: usize = c
+            .table
+            .iter()
+            .filter_map(|p| p.entry.as_ref())
+            .filter(|e| e.info.is_none())
+            .map(|e| e.cost())
+            .sum();
+        assert_eq!(c.absent_bytes, absent);
+        assert!(
+            absent > c.budget / ABSENT_SHARE / 2,
+            "the share was used: {absent}"
+        );
+        // Room is left for rows: a read of a new key is kept.
+        c.put(0, b"live", info(3), None);
+        assert_eq!(row(&mut c, 0, b"live").map(|r| r.info.len), Some(3));
+        // A new row takes the place of another key's missing-key entry.
+        let a = b"key:0".to_vec();
+        let same = sharing_places(&c, &a);
+        c.put_absent(0, &a);
+        c.put_absent(0, &same[0]);
+        c.note(
+            &Op::Insert {
+                db: 0,
+                key: same[1].clone(),
+                id: 1,
+                ktype: KeyType::String,
+                expire_at: None,
+                len: 9,
+                value: None,
+                enc: 0,
+            },
+            |db| db,
+        );
+        assert_eq!(row(&mut c, 0, &same[1]).map(|r| r.info.len), Some(9));
     }
 
     #[test]

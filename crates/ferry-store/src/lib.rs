@@ -494,7 +494,7 @@ impl Store {
         })?;
         schema::configure(&self.conn, &self.opts)?;
         schema::migrate(&self.conn)?;
-        // The key cache was emptied by the rollback above.
+        // The key cache and list ends were emptied by the rollback above.
         self.db_slots = std::array::from_fn(|i| i as u8);
         self.load_meta()?;
         self.recount()

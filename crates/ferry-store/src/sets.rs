@@ -86,7 +86,8 @@ impl Store {
 
     /// Removes a member just read from the set (SPOP's pick): no
     /// membership check, one statement less than [`Store::set_rem_from`].
-    /// Deletes the key when it empties.
+    /// Deletes the key when it empties. `member` must be in the set (read
+    /// in this transaction): otherwise the stored count would go wrong.
     pub fn set_remove_present(
         &mut self,
         db: usize,
