@@ -235,6 +235,12 @@ impl KeyCache {
         })
     }
 
+    /// The place holding `key`, if one does (hashing it).
+    fn locate(&self, slot: u8, key: &[u8]) -> Option<usize> {
+        self.spot(slot, key)
+            .and_then(|spot| self.find(spot, slot, key))
+    }
+
     /// The place holding `key`, if one does.
     fn find(&self, spot: Spot, slot: u8, key: &[u8]) -> Option<usize> {
         (spot.first..spot.first + 2).find(|&at| {
@@ -359,10 +365,7 @@ impl KeyCache {
     /// Changes the cached row of `key` in place, if the cache has it (`f`
     /// sees an entry with a row).
     fn update(&mut self, slot: u8, key: &[u8], f: impl FnOnce(&mut Entry)) {
-        let Some(at) = self
-            .spot(slot, key)
-            .and_then(|spot| self.find(spot, slot, key))
-        else {
+        let Some(at) = self.locate(slot, key) else {
             return;
         };
         let Some(e) = self.table[at].entry.as_mut() else {
@@ -385,10 +388,7 @@ impl KeyCache {
 
     /// Forgets `key`.
     fn forget(&mut self, slot: u8, key: &[u8]) {
-        if let Some(at) = self
-            .spot(slot, key)
-            .and_then(|spot| self.find(spot, slot, key))
-        {
+        if let Some(at) = self.locate(slot, key) {
             self.forget_at(at);
         }
     }
@@ -396,10 +396,7 @@ impl KeyCache {
     /// Turns the entry of `key`, if the cache has one, into one saying the
     /// key has no row (its row was just deleted).
     fn make_absent(&mut self, slot: u8, key: &[u8]) {
-        let Some(at) = self
-            .spot(slot, key)
-            .and_then(|spot| self.find(spot, slot, key))
-        else {
+        let Some(at) = self.locate(slot, key) else {
             return;
         };
         let Some(mut e) = self.table[at].entry.take() else {

@@ -75,33 +75,29 @@ fn migrate_bulk_help_explains_the_methods() {
     );
 }
 
+/// `ferry ARGS` is refused as a usage error (exit 2) saying `needle`.
+fn refused_saying(args: &[&str], needle: &str) {
+    let out = ferry().args(args).output().expect("run");
+    assert_eq!(out.status.code(), Some(2), "ferry {}", args.join(" "));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(needle), "{err}");
+}
+
 #[test]
 fn bad_durability_is_refused_with_the_choices() {
-    let out = ferry()
-        .args(["serve", "--durability", "sometimes"])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("always, everysec, no"), "{err}");
+    refused_saying(
+        &["serve", "--durability", "sometimes"],
+        "always, everysec, no",
+    );
 }
 
 #[test]
 fn bind_with_a_port_says_which_flag_takes_the_port() {
-    let out = ferry()
-        .args(["serve", "--bind", "127.0.0.1:7000"])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--bind 127.0.0.1 --port 7000"), "{err}");
-    let out = ferry()
-        .args(["serve", "--bind", "localhost"])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not an IP address"), "{err}");
+    refused_saying(
+        &["serve", "--bind", "127.0.0.1:7000"],
+        "--bind 127.0.0.1 --port 7000",
+    );
+    refused_saying(&["serve", "--bind", "localhost"], "not an IP address");
 }
 
 #[test]
@@ -191,14 +187,8 @@ fn unknown_settings_key_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "prot = 6379\n").expect("write");
-    let out = ferry()
-        .args(["serve", "--config"])
-        .arg(&path)
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("prot"), "{err}");
+    let path = path.to_str().expect("a UTF-8 temp path");
+    refused_saying(&["serve", "--config", path], "prot");
 }
 
 #[test]
