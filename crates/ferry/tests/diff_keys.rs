@@ -550,3 +550,46 @@ diff_test!(select_is_per_connection, |p| {
     q.same(&["SELECT", "5"]);
     q.same(&["GET", "k"]);
 });
+
+// A key read while missing, then created, deleted, expired, renamed or
+// moved, reads as redis-server says at every step (ferry's key cache
+// remembers missing keys; a list's ends are kept in memory).
+diff_test!(missing_keys_come_and_go, |p| {
+    p.same(&["GET", "k"]);
+    p.same(&["SET", "k", "1", "NX"]);
+    p.same(&["GET", "k"]);
+    p.same(&["DEL", "k"]);
+    p.same(&["GET", "k"]);
+    p.same(&["EXISTS", "k"]);
+    p.same(&["SET", "k", "2", "NX"]);
+    p.same(&["GET", "k"]);
+    p.same(&["SADD", "s", "a", "b"]);
+    p.same_unordered(&["SPOP", "s", "2"]);
+    p.same(&["SPOP", "s"]);
+    p.same(&["SCARD", "s"]);
+    p.same(&["SADD", "s", "c"]);
+    p.same(&["SPOP", "s"]);
+    p.same(&["RPUSH", "l", "a", "b"]);
+    p.same(&["LPOP", "l", "2"]);
+    p.same(&["LPOP", "l"]);
+    p.same(&["LPUSH", "l", "x"]);
+    p.same(&["RPUSH", "l", "y"]);
+    p.same(&["LRANGE", "l", "0", "-1"]);
+    p.same(&["RENAME", "k", "k2"]);
+    p.same(&["GET", "k"]);
+    p.same(&["GET", "k2"]);
+    p.same(&["SET", "k", "3"]);
+    p.same(&["GET", "k"]);
+    p.same(&["MOVE", "k", "1"]);
+    p.same(&["GET", "k"]);
+    p.same(&["SELECT", "1"]);
+    p.same(&["GET", "k"]);
+    p.same(&["SELECT", "0"]);
+    p.same(&["SET", "t", "v", "PX", "30"]);
+    p.same(&["GET", "t"]);
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    p.same(&["GET", "t"]);
+    p.same(&["SET", "t", "w"]);
+    p.same(&["GET", "t"]);
+    p.same(&["TTL", "t"]);
+});
