@@ -593,10 +593,7 @@ impl Store {
                 self.list_ends.note(op);
             }
             // Part of the change may have been made: trust SQLite alone.
-            Err(_) => {
-                self.key_cache.clear();
-                self.list_ends.clear();
-            }
+            Err(_) => self.forget_remembered(),
         }
         applied
     }

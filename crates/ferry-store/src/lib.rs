@@ -222,6 +222,14 @@ pub struct Store {
 const WATCH_ABSENT_MIN: usize = 1024;
 
 impl Store {
+    /// Forgets what the store remembers of its tables in memory (the key
+    /// cache, list ends): the tables changed another way than through
+    /// [`Store::apply`] (a rollback), or a change failed half-way.
+    pub(crate) fn forget_remembered(&mut self) {
+        self.key_cache.clear();
+        self.list_ends.clear();
+    }
+
     /// The kept statement of a SQL literal (see `statements.rs`).
     pub(crate) fn stmt(&self, sql: &'static str) -> StoreResult<statements::Stmt<'_>> {
         Ok(self.statements.get(&self.conn, sql)?)
@@ -438,8 +446,7 @@ impl Store {
     /// confirm) and reloads what depends on it: the store is back at its
     /// last commit.
     pub fn rollback_uncommitted(&mut self) -> StoreResult<()> {
-        self.key_cache.clear();
-        self.list_ends.clear();
+        self.forget_remembered();
         if self.in_tx {
             self.conn.execute_batch("ROLLBACK")?;
             self.in_tx = false;
@@ -597,8 +604,7 @@ impl Store {
     /// Returns to the last durable state: the last SQLite commit plus the
     /// journal.
     fn rebuild(&mut self) -> StoreResult<()> {
-        self.key_cache.clear();
-        self.list_ends.clear();
+        self.forget_remembered();
         if self.in_tx {
             let _ = self.conn.execute_batch("ROLLBACK");
             self.in_tx = false;
