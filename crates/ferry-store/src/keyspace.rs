@@ -5,7 +5,7 @@
 use crate::glob::{glob_match, literal_prefix};
 use crate::keycache::Cached;
 use crate::ops::Op;
-use crate::{Store, StoreError, StoreResult, DATABASES};
+use crate::{heldrows, Store, StoreError, StoreResult, DATABASES};
 use rusqlite::{params, OptionalExtension};
 
 /// The Redis type of a key, as stored in `keys.type`.
@@ -632,11 +632,21 @@ impl Store {
                 enc,
             } => {
                 let db = *db as usize;
-                self.stmt(
+                if value.is_none() && *enc == 0 {
+                    // A collection's length: written later (heldrows.rs).
+                    let held = heldrows::Held {
+                        len: *len,
+                        expire_at: *expire_at,
+                    };
+                    let slot = self.db_slots[db];
+                    self.held_rows.get_mut().hold(slot, key, held);
+                } else {
+                    self.stmt(
                         "UPDATE keys SET len = ?3, expire_at = ?4, value = ?5, enc = ?6, version = version + 1
                          WHERE db = ?1 AND key = ?2",
                     )?
                     .execute(params![self.slot(db), key, len, expire_at, value, enc])?;
+                }
                 self.adjust_expire_count(db, *had_expire, expire_at.is_some());
             }
             Op::Remove {
@@ -647,6 +657,9 @@ impl Store {
                 had_expire,
             } => {
                 let db = *db as usize;
+                // Its held row would only be written to be deleted.
+                let slot = self.db_slots[db];
+                self.held_rows.get_mut().forget(slot, key);
                 let (delete_sql, _) = ktype.data_sql();
                 for sql in delete_sql {
                     self.stmt(sql)?.execute([id])?;
@@ -708,13 +721,12 @@ impl Store {
             Op::FlushDb { db } => {
                 let db = *db as usize;
                 let slot = self.slot(db);
+                self.held_rows.get_mut().forget_slot(slot as u8);
                 for table in COLLECTION_TYPES.iter().flat_map(|t| t.tables()) {
-                    self.conn.execute(
-                        &format!(
-                            "DELETE FROM {table} WHERE key_id IN (SELECT id FROM keys WHERE db = ?1)"
-                        ),
-                        [slot],
-                    )?;
+                    self.stmt_built(&format!(
+                        "DELETE FROM {table} WHERE key_id IN (SELECT id FROM keys WHERE db = ?1)"
+                    ))?
+                    .execute([slot])?;
                 }
                 self.stmt("DELETE FROM keys WHERE db = ?1")?
                     .execute([slot])?;
@@ -722,10 +734,12 @@ impl Store {
                 self.expire_counts[db] = 0;
             }
             Op::FlushAll => {
+                self.held_rows.get_mut().clear();
                 for table in COLLECTION_TYPES.iter().flat_map(|t| t.tables()) {
-                    self.conn.execute(&format!("DELETE FROM {table}"), [])?;
+                    self.stmt_built(&format!("DELETE FROM {table}"))?
+                        .execute([])?;
                 }
-                self.conn.execute("DELETE FROM keys", [])?;
+                self.stmt("DELETE FROM keys")?.execute([])?;
                 self.key_counts = [0; DATABASES];
                 self.expire_counts = [0; DATABASES];
             }

@@ -16,6 +16,7 @@ mod error;
 mod functions;
 pub mod glob;
 mod hashes;
+mod heldrows;
 mod journal;
 mod keycache;
 mod keyspace;
@@ -161,6 +162,9 @@ pub struct Store {
     key_cache: keycache::KeyCache,
     /// Known end positions of lists (see `listends.rs`).
     list_ends: listends::ListEnds,
+    /// Key-row updates not written yet (see `heldrows.rs`); a cell because
+    /// [`Store::stmt`] writes them and takes `&self`.
+    held_rows: std::cell::RefCell<heldrows::HeldRows>,
     /// See [`Store::set_versions_watched`].
     versions_watched: bool,
     path: PathBuf,
@@ -230,9 +234,48 @@ impl Store {
         self.list_ends.clear();
     }
 
-    /// The kept statement of a SQL literal (see `statements.rs`).
+    /// The kept statement of a SQL literal (see `statements.rs`). Held
+    /// key rows are written first if it names the `keys` table.
     pub(crate) fn stmt(&self, sql: &'static str) -> StoreResult<statements::Stmt<'_>> {
+        self.before_sql(sql)?;
         Ok(self.statements.get(&self.conn, sql)?)
+    }
+
+    /// A statement of SQL built at run time (rusqlite's cache), with held
+    /// key rows written first if it names the `keys` table.
+    pub(crate) fn stmt_built(&self, sql: &str) -> StoreResult<rusqlite::CachedStatement<'_>> {
+        self.before_sql(sql)?;
+        Ok(self.conn.prepare_cached(sql)?)
+    }
+
+    /// Writes the held key rows if `sql` may read or write them.
+    fn before_sql(&self, sql: &str) -> StoreResult<()> {
+        if !self.held_rows.borrow().is_empty() && heldrows::names_keys_table(sql) {
+            self.write_held_rows()?;
+        }
+        Ok(())
+    }
+
+    /// Writes every held key-row update (see `heldrows.rs`). On failure
+    /// the rows not written stay held: nothing a command changed is
+    /// dropped, and a commit that cannot write them fails (and recovers).
+    pub(crate) fn write_held_rows(&self) -> StoreResult<()> {
+        let mut rows = self.held_rows.borrow_mut().take().into_iter();
+        while let Some((slot, key, held)) = rows.next() {
+            // Nothing is held while they are written: `stmt` does not recurse.
+            let written = self.stmt(heldrows::WRITE_SQL).and_then(|mut st| {
+                Ok(st.execute(rusqlite::params![slot, key, held.len, held.expire_at])?)
+            });
+            if let Err(e) = written {
+                let mut kept = self.held_rows.borrow_mut();
+                kept.hold(slot, &key, held);
+                for (slot, key, held) in rows {
+                    kept.hold(slot, &key, held);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// Opens (creating if needed) the store at `path`.
@@ -249,6 +292,7 @@ impl Store {
             conn: Box::new(conn),
             key_cache: keycache::KeyCache::new(opts.key_cache_mb),
             list_ends: listends::ListEnds::default(),
+            held_rows: Default::default(),
             versions_watched: true,
             path,
             durability: opts.durability,
@@ -447,6 +491,8 @@ impl Store {
     /// last commit.
     pub fn rollback_uncommitted(&mut self) -> StoreResult<()> {
         self.forget_remembered();
+        // Held key rows belong to the transaction dropped here.
+        self.held_rows.get_mut().clear();
         if self.in_tx {
             self.conn.execute_batch("ROLLBACK")?;
             self.in_tx = false;
@@ -502,7 +548,6 @@ impl Store {
         schema::configure(&self.conn, &self.opts)?;
         schema::migrate(&self.conn)?;
         // The key cache and list ends were emptied by the rollback above.
-        self.db_slots = std::array::from_fn(|i| i as u8);
         self.load_meta()?;
         self.recount()
     }
@@ -558,6 +603,7 @@ impl Store {
         }
         let wrote = self.tx_wrote;
         let result = (|| -> StoreResult<()> {
+            self.write_held_rows()?;
             if wrote {
                 self.stmt(
                     "INSERT OR REPLACE INTO ferry_meta (name, value) VALUES ('applied_seq', ?1)",
@@ -605,6 +651,9 @@ impl Store {
     /// journal.
     fn rebuild(&mut self) -> StoreResult<()> {
         self.forget_remembered();
+        // Held key rows belong to the transaction dropped here; the
+        // journal's replay below holds them again.
+        self.held_rows.get_mut().clear();
         if self.in_tx {
             let _ = self.conn.execute_batch("ROLLBACK");
             self.in_tx = false;
@@ -791,6 +840,8 @@ impl Store {
 
     /// Reads the SWAPDB mapping and the next key id.
     fn load_meta(&mut self) -> StoreResult<()> {
+        // Runs on a just opened or rolled back store, so on raw SQL.
+        debug_assert!(self.held_rows.get_mut().is_empty());
         let map: Option<String> = self
             .conn
             .query_row(
@@ -807,6 +858,10 @@ impl Store {
                 return Err(StoreError::Corrupt("bad db_slots mapping"));
             }
             self.db_slots.copy_from_slice(&slots);
+        } else {
+            // Never swapped (as of the last commit): a rolled back SWAPDB
+            // must not leave its mapping behind.
+            self.db_slots = std::array::from_fn(|i| i as u8);
         }
         let mut max_id = 0i64;
         let mut stmt = self
@@ -830,6 +885,7 @@ impl Store {
     }
 
     fn recount(&mut self) -> StoreResult<()> {
+        debug_assert!(self.held_rows.get_mut().is_empty());
         self.key_counts = [0; DATABASES];
         self.expire_counts = [0; DATABASES];
         let mut stmt = self

@@ -175,7 +175,7 @@ impl Store {
             "SELECT member, score FROM zsets WHERE key_id = ?1 AND score {lo} ?2 AND score {hi} ?3 \
              ORDER BY {order} LIMIT ?4 OFFSET ?5"
         );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = self.stmt_built(&sql)?;
         let rows = stmt
             .query_map(
                 params![id, range.min, range.max, limit.unwrap_or(-1), offset],
@@ -197,8 +197,7 @@ impl Store {
             "SELECT count(*) FROM zsets WHERE key_id = ?1 AND score {lo} ?2 AND score {hi} ?3"
         );
         Ok(self
-            .conn
-            .prepare_cached(&sql)?
+            .stmt_built(&sql)?
             .query_row(params![id, range.min, range.max], |r| r.get(0))?)
     }
 
@@ -320,7 +319,7 @@ impl Store {
                  WHERE key_id = ?1 AND score = ?2 AND {cond} ORDER BY {order}"
             );
             let arg: Option<Vec<u8>> = bound.map(|(_, b)| b.to_vec());
-            let mut stmt = self.conn.prepare_cached(&q)?;
+            let mut stmt = self.stmt_built(&q)?;
             let mut rows = stmt.query(params![id, score, arg])?;
             while let Some(r) = rows.next()? {
                 let e = entry(r)?;

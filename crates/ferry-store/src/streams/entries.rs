@@ -74,8 +74,7 @@ impl Store {
         args: impl rusqlite::Params,
     ) -> StoreResult<Option<Node>> {
         let row = self
-            .conn
-            .prepare_cached(sql)?
+            .stmt_built(sql)?
             .query_row(args, node_from_row)
             .optional()?;
         row.map(node_decode).transpose()

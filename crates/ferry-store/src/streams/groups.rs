@@ -329,8 +329,7 @@ impl Store {
                 "SELECT ms, seq FROM stream_pel WHERE key_id = ?1 AND grp = ?2 ORDER BY ms, seq LIMIT 1"
             };
             Ok(store
-                .conn
-                .prepare_cached(sql)?
+                .stmt_built(sql)?
                 .query_row(params![key_id, group], |r| {
                     Ok(StreamId::from_sql(r.get(0)?, r.get(1)?))
                 })
