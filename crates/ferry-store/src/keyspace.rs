@@ -216,6 +216,11 @@ impl Store {
         self.db_slots[db] as i64
     }
 
+    /// [`Self::slot`] as the `u8` the held rows are filed under.
+    fn slot_u8(&self, db: usize) -> u8 {
+        self.db_slots[db]
+    }
+
     /// Inserts a new key row (with a string value, or None for collections)
     /// and returns its id. The caller writes a collection's elements.
     pub(crate) fn insert_key(
@@ -632,13 +637,15 @@ impl Store {
                 enc,
             } => {
                 let db = *db as usize;
-                if value.is_none() && *enc == 0 {
+                if value.is_none() && *enc == 0 && self.in_tx {
                     // A collection's length: written later (heldrows.rs).
+                    // Only inside a transaction: without one every statement
+                    // commits on its own and nothing would write the row.
                     let held = heldrows::Held {
                         len: *len,
                         expire_at: *expire_at,
                     };
-                    let slot = self.db_slots[db];
+                    let slot = self.slot_u8(db);
                     self.held_rows.get_mut().hold(slot, key, held);
                 } else {
                     self.stmt(
@@ -658,7 +665,7 @@ impl Store {
             } => {
                 let db = *db as usize;
                 // Its held row would only be written to be deleted.
-                let slot = self.db_slots[db];
+                let slot = self.slot_u8(db);
                 self.held_rows.get_mut().forget(slot, key);
                 let (delete_sql, _) = ktype.data_sql();
                 for sql in delete_sql {
@@ -720,8 +727,8 @@ impl Store {
             }
             Op::FlushDb { db } => {
                 let db = *db as usize;
-                let slot = self.slot(db);
-                self.held_rows.get_mut().forget_slot(slot as u8);
+                let (slot, held_slot) = (self.slot(db), self.slot_u8(db));
+                self.held_rows.get_mut().forget_slot(held_slot);
                 for table in COLLECTION_TYPES.iter().flat_map(|t| t.tables()) {
                     self.stmt_built(&format!(
                         "DELETE FROM {table} WHERE key_id IN (SELECT id FROM keys WHERE db = ?1)"

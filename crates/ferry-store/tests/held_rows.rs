@@ -468,3 +468,26 @@ fn held_rows_never_show_without_a_journal_or_a_key_cache() {
     run(3, false, 16);
     run(4, false, 0);
 }
+
+/// A store used without `begin` commits every statement on its own, so
+/// nothing is held: each collection's length is in the file (seen by
+/// another connection) as soon as its command returns.
+#[test]
+fn without_a_transaction_lengths_are_in_the_file_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("d.db");
+    let mut s = Store::open(&path, &StoreOptions::default()).expect("open");
+    let mut m = Model::new();
+    let mut rng = StdRng::seed_from_u64(7);
+    for round in 0..40 {
+        let kind = KINDS[round % KINDS.len()];
+        let k = key(kind, round % PER_KIND);
+        if round % 3 == 2 {
+            remove(&mut s, &mut m, 0, kind, &k, &mut rng);
+        } else {
+            add(&mut s, &mut m, 0, kind, &k, &mut rng);
+        }
+        tidy(&mut m);
+        check_file(&path, &m);
+    }
+}
