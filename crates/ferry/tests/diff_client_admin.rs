@@ -8,32 +8,8 @@ mod common;
 use common::{ConnPair, FerryOpts, FerryProc};
 use std::time::{Duration, Instant};
 
-/// Sends the raw pipeline to both sides and compares what comes back
-/// within `wait` (the replies that are not dropped).
-#[track_caller]
-fn same_pipeline(p: &mut ConnPair, cmds: &[&[&str]], expect_frames: usize) {
-    let mut raw = Vec::new();
-    for c in cmds {
-        raw.extend(common::encode_command(c));
-    }
-    p.a.send_raw(&raw);
-    p.b.send_raw(&raw);
-    for i in 0..expect_frames {
-        let a = p.a.read_reply();
-        let b = p.b.read_reply();
-        assert_eq!(
-            String::from_utf8_lossy(&a),
-            String::from_utf8_lossy(&b),
-            "frame {i} of {cmds:?}"
-        );
-    }
-    // Nothing more: the next reply is PING's.
-    p.same(&["PING"]);
-}
-
 diff_test!(client_reply, |p| {
-    same_pipeline(
-        p,
+    p.same_pipeline(
         &[
             &["CLIENT", "REPLY", "OFF"],
             &["SET", "a", "1"],
@@ -44,8 +20,7 @@ diff_test!(client_reply, |p| {
         ],
         2,
     );
-    same_pipeline(
-        p,
+    p.same_pipeline(
         &[
             &["CLIENT", "REPLY", "SKIP"],
             &["SET", "b", "2"],
@@ -54,8 +29,7 @@ diff_test!(client_reply, |p| {
         1,
     );
     // SKIP while OFF does nothing more; errors are replied.
-    same_pipeline(
-        p,
+    p.same_pipeline(
         &[
             &["CLIENT", "REPLY", "maybe"],
             &["CLIENT", "REPLY", "OFF"],

@@ -593,3 +593,53 @@ diff_test!(missing_keys_come_and_go, |p| {
     p.same(&["GET", "t"]);
     p.same(&["TTL", "t"]);
 });
+
+// Pipelined pushes and pops change collections' lengths between reads that
+// go to the keys table (KEYS, SCAN TYPE, RANDOMKEY, MOVE, RENAME): each read
+// sees every change before it in the pipeline (ferry writes a collection's
+// key row late, before the next such read: heldrows.rs).
+diff_test!(pipelined_length_changes_show_in_key_reads, |p| {
+    p.same(&["SELECT", "5"]);
+    let scan_lists: &[&str] = &["SCAN", "0", "MATCH", "q*", "COUNT", "1000", "TYPE", "list"];
+    p.same_pipeline(
+        &[
+            &["RPUSH", "q", "a", "b", "c"],
+            &["LLEN", "q"],
+            &["KEYS", "q*"],
+            scan_lists,
+            &["LPOP", "q", "2"],
+            &["TYPE", "q"],
+            &["RANDOMKEY"],
+            &["LPOP", "q"],
+            &["EXISTS", "q"],
+            &["KEYS", "*"],
+            scan_lists,
+            &["DBSIZE"],
+            &["RANDOMKEY"],
+            &["SADD", "t", "a", "b"],
+            &["SREM", "t", "a"],
+            &["SCAN", "0", "COUNT", "1000", "TYPE", "set"],
+            &["SPOP", "t"],
+            &["KEYS", "*"],
+            &["HSET", "h", "f", "1", "g", "2"],
+            &["HDEL", "h", "f"],
+            &["RENAME", "h", "h2"],
+            &["HLEN", "h2"],
+            &["HSET", "h2", "k", "3"],
+            &["MOVE", "h2", "6"],
+            &["SELECT", "6"],
+            &["HLEN", "h2"],
+            &["KEYS", "*"],
+            &["ZADD", "z", "1", "a", "2", "b"],
+            &["ZPOPMIN", "z"],
+            &["SWAPDB", "5", "6"],
+            &["KEYS", "*"],
+            &["SELECT", "5"],
+            &["ZCARD", "z"],
+            &["HLEN", "h2"],
+            &["DBSIZE"],
+        ],
+        35,
+    );
+    p.same(&["FLUSHALL"]);
+});

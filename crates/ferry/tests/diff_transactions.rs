@@ -186,3 +186,69 @@ diff_test!(watch_sees_same_length_changes, |p| {
     third.same(&["EXEC"]);
     p.same(&["ZRANGE", "z", "0", "-1", "WITHSCORES"]);
 });
+
+// Another client's pipelined adds and removes that leave a collection's
+// length where it was (ferry writes a collection's key row late, at the
+// next statement that reads the keys table or at commit: heldrows.rs).
+// WATCH still fails the transaction on every type, a key drained and
+// refilled in the pipeline counts as touched, and a watched key the
+// pipeline never touched lets EXEC run.
+diff_test!(watch_sees_pipelined_writes_that_keep_the_length, |p| {
+    let mut other = p.connect();
+    p.same(&["RPUSH", "l", "a", "b"]);
+    p.same(&["SADD", "s", "a", "b"]);
+    p.same(&["HSET", "h", "a", "1"]);
+    p.same(&["ZADD", "z", "1", "a"]);
+    let round_trips: [(&str, &[&str], &[&str], &str); 4] = [
+        ("l", &["LPUSH", "l", "x"], &["LPOP", "l"], "LLEN"),
+        ("s", &["SADD", "s", "x"], &["SREM", "s", "x"], "SCARD"),
+        ("h", &["HSET", "h", "x", "2"], &["HDEL", "h", "x"], "HLEN"),
+        ("z", &["ZADD", "z", "2", "x"], &["ZREM", "z", "x"], "ZCARD"),
+    ];
+    for (key, add, remove, len) in round_trips {
+        p.same(&["WATCH", key]);
+        let mut cmds: Vec<&[&str]> = Vec::new();
+        for _ in 0..25 {
+            cmds.push(add);
+            cmds.push(remove);
+        }
+        other.same_pipeline(&cmds, cmds.len());
+        p.same(&["MULTI"]);
+        p.same(&[len, key]);
+        let aborted = p.same(&["EXEC"]);
+        assert!(
+            common::parse_one(&aborted).is_null(),
+            "EXEC ran after {key} changed"
+        );
+        p.same(&[len, key]);
+        // The same pipeline on another key: this watcher's EXEC runs.
+        p.same(&["WATCH", key]);
+        other.same_pipeline(&[&["RPUSH", "other", "x"], &["RPOP", "other"]], 2);
+        p.same(&["MULTI"]);
+        p.same(&[len, key]);
+        let ran = p.same(&["EXEC"]);
+        assert!(
+            !common::parse_one(&ran).is_null(),
+            "EXEC aborted, {key} was untouched"
+        );
+    }
+    // Drained and refilled within one pipeline: the key was deleted and
+    // made again, as long as before.
+    p.same(&["WATCH", "l"]);
+    other.same_pipeline(
+        &[
+            &["LPOP", "l"],
+            &["LPOP", "l"],
+            &["EXISTS", "l"],
+            &["RPUSH", "l", "a", "b"],
+        ],
+        4,
+    );
+    p.same(&["MULTI"]);
+    p.same(&["LRANGE", "l", "0", "-1"]);
+    let aborted = p.same(&["EXEC"]);
+    assert!(
+        common::parse_one(&aborted).is_null(),
+        "EXEC ran after l was refilled"
+    );
+});

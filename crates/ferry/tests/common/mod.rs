@@ -1255,6 +1255,33 @@ impl ConnPair {
         (a, b)
     }
 
+    /// Sends `cmds` to both sides in one write (a pipeline) and compares
+    /// the first `expect_frames` replies frame by frame (fewer than the
+    /// commands when some reply is dropped, as with CLIENT REPLY); then a
+    /// PING on both shows nothing else came. Returns the replies.
+    #[track_caller]
+    pub fn same_pipeline(&mut self, cmds: &[&[&str]], expect_frames: usize) -> Vec<Vec<u8>> {
+        let mut raw = Vec::new();
+        for c in cmds {
+            raw.extend(encode_command(c));
+        }
+        self.a.send_raw(&raw);
+        self.b.send_raw(&raw);
+        let mut replies = Vec::with_capacity(expect_frames);
+        for i in 0..expect_frames {
+            let a = self.a.read_reply();
+            let b = self.b.read_reply();
+            if a != b {
+                let what = format!("reply {i} of a {}-command pipeline differs", cmds.len());
+                let cmd = cmds.get(i).copied().unwrap_or_default();
+                self.fail(mismatch(&what, cmd, &a, &b, self.b_name));
+            }
+            replies.push(a);
+        }
+        self.same(&["PING"]);
+        replies
+    }
+
     /// Sends the same raw bytes to both sides and compares one reply frame.
     #[track_caller]
     pub fn same_raw(&mut self, bytes: &[u8]) -> Vec<u8> {
