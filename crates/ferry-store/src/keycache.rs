@@ -34,6 +34,15 @@
 //! of 100k hot keys in a 16 MiB cache missed: keys sharing a place pushed
 //! each other out.) The memory stays under its budget (`--key-cache-mb`):
 //! entries are only added while the bytes they hold fit.
+//!
+//! A full budget must not freeze the cache with whatever came first (a
+//! bulk load's first keys), or a key that becomes hot later, a new queue
+//! in a database of a million keys, would descend the b-tree on every
+//! command. So a row read from SQLite that does not fit makes room: a
+//! clock hand sweeps the places and takes out the first entry not used
+//! since the hand last passed (a hit marks its place used; the hand
+//! clears the mark as it passes). Writes of new keys still never push an
+//! entry out (see above).
 
 use crate::keyspace::KeyInfo;
 use crate::ops::Op;
@@ -57,6 +66,10 @@ const BYTES_PER_PLACE: usize = 64;
 const INLINE: usize = 64;
 /// Longer keys are not cached (their length must also fit the entry's u32).
 const MAX_KEY: usize = 64 * 1024;
+/// Places the clock hand looks at, at most, to make room for one read row
+/// (most places are empty: a budget full of small entries fills about one
+/// place in three).
+const MAX_SWEEP: usize = 512;
 /// Entries of missing keys hold at most this share of the budget (1/N).
 const ABSENT_SHARE: usize = 4;
 
@@ -175,6 +188,8 @@ impl Entry {
 #[derive(Default)]
 struct Place {
     tag: u32,
+    /// Hit since the clock hand last passed (see the module's doc).
+    used: bool,
     entry: Option<Box<Entry>>,
 }
 
@@ -192,6 +207,8 @@ pub(crate) struct KeyCache {
     /// Of which entries of missing keys.
     absent_bytes: usize,
     budget: usize,
+    /// The next place the clock hand looks at to make room.
+    hand: usize,
     hasher: foldhash::fast::FixedState,
     pub(crate) hits: u64,
     pub(crate) misses: u64,
@@ -215,6 +232,7 @@ impl KeyCache {
             absent_bytes: 0,
             table,
             budget,
+            hand: 0,
             hasher: foldhash::fast::FixedState::with_seed(0x6665_7272_795f_6b63),
             hits: 0,
             misses: 0,
@@ -259,6 +277,7 @@ impl KeyCache {
                     // The more recently used goes first.
                     self.table.swap(at, spot.first);
                 }
+                self.table[spot.first].used = true;
                 self.table[spot.first].entry.as_ref().map(|e| e.cached())
             }
             None => {
@@ -269,8 +288,8 @@ impl KeyCache {
     }
 
     /// Remembers the row just read for `key` (replacing what had its place,
-    /// in the same allocation), if it fits the budget. `column` is the
-    /// `value` column when it was read (None: it was not).
+    /// in the same allocation), making room in a full budget (the clock).
+    /// `column` is the `value` column when it was read (None: it was not).
     pub(crate) fn put(
         &mut self,
         slot: u8,
@@ -288,7 +307,8 @@ impl KeyCache {
     }
 
     /// [`KeyCache::put`] (`info` None: the key has no row); without
-    /// `evict`, only into a free place or the key's own.
+    /// `evict`, only into a free place or the key's own, and only while the
+    /// budget has room.
     fn put_as(
         &mut self,
         slot: u8,
@@ -327,6 +347,10 @@ impl KeyCache {
             None => Box::new(Entry::new(slot, key, info, column)),
         };
         self.table[at].tag = spot.tag;
+        self.table[at].used = false;
+        if evict && !self.fits(&entry) {
+            self.make_room(entry.cost(), at);
+        }
         if !self.fits(&entry) {
             // Over budget: drop the value before giving up the entry.
             entry.set_column(None);
@@ -335,6 +359,27 @@ impl KeyCache {
         if self.fits(&entry) {
             self.hold(&entry);
             self.table[at].entry = Some(entry);
+        }
+    }
+
+    /// Takes entries out at the clock hand, other than the one at `keep`,
+    /// until `cost` more bytes fit or [`MAX_SWEEP`] places were looked at.
+    fn make_room(&mut self, cost: usize, keep: usize) {
+        let mask = self.table.len() - 1;
+        for _ in 0..MAX_SWEEP {
+            if self.bytes + cost <= self.budget {
+                return;
+            }
+            let at = self.hand;
+            self.hand = (self.hand + 1) & mask;
+            let place = &mut self.table[at];
+            if at == keep || place.entry.is_none() {
+                continue;
+            }
+            if std::mem::take(&mut place.used) {
+                continue;
+            }
+            self.forget_at(at);
         }
     }
 
@@ -673,6 +718,50 @@ mod tests {
         assert_eq!(row(&mut c, 0, &same[1]), None);
         assert_eq!(row(&mut c, 0, &a).map(|r| r.info.len), Some(7));
         assert_eq!(row(&mut c, 0, &same[0]).map(|r| r.info.len), Some(8));
+    }
+
+    #[test]
+    fn a_full_budget_makes_room_for_read_rows_and_keeps_the_hot_ones() {
+        let mut c = KeyCache::new(1);
+        // Fill the budget with rows read once.
+        let mut n = 0;
+        while c.bytes + ENTRY_OVERHEAD <= c.budget {
+            c.put(0, format!("cold:{n}").as_bytes(), info(n), None);
+            n += 1;
+            assert!(n < 1_000_000, "the budget never filled");
+        }
+        c.put(0, b"hot", info(-1), None);
+        // A stream of rows read once each, beside a key read all the time:
+        // each new row gets in, the hot one stays, the budget holds.
+        for i in 0..3 * n {
+            assert_eq!(
+                row(&mut c, 0, b"hot").map(|r| r.info.len),
+                Some(-1),
+                "round {i}"
+            );
+            let late = format!("late:{i}");
+            c.put(0, late.as_bytes(), info(i), None);
+            assert_eq!(row(&mut c, 0, late.as_bytes()).map(|r| r.info.len), Some(i));
+            assert!(c.bytes <= c.budget, "{} bytes over {}", c.bytes, c.budget);
+        }
+        // Writes of new keys still take only what is free: nothing goes.
+        let entries = |c: &KeyCache| c.table.iter().filter(|p| p.entry.is_some()).count();
+        let before = entries(&c);
+        c.note(
+            &Op::Insert {
+                db: 0,
+                key: b"written".to_vec(),
+                id: 1,
+                ktype: KeyType::String,
+                expire_at: None,
+                len: 1,
+                value: None,
+                enc: 0,
+            },
+            |db| db,
+        );
+        assert!(entries(&c) >= before, "a written key pushed a row out");
+        assert!(c.bytes <= c.budget);
     }
 
     #[test]
