@@ -596,6 +596,7 @@ impl Store {
                 let slots = self.db_slots;
                 self.key_cache.note(op, |db| slots[db as usize]);
                 self.list_ends.note(op);
+                self.list_heads.note(op);
             }
             // Part of the change may have been made: trust SQLite alone.
             Err(_) => self.forget_remembered(),

@@ -21,6 +21,7 @@ mod journal;
 mod keycache;
 mod keyspace;
 mod listends;
+mod listheads;
 pub mod lists;
 mod ops;
 mod schema;
@@ -162,6 +163,8 @@ pub struct Store {
     key_cache: keycache::KeyCache,
     /// Known end positions of lists (see `listends.rs`).
     list_ends: listends::ListEnds,
+    /// The first elements of lists read recently (see `listheads.rs`).
+    list_heads: listheads::ListHeads,
     /// Key-row updates not written yet (see `heldrows.rs`); a cell because
     /// [`Store::stmt`] writes them and takes `&self`.
     held_rows: std::cell::RefCell<heldrows::HeldRows>,
@@ -227,11 +230,12 @@ const WATCH_ABSENT_MIN: usize = 1024;
 
 impl Store {
     /// Forgets what the store remembers of its tables in memory (the key
-    /// cache, list ends): the tables changed another way than through
+    /// cache, list ends and heads): the tables changed another way than through
     /// [`Store::apply`] (a rollback), or a change failed half-way.
     pub(crate) fn forget_remembered(&mut self) {
         self.key_cache.clear();
         self.list_ends.clear();
+        self.list_heads.clear();
     }
 
     /// The kept statement of a SQL literal (see `statements.rs`). Held
@@ -292,6 +296,8 @@ impl Store {
             conn: Box::new(conn),
             key_cache: keycache::KeyCache::new(opts.key_cache_mb),
             list_ends: listends::ListEnds::default(),
+            // An eighth of the key cache's budget.
+            list_heads: listheads::ListHeads::new(opts.key_cache_mb as usize * (1 << 20) / 8),
             held_rows: Default::default(),
             versions_watched: true,
             path,
@@ -507,6 +513,11 @@ impl Store {
     pub fn key_cache_stats(&self) -> (usize, u64, u64) {
         let c = &self.key_cache;
         (c.bytes(), c.hits, c.misses)
+    }
+
+    /// Bytes of list elements remembered in memory (`listheads.rs`; INFO).
+    pub fn list_heads_bytes(&self) -> usize {
+        self.list_heads.bytes()
     }
 
     /// Replaces the whole store with the SQLite file at `src` (a Raft

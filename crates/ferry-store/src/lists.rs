@@ -229,56 +229,73 @@ impl Store {
 
     /// The elements with indexes `start..=end` (Redis's LRANGE rules for
     /// negative and out-of-range indexes). Reads only those rows, from the
-    /// nearer end.
+    /// nearer end, or none when the list's head is remembered
+    /// (`listheads.rs`; only LRANGE's [`Store::list_range_shared`]
+    /// remembers one: DUMP, SORT and copies read whole lists once).
     pub fn list_range(
         &mut self,
         info: &KeyInfo,
         start: i64,
         end: i64,
     ) -> StoreResult<Vec<Vec<u8>>> {
+        let Some((start, end)) = list_range_bounds(info.len, start, end) else {
+            return Ok(Vec::new());
+        };
+        if let Some(head) = self.list_heads.get(info.id, start as usize, end as usize) {
+            return Ok(head.iter().map(|v| v.to_vec()).collect());
+        }
         let mut out = Vec::new();
-        self.list_range_each(info, start, end, |v| out.push(v.to_vec()))?;
+        self.list_rows(info, start, end, |v| out.push(v.to_vec()))?;
         Ok(out)
     }
 
-    /// LRANGE's elements as slices of one buffer: one allocation for all of
-    /// them instead of one each (a 100-element LRANGE spent about a fifth of
-    /// its time allocating and freeing them).
+    /// [`Store::list_range`] as slices of shared buffers: one allocation
+    /// for all the elements read instead of one each (a 100-element LRANGE
+    /// spent about a fifth of its time allocating and freeing them), and
+    /// none for a remembered head.
     pub fn list_range_shared(
         &mut self,
         info: &KeyInfo,
         start: i64,
         end: i64,
     ) -> StoreResult<Vec<Bytes>> {
+        let Some((start, end)) = list_range_bounds(info.len, start, end) else {
+            return Ok(Vec::new());
+        };
+        if let Some(head) = self.list_heads.get(info.id, start as usize, end as usize) {
+            return Ok(head.to_vec());
+        }
         let mut buf = BytesMut::new();
         let mut ends = Vec::new();
-        self.list_range_each(info, start, end, |v| {
+        self.list_rows(info, start, end, |v| {
             buf.extend_from_slice(v);
             ends.push(buf.len());
         })?;
         let buf = buf.freeze();
         let mut from = 0;
-        Ok(ends
+        let values: Vec<Bytes> = ends
             .into_iter()
             .map(|to| {
                 let v = buf.slice(from..to);
                 from = to;
                 v
             })
-            .collect())
+            .collect();
+        if start == 0 && self.list_heads.would_keep(values.len()) {
+            self.list_heads.remember(info.id, values.clone());
+        }
+        Ok(values)
     }
 
-    /// Calls `f` with each element of the range, head to tail.
-    fn list_range_each(
+    /// Hands `f` the elements `start..=end` (bounds already normalised by
+    /// [`list_range_bounds`]) read from SQLite, in order.
+    fn list_rows(
         &mut self,
         info: &KeyInfo,
         start: i64,
         end: i64,
         mut f: impl FnMut(&[u8]),
     ) -> StoreResult<()> {
-        let Some((start, end)) = list_range_bounds(info.len, start, end) else {
-            return Ok(());
-        };
         let count = end - start + 1;
         let from_tail = info.len - 1 - end;
         if start <= from_tail {

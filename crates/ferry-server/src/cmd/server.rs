@@ -166,7 +166,7 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         let key_cache = ctx.store.key_cache_stats();
         let _ = write!(
             out,
-            "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\n{}maxmemory:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\nferry_cache_mb:{}\r\nferry_key_cache_mb:{}\r\nferry_key_cache_bytes:{}\r\nferry_key_cache_hits:{}\r\nferry_key_cache_misses:{}\r\n\r\n",
+            "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\n{}maxmemory:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\nferry_cache_mb:{}\r\nferry_key_cache_mb:{}\r\nferry_key_cache_bytes:{}\r\nferry_key_cache_hits:{}\r\nferry_key_cache_misses:{}\r\nferry_list_heads_bytes:{}\r\n\r\n",
             human_bytes(rss),
             human_bytes(rss),
             scripting_memory(ctx.scripting),
@@ -177,6 +177,7 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             key_cache.0,
             key_cache.1,
             key_cache.2,
+            ctx.store.list_heads_bytes(),
         );
     }
     if show("persistence") {
