@@ -505,3 +505,86 @@ diff_test!(ltrim_both_ends_then_push, |p| {
     p.same(&["LTRIM", "u", "-2", "-1"]);
     p.same(&["LRANGE", "u", "0", "-1"]);
 });
+
+// LRANGE read again after every kind of change to the list (ferry answers
+// a range within a head it read before from memory, listheads.rs, and must
+// forget it on any change): each change is followed by two reads, the
+// second within the first.
+fn reads(p: &mut common::ConnPair, key: &str) {
+    p.same(&["LRANGE", key, "0", "5"]);
+    p.same(&["LRANGE", key, "1", "3"]);
+    p.same(&["LRANGE", key, "-3", "-1"]);
+}
+
+diff_test!(lrange_again_after_every_change, |p| {
+    let mut other = p.connect();
+    p.same(&["RPUSH", "l", "a", "b", "c", "d", "e", "f", "g"]);
+    reads(p, "l");
+    let changes: &[&[&str]] = &[
+        &["LSET", "l", "2", "x"],
+        &["LPUSH", "l", "h"],
+        &["RPUSH", "l", "i"],
+        &["LINSERT", "l", "BEFORE", "x", "y"],
+        &["LREM", "l", "1", "b"],
+        &["LPOP", "l"],
+        &["RPOP", "l"],
+        &["LTRIM", "l", "1", "-1"],
+        &["LMOVE", "l", "l", "LEFT", "RIGHT"],
+        &["RPOPLPUSH", "l", "l"],
+    ];
+    for change in changes {
+        // Half of them from another connection.
+        if change[0].starts_with('L') {
+            other.same(*change);
+        } else {
+            p.same(*change);
+        }
+        reads(p, "l");
+    }
+    // Renamed, copied, moved, restored, deleted, expired, flushed.
+    p.same(&["RENAME", "l", "l2"]);
+    reads(p, "l");
+    reads(p, "l2");
+    p.same(&["COPY", "l2", "l3"]);
+    p.same(&["LPUSH", "l2", "only-in-l2"]);
+    reads(p, "l2");
+    reads(p, "l3");
+    p.same(&["SORT", "l3", "ALPHA"]);
+    let dump = p.a.cmd(&["DUMP", "l3"]);
+    let payload = common::parse_one(&dump).as_bytes().expect("a DUMP payload");
+    p.same(&[
+        &b"RESTORE"[..],
+        &b"l2"[..],
+        &b"0"[..],
+        &payload[..],
+        &b"REPLACE"[..],
+    ]);
+    reads(p, "l2");
+    p.same(&["MOVE", "l2", "1"]);
+    reads(p, "l2");
+    p.same(&["SELECT", "1"]);
+    reads(p, "l2");
+    p.same(&["SELECT", "0"]);
+    p.same(&["PEXPIRE", "l3", "40"]);
+    reads(p, "l3");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    reads(p, "l3");
+    p.same(&["RPUSH", "f", "1", "2", "3"]);
+    reads(p, "f");
+    p.same(&["FLUSHDB"]);
+    reads(p, "f");
+    p.same(&["RPUSH", "f", "4"]);
+    reads(p, "f");
+    // Inside a transaction and a pipeline: reads between pushes.
+    p.same(&["MULTI"]);
+    p.same(&["LRANGE", "f", "0", "-1"]);
+    p.same(&["LPUSH", "f", "5"]);
+    p.same(&["LRANGE", "f", "0", "-1"]);
+    p.same(&["EXEC"]);
+    let mut cmds: Vec<&[&str]> = Vec::new();
+    for _ in 0..20 {
+        cmds.push(&["LRANGE", "f", "0", "2"]);
+        cmds.push(&["RPOPLPUSH", "f", "f"]);
+    }
+    p.same_pipeline(&cmds, cmds.len());
+});
