@@ -5,7 +5,7 @@
 #[macro_use]
 mod common;
 
-use common::{ConnPair, FerryOpts, FerryProc};
+use common::{FerryOpts, FerryProc};
 use std::time::{Duration, Instant};
 
 diff_test!(client_reply, |p| {

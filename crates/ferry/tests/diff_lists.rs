@@ -535,9 +535,9 @@ diff_test!(lrange_again_after_every_change, |p| {
     for change in changes {
         // Half of them from another connection.
         if change[0].starts_with('L') {
-            other.same(*change);
+            other.same(change);
         } else {
-            p.same(*change);
+            p.same(change);
         }
         reads(p, "l");
     }
