@@ -480,6 +480,11 @@ struct Entry {
     ty: String,
     val: Val,
     pttl: i64,
+    /// When the key expires, unix ms by this machine's clock (the PTTL
+    /// plus the time it was read; -1: no TTL). The two sides of a diff are
+    /// read seconds apart under load: their PTTLs differ by that gap,
+    /// their deadlines do not.
+    expire_at: i64,
 }
 
 impl Entry {
@@ -526,6 +531,7 @@ fn read_entries(
             .query(con)
             .unwrap_or_else(|e| panic!("TYPE batch on 127.0.0.1:{port}: {e}"));
         let mut p = redis::pipe();
+        let sent = unix_ms();
         for (k, ty) in chunk.iter().zip(&types) {
             match ty.as_str() {
                 "string" => p.cmd("GET").arg(k),
@@ -540,6 +546,9 @@ fn read_entries(
         let replies: Vec<Value> = p
             .query(con)
             .unwrap_or_else(|e| panic!("read batch on 127.0.0.1:{port}: {e}"));
+        // The PTTLs were read between sending and now: the midpoint is off
+        // by at most half the batch's round trip.
+        let read_at = (sent + unix_ms()) / 2;
         for ((k, ty), pair) in chunk.iter().zip(&types).zip(replies.chunks(2)) {
             let [v, pttl] = pair else {
                 panic!("short read batch reply from 127.0.0.1:{port}: {replies:?}");
@@ -579,6 +588,7 @@ fn read_entries(
                     ty: ty.clone(),
                     val,
                     pttl,
+                    expire_at: if pttl >= 0 { read_at + pttl } else { -1 },
                 },
             );
         }
@@ -723,8 +733,8 @@ fn value_diff(a: &Val, b: &Val) -> Option<String> {
 
 /// Compares the datasets of `a` and `b` key by key (type, value, TTL) and
 /// returns one line per difference, at most 50 plus "... and N more".
-/// TTLs match when both are absent or their PTTLs differ by at most
-/// `ttl_tolerance_ms`; a key with under 2 s to live may be missing on the other side.
+/// TTLs match when both are absent or they expire at most
+/// `ttl_tolerance_ms` apart (each side's PTTL plus when it was read); a key with under 2 s to live may be missing on the other side.
 pub fn diff(a: &Target, b: &Target, ttl_tolerance_ms: i64) -> Vec<String> {
     let sa = snapshot(a);
     let sb = snapshot(b);
@@ -745,15 +755,17 @@ pub fn diff(a: &Target, b: &Target, ttl_tolerance_ms: i64) -> Vec<String> {
                 } else if let Some(d) = value_diff(&x.val, &y.val) {
                     lines.push(format!("{name}: {d}"));
                 }
-                let ttl_ok = match (x.pttl, y.pttl) {
+                let ttl_ok = match (x.expire_at, y.expire_at) {
                     (-1, -1) => true,
                     (p, q) if p >= 0 && q >= 0 => (p - q).abs() <= ttl_tolerance_ms,
                     _ => false,
                 };
                 if !ttl_ok {
                     lines.push(format!(
-                        "{name}: pttl a={} b={} (tolerance {ttl_tolerance_ms} ms)",
-                        x.pttl, y.pttl
+                        "{name}: pttl a={} b={}, expiring {} ms apart (tolerance {ttl_tolerance_ms} ms)",
+                        x.pttl,
+                        y.pttl,
+                        (x.expire_at - y.expire_at).abs()
                     ));
                 }
             }
@@ -1051,4 +1063,11 @@ fn write_loop(t: &Target, seed: u64, stop: &AtomicBool, ops: &AtomicU64) -> Resu
         std::thread::sleep(WRITER_PAUSE);
     }
     Ok(())
+}
+
+/// This machine's clock, unix ms.
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
