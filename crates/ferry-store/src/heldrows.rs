@@ -11,6 +11,9 @@
 //! it ends the transaction. Many commands on one key between two such
 //! statements then cost one UPDATE.
 //!
+//! Rows are held only inside a transaction (`Store::begin`): without one,
+//! each statement commits on its own and nothing would write them later.
+//!
 //! Only the updates of collections are held: their `value` is NULL and
 //! their row changes nothing else. The row's `version` is bumped once for
 //! however many updates were held; WATCH only asks whether it changed.
