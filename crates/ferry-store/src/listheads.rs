@@ -15,19 +15,23 @@
 //! and any change to a list's elements forgets that list (a queue being
 //! pushed and popped is read from SQLite as before, for the cost of a map
 //! lookup); whatever changes the tables another way empties it. Bounded by
-//! a byte budget: past it, the memory starts over.
+//! a byte budget: past it, other lists' heads make room (any of them: the
+//! map's order).
 
 use crate::ops::Op;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 
 /// Longest head remembered, in elements.
 pub(crate) const MAX_ELEMENTS: usize = 1024;
 /// Longest head remembered, in bytes of elements.
 const MAX_BYTES: usize = 64 * 1024;
-/// Bytes an element costs besides its own (its `Bytes` handle and the
-/// shared buffer's share of bookkeeping), counted against the budget.
-const ELEMENT_OVERHEAD: usize = std::mem::size_of::<Bytes>() + 8;
+/// Bytes an element costs besides its own (its `Bytes` handle), counted
+/// against the budget.
+const ELEMENT_OVERHEAD: usize = std::mem::size_of::<Bytes>();
+/// Bytes a remembered list costs besides its elements (its map entry, the
+/// vector's and the shared buffer's allocations).
+const LIST_OVERHEAD: usize = 96;
 
 pub(crate) struct ListHeads {
     lists: HashMap<i64, Vec<Bytes>, foldhash::fast::FixedState>,
@@ -36,7 +40,11 @@ pub(crate) struct ListHeads {
 }
 
 fn cost(elements: &[Bytes]) -> usize {
-    elements.iter().map(|e| e.len() + ELEMENT_OVERHEAD).sum()
+    LIST_OVERHEAD
+        + elements
+            .iter()
+            .map(|e| e.len() + ELEMENT_OVERHEAD)
+            .sum::<usize>()
 }
 
 impl ListHeads {
@@ -49,11 +57,6 @@ impl ListHeads {
         }
     }
 
-    /// Whether a head of `len` elements would be remembered.
-    pub(crate) fn would_keep(&self, len: usize) -> bool {
-        self.budget > 0 && len <= MAX_ELEMENTS
-    }
-
     /// Elements `start..=end` (0-based from the head) of list `id`, if
     /// they are within its remembered head.
     pub(crate) fn get(&self, id: i64, start: usize, end: usize) -> Option<&[Bytes]> {
@@ -61,18 +64,40 @@ impl ListHeads {
     }
 
     /// Remembers the first `elements.len()` elements of list `id`, just
-    /// read from SQLite.
-    pub(crate) fn remember(&mut self, id: i64, elements: Vec<Bytes>) {
-        let bytes = cost(&elements);
-        if elements.len() > MAX_ELEMENTS || bytes > MAX_BYTES.min(self.budget) {
+    /// read from SQLite, if they are few and small enough. They are copied
+    /// into one buffer of their exact size (the one they were read into
+    /// grew by doubling: kept, it would hold up to twice their bytes).
+    pub(crate) fn remember(&mut self, id: i64, elements: &[Bytes]) {
+        if elements.is_empty() || elements.len() > MAX_ELEMENTS {
+            return;
+        }
+        let bytes = cost(elements);
+        if bytes > MAX_BYTES.min(self.budget) {
             return;
         }
         self.forget(id);
-        if self.bytes + bytes > self.budget {
-            self.clear();
+        while self.bytes + bytes > self.budget {
+            let Some(&other) = self.lists.keys().next() else {
+                break;
+            };
+            self.forget(other);
         }
+        let mut buf = BytesMut::with_capacity(elements.iter().map(|e| e.len()).sum());
+        for e in elements {
+            buf.extend_from_slice(e);
+        }
+        let buf = buf.freeze();
+        let mut from = 0;
+        let copy = elements
+            .iter()
+            .map(|e| {
+                let v = buf.slice(from..from + e.len());
+                from += e.len();
+                v
+            })
+            .collect();
         self.bytes += bytes;
-        self.lists.insert(id, elements);
+        self.lists.insert(id, copy);
     }
 
     fn forget(&mut self, id: i64) {
@@ -121,8 +146,8 @@ mod tests {
     #[test]
     fn a_head_is_kept_until_its_list_changes() {
         let mut h = ListHeads::new(1 << 20);
-        h.remember(1, head(10, 5));
-        h.remember(2, head(3, 5));
+        h.remember(1, &head(10, 5));
+        h.remember(2, &head(3, 5));
         assert_eq!(h.get(1, 0, 9).map(|e| e.len()), Some(10));
         assert_eq!(h.get(1, 2, 4).map(|e| e[0][0]), Some(2));
         // Past what was read: not known.
@@ -151,7 +176,7 @@ mod tests {
                 to_id: 1,
             },
         ] {
-            h.remember(1, head(10, 5));
+            h.remember(1, &head(10, 5));
             h.note(&op);
             assert!(h.get(1, 0, 0).is_none(), "{op:?} left the head");
             assert!(h.get(2, 0, 2).is_some(), "{op:?} took another list");
@@ -166,14 +191,21 @@ mod tests {
     fn the_budget_holds() {
         let mut h = ListHeads::new(10_000);
         // Too long, too big: not kept.
-        h.remember(1, head(MAX_ELEMENTS + 1, 1));
-        h.remember(2, head(2, 6_000));
+        h.remember(1, &head(MAX_ELEMENTS + 1, 1));
+        h.remember(2, &head(2, 6_000));
         assert!(h.get(1, 0, 0).is_none() && h.get(2, 0, 0).is_none());
         for id in 0..100 {
-            h.remember(id, head(10, 100));
+            h.remember(id, &head(10, 100));
             assert!(h.bytes() <= 10_000);
             assert!(h.get(id, 0, 9).is_some());
         }
-        assert!(!ListHeads::new(0).would_keep(1));
+        // Full, a new head takes the room of some, not of all.
+        assert!(h.lists.len() > 1, "{} heads left", h.lists.len());
+        let mut none = ListHeads::new(0);
+        none.remember(1, &head(1, 1));
+        assert!(none.get(1, 0, 0).is_none());
+        // An empty read is not a head.
+        h.remember(500, &[]);
+        assert!(h.get(500, 0, 0).is_none() && !h.lists.contains_key(&500));
     }
 }

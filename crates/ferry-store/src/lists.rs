@@ -281,8 +281,8 @@ impl Store {
                 v
             })
             .collect();
-        if start == 0 && self.list_heads.would_keep(values.len()) {
-            self.list_heads.remember(info.id, values.clone());
+        if start == 0 {
+            self.list_heads.remember(info.id, &values);
         }
         Ok(values)
     }

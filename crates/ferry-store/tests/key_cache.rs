@@ -122,6 +122,20 @@ fn the_key_cache_answers_as_sqlite_does() {
                 bytes > 1000 * 1024,
                 "the filler left the cache at {bytes} bytes"
             );
+            // A row read from SQLite now makes room: its next read hits.
+            for s in [&mut cached, &mut plain] {
+                s.put_string(0, b"probe", b"p", Ttl::Clear, None)
+                    .expect("put");
+                s.lookup(0, b"probe").expect("lookup");
+            }
+            let (_, hits, _) = cached.key_cache_stats();
+            assert!(cached.lookup(0, b"probe").expect("lookup").is_some());
+            let (_, hits_after, _) = cached.key_cache_stats();
+            assert_eq!(
+                hits_after,
+                hits + 1,
+                "a row read into a full cache was not kept"
+            );
         }
         let mut rng_a = rand::rngs::StdRng::seed_from_u64(seed);
         let mut rng_b = rand::rngs::StdRng::seed_from_u64(seed);

@@ -48,3 +48,40 @@ fn the_key_cache_serves_repeated_reads_and_zero_turns_it_off() {
         }
     }
 }
+
+/// INFO's `ferry_list_heads_bytes`: an LRANGE remembers the head it read,
+/// and deleting or flushing the list lets the memory go.
+#[test]
+fn list_heads_hold_memory_until_their_list_goes() {
+    let ferry = FerryProc::start(FerryOpts::default());
+    let mut c = ferry.connect();
+    let heads = |c: &mut RawConn| -> u64 {
+        let info = String::from_utf8_lossy(&c.cmd(&["INFO", "memory"])).to_string();
+        info.lines()
+            .find_map(|l| l.strip_prefix("ferry_list_heads_bytes:"))
+            .unwrap_or_else(|| panic!("INFO memory has no ferry_list_heads_bytes:\n{info}"))
+            .trim()
+            .parse()
+            .expect("a count")
+    };
+    assert_eq!(heads(&mut c), 0);
+    c.cmd(&["RPUSH", "a", "1", "2", "3"]);
+    c.cmd(&["RPUSH", "b", "4", "5"]);
+    assert_eq!(
+        c.cmd(&["LRANGE", "a", "0", "-1"]),
+        b"*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n"
+    );
+    let one = heads(&mut c);
+    assert!(one > 0, "LRANGE remembered nothing");
+    c.cmd(&["LRANGE", "b", "0", "-1"]);
+    assert!(heads(&mut c) > one);
+    assert_eq!(c.cmd(&["DEL", "b"]), b":1\r\n");
+    assert_eq!(heads(&mut c), one, "a deleted list's head stayed");
+    // A push forgets the head; the next read remembers the new one.
+    c.cmd(&["LPUSH", "a", "0"]);
+    assert_eq!(heads(&mut c), 0);
+    c.cmd(&["LRANGE", "a", "0", "-1"]);
+    assert!(heads(&mut c) > one);
+    c.cmd(&["FLUSHALL"]);
+    assert_eq!(heads(&mut c), 0, "FLUSHALL left heads behind");
+}

@@ -531,7 +531,7 @@ fn read_entries(
             .query(con)
             .unwrap_or_else(|e| panic!("TYPE batch on 127.0.0.1:{port}: {e}"));
         let mut p = redis::pipe();
-        let sent = unix_ms();
+        let sent = ferry_store::unix_ms();
         for (k, ty) in chunk.iter().zip(&types) {
             match ty.as_str() {
                 "string" => p.cmd("GET").arg(k),
@@ -548,7 +548,7 @@ fn read_entries(
             .unwrap_or_else(|e| panic!("read batch on 127.0.0.1:{port}: {e}"));
         // The PTTLs were read between sending and now: the midpoint is off
         // by at most half the batch's round trip.
-        let read_at = (sent + unix_ms()) / 2;
+        let read_at = (sent + ferry_store::unix_ms()) / 2;
         for ((k, ty), pair) in chunk.iter().zip(&types).zip(replies.chunks(2)) {
             let [v, pttl] = pair else {
                 panic!("short read batch reply from 127.0.0.1:{port}: {replies:?}");
@@ -1063,11 +1063,4 @@ fn write_loop(t: &Target, seed: u64, stop: &AtomicBool, ops: &AtomicU64) -> Resu
         std::thread::sleep(WRITER_PAUSE);
     }
     Ok(())
-}
-
-/// This machine's clock, unix ms.
-fn unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
