@@ -150,8 +150,8 @@ impl Store {
     /// The live key `key` in `db`, or None. An expired key found here is
     /// deleted (and reported by [`Store::take_events`]), as Redis does on access.
     pub fn lookup(&mut self, db: usize, key: &[u8]) -> StoreResult<Option<KeyInfo>> {
-        let slot = self.slot(db);
-        let info = match self.key_cache.get(slot as u8, key) {
+        let slot = self.slot_u8(db);
+        let info = match self.key_cache.get(slot, key) {
             Some(Cached::Row(row)) => row.info,
             Some(Cached::Absent) => return Ok(None),
             None => {
@@ -167,11 +167,11 @@ impl Store {
                     })
                     .optional()?;
                 let Some((id, code, expire_at, len)) = row else {
-                    self.key_cache.put_absent(slot as u8, key);
+                    self.key_cache.put_absent(slot, key);
                     return Ok(None);
                 };
                 let info = row_to_info(id, code, expire_at, len)?;
-                self.key_cache.put(slot as u8, key, info, None);
+                self.key_cache.put(slot, key, info, None);
                 info
             }
         };
@@ -216,8 +216,9 @@ impl Store {
         self.db_slots[db] as i64
     }
 
-    /// [`Self::slot`] as the `u8` the held rows are filed under.
-    fn slot_u8(&self, db: usize) -> u8 {
+    /// [`Self::slot`] as the `u8` the key cache and held rows file keys
+    /// under.
+    pub(crate) fn slot_u8(&self, db: usize) -> u8 {
         self.db_slots[db]
     }
 

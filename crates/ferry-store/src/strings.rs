@@ -102,8 +102,8 @@ impl Store {
         db: usize,
         key: &[u8],
     ) -> StoreResult<Option<(KeyInfo, Option<Vec<u8>>)>> {
-        let slot = self.slot(db);
-        let (info, value) = match self.key_cache.get(slot as u8, key) {
+        let slot = self.slot_u8(db);
+        let (info, value) = match self.key_cache.get(slot, key) {
             Some(Cached::Row(CachedRow {
                 info,
                 value: Some(value),
@@ -118,7 +118,7 @@ impl Store {
                     })
                     .optional()?;
                 let Some((id, code, expire_at, len, value)) = row else {
-                    self.key_cache.put_absent(slot as u8, key);
+                    self.key_cache.put_absent(slot, key);
                     return Ok(None);
                 };
                 let ktype =
@@ -129,8 +129,7 @@ impl Store {
                     expire_at,
                     len,
                 };
-                self.key_cache
-                    .put(slot as u8, key, info, Some(value.as_deref()));
+                self.key_cache.put(slot, key, info, Some(value.as_deref()));
                 (info, value)
             }
         };
