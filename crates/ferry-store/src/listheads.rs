@@ -23,7 +23,7 @@ use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 
 /// Longest head remembered, in elements.
-pub(crate) const MAX_ELEMENTS: usize = 1024;
+const MAX_ELEMENTS: usize = 1024;
 /// Longest head remembered, in bytes of elements.
 const MAX_BYTES: usize = 64 * 1024;
 /// Bytes an element costs besides its own (its `Bytes` handle), counted
@@ -37,6 +37,42 @@ pub(crate) struct ListHeads {
     lists: HashMap<i64, Vec<Bytes>, foldhash::fast::FixedState>,
     bytes: usize,
     budget: usize,
+}
+
+/// Elements packed one after another into one buffer and handed out as
+/// slices of it: one allocation for all of them (a 100-element LRANGE
+/// spent about a fifth of its time allocating and freeing one each).
+#[derive(Default)]
+pub(crate) struct Packed {
+    buf: BytesMut,
+    ends: Vec<usize>,
+}
+
+impl Packed {
+    pub(crate) fn with_capacity(bytes: usize, elements: usize) -> Packed {
+        Packed {
+            buf: BytesMut::with_capacity(bytes),
+            ends: Vec::with_capacity(elements),
+        }
+    }
+
+    pub(crate) fn push(&mut self, element: &[u8]) {
+        self.buf.extend_from_slice(element);
+        self.ends.push(self.buf.len());
+    }
+
+    pub(crate) fn into_elements(self) -> Vec<Bytes> {
+        let buf = self.buf.freeze();
+        let mut from = 0;
+        self.ends
+            .into_iter()
+            .map(|to| {
+                let v = buf.slice(from..to);
+                from = to;
+                v
+            })
+            .collect()
+    }
 }
 
 fn cost(elements: &[Bytes]) -> usize {
@@ -82,22 +118,13 @@ impl ListHeads {
             };
             self.forget(other);
         }
-        let mut buf = BytesMut::with_capacity(elements.iter().map(|e| e.len()).sum());
+        let mut copy =
+            Packed::with_capacity(elements.iter().map(|e| e.len()).sum(), elements.len());
         for e in elements {
-            buf.extend_from_slice(e);
+            copy.push(e);
         }
-        let buf = buf.freeze();
-        let mut from = 0;
-        let copy = elements
-            .iter()
-            .map(|e| {
-                let v = buf.slice(from..from + e.len());
-                from += e.len();
-                v
-            })
-            .collect();
         self.bytes += bytes;
-        self.lists.insert(id, copy);
+        self.lists.insert(id, copy.into_elements());
     }
 
     fn forget(&mut self, id: i64) {
