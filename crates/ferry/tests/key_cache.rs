@@ -85,3 +85,59 @@ fn list_heads_hold_memory_until_their_list_goes() {
     c.cmd(&["FLUSHALL"]);
     assert_eq!(heads(&mut c), 0, "FLUSHALL left heads behind");
 }
+
+/// A key that becomes hot after the key cache's budget filled still gets
+/// in: a row read from SQLite makes room (the clock in keycache.rs). Before,
+/// a full cache took no new key, and a new queue's every push looked its key
+/// up in SQLite.
+#[test]
+fn a_key_made_after_the_cache_filled_is_served_from_it() {
+    let ferry = FerryProc::start(FerryOpts::default().arg("--key-cache-mb").arg("1"));
+    let mut c = ferry.connect();
+    // Fill the 1 MiB budget: 20000 keys written, then read.
+    let value = "v".repeat(40);
+    let mut load = Vec::new();
+    for i in 0..20_000 {
+        let k = format!("filler:{i}");
+        load.extend(common::encode_command(&["SET", k.as_str(), value.as_str()]));
+        load.extend(common::encode_command(&["GET", k.as_str()]));
+    }
+    c.send_raw(&load);
+    for _ in 0..40_000 {
+        c.read_reply();
+    }
+    let bytes = |c: &mut RawConn| -> u64 {
+        let info = String::from_utf8_lossy(&c.cmd(&["INFO", "memory"])).to_string();
+        info.lines()
+            .find_map(|l| l.strip_prefix("ferry_key_cache_bytes:"))
+            .expect("INFO memory has ferry_key_cache_bytes")
+            .trim()
+            .parse()
+            .expect("a count")
+    };
+    assert!(
+        bytes(&mut c) > 1000 * 1024,
+        "the filler left the cache not full"
+    );
+    // A key longer than the fillers' (it costs more than any room a
+    // filler left), so it gets in only by making room.
+    let queue = format!("queue:{}", "q".repeat(100));
+    let queue = queue.as_str();
+    assert_eq!(c.cmd(&["RPUSH", queue, "a"]), b":1\r\n");
+    // The first push after the list was made reads its key from SQLite and
+    // keeps it; the next ones find it in the cache.
+    c.cmd(&["RPUSH", queue, "b"]);
+    let (_, before) = key_cache_info(&mut c);
+    for i in 0..10 {
+        assert_eq!(
+            c.cmd(&["RPUSH", queue, "x"]),
+            format!(":{}\r\n", i + 3).into_bytes()
+        );
+    }
+    let (_, after) = key_cache_info(&mut c);
+    assert!(
+        after >= before + 10,
+        "10 pushes on a key read into a full cache hit it {} times",
+        after - before
+    );
+}
