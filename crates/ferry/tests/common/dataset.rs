@@ -734,7 +734,8 @@ fn value_diff(a: &Val, b: &Val) -> Option<String> {
 /// Compares the datasets of `a` and `b` key by key (type, value, TTL) and
 /// returns one line per difference, at most 50 plus "... and N more".
 /// TTLs match when both are absent or they expire at most
-/// `ttl_tolerance_ms` apart (each side's PTTL plus when it was read); a key with under 2 s to live may be missing on the other side.
+/// `ttl_tolerance_ms` apart (each side's PTTL plus when it was read); a key
+/// with under 2 s to live may be missing on the other side.
 pub fn diff(a: &Target, b: &Target, ttl_tolerance_ms: i64) -> Vec<String> {
     let sa = snapshot(a);
     let sb = snapshot(b);
