@@ -598,6 +598,7 @@ impl Store {
                 self.key_cache.note(op, |db| slots[db as usize]);
                 self.list_ends.note(op);
                 self.list_heads.note(op);
+                self.list_pops.note(op);
             }
             // Part of the change may have been made: trust SQLite alone.
             Err(_) => self.forget_remembered(),
@@ -786,8 +787,14 @@ impl Store {
                 self.stmt(sql)?.execute(params![id, elem])?;
             }
             Op::ListDelRange { id, from, to } => {
-                self.stmt("DELETE FROM lists WHERE key_id = ?1 AND pos BETWEEN ?2 AND ?3")?
-                    .execute(params![id, from, to])?;
+                match self.list_pops.pops_next(*id, *from, *to) {
+                    // A pop of rows read ahead: deleted later (listpops.rs).
+                    Some(end) if self.in_tx => self.held_pops.get_mut().hold(*id, end, *from, *to),
+                    _ => {
+                        self.stmt(crate::listpops::DELETE_SQL)?
+                            .execute(params![id, from, to])?;
+                    }
+                }
             }
             Op::Barrier => {}
             Op::SetFunctions { codes } => self.apply_set_functions(codes)?,

@@ -22,6 +22,7 @@ mod keycache;
 mod keyspace;
 mod listends;
 mod listheads;
+mod listpops;
 pub mod lists;
 mod ops;
 mod schema;
@@ -165,9 +166,14 @@ pub struct Store {
     list_ends: listends::ListEnds,
     /// The first elements of lists read recently (see `listheads.rs`).
     list_heads: listheads::ListHeads,
+    /// Rows read ahead of list pops (see `listpops.rs`).
+    list_pops: listpops::ListPops,
     /// Key-row updates not written yet (see `heldrows.rs`); a cell because
     /// [`Store::stmt`] writes them and takes `&self`.
     held_rows: std::cell::RefCell<heldrows::HeldRows>,
+    /// Popped list rows not deleted yet (see `listpops.rs`); a cell for
+    /// the same reason.
+    held_pops: std::cell::RefCell<listpops::HeldPops>,
     /// See [`Store::set_versions_watched`].
     versions_watched: bool,
     path: PathBuf,
@@ -230,32 +236,57 @@ const WATCH_ABSENT_MIN: usize = 1024;
 
 impl Store {
     /// Forgets what the store remembers of its tables in memory (the key
-    /// cache, list ends and heads): the tables changed another way than through
-    /// [`Store::apply`] (a rollback), or a change failed half-way.
+    /// cache, list ends, heads and rows read ahead of pops): the tables
+    /// changed another way than through [`Store::apply`] (a rollback), or a
+    /// change failed half-way. Held rows and pops are not memories but
+    /// changes of the open transaction: a rollback drops them itself.
     pub(crate) fn forget_remembered(&mut self) {
         self.key_cache.clear();
         self.list_ends.clear();
         self.list_heads.clear();
+        self.list_pops.clear();
     }
 
     /// The kept statement of a SQL literal (see `statements.rs`). Held
-    /// key rows are written first if it names the `keys` table.
+    /// key rows are written first if it names the `keys` table, held pops
+    /// if it names `lists`.
     pub(crate) fn stmt(&self, sql: &'static str) -> StoreResult<statements::Stmt<'_>> {
         self.before_sql(sql)?;
         Ok(self.statements.get(&self.conn, sql)?)
     }
 
     /// A statement of SQL built at run time (rusqlite's cache), with held
-    /// key rows written first if it names the `keys` table.
+    /// key rows and pops written first as for [`Store::stmt`].
     pub(crate) fn stmt_built(&self, sql: &str) -> StoreResult<rusqlite::CachedStatement<'_>> {
         self.before_sql(sql)?;
         Ok(self.conn.prepare_cached(sql)?)
     }
 
-    /// Writes the held key rows if `sql` may read or write them.
+    /// Writes the held key rows and pops if `sql` may read or write them.
     fn before_sql(&self, sql: &str) -> StoreResult<()> {
         if !self.held_rows.borrow().is_empty() && heldrows::names_keys_table(sql) {
             self.write_held_rows()?;
+        }
+        if !self.held_pops.borrow().is_empty() && listpops::names_lists_table(sql) {
+            self.write_held_pops()?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the rows of every held pop (see `listpops.rs`). On failure
+    /// the ranges not deleted stay held, as held key rows do.
+    pub(crate) fn write_held_pops(&self) -> StoreResult<()> {
+        let mut ranges = self.held_pops.borrow_mut().take().into_iter();
+        while let Some((id, end, from, to)) = ranges.next() {
+            // Nothing is held while they are written: `stmt` does not recurse.
+            let deleted = self
+                .stmt(listpops::DELETE_SQL)
+                .and_then(|mut st| Ok(st.execute(rusqlite::params![id, from, to])?));
+            if let Err(e) = deleted {
+                let mut kept = self.held_pops.borrow_mut();
+                kept.restore(std::iter::once((id, end, from, to)).chain(ranges));
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -298,7 +329,9 @@ impl Store {
             list_ends: listends::ListEnds::default(),
             // An eighth of the key cache's budget.
             list_heads: listheads::ListHeads::new(opts.key_cache_mb as usize * (1 << 20) / 8),
+            list_pops: listpops::ListPops::new(opts.key_cache_mb as usize * (1 << 20) / 8),
             held_rows: Default::default(),
+            held_pops: Default::default(),
             versions_watched: true,
             path,
             durability: opts.durability,
@@ -497,8 +530,9 @@ impl Store {
     /// last commit.
     pub fn rollback_uncommitted(&mut self) -> StoreResult<()> {
         self.forget_remembered();
-        // Held key rows belong to the transaction dropped here.
+        // Held key rows and pops belong to the transaction dropped here.
         self.held_rows.get_mut().clear();
+        self.held_pops.get_mut().clear();
         if self.in_tx {
             self.conn.execute_batch("ROLLBACK")?;
             self.in_tx = false;
@@ -515,9 +549,10 @@ impl Store {
         (c.bytes(), c.hits, c.misses)
     }
 
-    /// Bytes of list elements remembered in memory (`listheads.rs`; INFO).
+    /// Bytes of list elements remembered in memory: heads LRANGE read
+    /// (`listheads.rs`) and rows read ahead of pops (`listpops.rs`; INFO).
     pub fn list_heads_bytes(&self) -> usize {
-        self.list_heads.bytes()
+        self.list_heads.bytes() + self.list_pops.bytes()
     }
 
     /// Replaces the whole store with the SQLite file at `src` (a Raft
@@ -614,6 +649,7 @@ impl Store {
         }
         let wrote = self.tx_wrote;
         let result = (|| -> StoreResult<()> {
+            self.write_held_pops()?;
             self.write_held_rows()?;
             if wrote {
                 self.stmt(
@@ -662,9 +698,10 @@ impl Store {
     /// journal.
     fn rebuild(&mut self) -> StoreResult<()> {
         self.forget_remembered();
-        // Held key rows belong to the transaction dropped here; the
-        // journal's replay below holds them again.
+        // Held key rows and pops belong to the transaction dropped here;
+        // the journal's replay below holds them again.
         self.held_rows.get_mut().clear();
+        self.held_pops.get_mut().clear();
         if self.in_tx {
             let _ = self.conn.execute_batch("ROLLBACK");
             self.in_tx = false;
@@ -853,6 +890,7 @@ impl Store {
     fn load_meta(&mut self) -> StoreResult<()> {
         // Runs on a just opened or rolled back store, so on raw SQL.
         debug_assert!(self.held_rows.get_mut().is_empty());
+        debug_assert!(self.held_pops.get_mut().is_empty());
         let map: Option<String> = self
             .conn
             .query_row(
@@ -897,6 +935,7 @@ impl Store {
 
     fn recount(&mut self) -> StoreResult<()> {
         debug_assert!(self.held_rows.get_mut().is_empty());
+        debug_assert!(self.held_pops.get_mut().is_empty());
         self.key_counts = [0; DATABASES];
         self.expire_counts = [0; DATABASES];
         let mut stmt = self

@@ -30,7 +30,7 @@ pub const LIST_GAP: i64 = 1 << 20;
 const RENUMBER_BATCH: i64 = 512;
 
 /// One end of a list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ListEnd {
     /// The head (LEFT, index 0).
     Head,
@@ -75,9 +75,13 @@ impl Store {
     }
 
     /// The smallest (Head) or largest (Tail) position of list `id`: from
-    /// memory when known (see `listends.rs`), else read and remembered.
+    /// memory when known (see `listends.rs`, and the rows read ahead of
+    /// pops: `listpops.rs`), else read and remembered.
     fn list_edge(&mut self, id: i64, end: ListEnd) -> StoreResult<Option<i64>> {
         if let Some(pos) = self.list_ends.get(id, end) {
+            return Ok(Some(pos));
+        }
+        if let Some(pos) = self.list_pops.end_pos(id, end) {
             return Ok(Some(pos));
         }
         let sql = match end {
@@ -149,27 +153,63 @@ impl Store {
     }
 
     /// Removes and returns up to `count` elements from `end` of list `id`,
-    /// in pop order. The caller keeps the count.
+    /// in pop order. The caller keeps the count. Served from the rows read
+    /// ahead of pops when they hold `count`, else read (with rows ahead)
+    /// first; the delete is held when it can be (`listpops.rs`).
     fn list_pop_elems(&mut self, id: i64, end: ListEnd, count: i64) -> StoreResult<Vec<Vec<u8>>> {
+        let wanted = usize::try_from(count).unwrap_or(0);
+        if self.list_pops.known(id, end) < wanted {
+            self.list_read_ahead(id, end, wanted)?;
+        }
+        let Some(((from, to), values)) = self.list_pops.peek(id, end, wanted) else {
+            return Ok(Vec::new());
+        };
+        self.list_del_range(id, from, to)?;
+        Ok(values)
+    }
+
+    /// Reads the first `count` rows at `end` of list `id`, and up to
+    /// [`crate::listpops::AHEAD_ROWS`] more while they stay under
+    /// [`crate::listpops::AHEAD_BYTES`], into the rows kept for pops.
+    fn list_read_ahead(&mut self, id: i64, end: ListEnd, count: usize) -> StoreResult<()> {
+        use crate::listpops::AHEAD_BYTES;
         let sql = match end {
             ListEnd::Head => "SELECT pos, value FROM lists WHERE key_id = ?1 ORDER BY pos LIMIT ?2",
             ListEnd::Tail => {
                 "SELECT pos, value FROM lists WHERE key_id = ?1 ORDER BY pos DESC LIMIT ?2"
             }
         };
-        let rows: Vec<(i64, Vec<u8>)> = {
+        let limit = count.saturating_add(self.list_pops.ahead());
+        let mut positions = Vec::with_capacity(limit.min(1024));
+        // The rows this pop takes share one buffer, gone with the pop; the
+        // ones kept get their own (a shared one would outlive its bytes).
+        let mut taken = Packed::default();
+        let mut ahead = Vec::new();
+        let mut ahead_bytes = 0;
+        {
             let mut stmt = self.stmt(sql)?;
-            let rows = stmt.query_map(params![id, count], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
-            let (from, to) = match end {
-                ListEnd::Head => (first.0, last.0),
-                ListEnd::Tail => (last.0, first.0),
-            };
-            self.list_del_range(id, from, to)?;
+            let mut rows = stmt.query(params![id, limit as i64])?;
+            while let Some(row) = rows.next()? {
+                if ahead_bytes >= AHEAD_BYTES {
+                    break;
+                }
+                let value = row.get_ref(1)?;
+                let value = value
+                    .as_bytes()
+                    .map_err(|_| StoreError::Corrupt("a list element is not a blob"))?;
+                if positions.len() < count {
+                    taken.push(value);
+                } else {
+                    ahead_bytes += value.len();
+                    ahead.push(Bytes::copy_from_slice(value));
+                }
+                positions.push(row.get::<_, i64>(0)?);
+            }
         }
-        Ok(rows.into_iter().map(|(_, v)| v).collect())
+        let values = taken.into_elements().into_iter().chain(ahead);
+        self.list_pops
+            .fill(id, end, positions.into_iter().zip(values));
+        Ok(())
     }
 
     /// LPUSH/RPUSH (and the X forms with `only_existing`): the new length,
