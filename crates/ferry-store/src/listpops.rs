@@ -58,6 +58,14 @@ pub(crate) fn names_lists_table(sql: &str) -> bool {
 
 type Rows = VecDeque<(i64, Bytes)>;
 
+/// Rows a pop would take: their positions' range and their elements in
+/// pop order.
+pub(crate) struct Peeked {
+    pub(crate) low: i64,
+    pub(crate) high: i64,
+    pub(crate) values: Vec<Vec<u8>>,
+}
+
 /// Rows read ahead of pops, by list id and end, in pop order.
 pub(crate) struct ListPops {
     ends: HashMap<(i64, ListEnd), Rows, foldhash::fast::FixedState>,
@@ -128,20 +136,17 @@ impl ListPops {
     }
 
     /// The first `count` known rows at `end` of list `id` (fewer if fewer
-    /// are known): their positions' range (low, high) and their elements
-    /// in pop order.
-    pub(crate) fn peek(
-        &self,
-        id: i64,
-        end: ListEnd,
-        count: usize,
-    ) -> Option<((i64, i64), Vec<Vec<u8>>)> {
+    /// are known).
+    pub(crate) fn peek(&self, id: i64, end: ListEnd, count: usize) -> Option<Peeked> {
         let rows = self.ends.get(&(id, end))?;
         let taken = rows.range(..count.min(rows.len()));
         let first = taken.clone().next()?.0;
         let last = taken.clone().last()?.0;
-        let values = taken.map(|(_, v)| v.to_vec()).collect();
-        Some(((first.min(last), first.max(last)), values))
+        Some(Peeked {
+            low: first.min(last),
+            high: first.max(last),
+            values: taken.map(|(_, v)| v.to_vec()).collect(),
+        })
     }
 
     /// The end of list `id` whose kept rows begin with exactly the rows

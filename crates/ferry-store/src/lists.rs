@@ -161,11 +161,11 @@ impl Store {
         if self.list_pops.known(id, end) < wanted {
             self.list_read_ahead(id, end, wanted)?;
         }
-        let Some(((from, to), values)) = self.list_pops.peek(id, end, wanted) else {
+        let Some(taken) = self.list_pops.peek(id, end, wanted) else {
             return Ok(Vec::new());
         };
-        self.list_del_range(id, from, to)?;
-        Ok(values)
+        self.list_del_range(id, taken.low, taken.high)?;
+        Ok(taken.values)
     }
 
     /// Reads the first `count` rows at `end` of list `id`, and up to
