@@ -286,3 +286,163 @@ impl HeldPops {
         self.ranges.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(positions: &[i64]) -> Vec<(i64, Bytes)> {
+        positions
+            .iter()
+            .map(|p| (*p, Bytes::from(format!("e{p}"))))
+            .collect()
+    }
+
+    fn kept(p: &ListPops, id: i64, end: ListEnd) -> Vec<i64> {
+        p.ends
+            .get(&(id, end))
+            .map(|r| r.iter().map(|(pos, _)| *pos).collect())
+            .unwrap_or_default()
+    }
+
+    fn put(id: i64, pos: i64) -> Op {
+        Op::ListPut {
+            id,
+            pos,
+            value: format!("e{pos}").into_bytes(),
+        }
+    }
+
+    fn del(id: i64, from: i64, to: i64) -> Op {
+        Op::ListDelRange { id, from, to }
+    }
+
+    #[test]
+    fn only_a_pop_of_the_first_kept_rows_is_recognised() {
+        let mut p = ListPops::new(1 << 20);
+        p.fill(1, ListEnd::Head, rows(&[10, 20, 30, 40]));
+        p.fill(1, ListEnd::Tail, rows(&[40, 30]));
+        assert_eq!(p.pops_next(1, 10, 10), Some(ListEnd::Head));
+        assert_eq!(p.pops_next(1, 10, 30), Some(ListEnd::Head));
+        assert_eq!(p.pops_next(1, 40, 40), Some(ListEnd::Tail));
+        assert_eq!(p.pops_next(1, 30, 40), Some(ListEnd::Tail));
+        // Not the first rows, a bound no row has, past the kept rows,
+        // another list.
+        assert_eq!(p.pops_next(1, 20, 20), None);
+        assert_eq!(p.pops_next(1, 10, 25), None);
+        assert_eq!(p.pops_next(1, 20, 40), None);
+        assert_eq!(p.pops_next(1, 10, 50), None);
+        assert_eq!(p.pops_next(2, 10, 10), None);
+        let taken = p.peek(1, ListEnd::Tail, 5).expect("rows");
+        assert_eq!((taken.low, taken.high), (30, 40));
+        assert_eq!(taken.values, [b"e40".to_vec(), b"e30".to_vec()]);
+    }
+
+    #[test]
+    fn changes_are_mirrored_in_the_kept_rows() {
+        let mut p = ListPops::new(1 << 20);
+        p.fill(1, ListEnd::Head, rows(&[10, 20, 30]));
+        p.fill(1, ListEnd::Tail, rows(&[30, 20, 10]));
+        // A push at the head: the new first row there; beyond the rows
+        // the tail keeps, so not its business.
+        p.note(&put(1, 0));
+        assert_eq!(kept(&p, 1, ListEnd::Head), [0, 10, 20, 30]);
+        assert_eq!(kept(&p, 1, ListEnd::Tail), [30, 20, 10]);
+        // And the other way round.
+        p.note(&put(1, 50));
+        assert_eq!(kept(&p, 1, ListEnd::Head), [0, 10, 20, 30]);
+        assert_eq!(kept(&p, 1, ListEnd::Tail), [50, 30, 20, 10]);
+        // An insert among them, and a replacement (LSET).
+        p.note(&put(1, 15));
+        p.note(&Op::ListPut {
+            id: 1,
+            pos: 20,
+            value: b"new".to_vec(),
+        });
+        assert_eq!(kept(&p, 1, ListEnd::Head), [0, 10, 15, 20, 30]);
+        assert_eq!(p.peek(1, ListEnd::Head, 4).expect("rows").values[3], b"new");
+        // A delete drops the rows it covers at both ends.
+        p.note(&del(1, 12, 25));
+        assert_eq!(kept(&p, 1, ListEnd::Head), [0, 10, 30]);
+        assert_eq!(kept(&p, 1, ListEnd::Tail), [50, 30, 10]);
+        let bytes = p.bytes();
+        p.note(&del(1, -5, 100));
+        assert_eq!(kept(&p, 1, ListEnd::Head), Vec::<i64>::new());
+        assert_eq!(kept(&p, 1, ListEnd::Tail), Vec::<i64>::new());
+        assert!(p.bytes() < bytes && p.bytes() == 0);
+        // With nothing kept, a put tells nothing.
+        p.note(&put(1, 5));
+        assert_eq!(p.known(1, ListEnd::Head), 0);
+        // Removing, replacing and flushing forget.
+        p.fill(2, ListEnd::Head, rows(&[1]));
+        p.fill(3, ListEnd::Tail, rows(&[1]));
+        p.fill(4, ListEnd::Head, rows(&[1]));
+        p.note(&Op::Remove {
+            db: 0,
+            key: b"k".to_vec(),
+            id: 2,
+            ktype: crate::keyspace::KeyType::List,
+            had_expire: false,
+        });
+        p.note(&Op::CopyData {
+            ktype: crate::keyspace::KeyType::List,
+            from_id: 4,
+            to_id: 3,
+        });
+        assert_eq!(
+            (p.known(2, ListEnd::Head), p.known(3, ListEnd::Tail)),
+            (0, 0)
+        );
+        assert_eq!(p.known(4, ListEnd::Head), 1);
+        p.note(&Op::FlushAll);
+        assert_eq!((p.known(4, ListEnd::Head), p.bytes()), (0, 0));
+    }
+
+    #[test]
+    fn the_budget_bounds_what_stays_after_a_change() {
+        let mut p = ListPops::new(3 * (2 + ROW_OVERHEAD));
+        p.fill(1, ListEnd::Head, rows(&[1, 2, 3, 4, 5]));
+        // A pop may use rows over the budget; its change trims them.
+        assert_eq!(p.known(1, ListEnd::Head), 5);
+        p.note(&del(1, 1, 1));
+        assert!(p.bytes() <= 3 * (2 + ROW_OVERHEAD));
+        let mut none = ListPops::new(0);
+        assert_eq!(none.ahead(), 0);
+        none.fill(1, ListEnd::Head, rows(&[1]));
+        none.note(&del(1, 1, 1));
+        assert_eq!(none.bytes(), 0);
+    }
+
+    #[test]
+    fn held_ranges_grow_per_list_end_and_come_back_after_a_failure() {
+        let mut h = HeldPops::default();
+        assert!(h.is_empty());
+        h.hold(1, ListEnd::Head, 10, 10);
+        h.hold(1, ListEnd::Head, 20, 30);
+        h.hold(1, ListEnd::Tail, 90, 90);
+        h.hold(1, ListEnd::Tail, 70, 80);
+        h.hold(2, ListEnd::Head, 5, 5);
+        let mut taken = h.take();
+        taken.sort_by_key(|r| (r.0, r.2));
+        assert_eq!(
+            taken,
+            [
+                (1, ListEnd::Head, 10, 30),
+                (1, ListEnd::Tail, 70, 90),
+                (2, ListEnd::Head, 5, 5)
+            ]
+        );
+        assert!(h.is_empty());
+        h.restore(taken);
+        assert_eq!(h.take().len(), 3);
+        h.hold(3, ListEnd::Head, 1, 1);
+        h.clear();
+        assert!(h.is_empty());
+    }
+
+    #[test]
+    fn statements_on_the_lists_table_are_recognised() {
+        assert!(names_lists_table(DELETE_SQL));
+        assert!(!names_lists_table("UPDATE keys SET len = ?3 WHERE db = ?1"));
+    }
+}
