@@ -588,3 +588,72 @@ diff_test!(lrange_again_after_every_change, |p| {
     }
     p.same_pipeline(&cmds, cmds.len());
 });
+
+// Pops between other list commands in long pipelines: ferry serves pops
+// from rows it read ahead and deletes their rows later (listpops.rs), so
+// every other list command in the same batch (reads by index and range,
+// LSET, LINSERT, LREM, LPOS, pushes at either end, moves and rotations,
+// counted pops that cross what was read ahead) must see the pops before it.
+diff_test!(pops_between_other_list_commands_in_pipelines, |p| {
+    let mut other = p.connect();
+    let first: Vec<String> = (0..300).map(|i| format!("e{i}")).collect();
+    let mut push: Vec<&str> = vec!["RPUSH", "q"];
+    push.extend(first.iter().map(String::as_str));
+    p.same(&push);
+    let between: &[&[&str]] = &[
+        &["LINDEX", "q", "0"],
+        &["LINDEX", "q", "-1"],
+        &["LRANGE", "q", "0", "4"],
+        &["LRANGE", "q", "-3", "-1"],
+        &["LSET", "q", "0", "set-head"],
+        &["LSET", "q", "-1", "set-tail"],
+        &["LPUSH", "q", "pushed-head"],
+        &["RPUSH", "q", "pushed-tail"],
+        &["LINSERT", "q", "BEFORE", "e40", "inserted"],
+        &["LREM", "q", "1", "e41"],
+        &["LPOS", "q", "inserted"],
+        &["LMOVE", "q", "q", "LEFT", "RIGHT"],
+        &["RPOPLPUSH", "q", "q"],
+        &["LMOVE", "q", "q2", "RIGHT", "LEFT"],
+        &["LPOP", "q", "70"],
+        &["RPOP", "q", "3"],
+        &["LLEN", "q"],
+    ];
+    let mut seed = 7u32;
+    for round in 0..4 {
+        let mut cmds: Vec<&[&str]> = Vec::new();
+        for _ in 0..120 {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            cmds.push(match (seed >> 16) % 4 {
+                0 => &["LPOP", "q"],
+                1 => &["RPOP", "q"],
+                _ => between[(seed >> 8) as usize % between.len()],
+            });
+        }
+        p.same_pipeline(&cmds, cmds.len());
+        // Another client's change between pipelines.
+        other.same(&["LPUSH", "q", "other-1", "other-2"]);
+        p.same(&["LRANGE", "q", "0", "-1"]);
+        p.same(&["LRANGE", "q2", "0", "-1"]);
+        if round == 1 {
+            // Refilled after the pipeline emptied it or not.
+            p.same(&push);
+        }
+    }
+    // Drained to nothing and popped again, in one pipeline; in MULTI.
+    let mut cmds: Vec<&[&str]> = vec![&["LPOP", "q", "1000"], &["LPOP", "q"], &["EXISTS", "q"]];
+    cmds.extend([
+        &["RPUSH", "q", "a", "b", "c"][..],
+        &["RPOP", "q"],
+        &["LPOP", "q"],
+        &["LRANGE", "q", "0", "-1"],
+    ]);
+    p.same_pipeline(&cmds, cmds.len());
+    p.same(&["MULTI"]);
+    p.same(&["RPUSH", "q", "x", "y", "z"]);
+    p.same(&["LPOP", "q"]);
+    p.same(&["LINDEX", "q", "0"]);
+    p.same(&["RPOP", "q", "5"]);
+    p.same(&["EXISTS", "q"]);
+    p.same(&["EXEC"]);
+});

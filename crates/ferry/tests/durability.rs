@@ -1,5 +1,5 @@
 //! Durability and keyspace guarantees of `ferry serve` under load: no
-//! acknowledged write is lost to `kill -9`, SCAN's guarantee holds while
+//! acknowledged write (or pop) is lost to `kill -9`, SCAN's guarantee holds while
 //! other clients write, and expired keys are removed without being touched.
 
 mod common;
@@ -105,6 +105,103 @@ fn kill9_under_load_loses_no_acknowledged_write_everysec() {
 #[test]
 fn kill9_under_load_loses_no_acknowledged_write_always() {
     kill9_under_load("always");
+}
+
+/// A queue drained from both ends in pipelines of 64 (`LPOP` and `RPOP`
+/// in turn) until the server is killed. ferry serves pops from rows read
+/// ahead and deletes their rows later (listpops.rs): after the restart the
+/// list must still be one run of the elements pushed, with every pop that
+/// was acknowledged gone, and the acknowledged pops must have come in
+/// order from their ends.
+fn kill9_while_popping(durability: &str) {
+    const N: usize = 400_000;
+    let mut f = FerryProc::start(FerryOpts::default().durability(durability));
+    let mut c = f.connect();
+    for chunk in (0..N).collect::<Vec<_>>().chunks(1000) {
+        let mut args = vec!["RPUSH".to_string(), "q".to_string()];
+        args.extend(chunk.iter().map(|i| format!("e{i}")));
+        c.cmd(&args);
+    }
+    let pid = f.pid();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        let status = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    });
+    // Acknowledged pops from the head and the tail.
+    let (mut head, mut tail) = (0usize, 0usize);
+    let mut batch = Vec::new();
+    for _ in 0..32 {
+        batch.extend(encode(&["LPOP", "q"]));
+        batch.extend(encode(&["RPOP", "q"]));
+    }
+    'pipelines: loop {
+        assert!(
+            head + tail + 64 < N,
+            "the server was not killed before the queue emptied"
+        );
+        if c.try_send_raw(&batch).is_err() {
+            break;
+        }
+        for i in 0..64 {
+            let Ok(reply) = c.try_read_reply() else {
+                break 'pipelines;
+            };
+            let want = if i % 2 == 0 {
+                head += 1;
+                head - 1
+            } else {
+                tail += 1;
+                N - tail
+            };
+            let want = format!("e{want}");
+            assert_eq!(
+                common::parse_one(&reply).as_bytes(),
+                Some(want.clone().into_bytes()),
+                "pop {} of the pipeline",
+                i
+            );
+        }
+    }
+    killer.join().expect("killer thread");
+    assert!(head > 1000, "too few pops before the kill: {head}");
+    f.restart();
+    let mut c = f.connect();
+    let range = common::parse_one(&c.cmd(&["LRANGE", "q", "0", "-1"]));
+    let items: Vec<String> = range
+        .elements()
+        .expect("LRANGE q returns an array")
+        .iter()
+        .map(|r| r.as_str().expect("an element"))
+        .collect();
+    // Pops sent but not acknowledged may or may not have happened.
+    let first: usize = items[0][1..].parse().expect("an element");
+    assert!(
+        (head..=head + 32).contains(&first),
+        "after {head} acknowledged head pops the list starts at e{first}"
+    );
+    let expected: Vec<String> = (first..first + items.len())
+        .map(|i| format!("e{i}"))
+        .collect();
+    assert!(items == expected, "the list is not one run from e{first}");
+    let end = first + items.len();
+    assert!(
+        (N - tail - 32..=N - tail).contains(&end),
+        "after {tail} acknowledged tail pops the list ends before e{end}"
+    );
+}
+
+#[test]
+fn kill9_while_popping_loses_no_acknowledged_pop_everysec() {
+    kill9_while_popping("everysec");
+}
+
+#[test]
+fn kill9_while_popping_loses_no_acknowledged_pop_always() {
+    kill9_while_popping("always");
 }
 
 #[test]
