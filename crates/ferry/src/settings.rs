@@ -79,7 +79,9 @@ pub struct ServeArgs {
     /// Key cache in MiB: recently read keys (their row, and string values up
     /// to 512 bytes) kept in memory in front of SQLite, so reads of hot keys
     /// skip a b-tree lookup; an eighth of it more holds the first elements
-    /// of lists LRANGE reads (up to 1024 each). 0 turns both off. Default 32.
+    /// of lists LRANGE reads (up to 1024 each), and another eighth rows
+    /// read ahead of LPOP/RPOP (up to 64 per list end). 0 turns all three
+    /// off. Default 32.
     #[arg(long, value_name = "MIB")]
     key_cache_mb: Option<u32>,
 
