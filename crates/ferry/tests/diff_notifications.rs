@@ -200,6 +200,9 @@ const HASH_AND_SET_COMMANDS: &[&[&str]] = &[
     &["HDEL", "h", "x"],
     &["SADD", "s", "a", "b"],
     &["SADD", "s", "a"],
+    // Repeated in one command: ferry learns "new" from the write itself.
+    &["SADD", "s", "a", "c", "c"],
+    &["HSET", "h", "e", "1", "e", "2", "a", "1"],
     &["SREM", "s", "a"],
     &["SPOP", "s"],
     &["SADD", "s", "x", "y", "z"],
@@ -220,6 +223,11 @@ const HASH_AND_SET_COMMANDS: &[&[&str]] = &[
 const ZSET_COMMANDS: &[&[&str]] = &[
     &["ZADD", "z", "1", "a", "2", "b"],
     &["ZADD", "z", "1", "a"],
+    // Unchanged, changed, repeated in one command, 0 and -0 (equal).
+    &["ZADD", "z", "CH", "1", "a"],
+    &["ZADD", "z", "CH", "1", "a", "7", "b"],
+    &["ZADD", "z", "4", "d", "5", "d", "0", "zero"],
+    &["ZADD", "z", "-0", "zero"],
     &["ZADD", "z", "XX", "5", "c"],
     &["ZADD", "z", "INCR", "3", "a"],
     &["ZADD", "z", "INCR", "0", "a"],

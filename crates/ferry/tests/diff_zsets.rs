@@ -812,3 +812,45 @@ diff_test!(large_sets, |p| {
     p.same(&["ZUNIONSTORE", "u", "2", "big", "lexbig"]);
     p.same(&["ZRANGE", "u", "1000", "1010", "WITHSCORES"]);
 });
+
+// Plain ZADD (and HSET, SADD) learn from the write whether an element was
+// new or changed, instead of reading it first: the replies, the scores and
+// the lengths must be Redis's for every case the write can meet.
+diff_test!(adds_learn_from_the_write, |p| {
+    for cmd in [
+        &["ZADD", "z", "1", "a", "2", "b"][..],
+        &["ZADD", "z", "1", "a"],
+        &["ZADD", "z", "CH", "1", "a"],
+        &["ZADD", "z", "CH", "1", "a", "3", "b", "4", "c"],
+        &["ZADD", "z", "5", "d", "6", "d"],
+        &["ZADD", "z", "CH", "7", "e", "7", "e"],
+        &["ZADD", "z", "0", "zero"],
+        &["ZADD", "z", "CH", "-0", "zero"],
+        &["ZADD", "z", "inf", "big", "-inf", "small"],
+        &["ZADD", "z", "CH", "inf", "big"],
+        &["ZADD", "z", "1", "a", "nan", "b"],
+        &["ZADD", "z", "1.5", "a", "x", "b"],
+        &["ZCARD", "z"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["ZSCORE", "z", "zero"],
+        &["ZRANK", "z", "d"],
+        &["SADD", "s", "a", "a", "b"],
+        &["SADD", "s", "a", "c", "c"],
+        &["SCARD", "s"],
+        &["HSET", "h", "f", "1", "f", "2", "g", "3"],
+        &["HSET", "h", "f", "2", "g", "4"],
+        &["HLEN", "h"],
+        &["HGETALL", "h"],
+        &["SET", "str", "v"],
+        &["ZADD", "str", "1", "a"],
+        &["SADD", "str", "a"],
+        &["HSET", "str", "a", "1"],
+    ] {
+        p.same(cmd);
+    }
+    p.same(&["MULTI"]);
+    p.same(&["ZADD", "m", "1", "a"]);
+    p.same(&["ZADD", "m", "CH", "2", "a", "2", "b"]);
+    p.same(&["ZCARD", "m"]);
+    p.same(&["EXEC"]);
+});
