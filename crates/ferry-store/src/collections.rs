@@ -10,21 +10,6 @@ use crate::ops::Op;
 use crate::{Store, StoreError, StoreResult};
 use rusqlite::OptionalExtension;
 
-/// What writing a hash field, set member or sorted-set member did. A
-/// command learns it from the write itself (`INSERT OR IGNORE`, then an
-/// `UPDATE` when the element was there) instead of reading the element
-/// first: HSET, SADD and ZADD of a new element cost one statement, not a
-/// SELECT and an INSERT (issue 13).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Put {
-    /// The element is new.
-    Inserted,
-    /// The element was there; its value or score changed.
-    Changed,
-    /// The element was there as written (a set member, an equal score).
-    Unchanged,
-}
-
 impl Store {
     /// The live key if it holds `ktype`; WRONGTYPE if it holds another type.
     pub fn lookup_typed(
@@ -103,36 +88,30 @@ impl Store {
             .optional()?)
     }
 
-    /// Sets a hash field (journaled); says whether it was new. The caller
-    /// keeps the count.
-    pub fn hash_put(&mut self, id: i64, field: &[u8], value: &[u8]) -> StoreResult<Put> {
+    /// Sets a hash field (journaled). The caller keeps the count.
+    pub fn hash_put(&mut self, id: i64, field: &[u8], value: &[u8]) -> StoreResult<()> {
         self.record(Op::HashPut {
             id,
             field: field.to_vec(),
             value: value.to_vec(),
-        })?;
-        Ok(self.put_outcome)
+        })
     }
 
-    /// Adds a set member (journaled, even when it was there: the write is
-    /// what tells); says whether it was new. The caller keeps the count.
-    pub fn set_add(&mut self, id: i64, member: &[u8]) -> StoreResult<Put> {
+    /// Adds a set member (journaled). The caller keeps the count.
+    pub fn set_add(&mut self, id: i64, member: &[u8]) -> StoreResult<()> {
         self.record(Op::SetAdd {
             id,
             member: member.to_vec(),
-        })?;
-        Ok(self.put_outcome)
+        })
     }
 
-    /// Sets a sorted-set member's score (journaled); says whether it was
-    /// new or its score changed. The caller keeps the count.
-    pub fn zset_put(&mut self, id: i64, member: &[u8], score: f64) -> StoreResult<Put> {
+    /// Sets a sorted-set member's score (journaled). The caller keeps the count.
+    pub fn zset_put(&mut self, id: i64, member: &[u8], score: f64) -> StoreResult<()> {
         self.record(Op::ZPut {
             id,
             member: member.to_vec(),
             score,
-        })?;
-        Ok(self.put_outcome)
+        })
     }
 
     /// Sets the list element at `pos` (journaled). The caller keeps the count.

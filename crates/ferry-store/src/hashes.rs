@@ -13,7 +13,6 @@
 #[path = "sets.rs"]
 mod sets;
 
-use crate::collections::Put;
 use crate::glob::glob_match;
 use crate::keyspace::{KeyInfo, KeyType};
 use crate::{Store, StoreResult};
@@ -214,14 +213,14 @@ impl Store {
         let mut created = 0;
         let mut wrote = false;
         for (field, value) in pairs {
-            // HSETNX must not write an existing field, so it reads first;
-            // HSET learns from the write whether the field was new.
-            if only_new && self.hash_field_exists(info.id, field)? {
+            let exists = self.hash_field_exists(info.id, field)?;
+            if exists && only_new {
                 continue;
             }
-            if self.hash_put(info.id, field, value)? == Put::Inserted {
+            if !exists {
                 created += 1;
             }
+            self.hash_put(info.id, field, value)?;
             wrote = true;
         }
         // HSETNX of an existing field changes nothing: WATCH and client

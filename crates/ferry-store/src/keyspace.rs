@@ -2,7 +2,6 @@
 //! rename/copy/move, SCAN, KEYS, RANDOMKEY, FLUSHDB/FLUSHALL, SWAPDB and the
 //! background expiry sweep.
 
-use crate::collections::Put;
 use crate::glob::{glob_match, literal_prefix};
 use crate::keycache::Cached;
 use crate::ops::Op;
@@ -754,51 +753,21 @@ impl Store {
                 self.key_counts = [0; DATABASES];
                 self.expire_counts = [0; DATABASES];
             }
-            // Element writes insert, or update what is there, and tell
-            // which (collections::Put): the command needs no read first.
             Op::HashPut { id, field, value } => {
-                let inserted = self
-                    .stmt(
-                        "INSERT OR IGNORE INTO hashes (key_id, field, value) VALUES (?1, ?2, ?3)",
-                    )?
-                    .execute(params![id, field, value])?;
-                self.put_outcome = if inserted == 1 {
-                    Put::Inserted
-                } else {
-                    self.stmt("UPDATE hashes SET value = ?3 WHERE key_id = ?1 AND field = ?2")?
-                        .execute(params![id, field, value])?;
-                    Put::Changed
-                };
+                self.stmt(
+                    "INSERT OR REPLACE INTO hashes (key_id, field, value) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![id, field, value])?;
             }
             Op::SetAdd { id, member } => {
-                let inserted = self
-                    .stmt("INSERT OR IGNORE INTO sets (key_id, member) VALUES (?1, ?2)")?
+                self.stmt("INSERT OR IGNORE INTO sets (key_id, member) VALUES (?1, ?2)")?
                     .execute(params![id, member])?;
-                self.put_outcome = if inserted == 1 {
-                    Put::Inserted
-                } else {
-                    Put::Unchanged
-                };
             }
             Op::ZPut { id, member, score } => {
-                let inserted = self
-                    .stmt(
-                        "INSERT OR IGNORE INTO zsets (key_id, member, score) VALUES (?1, ?2, ?3)",
-                    )?
-                    .execute(params![id, member, score])?;
-                self.put_outcome = if inserted == 1 {
-                    Put::Inserted
-                } else {
-                    // An equal score (0 and -0 too, as Redis compares) stays.
-                    let changed = self
-                        .stmt("UPDATE zsets SET score = ?3 WHERE key_id = ?1 AND member = ?2 AND score != ?3")?
-                        .execute(params![id, member, score])?;
-                    if changed == 1 {
-                        Put::Changed
-                    } else {
-                        Put::Unchanged
-                    }
-                };
+                self.stmt(
+                    "INSERT OR REPLACE INTO zsets (key_id, member, score) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![id, member, score])?;
             }
             Op::ListPut { id, pos, value } => {
                 self.stmt("INSERT OR REPLACE INTO lists (key_id, pos, value) VALUES (?1, ?2, ?3)")?

@@ -32,7 +32,6 @@ mod strings;
 pub mod zsets;
 
 pub use checkpoint::{CheckpointReport, Checkpointer};
-pub use collections::Put;
 pub use error::{StoreError, StoreResult};
 pub use keyspace::{KeyInfo, KeyType, ScanPage, Ttl};
 pub use strings::{parse_canonical_i64, StringEncoding};
@@ -223,8 +222,6 @@ pub struct Store {
     commit_meta: Vec<(&'static str, Vec<u8>)>,
     /// SQLite commits so far.
     commits: u64,
-    /// What the last applied element write did (see [`collections::Put`]).
-    put_outcome: collections::Put,
     /// Keys WATCHed while absent (see [`Store::watch_creation`]).
     watch_absent: std::collections::HashSet<(usize, Vec<u8>)>,
     /// Size past which [`Store::watch_creation`] asks for a rebuild.
@@ -359,7 +356,6 @@ impl Store {
             commits_held: false,
             commit_meta: Vec::new(),
             commits: 0,
-            put_outcome: collections::Put::Unchanged,
             tx_started: std::time::Instant::now(),
             watch_absent: std::collections::HashSet::new(),
             watch_absent_limit: WATCH_ABSENT_MIN,

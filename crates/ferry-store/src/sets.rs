@@ -5,7 +5,6 @@
 //! built in the command layer from these reads; [`Store::set_replace`]
 //! writes a result key.
 
-use crate::collections::Put;
 use crate::hashes::{picks_from, scan_page, ScanCursor};
 use crate::keyspace::{KeyInfo, KeyType};
 use crate::{parse_canonical_i64, Store, StoreResult};
@@ -39,8 +38,8 @@ impl Store {
         let info = self.lookup_or_create(db, key, KeyType::Set)?;
         let mut added = 0;
         for m in members {
-            // The insert tells whether the member was new (no read first).
-            if self.set_add(info.id, m)? == Put::Inserted {
+            if !self.set_contains(info.id, m)? {
+                self.set_add(info.id, m)?;
                 added += 1;
             }
         }

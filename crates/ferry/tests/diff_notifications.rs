@@ -200,7 +200,7 @@ const HASH_AND_SET_COMMANDS: &[&[&str]] = &[
     &["HDEL", "h", "x"],
     &["SADD", "s", "a", "b"],
     &["SADD", "s", "a"],
-    // Repeated in one command: ferry learns "new" from the write itself.
+    // Repeated in one command.
     &["SADD", "s", "a", "c", "c"],
     &["HSET", "h", "e", "1", "e", "2", "a", "1"],
     &["SREM", "s", "a"],

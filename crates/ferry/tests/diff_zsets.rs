@@ -813,9 +813,10 @@ diff_test!(large_sets, |p| {
     p.same(&["ZRANGE", "u", "1000", "1010", "WITHSCORES"]);
 });
 
-// Plain ZADD (and HSET, SADD) learn from the write whether an element was
-// new or changed, instead of reading it first: the replies, the scores and
-// the lengths must be Redis's for every case the write can meet.
+// What an add finds (new, changed, equal, repeated in one command, 0 and
+// -0, infinities, bad scores, another type): replies, scores and lengths
+// as Redis's. Kept from an attempt (2026-12-03) to let the write tell
+// whether an element was new instead of reading it first.
 diff_test!(adds_learn_from_the_write, |p| {
     for cmd in [
         &["ZADD", "z", "1", "a", "2", "b"][..],

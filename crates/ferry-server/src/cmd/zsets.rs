@@ -11,7 +11,7 @@ use crate::notify;
 use bytes::Bytes;
 use ferry_resp::{Protocol, Reply};
 use ferry_store::zsets::{LexBound, LexRange, ScoreRange, ZEntry};
-use ferry_store::{KeyInfo, KeyType, Put, StoreError};
+use ferry_store::{KeyInfo, KeyType, StoreError};
 use rand::Rng;
 use std::collections::HashMap;
 
@@ -410,24 +410,8 @@ fn add_generic(ctx: &mut Ctx, key: &[u8], f: AddFlags, pairs: &[(f64, &Bytes)]) 
     let mut last_score = 0.0;
     let mut len = info.len;
     let mut failure = None;
-    // Plain ZADD (CH allowed) sets every score whatever was there: the
-    // write tells whether the member was new or its score changed, so
-    // nothing is read first. The flags that depend on the current score
-    // read it.
-    let blind = !(f.nx || f.xx || f.gt || f.lt || f.incr);
     for (score, member) in pairs {
         let mut score = *score;
-        if blind {
-            match ctx.store.zset_put(info.id, member, score)? {
-                Put::Inserted => {
-                    len += 1;
-                    added += 1;
-                }
-                Put::Changed => updated += 1,
-                Put::Unchanged => {}
-            }
-            continue;
-        }
         match ctx.store.zset_score(info.id, member)? {
             Some(cur) => {
                 if f.nx {
