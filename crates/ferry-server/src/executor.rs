@@ -364,8 +364,11 @@ impl Executor {
             } => {
                 self.state.stats.net_input_bytes += input_bytes as u64;
                 let n = cmds.len();
-                // Room for typical replies without regrowing the buffer.
-                let mut out = BytesMut::with_capacity((64 * n).max(1024));
+                // Room for typical replies, kept under glibc's large-chunk
+                // size (1 KiB): a request that size first merges every free
+                // small chunk (malloc_consolidate), ~2% of SET at `-P 1`
+                // when every batch asked for 1 KiB. Bigger replies regrow it.
+                let mut out = BytesMut::with_capacity((32 * n).clamp(128, 960));
                 // Messages for this client produced earlier in the group come
                 // before its replies, as in Redis.
                 self.state.outbox.retain(|(to, bytes)| {
