@@ -247,11 +247,12 @@ impl ListPops {
     }
 }
 
-/// Popped ranges whose rows are not deleted yet: (list id, end, low
-/// position, high position).
+/// Popped ranges whose rows are not deleted yet: (low position, high
+/// position) by list id and end. A map: pops that round-robin over many
+/// queues hold one range each.
 #[derive(Default)]
 pub(crate) struct HeldPops {
-    ranges: Vec<(i64, ListEnd, i64, i64)>,
+    ranges: HashMap<(i64, ListEnd), (i64, i64), foldhash::fast::FixedState>,
 }
 
 impl HeldPops {
@@ -262,23 +263,24 @@ impl HeldPops {
     /// Holds the delete of `from..=to` at `end` of list `id`: it joins the
     /// range held there (next to it, see the module's doc).
     pub(crate) fn hold(&mut self, id: i64, end: ListEnd, from: i64, to: i64) {
-        match self.ranges.iter_mut().find(|r| r.0 == id && r.1 == end) {
-            Some(r) => {
-                r.2 = r.2.min(from);
-                r.3 = r.3.max(to);
-            }
-            None => self.ranges.push((id, end, from, to)),
-        }
+        let r = self.ranges.entry((id, end)).or_insert((from, to));
+        r.0 = r.0.min(from);
+        r.1 = r.1.max(to);
     }
 
-    /// Takes every held range out, to be deleted.
+    /// Takes every held range out, to be deleted: (list id, end, low, high).
     pub(crate) fn take(&mut self) -> Vec<(i64, ListEnd, i64, i64)> {
-        std::mem::take(&mut self.ranges)
+        self.ranges
+            .drain()
+            .map(|((id, end), (from, to))| (id, end, from, to))
+            .collect()
     }
 
     /// Holds again ranges taken but not deleted.
     pub(crate) fn restore(&mut self, ranges: impl IntoIterator<Item = (i64, ListEnd, i64, i64)>) {
-        self.ranges.extend(ranges);
+        for (id, end, from, to) in ranges {
+            self.hold(id, end, from, to);
+        }
     }
 
     /// Drops everything held (a rollback).
