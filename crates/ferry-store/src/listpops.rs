@@ -60,7 +60,7 @@ type Rows = VecDeque<(i64, Bytes)>;
 
 /// Rows a pop would take: their positions' range and their elements in
 /// pop order.
-pub(crate) struct Peeked {
+pub(crate) struct Taken {
     pub(crate) low: i64,
     pub(crate) high: i64,
     pub(crate) values: Vec<Vec<u8>>,
@@ -136,16 +136,25 @@ impl ListPops {
     }
 
     /// The first `count` known rows at `end` of list `id` (fewer if fewer
-    /// are known).
-    pub(crate) fn peek(&self, id: i64, end: ListEnd, count: usize) -> Option<Peeked> {
-        let rows = self.ends.get(&(id, end))?;
-        let taken = rows.range(..count.min(rows.len()));
-        let first = taken.clone().next()?.0;
-        let last = taken.clone().last()?.0;
-        Some(Peeked {
+    /// are known), their elements moved out (without a copy: each is a
+    /// buffer of its own). The rows stay, empty, until the pop's delete
+    /// drops them ([`ListPops::note`]); [`ListPops::pops_next`] needs only
+    /// their positions.
+    pub(crate) fn take(&mut self, id: i64, end: ListEnd, count: usize) -> Option<Taken> {
+        let rows = self.ends.get_mut(&(id, end))?;
+        let n = count.min(rows.len());
+        let first = rows.front()?.0;
+        let last = rows.get(n.checked_sub(1)?)?.0;
+        let mut values = Vec::with_capacity(n);
+        for (_, v) in rows.range_mut(..n) {
+            let v = std::mem::take(v);
+            self.bytes -= v.len();
+            values.push(Vec::from(v));
+        }
+        Some(Taken {
             low: first.min(last),
             high: first.max(last),
-            values: taken.map(|(_, v)| v.to_vec()).collect(),
+            values,
         })
     }
 
@@ -335,9 +344,17 @@ mod tests {
         assert_eq!(p.pops_next(1, 20, 40), None);
         assert_eq!(p.pops_next(1, 10, 50), None);
         assert_eq!(p.pops_next(2, 10, 10), None);
-        let taken = p.peek(1, ListEnd::Tail, 5).expect("rows");
+        let bytes = p.bytes();
+        let taken = p.take(1, ListEnd::Tail, 5).expect("rows");
         assert_eq!((taken.low, taken.high), (30, 40));
         assert_eq!(taken.values, [b"e40".to_vec(), b"e30".to_vec()]);
+        // Moved out: their bytes are no longer counted; the rows go with
+        // the pop's delete, their positions still recognised until then.
+        assert_eq!(p.bytes(), bytes - 6);
+        assert_eq!(p.pops_next(1, 30, 40), Some(ListEnd::Tail));
+        p.note(&del(1, 30, 40));
+        assert_eq!(p.known(1, ListEnd::Tail), 0);
+        assert_eq!(p.bytes(), 2 * (3 + ROW_OVERHEAD));
     }
 
     #[test]
@@ -362,7 +379,7 @@ mod tests {
             value: b"new".to_vec(),
         });
         assert_eq!(kept(&p, 1, ListEnd::Head), [0, 10, 15, 20, 30]);
-        assert_eq!(p.peek(1, ListEnd::Head, 4).expect("rows").values[3], b"new");
+        assert_eq!(p.ends[&(1, ListEnd::Head)][3].1, &b"new"[..]);
         // A delete drops the rows it covers at both ends.
         p.note(&del(1, 12, 25));
         assert_eq!(kept(&p, 1, ListEnd::Head), [0, 10, 30]);

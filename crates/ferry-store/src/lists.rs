@@ -161,7 +161,7 @@ impl Store {
         if self.list_pops.known(id, end) < wanted {
             self.list_read_ahead(id, end, wanted)?;
         }
-        let Some(taken) = self.list_pops.peek(id, end, wanted) else {
+        let Some(taken) = self.list_pops.take(id, end, wanted) else {
             return Ok(Vec::new());
         };
         self.list_del_range(id, taken.low, taken.high)?;
@@ -181,10 +181,9 @@ impl Store {
         };
         let limit = count.saturating_add(self.list_pops.ahead());
         let mut positions = Vec::with_capacity(limit.min(1024));
-        // The rows this pop takes share one buffer, gone with the pop; the
-        // ones kept get their own (a shared one would outlive its bytes).
-        let mut taken = Packed::default();
-        let mut ahead = Vec::new();
+        // Every row a buffer of its own: the pop moves its rows' elements
+        // out without a copy, and a kept row frees its bytes when it goes.
+        let mut values = Vec::with_capacity(limit.min(1024));
         let mut ahead_bytes = 0;
         {
             let mut stmt = self.stmt(sql)?;
@@ -197,16 +196,13 @@ impl Store {
                 let value = value
                     .as_bytes()
                     .map_err(|_| StoreError::Corrupt("a list element is not a blob"))?;
-                if positions.len() < count {
-                    taken.push(value);
-                } else {
+                if positions.len() >= count {
                     ahead_bytes += value.len();
-                    ahead.push(Bytes::copy_from_slice(value));
                 }
+                values.push(Bytes::copy_from_slice(value));
                 positions.push(row.get::<_, i64>(0)?);
             }
         }
-        let values = taken.into_elements().into_iter().chain(ahead);
         self.list_pops
             .fill(id, end, positions.into_iter().zip(values));
         Ok(())
