@@ -58,7 +58,7 @@ pub(crate) fn names_lists_table(sql: &str) -> bool {
 
 type Rows = VecDeque<(i64, Bytes)>;
 
-/// Rows a pop would take: their positions' range and their elements in
+/// Rows a pop takes: their positions' range and their elements in
 /// pop order.
 pub(crate) struct Taken {
     pub(crate) low: i64,
