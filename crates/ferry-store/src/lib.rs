@@ -551,7 +551,7 @@ impl Store {
 
     /// Bytes of list elements remembered in memory: heads LRANGE read
     /// (`listheads.rs`) and rows read ahead of pops (`listpops.rs`; INFO).
-    pub fn list_heads_bytes(&self) -> usize {
+    pub fn list_memory_bytes(&self) -> usize {
         self.list_heads.bytes() + self.list_pops.bytes()
     }
 

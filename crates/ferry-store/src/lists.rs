@@ -180,10 +180,9 @@ impl Store {
             }
         };
         let limit = count.saturating_add(self.list_pops.ahead());
-        let mut positions = Vec::with_capacity(limit.min(1024));
         // Every row a buffer of its own: the pop moves its rows' elements
         // out without a copy, and a kept row frees its bytes when it goes.
-        let mut values = Vec::with_capacity(limit.min(1024));
+        let mut read = Vec::with_capacity(limit.min(1024));
         let mut ahead_bytes = 0;
         {
             let mut stmt = self.stmt(sql)?;
@@ -196,15 +195,13 @@ impl Store {
                 let value = value
                     .as_bytes()
                     .map_err(|_| StoreError::Corrupt("a list element is not a blob"))?;
-                if positions.len() >= count {
+                if read.len() >= count {
                     ahead_bytes += value.len();
                 }
-                values.push(Bytes::copy_from_slice(value));
-                positions.push(row.get::<_, i64>(0)?);
+                read.push((row.get::<_, i64>(0)?, Bytes::copy_from_slice(value)));
             }
         }
-        self.list_pops
-            .fill(id, end, positions.into_iter().zip(values));
+        self.list_pops.fill(id, end, read);
         Ok(())
     }
 

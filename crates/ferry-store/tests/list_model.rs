@@ -5,7 +5,9 @@
 //! renumbering and the list ends the store keeps in memory
 //! (`listends.rs`) are all behind these reads.
 
-use ferry_store::lists::ListEnd;
+mod common;
+
+use common::{end, pop, push};
 use ferry_store::{Store, StoreOptions};
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, VecDeque};
@@ -18,31 +20,9 @@ fn key(i: usize) -> Vec<u8> {
     format!("list:{i}").into_bytes()
 }
 
-fn end(rng: &mut rand::rngs::StdRng) -> ListEnd {
-    if rng.gen_bool(0.5) {
-        ListEnd::Head
-    } else {
-        ListEnd::Tail
-    }
-}
-
 /// A value from a small alphabet, so pivots and LREM find matches.
 fn value(rng: &mut rand::rngs::StdRng) -> Vec<u8> {
     format!("v{}", rng.gen_range(0..6)).into_bytes()
-}
-
-fn push(list: &mut VecDeque<Vec<u8>>, at: ListEnd, v: Vec<u8>) {
-    match at {
-        ListEnd::Head => list.push_front(v),
-        ListEnd::Tail => list.push_back(v),
-    }
-}
-
-fn pop(list: &mut VecDeque<Vec<u8>>, at: ListEnd) -> Option<Vec<u8>> {
-    match at {
-        ListEnd::Head => list.pop_front(),
-        ListEnd::Tail => list.pop_back(),
-    }
 }
 
 /// One random command on both; returns what it was.

@@ -9,6 +9,9 @@
 //! whenever it is read, and at every commit and reopen another connection
 //! reading the file finds exactly the model's elements in order.
 
+mod common;
+
+use common::{end, pop, push};
 use ferry_store::lists::ListEnd;
 use ferry_store::{Store, StoreOptions};
 use rand::rngs::StdRng;
@@ -21,14 +24,6 @@ type Model = HashMap<Vec<u8>, VecDeque<Vec<u8>>>;
 
 fn key(i: usize) -> Vec<u8> {
     format!("q:{i}").into_bytes()
-}
-
-fn end(rng: &mut StdRng) -> ListEnd {
-    if rng.gen_bool(0.5) {
-        ListEnd::Head
-    } else {
-        ListEnd::Tail
-    }
 }
 
 /// Half from a small alphabet (so LINSERT pivots and LREM find matches),
@@ -57,20 +52,6 @@ fn open(path: &std::path::Path, journal: bool, key_cache_mb: u32) -> Store {
 /// A store on a file of its own, to stand in while the real one reopens.
 fn open_spare(path: &std::path::Path) -> Store {
     Store::open(path.with_extension("spare"), &StoreOptions::default()).expect("open spare")
-}
-
-fn pop(list: &mut VecDeque<Vec<u8>>, at: ListEnd) -> Option<Vec<u8>> {
-    match at {
-        ListEnd::Head => list.pop_front(),
-        ListEnd::Tail => list.pop_back(),
-    }
-}
-
-fn push(list: &mut VecDeque<Vec<u8>>, at: ListEnd, v: Vec<u8>) {
-    match at {
-        ListEnd::Head => list.push_front(v),
-        ListEnd::Tail => list.push_back(v),
-    }
 }
 
 fn show(v: &[Vec<u8>]) -> Vec<String> {

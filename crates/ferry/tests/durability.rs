@@ -58,17 +58,22 @@ fn write_until_killed(port: u16) -> usize {
     panic!("the server was not killed within 30 s");
 }
 
-fn kill9_under_load(durability: &str) {
-    let mut f = FerryProc::start(FerryOpts::default().durability(durability));
-    let pid = f.pid();
-    let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(700));
+/// Sends `kill -9` to `pid` after `ms` milliseconds, from a thread.
+fn kill9_after(pid: u32, ms: u64) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(ms));
         let status = std::process::Command::new("kill")
             .args(["-9", &pid.to_string()])
             .status()
             .expect("run kill");
         assert!(status.success());
-    });
+    })
+}
+
+fn kill9_under_load(durability: &str) {
+    let mut f = FerryProc::start(FerryOpts::default().durability(durability));
+    let pid = f.pid();
+    let killer = kill9_after(pid, 700);
     let acked = write_until_killed(f.port());
     killer.join().expect("killer thread");
     assert!(acked > 1000, "too few writes before the kill: {acked}");
@@ -123,14 +128,7 @@ fn kill9_while_popping(durability: &str) {
         c.cmd(&args);
     }
     let pid = f.pid();
-    let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(500));
-        let status = std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-    });
+    let killer = kill9_after(pid, 500);
     // Acknowledged pops from the head and the tail.
     let (mut head, mut tail) = (0usize, 0usize);
     let mut batch = Vec::new();
@@ -451,14 +449,7 @@ fn kill9_under_stream_load_loses_no_acknowledged_entry() {
         b"+OK\r\n"
     );
     let pid = f.pid();
-    let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(700));
-        let status = std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-    });
+    let killer = kill9_after(pid, 700);
     let mut added = Vec::new();
     let mut delivered = Vec::new();
     let mut next = 1u64;

@@ -177,7 +177,7 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             key_cache.0,
             key_cache.1,
             key_cache.2,
-            ctx.store.list_heads_bytes(),
+            ctx.store.list_memory_bytes(),
         );
     }
     if show("persistence") {
