@@ -86,6 +86,53 @@ fn list_heads_hold_memory_until_their_list_goes() {
     assert_eq!(heads(&mut c), 0, "FLUSHALL left heads behind");
 }
 
+/// INFO's `ferry_list_heads_bytes` also counts the rows a pop read ahead
+/// (listpops.rs): they stay while the list has them, go when it is deleted
+/// or drained, and `--key-cache-mb 0` keeps none; pops answer the same.
+#[test]
+fn rows_read_ahead_of_pops_hold_memory_until_their_list_goes() {
+    for mb in ["32", "0"] {
+        let ferry = FerryProc::start(FerryOpts::default().arg("--key-cache-mb").arg(mb));
+        let mut c = ferry.connect();
+        let kept = |c: &mut RawConn| -> u64 {
+            let info = String::from_utf8_lossy(&c.cmd(&["INFO", "memory"])).to_string();
+            info.lines()
+                .find_map(|l| l.strip_prefix("ferry_list_heads_bytes:"))
+                .unwrap_or_else(|| panic!("INFO memory has no ferry_list_heads_bytes:\n{info}"))
+                .trim()
+                .parse()
+                .expect("a count")
+        };
+        let items: Vec<String> = (0..100).map(|i| format!("e{i}")).collect();
+        let mut push = vec!["RPUSH", "q"];
+        push.extend(items.iter().map(String::as_str));
+        c.cmd(&push);
+        assert_eq!(kept(&mut c), 0, "--key-cache-mb {mb}: nothing popped yet");
+        assert_eq!(c.cmd(&["LPOP", "q"]), b"$2\r\ne0\r\n");
+        assert_eq!(c.cmd(&["RPOP", "q"]), b"$3\r\ne99\r\n");
+        if mb == "0" {
+            assert_eq!(kept(&mut c), 0, "--key-cache-mb 0 kept rows ahead");
+        } else {
+            assert!(kept(&mut c) > 0, "a pop read nothing ahead");
+        }
+        assert_eq!(c.cmd(&["LPOP", "q"]), b"$2\r\ne1\r\n");
+        assert_eq!(c.cmd(&["DEL", "q"]), b":1\r\n");
+        assert_eq!(
+            kept(&mut c),
+            0,
+            "--key-cache-mb {mb}: a deleted list's rows stayed"
+        );
+        c.cmd(&["RPUSH", "r", "a", "b", "c"]);
+        c.cmd(&["LPOP", "r", "2"]);
+        assert_eq!(c.cmd(&["LPOP", "r"]), b"$1\r\nc\r\n");
+        assert_eq!(
+            kept(&mut c),
+            0,
+            "--key-cache-mb {mb}: a drained list's rows stayed"
+        );
+    }
+}
+
 /// A key that becomes hot after the key cache's budget filled still gets
 /// in: a row read from SQLite makes room (the clock in keycache.rs). Before,
 /// a full cache took no new key, and a new queue's every push looked its key
