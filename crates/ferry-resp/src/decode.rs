@@ -142,7 +142,9 @@ fn decode_multibulk(
     // as we go so that errors surface as early as Redis reports them.
     let count = count as usize;
     let mut pos = line_end + 2;
-    let mut spans = Vec::with_capacity(count.min(1024));
+    // On the stack for the usual short commands: a heap list per command
+    // was a malloc and free on the hot path.
+    let mut spans: smallvec::SmallVec<[(usize, usize); 8]> = smallvec::SmallVec::new();
     for _ in 0..count {
         let Some(&first) = buf.get(pos) else {
             return Ok(None);

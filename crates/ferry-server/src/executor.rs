@@ -245,8 +245,7 @@ impl Executor {
     fn commit_and_reply(&mut self) {
         if self.raft.is_some() {
             if !self.raft_end_group() {
-                let replies = std::mem::take(&mut self.pending);
-                self.send_replies(replies);
+                self.send_pending();
                 self.send_group_messages();
             }
             self.raft_commit_if_due();
@@ -265,8 +264,7 @@ impl Executor {
             return;
         }
         self.publish_write_epoch(epoch);
-        let replies = std::mem::take(&mut self.pending);
-        self.send_replies(replies);
+        self.send_pending();
         self.send_group_messages();
         if self.store.commit_due() {
             // Acknowledged writes are safe in the journal whatever happens here.
@@ -276,9 +274,18 @@ impl Executor {
         }
     }
 
-    /// Sends batches' replies (acknowledging what they did).
-    fn send_replies(&mut self, replies: Vec<(u64, BatchReply)>) {
-        for (id, reply) in replies {
+    /// Sends the group's replies, keeping the list's allocation for the
+    /// next group: a new list grew by reallocation every group, and glibc
+    /// consolidates its free lists on such a growth (~3% of GET -P16).
+    fn send_pending(&mut self) {
+        let mut replies = std::mem::take(&mut self.pending);
+        self.send_replies(&mut replies);
+        self.pending = replies;
+    }
+
+    /// Sends batches' replies (acknowledging what they did), emptying the list.
+    fn send_replies(&mut self, replies: &mut Vec<(u64, BatchReply)>) {
+        for (id, reply) in replies.drain(..) {
             self.state.stats.net_output_bytes += reply.bytes.len() as u64;
             self.send(id, Outgoing::Reply(reply));
         }

@@ -373,7 +373,8 @@ impl Executor {
                     let Some(f) = link.in_flight.pop_front() else {
                         return;
                     };
-                    self.send_replies(f.replies);
+                    let mut replies = f.replies;
+                    self.send_replies(&mut replies);
                     // The running group's own messages (this may run in
                     // the middle of one) stay for its end.
                     let running = std::mem::replace(&mut self.state.outbox, f.outbox);
