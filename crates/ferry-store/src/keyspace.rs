@@ -147,6 +147,21 @@ fn row_to_info(id: i64, code: i64, expire_at: Option<i64>, len: i64) -> StoreRes
 }
 
 impl Store {
+    /// Hints that `keys` of `db` are looked up next (a pipelined batch's
+    /// keys). A key-cache hit is two cache misses, the table's place and
+    /// then its entry: a quarter of a GET at `-P 16`, one miss after the
+    /// other. Loading every place first, then every entry, lets the
+    /// batch's misses overlap. A wrong guess costs one wasted load.
+    pub fn prefetch_keys<'a>(&self, db: usize, keys: impl Iterator<Item = &'a [u8]> + Clone) {
+        let slot = self.slot_u8(db);
+        for key in keys.clone() {
+            self.key_cache.prefetch_places(slot, key);
+        }
+        for key in keys {
+            self.key_cache.prefetch_entries(slot, key);
+        }
+    }
+
     /// The live key `key` in `db`, or None. An expired key found here is
     /// deleted (and reported by [`Store::take_events`]), as Redis does on access.
     pub fn lookup(&mut self, db: usize, key: &[u8]) -> StoreResult<Option<KeyInfo>> {
