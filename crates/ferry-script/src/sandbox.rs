@@ -374,11 +374,12 @@ fn string_arrays(lua: &Lua, keys: &[Bytes], args: &[Bytes]) -> mlua::Result<(Tab
     use mlua::ffi;
     // SAFETY: the closure only pushes onto the state's stack, at most three
     // slots at a time (a C function is given LUA_MINSTACK, 20), inside
-    // exec_raw's protected call; a memory error raised in it unwinds no
-    // Rust value with a destructor (references and integers only).
+    // exec_raw's protected call; a memory error raised in it jumps over
+    // no Rust value with a destructor (slice iterators and integers only,
+    // hence `.iter()` over the pair, not the array's by-value iterator).
     unsafe {
         lua.exec_raw((), |state| {
-            for items in [keys, args] {
+            for items in [keys, args].iter() {
                 ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as i32, 0);
                 for (i, item) in items.iter().enumerate() {
                     ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
