@@ -7,16 +7,28 @@ mod common;
 
 use common::{FerryOpts, FerryProc, RawConn};
 
+/// INFO memory's fields `names`, in that order, from one INFO call.
+fn info_memory<const N: usize>(c: &mut RawConn, names: [&str; N]) -> [String; N] {
+    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "memory"])).to_string();
+    names.map(|name| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("INFO memory has no {name}:\n{info}"))
+    })
+}
+
+/// A count from INFO memory.
+fn info_count(c: &mut RawConn, name: &str) -> u64 {
+    let [v] = info_memory(c, [name]);
+    v.parse()
+        .unwrap_or_else(|_| panic!("{name} is not a count: {v}"))
+}
+
 /// INFO's key-cache fields, as (size in MiB, hits).
 fn key_cache_info(c: &mut RawConn) -> (String, u64) {
-    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "memory"])).to_string();
-    let field = |name: &str| {
-        info.lines()
-            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
-            .unwrap_or_else(|| panic!("INFO memory has no {name}:\n{info}"))
-    };
-    let hits = field("ferry_key_cache_hits:").parse().expect("a count");
-    (field("ferry_key_cache_mb:"), hits)
+    let [mb, hits] = info_memory(c, ["ferry_key_cache_mb", "ferry_key_cache_hits"]);
+    (mb, hits.parse().expect("a count"))
 }
 
 #[test]
@@ -55,15 +67,7 @@ fn the_key_cache_serves_repeated_reads_and_zero_turns_it_off() {
 fn list_heads_hold_memory_until_their_list_goes() {
     let ferry = FerryProc::start(FerryOpts::default());
     let mut c = ferry.connect();
-    let heads = |c: &mut RawConn| -> u64 {
-        let info = String::from_utf8_lossy(&c.cmd(&["INFO", "memory"])).to_string();
-        info.lines()
-            .find_map(|l| l.strip_prefix("ferry_list_heads_bytes:"))
-            .unwrap_or_else(|| panic!("INFO memory has no ferry_list_heads_bytes:\n{info}"))
-            .trim()
-            .parse()
-            .expect("a count")
-    };
+    let heads = |c: &mut RawConn| info_count(c, "ferry_list_heads_bytes");
     assert_eq!(heads(&mut c), 0);
     c.cmd(&["RPUSH", "a", "1", "2", "3"]);
     c.cmd(&["RPUSH", "b", "4", "5"]);
@@ -94,15 +98,7 @@ fn rows_read_ahead_of_pops_hold_memory_until_their_list_goes() {
     for mb in ["32", "0"] {
         let ferry = FerryProc::start(FerryOpts::default().arg("--key-cache-mb").arg(mb));
         let mut c = ferry.connect();
-        let kept = |c: &mut RawConn| -> u64 {
-            let info = String::from_utf8_lossy(&c.cmd(&["INFO", "memory"])).to_string();
-            info.lines()
-                .find_map(|l| l.strip_prefix("ferry_list_heads_bytes:"))
-                .unwrap_or_else(|| panic!("INFO memory has no ferry_list_heads_bytes:\n{info}"))
-                .trim()
-                .parse()
-                .expect("a count")
-        };
+        let kept = |c: &mut RawConn| info_count(c, "ferry_list_heads_bytes");
         let items: Vec<String> = (0..100).map(|i| format!("e{i}")).collect();
         let mut push = vec!["RPUSH", "q"];
         push.extend(items.iter().map(String::as_str));
@@ -153,15 +149,7 @@ fn a_key_made_after_the_cache_filled_is_served_from_it() {
     for _ in 0..40_000 {
         c.read_reply();
     }
-    let bytes = |c: &mut RawConn| -> u64 {
-        let info = String::from_utf8_lossy(&c.cmd(&["INFO", "memory"])).to_string();
-        info.lines()
-            .find_map(|l| l.strip_prefix("ferry_key_cache_bytes:"))
-            .expect("INFO memory has ferry_key_cache_bytes")
-            .trim()
-            .parse()
-            .expect("a count")
-    };
+    let bytes = |c: &mut RawConn| info_count(c, "ferry_key_cache_bytes");
     assert!(
         bytes(&mut c) > 1000 * 1024,
         "the filler left the cache not full"
