@@ -8,10 +8,13 @@
 #
 #   bash bench/ab.sh /path/to/ferry-before /path/to/ferry-after
 #   TESTS=set,get,sadd P=16 N=200000 REPS=3 bash bench/ab.sh A B
+#   CMD='XADD bench:stream * field value' bash bench/ab.sh A B
 #
 # Environment:
 #   TESTS  redis-benchmark tests, comma separated, run in order on one server
 #          (default set,get: GET reads what SET wrote)
+#   CMD    a command to benchmark instead of TESTS (redis-benchmark's custom
+#          command form; __rand_int__ is replaced by a random number)
 #   P      pipeline depth (default 16)
 #   N      requests per test (default 200000)
 #   REPS   alternations (default 3)
@@ -45,7 +48,13 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
-echo "ferry CPU µs per request (and req/s): -P $P, -n $N, -c $CLIENTS, -r $KEYSPACE, tests $TESTS"
+CMD="${CMD:-}"
+if [ -n "$CMD" ]; then
+    TESTS=cmd
+    # Split on spaces without glob expansion (XADD's `*`).
+    read -r -a cmd_args <<<"$CMD"
+fi
+echo "ferry CPU µs per request (and req/s): -P $P, -n $N, -c $CLIENTS, -r $KEYSPACE, tests ${CMD:-$TESTS}"
 IFS=',' read -r -a tests <<<"$TESTS"
 run=0
 for rep in $(seq 1 "$REPS"); do
@@ -55,8 +64,13 @@ for rep in $(seq 1 "$REPS"); do
         line="rep $rep $(basename "$FERRY_BIN"):"
         for t in "${tests[@]}"; do
             c0="$(cpu_ticks "$SERVER_PID")"
+            if [ "$t" = cmd ]; then
+                what=("${cmd_args[@]}")
+            else
+                what=(-t "$t")
+            fi
             rps="$(redis-benchmark -h "$HOST" -p "$SERVER_PORT" -c "$CLIENTS" -r "$KEYSPACE" -n "$N" -P "$P" \
-                -t "$t" -q --csv 2>/dev/null | tail -n 1 | cut -d, -f2 | tr -d '"')"
+                -q --csv "${what[@]}" 2>/dev/null | tail -n 1 | cut -d, -f2 | tr -d '"')"
             us="$(us_per_request "$(( $(cpu_ticks "$SERVER_PID") - c0 ))" "$N")"
             line="$line $t=${us}µs (${rps%.*}/s)"
         done

@@ -1,8 +1,8 @@
 //! Key-row updates held back until SQL next reads the `keys` table.
 //!
-//! A push, pop, new field or new member changes its collection's key row
-//! (`len`, and `version` for WATCH): one b-tree write per command beside
-//! the element's own, a third to a half of an LPUSH, LPOP, SPOP or
+//! A push, pop, new field, new member or stream entry changes its key's
+//! row (`len`, and `version` for WATCH): one b-tree write per command
+//! beside the element's own, a third to a half of an LPUSH, LPOP, SPOP or
 //! ZPOPMIN on a hot queue key (issue 13). Commands find such a key through
 //! the key cache, which [`crate::Store::apply`] keeps true either way, so
 //! the row itself is needed only when a statement reads or writes the
@@ -14,9 +14,11 @@
 //! Rows are held only inside a transaction (`Store::begin`): without one,
 //! each statement commits on its own and nothing would write them later.
 //!
-//! Only the updates of collections are held: their `value` is NULL and
-//! their row changes nothing else. The row's `version` is bumped once for
-//! however many updates were held; WATCH only asks whether it changed.
+//! Only the updates of collections and streams are held (`enc` 0): a
+//! collection's `value` is NULL, a stream's is its metadata (last id,
+//! entries added; every XADD changes it), and their rows change nothing
+//! else. The row's `version` is bumped once for however many updates were
+//! held; WATCH only asks whether it changed.
 //!
 //! Held rows belong to the open transaction: a rollback drops them with
 //! it, and after a crash the journal, which keeps every command's update,
@@ -26,16 +28,18 @@ use crate::DATABASES;
 use std::collections::HashMap;
 
 /// What a held update writes to its key row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Held {
     pub(crate) len: i64,
     pub(crate) expire_at: Option<i64>,
+    /// NULL for a collection, the metadata of a stream.
+    pub(crate) value: Option<Vec<u8>>,
 }
 
 /// The SQL a held row is written with: what the last held `Op::Update`
-/// would have done (a collection's `value` and `enc` stay NULL and 0).
+/// would have done (`enc` stays 0).
 pub(crate) const WRITE_SQL: &str =
-    "UPDATE keys SET len = ?3, expire_at = ?4, value = NULL, enc = 0, version = version + 1
+    "UPDATE keys SET len = ?3, expire_at = ?4, value = ?5, enc = 0, version = version + 1
      WHERE db = ?1 AND key = ?2";
 
 type ByKey = HashMap<Vec<u8>, Held, foldhash::fast::FixedState>;
@@ -110,6 +114,7 @@ mod tests {
         Held {
             len,
             expire_at: None,
+            value: None,
         }
     }
 

@@ -655,13 +655,15 @@ impl Store {
                 enc,
             } => {
                 let db = *db as usize;
-                if value.is_none() && *enc == 0 && self.in_tx {
-                    // A collection's length: written later (heldrows.rs).
-                    // Only inside a transaction: without one every statement
-                    // commits on its own and nothing would write the row.
+                if *enc == 0 && self.in_tx {
+                    // A collection's length or a stream's metadata: written
+                    // later (heldrows.rs). Only inside a transaction: without
+                    // one every statement commits on its own and nothing
+                    // would write the row.
                     let held = heldrows::Held {
                         len: *len,
                         expire_at: *expire_at,
+                        value: value.clone(),
                     };
                     let slot = self.slot_u8(db);
                     self.held_rows.get_mut().hold(slot, key, held);
@@ -682,9 +684,12 @@ impl Store {
                 had_expire,
             } => {
                 let db = *db as usize;
-                // Its held row would only be written to be deleted.
+                // Its held row and node would only be written to be deleted.
                 let slot = self.slot_u8(db);
                 self.held_rows.get_mut().forget(slot, key);
+                if *ktype == KeyType::Stream {
+                    self.held_nodes.get_mut().take(*id);
+                }
                 let (delete_sql, _) = ktype.data_sql();
                 for sql in delete_sql {
                     self.stmt(sql)?.execute([id])?;
@@ -760,6 +765,7 @@ impl Store {
             }
             Op::FlushAll => {
                 self.held_rows.get_mut().clear();
+                self.held_nodes.get_mut().clear();
                 for table in COLLECTION_TYPES.iter().flat_map(|t| t.tables()) {
                     self.stmt_built(&format!("DELETE FROM {table}"))?
                         .execute([])?;

@@ -174,6 +174,9 @@ pub struct Store {
     /// Popped list rows not deleted yet (see `listpops.rs`); a cell for
     /// the same reason.
     held_pops: std::cell::RefCell<listpops::HeldPops>,
+    /// Streams' tail nodes not written yet (see `streams/heldnodes.rs`); a
+    /// cell for the same reason.
+    held_nodes: std::cell::RefCell<streams::heldnodes::HeldNodes>,
     /// See [`Store::set_versions_watched`].
     versions_watched: bool,
     path: PathBuf,
@@ -249,7 +252,7 @@ impl Store {
 
     /// The kept statement of a SQL literal (see `statements.rs`). Held
     /// key rows are written first if it names the `keys` table, held pops
-    /// if it names `lists`.
+    /// if it names `lists`, held stream nodes if it names `stream_nodes`.
     pub(crate) fn stmt(&self, sql: &'static str) -> StoreResult<statements::Stmt<'_>> {
         self.before_sql(sql)?;
         Ok(self.statements.get(&self.conn, sql)?)
@@ -262,13 +265,35 @@ impl Store {
         Ok(self.conn.prepare_cached(sql)?)
     }
 
-    /// Writes the held key rows and pops if `sql` may read or write them.
+    /// Writes the held key rows, pops and stream nodes if `sql` may read
+    /// or write them.
     fn before_sql(&self, sql: &str) -> StoreResult<()> {
         if !self.held_rows.borrow().is_empty() && heldrows::names_keys_table(sql) {
             self.write_held_rows()?;
         }
         if !self.held_pops.borrow().is_empty() && listpops::names_lists_table(sql) {
             self.write_held_pops()?;
+        }
+        if !self.held_nodes.borrow().is_empty() && streams::heldnodes::names_nodes_table(sql) {
+            self.write_held_nodes()?;
+        }
+        Ok(())
+    }
+
+    /// Writes every held stream tail node (see `streams/heldnodes.rs`). On
+    /// failure the nodes not written stay held, as held key rows do.
+    pub(crate) fn write_held_nodes(&self) -> StoreResult<()> {
+        let mut nodes = self.held_nodes.borrow_mut().drain().into_iter();
+        while let Some((key_id, node)) = nodes.next() {
+            // Nothing is held while they are written: `stmt` does not recurse.
+            if let Err(e) = self.put_node_row(key_id, &node) {
+                let mut kept = self.held_nodes.borrow_mut();
+                kept.hold(key_id, node);
+                for (key_id, node) in nodes {
+                    kept.hold(key_id, node);
+                }
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -299,7 +324,13 @@ impl Store {
         while let Some((slot, key, held)) = rows.next() {
             // Nothing is held while they are written: `stmt` does not recurse.
             let written = self.stmt(heldrows::WRITE_SQL).and_then(|mut st| {
-                Ok(st.execute(rusqlite::params![slot, key, held.len, held.expire_at])?)
+                Ok(st.execute(rusqlite::params![
+                    slot,
+                    key,
+                    held.len,
+                    held.expire_at,
+                    held.value
+                ])?)
             });
             if let Err(e) = written {
                 let mut kept = self.held_rows.borrow_mut();
@@ -332,6 +363,7 @@ impl Store {
             list_pops: listpops::ListPops::new(opts.key_cache_mb as usize * (1 << 20) / 8),
             held_rows: Default::default(),
             held_pops: Default::default(),
+            held_nodes: Default::default(),
             versions_watched: true,
             path,
             durability: opts.durability,
@@ -426,6 +458,14 @@ impl Store {
 
     /// Journals one change and applies it.
     pub(crate) fn record(&mut self, op: ops::Op) -> StoreResult<()> {
+        self.log(&op)?;
+        self.apply(&op)
+    }
+
+    /// Journals one change (and hands it to an external log) without
+    /// applying it: for a change the caller holds to write later (a
+    /// stream's tail node).
+    pub(crate) fn log(&mut self, op: &ops::Op) -> StoreResult<()> {
         if self.read_only {
             return Err(StoreError::ReadOnly);
         }
@@ -435,7 +475,7 @@ impl Store {
         self.tx_wrote = true;
         self.seq += 1;
         if let Some(j) = &mut self.journal {
-            j.append(self.seq, &op);
+            j.append(self.seq, op);
         }
         if self.opts.external_log {
             let start = self.group_ops.len();
@@ -444,7 +484,7 @@ impl Store {
             let len = (self.group_ops.len() - start - 4) as u32;
             self.group_ops[start..start + 4].copy_from_slice(&len.to_le_bytes());
         }
-        self.apply(&op)
+        Ok(())
     }
 
     /// The changes recorded since the last call, encoded (for an external
@@ -530,9 +570,10 @@ impl Store {
     /// last commit.
     pub fn rollback_uncommitted(&mut self) -> StoreResult<()> {
         self.forget_remembered();
-        // Held key rows and pops belong to the transaction dropped here.
+        // Held key rows, pops and nodes belong to the transaction dropped here.
         self.held_rows.get_mut().clear();
         self.held_pops.get_mut().clear();
+        self.held_nodes.get_mut().clear();
         if self.in_tx {
             self.conn.execute_batch("ROLLBACK")?;
             self.in_tx = false;
@@ -650,6 +691,7 @@ impl Store {
         let wrote = self.tx_wrote;
         let result = (|| -> StoreResult<()> {
             self.write_held_pops()?;
+            self.write_held_nodes()?;
             self.write_held_rows()?;
             if wrote {
                 self.stmt(
@@ -698,10 +740,11 @@ impl Store {
     /// journal.
     fn rebuild(&mut self) -> StoreResult<()> {
         self.forget_remembered();
-        // Held key rows and pops belong to the transaction dropped here;
-        // the journal's replay below holds them again.
+        // Held key rows, pops and nodes belong to the transaction dropped
+        // here; the journal's replay below holds them again.
         self.held_rows.get_mut().clear();
         self.held_pops.get_mut().clear();
+        self.held_nodes.get_mut().clear();
         if self.in_tx {
             let _ = self.conn.execute_batch("ROLLBACK");
             self.in_tx = false;
@@ -891,6 +934,7 @@ impl Store {
         // Runs on a just opened or rolled back store, so on raw SQL.
         debug_assert!(self.held_rows.get_mut().is_empty());
         debug_assert!(self.held_pops.get_mut().is_empty());
+        debug_assert!(self.held_nodes.get_mut().is_empty());
         let map: Option<String> = self
             .conn
             .query_row(
@@ -936,6 +980,7 @@ impl Store {
     fn recount(&mut self) -> StoreResult<()> {
         debug_assert!(self.held_rows.get_mut().is_empty());
         debug_assert!(self.held_pops.get_mut().is_empty());
+        debug_assert!(self.held_nodes.get_mut().is_empty());
         self.key_counts = [0; DATABASES];
         self.expire_counts = [0; DATABASES];
         let mut stmt = self

@@ -258,3 +258,243 @@ fn replay_rebuilds_streams_with_groups() {
         .expect("exists");
     assert!(s.stream_groups(st.info.id).expect("groups").is_empty());
 }
+
+/// What appends, deletes and trims leave of a stream, read without the
+/// `stream_nodes` table (reading it writes held nodes; see `brief_nodes`).
+fn brief(s: &mut Store, db: usize, key: &[u8]) -> String {
+    let Some(st) = s.stream_lookup(db, key).expect("lookup") else {
+        return "none".into();
+    };
+    let ids: Vec<String> = s
+        .stream_range(st.info.id, StreamId::MIN, StreamId::MAX, None, false)
+        .expect("range")
+        .iter()
+        .map(|e| format!("{}:{}", e.id, e.fields.len()))
+        .collect();
+    format!(
+        "len={} last={} added={} maxdel={} {ids:?}",
+        st.len(),
+        st.last,
+        st.entries_added,
+        st.max_deleted
+    )
+}
+
+/// Every node row and stream key row in the committed file, by key name
+/// (key ids differ between stores once a key was deleted and a store reopened).
+fn committed_streams(path: &Path) -> Vec<String> {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the file");
+    let orphans: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM stream_nodes WHERE key_id NOT IN (SELECT id FROM keys)",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    let mut out = vec![format!("{orphans} nodes of no key")];
+    let mut nodes = conn
+        .prepare(
+            "SELECT k.db, k.key, n.ms, n.seq, n.live, n.deleted, n.bytes, n.last_ms, n.last_seq, n.fields
+             FROM stream_nodes n JOIN keys k ON k.id = n.key_id ORDER BY k.db, k.key, n.ms, n.seq",
+        )
+        .expect("prepare");
+    let rows = nodes
+        .query_map([], |r| {
+            Ok(format!(
+                "node {} {:?} {} {} live={} deleted={} bytes={} last={} {} {:?}",
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, i64>(6)?,
+                r.get::<_, i64>(7)?,
+                r.get::<_, i64>(8)?,
+                r.get::<_, Vec<u8>>(9)?,
+            ))
+        })
+        .expect("query");
+    for r in rows {
+        out.push(r.expect("row"));
+    }
+    let mut keys = conn
+        .prepare("SELECT db, key, len, value FROM keys ORDER BY db, key")
+        .expect("prepare");
+    let rows = keys
+        .query_map([], |r| {
+            Ok(format!(
+                "key {} {:?} len={} {:?}",
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<Vec<u8>>>(3)?,
+            ))
+        })
+        .expect("query");
+    for r in rows {
+        out.push(r.expect("row"));
+    }
+    out
+}
+
+/// One random step on a stream, done the same way on every store given.
+fn stream_step(
+    stores: &mut [&mut Store],
+    rng: &mut rand::rngs::StdRng,
+    limits: NodeLimits,
+) -> String {
+    use rand::Rng;
+    let db = rng.gen_range(0..2usize);
+    let key = format!("s{}", rng.gen_range(0..3)).into_bytes();
+    let roll = rng.gen_range(0..100);
+    let mut what = String::new();
+    for s in stores.iter_mut() {
+        let st = s.stream_lookup(db, &key).expect("lookup");
+        let mut st = match (st, roll) {
+            (None, 0..=79) => s.stream_create(db, &key).expect("create"),
+            (None, _) => return format!("nothing at {db} {key:?}"),
+            (Some(st), _) => st,
+        };
+        what = match roll {
+            0..=79 => {
+                // Same milliseconds now and then (seq + 1), varied field
+                // names (a node's master fields) and sizes (its byte bound).
+                let step = [0u64, 0, 1, 7, 1000][(roll as usize) % 5];
+                let id = if step == 0 {
+                    StreamId::new(st.last.ms.max(1), st.last.seq + 1)
+                } else {
+                    StreamId::new(st.last.ms + step, 0)
+                };
+                let field = ["f", "g", "f"][(roll as usize) % 3];
+                let value = "v".repeat([1, 3, 40, 300][(roll as usize / 3) % 4]);
+                s.stream_append(&mut st, id, &[field, value.as_str()], limits)
+                    .expect("append");
+                format!("add {db} {key:?} {id}")
+            }
+            80..=87 => {
+                let entries = s
+                    .stream_range(st.info.id, StreamId::MIN, StreamId::MAX, None, false)
+                    .expect("range");
+                let Some(e) = entries.get(roll as usize % entries.len().max(1)) else {
+                    return "xdel of nothing".into();
+                };
+                s.stream_delete(&mut st, e.id).expect("xdel");
+                format!("xdel {db} {key:?} {}", e.id)
+            }
+            88..=95 => {
+                let trim = Trim {
+                    strategy: TrimStrategy::MaxLen((roll as u64 - 88) * 3),
+                    approx: roll % 2 == 0,
+                    limit: 0,
+                };
+                s.stream_trim(&mut st, &trim).expect("trim");
+                format!("trim {db} {key:?} {trim:?}")
+            }
+            _ => {
+                s.delete(db, &key).expect("del");
+                // A deleted stream is not saved.
+                continue;
+            }
+        };
+        s.stream_save(db, &key, &st).expect("save");
+    }
+    if what.is_empty() {
+        format!("del {db} {key:?}")
+    } else {
+        what
+    }
+}
+
+/// The tail nodes appends hold (`streams/heldnodes.rs`) and the stream key
+/// rows held with them never show: random appends, XDELs, trims and DELs
+/// run on a store in a transaction (holding, committing now and then,
+/// crashing and replaying its journal) and on one without a transaction
+/// (every statement in the file at once, nothing held). After every step
+/// both read the same; every few steps XINFO's node numbers too; and at
+/// each commit the held store's file has exactly the other's node and key rows.
+#[test]
+fn held_stream_nodes_never_show() {
+    use rand::{Rng, SeedableRng};
+    for (seed, key_cache_mb) in [(1u64, 16u32), (2, 0)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held_path = dir.path().join("held.db");
+        let plain_path = dir.path().join("plain.db");
+        let held_opts = StoreOptions {
+            key_cache_mb,
+            ..opts()
+        };
+        let mut held = Store::open(&held_path, &held_opts).expect("open");
+        held.begin().expect("begin");
+        let mut plain = Store::open(&plain_path, &StoreOptions::default()).expect("open");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let limits = NodeLimits {
+            max_bytes: 600,
+            max_entries: 5,
+        };
+        let mut history: Vec<String> = Vec::new();
+        let mut crashes = 0;
+        let mut crash_dirs = Vec::new();
+        for step in 0..3000 {
+            history.push(stream_step(&mut [&mut held, &mut plain], &mut rng, limits));
+            let recent = || history[history.len().saturating_sub(8)..].join("\n");
+            for db in 0..2 {
+                for k in ["s0", "s1", "s2"] {
+                    let (h, p) = (
+                        brief(&mut held, db, k.as_bytes()),
+                        brief(&mut plain, db, k.as_bytes()),
+                    );
+                    assert_eq!(
+                        h,
+                        p,
+                        "seed {seed} step {step} {db} {k}, after:\n{}",
+                        recent()
+                    );
+                    if step % 9 == 0 {
+                        let (h, p) = (
+                            dump(&mut held, db, k.as_bytes()),
+                            dump(&mut plain, db, k.as_bytes()),
+                        );
+                        assert_eq!(
+                            h,
+                            p,
+                            "seed {seed} step {step} {db} {k} (nodes), after:\n{}",
+                            recent()
+                        );
+                    }
+                }
+            }
+            match rng.gen_range(0..100) {
+                0..=4 => {
+                    held.commit().expect("commit");
+                    assert_eq!(
+                        committed_streams(held.path()),
+                        committed_streams(&plain_path),
+                        "seed {seed} step {step}: the committed rows, after:\n{}",
+                        recent()
+                    );
+                    held.begin().expect("begin");
+                }
+                5 => {
+                    // kill -9: the journal (durability always) replays what
+                    // was held.
+                    held.flush_group().expect("flush");
+                    let after = tempfile::tempdir_in(dir.path()).expect("dir");
+                    let copy = crash(held, &after);
+                    crash_dirs.push(after);
+                    crashes += 1;
+                    held = Store::open(&copy, &held_opts).expect("reopen");
+                    held.begin().expect("begin");
+                    history.push(format!("crash {crashes}"));
+                }
+                _ => {}
+            }
+        }
+        held.commit().expect("commit");
+        assert!(crashes > 3, "seed {seed}: {crashes} crashes");
+        let path = held.path().to_path_buf();
+        assert_eq!(committed_streams(&path), committed_streams(&plain_path));
+    }
+}

@@ -1,10 +1,31 @@
 //! The SQL behind each stream op (normal operation and journal replay).
 
+use super::encode_fields;
+use super::heldnodes;
+use super::nodes::Node;
 use crate::ops::Op;
 use crate::{Store, StoreError, StoreResult};
 use rusqlite::params;
 
 impl Store {
+    /// Writes a node's row (a held tail node; see `heldnodes.rs`).
+    pub(crate) fn put_node_row(&self, key_id: i64, n: &Node) -> StoreResult<()> {
+        let (ms, seq) = n.start.to_sql();
+        let (last_ms, last_seq) = n.last.to_sql();
+        self.stmt(heldnodes::PUT_SQL)?.execute(params![
+            key_id,
+            ms,
+            seq,
+            n.live,
+            n.deleted,
+            n.bytes,
+            last_ms,
+            last_seq,
+            encode_fields(&n.fields)
+        ])?;
+        Ok(())
+    }
+
     pub(crate) fn apply_stream(&mut self, op: &Op) -> StoreResult<()> {
         match op {
             Op::StreamAdd { id, entry, fields } => {
@@ -34,12 +55,7 @@ impl Store {
             } => {
                 let (ms, seq) = start.to_sql();
                 let (last_ms, last_seq) = last.to_sql();
-                self.stmt(
-                    "INSERT OR REPLACE INTO stream_nodes \
-                         (key_id, ms, seq, live, deleted, bytes, last_ms, last_seq, fields) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )?
-                .execute(params![
+                self.stmt(heldnodes::PUT_SQL)?.execute(params![
                     id, ms, seq, live, deleted, bytes, last_ms, last_seq, fields
                 ])?;
             }

@@ -55,6 +55,19 @@ fn node_from_row(r: &rusqlite::Row) -> rusqlite::Result<NodeRow> {
     ))
 }
 
+/// The journal's record of a node row.
+fn node_put_op(key_id: i64, n: &Node) -> Op {
+    Op::StreamNodePut {
+        id: key_id,
+        start: n.start,
+        live: n.live,
+        deleted: n.deleted,
+        bytes: n.bytes,
+        last: n.last,
+        fields: encode_fields(&n.fields),
+    }
+}
+
 fn node_decode(row: NodeRow) -> StoreResult<Node> {
     let (ms, seq, live, deleted, bytes, last_ms, last_seq, fields) = row;
     Ok(Node {
@@ -111,15 +124,20 @@ impl Store {
     }
 
     fn stream_node_put(&mut self, key_id: i64, n: &Node) -> StoreResult<()> {
-        self.record(Op::StreamNodePut {
-            id: key_id,
-            start: n.start,
-            live: n.live,
-            deleted: n.deleted,
-            bytes: n.bytes,
-            last: n.last,
-            fields: encode_fields(&n.fields),
-        })
+        self.record(node_put_op(key_id, n))
+    }
+
+    /// Writes the node an append changed, the stream's last: journaled,
+    /// and inside a transaction held as the tail for the next append
+    /// instead of written (see `heldnodes.rs`).
+    fn stream_tail_put(&mut self, key_id: i64, node: Node) -> StoreResult<()> {
+        let op = node_put_op(key_id, &node);
+        if !self.in_tx {
+            return self.record(op);
+        }
+        self.log(&op)?;
+        self.held_nodes.get_mut().hold(key_id, node);
+        Ok(())
     }
 
     fn stream_node_del(&mut self, key_id: i64, start: StreamId) -> StoreResult<()> {
@@ -144,16 +162,35 @@ impl Store {
         limits: NodeLimits,
     ) -> StoreResult<()> {
         let refs: Vec<&[u8]> = pairs.iter().map(|p| p.as_ref()).collect();
-        let node = match self.stream_tail_node(s.info.id)? {
+        let key_id = s.info.id;
+        // The tail an earlier append holds, else its row.
+        let held = self.held_nodes.get_mut().take(key_id);
+        let was_held = held.is_some();
+        let tail = match held {
+            Some(n) => Some(n),
+            None => self.stream_tail_node(key_id)?,
+        };
+        let node = match tail {
             Some(mut n) if n.has_room(&refs, limits) => {
                 n.append(id, &refs);
                 n
             }
-            _ => Node::create(id, &refs),
+            Some(full) => {
+                if was_held {
+                    // Its last changes were held: written before a new
+                    // node becomes the tail.
+                    if let Err(e) = self.put_node_row(key_id, &full) {
+                        self.held_nodes.get_mut().hold(key_id, full);
+                        return Err(e);
+                    }
+                }
+                Node::create(id, &refs)
+            }
+            None => Node::create(id, &refs),
         };
-        self.stream_node_put(s.info.id, &node)?;
+        self.stream_tail_put(key_id, node)?;
         self.record(Op::StreamAdd {
-            id: s.info.id,
+            id: key_id,
             entry: id,
             fields: encode_fields(&refs),
         })?;

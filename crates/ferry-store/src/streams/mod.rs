@@ -8,7 +8,8 @@
 //!   by id, so XADD and an XRANGE start are O(log n) and a range is read in
 //!   order;
 //! * `stream_nodes`: the macro nodes Redis would have (see `nodes.rs`), for
-//!   approximate trimming and XINFO;
+//!   approximate trimming and XINFO; an append holds the tail node it wrote
+//!   until SQL next reads the table (`heldnodes.rs`);
 //! * `stream_groups`, `stream_consumers`, `stream_pel` (pending entries,
 //!   with an index by consumer for XPENDING/XCLAIM per consumer).
 //!
@@ -21,6 +22,7 @@
 mod apply;
 mod entries;
 mod groups;
+pub(crate) mod heldnodes;
 pub mod id;
 mod nodes;
 
