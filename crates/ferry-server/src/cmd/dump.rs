@@ -15,7 +15,7 @@ use ferry_rdb::{
 };
 use ferry_resp::Reply;
 use ferry_store::lists::ListEnd;
-use ferry_store::streams::{Consumer, Group, NodeLimits, PelQuery, Pending, StreamId};
+use ferry_store::streams::{Consumer, Group, PelQuery, Pending, StreamId};
 use ferry_store::{KeyInfo, KeyType};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -50,25 +50,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-/// `stream-node-max-bytes` and `stream-node-max-entries` as configured:
-/// they decide how a dumped stream is cut into nodes, and how a restored
-/// one is.
-fn node_limits(ctx: &Ctx) -> NodeLimits {
-    let get = |name: &str, default: u64| {
-        ctx.server
-            .config
-            .get(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    NodeLimits {
-        max_bytes: get("stream-node-max-bytes", 4096),
-        max_entries: get("stream-node-max-entries", 100),
-    }
-}
-
 fn encode_options(ctx: &Ctx) -> EncodeOptions {
-    let l = node_limits(ctx);
+    let l = ctx.server.config.stream_node_limits();
     EncodeOptions {
         stream_node_max_bytes: l.max_bytes,
         stream_node_max_entries: l.max_entries,
@@ -162,7 +145,7 @@ fn dump(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// Writes a decoded value at `key`, which does not exist.
 fn write_value(ctx: &mut Ctx, key: &[u8], value: Value) -> Result<(), CmdError> {
     let db = ctx.client.db;
-    let limits = node_limits(ctx);
+    let limits = ctx.server.config.stream_node_limits();
     let store = &mut *ctx.store;
     match value {
         Value::String(s) => store.put_string(db, key, &s, ferry_store::Ttl::Clear, None)?,

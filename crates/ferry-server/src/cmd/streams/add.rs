@@ -1,7 +1,7 @@
 //! Writing entries: XADD (with its trimming options), XTRIM, XDEL, XSETID,
 //! and XLEN.
 
-use super::{node_limits, parse_strict_id, read_stream, write_stream, INVALID_ID};
+use super::{parse_strict_id, read_stream, write_stream, INVALID_ID};
 use crate::cmd::args::{is, parse_i64, SYNTAX};
 use crate::cmd::{err, CmdError, CmdResult, Ctx};
 use crate::notify;
@@ -101,7 +101,7 @@ fn parse_add_trim(ctx: &Ctx, argv: &[Bytes], xadd: bool) -> Result<AddTrimArgs, 
         }
         Some(l) => l as u64,
         None if approx => {
-            let per_node = node_limits(ctx).max_entries;
+            let per_node = ctx.server.config.stream_node_limits().max_entries;
             match per_node.saturating_mul(100) {
                 0 => 10_000,
                 l => l,
@@ -170,7 +170,7 @@ pub(super) fn xadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let Some(id) = id.filter(|id| *id > s.last) else {
         return Err(err(TOO_SMALL));
     };
-    let limits = node_limits(ctx);
+    let limits = ctx.server.config.stream_node_limits();
     ctx.store
         .stream_append(&mut s, id, &argv[field_pos..], limits)?;
     ctx.notify(notify::STREAM, "xadd", key);

@@ -19,7 +19,7 @@ mod read;
 use super::{cmd, container, err, CmdError, CommandSpec, Ctx};
 use bytes::Bytes;
 use ferry_resp::Reply;
-use ferry_store::streams::{Entry, Group, NodeLimits, Stream, StreamId};
+use ferry_store::streams::{Entry, Group, Stream, StreamId};
 
 const W_FAST: &[&str] = &["@write", "@stream", "@fast"];
 const W_SLOW: &[&str] = &["@write", "@stream", "@slow"];
@@ -172,7 +172,13 @@ pub(super) fn range_end(arg: &[u8]) -> Result<StreamId, CmdError> {
 }
 
 pub(super) fn id_reply(id: StreamId) -> Reply {
-    Reply::bulk(id.to_string())
+    // itoa rather than `to_string`: formatting was 5% of an XADD.
+    let mut digits = itoa::Buffer::new();
+    let mut out = Vec::with_capacity(41);
+    out.extend_from_slice(digits.format(id.ms).as_bytes());
+    out.push(b'-');
+    out.extend_from_slice(digits.format(id.seq).as_bytes());
+    Reply::bulk(out)
 }
 
 /// `[id, [field, value, ...]]`.
@@ -223,20 +229,6 @@ pub(super) fn write_stream(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Stream>, 
 }
 
 /// `stream-node-max-bytes` and `stream-node-max-entries` as configured.
-pub(super) fn node_limits(ctx: &Ctx) -> NodeLimits {
-    let get = |name: &str, default: u64| {
-        ctx.server
-            .config
-            .get(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    NodeLimits {
-        max_bytes: get("stream-node-max-bytes", 4096),
-        max_entries: get("stream-node-max-entries", 100),
-    }
-}
-
 /// Whether an id at or after `start` may have been deleted by XDEL (a
 /// "tombstone" in Redis's terms), which makes read counters unknowable.
 pub(super) fn range_has_tombstones(s: &Stream, first: StreamId, start: StreamId) -> bool {
