@@ -228,7 +228,6 @@ pub(super) fn write_stream(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Stream>, 
     Ok(ctx.store.stream_lookup(ctx.client.db, key)?)
 }
 
-/// `stream-node-max-bytes` and `stream-node-max-entries` as configured.
 /// Whether an id at or after `start` may have been deleted by XDEL (a
 /// "tombstone" in Redis's terms), which makes read counters unknowable.
 pub(super) fn range_has_tombstones(s: &Stream, first: StreamId, start: StreamId) -> bool {
