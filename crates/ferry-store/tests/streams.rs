@@ -440,27 +440,24 @@ fn held_stream_nodes_never_show() {
         for step in 0..3000 {
             history.push(stream_step(&mut [&mut held, &mut plain], &mut rng, limits));
             let recent = || history[history.len().saturating_sub(8)..].join("\n");
+            // Every few steps XINFO's node numbers too (reading them writes held nodes).
+            type Read = fn(&mut Store, usize, &[u8]) -> String;
+            let reads: &[(&str, Read)] = if step % 9 == 0 {
+                &[("entries", brief), ("nodes", dump)]
+            } else {
+                &[("entries", brief)]
+            };
             for db in 0..2 {
                 for k in ["s0", "s1", "s2"] {
-                    let (h, p) = (
-                        brief(&mut held, db, k.as_bytes()),
-                        brief(&mut plain, db, k.as_bytes()),
-                    );
-                    assert_eq!(
-                        h,
-                        p,
-                        "seed {seed} step {step} {db} {k}, after:\n{}",
-                        recent()
-                    );
-                    if step % 9 == 0 {
+                    for (what, read) in reads {
                         let (h, p) = (
-                            dump(&mut held, db, k.as_bytes()),
-                            dump(&mut plain, db, k.as_bytes()),
+                            read(&mut held, db, k.as_bytes()),
+                            read(&mut plain, db, k.as_bytes()),
                         );
                         assert_eq!(
                             h,
                             p,
-                            "seed {seed} step {step} {db} {k} (nodes), after:\n{}",
+                            "seed {seed} step {step} {db} {k} ({what}), after:\n{}",
                             recent()
                         );
                     }

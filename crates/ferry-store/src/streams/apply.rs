@@ -3,6 +3,7 @@
 use super::encode_fields;
 use super::heldnodes;
 use super::nodes::Node;
+use super::StreamId;
 use crate::ops::Op;
 use crate::{Store, StoreError, StoreResult};
 use rusqlite::params;
@@ -10,18 +11,25 @@ use rusqlite::params;
 impl Store {
     /// Writes a node's row (a held tail node; see `heldnodes.rs`).
     pub(crate) fn put_node_row(&self, key_id: i64, n: &Node) -> StoreResult<()> {
-        let (ms, seq) = n.start.to_sql();
-        let (last_ms, last_seq) = n.last.to_sql();
+        let counts = [n.live, n.deleted, n.bytes];
+        self.write_node_row(key_id, n.start, counts, n.last, &encode_fields(&n.fields))
+    }
+
+    /// The one statement writing a `stream_nodes` row, for held nodes and
+    /// for `Op::StreamNodePut` alike: `counts` are live, deleted, bytes.
+    fn write_node_row(
+        &self,
+        key_id: i64,
+        start: StreamId,
+        counts: [i64; 3],
+        last: StreamId,
+        fields: &[u8],
+    ) -> StoreResult<()> {
+        let (ms, seq) = start.to_sql();
+        let (last_ms, last_seq) = last.to_sql();
+        let [live, deleted, bytes] = counts;
         self.stmt(heldnodes::PUT_SQL)?.execute(params![
-            key_id,
-            ms,
-            seq,
-            n.live,
-            n.deleted,
-            n.bytes,
-            last_ms,
-            last_seq,
-            encode_fields(&n.fields)
+            key_id, ms, seq, live, deleted, bytes, last_ms, last_seq, fields
         ])?;
         Ok(())
     }
@@ -52,13 +60,7 @@ impl Store {
                 bytes,
                 last,
                 fields,
-            } => {
-                let (ms, seq) = start.to_sql();
-                let (last_ms, last_seq) = last.to_sql();
-                self.stmt(heldnodes::PUT_SQL)?.execute(params![
-                    id, ms, seq, live, deleted, bytes, last_ms, last_seq, fields
-                ])?;
-            }
+            } => self.write_node_row(*id, *start, [*live, *deleted, *bytes], *last, fields)?,
             Op::StreamNodeDel { id, start } => {
                 let (ms, seq) = start.to_sql();
                 self.stmt("DELETE FROM stream_nodes WHERE key_id = ?1 AND ms = ?2 AND seq = ?3")?
