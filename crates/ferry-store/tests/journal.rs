@@ -4,6 +4,9 @@
 use ferry_store::{Durability, KeyType, Store, StoreOptions, Ttl};
 use std::path::Path;
 
+mod kill9;
+use kill9::crash;
+
 fn opts() -> StoreOptions {
     StoreOptions {
         durability: Durability::Always,
@@ -16,27 +19,6 @@ fn opts() -> StoreOptions {
 
 fn open(path: &Path) -> Store {
     Store::open(path, &opts()).expect("open store")
-}
-
-/// Simulates `kill -9`: the files as the dead process leaves them (data
-/// file, WAL, journal; SQLite rebuilds the shared-memory index) are copied
-/// to a fresh directory while the "dead" store still holds its open
-/// transaction, and that copy is what gets reopened.
-fn crash(store: Store, dir: &tempfile::TempDir) -> std::path::PathBuf {
-    let path = store.path().to_path_buf();
-    let after = dir.path().join("after-crash");
-    std::fs::create_dir_all(&after).expect("mkdir");
-    for suffix in ["", "-wal", "-ferrylog"] {
-        let mut from = path.as_os_str().to_owned();
-        from.push(suffix);
-        let from = std::path::PathBuf::from(from);
-        if from.exists() {
-            let name = format!("data.db{suffix}");
-            std::fs::copy(&from, after.join(name)).expect("copy");
-        }
-    }
-    std::mem::forget(store);
-    after.join("data.db")
 }
 
 /// Every live key: database, name, string value, expiry.

@@ -8,6 +8,9 @@ use ferry_store::streams::{
 use ferry_store::{Durability, Store, StoreOptions};
 use std::path::Path;
 
+mod kill9;
+use kill9::crash;
+
 fn opts() -> StoreOptions {
     StoreOptions {
         durability: Durability::Always,
@@ -21,23 +24,6 @@ fn open(path: &Path) -> Store {
     let mut s = Store::open(path, &opts()).expect("open store");
     s.begin().expect("begin");
     s
-}
-
-/// The files a `kill -9` leaves, copied while the store is still open.
-fn crash(store: Store, dir: &tempfile::TempDir) -> std::path::PathBuf {
-    let path = store.path().to_path_buf();
-    let after = dir.path().join("after-crash");
-    std::fs::create_dir_all(&after).expect("mkdir");
-    for suffix in ["", "-wal", "-ferrylog"] {
-        let mut from = path.as_os_str().to_owned();
-        from.push(suffix);
-        let from = std::path::PathBuf::from(from);
-        if from.exists() {
-            std::fs::copy(&from, after.join(format!("data.db{suffix}"))).expect("copy");
-        }
-    }
-    std::mem::forget(store);
-    after.join("data.db")
 }
 
 fn add(s: &mut Store, key: &[u8], id: StreamId, pairs: &[&str]) -> Stream {

@@ -304,6 +304,55 @@ fn expired_keys_are_removed_without_being_accessed() {
     assert!(info.contains("expired_keys:500"), "{info}");
 }
 
+/// The sweep skips its query while no key has a TTL, by the server's count
+/// of such keys. After a restart that count comes from the data file (a
+/// clean stop commits everything) or from the journal (after kill -9): in
+/// both cases the keys with a TTL must still be removed unasked.
+#[test]
+fn keys_with_a_ttl_are_swept_after_a_restart_and_a_kill9() {
+    fn load_and_swap(f: &mut FerryProc, px: &str, crash: bool) {
+        let mut c = f.connect();
+        let mut load = Vec::new();
+        for i in 0..300 {
+            load.extend(encode(&["SET", &format!("t{i}"), "x", "PX", px]));
+        }
+        load.extend(encode(&["SET", "keeper", "x"]));
+        c.send_raw(&load);
+        for _ in 0..301 {
+            assert_eq!(c.read_reply(), b"+OK\r\n");
+        }
+        drop(c);
+        if crash {
+            f.kill9();
+        }
+        f.restart();
+    }
+    fn wait_swept(f: &FerryProc, after: &str) {
+        let mut c = f.connect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let n = c.cmd(&["DBSIZE"]);
+            if n == b":1\r\n" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "keys with a TTL not swept 10 s after {after}: DBSIZE {}",
+                String::from_utf8_lossy(&n)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Every one of them was still there to be removed (none lost).
+        let info = String::from_utf8_lossy(&c.cmd(&["INFO", "stats"])).into_owned();
+        assert!(info.contains("expired_keys:300"), "after {after}: {info}");
+    }
+    let mut f = FerryProc::start(FerryOpts::default().durability("always"));
+    load_and_swap(&mut f, "3000", false);
+    wait_swept(&f, "a clean restart");
+    load_and_swap(&mut f, "1500", true);
+    wait_swept(&f, "a kill -9");
+}
+
 /// Everything observable about the stream `key` whose value does not
 /// depend on the clock: XINFO STREAM FULL carries absolute delivery and
 /// seen times, which a restart must keep too.
