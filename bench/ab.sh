@@ -69,8 +69,10 @@ for rep in $(seq 1 "$REPS"); do
             else
                 what=(-t "$t")
             fi
+            # The rate is the second quoted CSV field (a custom command's
+            # name may hold commas).
             rps="$(redis-benchmark -h "$HOST" -p "$SERVER_PORT" -c "$CLIENTS" -r "$KEYSPACE" -n "$N" -P "$P" \
-                -q --csv "${what[@]}" 2>/dev/null | tail -n 1 | cut -d, -f2 | tr -d '"')"
+                -q --csv "${what[@]}" 2>/dev/null | tail -n 1 | sed -E 's/^"[^"]*","([^"]*)".*/\1/')"
             us="$(us_per_request "$(( $(cpu_ticks "$SERVER_PID") - c0 ))" "$N")"
             line="$line $t=${us}µs (${rps%.*}/s)"
         done
