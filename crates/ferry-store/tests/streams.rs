@@ -280,14 +280,11 @@ fn committed_streams(path: &Path) -> Vec<String> {
         )
         .expect("count");
     let mut out = vec![format!("{orphans} nodes of no key")];
-    let mut nodes = conn
-        .prepare(
-            "SELECT k.db, k.key, n.ms, n.seq, n.live, n.deleted, n.bytes, n.last_ms, n.last_seq, n.fields
-             FROM stream_nodes n JOIN keys k ON k.id = n.key_id ORDER BY k.db, k.key, n.ms, n.seq",
-        )
-        .expect("prepare");
-    let rows = nodes
-        .query_map([], |r| {
+    out.extend(rows(
+        &conn,
+        "SELECT k.db, k.key, n.ms, n.seq, n.live, n.deleted, n.bytes, n.last_ms, n.last_seq, n.fields
+         FROM stream_nodes n JOIN keys k ON k.id = n.key_id ORDER BY k.db, k.key, n.ms, n.seq",
+        |r| {
             Ok(format!(
                 "node {} {:?} {} {} live={} deleted={} bytes={} last={} {} {:?}",
                 r.get::<_, i64>(0)?,
@@ -301,16 +298,12 @@ fn committed_streams(path: &Path) -> Vec<String> {
                 r.get::<_, i64>(8)?,
                 r.get::<_, Vec<u8>>(9)?,
             ))
-        })
-        .expect("query");
-    for r in rows {
-        out.push(r.expect("row"));
-    }
-    let mut keys = conn
-        .prepare("SELECT db, key, len, value FROM keys ORDER BY db, key")
-        .expect("prepare");
-    let rows = keys
-        .query_map([], |r| {
+        },
+    ));
+    out.extend(rows(
+        &conn,
+        "SELECT db, key, len, value FROM keys ORDER BY db, key",
+        |r| {
             Ok(format!(
                 "key {} {:?} len={} {:?}",
                 r.get::<_, i64>(0)?,
@@ -318,12 +311,20 @@ fn committed_streams(path: &Path) -> Vec<String> {
                 r.get::<_, i64>(2)?,
                 r.get::<_, Option<Vec<u8>>>(3)?,
             ))
-        })
-        .expect("query");
-    for r in rows {
-        out.push(r.expect("row"));
-    }
+        },
+    ));
     out
+}
+
+/// Every row `sql` returns, each shown by `show`.
+fn rows(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    show: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<String>,
+) -> Vec<String> {
+    let mut stmt = conn.prepare(sql).expect("prepare");
+    let shown = stmt.query_map([], show).expect("query");
+    shown.map(|r| r.expect("row")).collect()
 }
 
 /// One random step on a stream, done the same way on every store given.

@@ -272,36 +272,50 @@ fn scan_returns_every_key_present_throughout_while_others_write() {
     );
 }
 
-#[test]
-fn expired_keys_are_removed_without_being_accessed() {
-    let f = FerryProc::start(FerryOpts::default());
-    let mut c = f.connect();
+/// Sets `n` keys `t0..` with a PX of `px` ms, and one `keeper` without a TTL.
+fn set_with_ttl_and_a_keeper(c: &mut RawConn, n: usize, px: &str) {
     let mut load = Vec::new();
-    for i in 0..500 {
-        load.extend(encode(&["SET", &format!("t{i}"), "x", "PX", "100"]));
+    for i in 0..n {
+        load.extend(encode(&["SET", &format!("t{i}"), "x", "PX", px]));
     }
     load.extend(encode(&["SET", "keeper", "x"]));
     c.send_raw(&load);
-    for _ in 0..501 {
+    for _ in 0..=n {
         assert_eq!(c.read_reply(), b"+OK\r\n");
     }
-    // DBSIZE counts expired keys until they are removed, as in Redis: it
-    // can only drop through the background sweep.
-    let deadline = Instant::now() + Duration::from_secs(5);
+}
+
+/// Waits (up to `within`) until only `keeper` is left, without reading
+/// the other keys: DBSIZE counts expired keys until they are removed, as
+/// in Redis, so it can only drop through the background sweep. Then every
+/// one of the `n` was still there to be removed (none lost).
+fn wait_swept(c: &mut RawConn, n: usize, within: Duration, after: &str) {
+    let deadline = Instant::now() + within;
     loop {
-        let n = c.cmd(&["DBSIZE"]);
-        if n == b":1\r\n" {
+        let size = c.cmd(&["DBSIZE"]);
+        if size == b":1\r\n" {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "expired keys still counted after 5 s: {}",
-            String::from_utf8_lossy(&n)
+            "expired keys still counted {within:?} after {after}: DBSIZE {}",
+            String::from_utf8_lossy(&size)
         );
         std::thread::sleep(Duration::from_millis(50));
     }
     let info = String::from_utf8_lossy(&c.cmd(&["INFO", "stats"])).into_owned();
-    assert!(info.contains("expired_keys:500"), "{info}");
+    assert!(
+        info.contains(&format!("expired_keys:{n}\r\n")),
+        "after {after}: {info}"
+    );
+}
+
+#[test]
+fn expired_keys_are_removed_without_being_accessed() {
+    let f = FerryProc::start(FerryOpts::default());
+    let mut c = f.connect();
+    set_with_ttl_and_a_keeper(&mut c, 500, "100");
+    wait_swept(&mut c, 500, Duration::from_secs(5), "loading them");
 }
 
 /// The sweep skips its query while no key has a TTL, by the server's count
@@ -310,52 +324,21 @@ fn expired_keys_are_removed_without_being_accessed() {
 /// both cases the keys with a TTL must still be removed unasked.
 #[test]
 fn keys_with_a_ttl_are_swept_after_a_restart_and_a_kill9() {
-    fn load_then_restart(f: &mut FerryProc, px: &str, crash: bool) {
-        let mut c = f.connect();
-        let mut load = Vec::new();
-        for i in 0..300 {
-            load.extend(encode(&["SET", &format!("t{i}"), "x", "PX", px]));
-        }
-        load.extend(encode(&["SET", "keeper", "x"]));
-        c.send_raw(&load);
-        for _ in 0..301 {
-            assert_eq!(c.read_reply(), b"+OK\r\n");
-        }
-        drop(c);
-        if crash {
-            f.kill9();
-        }
-        f.restart();
-    }
-    fn wait_swept(f: &FerryProc, after: &str) {
-        let mut c = f.connect();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let n = c.cmd(&["DBSIZE"]);
-            if n == b":1\r\n" {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "keys with a TTL not swept 15 s after {after}: DBSIZE {}",
-                String::from_utf8_lossy(&n)
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // Every one of them was still there to be removed (none lost).
-        let info = String::from_utf8_lossy(&c.cmd(&["INFO", "stats"])).into_owned();
-        assert!(
-            info.contains("expired_keys:300\r\n"),
-            "after {after}: {info}"
-        );
-    }
     let mut f = FerryProc::start(FerryOpts::default().durability("always"));
     // Long enough to outlive the clean stop (the old process must not
     // remove any of them), short enough to keep the test quick.
-    load_then_restart(&mut f, "4000", false);
-    wait_swept(&f, "a clean restart");
-    load_then_restart(&mut f, "2000", true);
-    wait_swept(&f, "a kill -9");
+    set_with_ttl_and_a_keeper(&mut f.connect(), 300, "4000");
+    f.restart();
+    wait_swept(
+        &mut f.connect(),
+        300,
+        Duration::from_secs(15),
+        "a clean restart",
+    );
+    set_with_ttl_and_a_keeper(&mut f.connect(), 300, "2000");
+    f.kill9();
+    f.restart();
+    wait_swept(&mut f.connect(), 300, Duration::from_secs(15), "a kill -9");
 }
 
 /// Everything observable about the stream `key` whose value does not
